@@ -1,0 +1,1 @@
+//! Typed in-toto predicates and their summaries.
