@@ -1,0 +1,255 @@
+//! Sigstore bundles (v0.1–v0.3): parse strictly, verify with
+//! `sigstore-verify`, then apply vouch's identity policy.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sigstore_types::bundle::VerificationMaterialContent;
+use sigstore_types::{Artifact, Bundle, SignatureContent};
+use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
+
+use crate::claims::CertificateClaims;
+use crate::digest::Sha256Digest;
+use crate::error::VerifyError;
+use crate::policy::SignerPolicy;
+use crate::trust::TrustedMaterial;
+use crate::verified::{SignedContent, Signer, VerifiedAttestation, VerifiedSignature};
+
+/// Upper bound on a bundle's JSON. Real bundles are 5–15 KiB (a certificate,
+/// one log entry, an envelope); cosign caps a whole attachment at 128 MiB
+/// (`COSIGN_MAX_ATTACHMENT_SIZE`), but a DSSE payload inside a bundle is
+/// an attestation such as an SBOM, which we bound at 64 MiB.
+pub const MAX_BUNDLE_SIZE: usize = 64 * 1024 * 1024;
+
+/// The DSSE payload type of an in-toto statement.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+/// A Sigstore bundle that parsed and passed structural checks. It is not
+/// verified: pass it to [`verify_bundle`] or [`verify_attestation`].
+#[derive(Debug, Clone)]
+pub struct SigstoreBundle {
+    pub(crate) inner: Bundle,
+}
+
+impl SigstoreBundle {
+    /// Parses bundle JSON. Unknown fields are refused, as protojson (which
+    /// cosign and sigstore-go use) refuses them (ATTACKS.md A.12).
+    pub fn from_json(bytes: &[u8]) -> Result<Self, VerifyError> {
+        if bytes.len() > MAX_BUNDLE_SIZE {
+            return Err(VerifyError::BundleTooLarge {
+                size: bytes.len(),
+                limit: MAX_BUNDLE_SIZE,
+            });
+        }
+        let malformed = |detail: String| VerifyError::MalformedBundle { detail };
+        let text = std::str::from_utf8(bytes).map_err(|_| malformed("not UTF-8".into()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| malformed(format!("not JSON: {e}")))?;
+        crate::schema::check_bundle_fields(&value).map_err(malformed)?;
+        let inner = Bundle::from_json(text).map_err(|e| malformed(e.to_string()))?;
+        Ok(Self { inner })
+    }
+
+    /// The bundle's media type, e.g. `application/vnd.dev.sigstore.bundle.v0.3+json`.
+    pub fn media_type(&self) -> String {
+        self.inner.media_type().as_str().to_string()
+    }
+
+    pub(crate) fn from_parts(inner: Bundle) -> Self {
+        Self { inner }
+    }
+}
+
+/// What a signature is checked against: the artifact's bytes, or only its
+/// SHA-256 digest (an image manifest digest, or `sha256:…` on the command line).
+#[derive(Debug, Clone, Copy)]
+pub enum ArtifactInput<'a> {
+    /// The artifact itself.
+    Bytes(&'a [u8]),
+    /// The artifact's SHA-256 digest.
+    Sha256(Sha256Digest),
+}
+
+/// Verifies `bundle` over `artifact` and checks the signer against `policy`.
+///
+/// Steps (sigstore-go `pkg/verify/signed_entity.go` order; SPEC.md §3.2):
+/// transparency log evidence (SET and/or inclusion proof + checkpoint),
+/// certificate chain at every verified time with codeSigning EKU, SCT,
+/// signature over the artifact or DSSE PAE, artifact binding, tlog body
+/// consistency, then the identity policy on the verified certificate.
+pub fn verify_bundle(
+    material: &TrustedMaterial,
+    bundle: &SigstoreBundle,
+    artifact: ArtifactInput<'_>,
+    policy: &SignerPolicy,
+) -> Result<VerifiedSignature, VerifyError> {
+    let b = &bundle.inner;
+    let sv_artifact: Artifact<'_> = match artifact {
+        ArtifactInput::Bytes(bytes) => Artifact::Blob(bytes),
+        ArtifactInput::Sha256(d) => Artifact::from(sigstore_types::Sha256Hash::new(*d.as_bytes())),
+    };
+    let has_certificate = !matches!(
+        b.verification_material.content,
+        VerificationMaterialContent::PublicKey(_)
+    );
+    let result = match (policy, has_certificate) {
+        (SignerPolicy::PublicKey(key), false) => {
+            let key = sigstore_types::DerPublicKey::from(key.clone());
+            material
+                .verifier()
+                .verify(sv_artifact, b, &PublicKeyVerificationPolicy::new(key))
+        }
+        (SignerPolicy::Keyless(_) | SignerPolicy::InsecureAnyIdentity, true) => material
+            .verifier()
+            .verify(sv_artifact, b, &VerificationPolicy::any_identity()),
+        (SignerPolicy::PublicKey(_), true) => {
+            return Err(VerifyError::SignerKindMismatch {
+                expected: "a signature made with the supplied public key",
+                found: "a Fulcio certificate",
+            });
+        }
+        (_, false) => {
+            return Err(VerifyError::SignerKindMismatch {
+                expected: "a keyless signature with a Fulcio certificate",
+                found: "a managed-key signature (pass the key with --key)",
+            });
+        }
+    }
+    .map_err(|source| VerifyError::Sigstore {
+        check: describe_failure(&source),
+        source,
+    })?;
+
+    let signer = match policy {
+        SignerPolicy::PublicKey(_) => Signer::PublicKey,
+        SignerPolicy::Keyless(identity) => {
+            let claims = leaf_claims(b)?;
+            identity.check(&claims)?;
+            Signer::Certificate(claims)
+        }
+        SignerPolicy::InsecureAnyIdentity => Signer::UncheckedCertificate(leaf_claims(b)?),
+    };
+    let first_entry = b.verification_material.tlog_entries.first();
+    Ok(VerifiedSignature {
+        artifact_digest: artifact_digest(artifact),
+        signer,
+        log_index: first_entry.map(|e| e.log_index.get()),
+        integrated_time: result.integrated_time(),
+        verified_times: result.verified_timestamps().to_vec(),
+        content: signed_content(b)?,
+    })
+}
+
+/// Verifies a DSSE in-toto attestation bundle about the artifact whose
+/// SHA-256 digest is `subject`: everything [`verify_bundle`] checks, plus the
+/// payload type and the statement's subject. It does not filter on the
+/// predicate type: callers filter among *verified* attestations (cosign's
+/// order, SPEC.md §4.2; ATTACKS.md F.66).
+pub fn verify_attestation(
+    material: &TrustedMaterial,
+    bundle: &SigstoreBundle,
+    subject: Sha256Digest,
+    policy: &SignerPolicy,
+) -> Result<VerifiedAttestation, VerifyError> {
+    if !matches!(bundle.inner.content, SignatureContent::DsseEnvelope(_)) {
+        return Err(VerifyError::MalformedPayload {
+            detail: "expected a DSSE envelope (an attestation), the bundle holds a plain \
+                     message signature"
+                .into(),
+        });
+    }
+    let signature = verify_bundle(material, bundle, ArtifactInput::Sha256(subject), policy)?;
+    attestation_from(signature)
+}
+
+/// Turns a verified DSSE signature into a verified attestation.
+pub(crate) fn attestation_from(
+    signature: VerifiedSignature,
+) -> Result<VerifiedAttestation, VerifyError> {
+    let SignedContent::Dsse {
+        payload_type,
+        payload,
+        ..
+    } = &signature.content
+    else {
+        return Err(VerifyError::MalformedPayload {
+            detail: "expected a DSSE envelope".into(),
+        });
+    };
+    if payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(VerifyError::MalformedPayload {
+            detail: format!(
+                "DSSE payloadType is `{payload_type}`, expected `{IN_TOTO_PAYLOAD_TYPE}`"
+            ),
+        });
+    }
+    let statement: serde_json::Value =
+        serde_json::from_slice(payload).map_err(|e| VerifyError::MalformedPayload {
+            detail: format!("in-toto statement is not JSON: {e}"),
+        })?;
+    let predicate_type = statement
+        .get("predicateType")
+        .and_then(|p| p.as_str())
+        .ok_or_else(|| VerifyError::MalformedPayload {
+            detail: "in-toto statement has no string predicateType".into(),
+        })?
+        .to_string();
+    Ok(VerifiedAttestation {
+        signature,
+        predicate_type,
+        statement,
+    })
+}
+
+fn leaf_claims(bundle: &Bundle) -> Result<CertificateClaims, VerifyError> {
+    let leaf = bundle
+        .signing_certificate()
+        .ok_or_else(|| VerifyError::MalformedBundle {
+            detail: "no signing certificate".into(),
+        })?;
+    CertificateClaims::from_der(leaf.as_bytes())
+}
+
+fn artifact_digest(artifact: ArtifactInput<'_>) -> String {
+    match artifact {
+        ArtifactInput::Bytes(bytes) => Sha256Digest::of(bytes).to_string(),
+        ArtifactInput::Sha256(d) => d.to_string(),
+    }
+}
+
+fn signed_content(bundle: &Bundle) -> Result<SignedContent, VerifyError> {
+    Ok(match &bundle.content {
+        SignatureContent::DsseEnvelope(env) => {
+            let payload = env.payload.as_bytes().to_vec();
+            let envelope_json = serde_json::json!({
+                "payloadType": env.payload_type,
+                "payload": STANDARD.encode(&payload),
+                "signatures": [{"keyid": env.signature.keyid.as_str(),
+                                "sig": STANDARD.encode(env.signature.sig.as_bytes())}],
+            })
+            .to_string();
+            SignedContent::Dsse {
+                payload_type: env.payload_type.clone(),
+                payload,
+                envelope_json,
+            }
+        }
+        _ => SignedContent::Artifact,
+    })
+}
+
+/// Names the verification step a `sigstore-verify` error comes from.
+fn describe_failure(error: &sigstore_verify::Error) -> &'static str {
+    use sigstore_verify::Error as E;
+    match error {
+        E::IdentityMismatch { .. } | E::IssuerMismatch { .. } => "identity check failed",
+        E::SignatureInvalid(_) => "signature verification failed",
+        E::ArtifactMismatch(_) => "the signature is not for this artifact",
+        E::Certificate(_) => "certificate verification failed",
+        E::TransparencyLog(_) => "transparency log verification failed",
+        E::Timestamp(_) => "timestamp verification failed",
+        E::InvalidTrustRoot(_) | E::TrustRoot(_) | E::TrustedCertificate(_) => {
+            "the trusted root cannot verify this bundle"
+        }
+        _ => "bundle verification failed",
+    }
+}

@@ -1,0 +1,151 @@
+//! Why verification failed, precisely enough to act on.
+
+use crate::claims::CertificateClaims;
+
+/// Every way verification can fail. Messages say what was expected and what
+/// was found.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A digest string is not `sha256:<64 lowercase hex>`.
+    #[error("malformed digest `{found}`: expected `sha256:` followed by 64 lowercase hex digits")]
+    MalformedDigest {
+        /// The first characters of what was given.
+        found: String,
+    },
+    /// The bundle is not a well-formed Sigstore bundle.
+    #[error("malformed Sigstore bundle: {detail}")]
+    MalformedBundle {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The bundle is larger than [`crate::MAX_BUNDLE_SIZE`].
+    #[error("Sigstore bundle is {size} bytes; the limit is {limit} bytes")]
+    BundleTooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The trusted root cannot be used.
+    #[error("unusable trusted root: {detail}")]
+    TrustedRoot {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The leaf certificate cannot be parsed.
+    #[error("malformed certificate: {detail}")]
+    MalformedCertificate {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The certificate's identity claims cannot be interpreted unambiguously.
+    #[error("refusing an ambiguous certificate: {detail}")]
+    AmbiguousCertificate {
+        /// Why.
+        detail: String,
+    },
+    /// A public key given for `--key` verification cannot be parsed.
+    #[error("malformed public key: {detail}")]
+    MalformedKey {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A `*-regexp` pattern cannot be used.
+    #[error("bad pattern `{pattern}`: {reason}")]
+    BadPattern {
+        /// The pattern as given.
+        pattern: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The signature is cryptographically valid but the signer is not the one
+    /// the policy asks for.
+    #[error("{problem}\nthe certificate has:\n{}", indent(&certificate.describe()))]
+    Policy {
+        /// The first policy clause that failed.
+        problem: PolicyError,
+        /// Every claim the certificate actually carries.
+        certificate: Box<CertificateClaims>,
+    },
+    /// The signature, certificate chain, SCT, transparency log evidence or
+    /// artifact binding failed a cryptographic or consistency check.
+    #[error("{check}: {source}")]
+    Sigstore {
+        /// Which step failed, in words.
+        check: &'static str,
+        /// The underlying failure.
+        #[source]
+        source: sigstore_verify::Error,
+    },
+    /// The bundle is signed with a key but the policy wants a Fulcio
+    /// certificate, or the other way round.
+    #[error("signer kind mismatch: expected {expected}, the bundle has {found}")]
+    SignerKindMismatch {
+        /// What the policy requires.
+        expected: &'static str,
+        /// What the bundle carries.
+        found: &'static str,
+    },
+    /// A signed payload (simple-signing, DSSE, in-toto) is malformed.
+    #[error("malformed signed payload: {detail}")]
+    MalformedPayload {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The signature is valid but for a different image or artifact.
+    #[error("signed digest mismatch: expected {expected}, the signed payload names {found}")]
+    DigestMismatch {
+        /// The digest being verified.
+        expected: String,
+        /// What the signed payload names.
+        found: String,
+    },
+    /// A legacy cosign signature's annotations are malformed or inconsistent.
+    #[error("invalid legacy cosign signature: {detail}")]
+    LegacySignature {
+        /// What is wrong.
+        detail: String,
+    },
+    /// The attestation is valid but of another predicate type.
+    #[error("attestation predicate type mismatch: expected {expected}, found `{found}`")]
+    PredicateTypeMismatch {
+        /// The filter, e.g. `https://slsa.dev/provenance/v1`.
+        expected: String,
+        /// The statement's predicateType.
+        found: String,
+    },
+}
+
+/// One failed identity-policy clause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A claim has another value than required.
+    #[error("{what} mismatch: expected {expected}, certificate has `{actual}`{}", hint.as_ref().map(|h| format!("\nhint: {h}")).unwrap_or_default())]
+    Mismatch {
+        /// Which claim.
+        what: &'static str,
+        /// What the policy requires.
+        expected: String,
+        /// What the certificate says.
+        actual: String,
+        /// How to fix a pattern that matched only part of the value.
+        hint: Option<String>,
+    },
+    /// A required claim is absent from the certificate.
+    #[error("{what} mismatch: expected `{expected}`, the certificate has no such claim")]
+    MissingClaim {
+        /// Which claim.
+        what: &'static str,
+        /// What the policy requires.
+        expected: String,
+    },
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,220 @@
+//! Legacy cosign signatures: the `sha256-<hex>.sig` tag layout (SPEC.md §2.1,
+//! §2.3, §3.1).
+//!
+//! The pieces from a signature layer and its annotations are converted into
+//! a v0.1 Sigstore bundle with a SET-only transparency log entry — what cosign
+//! and sigstore-go do internally — and verified by the same verifier as every
+//! other bundle. That gives the legacy path the same checks as the bundle
+//! path: SET over the JCS-canonical entry with the Rekor key chosen by log
+//! ID and valid at the integrated time; entry ↔ signature, certificate and
+//! payload-digest consistency (GHSA-whqx-f9j3-ch6m / CVE-2026-22703); chain
+//! to a Fulcio CA from the trusted root (the `chain` annotation is not
+//! trusted, as cosign ignores it when it has a trusted root); SCT; identity.
+//! Finally the payload's `docker-manifest-digest` must equal the image digest.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+
+use crate::bundle::{ArtifactInput, SigstoreBundle, verify_bundle};
+use crate::digest::Sha256Digest;
+use crate::error::VerifyError;
+use crate::policy::SignerPolicy;
+use crate::simple_signing::SimpleSigningPayload;
+use crate::trust::TrustedMaterial;
+use crate::verified::{SignedContent, VerifiedSignature};
+
+/// Upper bound on the `dev.sigstore.cosign/bundle` annotation. A Rekor bundle
+/// holds one base64 entry body (a certificate and a signature, ~3 KiB); an
+/// intoto entry embeds the envelope. 1 MiB is far above both.
+pub const MAX_REKOR_BUNDLE_SIZE: usize = 1024 * 1024;
+
+/// One signature from a legacy `.sig` manifest: the layer bytes and the
+/// annotations on its descriptor.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LegacySignature {
+    /// The layer content: the exact signed simple-signing payload.
+    pub payload: Vec<u8>,
+    /// `dev.cosignproject.cosign/signature`: base64 of the signature.
+    pub signature: String,
+    /// `dev.sigstore.cosign/certificate`: the PEM leaf (absent for `--key`).
+    pub certificate: Option<String>,
+    /// `dev.sigstore.cosign/chain`: PEM intermediates and root. Informational:
+    /// trust comes only from the trusted root.
+    pub chain: Option<String>,
+    /// `dev.sigstore.cosign/bundle`: the Rekor SET JSON.
+    pub rekor_bundle: Option<Vec<u8>>,
+}
+
+impl LegacySignature {
+    /// The pieces, with no chain.
+    pub fn new(
+        payload: Vec<u8>,
+        signature: String,
+        certificate: Option<String>,
+        rekor_bundle: Option<Vec<u8>>,
+    ) -> Self {
+        Self {
+            payload,
+            signature,
+            certificate,
+            chain: None,
+            rekor_bundle,
+        }
+    }
+
+    /// Sets the `chain` annotation.
+    pub fn with_chain(mut self, chain: Option<String>) -> Self {
+        self.chain = chain;
+        self
+    }
+}
+
+/// The `dev.sigstore.cosign/bundle` annotation (cosign `pkg/cosign/bundle/rekor.go`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RekorBundle {
+    #[serde(rename = "SignedEntryTimestamp")]
+    signed_entry_timestamp: String,
+    #[serde(rename = "Payload")]
+    payload: RekorPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RekorPayload {
+    body: serde_json::Value,
+    #[serde(rename = "integratedTime")]
+    integrated_time: i64,
+    #[serde(rename = "logIndex")]
+    log_index: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+}
+
+/// Verifies a legacy cosign signature on the image with digest `image`.
+pub fn verify_legacy_signature(
+    material: &TrustedMaterial,
+    signature: &LegacySignature,
+    image: Sha256Digest,
+    policy: &SignerPolicy,
+) -> Result<VerifiedSignature, VerifyError> {
+    let payload = SimpleSigningPayload::parse(&signature.payload)?;
+    let bundle = to_bundle(signature)?;
+    let mut verified = verify_bundle(
+        material,
+        &bundle,
+        ArtifactInput::Bytes(&signature.payload),
+        policy,
+    )?;
+    // cosign SimpleClaimVerifier: the only claim checked (SPEC.md §2.1).
+    if payload.manifest_digest != image {
+        return Err(VerifyError::DigestMismatch {
+            expected: image.to_string(),
+            found: payload.manifest_digest.to_string(),
+        });
+    }
+    verified.artifact_digest = image.to_string();
+    verified.content = SignedContent::SimpleSigning {
+        payload: signature.payload.clone(),
+        docker_reference: payload.docker_reference,
+    };
+    Ok(verified)
+}
+
+/// Builds the v0.1 bundle cosign would build from these pieces.
+fn to_bundle(sig: &LegacySignature) -> Result<SigstoreBundle, VerifyError> {
+    let bad = |detail: String| VerifyError::LegacySignature { detail };
+    let signature = STANDARD
+        .decode(sig.signature.trim())
+        .map_err(|e| bad(format!("signature annotation is not base64: {e}")))?;
+    if signature.is_empty() {
+        return Err(bad("signature annotation is empty".into()));
+    }
+    let rekor = sig.rekor_bundle.as_deref().ok_or_else(|| {
+        bad(
+            "no `dev.sigstore.cosign/bundle` annotation: the signature carries no \
+             transparency-log proof, and vouch verifies offline only"
+                .into(),
+        )
+    })?;
+    let entry = tlog_entry(rekor)?;
+    let material = match &sig.certificate {
+        Some(pem) if !pem.trim().is_empty() => {
+            let der = sigstore_types::DerCertificate::from_pem(pem)
+                .map_err(|e| bad(format!("certificate annotation: {e}")))?;
+            serde_json::json!({"x509CertificateChain": {"certificates": [{"rawBytes": STANDARD.encode(der.as_bytes())}]}})
+        }
+        _ => serde_json::json!({"publicKey": {"hint": ""}}),
+    };
+    let mut material = material;
+    material["tlogEntries"] = serde_json::json!([entry]);
+    let bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        "verificationMaterial": material,
+        "messageSignature": {
+            "messageDigest": {
+                "algorithm": "SHA2_256",
+                "digest": STANDARD.encode(Sha256Digest::of(&sig.payload).as_bytes()),
+            },
+            "signature": STANDARD.encode(&signature),
+        },
+    });
+    let inner = sigstore_types::Bundle::from_json(&bundle.to_string())
+        .map_err(|e| bad(format!("cannot form a bundle from the annotations: {e}")))?;
+    Ok(SigstoreBundle::from_parts(inner))
+}
+
+/// The bundle's tlog entry from the Rekor SET annotation.
+fn tlog_entry(rekor: &[u8]) -> Result<serde_json::Value, VerifyError> {
+    let bad = |detail: String| VerifyError::LegacySignature {
+        detail: format!("Rekor bundle annotation: {detail}"),
+    };
+    if rekor.len() > MAX_REKOR_BUNDLE_SIZE {
+        return Err(bad(format!(
+            "{} bytes, over the {MAX_REKOR_BUNDLE_SIZE}-byte limit",
+            rekor.len()
+        )));
+    }
+    let parsed: RekorBundle = serde_json::from_slice(rekor).map_err(|e| bad(e.to_string()))?;
+    let p = parsed.payload;
+    // cosign: "bundle payload body is not a string".
+    let body_b64 = p
+        .body
+        .as_str()
+        .ok_or_else(|| bad("Payload.body is not a string".into()))?;
+    let body = STANDARD
+        .decode(body_b64)
+        .map_err(|e| bad(format!("Payload.body is not base64: {e}")))?;
+    let body_json: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| bad(format!("Payload.body is not a JSON Rekor entry: {e}")))?;
+    let kind = body_json["kind"].as_str().unwrap_or_default();
+    let version = body_json["apiVersion"].as_str().unwrap_or_default();
+    if kind.is_empty() || version.is_empty() {
+        return Err(bad("the Rekor entry has no kind or apiVersion".into()));
+    }
+    if p.log_index < 0 || p.integrated_time <= 0 {
+        return Err(bad(format!(
+            "logIndex {} / integratedTime {} must be positive",
+            p.log_index, p.integrated_time
+        )));
+    }
+    let log_id = Sha256Digest::from_hex(&p.log_id).map_err(|_| {
+        bad(format!(
+            "logID `{}` is not 64 lowercase hex digits",
+            p.log_id
+        ))
+    })?;
+    STANDARD
+        .decode(&parsed.signed_entry_timestamp)
+        .map_err(|e| bad(format!("SignedEntryTimestamp is not base64: {e}")))?;
+    Ok(serde_json::json!({
+        "logIndex": p.log_index.to_string(),
+        "logId": {"keyId": STANDARD.encode(log_id.as_bytes())},
+        "kindVersion": {"kind": kind, "version": version},
+        "integratedTime": p.integrated_time.to_string(),
+        "inclusionPromise": {"signedEntryTimestamp": parsed.signed_entry_timestamp},
+        "canonicalizedBody": body_b64,
+    }))
+}

@@ -1,0 +1,78 @@
+//! Trusted material: the Fulcio CAs, CT logs, transparency logs and timestamp
+//! authorities a signature may chain to, from a `trusted_root.json`.
+//!
+//! Loading is pure: bytes in, prepared keys out. Where the bytes come from
+//! (embedded, a file, TUF) is `vouch-trust`'s business.
+
+use sigstore_trust_root::TrustedRoot;
+use sigstore_verify::Verifier;
+
+use crate::error::VerifyError;
+
+/// Upper bound on a `trusted_root.json`. The public-good root is about 8 KiB
+/// and grows by one key per rotation; 4 MiB leaves room for private instances
+/// with many historical keys while refusing absurd input.
+pub const MAX_TRUSTED_ROOT_SIZE: usize = 4 * 1024 * 1024;
+
+/// The media types of `trusted_root.json` vouch accepts: v0.1, which
+/// sigstore-go requires, and v0.2, which protobuf-specs says writers must use
+/// (SPEC.md §6.2).
+pub const TRUSTED_ROOT_MEDIA_TYPES: [&str; 2] = [
+    "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+    "application/vnd.dev.sigstore.trustedroot.v0.2+json",
+];
+
+/// A parsed and checked trusted root, ready to verify many signatures.
+pub struct TrustedMaterial {
+    verifier: Verifier,
+}
+
+impl TrustedMaterial {
+    /// Parses a `trusted_root.json` document and prepares its keys.
+    ///
+    /// Refuses an unknown media type, a log key without `validFor.start`
+    /// (SPEC.md §6.2, conformance `trust-root-tlog-missing-validity-start_fail`),
+    /// duplicate log IDs and unparsable keys or certificates.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, VerifyError> {
+        let bad = |detail: String| VerifyError::TrustedRoot { detail };
+        if bytes.len() > MAX_TRUSTED_ROOT_SIZE {
+            return Err(bad(format!(
+                "{} bytes, over the {MAX_TRUSTED_ROOT_SIZE}-byte limit",
+                bytes.len()
+            )));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let media_type = value
+            .get("mediaType")
+            .and_then(|m| m.as_str())
+            .unwrap_or("");
+        if !TRUSTED_ROOT_MEDIA_TYPES.contains(&media_type) {
+            return Err(bad(format!(
+                "media type `{media_type}`, expected one of {}",
+                TRUSTED_ROOT_MEDIA_TYPES.join(", ")
+            )));
+        }
+        for (section, logs) in ["tlogs", "ctlogs"]
+            .iter()
+            .filter_map(|s| Some((s, value.get(*s)?.as_array()?)))
+        {
+            for (i, log) in logs.iter().enumerate() {
+                if log.pointer("/publicKey/validFor/start").is_none() {
+                    return Err(bad(format!(
+                        "{section}[{i}] has no publicKey.validFor.start; a log key must say \
+                         from when it is valid"
+                    )));
+                }
+            }
+        }
+        let root = TrustedRoot::from_json(text).map_err(|e| bad(e.to_string()))?;
+        let verifier = Verifier::new(&root).map_err(|e| bad(e.to_string()))?;
+        Ok(Self { verifier })
+    }
+
+    pub(crate) fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+}
