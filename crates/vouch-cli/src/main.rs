@@ -1,1 +1,35 @@
-fn main() {}
+//! The `vouch` binary: parse arguments, run one command, map the outcome to
+//! a documented exit code. All verification logic lives in the library crates.
+#![forbid(unsafe_code)]
+
+mod args;
+mod commands;
+mod failure;
+mod inputs;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+use failure::Failure;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::VerifyBlob(a) => commands::verify_blob::run(a),
+        Command::VerifyBlobAttestation(_) => Err(Failure::usage("not yet implemented")),
+        Command::VerifyBundle(a) => commands::verify_bundle::run(a),
+        Command::SignBundle(_) => Err(Failure::usage(
+            "sign-bundle is unsupported: vouch verifies signatures, it does not make them",
+        )),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("Error: {failure}");
+            failure.kind.exit_code()
+        }
+    }
+}

@@ -92,21 +92,20 @@ impl CertificateClaims {
 
     /// One line per claim that is present, for error messages and `--output text`.
     pub fn describe(&self) -> String {
-        let mut out = format!("identity: {}\nissuer:   {}", self.identity, self.issuer);
         let gh = &self.github;
         let rows = [
-            ("repository", &gh.workflow_repository),
-            ("ref", &gh.workflow_ref),
-            ("workflow", &gh.workflow_name),
-            ("trigger", &gh.workflow_trigger),
-            ("sha", &gh.workflow_sha),
+            ("identity", Some(&self.identity)),
+            ("issuer", Some(&self.issuer)),
+            ("repository", gh.workflow_repository.as_ref()),
+            ("ref", gh.workflow_ref.as_ref()),
+            ("workflow", gh.workflow_name.as_ref()),
+            ("trigger", gh.workflow_trigger.as_ref()),
+            ("sha", gh.workflow_sha.as_ref()),
         ];
-        for (name, value) in rows {
-            if let Some(value) = value {
-                out.push_str(&format!("\n{name:<10}{value}"));
-            }
-        }
-        out
+        rows.iter()
+            .filter_map(|(name, value)| Some(format!("{:<12}{}", format!("{name}:"), (*value)?)))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 

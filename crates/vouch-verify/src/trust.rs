@@ -76,3 +76,9 @@ impl TrustedMaterial {
         &self.verifier
     }
 }
+
+impl std::fmt::Debug for TrustedMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TrustedMaterial { .. }")
+    }
+}

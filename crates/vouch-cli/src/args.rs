@@ -1,0 +1,182 @@
+//! Command-line arguments ("low-level args", STYLE.md): clap types only;
+//! nothing here does work. Flag names follow cosign's where cosign has one.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// vouch — verify software distributed as container images and blobs,
+/// signed keylessly with Sigstore (cosign-compatible).
+#[derive(Debug, Parser)]
+#[command(name = "vouch", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 verified, 1 verification failed, 2 usage error, \
+3 unreadable or malformed input. See docs/exit-codes.md.")]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify a blob against a Sigstore bundle (like `cosign verify-blob --bundle`).
+    ///
+    /// Example:
+    ///   vouch verify-blob --bundle app.tgz.sigstore.json \
+    ///     --certificate-identity-regexp 'https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*' \
+    ///     --certificate-oidc-issuer https://token.actions.githubusercontent.com app.tgz
+    ///
+    /// Regular expressions match the WHOLE value (cosign matches any substring).
+    #[command(verbatim_doc_comment)]
+    VerifyBlob(VerifyBlobArgs),
+    /// Verify an in-toto attestation bundle about a blob (like
+    /// `cosign verify-blob-attestation --bundle`), optionally filtered by
+    /// predicate type.
+    #[command(verbatim_doc_comment)]
+    VerifyBlobAttestation(VerifyBlobAttestationArgs),
+    /// Verify a bundle, speaking the sigstore-conformance CLI protocol.
+    ///
+    /// vouch verify-bundle [--staging] --bundle F
+    ///   (--certificate-identity I --certificate-oidc-issuer U | --key K)
+    ///   [--trusted-root F] FILE|sha256:DIGEST
+    #[command(verbatim_doc_comment)]
+    VerifyBundle(VerifyBundleArgs),
+    /// Not supported: vouch only verifies (part of the conformance protocol).
+    #[command(hide = true)]
+    SignBundle(SignBundleArgs),
+}
+
+/// Where the trusted root comes from.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// A `trusted_root.json` to trust instead of the embedded Sigstore
+    /// public-good root (offline use, private Sigstore instances).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+}
+
+/// Who must have signed (cosign's identity flags).
+#[derive(Debug, Args)]
+pub struct IdentityArgs {
+    /// The exact certificate identity (SAN): an email or a workflow URI.
+    #[arg(long, value_name = "IDENTITY")]
+    pub certificate_identity: Option<String>,
+    /// A pattern the whole certificate identity must match (RE2 syntax).
+    /// Unlike cosign, vouch anchors it: write `.*` where the value may continue.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The exact OIDC issuer, e.g. https://token.actions.githubusercontent.com.
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A pattern the whole OIDC issuer must match.
+    #[arg(long, value_name = "REGEXP")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Require this GitHub workflow trigger (e.g. `push`), OID .1.2.
+    #[arg(long, value_name = "EVENT")]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// Require this GitHub workflow commit SHA, OID .1.3.
+    #[arg(long, value_name = "SHA")]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// Require this GitHub workflow name, OID .1.4.
+    #[arg(long, value_name = "NAME")]
+    pub certificate_github_workflow_name: Option<String>,
+    /// Require this GitHub repository (`owner/name`), OID .1.5.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// Require this git ref (e.g. `refs/tags/v1.2.3`), OID .1.6.
+    #[arg(long, value_name = "REF")]
+    pub certificate_github_workflow_ref: Option<String>,
+    /// Verify a managed-key signature with this PEM public key instead of a
+    /// Fulcio certificate identity.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable lines on stderr.
+    Text,
+    /// One JSON document on stdout.
+    Json,
+}
+
+/// `vouch verify-blob`.
+#[derive(Debug, Args)]
+pub struct VerifyBlobArgs {
+    /// The Sigstore bundle (`.sigstore.json`).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// Who must have signed.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// The signed file, or its digest as `sha256:<hex>`.
+    #[arg(value_name = "FILE|sha256:HEX")]
+    pub artifact: String,
+}
+
+/// `vouch verify-blob-attestation`.
+#[derive(Debug, Args)]
+pub struct VerifyBlobAttestationArgs {
+    /// The Sigstore bundle holding the DSSE attestation.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// The predicate type to require: spdxjson, spdx, cyclonedx,
+    /// slsaprovenance1, slsaprovenance (v0.2), openvex, vuln, custom, link,
+    /// or a predicate URI. `openvex` accepts every https://openvex.dev/ns/v* version.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub predicate_type: Option<String>,
+    /// Who must have signed.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// The attested file (the statement's subject), or its digest as `sha256:<hex>`.
+    #[arg(value_name = "FILE|sha256:HEX")]
+    pub artifact: String,
+}
+
+/// `vouch verify-bundle` (sigstore-conformance protocol).
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// Use the embedded Sigstore staging root instead of production.
+    #[arg(long)]
+    pub staging: bool,
+    /// The Sigstore bundle.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// The exact certificate identity.
+    #[arg(long, value_name = "IDENTITY")]
+    pub certificate_identity: Option<String>,
+    /// The exact OIDC issuer.
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A PEM public key (managed-key bundles).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"])]
+    pub key: Option<PathBuf>,
+    /// A `trusted_root.json` to trust instead of the embedded root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// The signed file, or `sha256:<hex>`.
+    #[arg(value_name = "FILE|sha256:DIGEST")]
+    pub artifact: String,
+}
+
+/// `vouch sign-bundle`: accepted only to answer "unsupported".
+#[derive(Debug, Args)]
+pub struct SignBundleArgs {
+    /// Ignored.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}

@@ -1,0 +1,4 @@
+//! The subcommands ("high-level args" turned into work).
+
+pub mod verify_blob;
+pub mod verify_bundle;

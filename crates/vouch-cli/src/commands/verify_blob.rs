@@ -1,0 +1,22 @@
+//! `vouch verify-blob`: a blob and its Sigstore bundle.
+
+use vouch_verify::verify_bundle;
+
+use crate::args::{OutputFormat, VerifyBlobArgs};
+use crate::failure::Failure;
+use crate::inputs::{self, Artifact};
+use crate::report;
+
+/// Runs the command.
+pub fn run(args: &VerifyBlobArgs) -> Result<(), Failure> {
+    let policy = inputs::signer_policy(&args.identity)?;
+    let material = inputs::trust_source(&args.trust, false).load()?;
+    let bundle = inputs::bundle(&args.bundle)?;
+    let artifact = Artifact::from_arg(&args.artifact)?;
+    let verified = verify_bundle(&material, &bundle, artifact.input(), &policy)?;
+    match args.output {
+        OutputFormat::Json => println!("{}", report::signature_json(&verified)),
+        OutputFormat::Text => eprint!("Verified OK\n{}", report::signature_text(&verified)),
+    }
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! `vouch verify-bundle`: the sigstore-conformance CLI protocol
+//! (sigstore-conformance `docs/cli_protocol.md`), so the `vouch` binary can
+//! be the suite's entrypoint.
+
+use vouch_verify::verify_bundle;
+
+use crate::args::{IdentityArgs, TrustArgs, VerifyBundleArgs};
+use crate::failure::Failure;
+use crate::inputs::{self, Artifact};
+
+/// Runs the command.
+pub fn run(args: &VerifyBundleArgs) -> Result<(), Failure> {
+    let identity = IdentityArgs {
+        certificate_identity: args.certificate_identity.clone(),
+        certificate_identity_regexp: None,
+        certificate_oidc_issuer: args.certificate_oidc_issuer.clone(),
+        certificate_oidc_issuer_regexp: None,
+        certificate_github_workflow_trigger: None,
+        certificate_github_workflow_sha: None,
+        certificate_github_workflow_name: None,
+        certificate_github_workflow_repository: None,
+        certificate_github_workflow_ref: None,
+        key: args.key.clone(),
+    };
+    let policy = inputs::signer_policy(&identity)?;
+    let trust = TrustArgs {
+        trusted_root: args.trusted_root.clone(),
+    };
+    let material = inputs::trust_source(&trust, args.staging).load()?;
+    let bundle = inputs::bundle(&args.bundle)?;
+    let artifact = Artifact::from_arg(&args.artifact)?;
+    verify_bundle(&material, &bundle, artifact.input(), &policy)?;
+    eprintln!("Verified OK");
+    Ok(())
+}

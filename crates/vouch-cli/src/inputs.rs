@@ -1,0 +1,150 @@
+//! Reading the user's inputs: bounded, with errors that name the file.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use vouch_trust::TrustSource;
+use vouch_verify::{
+    GitHubWorkflowPolicy, IdentityPolicy, MAX_BUNDLE_SIZE, Sha256Digest, SignerPolicy,
+    SigstoreBundle, ValueMatcher,
+};
+
+use crate::args::{IdentityArgs, TrustArgs};
+use crate::failure::Failure;
+
+/// Upper bound on a `--key` PEM file: a public key is under 1 KiB; 64 KiB
+/// refuses anything that is clearly not one.
+const MAX_KEY_FILE_SIZE: u64 = 64 * 1024;
+
+/// Upper bound on an artifact read into memory for verification. Blobs
+/// bigger than this should be verified by digest (`sha256:<hex>`).
+const MAX_ARTIFACT_SIZE: u64 = 4 * 1024 * 1024 * 1024;
+
+/// The artifact given on the command line.
+pub enum Artifact {
+    /// File contents.
+    Bytes(Vec<u8>),
+    /// `sha256:<hex>`.
+    Digest(Sha256Digest),
+}
+
+impl Artifact {
+    /// Parses `sha256:<hex>` or reads the named file.
+    pub fn from_arg(arg: &str) -> Result<Self, Failure> {
+        if arg.starts_with("sha256:") {
+            return Ok(Self::Digest(arg.parse().map_err(|e: vouch_verify::VerifyError| Failure::input(e.to_string()))?));
+        }
+        read_bounded(Path::new(arg), MAX_ARTIFACT_SIZE, "artifact").map(Self::Bytes)
+    }
+
+    /// The form the verifier takes.
+    pub fn input(&self) -> vouch_verify::ArtifactInput<'_> {
+        match self {
+            Self::Bytes(b) => vouch_verify::ArtifactInput::Bytes(b),
+            Self::Digest(d) => vouch_verify::ArtifactInput::Sha256(*d),
+        }
+    }
+
+    /// Its SHA-256 digest.
+    pub fn sha256(&self) -> Sha256Digest {
+        match self {
+            Self::Bytes(b) => Sha256Digest::of(b),
+            Self::Digest(d) => *d,
+        }
+    }
+}
+
+/// Reads and parses a bundle file.
+pub fn bundle(path: &Path) -> Result<SigstoreBundle, Failure> {
+    let bytes = read_bounded(path, MAX_BUNDLE_SIZE as u64, "bundle")?;
+    SigstoreBundle::from_json(&bytes)
+        .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
+}
+
+/// The trust source the flags select.
+pub fn trust_source(trust: &TrustArgs, staging: bool) -> TrustSource {
+    match (&trust.trusted_root, staging) {
+        (Some(path), _) => TrustSource::File(path.clone()),
+        (None, true) => TrustSource::EmbeddedStaging,
+        (None, false) => TrustSource::EmbeddedProduction,
+    }
+}
+
+/// Builds the signer policy from cosign's identity flags.
+pub fn signer_policy(id: &IdentityArgs) -> Result<SignerPolicy, Failure> {
+    let any_identity_flag = id.certificate_identity.is_some()
+        || id.certificate_identity_regexp.is_some()
+        || id.certificate_oidc_issuer.is_some()
+        || id.certificate_oidc_issuer_regexp.is_some();
+    if let Some(key) = &id.key {
+        if any_identity_flag {
+            return Err(Failure::usage(
+                "--key verifies a managed-key signature; it cannot be combined with \
+                 --certificate-identity or --certificate-oidc-issuer flags",
+            ));
+        }
+        let pem = read_bounded(key, MAX_KEY_FILE_SIZE, "public key")?;
+        let pem = String::from_utf8(pem)
+            .map_err(|_| Failure::input(format!("{}: not a PEM text file", key.display())))?;
+        return SignerPolicy::public_key_pem(&pem)
+            .map_err(|e| Failure::input(format!("{}: {e}", key.display())));
+    }
+    let identity = matcher(
+        &id.certificate_identity,
+        &id.certificate_identity_regexp,
+        "--certificate-identity or --certificate-identity-regexp is required for verification in keyless mode",
+        "--certificate-identity",
+    )?;
+    let issuer = matcher(
+        &id.certificate_oidc_issuer,
+        &id.certificate_oidc_issuer_regexp,
+        "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required for verification in keyless mode",
+        "--certificate-oidc-issuer",
+    )?;
+    let mut github = GitHubWorkflowPolicy::default();
+    github.trigger = id.certificate_github_workflow_trigger.clone();
+    github.sha = id.certificate_github_workflow_sha.clone();
+    github.name = id.certificate_github_workflow_name.clone();
+    github.repository = id.certificate_github_workflow_repository.clone();
+    github.git_ref = id.certificate_github_workflow_ref.clone();
+    Ok(SignerPolicy::keyless(
+        IdentityPolicy::new(identity, issuer).with_github(github),
+    ))
+}
+
+fn matcher(
+    exact: &Option<String>,
+    regexp: &Option<String>,
+    missing: &str,
+    flag: &str,
+) -> Result<ValueMatcher, Failure> {
+    match (exact, regexp) {
+        (Some(value), None) => Ok(ValueMatcher::Exact(value.clone())),
+        (None, Some(pattern)) => Ok(ValueMatcher::regex(pattern)?),
+        (Some(_), Some(_)) => Err(Failure::usage(format!(
+            "give either {flag} or {flag}-regexp, not both"
+        ))),
+        (None, None) => Err(Failure::usage(missing)),
+    }
+}
+
+/// Reads a file of at most `limit` bytes.
+pub fn read_bounded(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Failure> {
+    let cannot = |e: std::io::Error| {
+        Failure::input(format!("cannot read {what} {}: {e}", display(path)))
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(Failure::input(format!(
+            "{what} {} is larger than the {limit}-byte limit",
+            display(path)
+        )));
+    }
+    Ok(bytes)
+}
+
+fn display(path: &Path) -> String {
+    PathBuf::from(path).display().to_string()
+}
