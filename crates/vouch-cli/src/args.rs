@@ -9,8 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// signed keylessly with Sigstore (cosign-compatible).
 #[derive(Debug, Parser)]
 #[command(name = "vouch", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 verified, 1 verification failed, 2 usage error, \
-3 unreadable or malformed input. See docs/exit-codes.md.")]
+#[command(
+    after_help = "Exit codes: 0 verified, 1 verification failed, 2 usage error, \
+3 unreadable or malformed input. See docs/exit-codes.md."
+)]
 pub struct Cli {
     /// The command to run.
     #[command(subcommand)]

@@ -32,7 +32,9 @@ impl Artifact {
     /// Parses `sha256:<hex>` or reads the named file.
     pub fn from_arg(arg: &str) -> Result<Self, Failure> {
         if arg.starts_with("sha256:") {
-            return Ok(Self::Digest(arg.parse().map_err(|e: vouch_verify::VerifyError| Failure::input(e.to_string()))?));
+            return Ok(Self::Digest(arg.parse().map_err(
+                |e: vouch_verify::VerifyError| Failure::input(e.to_string()),
+            )?));
         }
         read_bounded(Path::new(arg), MAX_ARTIFACT_SIZE, "artifact").map(Self::Bytes)
     }
@@ -42,14 +44,6 @@ impl Artifact {
         match self {
             Self::Bytes(b) => vouch_verify::ArtifactInput::Bytes(b),
             Self::Digest(d) => vouch_verify::ArtifactInput::Sha256(*d),
-        }
-    }
-
-    /// Its SHA-256 digest.
-    pub fn sha256(&self) -> Sha256Digest {
-        match self {
-            Self::Bytes(b) => Sha256Digest::of(b),
-            Self::Digest(d) => *d,
         }
     }
 }
@@ -130,12 +124,13 @@ fn matcher(
 
 /// Reads a file of at most `limit` bytes.
 pub fn read_bounded(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Failure> {
-    let cannot = |e: std::io::Error| {
-        Failure::input(format!("cannot read {what} {}: {e}", display(path)))
-    };
+    let cannot =
+        |e: std::io::Error| Failure::input(format!("cannot read {what} {}: {e}", display(path)));
     let file = std::fs::File::open(path).map_err(cannot)?;
     let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
     if bytes.len() as u64 > limit {
         return Err(Failure::input(format!(
             "{what} {} is larger than the {limit}-byte limit",

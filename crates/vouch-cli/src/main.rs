@@ -19,7 +19,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::VerifyBlob(a) => commands::verify_blob::run(a),
-        Command::VerifyBlobAttestation(_) => Err(Failure::usage("not yet implemented")),
+        Command::VerifyBlobAttestation(a) => commands::verify_blob_attestation::run(a),
         Command::VerifyBundle(a) => commands::verify_bundle::run(a),
         Command::SignBundle(_) => Err(Failure::usage(
             "sign-bundle is unsupported: vouch verifies signatures, it does not make them",

@@ -2,7 +2,7 @@
 //! machines (stdout).
 
 use serde_json::{Value, json};
-use vouch_verify::{Signer, VerifiedSignature};
+use vouch_verify::{Signer, VerifiedAttestation, VerifiedSignature};
 
 /// The JSON description of a verified signature.
 pub fn signature_json(v: &VerifiedSignature) -> Value {
@@ -54,4 +54,32 @@ pub fn signature_text(v: &VerifiedSignature) -> String {
         out.push_str(&format!("  logged at:  {time}\n"));
     }
     out
+}
+
+/// The JSON description of a verified attestation.
+pub fn attestation_json(v: &VerifiedAttestation) -> Value {
+    let mut out = signature_json(v.signature());
+    let statement = v.statement();
+    out["predicateType"] = json!(statement.predicate_type());
+    out["summary"] = json!(predicate_summary(v));
+    out["predicate"] = statement.predicate().clone();
+    out
+}
+
+/// The lines printed under "Verified OK" for an attestation.
+pub fn attestation_text(v: &VerifiedAttestation) -> String {
+    let mut out = signature_text(v.signature());
+    out.push_str(&format!("  predicate:  {}\n", v.predicate_type()));
+    if let Some(summary) = predicate_summary(v) {
+        for line in summary.lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
+}
+
+/// A short summary of a typed predicate (SBOM, provenance, VEX), if known.
+fn predicate_summary(v: &VerifiedAttestation) -> Option<String> {
+    let predicate = v.statement().parse_predicate().ok()?;
+    predicate.summary().map(|s| s.to_string())
 }

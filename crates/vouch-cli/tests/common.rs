@@ -13,7 +13,10 @@ pub fn fixtures() -> Option<PathBuf> {
         return Some(dir.canonicalize().unwrap());
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("fixtures missing at {} (required under CI=true)", dir.display());
+        panic!(
+            "fixtures missing at {} (required under CI=true)",
+            dir.display()
+        );
     }
     eprintln!("SKIP: fixtures not found at {}", dir.display());
     None

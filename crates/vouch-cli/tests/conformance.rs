@@ -19,7 +19,11 @@ const EXPECTED_WRONG: &[(&str, &str)] = &[];
 fn args_for(dir: &Path, artifact: &str) -> Vec<String> {
     let mut args = vec!["verify-bundle".to_string(), "--bundle".into()];
     args.push(dir.join("bundle.sigstore.json").display().to_string());
-    let text = |name: &str| fs::read_to_string(dir.join(name)).ok().map(|s| s.trim().to_string());
+    let text = |name: &str| {
+        fs::read_to_string(dir.join(name))
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
     if dir.join("key.pub").exists() {
         args.push("--key".into());
         args.push(dir.join("key.pub").display().to_string());
@@ -39,7 +43,9 @@ fn args_for(dir: &Path, artifact: &str) -> Vec<String> {
 
 #[test]
 fn conformance_suite_140_verdicts_through_the_binary() {
-    let Some(fixtures) = common::fixtures() else { return };
+    let Some(fixtures) = common::fixtures() else {
+        return;
+    };
     let cases = fixtures.join("sigstore-conformance/test/assets/bundle-verify");
     let mut dirs: Vec<_> = fs::read_dir(&cases)
         .unwrap()
@@ -57,21 +63,36 @@ fn conformance_suite_140_verdicts_through_the_binary() {
         } else {
             cases.join("a.txt")
         };
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(fs::read(&artifact).unwrap())));
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(fs::read(&artifact).unwrap()))
+        );
         let should_pass = !name.ends_with("_fail");
         for (how, arg) in [("path", artifact.display().to_string()), ("digest", digest)] {
             let out = common::vouch(args_for(dir, &arg));
             verdicts += 1;
             let passed = out.status.success();
             // A failure must be a clean exit with a message, never a crash.
-            assert!(matches!(out.status.code(), Some(0..=3)), "{name} by {how}: {out:?}");
+            assert!(
+                matches!(out.status.code(), Some(0..=3)),
+                "{name} by {how}: {out:?}"
+            );
             if passed != should_pass && !EXPECTED_WRONG.iter().any(|(n, _)| *n == name) {
-                wrong.push(format!("{name} by {how}: exit {:?}: {}", out.status.code(), common::stderr(&out).trim()));
+                wrong.push(format!(
+                    "{name} by {how}: exit {:?}: {}",
+                    out.status.code(),
+                    common::stderr(&out).trim()
+                ));
             }
         }
     }
     assert_eq!(verdicts, 140);
-    assert!(wrong.is_empty(), "{} wrong verdicts:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong verdicts:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }
 
 #[test]

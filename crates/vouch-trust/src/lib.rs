@@ -112,7 +112,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let bad = dir.join("root.json");
         std::fs::write(&bad, br#"{"mediaType":"application/json"}"#).unwrap();
-        let err = TrustSource::File(bad.clone()).load().unwrap_err().to_string();
+        let err = TrustSource::File(bad.clone())
+            .load()
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("media type `application/json`"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -139,15 +139,16 @@ pub fn verify_bundle(
     })
 }
 
-/// Verifies a DSSE in-toto attestation bundle about the artifact whose
-/// SHA-256 digest is `subject`: everything [`verify_bundle`] checks, plus the
-/// payload type and the statement's subject. It does not filter on the
+/// Verifies a DSSE in-toto attestation bundle about `subject` (an image
+/// digest, or a blob whose statement may name it by SHA-256 or SHA-512):
+/// everything [`verify_bundle`] checks, plus the payload type and the
+/// statement's subject. It does not filter on the
 /// predicate type: callers filter among *verified* attestations (cosign's
 /// order, SPEC.md §4.2; ATTACKS.md F.66).
 pub fn verify_attestation(
     material: &TrustedMaterial,
     bundle: &SigstoreBundle,
-    subject: Sha256Digest,
+    subject: ArtifactInput<'_>,
     policy: &SignerPolicy,
 ) -> Result<VerifiedAttestation, VerifyError> {
     if !matches!(bundle.inner.content, SignatureContent::DsseEnvelope(_)) {
@@ -157,7 +158,7 @@ pub fn verify_attestation(
                 .into(),
         });
     }
-    let signature = verify_bundle(material, bundle, ArtifactInput::Sha256(subject), policy)?;
+    let signature = verify_bundle(material, bundle, subject, policy)?;
     attestation_from(signature)
 }
 
@@ -182,20 +183,12 @@ pub(crate) fn attestation_from(
             ),
         });
     }
-    let statement: serde_json::Value =
-        serde_json::from_slice(payload).map_err(|e| VerifyError::MalformedPayload {
-            detail: format!("in-toto statement is not JSON: {e}"),
+    let statement =
+        vouch_attest::parse_statement(payload).map_err(|e| VerifyError::MalformedPayload {
+            detail: format!("in-toto statement: {e}"),
         })?;
-    let predicate_type = statement
-        .get("predicateType")
-        .and_then(|p| p.as_str())
-        .ok_or_else(|| VerifyError::MalformedPayload {
-            detail: "in-toto statement has no string predicateType".into(),
-        })?
-        .to_string();
     Ok(VerifiedAttestation {
         signature,
-        predicate_type,
         statement,
     })
 }

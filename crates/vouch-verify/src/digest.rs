@@ -58,12 +58,12 @@ impl FromStr for Sha256Digest {
 
     /// Parses `sha256:<64 lowercase hex>`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.strip_prefix("sha256:") {
-            Some(hex_digits) => Self::from_hex(hex_digits),
-            None => Err(VerifyError::MalformedDigest {
-                found: s.chars().take(80).collect(),
-            }),
-        }
+        let malformed = || VerifyError::MalformedDigest {
+            found: s.chars().take(80).collect(),
+        };
+        s.strip_prefix("sha256:")
+            .ok_or_else(malformed)
+            .and_then(|hex_digits| Self::from_hex(hex_digits).map_err(|_| malformed()))
     }
 }
 

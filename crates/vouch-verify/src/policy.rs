@@ -225,10 +225,122 @@ impl SignerPolicy {
 
     /// A managed-key policy from a PEM `PUBLIC KEY` block.
     pub fn public_key_pem(pem: &str) -> Result<Self, VerifyError> {
+        let malformed = |detail: String| VerifyError::MalformedKey { detail };
         let key =
-            sigstore_types::DerPublicKey::from_pem(pem).map_err(|e| VerifyError::MalformedKey {
-                detail: e.to_string(),
-            })?;
+            sigstore_types::DerPublicKey::from_pem(pem).map_err(|e| malformed(e.to_string()))?;
+        sigstore_crypto::KeyAlgorithm::from_spki(&key)
+            .map_err(|e| malformed(format!("not a supported SubjectPublicKeyInfo: {e}")))?;
         Ok(Self::PublicKey(key.as_bytes().to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::GitHubClaims;
+
+    const WORKFLOW: &str =
+        "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3";
+    const GHA: &str = "https://token.actions.githubusercontent.com";
+
+    fn claims() -> CertificateClaims {
+        CertificateClaims {
+            identity: WORKFLOW.into(),
+            issuer: GHA.into(),
+            github: GitHubClaims {
+                workflow_repository: Some("acme/app".into()),
+                workflow_ref: Some("refs/tags/v1.2.3".into()),
+                ..GitHubClaims::default()
+            },
+        }
+    }
+
+    fn policy(identity: ValueMatcher) -> IdentityPolicy {
+        IdentityPolicy::new(identity, ValueMatcher::Exact(GHA.into()))
+    }
+
+    #[test]
+    fn exact_and_whole_regexp_identities_match() {
+        assert!(
+            policy(ValueMatcher::Exact(WORKFLOW.into()))
+                .check(&claims())
+                .is_ok()
+        );
+        let re = ValueMatcher::regex(r"https://github\.com/acme/app/.*").unwrap();
+        assert!(policy(re).check(&claims()).is_ok());
+        // Explicit anchors, as cosign users write them, still work.
+        let re = ValueMatcher::regex(r"^https://github\.com/acme/app/.*$").unwrap();
+        assert!(policy(re).check(&claims()).is_ok());
+    }
+
+    #[test]
+    fn rejects_regexp_that_matches_only_a_substring() {
+        // ATTACKS.md F.62: cosign's unanchored match would accept this.
+        let re = ValueMatcher::regex(r"github\.com/acme/").unwrap();
+        let err = policy(re).check(&claims()).unwrap_err().to_string();
+        assert!(err.contains("matches only `github.com/acme/`"), "{err}");
+        assert!(err.contains(WORKFLOW), "{err}");
+    }
+
+    #[test]
+    fn rejects_attacker_identity_that_embeds_the_expected_one() {
+        let mut evil = claims();
+        evil.identity =
+            format!("https://github.com/evil/x/.github/workflows/a.yml@refs/heads/{WORKFLOW}");
+        let re = ValueMatcher::regex(r"https://github\.com/acme/app/.*").unwrap();
+        assert!(policy(re).check(&evil).is_err());
+    }
+
+    #[test]
+    fn rejects_wrong_issuer_and_shows_it() {
+        let mut other = claims();
+        other.issuer = "https://accounts.example.com".into();
+        let err = policy(ValueMatcher::Exact(WORKFLOW.into()))
+            .check(&other)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("OIDC issuer mismatch"), "{err}");
+        assert!(err.contains("https://accounts.example.com"), "{err}");
+    }
+
+    #[test]
+    fn github_claims_must_match_exactly_and_be_present() {
+        let base = policy(ValueMatcher::Exact(WORKFLOW.into()));
+        let gh = |repo: &str| GitHubWorkflowPolicy {
+            repository: Some(repo.into()),
+            ..GitHubWorkflowPolicy::default()
+        };
+        assert!(
+            base.clone()
+                .with_github(gh("acme/app"))
+                .check(&claims())
+                .is_ok()
+        );
+        let err = base
+            .clone()
+            .with_github(gh("acme/other"))
+            .check(&claims())
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("GitHub workflow repository mismatch"),
+            "{err}"
+        );
+        let wants_trigger = GitHubWorkflowPolicy {
+            trigger: Some("push".into()),
+            ..GitHubWorkflowPolicy::default()
+        };
+        let err = base
+            .with_github(wants_trigger)
+            .check(&claims())
+            .unwrap_err();
+        assert!(err.to_string().contains("has no such claim"), "{err}");
+    }
+
+    #[test]
+    fn refuses_empty_oversized_and_invalid_patterns() {
+        assert!(ValueMatcher::regex("").is_err());
+        assert!(ValueMatcher::regex(&"a".repeat(MAX_PATTERN_LEN + 1)).is_err());
+        assert!(ValueMatcher::regex("(").is_err());
     }
 }

@@ -95,8 +95,7 @@ impl VerifiedSignature {
 #[derive(Debug, Clone)]
 pub struct VerifiedAttestation {
     pub(crate) signature: VerifiedSignature,
-    pub(crate) predicate_type: String,
-    pub(crate) statement: serde_json::Value,
+    pub(crate) statement: vouch_attest::Statement,
 }
 
 impl VerifiedAttestation {
@@ -106,14 +105,10 @@ impl VerifiedAttestation {
     }
     /// The statement's `predicateType` URI.
     pub fn predicate_type(&self) -> &str {
-        &self.predicate_type
+        self.statement.predicate_type()
     }
-    /// The whole in-toto statement.
-    pub fn statement(&self) -> &serde_json::Value {
+    /// The in-toto statement.
+    pub fn statement(&self) -> &vouch_attest::Statement {
         &self.statement
-    }
-    /// The statement's `predicate`.
-    pub fn predicate(&self) -> &serde_json::Value {
-        &self.statement["predicate"]
     }
 }

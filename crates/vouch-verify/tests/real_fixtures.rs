@@ -116,12 +116,23 @@ fn cosign_oci_referrer_attestation_verifies_against_its_image_digest() {
     let bundle =
         SigstoreBundle::from_json(&read(&f, "cosign/oci-attestation.sigstore.json")).unwrap();
     let policy = keyless("cody@soyland.com", "https://github.com/login/oauth");
-    let att = verify_attestation(&m, &bundle, statement_subject(&f), &policy).unwrap();
+    let att = verify_attestation(
+        &m,
+        &bundle,
+        ArtifactInput::Sha256(statement_subject(&f)),
+        &policy,
+    )
+    .unwrap();
     assert_eq!(
         att.predicate_type(),
         "https://cosign.sigstore.dev/attestation/v1"
     );
-    let wrong = verify_attestation(&m, &bundle, Sha256Digest::of(b"other image"), &policy);
+    let wrong = verify_attestation(
+        &m,
+        &bundle,
+        ArtifactInput::Sha256(Sha256Digest::of(b"other image")),
+        &policy,
+    );
     assert!(wrong.is_err());
 }
 
