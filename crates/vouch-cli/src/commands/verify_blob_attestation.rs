@@ -24,14 +24,12 @@ pub fn run(args: &VerifyBlobAttestationArgs) -> Result<(), Failure> {
     let artifact = Artifact::from_arg(&args.artifact)?;
     // Verification first, filtering second (SPEC.md §4.2, ATTACKS.md F.66).
     let verified = verify_attestation(&material, &bundle, artifact.input(), &policy)?;
-    if let Some(filter) = &filter {
-        if !filter.matches(verified.predicate_type()) {
-            return Err(VerifyError::PredicateTypeMismatch {
-                expected: format!("`{}` ({})", filter.given(), filter.uri()),
-                found: verified.predicate_type().to_string(),
-            }
-            .into());
+    if let Some(filter) = filter.filter(|f| !f.matches(verified.predicate_type())) {
+        return Err(VerifyError::PredicateTypeMismatch {
+            expected: format!("`{}` ({})", filter.given(), filter.uri()),
+            found: verified.predicate_type().to_string(),
         }
+        .into());
     }
     match args.output {
         OutputFormat::Json => println!("{}", report::attestation_json(&verified)),
