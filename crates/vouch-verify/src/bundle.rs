@@ -46,6 +46,8 @@ impl SigstoreBundle {
             serde_json::from_str(text).map_err(|e| malformed(format!("not JSON: {e}")))?;
         crate::schema::check_bundle_fields(&value).map_err(malformed)?;
         let inner = Bundle::from_json(text).map_err(|e| malformed(e.to_string()))?;
+        refuse_root_in_chain(&inner)?;
+        refuse_duplicate_entries(&inner)?;
         Ok(Self { inner })
     }
 
@@ -191,6 +193,56 @@ pub(crate) fn attestation_from(
         signature,
         statement,
     })
+}
+
+/// Trust anchors come only from the trusted root: a bundle that carries a
+/// self-signed certificate in its chain is refused rather than silently
+/// ignored (ATTACKS.md A.4, conformance `bundle-with-root-cert_fail`).
+fn refuse_root_in_chain(bundle: &Bundle) -> Result<(), VerifyError> {
+    use x509_cert::der::Decode as _;
+    let VerificationMaterialContent::X509CertificateChain { certificates } =
+        &bundle.verification_material.content
+    else {
+        return Ok(());
+    };
+    for (i, cert) in certificates.iter().enumerate() {
+        let parsed = x509_cert::Certificate::from_der(cert.raw_bytes.as_bytes()).map_err(|e| {
+            VerifyError::MalformedBundle {
+                detail: format!("certificate {i} of the chain: {e}"),
+            }
+        })?;
+        let tbs = &parsed.tbs_certificate;
+        if tbs.issuer == tbs.subject {
+            return Err(VerifyError::MalformedBundle {
+                detail: format!(
+                    "certificate {i} of the bundle's chain is a self-signed root ({}); trust \
+                     anchors come only from the trusted root",
+                    tbs.subject
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Two entries from the same log at the same index could inflate a
+/// threshold (sigstore-go `pkg/verify/tlog.go`; ATTACKS.md A.10).
+fn refuse_duplicate_entries(bundle: &Bundle) -> Result<(), VerifyError> {
+    let entries = &bundle.verification_material.tlog_entries;
+    for (i, a) in entries.iter().enumerate() {
+        if entries[..i]
+            .iter()
+            .any(|b| b.log_id == a.log_id && b.log_index == a.log_index)
+        {
+            return Err(VerifyError::MalformedBundle {
+                detail: format!(
+                    "duplicate transparency log entries (log index {})",
+                    a.log_index.get()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn leaf_claims(bundle: &Bundle) -> Result<CertificateClaims, VerifyError> {

@@ -22,7 +22,7 @@ use crate::error::VerifyError;
 use crate::policy::SignerPolicy;
 use crate::simple_signing::SimpleSigningPayload;
 use crate::trust::TrustedMaterial;
-use crate::verified::{SignedContent, VerifiedSignature};
+use crate::verified::{SignedContent, VerifiedAttestation, VerifiedSignature};
 
 /// Upper bound on the `dev.sigstore.cosign/bundle` annotation. A Rekor bundle
 /// holds one base64 entry body (a certificate and a signature, ~3 KiB); an
@@ -69,6 +69,56 @@ impl LegacySignature {
         self.chain = chain;
         self
     }
+}
+
+/// One attestation from a legacy `.att` manifest (SPEC.md §2.2): the layer
+/// bytes (a DSSE envelope) and the annotations on its descriptor. The
+/// `dev.cosignproject.cosign/signature` annotation is empty for attestations
+/// (the signature is inside the envelope) and is not needed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LegacyAttestation {
+    /// The layer content: the DSSE envelope JSON exactly as logged.
+    pub envelope: Vec<u8>,
+    /// `dev.sigstore.cosign/certificate`: the PEM leaf.
+    pub certificate: Option<String>,
+    /// `dev.sigstore.cosign/chain` (informational, as for signatures).
+    pub chain: Option<String>,
+    /// `dev.sigstore.cosign/bundle`: the Rekor SET JSON.
+    pub rekor_bundle: Option<Vec<u8>>,
+}
+
+impl LegacyAttestation {
+    /// The pieces, with no chain.
+    pub fn new(
+        envelope: Vec<u8>,
+        certificate: Option<String>,
+        rekor_bundle: Option<Vec<u8>>,
+    ) -> Self {
+        Self {
+            envelope,
+            certificate,
+            chain: None,
+            rekor_bundle,
+        }
+    }
+}
+
+/// The DSSE envelope in a `.att` layer (secure-systems-lab DSSE JSON).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Envelope {
+    payload_type: String,
+    payload: String,
+    signatures: Vec<EnvelopeSignature>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvelopeSignature {
+    #[serde(default)]
+    keyid: String,
+    sig: String,
 }
 
 /// The `dev.sigstore.cosign/bundle` annotation (cosign `pkg/cosign/bundle/rekor.go`).
@@ -123,7 +173,79 @@ pub fn verify_legacy_signature(
     Ok(verified)
 }
 
-/// Builds the v0.1 bundle cosign would build from these pieces.
+/// Verifies a legacy cosign attestation on the image with digest `image`:
+/// the same checks as [`verify_legacy_signature`], over the DSSE envelope, plus
+/// the statement's subject, and the logged envelope hash (the stored layer
+/// must be byte-identical to what was logged, SPEC.md §3.1.1 step 5).
+/// Only `intoto` 0.0.2 and `dsse` 0.0.1 entries are supported (cosign 1.x's
+/// `intoto` 0.0.1 is refused, as sigstore-go refuses it).
+pub fn verify_legacy_attestation(
+    material: &TrustedMaterial,
+    attestation: &LegacyAttestation,
+    image: Sha256Digest,
+    policy: &SignerPolicy,
+) -> Result<VerifiedAttestation, VerifyError> {
+    let bad = |detail: String| VerifyError::LegacySignature { detail };
+    if attestation.envelope.len() > crate::bundle::MAX_BUNDLE_SIZE {
+        return Err(bad(format!(
+            "DSSE envelope is {} bytes, over the {}-byte limit",
+            attestation.envelope.len(),
+            crate::bundle::MAX_BUNDLE_SIZE
+        )));
+    }
+    let envelope: Envelope = serde_json::from_slice(&attestation.envelope)
+        .map_err(|e| bad(format!("attestation layer is not a DSSE envelope: {e}")))?;
+    // Bundles require exactly one DSSE signature (ATTACKS.md A.11); so do we.
+    let [signature] = envelope.signatures.as_slice() else {
+        return Err(bad(format!(
+            "DSSE envelope has {} signatures, expected exactly one",
+            envelope.signatures.len()
+        )));
+    };
+    let content = serde_json::json!({
+        "dsseEnvelope": {
+            "payload": envelope.payload,
+            "payloadType": envelope.payload_type,
+            "signatures": [{"sig": signature.sig, "keyid": signature.keyid}],
+        },
+    });
+    let (bundle, body) = legacy_bundle(
+        &attestation.certificate,
+        attestation.rekor_bundle.as_deref(),
+        content,
+    )?;
+    check_envelope_hash(&body, &attestation.envelope)?;
+    let verified = verify_bundle(material, &bundle, ArtifactInput::Sha256(image), policy)?;
+    crate::bundle::attestation_from(verified)
+}
+
+/// cosign compares the logged envelope hash with the layer bytes
+/// (`intoto`: `spec.content.hash`; `dsse`: `spec.envelopeHash`).
+fn check_envelope_hash(body: &serde_json::Value, envelope: &[u8]) -> Result<(), VerifyError> {
+    let hash = match body["kind"].as_str() {
+        Some("intoto") => &body["spec"]["content"]["hash"],
+        Some("dsse") => &body["spec"]["envelopeHash"],
+        other => {
+            return Err(VerifyError::LegacySignature {
+                detail: format!(
+                    "Rekor entry kind {other:?} cannot log an attestation; expected intoto or dsse"
+                ),
+            });
+        }
+    };
+    let algorithm = hash["algorithm"].as_str().unwrap_or_default();
+    let logged = hash["value"].as_str().unwrap_or_default();
+    let actual = Sha256Digest::of(envelope).hex();
+    if algorithm != "sha256" || logged != actual {
+        return Err(VerifyError::DigestMismatch {
+            expected: format!("the logged envelope hash {algorithm}:{logged}"),
+            found: format!("sha256:{actual} for the attestation layer"),
+        });
+    }
+    Ok(())
+}
+
+/// Builds the v0.1 bundle cosign would build from a `.sig` layer.
 fn to_bundle(sig: &LegacySignature) -> Result<SigstoreBundle, VerifyError> {
     let bad = |detail: String| VerifyError::LegacySignature { detail };
     let signature = STANDARD
@@ -132,27 +254,7 @@ fn to_bundle(sig: &LegacySignature) -> Result<SigstoreBundle, VerifyError> {
     if signature.is_empty() {
         return Err(bad("signature annotation is empty".into()));
     }
-    let rekor = sig.rekor_bundle.as_deref().ok_or_else(|| {
-        bad(
-            "no `dev.sigstore.cosign/bundle` annotation: the signature carries no \
-             transparency-log proof, and vouch verifies offline only"
-                .into(),
-        )
-    })?;
-    let entry = tlog_entry(rekor)?;
-    let material = match &sig.certificate {
-        Some(pem) if !pem.trim().is_empty() => {
-            let der = sigstore_types::DerCertificate::from_pem(pem)
-                .map_err(|e| bad(format!("certificate annotation: {e}")))?;
-            serde_json::json!({"x509CertificateChain": {"certificates": [{"rawBytes": STANDARD.encode(der.as_bytes())}]}})
-        }
-        _ => serde_json::json!({"publicKey": {"hint": ""}}),
-    };
-    let mut material = material;
-    material["tlogEntries"] = serde_json::json!([entry]);
-    let bundle = serde_json::json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
-        "verificationMaterial": material,
+    let content = serde_json::json!({
         "messageSignature": {
             "messageDigest": {
                 "algorithm": "SHA2_256",
@@ -161,13 +263,45 @@ fn to_bundle(sig: &LegacySignature) -> Result<SigstoreBundle, VerifyError> {
             "signature": STANDARD.encode(&signature),
         },
     });
+    legacy_bundle(&sig.certificate, sig.rekor_bundle.as_deref(), content).map(|(b, _)| b)
+}
+
+/// A v0.1 bundle from the certificate and Rekor bundle annotations and the
+/// signed content (`messageSignature` or `dsseEnvelope`), plus the decoded
+/// Rekor entry body.
+fn legacy_bundle(
+    certificate: &Option<String>,
+    rekor_bundle: Option<&[u8]>,
+    content: serde_json::Value,
+) -> Result<(SigstoreBundle, serde_json::Value), VerifyError> {
+    let bad = |detail: String| VerifyError::LegacySignature { detail };
+    let rekor = rekor_bundle.ok_or_else(|| {
+        bad(
+            "no `dev.sigstore.cosign/bundle` annotation: the signature carries no \
+             transparency-log proof, and vouch verifies offline only"
+                .into(),
+        )
+    })?;
+    let (entry, body) = tlog_entry(rekor)?;
+    let mut material = match certificate {
+        Some(pem) if !pem.trim().is_empty() => {
+            let der = sigstore_types::DerCertificate::from_pem(pem)
+                .map_err(|e| bad(format!("certificate annotation: {e}")))?;
+            serde_json::json!({"x509CertificateChain": {"certificates": [{"rawBytes": STANDARD.encode(der.as_bytes())}]}})
+        }
+        _ => serde_json::json!({"publicKey": {"hint": ""}}),
+    };
+    material["tlogEntries"] = serde_json::json!([entry]);
+    let mut bundle = content;
+    bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1".into();
+    bundle["verificationMaterial"] = material;
     let inner = sigstore_types::Bundle::from_json(&bundle.to_string())
         .map_err(|e| bad(format!("cannot form a bundle from the annotations: {e}")))?;
-    Ok(SigstoreBundle::from_parts(inner))
+    Ok((SigstoreBundle::from_parts(inner), body))
 }
 
 /// The bundle's tlog entry from the Rekor SET annotation.
-fn tlog_entry(rekor: &[u8]) -> Result<serde_json::Value, VerifyError> {
+fn tlog_entry(rekor: &[u8]) -> Result<(serde_json::Value, serde_json::Value), VerifyError> {
     let bad = |detail: String| VerifyError::LegacySignature {
         detail: format!("Rekor bundle annotation: {detail}"),
     };
@@ -209,12 +343,13 @@ fn tlog_entry(rekor: &[u8]) -> Result<serde_json::Value, VerifyError> {
     STANDARD
         .decode(&parsed.signed_entry_timestamp)
         .map_err(|e| bad(format!("SignedEntryTimestamp is not base64: {e}")))?;
-    Ok(serde_json::json!({
+    let entry = serde_json::json!({
         "logIndex": p.log_index.to_string(),
         "logId": {"keyId": STANDARD.encode(log_id.as_bytes())},
         "kindVersion": {"kind": kind, "version": version},
         "integratedTime": p.integrated_time.to_string(),
         "inclusionPromise": {"signedEntryTimestamp": parsed.signed_entry_timestamp},
         "canonicalizedBody": body_b64,
-    }))
+    });
+    Ok((entry, body_json))
 }

@@ -46,7 +46,10 @@ pub use bundle::{
 pub use claims::{CertificateClaims, GitHubClaims};
 pub use digest::Sha256Digest;
 pub use error::{PolicyError, VerifyError};
-pub use legacy::{LegacySignature, MAX_REKOR_BUNDLE_SIZE, verify_legacy_signature};
+pub use legacy::{
+    LegacyAttestation, LegacySignature, MAX_REKOR_BUNDLE_SIZE, verify_legacy_attestation,
+    verify_legacy_signature,
+};
 pub use policy::{
     GitHubWorkflowPolicy, IdentityPolicy, MAX_PATTERN_LEN, SignerPolicy, ValueMatcher, WholeMatch,
 };
