@@ -317,3 +317,18 @@ fn legacy_signature_tampering_is_refused() {
     let staging = material(&f, "trust/staging-trusted_root.json");
     assert!(verify_legacy_signature(&staging, &sig, image, &any).is_err());
 }
+
+#[test]
+fn sigstore_go_bundle_carrying_its_root_in_the_chain_is_refused() {
+    // sigstore-go ignores chain certificates it does not need and passes this
+    // v0.1 bundle; the conformance suite (bundle-with-root-cert_fail) says a
+    // client must refuse a bundle whose chain contains a root. vouch follows
+    // the conformance suite.
+    let Some(f) = common::fixtures() else { return };
+    let bytes = read(
+        &f,
+        "sigstore-go/pkg/testing/data/bundles/dsse.sigstore.json",
+    );
+    let err = SigstoreBundle::from_json(&bytes).unwrap_err().to_string();
+    assert!(err.contains("self-signed root"), "{err}");
+}
