@@ -46,6 +46,7 @@ mod legacy;
 mod merkle;
 mod options;
 mod pem;
+mod registry;
 mod rekor;
 mod sigstore;
 mod time;
@@ -62,6 +63,7 @@ pub use options::{
     CertOptions, DsseEntryKind, IssuerClaim, IssuingCa, LEAF_LIFETIME_SECS, LeafEku, LogOptions,
     Presence, SctChoice, SignOptions,
 };
+pub use registry::{LocalRegistry, REGISTRY_START_TIMEOUT, tool_available};
 pub use rekor::INACTIVE_SHARDS_SIZE;
 pub use sigstore::{
     CA_LIFETIME_AFTER_NOW_SECS, SignedBundle, TRUST_EPOCH_BEFORE_NOW_SECS, VirtualSigstore,

@@ -1,0 +1,1 @@
+//! The license-gated pull-through OCI proxy.

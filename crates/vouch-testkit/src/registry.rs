@@ -1,0 +1,190 @@
+//! A real OCI registry for tests: Debian's `docker-registry` (distribution
+//! 2.8) started on 127.0.0.1 with a fresh storage directory, optionally with
+//! bcrypt htpasswd basic auth, and stopped when dropped.
+//!
+//! Its referrers endpoint always answers a plain-text 404 (research/peers.md
+//! §1), which makes it a true upstream for the referrers tag-schema fallback.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long to wait for the registry to answer `GET /v2/` (it starts in
+/// ~70 ms on an idle machine; a loaded CI machine gets 100× that).
+pub const REGISTRY_START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `docker-registry`, stopped and deleted on drop.
+#[derive(Debug)]
+pub struct LocalRegistry {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+/// Whether an external tool the tests need is on `PATH`. When it is not,
+/// this prints a SKIP line and returns false — except under `CI=true`, where
+/// CI installs it (scripts/install-test-deps), so its absence is a failure.
+pub fn tool_available(tool: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{tool} is not installed (scripts/install-test-deps installs it)");
+        }
+        eprintln!("SKIP: {tool} is not installed; run scripts/install-test-deps as root");
+    }
+    found
+}
+
+impl LocalRegistry {
+    /// Starts a registry; with `basic_auth`, every request needs that user
+    /// and password. Returns `None` (after saying why) when `docker-registry`
+    /// or `htpasswd` is missing outside CI.
+    pub fn start(basic_auth: Option<(&str, &str)>) -> Option<Self> {
+        if !tool_available("docker-registry")
+            || (basic_auth.is_some() && !tool_available("htpasswd"))
+        {
+            return None;
+        }
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("vouch-registry-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(dir.join("storage")).expect("registry dir");
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  \
+             filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: \
+             127.0.0.1:{port}\n",
+            dir.join("storage").display()
+        );
+        if let Some((user, password)) = basic_auth {
+            let out = Command::new("htpasswd")
+                .args(["-Bbn", user, password])
+                .output()
+                .expect("htpasswd");
+            assert!(out.status.success(), "htpasswd failed");
+            std::fs::write(dir.join("htpasswd"), &out.stdout).expect("write htpasswd");
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: vouch-test\n    path: {}\n",
+                dir.join("htpasswd").display()
+            ));
+        }
+        std::fs::write(dir.join("config.yml"), config).expect("write registry config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("registry.log")).expect("log file"),
+            ))
+            .spawn()
+            .expect("spawn docker-registry");
+        let registry = Self { child, dir, port };
+        registry.wait_ready();
+        Some(registry)
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.host())
+    }
+
+    /// The registry's own log (errors only), for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("registry.log")).unwrap_or_default()
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + REGISTRY_START_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+                let request = format!("GET /v2/ HTTP/1.0\r\nHost: {}\r\n\r\n", self.host());
+                let mut answer = [0u8; 12];
+                if stream.write_all(request.as_bytes()).is_ok()
+                    && stream.read_exact(&mut answer).is_ok()
+                    && answer.starts_with(b"HTTP/1.")
+                {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "docker-registry did not answer on {} within {REGISTRY_START_TIMEOUT:?}: {}",
+            self.host(),
+            self.log()
+        );
+    }
+}
+
+impl Drop for LocalRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A port that was free a moment ago (the OS picks it).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral port")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_of_get_v2(registry: &LocalRegistry, auth: Option<&str>) -> String {
+        let mut stream = TcpStream::connect(registry.host()).unwrap();
+        let header = auth
+            .map(|a| format!("Authorization: Basic {a}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET /v2/ HTTP/1.0\r\nHost: {}\r\n{header}\r\n",
+            registry.host()
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text.lines().next().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn starts_answers_and_enforces_basic_auth() {
+        let Some(open) = LocalRegistry::start(None) else {
+            return;
+        };
+        assert!(
+            status_of_get_v2(&open, None).contains("200"),
+            "{}",
+            open.log()
+        );
+        let Some(locked) = LocalRegistry::start(Some(("alice@example.com", "LICENSE-1"))) else {
+            return;
+        };
+        assert!(status_of_get_v2(&locked, None).contains("401"));
+        use base64::Engine as _;
+        let good = base64::engine::general_purpose::STANDARD.encode("alice@example.com:LICENSE-1");
+        let bad = base64::engine::general_purpose::STANDARD.encode("alice@example.com:nope");
+        assert!(
+            status_of_get_v2(&locked, Some(&good)).contains("200"),
+            "{}",
+            locked.log()
+        );
+        assert!(status_of_get_v2(&locked, Some(&bad)).contains("401"));
+    }
+}
