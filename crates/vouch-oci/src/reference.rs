@@ -52,10 +52,8 @@ impl Registry {
                 "registry host must be DNS labels (letters, digits, '-') separated by '.'",
             ));
         }
-        if let Some(port) = port {
-            if port.parse::<u16>().map_or(true, |p| p == 0) {
-                return Err(bad("registry port must be a number from 1 to 65535"));
-            }
+        if port.is_some_and(|p| p.parse::<u16>().map_or(true, |p| p == 0)) {
+            return Err(bad("registry port must be a number from 1 to 65535"));
         }
         Ok(Self(host.to_ascii_lowercase()))
     }
