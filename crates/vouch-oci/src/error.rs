@@ -12,4 +12,20 @@ pub enum OciError {
         /// Why it is refused.
         reason: String,
     },
+    /// A credentials file cannot be read or parsed.
+    #[error("credentials file {}: {reason}", path.display())]
+    Credentials {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A docker credential helper failed.
+    #[error("credential helper {helper}: {reason}")]
+    CredentialHelper {
+        /// The helper program.
+        helper: String,
+        /// What it said.
+        reason: String,
+    },
 }
