@@ -253,10 +253,10 @@ fn lookup_in(
         .find(|(k, _)| normalise_key(k) == wanted)
         .map(|(_, v)| v)
         .or(file.creds_store.as_ref());
-    if let Some(helper) = helper {
-        if let Some(credential) = helper_get(helper, &auth_key(registry))? {
-            return Ok(Some(credential));
-        }
+    if let Some(helper) = helper
+        && let Some(credential) = helper_get(helper, &auth_key(registry))?
+    {
+        return Ok(Some(credential));
     }
     let Some(entry) = file
         .auths
