@@ -28,4 +28,109 @@ pub enum OciError {
         /// What it said.
         reason: String,
     },
+    /// The registry refused the credentials (HTTP 401).
+    #[error(
+        "{registry} refused the credentials (401 Unauthorized): {detail}\nhint: log in with `vouch login {registry} -u <user> --password-stdin` (or docker/podman login). For a license-gated proxy the user is your email and the password is your license ID; a 401 with correct credentials means the license is expired or revoked."
+    )]
+    Unauthorized {
+        /// The registry.
+        registry: String,
+        /// What it said.
+        detail: String,
+    },
+    /// The registry denied access (HTTP 403).
+    #[error(
+        "access to {what} denied (403 Forbidden): {detail}\nhint: the credentials are valid but not entitled to this image or version (for a license-gated proxy: the license must be assigned to the channel that serves this version)"
+    )]
+    Denied {
+        /// What was asked for.
+        what: String,
+        /// What the registry said.
+        detail: String,
+    },
+    /// The registry answered with an unexpected status.
+    #[error("GET {url}: HTTP {status}: {detail}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The registry's error message.
+        detail: String,
+    },
+    /// The registry could not be reached.
+    #[error(
+        "cannot reach registry {registry} ({url}): {reason}\nhint: check the address and your network; a registry on another host over plain HTTP needs --allow-http-registry"
+    )]
+    Unreachable {
+        /// The registry.
+        registry: String,
+        /// The URL tried.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Authentication could not be completed.
+    #[error("authenticating to {registry}: {reason}")]
+    Auth {
+        /// The registry.
+        registry: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Content does not hash to the digest it was asked for.
+    #[error(
+        "{what}: content digest mismatch: expected {expected}, received content hashes to {found}"
+    )]
+    DigestMismatch {
+        /// What was fetched.
+        what: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what arrived.
+        found: String,
+    },
+    /// A body is larger than its limit.
+    #[error("{what} is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// What was fetched.
+        what: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// A transfer broke off.
+    #[error("reading {what}: {reason}")]
+    Transfer {
+        /// What was being read.
+        what: String,
+        /// Why it stopped.
+        reason: String,
+    },
+    /// Something that must exist does not (404).
+    #[error("{what} not found")]
+    NotFound {
+        /// What was asked for.
+        what: String,
+    },
+    /// A document from the registry is malformed.
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// Which document.
+        what: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The HTTP client could not be set up.
+    #[error("HTTP client: {0}")]
+    Client(String),
+    /// The referrers API failed in a way that is not "unsupported".
+    #[error(
+        "listing referrers of {subject}: {reason}\nhint: this is a registry or proxy fault, not a missing signature: the referrers API must answer 200 with an image index, or 404 when it is unsupported (then vouch uses the referrers tag schema). Ask the registry operator to fix it."
+    )]
+    Referrers {
+        /// The subject.
+        subject: String,
+        /// What went wrong.
+        reason: String,
+    },
 }

@@ -46,6 +46,7 @@ mod legacy;
 mod merkle;
 mod options;
 mod pem;
+mod publish;
 mod registry;
 mod rekor;
 mod sigstore;
@@ -63,6 +64,7 @@ pub use options::{
     CertOptions, DsseEntryKind, IssuerClaim, IssuingCa, LEAF_LIFETIME_SECS, LeafEku, LogOptions,
     Presence, SctChoice, SignOptions,
 };
+pub use publish::{BUNDLE_V03_ARTIFACT, OCI_INDEX, OCI_MANIFEST, Publisher, Pushed, sha256_digest};
 pub use registry::{LocalRegistry, REGISTRY_START_TIMEOUT, tool_available};
 pub use rekor::INACTIVE_SHARDS_SIZE;
 pub use sigstore::{

@@ -1,0 +1,653 @@
+//! The registry client: auth challenges and tokens, digest-checked manifest
+//! and blob fetches with size limits, retries for 429/503, and a bound on
+//! concurrent requests.
+//!
+//! Every manifest and blob is checked against the digest that was asked for;
+//! `Docker-Content-Digest` is never trusted on its own (STYLE.md, "what we
+//! avoid"; ATTACKS.md G.70).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE,
+};
+use reqwest::{Method, Response, StatusCode};
+use tokio::sync::{Mutex, Semaphore};
+use vouch_verify::Sha256Digest;
+
+use crate::credentials::{Credential, CredentialStore};
+use crate::error::OciError;
+use crate::reference::{Registry, Repository};
+
+/// distribution's default limit on a manifest body (`maxManifestBodySize`,
+/// 4 MiB); ggcr allows 100 MiB, but no real manifest comes near 4 MiB.
+pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
+/// cosign's default `COSIGN_MAX_ATTACHMENT_SIZE` (128 MiB): the largest
+/// signature, attestation or bundle layer we read.
+pub const MAX_ATTACHMENT_SIZE: u64 = 128 * 1024 * 1024;
+/// Retries after 429/503 (and connection resets), after the first attempt.
+pub const MAX_RETRIES: u32 = 3;
+/// First backoff; doubled per retry.
+pub const RETRY_BASE_DELAY: Duration = Duration::from_millis(200);
+/// The longest `Retry-After` we honour; longer waits fail with the advice instead.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// TCP connect timeout: an unreachable registry fails fast with a clear message.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Whole-request timeout, generous for large layers on slow links.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// Concurrent requests per client unless configured otherwise.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+/// Largest token-endpoint answer we read.
+const MAX_TOKEN_RESPONSE: u64 = 1024 * 1024;
+/// Largest error body we keep for messages.
+const MAX_ERROR_BODY: u64 = 16 * 1024;
+
+/// How to reach registries that are not on loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// HTTPS with certificate verification (the default). Loopback
+    /// registries (`localhost`, `127.0.0.0/8`) use plain HTTP, as docker does.
+    #[default]
+    Https,
+    /// `--allow-http-registry`: plain HTTP everywhere.
+    AllowHttp,
+    /// `--allow-insecure-registry`: HTTPS without certificate verification.
+    InsecureSkipTlsVerify,
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Where credentials come from.
+    pub credentials: CredentialStore,
+    /// Transport policy.
+    pub transport: Transport,
+    /// Bound on concurrent requests.
+    pub max_concurrency: usize,
+    /// `User-Agent`.
+    pub user_agent: String,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            credentials: CredentialStore::default(),
+            transport: Transport::Https,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            user_agent: format!("vouch/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}
+
+/// A body fetched from a registry, with what the registry said about it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// `Content-Type`, without parameters.
+    pub media_type: String,
+    /// The SHA-256 of the bytes (checked against the request when it was by digest).
+    pub digest: Sha256Digest,
+}
+
+/// A registry client. Cheap to clone; clones share the token cache and the
+/// concurrency bound.
+#[derive(Clone)]
+pub struct RegistryClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    options: ClientOptions,
+    tokens: Mutex<HashMap<String, String>>,
+    permits: Semaphore,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryClient").finish_non_exhaustive()
+    }
+}
+
+impl RegistryClient {
+    /// A client with these options.
+    pub fn new(options: ClientOptions) -> Result<Self, OciError> {
+        let http = reqwest::Client::builder()
+            .user_agent(options.user_agent.clone())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .danger_accept_invalid_certs(options.transport == Transport::InsecureSkipTlsVerify)
+            .build()
+            .map_err(|e| OciError::Client(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                permits: Semaphore::new(options.max_concurrency.max(1)),
+                options,
+                tokens: Mutex::new(HashMap::new()),
+                requests: std::sync::atomic::AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// How many HTTP requests this client (and its clones) has sent.
+    pub fn request_count(&self) -> u64 {
+        self.inner
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `scheme://host` for a registry.
+    pub fn base_url(&self, registry: &Registry) -> String {
+        let scheme =
+            if registry.is_loopback() || self.inner.options.transport == Transport::AllowHttp {
+                "http"
+            } else {
+                "https"
+            };
+        format!("{scheme}://{}", registry.api_host())
+    }
+
+    /// GETs a manifest by tag or digest. `Ok(None)` when the registry says
+    /// it does not exist (404). A manifest fetched by digest must hash to it.
+    pub async fn manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        accept: &[&str],
+    ) -> Result<Option<Fetched>, OciError> {
+        let path = format!("/v2/{}/manifests/{reference}", repo.path());
+        let Some(response) = self.get(repo, &path, accept).await? else {
+            return Ok(None);
+        };
+        let media_type = media_type(response.headers());
+        let header_digest = response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let what = format!("manifest {repo}:{reference}");
+        let bytes = read_limited(response, MAX_MANIFEST_SIZE, &what).await?;
+        let digest = Sha256Digest::of(&bytes);
+        if let Ok(asked) = reference.parse::<Sha256Digest>()
+            && asked != digest
+        {
+            return Err(OciError::DigestMismatch {
+                what,
+                expected: asked.to_string(),
+                found: digest.to_string(),
+            });
+        }
+        if let Some(header) = header_digest.filter(|h| h.starts_with("sha256:"))
+            && header != digest.to_string()
+        {
+            return Err(OciError::DigestMismatch {
+                what: format!("{what} (Docker-Content-Digest header)"),
+                expected: header,
+                found: digest.to_string(),
+            });
+        }
+        Ok(Some(Fetched {
+            bytes,
+            media_type,
+            digest,
+        }))
+    }
+
+    /// GETs a blob, which must hash to `digest` and be at most `limit` bytes.
+    pub async fn blob(
+        &self,
+        repo: &Repository,
+        digest: &Sha256Digest,
+        limit: u64,
+    ) -> Result<Fetched, OciError> {
+        let path = format!("/v2/{}/blobs/{digest}", repo.path());
+        let what = format!("blob {repo}@{digest}");
+        let response = self
+            .get(repo, &path, &[])
+            .await?
+            .ok_or_else(|| OciError::NotFound { what: what.clone() })?;
+        let media_type = media_type(response.headers());
+        let bytes = read_limited(response, limit, &what).await?;
+        let found = Sha256Digest::of(&bytes);
+        if found != *digest {
+            return Err(OciError::DigestMismatch {
+                what,
+                expected: digest.to_string(),
+                found: found.to_string(),
+            });
+        }
+        Ok(Fetched {
+            bytes,
+            media_type,
+            digest: found,
+        })
+    }
+
+    /// GETs `path` in `repo`'s registry, authenticating as needed. `Ok(None)`
+    /// on 404. Other non-success statuses are errors that say what happened.
+    pub async fn get(
+        &self,
+        repo: &Repository,
+        path: &str,
+        accept: &[&str],
+    ) -> Result<Option<Response>, OciError> {
+        let response = self.send(repo, Method::GET, path, accept).await?;
+        match response.status() {
+            s if s.is_success() => Ok(Some(response)),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(self.status_error(repo, path, response).await),
+        }
+    }
+
+    /// Sends a request, answering auth challenges and retrying 429/503. The
+    /// caller interprets the status.
+    pub async fn send(
+        &self,
+        repo: &Repository,
+        method: Method,
+        path: &str,
+        accept: &[&str],
+    ) -> Result<Response, OciError> {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| OciError::Client(e.to_string()))?;
+        let url = format!("{}{path}", self.base_url(repo.registry()));
+        let scope = format!("repository:{}:pull", repo.path());
+        let cache_key = format!("{}|{scope}", repo.registry());
+        let mut authorization = self.inner.tokens.lock().await.get(&cache_key).cloned();
+        let mut answered_challenge = false;
+        let mut attempt = 0;
+        loop {
+            let mut request = self.inner.http.request(method.clone(), &url);
+            if !accept.is_empty() {
+                request = request.header(ACCEPT, accept.join(", "));
+            }
+            if let Some(auth) = &authorization {
+                request = request.header(AUTHORIZATION, auth);
+            }
+            self.inner
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) if attempt < MAX_RETRIES && e.is_connect() && e.is_timeout() => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(transport_error(repo.registry(), &url, e)),
+            };
+            match response.status() {
+                StatusCode::UNAUTHORIZED if !answered_challenge => {
+                    answered_challenge = true;
+                    let challenge = response
+                        .headers()
+                        .get(WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let Some(challenge) = challenge else {
+                        return Err(self.status_error(repo, path, response).await);
+                    };
+                    let header = self
+                        .answer_challenge(repo.registry(), &challenge, &scope)
+                        .await?;
+                    self.inner
+                        .tokens
+                        .lock()
+                        .await
+                        .insert(cache_key.clone(), header.clone());
+                    authorization = Some(header);
+                }
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                    if attempt < MAX_RETRIES =>
+                {
+                    attempt += 1;
+                    let wait = retry_after(response.headers()).unwrap_or_else(|| backoff(attempt));
+                    if wait > MAX_RETRY_AFTER {
+                        return Ok(response);
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    /// The `Authorization` header value that answers a `WWW-Authenticate` challenge.
+    async fn answer_challenge(
+        &self,
+        registry: &Registry,
+        challenge: &str,
+        scope: &str,
+    ) -> Result<String, OciError> {
+        let credential = self.inner.options.credentials.lookup(registry)?;
+        let (kind, params) = parse_challenge(challenge).ok_or_else(|| OciError::Auth {
+            registry: registry.to_string(),
+            reason: format!("unparsable WWW-Authenticate challenge `{challenge}`"),
+        })?;
+        match kind.to_ascii_lowercase().as_str() {
+            "basic" => match credential {
+                Credential::Basic { username, password } => Ok(format!(
+                    "Basic {}",
+                    STANDARD.encode(format!("{username}:{password}"))
+                )),
+                _ => Err(OciError::Unauthorized {
+                    registry: registry.to_string(),
+                    detail: "the registry wants a user name and password and none is stored".into(),
+                }),
+            },
+            "bearer" => {
+                let realm = params.get("realm").ok_or_else(|| OciError::Auth {
+                    registry: registry.to_string(),
+                    reason: "Bearer challenge without a realm".into(),
+                })?;
+                let service = params.get("service").cloned().unwrap_or_default();
+                let scope = params
+                    .get("scope")
+                    .cloned()
+                    .unwrap_or_else(|| scope.to_string());
+                let token = self
+                    .fetch_token(registry, realm, &service, &scope, &credential)
+                    .await?;
+                Ok(format!("Bearer {token}"))
+            }
+            other => Err(OciError::Auth {
+                registry: registry.to_string(),
+                reason: format!("unsupported auth scheme `{other}`"),
+            }),
+        }
+    }
+
+    /// The distribution token flow: GET the realm with Basic credentials, or
+    /// POST an OAuth2 refresh-token grant for an identity token.
+    async fn fetch_token(
+        &self,
+        registry: &Registry,
+        realm: &str,
+        service: &str,
+        scope: &str,
+        credential: &Credential,
+    ) -> Result<String, OciError> {
+        let auth_err = |reason: String| OciError::Auth {
+            registry: registry.to_string(),
+            reason,
+        };
+        // Credentials never travel in clear text to a realm unless the
+        // registry itself is reached over plain HTTP.
+        let realm_url = reqwest::Url::parse(realm)
+            .map_err(|e| auth_err(format!("bad token realm `{realm}`: {e}")))?;
+        let registry_is_http = self.base_url(registry).starts_with("http://");
+        if realm_url.scheme() != "https" && !(realm_url.scheme() == "http" && registry_is_http) {
+            return Err(auth_err(format!(
+                "refusing to send credentials to non-HTTPS token realm `{realm}`"
+            )));
+        }
+        let request = match credential {
+            Credential::IdentityToken(refresh) => self.inner.http.post(realm_url).form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.as_str()),
+                ("service", service),
+                ("scope", scope),
+                ("client_id", "vouch"),
+            ]),
+            other => {
+                let mut request = self
+                    .inner
+                    .http
+                    .get(realm_url)
+                    .query(&[("service", service), ("scope", scope)]);
+                if let Credential::Basic { username, password } = other {
+                    request = request.basic_auth(username, Some(password));
+                }
+                request
+            }
+        };
+        self.inner
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(registry, realm, e))?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            let body = read_limited(response, MAX_ERROR_BODY, "token error")
+                .await
+                .unwrap_or_default();
+            return Err(OciError::Unauthorized {
+                registry: registry.to_string(),
+                detail: format!(
+                    "the token endpoint refused the credentials ({status}): {}",
+                    oci_error_text(&body)
+                ),
+            });
+        }
+        if !status.is_success() {
+            return Err(auth_err(format!(
+                "token endpoint {realm} answered {status}"
+            )));
+        }
+        let body = read_limited(response, MAX_TOKEN_RESPONSE, "token response").await?;
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| auth_err(format!("token response is not JSON: {e}")))?;
+        json.get("token")
+            .or_else(|| json.get("access_token"))
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| auth_err("token response has no `token` or `access_token`".into()))
+    }
+
+    /// Turns a non-success response into an error that says what to do.
+    pub(crate) async fn status_error(
+        &self,
+        repo: &Repository,
+        path: &str,
+        response: Response,
+    ) -> OciError {
+        let status = response.status();
+        let body = read_limited(response, MAX_ERROR_BODY, "error body")
+            .await
+            .unwrap_or_default();
+        let text = oci_error_text(&body);
+        match status {
+            StatusCode::UNAUTHORIZED => OciError::Unauthorized {
+                registry: repo.registry().to_string(),
+                detail: text,
+            },
+            StatusCode::FORBIDDEN => OciError::Denied {
+                what: format!("{repo} ({path})"),
+                detail: text,
+            },
+            _ => OciError::Status {
+                url: format!("{}{path}", self.base_url(repo.registry())),
+                status: status.as_u16(),
+                detail: text,
+            },
+        }
+    }
+}
+
+/// Reads a body of at most `limit` bytes, refusing more without buffering it.
+pub(crate) async fn read_limited(
+    mut response: Response,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, OciError> {
+    if let Some(length) = response.content_length()
+        && length > limit
+    {
+        return Err(OciError::TooLarge {
+            what: what.to_string(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| OciError::Transfer {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })? {
+        if bytes.len() as u64 + chunk.len() as u64 > limit {
+            return Err(OciError::TooLarge {
+                what: what.to_string(),
+                limit,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// `Content-Type` without parameters, lowercased.
+pub(crate) fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+/// The message of an OCI error body (`{"errors":[{"code","message"}]}`), or
+/// the start of a non-JSON body.
+pub(crate) fn oci_error_text(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Errors {
+        errors: Vec<ErrorEntry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ErrorEntry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    if let Ok(parsed) = serde_json::from_slice::<Errors>(body)
+        && !parsed.errors.is_empty()
+    {
+        return parsed
+            .errors
+            .iter()
+            .map(|e| format!("{}: {}", e.code, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    let text: String = String::from_utf8_lossy(body).chars().take(200).collect();
+    text.trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+fn backoff(attempt: u32) -> Duration {
+    RETRY_BASE_DELAY * 2u32.saturating_pow(attempt.saturating_sub(1))
+}
+
+fn transport_error(registry: &Registry, url: &str, e: reqwest::Error) -> OciError {
+    OciError::Unreachable {
+        registry: registry.to_string(),
+        url: url.to_string(),
+        reason: if e.is_timeout() {
+            "timed out".to_string()
+        } else if e.is_connect() {
+            "could not connect".to_string()
+        } else {
+            e.to_string()
+        },
+    }
+}
+
+/// Parses `Bearer realm="…",service="…",scope="…"` into the scheme and parameters.
+pub(crate) fn parse_challenge(header: &str) -> Option<(String, HashMap<String, String>)> {
+    let header = header.trim();
+    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+    if scheme.is_empty() {
+        return None;
+    }
+    let mut params = HashMap::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key.trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted.find('"')?;
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        params.insert(key, value.to_string());
+        rest = remaining.trim_start().trim_start_matches(',').trim_start();
+    }
+    Some((scheme.to_string(), params))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer_challenges() {
+        let (scheme, p) = parse_challenge(
+            r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull""#,
+        )
+        .unwrap();
+        assert_eq!(scheme, "Bearer");
+        assert_eq!(p["realm"], "https://auth.example.com/token");
+        assert_eq!(p["service"], "registry.example.com");
+        assert_eq!(p["scope"], "repository:a/b:pull");
+        let (scheme, p) = parse_challenge(r#"Basic realm="basic-realm""#).unwrap();
+        assert_eq!(
+            (scheme.as_str(), p["realm"].as_str()),
+            ("Basic", "basic-realm")
+        );
+        assert!(parse_challenge(r#"Bearer realm="unterminated"#).is_none());
+        assert!(parse_challenge("").is_none());
+    }
+
+    #[test]
+    fn oci_error_bodies_become_messages() {
+        let body = br#"{"errors":[{"code":"UNAUTHORIZED","message":"license expired on 2026-01-01","detail":null}]}"#;
+        assert_eq!(
+            oci_error_text(body),
+            "UNAUTHORIZED: license expired on 2026-01-01"
+        );
+        assert_eq!(
+            oci_error_text(b"404 page not found\n"),
+            "404 page not found"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles() {
+        assert_eq!(backoff(1), RETRY_BASE_DELAY);
+        assert_eq!(backoff(3), RETRY_BASE_DELAY * 4);
+    }
+}

@@ -1,0 +1,371 @@
+//! Finding what is attached to an image: OCI referrers (with the spec's
+//! fallback to the referrers tag schema), Sigstore bundle referrers, and
+//! cosign's legacy `sha256-<hex>.sig` / `.att` tags.
+//!
+//! The referrers fallback happens **only** where distribution-spec v1.1 says
+//! so — 404, 400, 406, or a 200 whose body is not an image index (SPEC.md
+//! §1.3). Any other failure (401, 403, 429, 5xx, a timeout) is an error that
+//! says what happened, never a silent "no signatures" (ATTACKS.md G.72).
+
+use reqwest::{Method, StatusCode};
+use vouch_verify::{LegacyAttestation, LegacySignature, Sha256Digest};
+
+use crate::client::{
+    MAX_ATTACHMENT_SIZE, MAX_MANIFEST_SIZE, RegistryClient, media_type, read_limited,
+};
+use crate::error::OciError;
+use crate::oci::{
+    self, Descriptor, ImageIndex, ImageManifest, OCI_INDEX, OCI_MANIFEST, SIGSTORE_BUNDLE_PREFIX,
+};
+use crate::reference::{Repository, Tag};
+
+/// The most referrers we accept for one subject (cosign caps signature
+/// layers at 1000, GHSA-95pr-fxf5-86gv; CVE-2023-46737 was an unbounded list).
+pub const MAX_REFERRERS: usize = 1000;
+/// The most `Link` pages we follow (each page is one request).
+pub const MAX_REFERRER_PAGES: usize = 32;
+/// The most layers in a `.sig`/`.att` manifest (cosign's cap, GHSA-95pr-fxf5-86gv).
+pub const MAX_SIGNATURE_LAYERS: usize = 1000;
+
+/// cosign's signature annotation (SPEC.md §2.1).
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// cosign's certificate annotation.
+pub const CERTIFICATE_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+/// cosign's chain annotation.
+pub const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+/// cosign's Rekor bundle annotation.
+pub const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+/// The predicate type annotation cosign puts on bundle referrer manifests.
+pub const BUNDLE_PREDICATE_TYPE_ANNOTATION: &str = "dev.sigstore.bundle.predicateType";
+
+/// How the referrers list was obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferrersSource {
+    /// The registry's referrers API.
+    Api,
+    /// The referrers tag schema (`sha256-<hex>` index), because the API
+    /// answered as the spec says an unsupporting registry does.
+    TagSchema {
+        /// What the API answered (e.g. `404`).
+        because: String,
+    },
+}
+
+/// The referrers of a subject.
+#[derive(Debug, Clone)]
+pub struct Referrers {
+    /// The referrer descriptors, in the registry's order.
+    pub manifests: Vec<Descriptor>,
+    /// How they were found.
+    pub source: ReferrersSource,
+}
+
+/// One Sigstore bundle attached to an image as a referrer.
+#[derive(Debug, Clone)]
+pub struct BundleReferrer {
+    /// The referrer manifest's digest.
+    pub manifest_digest: Sha256Digest,
+    /// Its artifact type.
+    pub artifact_type: Option<String>,
+    /// The `dev.sigstore.bundle.predicateType` annotation (unverified; for display).
+    pub predicate_type_hint: Option<String>,
+    /// The bundle JSON (digest-checked against the layer descriptor).
+    pub bundle: Vec<u8>,
+}
+
+/// One layer of a legacy `.sig`/`.att` manifest, fetched and digest-checked.
+#[derive(Debug, Clone)]
+pub struct LegacyLayer {
+    /// The layer descriptor (media type, annotations).
+    pub descriptor: Descriptor,
+    /// Its content.
+    pub content: Vec<u8>,
+}
+
+impl RegistryClient {
+    /// The referrers of `subject` in `repo`, optionally only those whose
+    /// `artifactType` equals `artifact_type` (filtered here, whatever the
+    /// registry did with the query).
+    pub async fn referrers(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Referrers, OciError> {
+        let (mut manifests, source) = match self.referrers_api(repo, subject).await? {
+            Ok(list) => (list, ReferrersSource::Api),
+            Err(because) => (
+                self.referrers_tag_schema(repo, subject).await?,
+                ReferrersSource::TagSchema { because },
+            ),
+        };
+        if let Some(wanted) = artifact_type {
+            manifests.retain(|d| d.artifact_type.as_deref() == Some(wanted));
+        }
+        Ok(Referrers { manifests, source })
+    }
+
+    /// `Ok(Ok(list))` from the API; `Ok(Err(reason))` when the spec says to
+    /// fall back; `Err` for every other failure.
+    async fn referrers_api(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+    ) -> Result<Result<Vec<Descriptor>, String>, OciError> {
+        let mut path = format!("/v2/{}/referrers/{subject}", repo.path());
+        let mut all = Vec::new();
+        for page in 0..MAX_REFERRER_PAGES {
+            let response = self.send(repo, Method::GET, &path, &[OCI_INDEX]).await?;
+            let status = response.status();
+            let content_type = media_type(response.headers());
+            if page == 0 {
+                match status {
+                    StatusCode::NOT_FOUND
+                    | StatusCode::BAD_REQUEST
+                    | StatusCode::NOT_ACCEPTABLE => {
+                        return Ok(Err(format!("the referrers API answered {status}")));
+                    }
+                    StatusCode::OK if content_type != OCI_INDEX => {
+                        return Ok(Err(format!(
+                            "the referrers API answered 200 with Content-Type `{content_type}`, not an image index"
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+            if status != StatusCode::OK {
+                let error = self.status_error(repo, &path, response).await;
+                return Err(OciError::Referrers {
+                    subject: format!("{repo}@{subject}"),
+                    reason: error.to_string(),
+                });
+            }
+            let next = next_link(response.headers());
+            let bytes = read_limited(response, MAX_MANIFEST_SIZE, "referrers index").await?;
+            let index: ImageIndex = oci::parse(&bytes, "referrers index")?;
+            all.extend(index.manifests);
+            if all.len() > MAX_REFERRERS {
+                return Err(OciError::Referrers {
+                    subject: format!("{repo}@{subject}"),
+                    reason: format!("more than {MAX_REFERRERS} referrers"),
+                });
+            }
+            match next {
+                Some(next) if next.starts_with("/v2/") => path = next,
+                Some(next) => {
+                    return Err(OciError::Referrers {
+                        subject: format!("{repo}@{subject}"),
+                        reason: format!("refusing to follow a Link to another host: {next}"),
+                    });
+                }
+                None => return Ok(Ok(all)),
+            }
+        }
+        Err(OciError::Referrers {
+            subject: format!("{repo}@{subject}"),
+            reason: format!("more than {MAX_REFERRER_PAGES} pages of referrers"),
+        })
+    }
+
+    /// The referrers tag schema: the image index tagged `sha256-<hex>`
+    /// (distribution-spec v1.1); none is an empty list.
+    async fn referrers_tag_schema(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+    ) -> Result<Vec<Descriptor>, OciError> {
+        let tag = Tag::for_digest(subject, "");
+        let Some(fetched) = self.manifest(repo, tag.as_str(), &[OCI_INDEX]).await? else {
+            return Ok(Vec::new());
+        };
+        let index: ImageIndex = oci::parse(&fetched.bytes, &format!("referrers tag {repo}:{tag}"))?;
+        if index.manifests.len() > MAX_REFERRERS {
+            return Err(OciError::Referrers {
+                subject: format!("{repo}@{subject}"),
+                reason: format!("more than {MAX_REFERRERS} referrers in the tag-schema index"),
+            });
+        }
+        Ok(index.manifests)
+    }
+
+    /// The Sigstore bundles attached to `subject` as referrers. Referrers
+    /// that are not Sigstore bundles are skipped (they are expected: SBOMs
+    /// pushed by other tools, …), as cosign does.
+    pub async fn sigstore_bundles(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+    ) -> Result<(Vec<BundleReferrer>, ReferrersSource), OciError> {
+        let referrers = self.referrers(repo, subject, None).await?;
+        let mut bundles = Vec::new();
+        for descriptor in &referrers.manifests {
+            let is_bundle = descriptor
+                .artifact_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with(SIGSTORE_BUNDLE_PREFIX));
+            if !is_bundle {
+                continue;
+            }
+            let digest = descriptor.sha256()?;
+            let Some(fetched) = self
+                .manifest(repo, &digest.to_string(), &[OCI_MANIFEST])
+                .await?
+            else {
+                continue;
+            };
+            let manifest: ImageManifest =
+                oci::parse(&fetched.bytes, &format!("bundle referrer {digest}"))?;
+            let [layer] = manifest.layers.as_slice() else {
+                continue;
+            };
+            if !layer.media_type.starts_with(SIGSTORE_BUNDLE_PREFIX) {
+                continue;
+            }
+            let blob = self
+                .blob(
+                    repo,
+                    &layer.sha256()?,
+                    MAX_ATTACHMENT_SIZE.min(layer.size.max(1)),
+                )
+                .await?;
+            bundles.push(BundleReferrer {
+                manifest_digest: digest,
+                artifact_type: manifest
+                    .artifact_type
+                    .clone()
+                    .or_else(|| descriptor.artifact_type.clone()),
+                predicate_type_hint: manifest
+                    .annotations
+                    .get(BUNDLE_PREDICATE_TYPE_ANNOTATION)
+                    .cloned(),
+                bundle: blob.bytes,
+            });
+        }
+        Ok((bundles, referrers.source))
+    }
+
+    /// The layers of the legacy cosign manifest tagged `sha256-<hex>.<suffix>`
+    /// in `repo`; empty when there is no such tag.
+    pub async fn legacy_layers(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+        suffix: &str,
+    ) -> Result<Vec<LegacyLayer>, OciError> {
+        let tag = Tag::for_digest(subject, suffix);
+        let accept = [OCI_MANIFEST, oci::DOCKER_MANIFEST];
+        let Some(fetched) = self.manifest(repo, tag.as_str(), &accept).await? else {
+            return Ok(Vec::new());
+        };
+        let manifest: ImageManifest = oci::parse(&fetched.bytes, &format!("{repo}:{tag}"))?;
+        if manifest.layers.len() > MAX_SIGNATURE_LAYERS {
+            return Err(OciError::Malformed {
+                what: format!("{repo}:{tag}"),
+                reason: format!(
+                    "{} layers, more than the {MAX_SIGNATURE_LAYERS} cosign allows",
+                    manifest.layers.len()
+                ),
+            });
+        }
+        let mut layers = Vec::with_capacity(manifest.layers.len());
+        for descriptor in manifest.layers {
+            if descriptor.size > MAX_ATTACHMENT_SIZE {
+                return Err(OciError::TooLarge {
+                    what: format!("layer {} of {repo}:{tag}", descriptor.digest),
+                    limit: MAX_ATTACHMENT_SIZE,
+                });
+            }
+            let blob = self
+                .blob(repo, &descriptor.sha256()?, descriptor.size.max(1))
+                .await?;
+            layers.push(LegacyLayer {
+                descriptor,
+                content: blob.bytes,
+            });
+        }
+        Ok(layers)
+    }
+
+    /// Legacy cosign signatures (`.sig`) on `subject`.
+    pub async fn legacy_signatures(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+    ) -> Result<Vec<LegacySignature>, OciError> {
+        Ok(self
+            .legacy_layers(repo, subject, "sig")
+            .await?
+            .into_iter()
+            .map(|layer| {
+                let a = &layer.descriptor.annotations;
+                LegacySignature::new(
+                    layer.content,
+                    a.get(SIGNATURE_ANNOTATION).cloned().unwrap_or_default(),
+                    a.get(CERTIFICATE_ANNOTATION).cloned(),
+                    a.get(BUNDLE_ANNOTATION).map(|b| b.clone().into_bytes()),
+                )
+                .with_chain(a.get(CHAIN_ANNOTATION).cloned())
+            })
+            .collect())
+    }
+
+    /// Legacy cosign attestations (`.att`) on `subject`.
+    pub async fn legacy_attestations(
+        &self,
+        repo: &Repository,
+        subject: &Sha256Digest,
+    ) -> Result<Vec<LegacyAttestation>, OciError> {
+        Ok(self
+            .legacy_layers(repo, subject, "att")
+            .await?
+            .into_iter()
+            .map(|layer| {
+                let a = &layer.descriptor.annotations;
+                LegacyAttestation::new(
+                    layer.content,
+                    a.get(CERTIFICATE_ANNOTATION).cloned(),
+                    a.get(BUNDLE_ANNOTATION).map(|b| b.clone().into_bytes()),
+                )
+            })
+            .collect())
+    }
+}
+
+/// The target of `Link: <…>; rel="next"`.
+fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let value = headers.get(reqwest::header::LINK)?.to_str().ok()?;
+    value.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().replace(' ', "");
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| target.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_next_links() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(
+            reqwest::header::LINK,
+            r#"</v2/a/referrers/sha256:x?n=1&last=y>; rel="next""#
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("/v2/a/referrers/sha256:x?n=1&last=y")
+        );
+        h.insert(
+            reqwest::header::LINK,
+            r#"</v2/a?x>; rel="prev""#.parse().unwrap(),
+        );
+        assert_eq!(next_link(&h), None);
+    }
+}

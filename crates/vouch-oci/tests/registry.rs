@@ -1,0 +1,227 @@
+//! vouch-oci against a real registry (Debian's docker-registry with bcrypt
+//! basic auth), holding an image signed in both cosign layouts by the
+//! virtual Sigstore. The registry answers 404 on referrers, so bundles are
+//! found through the referrers tag schema.
+
+use serde_json::json;
+use vouch_oci::*;
+use vouch_testkit::{GITHUB_ACTIONS_ISSUER, Identity, LocalRegistry, Publisher, VirtualSigstore};
+use vouch_verify::{
+    ArtifactInput, IdentityPolicy, Sha256Digest, SignerPolicy, SigstoreBundle, TrustedMaterial,
+    ValueMatcher, verify_attestation, verify_legacy_attestation, verify_legacy_signature,
+};
+
+const USER: &str = "alice@example.com";
+const PASSWORD: &str = "LICENSE-0001";
+const NOW: u64 = 1_750_000_000;
+
+struct Fixture {
+    registry: LocalRegistry,
+    home: std::path::PathBuf,
+    sigstore: VirtualSigstore,
+    image: vouch_testkit::Pushed,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home);
+    }
+}
+
+fn identity() -> Identity {
+    Identity::github_actions(
+        "acme/app",
+        ".github/workflows/release.yml",
+        "refs/tags/v1.0.0",
+    )
+}
+
+fn policy() -> SignerPolicy {
+    SignerPolicy::keyless(IdentityPolicy::new(
+        ValueMatcher::regex(r"https://github\.com/acme/app/.*").unwrap(),
+        ValueMatcher::Exact(GITHUB_ACTIONS_ISSUER.into()),
+    ))
+}
+
+fn statement(image: &vouch_testkit::Pushed, predicate_type: &str) -> Vec<u8> {
+    vouch_testkit::in_toto_statement("app", image.hex(), predicate_type, &json!({"x": 1}))
+}
+
+/// An image `acme/app:v1` with a legacy signature and attestation, and three
+/// bundle attestations as referrers.
+fn fixture(name: &str) -> Option<Fixture> {
+    let registry = LocalRegistry::start(Some((USER, PASSWORD)))?;
+    let sigstore = VirtualSigstore::new("prod", NOW);
+    let mut publisher = Publisher::new(&registry.host(), Some((USER, PASSWORD)));
+    let image = publisher.push_image("acme/app", "v1", "app v1");
+    let reference = format!("{}/acme/app", registry.host());
+    let sig = sigstore.sign_image_legacy(&reference, &image.digest, identity());
+    publisher.push_legacy_signatures("acme/app", &image, &[sig]);
+    let att =
+        sigstore.attest_image_legacy(&statement(&image, "https://spdx.dev/Document"), identity());
+    publisher.push_legacy_attestations("acme/app", &image, &[att]);
+    for predicate in [
+        "https://spdx.dev/Document",
+        "https://slsa.dev/provenance/v1",
+        "https://openvex.dev/ns/v0.2.0",
+    ] {
+        let bundle = sigstore.sign_statement(&statement(&image, predicate), identity());
+        publisher.push_bundle_referrer("acme/app", &image, &bundle.json, predicate);
+    }
+    let home = std::env::temp_dir().join(format!("vouch-oci-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    Some(Fixture {
+        registry,
+        home,
+        sigstore,
+        image,
+    })
+}
+
+impl Fixture {
+    fn client(&self) -> RegistryClient {
+        RegistryClient::new(ClientOptions {
+            credentials: self.store(),
+            ..ClientOptions::default()
+        })
+        .unwrap()
+    }
+    fn store(&self) -> CredentialStore {
+        CredentialStore::new(AuthLocations {
+            home: Some(self.home.clone()),
+            ..AuthLocations::default()
+        })
+    }
+    fn login(&self) {
+        self.store()
+            .login(&self.registry_name(), USER, PASSWORD)
+            .unwrap();
+    }
+    fn registry_name(&self) -> Registry {
+        Registry::new(&self.registry.host()).unwrap()
+    }
+    fn repo(&self) -> Repository {
+        Repository::new(self.registry_name(), "acme/app").unwrap()
+    }
+    fn digest(&self) -> Sha256Digest {
+        self.image.digest.parse().unwrap()
+    }
+    fn material(&self) -> TrustedMaterial {
+        TrustedMaterial::from_json(self.sigstore.trusted_root_json().as_bytes()).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn resolves_a_tag_to_the_pushed_digest_after_login() {
+    let Some(f) = fixture("resolve") else { return };
+    f.login();
+    let fetched = f
+        .client()
+        .manifest(&f.repo(), "v1", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fetched.digest, f.digest());
+    assert_eq!(fetched.media_type, oci::OCI_MANIFEST);
+    assert!(
+        f.client()
+            .manifest(&f.repo(), "nope", oci::MANIFEST_ACCEPT)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn finds_and_verifies_legacy_signatures_and_attestations() {
+    let Some(f) = fixture("legacy") else { return };
+    f.login();
+    let client = f.client();
+    let sigs = client
+        .legacy_signatures(&f.repo(), &f.digest())
+        .await
+        .unwrap();
+    assert_eq!(sigs.len(), 1);
+    let v = verify_legacy_signature(&f.material(), &sigs[0], f.digest(), &policy()).unwrap();
+    assert_eq!(v.artifact_digest(), f.image.digest);
+    let atts = client
+        .legacy_attestations(&f.repo(), &f.digest())
+        .await
+        .unwrap();
+    assert_eq!(atts.len(), 1);
+    let a = verify_legacy_attestation(&f.material(), &atts[0], f.digest(), &policy()).unwrap();
+    assert_eq!(a.predicate_type(), "https://spdx.dev/Document");
+    // Nothing is attached to another digest.
+    let other = Sha256Digest::of(b"other");
+    assert!(
+        client
+            .legacy_signatures(&f.repo(), &other)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn finds_bundle_referrers_through_the_tag_schema_when_the_api_answers_404() {
+    let Some(f) = fixture("bundles") else { return };
+    f.login();
+    let (bundles, source) = f
+        .client()
+        .sigstore_bundles(&f.repo(), &f.digest())
+        .await
+        .unwrap();
+    assert!(
+        matches!(&source, ReferrersSource::TagSchema { because } if because.contains("404")),
+        "{source:?}"
+    );
+    let mut types: Vec<String> = bundles
+        .iter()
+        .map(|b| {
+            let bundle = SigstoreBundle::from_json(&b.bundle).unwrap();
+            verify_attestation(
+                &f.material(),
+                &bundle,
+                ArtifactInput::Sha256(f.digest()),
+                &policy(),
+            )
+            .unwrap()
+            .predicate_type()
+            .to_string()
+        })
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "https://openvex.dev/ns/v0.2.0",
+            "https://slsa.dev/provenance/v1",
+            "https://spdx.dev/Document"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_is_unauthorized_with_a_license_hint() {
+    let Some(f) = fixture("badpass") else { return };
+    f.store().login(&f.registry_name(), USER, "WRONG").unwrap();
+    let err = f
+        .client()
+        .manifest(&f.repo(), "v1", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OciError::Unauthorized { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("license ID"), "{text}");
+}
+
+#[tokio::test]
+async fn no_credentials_is_unauthorized() {
+    let Some(f) = fixture("anon") else { return };
+    let err = f
+        .client()
+        .manifest(&f.repo(), "v1", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OciError::Unauthorized { .. }), "{err}");
+}
