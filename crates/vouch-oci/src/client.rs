@@ -387,7 +387,7 @@ impl RegistryClient {
         let realm_url = reqwest::Url::parse(realm)
             .map_err(|e| auth_err(format!("bad token realm `{realm}`: {e}")))?;
         let registry_is_http = self.base_url(registry).starts_with("http://");
-        if realm_url.scheme() != "https" && !(realm_url.scheme() == "http" && registry_is_http) {
+        if !realm_allowed(realm_url.scheme(), registry_is_http) {
             return Err(auth_err(format!(
                 "refusing to send credentials to non-HTTPS token realm `{realm}`"
             )));
@@ -554,6 +554,12 @@ pub(crate) fn oci_error_text(body: &[u8]) -> String {
         .collect()
 }
 
+/// Credentials go to an `https` realm, or to an `http` one only when the
+/// registry itself is reached over plain HTTP (loopback, `--allow-http-registry`).
+fn realm_allowed(realm_scheme: &str, registry_is_http: bool) -> bool {
+    realm_scheme == "https" || (realm_scheme == "http" && registry_is_http)
+}
+
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get(RETRY_AFTER)?
@@ -643,6 +649,15 @@ mod tests {
             oci_error_text(b"404 page not found\n"),
             "404 page not found"
         );
+    }
+
+    #[test]
+    fn credentials_never_go_to_a_plain_http_realm_of_an_https_registry() {
+        assert!(realm_allowed("https", false));
+        assert!(realm_allowed("https", true));
+        assert!(realm_allowed("http", true));
+        assert!(!realm_allowed("http", false));
+        assert!(!realm_allowed("ftp", true));
     }
 
     #[test]
