@@ -22,6 +22,44 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Verify the signatures on container images (like `cosign verify`).
+    ///
+    /// Finds both Sigstore bundle referrers (cosign v3) and legacy
+    /// `sha256-<hex>.sig` signatures, verifies each offline against the trusted
+    /// root, and prints cosign's output: the checks on stderr, the verified
+    /// payloads as a JSON array on stdout.
+    ///
+    /// Example (a license-gated proxy; log in first with `vouch login`):
+    ///   vouch verify \
+    ///     --certificate-identity-regexp 'https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*' \
+    ///     --certificate-oidc-issuer https://token.actions.githubusercontent.com \
+    ///     registry.example.com/acme/app@sha256:...
+    ///
+    /// Exit codes: 0 verified, 10 no signatures found, 11 tag not found,
+    /// 12 no matching signatures, 1 other verification or registry failure.
+    #[command(verbatim_doc_comment)]
+    Verify(VerifyArgs),
+    /// Verify in-toto attestations on container images (like `cosign
+    /// verify-attestation`), filtered by predicate type.
+    ///
+    /// stdout gets one DSSE envelope per matching attestation, in cosign's
+    /// shape, so `jq -r .payload | base64 -d | jq .predicate` works unchanged.
+    /// `--summary` prints what they say instead (SBOM packages, SLSA builder,
+    /// VEX statements); `--predicate-out` writes the predicate to a file (e.g.
+    /// `vex.json` for `trivy --vex`).
+    #[command(verbatim_doc_comment)]
+    VerifyAttestation(VerifyAttestationArgs),
+    /// List what is attached to an image: referrers and cosign tags (like
+    /// `oras discover` / `cosign tree`).
+    Discover(DiscoverArgs),
+    /// Print the digest a tag points to (like `crane digest`).
+    Digest(DigestArgs),
+    /// Store registry credentials the way `docker login` does (docker's
+    /// config.json, 0600), so docker, podman and vouch share them.
+    ///
+    ///   echo "$LICENSE_ID" | vouch login registry.example.com -u you@example.com --password-stdin
+    #[command(verbatim_doc_comment)]
+    Login(LoginArgs),
     /// Verify a blob against a Sigstore bundle (like `cosign verify-blob --bundle`).
     ///
     /// Example:
@@ -93,6 +131,112 @@ pub struct IdentityArgs {
     /// Fulcio certificate identity.
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
+}
+
+/// How registries are reached.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Reach registries over plain HTTP (loopback registries always are).
+    #[arg(long)]
+    pub allow_http_registry: bool,
+    /// Reach registries over HTTPS without verifying their certificates.
+    #[arg(long)]
+    pub allow_insecure_registry: bool,
+    /// Look for signatures and attestations in this repository instead of
+    /// the image's own (cosign's COSIGN_REPOSITORY).
+    #[arg(long, value_name = "REPOSITORY", env = "COSIGN_REPOSITORY")]
+    pub signatures_repository: Option<String>,
+}
+
+/// `vouch verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Who must have signed.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// `json` (default, cosign's array of payloads) or `text` (raw payloads).
+    #[arg(long, short = 'o', value_enum, default_value = "json")]
+    pub output: OutputFormat,
+    /// Images to verify: `registry/repo:tag` or `registry/repo@sha256:…`.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+/// `vouch verify-attestation`.
+#[derive(Debug, Args)]
+pub struct VerifyAttestationArgs {
+    /// Predicate type: spdxjson, spdx, cyclonedx, slsaprovenance1,
+    /// slsaprovenance (v0.2), openvex (any https://openvex.dev/ns/v*), vuln,
+    /// custom (the default, as in cosign), link, or a predicate URI.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
+    /// Print a summary of each matching attestation instead of the envelopes.
+    #[arg(long)]
+    pub summary: bool,
+    /// Write the predicate of the (single) matching attestation to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub predicate_out: Option<PathBuf>,
+    /// For SLSA provenance: the builder ID (`runDetails.builder.id`) must
+    /// match this pattern as a whole.
+    #[arg(long, value_name = "REGEXP")]
+    pub slsa_builder_id_regexp: Option<String>,
+    /// Who must have signed.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Images to verify.
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+/// `vouch discover`.
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// `text` (a tree) or `json`.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+/// `vouch digest`.
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// The image, usually `registry/repo:tag`.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+/// `vouch login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The registry host, e.g. `registry.example.com` or `localhost:5000`.
+    #[arg(value_name = "HOST")]
+    pub host: String,
+    /// User name (for a license-gated proxy: your email).
+    #[arg(long, short = 'u')]
+    pub username: String,
+    /// Read the password (for a license-gated proxy: the license ID) from stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 /// How results are printed.

@@ -12,6 +12,12 @@ pub enum FailureKind {
     Usage,
     /// An input could not be read or parsed (3).
     Input,
+    /// No signatures or attestations are attached to the image (10, cosign's).
+    NoSignatures,
+    /// The image tag does not exist (11, cosign's).
+    TagNotFound,
+    /// Signatures exist but none verified (12, cosign's).
+    NoMatching,
 }
 
 impl FailureKind {
@@ -21,6 +27,9 @@ impl FailureKind {
             Self::Verification => 1,
             Self::Usage => 2,
             Self::Input => 3,
+            Self::NoSignatures => 10,
+            Self::TagNotFound => 11,
+            Self::NoMatching => 12,
         })
     }
 }
@@ -39,6 +48,14 @@ impl Failure {
     pub fn usage(message: impl Into<String>) -> Self {
         Self {
             kind: FailureKind::Usage,
+            message: message.into(),
+        }
+    }
+
+    /// A failure of the given kind.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
             message: message.into(),
         }
     }
@@ -80,5 +97,20 @@ impl From<vouch_verify::VerifyError> for Failure {
 impl From<vouch_trust::TrustError> for Failure {
     fn from(error: vouch_trust::TrustError) -> Self {
         Self::input(error.to_string())
+    }
+}
+
+impl From<vouch_oci::OciError> for Failure {
+    fn from(error: vouch_oci::OciError) -> Self {
+        use vouch_oci::OciError as E;
+        let kind = match &error {
+            E::BadReference { .. } => FailureKind::Usage,
+            E::Credentials { .. } | E::CredentialHelper { .. } => FailureKind::Input,
+            _ => FailureKind::Verification,
+        };
+        Self {
+            kind,
+            message: error.to_string(),
+        }
     }
 }

@@ -18,6 +18,11 @@ use failure::Failure;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
+        Command::Verify(a) => commands::verify::run(a),
+        Command::VerifyAttestation(a) => commands::verify_attestation::run(a),
+        Command::Discover(a) => commands::discover::run(a),
+        Command::Digest(a) => commands::digest::run(a),
+        Command::Login(a) => commands::login::run(a),
         Command::VerifyBlob(a) => commands::verify_blob::run(a),
         Command::VerifyBlobAttestation(a) => commands::verify_blob_attestation::run(a),
         Command::VerifyBundle(a) => commands::verify_bundle::run(a),

@@ -255,15 +255,53 @@ impl RegistryClient {
         path: &str,
         accept: &[&str],
     ) -> Result<Response, OciError> {
+        let scope = format!("repository:{}:pull", repo.path());
+        self.send_to(repo.registry(), &scope, method, path, accept)
+            .await
+    }
+
+    /// Checks that the stored credentials for `registry` are accepted
+    /// (`GET /v2/`, as `docker login` does).
+    pub async fn ping(&self, registry: &Registry) -> Result<(), OciError> {
+        let response = self.send_to(registry, "", Method::GET, "/v2/", &[]).await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED => Err(OciError::Unauthorized {
+                registry: registry.to_string(),
+                detail: oci_error_text(
+                    &read_limited(response, MAX_ERROR_BODY, "error body")
+                        .await
+                        .unwrap_or_default(),
+                ),
+            }),
+            status => Err(OciError::Status {
+                url: format!("{}/v2/", self.base_url(registry)),
+                status: status.as_u16(),
+                detail: oci_error_text(
+                    &read_limited(response, MAX_ERROR_BODY, "error body")
+                        .await
+                        .unwrap_or_default(),
+                ),
+            }),
+        }
+    }
+
+    async fn send_to(
+        &self,
+        registry: &Registry,
+        scope: &str,
+        method: Method,
+        path: &str,
+        accept: &[&str],
+    ) -> Result<Response, OciError> {
         let _permit = self
             .inner
             .permits
             .acquire()
             .await
             .map_err(|e| OciError::Client(e.to_string()))?;
-        let url = format!("{}{path}", self.base_url(repo.registry()));
-        let scope = format!("repository:{}:pull", repo.path());
-        let cache_key = format!("{}|{scope}", repo.registry());
+        let url = format!("{}{path}", self.base_url(registry));
+        let cache_key = format!("{registry}|{scope}");
         let mut authorization = self.inner.tokens.lock().await.get(&cache_key).cloned();
         let mut answered_challenge = false;
         let mut attempt = 0;
@@ -280,12 +318,7 @@ impl RegistryClient {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let response = match request.send().await {
                 Ok(response) => response,
-                Err(e) if attempt < MAX_RETRIES && e.is_connect() && e.is_timeout() => {
-                    attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-                Err(e) => return Err(transport_error(repo.registry(), &url, e)),
+                Err(e) => return Err(transport_error(registry, &url, e)),
             };
             match response.status() {
                 StatusCode::UNAUTHORIZED if !answered_challenge => {
@@ -296,11 +329,9 @@ impl RegistryClient {
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
                     let Some(challenge) = challenge else {
-                        return Err(self.status_error(repo, path, response).await);
+                        return Ok(response);
                     };
-                    let header = self
-                        .answer_challenge(repo.registry(), &challenge, &scope)
-                        .await?;
+                    let header = self.answer_challenge(registry, &challenge, scope).await?;
                     self.inner
                         .tokens
                         .lock()

@@ -133,17 +133,31 @@ struct AuthEntry {
 #[derive(Debug, Clone, Default)]
 pub struct CredentialStore {
     locations: AuthLocations,
+    overrides: Vec<(Registry, Credential)>,
 }
 
 impl CredentialStore {
     /// A store over these locations.
     pub fn new(locations: AuthLocations) -> Self {
-        Self { locations }
+        Self {
+            locations,
+            overrides: Vec::new(),
+        }
+    }
+
+    /// Uses `credential` for `registry` ahead of any file (e.g. to check
+    /// credentials before `login` stores them).
+    pub fn with_override(mut self, registry: Registry, credential: Credential) -> Self {
+        self.overrides.push((registry, credential));
+        self
     }
 
     /// The credential for `registry`, or [`Credential::Anonymous`]. A file
     /// that exists but cannot be parsed is an error that names the file.
     pub fn lookup(&self, registry: &Registry) -> Result<Credential, OciError> {
+        if let Some((_, credential)) = self.overrides.iter().find(|(r, _)| r == registry) {
+            return Ok(credential.clone());
+        }
         for path in self.locations.files() {
             let Some(file) = read_auth_file(&path)? else {
                 continue;

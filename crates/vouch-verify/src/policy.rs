@@ -38,10 +38,17 @@ impl ValueMatcher {
         WholeMatch::new(pattern).map(Self::Regex)
     }
 
+    /// Whether `value` satisfies this matcher (a regex must match all of it).
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Self::Exact(expected) => expected == value,
+            Self::Regex(re) => re.anchored.is_match(value),
+        }
+    }
+
     fn check(&self, what: &'static str, actual: &str) -> Result<(), PolicyError> {
         match self {
-            Self::Exact(expected) if expected == actual => Ok(()),
-            Self::Regex(re) if re.anchored.is_match(actual) => Ok(()),
+            _ if self.matches(actual) => Ok(()),
             _ => Err(PolicyError::Mismatch {
                 what,
                 expected: self.to_string(),

@@ -1,5 +1,11 @@
 //! The subcommands ("high-level args" turned into work).
 
+pub mod digest;
+pub mod discover;
+pub mod image;
+pub mod login;
+pub mod verify;
+pub mod verify_attestation;
 pub mod verify_blob;
 pub mod verify_blob_attestation;
 pub mod verify_bundle;

@@ -1,0 +1,193 @@
+//! `vouch verify`: signatures on container images, cosign-compatible.
+//!
+//! Both layouts are searched for every image: Sigstore bundle referrers
+//! (cosign v3) and legacy `sha256-<hex>.sig` tags (cosign v2) — per image,
+//! not decided once per run from the first image as cosign does (SPEC.md §0.3).
+//! A bundle referrer counts as a signature only when its statement's
+//! predicate type is cosign's signature type: an SBOM attestation is not a
+//! signature (ATTACKS.md F.67; cosign v3 accepts any verified bundle).
+
+use serde_json::{Map, Value, json};
+use vouch_verify::{
+    SigstoreBundle, TrustedMaterial, VerifiedSignature, verify_attestation, verify_legacy_signature,
+};
+
+use crate::args::{OutputFormat, VerifyArgs};
+use crate::commands::image::{self, ResolvedImage};
+use crate::failure::{Failure, FailureKind};
+use crate::inputs;
+
+/// The predicate type `cosign sign` (v3) puts in its signature statements.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// Runs the command.
+pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
+    let policy = inputs::signer_policy(&args.identity)?;
+    let material = inputs::trust_source(&args.trust, false).load()?;
+    let client = image::client(
+        &args.registry,
+        vouch_oci::CredentialStore::new(image::auth_locations()),
+    )?;
+    image::runtime()?.block_on(async {
+        for arg in &args.images {
+            let resolved = image::resolve(&client, &args.registry, arg).await?;
+            let payloads = verify_image(&client, &material, &policy, &resolved).await?;
+            image::print_header(
+                &resolved.reference,
+                &[
+                    "The cosign claims were validated",
+                    "Existence of the claims in the transparency log was verified offline",
+                    "The code-signing certificate was verified using trusted certificate authority certificates",
+                ],
+            );
+            match args.output {
+                OutputFormat::Json => println!("\n{}", Value::Array(payloads)),
+                OutputFormat::Text => {
+                    for payload in payloads {
+                        println!("{payload}");
+                    }
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Every verified signature on the image, as cosign prints them.
+async fn verify_image(
+    client: &vouch_oci::RegistryClient,
+    material: &TrustedMaterial,
+    policy: &vouch_verify::SignerPolicy,
+    image: &ResolvedImage,
+) -> Result<Vec<Value>, Failure> {
+    let (bundles, _) = client
+        .sigstore_bundles(&image.signatures, &image.digest)
+        .await?;
+    let legacy = client
+        .legacy_signatures(&image.signatures, &image.digest)
+        .await?;
+    if bundles.is_empty() && legacy.is_empty() {
+        return Err(Failure::new(
+            FailureKind::NoSignatures,
+            format!(
+                "no signatures found for {}@{} (looked for Sigstore bundle referrers and the \
+                 legacy tag sha256-{}.sig in {})",
+                image.reference.repository(),
+                image.digest,
+                image.digest.hex(),
+                image.signatures
+            ),
+        ));
+    }
+    let mut payloads = Vec::new();
+    let mut errors = Vec::new();
+    for referrer in &bundles {
+        let outcome = SigstoreBundle::from_json(&referrer.bundle).and_then(|b| {
+            verify_attestation(
+                material,
+                &b,
+                vouch_verify::ArtifactInput::Sha256(image.digest),
+                policy,
+            )
+        });
+        match outcome {
+            Ok(att) if att.predicate_type() == COSIGN_SIGN_PREDICATE => payloads.push(bundle_payload(image, &att)),
+            Ok(att) => errors.push(format!(
+                "referrer {}: a verified attestation of type {}, not a signature ({COSIGN_SIGN_PREDICATE})",
+                referrer.manifest_digest,
+                att.predicate_type()
+            )),
+            Err(e) => errors.push(format!("referrer {}: {e}", referrer.manifest_digest)),
+        }
+    }
+    for (i, sig) in legacy.iter().enumerate() {
+        match verify_legacy_signature(material, sig, image.digest, policy) {
+            Ok(v) => payloads.push(legacy_payload(&v, sig)),
+            Err(e) => errors.push(format!("sha256-{}.sig layer {i}: {e}", image.digest.hex())),
+        }
+    }
+    if payloads.is_empty() {
+        return Err(Failure::new(
+            FailureKind::NoMatching,
+            format!("no matching signatures:\n{}", errors.join("\n")),
+        ));
+    }
+    Ok(payloads)
+}
+
+/// cosign's output object for a legacy signature: the simple-signing payload,
+/// with the certificate's claims and the Rekor bundle in `optional` (SPEC.md §5.1).
+fn legacy_payload(v: &VerifiedSignature, sig: &vouch_verify::LegacySignature) -> Value {
+    let mut payload: Value = serde_json::from_slice(&sig.payload).unwrap_or(Value::Null);
+    let mut optional: Map<String, Value> =
+        payload["optional"].as_object().cloned().unwrap_or_default();
+    if let Some(c) = v.certificate() {
+        optional.insert("Subject".into(), c.identity.clone().into());
+        optional.insert("Issuer".into(), c.issuer.clone().into());
+        optional.insert("1.3.6.1.4.1.57264.1.1".into(), c.issuer.clone().into());
+        let gh = &c.github;
+        for (name, oid, value) in [
+            (
+                "githubWorkflowTrigger",
+                "1.3.6.1.4.1.57264.1.2",
+                &gh.workflow_trigger,
+            ),
+            (
+                "githubWorkflowSha",
+                "1.3.6.1.4.1.57264.1.3",
+                &gh.workflow_sha,
+            ),
+            (
+                "githubWorkflowName",
+                "1.3.6.1.4.1.57264.1.4",
+                &gh.workflow_name,
+            ),
+            (
+                "githubWorkflowRepository",
+                "1.3.6.1.4.1.57264.1.5",
+                &gh.workflow_repository,
+            ),
+            (
+                "githubWorkflowRef",
+                "1.3.6.1.4.1.57264.1.6",
+                &gh.workflow_ref,
+            ),
+        ] {
+            if let Some(value) = value {
+                optional.insert(name.into(), value.clone().into());
+                optional.insert(oid.into(), value.clone().into());
+            }
+        }
+    }
+    if let Some(bundle) = sig
+        .rekor_bundle
+        .as_deref()
+        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+    {
+        optional.insert("Bundle".into(), bundle);
+    }
+    payload["optional"] = if optional.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(optional)
+    };
+    payload
+}
+
+/// cosign's output object for a bundle signature (SPEC.md §5.1, bundle mode).
+fn bundle_payload(image: &ResolvedImage, att: &vouch_verify::VerifiedAttestation) -> Value {
+    let annotations = att
+        .statement()
+        .subjects()
+        .first()
+        .and_then(|s| s.annotations().cloned())
+        .map_or(Value::Null, Value::Object);
+    json!({
+        "critical": {
+            "identity": {"docker-reference": image.reference.to_string()},
+            "image": {"docker-manifest-digest": image.digest.to_string()},
+            "type": att.predicate_type(),
+        },
+        "optional": annotations,
+    })
+}

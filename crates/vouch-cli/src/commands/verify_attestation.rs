@@ -1,0 +1,194 @@
+//! `vouch verify-attestation`: in-toto attestations on container images,
+//! cosign-compatible, with the summaries and files people used jq for.
+
+use vouch_attest::{Predicate, PredicateFilter, PredicateSummary};
+use vouch_verify::{
+    SignedContent, SigstoreBundle, ValueMatcher, VerifiedAttestation, verify_attestation,
+    verify_legacy_attestation,
+};
+
+use crate::args::VerifyAttestationArgs;
+use crate::commands::image::{self, ResolvedImage};
+use crate::failure::{Failure, FailureKind};
+use crate::inputs;
+
+/// Runs the command.
+pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
+    let filter = PredicateFilter::parse(&args.predicate_type)
+        .map_err(|e| Failure::usage(format!("--type: {e}")))?;
+    let builder = args
+        .slsa_builder_id_regexp
+        .as_deref()
+        .map(ValueMatcher::regex)
+        .transpose()?;
+    let policy = inputs::signer_policy(&args.identity)?;
+    let material = inputs::trust_source(&args.trust, false).load()?;
+    let client = image::client(
+        &args.registry,
+        vouch_oci::CredentialStore::new(image::auth_locations()),
+    )?;
+    image::runtime()?.block_on(async {
+        for arg in &args.images {
+            let resolved = image::resolve(&client, &args.registry, arg).await?;
+            let verified = verified_attestations(&client, &material, &policy, &resolved).await?;
+            let matching = select(&verified, &filter, &args.predicate_type)?;
+            if let Some(pattern) = &builder {
+                check_builder(&matching, pattern)?;
+            }
+            image::print_header(
+                &resolved.reference,
+                &[
+                    "The cosign claims were validated",
+                    "Existence of the claims in the transparency log was verified offline",
+                    "The code-signing certificate was verified using trusted certificate authority certificates",
+                ],
+            );
+            for att in &matching {
+                if args.summary {
+                    println!("{}", summary_line(att));
+                } else if let SignedContent::Dsse { envelope_json, .. } = att.signature().content() {
+                    println!("{envelope_json}");
+                }
+            }
+            if let Some(path) = &args.predicate_out {
+                write_predicate(path, &matching)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Every attestation on the image that verifies (bundle referrers and the
+/// legacy `.att` tag), whatever its predicate type.
+async fn verified_attestations(
+    client: &vouch_oci::RegistryClient,
+    material: &vouch_verify::TrustedMaterial,
+    policy: &vouch_verify::SignerPolicy,
+    image: &ResolvedImage,
+) -> Result<Vec<VerifiedAttestation>, Failure> {
+    let (bundles, _) = client
+        .sigstore_bundles(&image.signatures, &image.digest)
+        .await?;
+    let legacy = client
+        .legacy_attestations(&image.signatures, &image.digest)
+        .await?;
+    if bundles.is_empty() && legacy.is_empty() {
+        return Err(Failure::new(
+            FailureKind::NoSignatures,
+            format!(
+                "no attestations found for {}@{} (looked for Sigstore bundle referrers and the \
+                 legacy tag sha256-{}.att in {})",
+                image.reference.repository(),
+                image.digest,
+                image.digest.hex(),
+                image.signatures
+            ),
+        ));
+    }
+    let subject = vouch_verify::ArtifactInput::Sha256(image.digest);
+    let mut verified = Vec::new();
+    let mut errors = Vec::new();
+    for referrer in &bundles {
+        match SigstoreBundle::from_json(&referrer.bundle)
+            .and_then(|b| verify_attestation(material, &b, subject, policy))
+        {
+            Ok(att) => verified.push(att),
+            Err(e) => errors.push(format!("referrer {}: {e}", referrer.manifest_digest)),
+        }
+    }
+    for (i, att) in legacy.iter().enumerate() {
+        match verify_legacy_attestation(material, att, image.digest, policy) {
+            Ok(att) => verified.push(att),
+            Err(e) => errors.push(format!("sha256-{}.att layer {i}: {e}", image.digest.hex())),
+        }
+    }
+    if verified.is_empty() {
+        return Err(Failure::new(
+            FailureKind::NoMatching,
+            format!("no matching attestations:\n{}", errors.join("\n")),
+        ));
+    }
+    Ok(verified)
+}
+
+/// The verified attestations of the requested type (filtering after
+/// verification: SPEC.md §4.2, ATTACKS.md F.66).
+fn select<'a>(
+    verified: &'a [VerifiedAttestation],
+    filter: &PredicateFilter,
+    given: &str,
+) -> Result<Vec<&'a VerifiedAttestation>, Failure> {
+    let matching: Vec<_> = verified
+        .iter()
+        .filter(|a| filter.matches(a.predicate_type()))
+        .collect();
+    if matching.is_empty() {
+        let mut found: Vec<&str> = verified.iter().map(|a| a.predicate_type()).collect();
+        found.sort();
+        found.dedup();
+        return Err(Failure::new(
+            FailureKind::NoMatching,
+            format!(
+                "none of the attestations matched the predicate type: {given}, found: {}",
+                found.join(",")
+            ),
+        ));
+    }
+    Ok(matching)
+}
+
+/// Every matching SLSA provenance must come from a builder matching `pattern`.
+fn check_builder(matching: &[&VerifiedAttestation], pattern: &ValueMatcher) -> Result<(), Failure> {
+    for att in matching {
+        let builder = match att.statement().parse_predicate() {
+            Ok(Predicate::SlsaProvenanceV1(p)) => p.builder_id.clone(),
+            Ok(Predicate::SlsaProvenanceV02(p)) => p.builder_id.clone(),
+            _ => continue,
+        };
+        if !pattern.matches(&builder) {
+            return Err(Failure::new(
+                FailureKind::NoMatching,
+                format!(
+                    "SLSA provenance builder mismatch: expected {pattern}, the provenance names `{builder}`"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One line (or one per VEX statement) saying what the attestation says.
+fn summary_line(att: &VerifiedAttestation) -> String {
+    let summary = att
+        .statement()
+        .parse_predicate()
+        .ok()
+        .and_then(|p| p.summary());
+    match summary {
+        Some(PredicateSummary::Vex(vex)) => format!("{}:\n{vex}", att.predicate_type()),
+        Some(other) => other.to_string(),
+        None => format!(
+            "{} (no summary for this predicate type)",
+            att.predicate_type()
+        ),
+    }
+}
+
+/// Writes the predicate of the single matching attestation.
+fn write_predicate(
+    path: &std::path::Path,
+    matching: &[&VerifiedAttestation],
+) -> Result<(), Failure> {
+    let [att] = matching else {
+        return Err(Failure::usage(format!(
+            "--predicate-out needs exactly one matching attestation; {} match",
+            matching.len()
+        )));
+    };
+    let text = match att.statement().predicate_json() {
+        Some(raw) => raw.to_string(),
+        None => serde_json::to_string_pretty(att.statement().predicate()).unwrap_or_default(),
+    };
+    std::fs::write(path, text)
+        .map_err(|e| Failure::input(format!("writing {}: {e}", path.display())))
+}

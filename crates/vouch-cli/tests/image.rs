@@ -1,0 +1,481 @@
+//! The image commands end to end: a real registry (docker-registry with
+//! bcrypt basic auth) holding images signed by the virtual Sigstore in both
+//! cosign layouts, and the `vouch` binary run as a user would.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+use vouch_testkit::{Identity, LocalRegistry, Publisher, Pushed, VirtualSigstore};
+
+const USER: &str = "alice@example.com";
+const PASSWORD: &str = "LICENSE-0001";
+const NOW: u64 = 1_750_000_000;
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const ID_REGEXP: &str =
+    r"https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*";
+const COSIGN_SIGN: &str = "https://sigstore.dev/cosign/sign/v1";
+
+struct World {
+    registry: LocalRegistry,
+    dir: PathBuf,
+    signed: Pushed,
+    unsigned: Pushed,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn identity() -> Identity {
+    Identity::github_actions(
+        "acme/app",
+        ".github/workflows/release.yml",
+        "refs/tags/v1.0.0",
+    )
+}
+
+fn statement(image: &Pushed, predicate_type: &str, predicate: Value) -> Vec<u8> {
+    vouch_testkit::in_toto_statement("app", image.hex(), predicate_type, &predicate)
+}
+
+/// `acme/app:v1` signed (bundle + legacy) with SPDX, SLSA v1 and OpenVEX
+/// attestations (bundles) and a legacy SPDX attestation; `acme/app:unsigned`.
+fn world(name: &str) -> Option<World> {
+    let registry = LocalRegistry::start(Some((USER, PASSWORD)))?;
+    let sigstore = VirtualSigstore::new("prod", NOW);
+    let mut p = Publisher::new(&registry.host(), Some((USER, PASSWORD)));
+    let signed = p.push_image("acme/app", "v1", "app v1");
+    let unsigned = p.push_image("acme/app", "unsigned", "app unsigned");
+    let sig = sigstore.sign_image_legacy(
+        &format!("{}/acme/app", registry.host()),
+        &signed.digest,
+        identity(),
+    );
+    p.push_legacy_signatures("acme/app", &signed, &[sig]);
+    let spdx = json!({"spdxVersion": "SPDX-2.3", "name": "app", "packages": [{"name": "a"}, {"name": "b"}]});
+    let att = sigstore.attest_image_legacy(
+        &statement(&signed, "https://spdx.dev/Document", spdx.clone()),
+        identity(),
+    );
+    p.push_legacy_attestations("acme/app", &signed, &[att]);
+    let slsa = json!({
+        "buildDefinition": {"buildType": "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1", "externalParameters": {}},
+        "runDetails": {"builder": {"id": "https://github.com/actions/runner/github-hosted"}},
+    });
+    let vex = json!({
+        "@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "acme",
+        "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+        "statements": [{"vulnerability": {"name": "CVE-2026-0001"}, "products": [{"@id": "pkg:oci/app"}], "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}],
+    });
+    for (predicate_type, predicate) in [
+        (COSIGN_SIGN, json!({})),
+        ("https://spdx.dev/Document", spdx),
+        ("https://slsa.dev/provenance/v1", slsa),
+        ("https://openvex.dev/ns/v0.2.0", vex),
+    ] {
+        let bundle =
+            sigstore.sign_statement(&statement(&signed, predicate_type, predicate), identity());
+        p.push_bundle_referrer("acme/app", &signed, &bundle.json, predicate_type);
+    }
+    let dir = std::env::temp_dir().join(format!("vouch-cli-image-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("trusted_root.json"), sigstore.trusted_root_json()).unwrap();
+    let w = World {
+        registry,
+        dir,
+        signed,
+        unsigned,
+    };
+    let out = w.run_with_stdin(
+        &["login", &w.registry.host(), "-u", USER, "--password-stdin"],
+        PASSWORD,
+    );
+    assert!(out.status.success(), "login: {}", common::stderr(&out));
+    Some(w)
+}
+
+impl World {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
+        c.args(args)
+            .env("HOME", &self.dir)
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("COSIGN_REPOSITORY");
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+    fn root(&self) -> String {
+        self.dir.join("trusted_root.json").display().to_string()
+    }
+    fn image(&self, reference: &str) -> String {
+        format!("{}/acme/app{reference}", self.registry.host())
+    }
+    /// `vouch <cmd> <identity> --trusted-root … <extra…> IMAGE`.
+    fn verify(&self, cmd: &str, extra: &[&str], image: &str) -> Output {
+        let root = self.root();
+        let mut args = vec![
+            cmd,
+            "--certificate-identity-regexp",
+            ID_REGEXP,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            &root,
+        ];
+        args.extend_from_slice(extra);
+        args.push(image);
+        self.run(&args)
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn verify_by_tag_finds_bundle_and_legacy_signatures_and_prints_cosign_json() {
+    let Some(w) = world("verify") else { return };
+    let out = w.verify("verify", &[], &w.image(":v1"));
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("WARNING") && err.contains("is a tag"), "{err}");
+    assert!(
+        err.contains("Verification for") && err.contains("verified offline"),
+        "{err}"
+    );
+    let payloads: Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let payloads = payloads.as_array().unwrap();
+    assert_eq!(
+        payloads.len(),
+        2,
+        "one bundle signature and one legacy signature: {payloads:?}"
+    );
+    for p in payloads {
+        assert_eq!(
+            p["critical"]["image"]["docker-manifest-digest"],
+            w.signed.digest
+        );
+    }
+    let legacy = payloads
+        .iter()
+        .find(|p| p["critical"]["type"] == "cosign container image signature")
+        .unwrap();
+    assert_eq!(legacy["optional"]["Issuer"], ISSUER);
+    assert_eq!(legacy["optional"]["githubWorkflowRepository"], "acme/app");
+    assert!(legacy["optional"]["Bundle"]["Payload"]["logIndex"].is_number());
+    let bundle = payloads
+        .iter()
+        .find(|p| p["critical"]["type"] == COSIGN_SIGN)
+        .unwrap();
+    assert!(
+        bundle["critical"]["identity"]["docker-reference"]
+            .as_str()
+            .unwrap()
+            .ends_with("acme/app:v1")
+    );
+}
+
+#[test]
+fn verify_with_wrong_identity_exits_12_showing_the_signer() {
+    let Some(w) = world("wrongid") else { return };
+    let root = w.root();
+    let out = w.run(&[
+        "verify",
+        "--certificate-identity-regexp",
+        r"https://github\.com/evil/.*",
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        &root,
+        &w.image(":v1"),
+    ]);
+    assert_eq!(out.status.code(), Some(12), "{}", common::stderr(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("no matching signatures") && err.contains("repository: acme/app"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verify_with_wrong_issuer_exits_12() {
+    let Some(w) = world("wrongissuer") else {
+        return;
+    };
+    let root = w.root();
+    let out = w.run(&[
+        "verify",
+        "--certificate-identity-regexp",
+        ID_REGEXP,
+        "--certificate-oidc-issuer",
+        "https://accounts.google.com",
+        "--trusted-root",
+        &root,
+        &w.image(":v1"),
+    ]);
+    assert_eq!(out.status.code(), Some(12));
+    assert!(common::stderr(&out).contains("OIDC issuer mismatch"));
+}
+
+#[test]
+fn unsigned_image_exits_10_and_missing_tag_exits_11() {
+    let Some(w) = world("unsigned") else { return };
+    let out = w.verify("verify", &[], &w.image(":unsigned"));
+    assert_eq!(out.status.code(), Some(10), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("no signatures found"));
+    let out = w.verify("verify", &[], &w.image(":nope"));
+    assert_eq!(out.status.code(), Some(11), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("image tag not found"));
+}
+
+#[test]
+fn an_attestation_alone_is_not_a_signature() {
+    // A copy of the SPDX bundle on the unsigned image must not satisfy `verify`.
+    let Some(w) = world("attonly") else { return };
+    let sigstore = VirtualSigstore::new("prod", NOW);
+    let mut p = Publisher::new(&w.registry.host(), Some((USER, PASSWORD)));
+    let st = statement(
+        &w.unsigned,
+        "https://spdx.dev/Document",
+        json!({"spdxVersion": "SPDX-2.3"}),
+    );
+    p.push_bundle_referrer(
+        "acme/app",
+        &w.unsigned,
+        &sigstore.sign_statement(&st, identity()).json,
+        "https://spdx.dev/Document",
+    );
+    let out = w.verify("verify", &[], &w.image(&format!("@{}", w.unsigned.digest)));
+    assert_eq!(out.status.code(), Some(12), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("not a signature"));
+}
+
+#[test]
+fn verify_attestation_prints_cosign_envelopes_that_the_seed_jq_pipeline_reads() {
+    let Some(w) = world("jq") else { return };
+    if !vouch_testkit::tool_available("jq") {
+        return;
+    }
+    let out = w.verify(
+        "verify-attestation",
+        &["--type", "slsaprovenance1"],
+        &w.image(&format!("@{}", w.signed.digest)),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let lines: Vec<&str> = std::str::from_utf8(&out.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 1);
+    let envelope: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+    // The seed guide's pipeline, as written: jq -r '.payload' | base64 -d | jq …
+    let pipeline = "jq -r '.payload' | base64 -d | jq -r '.predicate.runDetails.builder.id'";
+    let mut child = Command::new("sh")
+        .args(["-c", pipeline])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&out.stdout).unwrap();
+    let result = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&result.stdout).trim(),
+        "https://github.com/actions/runner/github-hosted"
+    );
+}
+
+#[test]
+fn verify_attestation_summaries_and_vex_file() {
+    let Some(w) = world("summary") else { return };
+    let image = w.image(&format!("@{}", w.signed.digest));
+    let out = w.verify(
+        "verify-attestation",
+        &["--type", "spdxjson", "--summary"],
+        &image,
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    // The bundle SPDX and the legacy .att SPDX both verify and both match.
+    assert_eq!(
+        stdout(&out).matches("2 packages").count(),
+        2,
+        "{}",
+        stdout(&out)
+    );
+    let vex_path = w.dir.join("vex.json");
+    let vex = vex_path.display().to_string();
+    let out = w.verify(
+        "verify-attestation",
+        &["--type", "openvex", "--summary", "--predicate-out", &vex],
+        &image,
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        stdout(&out).contains("[not_affected] CVE-2026-0001 vulnerable_code_not_in_execute_path"),
+        "{}",
+        stdout(&out)
+    );
+    let written: Value = serde_json::from_slice(&std::fs::read(&vex_path).unwrap()).unwrap();
+    assert_eq!(
+        written["statements"][0]["vulnerability"]["name"],
+        "CVE-2026-0001"
+    );
+}
+
+#[test]
+fn verify_attestation_refuses_an_untrusted_builder_and_a_missing_type() {
+    let Some(w) = world("builder") else { return };
+    let image = w.image(&format!("@{}", w.signed.digest));
+    let out = w.verify(
+        "verify-attestation",
+        &[
+            "--type",
+            "slsaprovenance1",
+            "--slsa-builder-id-regexp",
+            r"https://github\.com/evil/.*",
+        ],
+        &image,
+    );
+    assert_eq!(out.status.code(), Some(12));
+    assert!(
+        common::stderr(&out).contains("builder mismatch"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = w.verify("verify-attestation", &["--type", "cyclonedx"], &image);
+    assert_eq!(out.status.code(), Some(12));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("none of the attestations matched the predicate type: cyclonedx, found:")
+            && err.contains("https://slsa.dev/provenance/v1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn discover_lists_referrers_and_legacy_tags() {
+    let Some(w) = world("discover") else { return };
+    let out = w.run(&["discover", "-o", "json", &w.image(":v1")]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let tree: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tree["referrers"]["manifests"].as_array().unwrap().len(), 4);
+    assert!(
+        tree["referrers"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("tag schema")
+    );
+    let tags: Vec<&str> = tree["legacy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags.len(), 2, "{tags:?}");
+    assert!(tags[0].ends_with(".sig") && tags[1].ends_with(".att"));
+    let text = w.run(&["discover", &w.image(":v1")]);
+    assert!(stdout(&text).contains("├── referrers"), "{}", stdout(&text));
+}
+
+#[test]
+fn digest_prints_what_the_tag_points_to() {
+    let Some(w) = world("digest") else { return };
+    let out = w.run(&["digest", &w.image(":v1")]);
+    assert_eq!(stdout(&out).trim(), w.signed.digest);
+}
+
+#[test]
+fn login_with_a_wrong_password_fails_and_stores_nothing() {
+    let Some(w) = world("badlogin") else { return };
+    let before = std::fs::read_to_string(w.dir.join(".docker/config.json")).unwrap();
+    let out = w.run_with_stdin(
+        &["login", &w.registry.host(), "-u", USER, "--password-stdin"],
+        "WRONG",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(common::stderr(&out).contains("license ID"));
+    assert_eq!(
+        std::fs::read_to_string(w.dir.join(".docker/config.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn real_legacy_github_actions_signature_verifies_from_the_registry() {
+    // The real .sig layer from ../shared/fixtures, pushed as the `.sig` tag of
+    // its (absent) image digest: cosign needs only the digest.
+    let Some(w) = world("real") else { return };
+    let Some(f) = common::fixtures() else { return };
+    let dir = f.join("legacy-cosign/salrashid123-server_image-gha");
+    let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
+    let digest = read("image-digest.txt").trim().to_string();
+    let pieces = vouch_testkit::LegacySignature {
+        payload: std::fs::read(dir.join("payload.json")).unwrap(),
+        signature_b64: read("signature.b64").trim().to_string(),
+        certificate_pem: read("certificate.pem"),
+        chain_pem: read("chain.pem"),
+        rekor_bundle_json: Some(
+            serde_json::to_string(
+                &serde_json::from_str::<Value>(&read("rekor-bundle.json")).unwrap(),
+            )
+            .unwrap(),
+        ),
+        log_index: 0,
+        integrated_time: 0,
+    };
+    let image = Pushed {
+        digest: digest.clone(),
+        media_type: vouch_testkit::OCI_INDEX.into(),
+        size: 0,
+    };
+    Publisher::new(&w.registry.host(), Some((USER, PASSWORD))).push_legacy_signatures(
+        "salrashid123/server_image",
+        &image,
+        &[pieces],
+    );
+    let reference = format!("{}/salrashid123/server_image@{digest}", w.registry.host());
+    let ok = w.run(&[
+        "verify",
+        "--certificate-identity-regexp",
+        r"https://github\.com/salrashid123/go-bazel-github-workflow/.*",
+        "--certificate-oidc-issuer",
+        ISSUER,
+        &reference,
+    ]);
+    assert!(ok.status.success(), "{}", common::stderr(&ok));
+    let bad = w.run(&[
+        "verify",
+        "--certificate-identity-regexp",
+        r"https://github\.com/acme/.*",
+        "--certificate-oidc-issuer",
+        ISSUER,
+        &reference,
+    ]);
+    assert_eq!(bad.status.code(), Some(12));
+    assert!(common::stderr(&bad).contains("https://github.com/salrashid123/go-bazel-github-workflow/.github/workflows/release.yaml@refs/tags/v0.0.30"));
+}
