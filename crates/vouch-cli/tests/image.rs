@@ -479,3 +479,74 @@ fn real_legacy_github_actions_signature_verifies_from_the_registry() {
     assert_eq!(bad.status.code(), Some(12));
     assert!(common::stderr(&bad).contains("https://github.com/salrashid123/go-bazel-github-workflow/.github/workflows/release.yaml@refs/tags/v0.0.30"));
 }
+
+#[test]
+fn a_tag_repointed_to_an_unsigned_image_is_no_longer_verified() {
+    let Some(w) = world("repoint") else { return };
+    assert!(w.verify("verify", &[], &w.image(":v1")).status.success());
+    // Repoint v1 to the unsigned image's manifest.
+    let p = Publisher::new(&w.registry.host(), Some((USER, PASSWORD)));
+    // Re-push the unsigned image's content under the v1 tag (same bytes, same digest).
+    let repointed = p.push_image("acme/app", "v1", "app unsigned");
+    assert_eq!(repointed.digest, w.unsigned.digest);
+    let out = w.verify("verify", &[], &w.image(":v1"));
+    assert_eq!(out.status.code(), Some(10), "{}", common::stderr(&out));
+    let err = common::stderr(&out);
+    assert!(
+        err.contains(&w.unsigned.digest),
+        "the message must name the digest the tag now points to: {err}"
+    );
+}
+
+#[test]
+fn a_tampered_signature_layer_is_refused() {
+    let Some(w) = world("tampered") else { return };
+    let sigstore = VirtualSigstore::new("prod", NOW);
+    let mut pieces = sigstore.sign_image_legacy(
+        &format!("{}/acme/app", w.registry.host()),
+        &w.unsigned.digest,
+        identity(),
+    );
+    // Change the signed payload after signing (the layer, not the annotations).
+    pieces.payload = String::from_utf8(pieces.payload)
+        .unwrap()
+        .replace("acme/app", "acme/apq")
+        .into_bytes();
+    Publisher::new(&w.registry.host(), Some((USER, PASSWORD))).push_legacy_signatures(
+        "acme/app",
+        &w.unsigned,
+        &[pieces],
+    );
+    let out = w.verify("verify", &[], &w.image(&format!("@{}", w.unsigned.digest)));
+    assert_eq!(out.status.code(), Some(12), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("signature"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+#[test]
+fn unreachable_registry_and_corrupt_credentials_say_what_is_wrong() {
+    let Some(w) = world("faults") else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = w.verify("verify", &[], &format!("127.0.0.1:{port}/acme/app:v1"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        common::stderr(&out).contains("cannot reach registry"),
+        "{}",
+        common::stderr(&out)
+    );
+    std::fs::write(w.dir.join(".docker/config.json"), "{broken").unwrap();
+    let out = w.verify("verify", &[], &w.image(":v1"));
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains(".docker/config.json"),
+        "{}",
+        common::stderr(&out)
+    );
+}
