@@ -163,6 +163,11 @@ pub struct VerifyArgs {
     /// `json` (default, cosign's array of payloads) or `text` (raw payloads).
     #[arg(long, short = 'o', value_enum, default_value = "json")]
     pub output: OutputFormat,
+    /// For a multi-arch image, also resolve and report the manifest for this
+    /// platform (`os/arch[/variant]`). The signature checked is still the one
+    /// on the digest the reference names, as cosign does.
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
     /// Images to verify: `registry/repo:tag` or `registry/repo@sha256:…`.
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,

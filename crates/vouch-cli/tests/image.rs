@@ -550,3 +550,84 @@ fn unreachable_registry_and_corrupt_credentials_say_what_is_wrong() {
         common::stderr(&out)
     );
 }
+
+#[test]
+fn multi_arch_index_is_verified_and_platform_manifest_reported() {
+    let Some(w) = world("platform") else { return };
+    let sigstore = VirtualSigstore::new("prod", NOW);
+    let p = Publisher::new(&w.registry.host(), Some((USER, PASSWORD)));
+    let amd = p.push_image("acme/multi", "amd-only", "multi amd64");
+    let arm = p.push_image("acme/multi", "arm-only", "multi arm64");
+    let index = p.push_index(
+        "acme/multi",
+        "v1",
+        &[(&amd, "linux", "amd64"), (&arm, "linux", "arm64")],
+    );
+    // cosign signs (and verifies) the index digest the tag resolves to.
+    let sig = sigstore.sign_image_legacy(
+        &format!("{}/acme/multi", w.registry.host()),
+        &index.digest,
+        identity(),
+    );
+    p.push_legacy_signatures("acme/multi", &index, &[sig]);
+    let multi = format!("{}/acme/multi:v1", w.registry.host());
+    let out = w.verify("verify", &["--platform", "linux/arm64"], &multi);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("Platform linux/arm64 of"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(
+        common::stderr(&out).contains(&arm.digest),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = w.verify("verify", &["--platform", "linux/s390x"], &multi);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("linux/amd64, linux/arm64"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+#[test]
+fn credentials_from_a_docker_credential_helper_are_used() {
+    let Some(w) = world("helper") else { return };
+    // A credential helper that knows the registry (docker's helper protocol).
+    let bin = w.dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-vouchtest");
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\necho '{{\"ServerURL\":\"'$server'\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}'\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        w.dir.join(".docker/config.json"),
+        r#"{"credsStore":"vouchtest"}"#,
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = w
+        .command(&["digest", &w.image(":v1")])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(stdout(&out).trim(), w.signed.digest);
+    // Without the helper on PATH the failure names it.
+    let out = w.run(&["digest", &w.image(":v1")]);
+    assert!(
+        common::stderr(&out).contains("docker-credential-vouchtest"),
+        "{}",
+        common::stderr(&out)
+    );
+}

@@ -148,6 +148,21 @@ impl Publisher {
         self.push_manifest(repo, tag, OCI_MANIFEST, manifest.as_bytes())
     }
 
+    /// Pushes an image index over `entries` (each `(pushed manifest, os, arch)`), tagged `tag`.
+    pub fn push_index(&self, repo: &str, tag: &str, entries: &[(&Pushed, &str, &str)]) -> Pushed {
+        let manifests: Vec<Value> = entries
+            .iter()
+            .map(|(m, os, arch)| {
+                let mut d = m.descriptor();
+                d["platform"] = json!({"os": os, "architecture": arch});
+                d
+            })
+            .collect();
+        let index =
+            json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}).to_string();
+        self.push_manifest(repo, tag, OCI_INDEX, index.as_bytes())
+    }
+
     /// Pushes legacy cosign signatures as the `sha256-<hex>.sig` manifest of
     /// `image` (one layer each).
     pub fn push_legacy_signatures(

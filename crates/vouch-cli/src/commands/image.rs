@@ -119,3 +119,76 @@ pub fn print_header(reference: &Reference, lines: &[&str]) {
         eprintln!("  - {line}");
     }
 }
+
+/// The manifest digest for `platform` (`os/arch[/variant]`) in the image
+/// index `image` names; an error when `image` is not an index or has no such
+/// platform.
+pub async fn platform_manifest(
+    client: &RegistryClient,
+    image: &ResolvedImage,
+    platform: &str,
+) -> Result<Sha256Digest, Failure> {
+    let mut parts = platform.splitn(3, '/');
+    let (Some(os), Some(arch)) = (parts.next(), parts.next()) else {
+        return Err(Failure::usage(format!(
+            "--platform `{platform}`: expected os/arch or os/arch/variant"
+        )));
+    };
+    let variant = parts.next();
+    let repo = image.reference.repository();
+    let fetched = client
+        .manifest(repo, &image.digest.to_string(), oci::MANIFEST_ACCEPT)
+        .await?
+        .ok_or_else(|| {
+            Failure::new(
+                FailureKind::Verification,
+                format!("manifest {repo}@{} not found", image.digest),
+            )
+        })?;
+    let not_index = || {
+        Failure::usage(format!(
+            "--platform {platform}: {repo}@{} is a single-platform image ({}), not an index",
+            image.digest, fetched.media_type
+        ))
+    };
+    if fetched.media_type != oci::OCI_INDEX && fetched.media_type != oci::DOCKER_MANIFEST_LIST {
+        return Err(not_index());
+    }
+    let index: oci::ImageIndex = serde_json::from_slice(&fetched.bytes).map_err(|e| {
+        Failure::new(
+            FailureKind::Verification,
+            format!("malformed image index {repo}@{}: {e}", image.digest),
+        )
+    })?;
+    let available: Vec<String> = index
+        .manifests
+        .iter()
+        .filter_map(|d| d.platform.as_ref())
+        .map(|p| {
+            format!(
+                "{}/{}{}",
+                p.os,
+                p.architecture,
+                p.variant
+                    .as_ref()
+                    .map(|v| format!("/{v}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let entry = index.manifests.iter().find(|d| {
+        d.platform.as_ref().is_some_and(|p| {
+            p.os == os
+                && p.architecture == arch
+                && (variant.is_none() || p.variant.as_deref() == variant)
+        })
+    });
+    let entry = entry.ok_or_else(|| {
+        Failure::usage(format!(
+            "--platform {platform}: not in the index {repo}@{}; it has {}",
+            image.digest,
+            available.join(", ")
+        ))
+    })?;
+    Ok(entry.sha256()?)
+}

@@ -31,6 +31,10 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     image::runtime()?.block_on(async {
         for arg in &args.images {
             let resolved = image::resolve(&client, &args.registry, arg).await?;
+            let platform = match &args.platform {
+                Some(platform) => Some((platform, image::platform_manifest(&client, &resolved, platform).await?)),
+                None => None,
+            };
             let payloads = verify_image(&client, &material, &policy, &resolved).await?;
             image::print_header(
                 &resolved.reference,
@@ -40,6 +44,9 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
                     "The code-signing certificate was verified using trusted certificate authority certificates",
                 ],
             );
+            if let Some((platform, digest)) = platform {
+                eprintln!("Platform {platform} of {}@{}: {digest}", resolved.reference.repository(), resolved.digest);
+            }
             match args.output {
                 OutputFormat::Json => println!("\n{}", Value::Array(payloads)),
                 OutputFormat::Text => {
