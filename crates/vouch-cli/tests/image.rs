@@ -631,3 +631,33 @@ fn credentials_from_a_docker_credential_helper_are_used() {
         common::stderr(&out)
     );
 }
+
+#[test]
+fn a_self_signed_tls_registry_needs_allow_insecure_registry() {
+    let Some(tls) = LocalRegistry::start_tls() else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("vouch-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_vouch"))
+            .args(args)
+            .env("HOME", &dir)
+            .env_remove("DOCKER_CONFIG")
+            .output()
+            .unwrap()
+    };
+    // The registry speaks TLS; plain HTTP (vouch's default for loopback) cannot talk to it.
+    let image = format!("{}/acme/app:v1", tls.host());
+    let out = run(&["digest", &image]);
+    assert!(!out.status.success());
+    // With the flag, the self-signed certificate is accepted and the tag resolves (to 404 here).
+    let out = run(&["digest", "--allow-insecure-registry", &image]);
+    assert_eq!(out.status.code(), Some(11), "{}", common::stderr(&out));
+    assert!(
+        common::stderr(&out).contains("image not found"),
+        "{}",
+        common::stderr(&out)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -55,7 +55,8 @@ pub enum Transport {
     Https,
     /// `--allow-http-registry`: plain HTTP everywhere.
     AllowHttp,
-    /// `--allow-insecure-registry`: HTTPS without certificate verification.
+    /// `--allow-insecure-registry`: HTTPS without certificate verification,
+    /// loopback registries included.
     InsecureSkipTlsVerify,
 }
 
@@ -145,12 +146,12 @@ impl RegistryClient {
 
     /// `scheme://host` for a registry.
     pub fn base_url(&self, registry: &Registry) -> String {
-        let scheme =
-            if registry.is_loopback() || self.inner.options.transport == Transport::AllowHttp {
-                "http"
-            } else {
-                "https"
-            };
+        let scheme = match self.inner.options.transport {
+            Transport::InsecureSkipTlsVerify => "https",
+            Transport::AllowHttp => "http",
+            Transport::Https if registry.is_loopback() => "http",
+            Transport::Https => "https",
+        };
         format!("{scheme}://{}", registry.api_host())
     }
 

@@ -46,6 +46,19 @@ impl LocalRegistry {
     /// and password. Returns `None` (after saying why) when `docker-registry`
     /// or `htpasswd` is missing outside CI.
     pub fn start(basic_auth: Option<(&str, &str)>) -> Option<Self> {
+        Self::start_with(basic_auth, false)
+    }
+
+    /// Starts a registry serving HTTPS with a fresh self-signed certificate
+    /// for 127.0.0.1 (made with `openssl`), as a private registry might.
+    pub fn start_tls() -> Option<Self> {
+        if !tool_available("openssl") {
+            return None;
+        }
+        Self::start_with(None, true)
+    }
+
+    fn start_with(basic_auth: Option<(&str, &str)>, tls: bool) -> Option<Self> {
         if !tool_available("docker-registry")
             || (basic_auth.is_some() && !tool_available("htpasswd"))
         {
@@ -61,6 +74,40 @@ impl LocalRegistry {
              127.0.0.1:{port}\n",
             dir.join("storage").display()
         );
+        if tls {
+            let status = Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-days",
+                    "1",
+                ])
+                .args([
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                ])
+                .arg("-keyout")
+                .arg(dir.join("key.pem"))
+                .arg("-out")
+                .arg(dir.join("cert.pem"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run openssl");
+            assert!(status.success(), "openssl could not make a certificate");
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                dir.join("cert.pem").display(),
+                dir.join("key.pem").display()
+            ));
+        }
         if let Some((user, password)) = basic_auth {
             let out = Command::new("htpasswd")
                 .args(["-Bbn", user, password])
