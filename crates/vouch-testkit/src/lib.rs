@@ -64,7 +64,10 @@ pub use options::{
     CertOptions, DsseEntryKind, IssuerClaim, IssuingCa, LEAF_LIFETIME_SECS, LeafEku, LogOptions,
     Presence, SctChoice, SignOptions,
 };
-pub use publish::{BUNDLE_V03_ARTIFACT, OCI_INDEX, OCI_MANIFEST, Publisher, Pushed, sha256_digest};
+pub use publish::{
+    AttestationSpec, BUNDLE_V03_ARTIFACT, Layout, OCI_INDEX, OCI_MANIFEST, Publisher, Pushed,
+    sha256_digest, standard_attestations,
+};
 pub use registry::{LocalRegistry, REGISTRY_START_TIMEOUT, tool_available};
 pub use rekor::INACTIVE_SHARDS_SIZE;
 pub use sigstore::{

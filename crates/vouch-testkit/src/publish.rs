@@ -317,3 +317,119 @@ impl Publisher {
         (status, response_headers, body)
     }
 }
+
+/// Which signature layout to publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Sigstore bundle v0.3 referrers (cosign v3).
+    Bundle,
+    /// `sha256-<hex>.sig` / `.att` tags (cosign v2).
+    Legacy,
+}
+
+/// One attestation to attach: predicate type, predicate, and who signs it.
+#[derive(Debug, Clone)]
+pub struct AttestationSpec {
+    /// The predicate type URI.
+    pub predicate_type: String,
+    /// The predicate.
+    pub predicate: Value,
+    /// The signer.
+    pub identity: crate::Identity,
+}
+
+/// The SPDX, SLSA v1 and OpenVEX predicates a vendor attaches to an image,
+/// signed by `identity`; the provenance names `builder`.
+pub fn standard_attestations(
+    repo: &str,
+    tag: &str,
+    builder: &str,
+    identity: &crate::Identity,
+) -> Vec<AttestationSpec> {
+    let spec = |t: &str, p: Value| AttestationSpec {
+        predicate_type: t.to_string(),
+        predicate: p,
+        identity: identity.clone(),
+    };
+    vec![
+        spec(
+            "https://spdx.dev/Document",
+            json!({"spdxVersion": "SPDX-2.3", "name": repo, "packages": [{"name": "libc"}, {"name": "openssl"}]}),
+        ),
+        spec(
+            "https://slsa.dev/provenance/v1",
+            json!({
+                "buildDefinition": {"buildType": "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1", "externalParameters": {}},
+                "runDetails": {"builder": {"id": builder}},
+            }),
+        ),
+        spec(
+            "https://openvex.dev/ns/v0.2.0",
+            json!({
+                "@context": "https://openvex.dev/ns/v0.2.0", "@id": format!("https://vendor.example/vex/{repo}/{tag}"), "author": "vendor",
+                "timestamp": "2026-01-01T00:00:00Z", "version": 1,
+                "statements": [{"vulnerability": {"name": "CVE-2026-0001"}, "products": [{"@id": format!("pkg:oci/{repo}")}], "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}],
+            }),
+        ),
+    ]
+}
+
+impl Publisher {
+    /// Pushes `repo:tag` and attaches, in `layout`, a signature by `signer`
+    /// (unless `None`) and the given attestations.
+    pub fn push_signed_image(
+        &mut self,
+        sigstore: &crate::VirtualSigstore,
+        repo: &str,
+        tag: &str,
+        layout: Layout,
+        signer: Option<&crate::Identity>,
+        attestations: &[AttestationSpec],
+    ) -> Pushed {
+        let image = self.push_image(repo, tag, &format!("{repo}:{tag}"));
+        let statement = |a: &AttestationSpec| {
+            crate::in_toto_statement(repo, image.hex(), &a.predicate_type, &a.predicate)
+        };
+        match layout {
+            Layout::Bundle => {
+                if let Some(signer) = signer {
+                    let sign = crate::in_toto_statement(
+                        repo,
+                        image.hex(),
+                        "https://sigstore.dev/cosign/sign/v1",
+                        &json!({}),
+                    );
+                    let bundle = sigstore.sign_statement(&sign, signer);
+                    self.push_bundle_referrer(
+                        repo,
+                        &image,
+                        &bundle.json,
+                        "https://sigstore.dev/cosign/sign/v1",
+                    );
+                }
+                for a in attestations {
+                    let bundle = sigstore.sign_statement(&statement(a), &a.identity);
+                    self.push_bundle_referrer(repo, &image, &bundle.json, &a.predicate_type);
+                }
+            }
+            Layout::Legacy => {
+                if let Some(signer) = signer {
+                    let sig = sigstore.sign_image_legacy(
+                        &format!("{}/{repo}", self.host),
+                        &image.digest,
+                        signer,
+                    );
+                    self.push_legacy_signatures(repo, &image, &[sig]);
+                }
+                if !attestations.is_empty() {
+                    let atts: Vec<_> = attestations
+                        .iter()
+                        .map(|a| sigstore.attest_image_legacy(&statement(a), &a.identity))
+                        .collect();
+                    self.push_legacy_attestations(repo, &image, &atts);
+                }
+            }
+        }
+        image
+    }
+}

@@ -1,0 +1,22 @@
+//! # vouch-release: verify a whole release in one pass
+//!
+//! A [`ReleasePolicy`] (TOML) names the release's images, who must have signed
+//! them and which attestations each must carry, plus third-party images
+//! pinned by digest. [`verify_release`] checks them all concurrently with one
+//! client and one trust root, and returns one [`ImageRow`] per image for the
+//! report ([`to_table`], [`to_json`], [`to_junit`]).
+#![forbid(unsafe_code)]
+
+mod policy;
+mod report;
+mod verify;
+
+pub use policy::{
+    AttestationSpec, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE, PolicyError, ReleaseImage,
+    ReleasePolicy, ThirdPartyImage,
+};
+pub use report::{passed, to_json, to_junit, to_table};
+pub use verify::{
+    COSIGN_SIGN_PREDICATE, DEFAULT_CONCURRENCY, ImageRow, Progress, ReleaseOptions, Verdict,
+    verify_release,
+};

@@ -1,0 +1,302 @@
+//! The release policy file (TOML): which images make up a release, who must
+//! have signed them, and which attestations each must carry. See
+//! `docs/release-policy.md` and `examples/` for commented examples.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use vouch_attest::PredicateFilter;
+use vouch_verify::{IdentityPolicy, SignerPolicy, ValueMatcher};
+
+/// Upper bound on a policy file: a release of a few hundred images is tens of
+/// KiB; 4 MiB refuses anything else before parsing.
+pub const MAX_POLICY_SIZE: usize = 4 * 1024 * 1024;
+/// Upper bound on the images in one policy (signed and third-party).
+pub const MAX_IMAGES: usize = 10_000;
+
+/// Why a policy file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file is not valid TOML for this schema.
+    #[error("release policy: {0}")]
+    Parse(String),
+    /// A value in it is invalid.
+    #[error("release policy: {what}: {reason}")]
+    Invalid {
+        /// Where.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Who must have signed (whole-value regexps, as everywhere in vouch).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySpec {
+    /// Exact certificate identity.
+    pub subject: Option<String>,
+    /// Pattern the whole certificate identity must match.
+    pub subject_regexp: Option<String>,
+    /// Exact OIDC issuer.
+    pub issuer: Option<String>,
+    /// Pattern the whole OIDC issuer must match.
+    pub issuer_regexp: Option<String>,
+}
+
+impl IdentitySpec {
+    fn to_policy(&self, what: &str) -> Result<SignerPolicy, PolicyError> {
+        let invalid = |reason: String| PolicyError::Invalid {
+            what: what.to_string(),
+            reason,
+        };
+        let pick = |exact: &Option<String>, re: &Option<String>, name: &str| match (exact, re) {
+            (Some(v), None) => Ok(ValueMatcher::Exact(v.clone())),
+            (None, Some(p)) => ValueMatcher::regex(p).map_err(|e| invalid(e.to_string())),
+            (Some(_), Some(_)) => Err(invalid(format!(
+                "give `{name}` or `{name}_regexp`, not both"
+            ))),
+            (None, None) => Err(invalid(format!("`{name}` or `{name}_regexp` is required"))),
+        };
+        Ok(SignerPolicy::keyless(IdentityPolicy::new(
+            pick(&self.subject, &self.subject_regexp, "subject")?,
+            pick(&self.issuer, &self.issuer_regexp, "issuer")?,
+        )))
+    }
+}
+
+/// The attestations an image must carry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttestationSpec {
+    /// `--type` names or predicate URIs, e.g. `["spdxjson", "slsaprovenance1", "openvex"]`.
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// The SLSA provenance builder ID must match this pattern as a whole.
+    pub slsa_builder_id_regexp: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    registry: String,
+    identity: IdentitySpec,
+    #[serde(default)]
+    attestations: AttestationSpec,
+    #[serde(default, rename = "image")]
+    images: Vec<RawImage>,
+    #[serde(default, rename = "third_party")]
+    third_party: Vec<RawThirdParty>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    name: String,
+    identity: Option<IdentitySpec>,
+    attestations: Option<AttestationSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThirdParty {
+    name: String,
+    reference: String,
+    #[serde(default = "default_category")]
+    category: String,
+    identity: Option<IdentitySpec>,
+}
+
+fn default_category() -> String {
+    "upstream, not re-signed".to_string()
+}
+
+/// One signed image of the release.
+#[derive(Debug, Clone)]
+pub struct ReleaseImage {
+    /// Its name under the registry base path.
+    pub name: String,
+    /// Who must have signed it.
+    pub signer: SignerPolicy,
+    /// The predicate types it must carry, parsed.
+    pub required: Vec<PredicateFilter>,
+    /// The SLSA builder pattern, if any.
+    pub slsa_builder: Option<ValueMatcher>,
+}
+
+/// A third-party image, pinned by digest and not signed by the vendor.
+#[derive(Debug, Clone)]
+pub struct ThirdPartyImage {
+    /// A short name.
+    pub name: String,
+    /// `registry/repo[:tag]@sha256:…`.
+    pub reference: String,
+    /// E.g. "upstream, not re-signed".
+    pub category: String,
+    /// Its own publisher's identity, when it should be verified.
+    pub signer: Option<SignerPolicy>,
+}
+
+/// A parsed, checked release policy.
+#[derive(Debug, Clone)]
+pub struct ReleasePolicy {
+    /// The registry base path: images are `<registry>/<name>:<version>`.
+    pub registry: String,
+    /// The signed images.
+    pub images: Vec<ReleaseImage>,
+    /// The third-party images.
+    pub third_party: Vec<ThirdPartyImage>,
+}
+
+impl ReleasePolicy {
+    /// Parses and checks a policy document: unknown keys, bad patterns,
+    /// unknown `--type` names and duplicate image names are refused.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        if text.len() > MAX_POLICY_SIZE {
+            return Err(PolicyError::Parse(format!(
+                "larger than {MAX_POLICY_SIZE} bytes"
+            )));
+        }
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        if raw.images.len() + raw.third_party.len() > MAX_IMAGES {
+            return Err(PolicyError::Parse(format!("more than {MAX_IMAGES} images")));
+        }
+        let registry = raw.registry.trim_end_matches('/').to_string();
+        let mut seen = BTreeMap::new();
+        let mut images = Vec::new();
+        for image in &raw.images {
+            if seen.insert(image.name.clone(), ()).is_some() {
+                return Err(PolicyError::Invalid {
+                    what: format!("image `{}`", image.name),
+                    reason: "listed twice".into(),
+                });
+            }
+            let what = format!("image `{}`", image.name);
+            let identity = image.identity.as_ref().unwrap_or(&raw.identity);
+            let attestations = image.attestations.as_ref().unwrap_or(&raw.attestations);
+            images.push(ReleaseImage {
+                name: image.name.clone(),
+                signer: identity.to_policy(&what)?,
+                required: attestations
+                    .required
+                    .iter()
+                    .map(|t| {
+                        PredicateFilter::parse(t).map_err(|e| PolicyError::Invalid {
+                            what: what.clone(),
+                            reason: e.to_string(),
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+                slsa_builder: attestations
+                    .slsa_builder_id_regexp
+                    .as_deref()
+                    .map(|p| {
+                        ValueMatcher::regex(p).map_err(|e| PolicyError::Invalid {
+                            what: what.clone(),
+                            reason: e.to_string(),
+                        })
+                    })
+                    .transpose()?,
+            });
+        }
+        let third_party = raw
+            .third_party
+            .iter()
+            .map(|t| {
+                let what = format!("third-party image `{}`", t.name);
+                if !t.reference.contains("@sha256:") {
+                    return Err(PolicyError::Invalid {
+                        what,
+                        reason: "third-party images must be pinned by digest (`…@sha256:<hex>`)"
+                            .into(),
+                    });
+                }
+                Ok(ThirdPartyImage {
+                    name: t.name.clone(),
+                    reference: t.reference.clone(),
+                    category: t.category.clone(),
+                    signer: t
+                        .identity
+                        .as_ref()
+                        .map(|i| i.to_policy(&what))
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            registry,
+            images,
+            third_party,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"
+registry = "registry.example.com/proxy/acme/"
+[identity]
+subject_regexp = 'https://github\.com/acme/platform/.*'
+issuer = "https://token.actions.githubusercontent.com"
+[attestations]
+required = ["spdxjson", "slsaprovenance1", "openvex"]
+slsa_builder_id_regexp = 'https://github\.com/acme/.*'
+[[image]]
+name = "operator"
+[[image]]
+name = "ui"
+attestations = { required = ["spdxjson"] }
+[[third_party]]
+name = "envoy"
+reference = "docker.io/envoyproxy/gateway@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+"#;
+
+    #[test]
+    fn parses_defaults_and_overrides() {
+        let p = ReleasePolicy::from_toml(POLICY).unwrap();
+        assert_eq!(p.registry, "registry.example.com/proxy/acme");
+        assert_eq!(p.images.len(), 2);
+        assert_eq!(p.images[0].required.len(), 3);
+        assert_eq!(p.images[1].required.len(), 1);
+        assert!(p.images[1].slsa_builder.is_none());
+        assert_eq!(p.third_party[0].category, "upstream, not re-signed");
+    }
+
+    #[test]
+    fn refuses_unknown_keys_bad_types_duplicates_and_unpinned_third_party() {
+        for (edit, fragment) in [
+            (
+                POLICY.replace("name = \"ui\"", "name = \"ui\"\ncolour = 1"),
+                "unknown field",
+            ),
+            (
+                POLICY.replace("\"openvex\"]", "\"openvex\", \"spdx-json\"]"),
+                "spdx-json",
+            ),
+            (
+                POLICY.replace("name = \"ui\"", "name = \"operator\""),
+                "listed twice",
+            ),
+            (
+                POLICY.replace(
+                    "@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                    ":v1",
+                ),
+                "pinned by digest",
+            ),
+            (
+                POLICY.replace(
+                    "issuer = \"https",
+                    "issuer_regexp = \"(\"\nissuer = \"https",
+                ),
+                "not both",
+            ),
+        ] {
+            let err = ReleasePolicy::from_toml(&edit).unwrap_err().to_string();
+            assert!(err.contains(fragment), "expected `{fragment}` in: {err}");
+        }
+    }
+}

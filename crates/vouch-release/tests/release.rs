@@ -1,0 +1,259 @@
+//! A demo release on a real registry, verified in one pass; then each failure
+//! mode flips only its own row.
+
+use std::sync::Arc;
+
+use vouch_oci::{AuthLocations, ClientOptions, CredentialStore, Registry, RegistryClient};
+use vouch_release::*;
+use vouch_testkit::{
+    Identity, Layout, LocalRegistry, Publisher, VirtualSigstore, standard_attestations,
+};
+use vouch_verify::TrustedMaterial;
+
+const USER: &str = "alice@example.com";
+const PASSWORD: &str = "LICENSE-0001";
+const VERSION: &str = "v1.2.0";
+const BUILDER: &str =
+    "https://github.com/acme/platform/.github/workflows/release.yml@refs/heads/main";
+
+fn vendor() -> Identity {
+    Identity::github_actions(
+        "acme/platform",
+        ".github/workflows/release.yml",
+        "refs/tags/v1.2.0",
+    )
+}
+
+fn policy(host: &str, third_party: &str) -> ReleasePolicy {
+    ReleasePolicy::from_toml(&format!(
+        r#"
+registry = "{host}/acme"
+[identity]
+subject_regexp = 'https://github\.com/acme/platform/\.github/workflows/release\.yml@refs/tags/v.*'
+issuer = "https://token.actions.githubusercontent.com"
+[attestations]
+required = ["spdxjson", "slsaprovenance1", "openvex"]
+slsa_builder_id_regexp = 'https://github\.com/acme/platform/\.github/workflows/.*'
+[[image]]
+name = "operator"
+[[image]]
+name = "gateway"
+[[image]]
+name = "ui"
+[[image]]
+name = "api"
+[[image]]
+name = "worker"
+[[image]]
+name = "unreleased"
+[[third_party]]
+name = "envoy"
+reference = "{third_party}"
+"#
+    ))
+    .unwrap()
+}
+
+struct World {
+    registry: LocalRegistry,
+    sigstore: VirtualSigstore,
+    publisher: Publisher,
+    third_party: String,
+}
+
+fn world() -> Option<World> {
+    world_with(None)
+}
+
+/// The demo release; `bad` replaces one image's attestations.
+fn world_with(bad: Option<(&str, Vec<vouch_testkit::AttestationSpec>)>) -> Option<World> {
+    let registry = LocalRegistry::start(Some((USER, PASSWORD)))?;
+    let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
+    let mut publisher = Publisher::new(&registry.host(), Some((USER, PASSWORD)));
+    let good = standard_attestations("x", VERSION, BUILDER, &vendor());
+    for (name, layout) in [
+        ("operator", Layout::Bundle),
+        ("gateway", Layout::Legacy),
+        ("ui", Layout::Bundle),
+        ("api", Layout::Legacy),
+        ("worker", Layout::Bundle),
+    ] {
+        let atts = match &bad {
+            Some((bad_name, atts)) if *bad_name == name => atts.clone(),
+            _ => good.clone(),
+        };
+        publisher.push_signed_image(
+            &sigstore,
+            &format!("acme/{name}"),
+            VERSION,
+            layout,
+            Some(&vendor()),
+            &atts,
+        );
+    }
+    let envoy = publisher.push_image("envoyproxy/gateway", "v1.3.0", "envoy");
+    let third_party = format!(
+        "{}/envoyproxy/gateway:v1.3.0@{}",
+        registry.host(),
+        envoy.digest
+    );
+    Some(World {
+        registry,
+        sigstore,
+        publisher,
+        third_party,
+    })
+}
+
+impl World {
+    async fn verify(&self) -> Vec<ImageRow> {
+        let client = RegistryClient::new(ClientOptions {
+            credentials: CredentialStore::new(AuthLocations::default()).with_override(
+                Registry::new(&self.registry.host()).unwrap(),
+                vouch_oci::Credential::Basic {
+                    username: USER.into(),
+                    password: PASSWORD.into(),
+                },
+            ),
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let material = Arc::new(
+            TrustedMaterial::from_json(self.sigstore.trusted_root_json().as_bytes()).unwrap(),
+        );
+        let options = ReleaseOptions {
+            version: VERSION.into(),
+            require_all: false,
+            concurrency: 4,
+        };
+        verify_release(
+            &client,
+            material,
+            &policy(&self.registry.host(), &self.third_party),
+            &options,
+            |_| {},
+        )
+        .await
+    }
+}
+
+fn row<'a>(rows: &'a [ImageRow], name: &str) -> &'a ImageRow {
+    rows.iter().find(|r| r.name == name).unwrap()
+}
+
+fn expect_only_failure(rows: &[ImageRow], name: &str, fragment: &str) {
+    for r in rows {
+        let expected = if r.name == name {
+            Verdict::Fail
+        } else if r.name == "unreleased" {
+            Verdict::Skip
+        } else {
+            Verdict::Ok
+        };
+        assert_eq!(r.verdict, expected, "{}: {:?}", r.name, r.problems);
+    }
+    let problems = row(rows, name).problems.join("\n");
+    assert!(
+        problems.contains(fragment),
+        "expected `{fragment}` in: {problems}"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_release_verifies_in_one_pass() {
+    let Some(w) = world() else { return };
+    let rows = w.verify().await;
+    assert_eq!(rows.len(), 7);
+    assert!(passed(&rows), "{}", to_table(&rows));
+    for name in ["operator", "gateway", "ui", "api", "worker"] {
+        let r = row(&rows, name);
+        assert_eq!(r.verdict, Verdict::Ok, "{name}: {:?}", r.problems);
+        assert_eq!(r.sbom_packages, Some(2));
+        assert_eq!(r.slsa_builder.as_deref(), Some(BUILDER));
+        assert_eq!(r.vex_statements, Some(1));
+        assert!(r.vex_document.as_deref().unwrap().contains("CVE-2026-0001"));
+    }
+    assert_eq!(row(&rows, "unreleased").verdict, Verdict::Skip);
+    assert_eq!(row(&rows, "envoy").verdict, Verdict::Ok);
+    let junit = to_junit(VERSION, &rows);
+    assert!(
+        junit.contains("tests=\"7\" failures=\"0\" skipped=\"1\""),
+        "{junit}"
+    );
+    let json = to_json(VERSION, &rows);
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["images"][0]["name"], "operator");
+}
+
+#[tokio::test]
+async fn a_missing_attestation_fails_only_that_image() {
+    let mut atts = standard_attestations("x", VERSION, BUILDER, &vendor());
+    atts.retain(|a| !a.predicate_type.contains("openvex"));
+    let Some(w) = world_with(Some(("ui", atts))) else {
+        return;
+    };
+    let rows = w.verify().await;
+    expect_only_failure(&rows, "ui", "attestation openvex: none verified");
+}
+
+#[tokio::test]
+async fn a_vex_signed_by_someone_else_fails_only_that_image() {
+    let evil = Identity::github_actions(
+        "evil/fork",
+        ".github/workflows/release.yml",
+        "refs/tags/v1.2.0",
+    );
+    let mut atts = standard_attestations("x", VERSION, BUILDER, &vendor());
+    for a in &mut atts {
+        if a.predicate_type.contains("openvex") {
+            a.identity = evil.clone();
+        }
+    }
+    // worker is published in the bundle layout: the VEX bundle fails the identity policy.
+    let Some(w) = world_with(Some(("worker", atts))) else {
+        return;
+    };
+    let rows = w.verify().await;
+    expect_only_failure(&rows, "worker", "attestation openvex: none verified");
+    assert!(
+        row(&rows, "worker")
+            .problems
+            .join(" ")
+            .contains("evil/fork"),
+        "{:?}",
+        row(&rows, "worker").problems
+    );
+}
+
+#[tokio::test]
+async fn provenance_from_an_untrusted_builder_fails_only_that_image() {
+    let atts = standard_attestations(
+        "x",
+        VERSION,
+        "https://github.com/evil/builder/.github/workflows/b.yml@refs/heads/main",
+        &vendor(),
+    );
+    let Some(w) = world_with(Some(("api", atts))) else {
+        return;
+    };
+    let rows = w.verify().await;
+    expect_only_failure(&rows, "api", "SLSA builder");
+}
+
+#[tokio::test]
+async fn a_tag_repointed_to_an_unsigned_image_fails_only_that_image() {
+    let Some(w) = world() else { return };
+    w.publisher
+        .push_image("acme/gateway", VERSION, "an unsigned gateway");
+    let rows = w.verify().await;
+    expect_only_failure(&rows, "gateway", "signature: no signatures found");
+}
+
+#[tokio::test]
+async fn a_drifted_third_party_digest_fails_only_that_image() {
+    let Some(w) = world() else { return };
+    w.publisher
+        .push_image("envoyproxy/gateway", "v1.3.0", "envoy, rebuilt");
+    let rows = w.verify().await;
+    expect_only_failure(&rows, "envoy", "digest drifted");
+}
