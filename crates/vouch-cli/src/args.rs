@@ -49,6 +49,18 @@ pub enum Command {
     /// `vex.json` for `trivy --vex`).
     #[command(verbatim_doc_comment)]
     VerifyAttestation(VerifyAttestationArgs),
+    /// Verify a whole release in one pass: every image's signature and
+    /// required attestations, as a release policy file says (see
+    /// docs/release-policy.md).
+    ///
+    ///   vouch verify-release --policy release.toml --version 1.2.0
+    ///
+    /// Prints a table (or --output json), optionally a JUnit file for CI and
+    /// each image's OpenVEX document for `trivy --vex`. An image missing at
+    /// that version is SKIP unless --require-all. Exit code 0 only when every
+    /// required check passed; 1 when any image failed.
+    #[command(verbatim_doc_comment)]
+    VerifyRelease(VerifyReleaseArgs),
     /// List what is attached to an image: referrers and cosign tags (like
     /// `oras discover` / `cosign tree`).
     Discover(DiscoverArgs),
@@ -203,6 +215,38 @@ pub struct VerifyAttestationArgs {
     /// Images to verify.
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
+}
+
+/// `vouch verify-release`.
+#[derive(Debug, Args)]
+pub struct VerifyReleaseArgs {
+    /// The release policy (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// The release version: every image is `<registry>/<name>:<version>`.
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+    /// An image missing at this version fails instead of being skipped.
+    #[arg(long)]
+    pub require_all: bool,
+    /// Write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write each image's verified OpenVEX document to DIR/<image>.vex.json.
+    #[arg(long, value_name = "DIR")]
+    pub vex_dir: Option<PathBuf>,
+    /// Images verified at once.
+    #[arg(long, value_name = "N", default_value_t = vouch_release::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+    /// `text` (a table) or `json`.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `vouch discover`.

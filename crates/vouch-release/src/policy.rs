@@ -300,3 +300,21 @@ reference = "docker.io/envoyproxy/gateway@sha256:0000000000000000000000000000000
         }
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_policy_parses() {
+        let text = include_str!("../../../examples/stacklok-enterprise.toml");
+        let p = ReleasePolicy::from_toml(text).unwrap();
+        assert_eq!(p.images.len(), 11);
+        assert_eq!(p.third_party.len(), 4);
+        assert!(
+            p.images
+                .iter()
+                .all(|i| i.required.len() == 3 && i.slsa_builder.is_some())
+        );
+    }
+}

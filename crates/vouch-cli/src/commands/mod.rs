@@ -9,3 +9,4 @@ pub mod verify_attestation;
 pub mod verify_blob;
 pub mod verify_blob_attestation;
 pub mod verify_bundle;
+pub mod verify_release;
