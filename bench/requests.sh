@@ -20,22 +20,11 @@ cargo build --release --locked -q -p vouch-testkit --example publish_signed_imag
 V=target/release/vouch
 PUBLISH=target/release/examples/publish_signed_image
 
+source scripts/lib/registry.sh
 WORK=$(mktemp -d)
-REG_PID=
-cleanup() { [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-htpasswd -Bbn "$USER" "$PASS" > "$WORK/htpasswd"
-cat > "$WORK/config.yml" <<YAML
-version: 0.1
-log: {level: error, accesslog: {disabled: false}}
-storage: {filesystem: {rootdirectory: $WORK/storage}}
-http: {addr: 127.0.0.1:$PORT}
-auth: {htpasswd: {realm: bench, path: $WORK/htpasswd}}
-YAML
-docker-registry serve "$WORK/config.yml" > "$WORK/access.log" 2>&1 &
-REG_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break; sleep 0.05; done
+trap 'stop_registry; rm -rf "$WORK"' EXIT
+ACCESS_LOG=false start_registry "$WORK" "$USER" "$PASS"
+PORT=${REGISTRY_HOST#127.0.0.1:}
 
 DIGEST=$($PUBLISH "127.0.0.1:$PORT" "$REPO" "$TAG" "$WORK" "$LAYOUT" "$USER" "$PASS")
 export HOME=$WORK
@@ -43,7 +32,7 @@ echo "$PASS" | $V login "127.0.0.1:$PORT" -u "$USER" --password-stdin
 IMAGE="127.0.0.1:$PORT/$REPO@$DIGEST"
 ID='https://github\.com/acme/platform/\.github/workflows/release\.yml@refs/tags/v.*'
 ISSUER=https://token.actions.githubusercontent.com
-count() { grep -cE '"(GET|HEAD|POST) /v2/' "$WORK/access.log" || true; }
+count() { grep -cE '"(GET|HEAD|POST) /v2/' "$WORK/registry.log" || true; }
 
 before=$(count)
 $V verify --trusted-root "$WORK/trusted_root.json" --certificate-identity-regexp "$ID" --certificate-oidc-issuer "$ISSUER" "$IMAGE" >/dev/null 2>&1

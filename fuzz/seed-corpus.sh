@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Builds the seed corpora of vouch's fuzz targets from the real Sigstore and
+# cosign fixtures in shared/fixtures (fixtures/MANIFEST.md says where each
+# came from). Writes fuzz/corpus/<target>/, which is gitignored: fixture
+# copies are never committed. Safe to re-run; it only adds files.
+#
+# Usage: fuzz/seed-corpus.sh [FIXTURES_DIR]
+#   FIXTURES_DIR defaults to $VOUCH_FIXTURES, then ../shared/fixtures beside
+#   the repository (where the conformance tests look too).
+# Needs: bash, jq, base64, sha256sum.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+fixtures="${1:-${VOUCH_FIXTURES:-$here/../../shared/fixtures}}"
+if [[ ! -d "$fixtures" ]]; then
+  echo "seed-corpus.sh: no fixtures at $fixtures (pass the directory as \$1)" >&2
+  exit 1
+fi
+fixtures="$(cd "$fixtures" && pwd)"
+corpus="$here/corpus"
+for tool in jq base64 sha256sum; do
+  command -v "$tool" >/dev/null || { echo "seed-corpus.sh: needs $tool" >&2; exit 1; }
+done
+
+# Must equal vouch_fuzz::SECTION_SEPARATOR (fuzz/src/lib.rs).
+SEP=$'\n--8<--\n'
+
+# seed TARGET NAME: stores stdin as corpus/TARGET/NAME.
+seed() {
+  mkdir -p "$corpus/$1"
+  cat >"$corpus/$1/$2"
+}
+
+# A corpus file name from a fixture path: a/b/c.json -> a_b_c.json.
+name_of() {
+  local rel="${1#"$fixtures"/}"
+  echo "${rel//\//_}"
+}
+
+# The sha256 of a file, as `sha256:<hex>`.
+sha256_of() {
+  echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"
+}
+
+# PEM blocks in a file, one base64 DER line each.
+pem_to_b64_lines() {
+  awk '/-----BEGIN/{b=""; next} /-----END/{print b; next} {gsub(/[ \r]/, ""); b=b $0}' "$1"
+}
+
+mapfile -t bundles < <(
+  find "$fixtures/sigstore-conformance/test/assets/bundle-verify" -name bundle.sigstore.json
+  find "$fixtures/gh-cli" "$fixtures/cosign" "$fixtures/sigstore-go" -name '*.json' \
+    -exec grep -l '"mediaType": *"application/vnd.dev.sigstore.bundle' {} +
+)
+mapfile -t roots < <(
+  find "$fixtures" -name '*.json' \
+    -exec grep -l '"mediaType": *"application/vnd.dev.sigstore.trustedroot' {} +
+)
+
+# --- bundle_from_json, bundle_verify --------------------------------------
+for bundle in "${bundles[@]}"; do
+  name="$(name_of "$bundle")"
+  seed bundle_from_json "$name" <"$bundle"
+  dir="$(dirname "$bundle")"
+  if [[ -f "$dir/artifact" ]]; then
+    artifact="$(sha256_of "$dir/artifact")"
+  elif [[ "$dir" == */bundle-verify/* ]]; then
+    artifact="$(sha256_of "$fixtures/sigstore-conformance/test/assets/bundle-verify/a.txt")"
+  elif [[ "$dir" == */gh-cli ]]; then
+    artifact="$(sha256_of "$fixtures/gh-cli/sigstore-js-2.1.0.tgz")"
+  else
+    # A DSSE bundle without its artifact: its statement's first sha256 subject.
+    artifact="$(jq -r '.dsseEnvelope.payload // empty' "$bundle" | base64 -d 2>/dev/null |
+      jq -r '[.subject[]?.digest.sha256 // empty][0] // empty' 2>/dev/null || true)"
+    [[ -n "$artifact" ]] && artifact="sha256:$artifact"
+  fi
+  { cat "$bundle"; printf '%s' "$SEP" "$artifact"; } | seed bundle_verify "$name"
+done
+
+# --- certificate_claims: every certificate in bundles, roots and PEM files --
+n=0
+for file in "${bundles[@]}" "${roots[@]}"; do
+  jq -r '.. | objects | .rawBytes? // empty' "$file" 2>/dev/null || true
+done | sort -u | while read -r b64; do
+  n=$((n + 1))
+  echo "$b64" | base64 -d 2>/dev/null | seed certificate_claims "der-$n.der" || true
+done
+for pem in "$fixtures"/legacy-cosign/*/certificate.pem "$fixtures"/legacy-cosign/*/chain.pem; do
+  i=0
+  pem_to_b64_lines "$pem" | while read -r b64; do
+    i=$((i + 1))
+    echo "$b64" | base64 -d | seed certificate_claims "$(name_of "$pem")-$i.der"
+  done
+done
+
+# --- simple_signing, legacy_signature ---------------------------------------
+for dir in "$fixtures"/legacy-cosign/*/; do
+  dir="${dir%/}"
+  name="$(name_of "$dir")"
+  seed simple_signing "$name.json" <"$dir/payload.json"
+  sig="$(tr -d ' \r\n' <"$dir/signature.b64")"
+  digest="$(tr -d ' \r\n' <"$dir/image-digest.txt")"
+  # payload / signature / certificate / chain / Rekor bundle / image digest
+  {
+    cat "$dir/payload.json"
+    printf '%s%s%s' "$SEP" "$sig" "$SEP"
+    cat "$dir/certificate.pem"
+    printf '%s' "$SEP"
+    cat "$dir/chain.pem"
+    printf '%s' "$SEP"
+    cat "$dir/rekor-bundle.json"
+    printf '%s%s' "$SEP" "$digest"
+  } | seed legacy_signature "$name-full"
+  # The same without the chain and image digest (the target derives it).
+  {
+    cat "$dir/payload.json"
+    printf '%s%s%s' "$SEP" "$sig" "$SEP"
+    cat "$dir/certificate.pem"
+    printf '%s' "$SEP" "$SEP"
+    cat "$dir/rekor-bundle.json"
+  } | seed legacy_signature "$name-no-chain"
+done
+
+# --- trusted_root ----------------------------------------------------------
+for root in "${roots[@]}"; do
+  seed trusted_root "$(name_of "$root")" <"$root"
+done
+
+# --- attest_statement, attest_predicate ------------------------------------
+statement_n=0
+{
+  for bundle in "${bundles[@]}"; do
+    jq -r '.dsseEnvelope.payload // empty' "$bundle" 2>/dev/null || true
+  done | sort -u | while read -r b64; do echo "$b64" | base64 -d 2>/dev/null | jq -c . 2>/dev/null || true; done
+  for statement in "$fixtures/sigstore-conformance/test/assets/statement.json" \
+    "$fixtures/sigstore-go/examples/statement-provenance-sigstorejs1.3.0.json"; do
+    [[ -f "$statement" ]] && jq -c . "$statement"
+  done
+} | sort -u | while read -r statement; do
+  statement_n=$((statement_n + 1))
+  printf '%s' "$statement" | seed attest_statement "statement-$statement_n.json"
+  printf '%s\n%s' "$(jq -r .predicateType <<<"$statement")" "$(jq -c '.predicate' <<<"$statement")" |
+    seed attest_predicate "predicate-of-statement-$statement_n"
+done
+for vex in "$fixtures"/predicates/*.vex.json; do
+  { echo "https://openvex.dev/ns/v0.2.0"; cat "$vex"; } | seed attest_predicate "$(name_of "$vex")"
+done
+for spdx in "$fixtures"/predicates/*.spdx.json; do
+  { echo "https://spdx.dev/Document"; cat "$spdx"; } | seed attest_predicate "$(name_of "$spdx")"
+done
+
+# --- spdx_tag_value (and its string form as a predicate) -------------------
+# No fixture is tag-value, so this seed is written here: the shape legacy
+# `cosign attest --type spdx` signs (SPDX 2.3 spec, clause 6 and 7 tags).
+tag_value='SPDXVersion: SPDX-2.3
+DataLicense: CC0-1.0
+SPDXID: SPDXRef-DOCUMENT
+DocumentName: example
+DocumentNamespace: https://example.com/spdx/example-1
+Creator: Tool: syft-0.90.0
+Created: 2024-01-01T00:00:00Z
+# a comment
+PackageName: example
+SPDXID: SPDXRef-Package-example
+PackageDownloadLocation: NOASSERTION
+PackageComment: <text>two
+lines</text>
+PackageName: other
+SPDXID: SPDXRef-Package-other
+PackageDownloadLocation: NOASSERTION'
+printf '%s\n' "$tag_value" | seed spdx_tag_value "example.spdx"
+{ echo "https://spdx.dev/Document"; jq -Rs . <<<"$tag_value"; } | seed attest_predicate "spdx-tag-value"
+# A minimal CycloneDX BOM (none among the fixtures).
+printf '%s\n%s' "https://cyclonedx.org/bom" \
+  '{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"component":{"name":"app","version":"1.0"}},"components":[{"type":"library","name":"lib"}]}' |
+  seed attest_predicate "cyclonedx-minimal"
+
+for dir in "$corpus"/*/; do
+  printf '%-20s %3d seeds\n' "$(basename "$dir")" "$(find "$dir" -type f | wc -l)"
+done

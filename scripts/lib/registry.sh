@@ -1,0 +1,41 @@
+# Shell helpers shared by scripts/demo and bench/*.sh. Source it; needs bash.
+#
+#   start_registry DIR [USER PASSWORD]   starts Debian's docker-registry on 127.0.0.1 on a
+#                                        free port, storage and log under DIR; sets
+#                                        REGISTRY_HOST and REGISTRY_PID
+#   stop_registry                        stops it
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+start_registry() {
+  local dir=$1 user=${2:-} pass=${3:-} port
+  port=$(free_port)
+  mkdir -p "$dir/storage"
+  {
+    echo "version: 0.1"
+    echo "log: {level: error, accesslog: {disabled: ${ACCESS_LOG:-true}}}"
+    echo "storage: {filesystem: {rootdirectory: $dir/storage}, delete: {enabled: true}}"
+    echo "http: {addr: 127.0.0.1:$port}"
+    if [ -n "$user" ]; then
+      htpasswd -Bbn "$user" "$pass" > "$dir/htpasswd"
+      echo "auth: {htpasswd: {realm: vouch, path: $dir/htpasswd}}"
+    fi
+  } > "$dir/config.yml"
+  docker-registry serve "$dir/config.yml" > "$dir/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  REGISTRY_HOST=127.0.0.1:$port
+  for _ in $(seq 200); do
+    curl -s -o /dev/null "http://$REGISTRY_HOST/v2/" && return 0
+    sleep 0.05
+  done
+  echo "docker-registry did not start; its log:" >&2
+  cat "$dir/registry.log" >&2
+  return 1
+}
+
+stop_registry() {
+  [ -n "${REGISTRY_PID:-}" ] && kill "$REGISTRY_PID" 2>/dev/null
+  REGISTRY_PID=
+}
