@@ -13,22 +13,35 @@ use vouch_testkit::{Identity, Layout, Publisher, VirtualSigstore, standard_attes
 
 /// The 11 signed images of the seed vendor's platform.
 const NAMES: [&str; 11] = [
-    "operator", "proxyrunner", "vmcp", "registry-api", "toolhive-enterprise", "cloud-ui",
-    "ai-gateway-operator", "ai-gateway-main-processor", "ai-gateway-api-key-service",
-    "ai-gateway-controller", "ai-gateway-extproc",
+    "operator",
+    "proxyrunner",
+    "vmcp",
+    "registry-api",
+    "toolhive-enterprise",
+    "cloud-ui",
+    "ai-gateway-operator",
+    "ai-gateway-main-processor",
+    "ai-gateway-api-key-service",
+    "ai-gateway-controller",
+    "ai-gateway-extproc",
 ];
 /// Third-party images served through the same registry, not re-signed.
 const THIRD_PARTY: [(&str, &str); 4] = [
     ("envoy-gateway", "docker.io/envoyproxy/gateway"),
     ("envoy-ratelimit", "docker.io/envoyproxy/ratelimit"),
     ("presidio", "mcr.microsoft.com/presidio-analyzer"),
-    ("replicated-sdk", "proxy.replicated.com/library/replicated-sdk-image"),
+    (
+        "replicated-sdk",
+        "proxy.replicated.com/library/replicated-sdk-image",
+    ),
 ];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 4 {
-        eprintln!("usage: publish_demo_release HOST PATH_PREFIX VERSION OUT_DIR [--images N] [--tamper NAME] [--auth USER PASSWORD]");
+        eprintln!(
+            "usage: publish_demo_release HOST PATH_PREFIX VERSION OUT_DIR [--images N] [--tamper NAME] [--auth USER PASSWORD]"
+        );
         std::process::exit(2);
     }
     let (host, prefix, version, out) = (&args[0], &args[1], &args[2], &args[3]);
@@ -37,13 +50,25 @@ fn main() {
     let mut publisher = Publisher::new(host, auth);
     if let Some(i) = flag("--tamper") {
         let name = &args[i];
-        let pushed = publisher.push_image(&format!("{prefix}/{name}"), version, &format!("tampered {name}"));
-        println!("{name}:{version} now points to the unsigned {}", pushed.digest);
+        let pushed = publisher.push_image(
+            &format!("{prefix}/{name}"),
+            version,
+            &format!("tampered {name}"),
+        );
+        println!(
+            "{name}:{version} now points to the unsigned {}",
+            pushed.digest
+        );
         return;
     }
-    let count: usize = flag("--images").map_or(NAMES.len(), |i| args[i].parse().expect("--images N"));
+    let count: usize =
+        flag("--images").map_or(NAMES.len(), |i| args[i].parse().expect("--images N"));
     let sigstore = VirtualSigstore::new("demo", 1_750_000_000);
-    let vendor = Identity::github_actions("acme/platform", ".github/workflows/release.yml", &format!("refs/tags/{version}"));
+    let vendor = Identity::github_actions(
+        "acme/platform",
+        ".github/workflows/release.yml",
+        &format!("refs/tags/{version}"),
+    );
     let builder = "https://github.com/acme/platform/.github/workflows/release.yml@refs/heads/main";
     let mut names: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
     names.extend((NAMES.len()..count).map(|i| format!("synthetic-{i:04}")));
@@ -51,7 +76,11 @@ fn main() {
     for (i, name) in names.iter().enumerate() {
         let repo = format!("{prefix}/{name}");
         let atts = standard_attestations(&repo, version, builder, &vendor);
-        let layout = if i % 2 == 0 { Layout::Bundle } else { Layout::Legacy };
+        let layout = if i % 2 == 0 {
+            Layout::Bundle
+        } else {
+            Layout::Legacy
+        };
         publisher.push_signed_image(&sigstore, &repo, version, layout, Some(&vendor), &atts);
     }
     let mut policy = format!(
@@ -73,7 +102,15 @@ fn main() {
         ));
     }
     std::fs::create_dir_all(out).expect("create OUT_DIR");
-    std::fs::write(format!("{out}/trusted_root.json"), sigstore.trusted_root_json()).expect("write trusted root");
+    std::fs::write(
+        format!("{out}/trusted_root.json"),
+        sigstore.trusted_root_json(),
+    )
+    .expect("write trusted root");
     std::fs::write(format!("{out}/release.toml"), policy).expect("write policy");
-    println!("published {} signed and {} third-party images", names.len(), THIRD_PARTY.len());
+    println!(
+        "published {} signed and {} third-party images",
+        names.len(),
+        THIRD_PARTY.len()
+    );
 }

@@ -40,6 +40,7 @@ mod bundle;
 mod ca;
 mod ct;
 mod dsse;
+mod fixtures;
 mod identity;
 mod keys;
 mod legacy;
@@ -54,6 +55,7 @@ mod time;
 
 pub use bundle::BUNDLE_V03_MEDIA_TYPE;
 pub use dsse::{IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, in_toto_statement};
+pub use fixtures::fixtures;
 pub use identity::{GITHUB_ACTIONS_ISSUER, GitHubClaims, Identity, San};
 pub use legacy::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, DSSE_ENVELOPE_MEDIA_TYPE,

@@ -3,29 +3,14 @@
 // Each test binary uses a subset of these helpers.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
-/// Where the shared fixtures live: `/work/shared/fixtures`, reached from this
-/// crate's directory (`crates/vouch-attest`) as `../../../shared/fixtures`.
-pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
-}
-
 /// The bytes of fixture `relative`, or `None` (after saying the test is
-/// skipped) when it cannot be read. With `CI=true` a missing fixture is a
-/// failure, so CI never passes by skipping.
+/// skipped) when the fixtures are absent. With `CI=true` a missing fixture is
+/// a failure, so CI never passes by skipping.
 pub fn fixture(relative: &str) -> Option<Vec<u8>> {
-    let path = fixtures_dir().join(relative);
+    let path = vouch_testkit::fixtures()?.join(relative);
     match std::fs::read(&path) {
         Ok(bytes) => Some(bytes),
-        Err(err) if std::env::var("CI").as_deref() == Ok("true") => panic!(
-            "fixture {} cannot be read ({err}); with CI=true a missing fixture is a failure",
-            path.display()
-        ),
-        Err(err) => {
-            eprintln!("skipped: fixture {} cannot be read ({err})", path.display());
-            None
-        }
+        Err(err) => panic!("fixture {} cannot be read: {err}", path.display()),
     }
 }
 
