@@ -7,16 +7,17 @@
 //! report ([`to_table`], [`to_json`], [`to_junit`]).
 #![forbid(unsafe_code)]
 
+mod attached;
 mod policy;
 mod report;
 mod verify;
 
+pub use attached::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, verify_attached};
 pub use policy::{
     AttestationSpec, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE, PolicyError, ReleaseImage,
     ReleasePolicy, ThirdPartyImage,
 };
 pub use report::{passed, to_json, to_junit, to_table};
 pub use verify::{
-    COSIGN_SIGN_PREDICATE, DEFAULT_CONCURRENCY, ImageRow, Progress, ReleaseOptions, Verdict,
-    verify_release,
+    DEFAULT_CONCURRENCY, ImageRow, Progress, ReleaseOptions, Verdict, verify_release,
 };

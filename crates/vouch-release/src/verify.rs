@@ -9,16 +9,12 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use vouch_attest::{Predicate, PredicateFilter};
 use vouch_oci::{Reference, RegistryClient};
-use vouch_verify::{
-    ArtifactInput, Sha256Digest, SignerPolicy, SigstoreBundle, TrustedMaterial,
-    VerifiedAttestation, verify_attestation, verify_legacy_attestation, verify_legacy_signature,
-};
+use vouch_verify::{TrustedMaterial, VerifiedAttestation, VerifiedSignature};
+
+use crate::attached::{Attached, Lookup, verify_attached};
 
 use crate::policy::{ReleaseImage, ReleasePolicy, ThirdPartyImage};
 
-/// The predicate type `cosign sign` (v3) signs; a bundle with any other type
-/// is an attestation, not a signature (ATTACKS.md F.67).
-pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// Default bound on images verified at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 
@@ -196,87 +192,34 @@ async fn verify_signed_image(
     };
     let mut row = row;
     row.digest = Some(digest.to_string());
-    match attached(client, material, repo, digest, &image.signer).await {
+    match verify_attached(
+        client,
+        material,
+        repo,
+        digest,
+        &image.signer,
+        Lookup::Everything,
+    )
+    .await
+    {
         Ok(found) => check_signed(row, image, found).finish(),
-        Err(problem) => row.fail(problem),
+        Err(e) => row.fail(e.to_string()),
     }
 }
 
-/// What verified on one image: signatures (signer identities) and attestations.
-struct Attached {
-    signers: Vec<String>,
-    signature_errors: Vec<String>,
-    attestations: Vec<VerifiedAttestation>,
-}
-
-/// Lists what is attached once (bundle referrers, `.sig`, `.att`) and
-/// verifies all of it.
-async fn attached(
-    client: &RegistryClient,
-    material: &TrustedMaterial,
-    repo: &vouch_oci::Repository,
-    digest: Sha256Digest,
-    signer: &SignerPolicy,
-) -> Result<Attached, String> {
-    let (bundles, _) = client
-        .sigstore_bundles(repo, &digest)
-        .await
-        .map_err(|e| e.to_string())?;
-    let legacy_sigs = client
-        .legacy_signatures(repo, &digest)
-        .await
-        .map_err(|e| e.to_string())?;
-    let legacy_atts = client
-        .legacy_attestations(repo, &digest)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut found = Attached {
-        signers: Vec::new(),
-        signature_errors: Vec::new(),
-        attestations: Vec::new(),
-    };
-    let subject = ArtifactInput::Sha256(digest);
-    for referrer in &bundles {
-        match SigstoreBundle::from_json(&referrer.bundle)
-            .and_then(|b| verify_attestation(material, &b, subject, signer))
-        {
-            Ok(att) if att.predicate_type() == COSIGN_SIGN_PREDICATE => {
-                found.signers.push(signer_of(att.signature()))
-            }
-            Ok(att) => found.attestations.push(att),
-            Err(e) => found
-                .signature_errors
-                .push(format!("referrer {}: {e}", referrer.manifest_digest)),
-        }
-    }
-    for sig in &legacy_sigs {
-        match verify_legacy_signature(material, sig, digest, signer) {
-            Ok(v) => found.signers.push(signer_of(&v)),
-            Err(e) => found.signature_errors.push(format!(".sig: {e}")),
-        }
-    }
-    for att in &legacy_atts {
-        match verify_legacy_attestation(material, att, digest, signer) {
-            Ok(att) => found.attestations.push(att),
-            Err(e) => found.signature_errors.push(format!(".att: {e}")),
-        }
-    }
-    Ok(found)
-}
-
-fn signer_of(v: &vouch_verify::VerifiedSignature) -> String {
+fn signer_of(v: &VerifiedSignature) -> String {
     v.certificate()
         .map_or_else(|| "public key".to_string(), |c| c.identity.clone())
 }
 
 /// Fills the row from what verified and checks the policy's requirements.
 fn check_signed(mut row: ImageRow, image: &ReleaseImage, found: Attached) -> ImageRow {
-    row.signer = found.signers.first().cloned();
-    if found.signers.is_empty() {
-        let detail = if found.signature_errors.is_empty() {
+    row.signer = found.signatures.first().map(|s| signer_of(s.signature()));
+    if found.signatures.is_empty() {
+        let detail = if found.rejected.is_empty() {
             "no signatures found".to_string()
         } else {
-            found.signature_errors.join("; ")
+            found.rejected.join("; ")
         };
         row.problems.push(format!("signature: {detail}"));
     }
@@ -315,11 +258,8 @@ fn missing(filter: &PredicateFilter, found: &Attached) -> String {
             types.join(", ")
         }
     );
-    if !found.signature_errors.is_empty() {
-        text.push_str(&format!(
-            "; rejected: {}",
-            found.signature_errors.join("; ")
-        ));
+    if !found.rejected.is_empty() {
+        text.push_str(&format!("; rejected: {}", found.rejected.join("; ")));
     }
     text
 }
@@ -400,15 +340,15 @@ async fn verify_third_party(
         }
     }
     if let Some(signer) = &image.signer {
-        match attached(client, material, repo, pinned, signer).await {
+        match verify_attached(client, material, repo, pinned, signer, Lookup::Signatures).await {
             Ok(found) => {
-                row.signer = found.signers.first().cloned();
-                if found.signers.is_empty() {
+                row.signer = found.signatures.first().map(|s| signer_of(s.signature()));
+                if found.signatures.is_empty() {
                     row.problems
-                        .push(format!("signature: {}", found.signature_errors.join("; ")));
+                        .push(format!("signature: {}", found.rejected.join("; ")));
                 }
             }
-            Err(problem) => row.problems.push(problem),
+            Err(e) => row.problems.push(e.to_string()),
         }
     }
     row.finish()

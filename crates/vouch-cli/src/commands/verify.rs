@@ -8,17 +8,13 @@
 //! signature (ATTACKS.md F.67; cosign v3 accepts any verified bundle).
 
 use serde_json::{Map, Value, json};
-use vouch_verify::{
-    SigstoreBundle, TrustedMaterial, VerifiedSignature, verify_attestation, verify_legacy_signature,
-};
+use vouch_release::{COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, verify_attached};
+use vouch_verify::{TrustedMaterial, VerifiedSignature};
 
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::commands::image::{self, ResolvedImage};
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
-
-/// The predicate type `cosign sign` (v3) puts in its signature statements.
-pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// Runs the command.
 pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
@@ -67,13 +63,16 @@ async fn verify_image(
     policy: &vouch_verify::SignerPolicy,
     image: &ResolvedImage,
 ) -> Result<Vec<Value>, Failure> {
-    let (bundles, _) = client
-        .sigstore_bundles(&image.signatures, &image.digest)
-        .await?;
-    let legacy = client
-        .legacy_signatures(&image.signatures, &image.digest)
-        .await?;
-    if bundles.is_empty() && legacy.is_empty() {
+    let found = verify_attached(
+        client,
+        material,
+        &image.signatures,
+        image.digest,
+        policy,
+        Lookup::Signatures,
+    )
+    .await?;
+    if found.signature_candidates == 0 {
         return Err(Failure::new(
             FailureKind::NoSignatures,
             format!(
@@ -86,40 +85,27 @@ async fn verify_image(
             ),
         ));
     }
-    let mut payloads = Vec::new();
-    let mut errors = Vec::new();
-    for referrer in &bundles {
-        let outcome = SigstoreBundle::from_json(&referrer.bundle).and_then(|b| {
-            verify_attestation(
-                material,
-                &b,
-                vouch_verify::ArtifactInput::Sha256(image.digest),
-                policy,
-            )
-        });
-        match outcome {
-            Ok(att) if att.predicate_type() == COSIGN_SIGN_PREDICATE => payloads.push(bundle_payload(image, &att)),
-            Ok(att) => errors.push(format!(
-                "referrer {}: a verified attestation of type {}, not a signature ({COSIGN_SIGN_PREDICATE})",
-                referrer.manifest_digest,
+    if found.signatures.is_empty() {
+        let mut reasons = found.rejected;
+        reasons.extend(found.attestations.iter().map(|att| {
+            format!(
+                "a verified attestation of type {}, not a signature ({COSIGN_SIGN_PREDICATE})",
                 att.predicate_type()
-            )),
-            Err(e) => errors.push(format!("referrer {}: {e}", referrer.manifest_digest)),
-        }
-    }
-    for (i, sig) in legacy.iter().enumerate() {
-        match verify_legacy_signature(material, sig, image.digest, policy) {
-            Ok(v) => payloads.push(legacy_payload(&v, sig)),
-            Err(e) => errors.push(format!("sha256-{}.sig layer {i}: {e}", image.digest.hex())),
-        }
-    }
-    if payloads.is_empty() {
+            )
+        }));
         return Err(Failure::new(
             FailureKind::NoMatching,
-            format!("no matching signatures:\n{}", errors.join("\n")),
+            format!("no matching signatures:\n{}", reasons.join("\n")),
         ));
     }
-    Ok(payloads)
+    Ok(found
+        .signatures
+        .iter()
+        .map(|s| match s {
+            ImageSignature::Bundle(att) => bundle_payload(image, att),
+            ImageSignature::Legacy(v, sig) => legacy_payload(v, sig),
+        })
+        .collect())
 }
 
 /// cosign's output object for a legacy signature: the simple-signing payload,

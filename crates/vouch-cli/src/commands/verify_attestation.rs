@@ -2,10 +2,8 @@
 //! cosign-compatible, with the summaries and files people used jq for.
 
 use vouch_attest::{Predicate, PredicateFilter, PredicateSummary};
-use vouch_verify::{
-    SignedContent, SigstoreBundle, ValueMatcher, VerifiedAttestation, verify_attestation,
-    verify_legacy_attestation,
-};
+use vouch_release::{Lookup, verify_attached};
+use vouch_verify::{SignedContent, ValueMatcher, VerifiedAttestation};
 
 use crate::args::VerifyAttestationArgs;
 use crate::commands::image::{self, ResolvedImage};
@@ -66,13 +64,16 @@ async fn verified_attestations(
     policy: &vouch_verify::SignerPolicy,
     image: &ResolvedImage,
 ) -> Result<Vec<VerifiedAttestation>, Failure> {
-    let (bundles, _) = client
-        .sigstore_bundles(&image.signatures, &image.digest)
-        .await?;
-    let legacy = client
-        .legacy_attestations(&image.signatures, &image.digest)
-        .await?;
-    if bundles.is_empty() && legacy.is_empty() {
+    let found = verify_attached(
+        client,
+        material,
+        &image.signatures,
+        image.digest,
+        policy,
+        Lookup::Attestations,
+    )
+    .await?;
+    if found.attestation_candidates == 0 {
         return Err(Failure::new(
             FailureKind::NoSignatures,
             format!(
@@ -85,30 +86,13 @@ async fn verified_attestations(
             ),
         ));
     }
-    let subject = vouch_verify::ArtifactInput::Sha256(image.digest);
-    let mut verified = Vec::new();
-    let mut errors = Vec::new();
-    for referrer in &bundles {
-        match SigstoreBundle::from_json(&referrer.bundle)
-            .and_then(|b| verify_attestation(material, &b, subject, policy))
-        {
-            Ok(att) => verified.push(att),
-            Err(e) => errors.push(format!("referrer {}: {e}", referrer.manifest_digest)),
-        }
-    }
-    for (i, att) in legacy.iter().enumerate() {
-        match verify_legacy_attestation(material, att, image.digest, policy) {
-            Ok(att) => verified.push(att),
-            Err(e) => errors.push(format!("sha256-{}.att layer {i}: {e}", image.digest.hex())),
-        }
-    }
-    if verified.is_empty() {
+    if found.attestations.is_empty() {
         return Err(Failure::new(
             FailureKind::NoMatching,
-            format!("no matching attestations:\n{}", errors.join("\n")),
+            format!("no matching attestations:\n{}", found.rejected.join("\n")),
         ));
     }
-    Ok(verified)
+    Ok(found.attestations)
 }
 
 /// The verified attestations of the requested type (filtering after

@@ -1,0 +1,119 @@
+//! Everything attached to one image, listed once and verified: Sigstore
+//! bundle referrers (cosign v3), legacy `.sig` signatures and `.att`
+//! attestations (cosign v2). Shared by `vouch verify`, `verify-attestation`
+//! and `verify-release`.
+
+use vouch_oci::{OciError, RegistryClient, Repository};
+use vouch_verify::{
+    ArtifactInput, LegacySignature, Sha256Digest, SignerPolicy, SigstoreBundle, TrustedMaterial,
+    VerifiedAttestation, VerifiedSignature, verify_attestation, verify_legacy_attestation,
+    verify_legacy_signature,
+};
+
+/// The predicate type `cosign sign` (v3) signs; a bundle with any other type
+/// is an attestation, not a signature (ATTACKS.md F.67).
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// Which legacy tags to look at (bundle referrers are always listed: one
+/// listing serves both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// `.sig` only (`vouch verify`).
+    Signatures,
+    /// `.att` only (`vouch verify-attestation`).
+    Attestations,
+    /// Both (`vouch verify-release`).
+    Everything,
+}
+
+/// A verified signature on an image, in the layout it was found in.
+#[derive(Debug, Clone)]
+pub enum ImageSignature {
+    /// A bundle referrer whose statement is cosign's signature predicate.
+    Bundle(Box<VerifiedAttestation>),
+    /// A legacy `.sig` signature, with the pieces it was verified from.
+    Legacy(Box<VerifiedSignature>, Box<LegacySignature>),
+}
+
+impl ImageSignature {
+    /// The verified signature.
+    pub fn signature(&self) -> &VerifiedSignature {
+        match self {
+            Self::Bundle(att) => att.signature(),
+            Self::Legacy(sig, _) => sig,
+        }
+    }
+}
+
+/// What verified on one image, and what did not.
+#[derive(Debug, Default)]
+pub struct Attached {
+    /// Verified signatures.
+    pub signatures: Vec<ImageSignature>,
+    /// Verified attestations (any predicate type but cosign's signature type).
+    pub attestations: Vec<VerifiedAttestation>,
+    /// Why each other candidate was rejected, naming it.
+    pub rejected: Vec<String>,
+    /// How many signature candidates there were (bundle referrers and `.sig` layers).
+    pub signature_candidates: usize,
+    /// How many attestation candidates there were (bundle referrers and `.att` layers).
+    pub attestation_candidates: usize,
+}
+
+/// Lists what is attached to `repo@digest` once and verifies all of it against `signer`.
+pub async fn verify_attached(
+    client: &RegistryClient,
+    material: &TrustedMaterial,
+    repo: &Repository,
+    digest: Sha256Digest,
+    signer: &SignerPolicy,
+    lookup: Lookup,
+) -> Result<Attached, OciError> {
+    let (bundles, _) = client.sigstore_bundles(repo, &digest).await?;
+    let legacy_sigs = match lookup {
+        Lookup::Attestations => Vec::new(),
+        _ => client.legacy_signatures(repo, &digest).await?,
+    };
+    let legacy_atts = match lookup {
+        Lookup::Signatures => Vec::new(),
+        _ => client.legacy_attestations(repo, &digest).await?,
+    };
+    let mut found = Attached {
+        signature_candidates: bundles.len() + legacy_sigs.len(),
+        attestation_candidates: bundles.len() + legacy_atts.len(),
+        ..Attached::default()
+    };
+    let subject = ArtifactInput::Sha256(digest);
+    for referrer in &bundles {
+        let outcome = SigstoreBundle::from_json(&referrer.bundle)
+            .and_then(|b| verify_attestation(material, &b, subject, signer));
+        match outcome {
+            Ok(att) if att.predicate_type() == COSIGN_SIGN_PREDICATE => {
+                found.signatures.push(ImageSignature::Bundle(Box::new(att)))
+            }
+            Ok(att) => found.attestations.push(att),
+            Err(e) => found
+                .rejected
+                .push(format!("referrer {}: {e}", referrer.manifest_digest)),
+        }
+    }
+    for (i, sig) in legacy_sigs.into_iter().enumerate() {
+        match verify_legacy_signature(material, &sig, digest, signer) {
+            Ok(v) => found
+                .signatures
+                .push(ImageSignature::Legacy(Box::new(v), Box::new(sig))),
+            Err(e) => found
+                .rejected
+                .push(format!("sha256-{}.sig layer {i}: {e}", digest.hex())),
+        }
+    }
+    for (i, att) in legacy_atts.iter().enumerate() {
+        match verify_legacy_attestation(material, att, digest, signer) {
+            Ok(att) => found.attestations.push(att),
+            Err(e) => found
+                .rejected
+                .push(format!("sha256-{}.att layer {i}: {e}", digest.hex())),
+        }
+    }
+    Ok(found)
+}
