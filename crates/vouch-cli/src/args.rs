@@ -61,6 +61,18 @@ pub enum Command {
     /// required check passed; 1 when any image failed.
     #[command(verbatim_doc_comment)]
     VerifyRelease(VerifyReleaseArgs),
+    /// Verify what a Kubernetes cluster is actually running, against a release
+    /// policy: every container's image digest (`status.containerStatuses[].imageID`)
+    /// must be a release image signed by the policy's identity, or a pinned
+    /// third-party image.
+    ///
+    ///   vouch audit --policy release.toml -n production
+    ///
+    /// Reads pods through the Kubernetes API with your kubeconfig (KUBECONFIG,
+    /// ~/.kube/config, --context) or in-cluster credentials. Exit code 0 only when
+    /// every running image passed.
+    #[command(verbatim_doc_comment)]
+    Audit(AuditArgs),
     /// List what is attached to an image: referrers and cosign tags (like
     /// `oras discover` / `cosign tree`).
     Discover(DiscoverArgs),
@@ -238,6 +250,40 @@ pub struct VerifyReleaseArgs {
     /// Images verified at once.
     #[arg(long, value_name = "N", default_value_t = vouch_release::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
+    /// `text` (a table) or `json`.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `vouch audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The release policy (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// The kubeconfig context to use.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Only pods in this namespace (default: the context's namespace).
+    #[arg(
+        long,
+        short = 'n',
+        value_name = "NAMESPACE",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Option<String>,
+    /// Pods in every namespace.
+    #[arg(long, short = 'A')]
+    pub all_namespaces: bool,
+    /// Only pods matching this label selector, e.g. `app=operator`.
+    #[arg(long, short = 'l', value_name = "SELECTOR")]
+    pub selector: Option<String>,
     /// `text` (a table) or `json`.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: OutputFormat,

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(a),
         Command::VerifyAttestation(a) => commands::verify_attestation::run(a),
         Command::VerifyRelease(a) => commands::verify_release::run(a),
+        Command::Audit(a) => commands::audit::run(a),
         Command::Discover(a) => commands::discover::run(a),
         Command::Digest(a) => commands::digest::run(a),
         Command::Login(a) => commands::login::run(a),

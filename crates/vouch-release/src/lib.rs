@@ -14,8 +14,8 @@ mod verify;
 
 pub use attached::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, verify_attached};
 pub use policy::{
-    AttestationSpec, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE, PolicyError, ReleaseImage,
-    ReleasePolicy, ThirdPartyImage,
+    AttestationSpec, Classification, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE, PolicyError,
+    ReleaseImage, ReleasePolicy, ThirdPartyImage,
 };
 pub use report::{passed, to_json, to_junit, to_table};
 pub use verify::{

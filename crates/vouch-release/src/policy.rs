@@ -318,3 +318,79 @@ mod example_tests {
         );
     }
 }
+
+/// Where a running image sits in a release policy.
+#[derive(Debug, Clone, Copy)]
+pub enum Classification<'a> {
+    /// One of the release's signed images.
+    Signed(&'a ReleaseImage),
+    /// A third-party image of the release.
+    ThirdParty(&'a ThirdPartyImage),
+    /// Not part of the release.
+    Unknown,
+}
+
+impl ReleasePolicy {
+    /// Classifies a repository (`registry/path`, no tag or digest) by the policy.
+    pub fn classify(&self, repository: &str) -> Classification<'_> {
+        if let Some(image) = self
+            .images
+            .iter()
+            .find(|i| repository == format!("{}/{}", self.registry, i.name))
+        {
+            return Classification::Signed(image);
+        }
+        let repo_of = |reference: &str| {
+            let without_digest = reference.split('@').next().unwrap_or_default();
+            let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
+            match without_digest[last_slash..].find(':') {
+                Some(i) => without_digest[..last_slash + i].to_string(),
+                None => without_digest.to_string(),
+            }
+        };
+        match self
+            .third_party
+            .iter()
+            .find(|t| repo_of(&t.reference) == repository)
+        {
+            Some(t) => Classification::ThirdParty(t),
+            None => Classification::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod classify_tests {
+    use super::*;
+
+    #[test]
+    fn classifies_signed_third_party_and_unknown_repositories() {
+        let p = ReleasePolicy::from_toml(
+            r#"registry = "r.example/acme"
+[identity]
+subject = "s"
+issuer = "i"
+[[image]]
+name = "operator"
+[[third_party]]
+name = "envoy"
+reference = "r.example/docker.io/envoy:v1@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(p.classify("r.example/acme/operator"), Classification::Signed(i) if i.name == "operator")
+        );
+        assert!(
+            matches!(p.classify("r.example/docker.io/envoy"), Classification::ThirdParty(t) if t.name == "envoy")
+        );
+        assert!(matches!(
+            p.classify("r.example/acme/operator-evil"),
+            Classification::Unknown
+        ));
+        assert!(matches!(
+            p.classify("docker.io/library/nginx"),
+            Classification::Unknown
+        ));
+    }
+}

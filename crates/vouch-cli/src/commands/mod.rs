@@ -1,5 +1,6 @@
 //! The subcommands ("high-level args" turned into work).
 
+pub mod audit;
 pub mod digest;
 pub mod discover;
 pub mod image;
