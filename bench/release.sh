@@ -56,9 +56,9 @@ awk -v a="$t0" -v b="$t1" -v c="$t2" -v ra=$((r1 - r0)) -v rb=$((r2 - r1)) 'BEGI
   printf "ratio: loop / verify-release = %.1fx (wall time)\n", loop / release
 }'
 
-# Scale: a synthetic release of $SCALE images, one pass; peak RSS of the process.
-$PUBLISH "$REGISTRY_HOST" "scale/platform" "$VERSION" "$WORK/rN" --images "$SCALE" --auth "$EMAIL" "$LICENSE" >/dev/null
-python3 - "$V" "$WORK/rN/release.toml" "$VERSION" "$WORK/rN/trusted_root.json" "$SCALE" <<'PY'
+# Scale: one pass over synthetic releases of growing size; wall time and peak RSS.
+measure() {
+  python3 - "$V" "$1/release.toml" "$VERSION" "$1/trusted_root.json" "$2" <<'PY'
 import os, subprocess, sys, time
 v, policy, version, root, n = sys.argv[1:]
 start = time.perf_counter()
@@ -66,5 +66,11 @@ p = subprocess.Popen([v, "verify-release", "--policy", policy, "--version", vers
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 _, status, usage = os.wait4(p.pid, 0)
 elapsed = time.perf_counter() - start
-print(f"{n} images: verify-release {elapsed:.2f} s, peak RSS {usage.ru_maxrss / 1024:.1f} MiB, exit {os.waitstatus_to_exitcode(status)}")
+print(f"{int(n):5d} images: verify-release {elapsed:6.2f} s, peak RSS {usage.ru_maxrss / 1024:5.1f} MiB, exit {os.waitstatus_to_exitcode(status)}")
 PY
+}
+measure "$WORK/r11" 11
+for n in 50 "$SCALE"; do
+  $PUBLISH "$REGISTRY_HOST" "scale$n/platform" "$VERSION" "$WORK/r$n" --images "$n" --auth "$EMAIL" "$LICENSE" >/dev/null
+  measure "$WORK/r$n" "$n"
+done
