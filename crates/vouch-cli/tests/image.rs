@@ -661,3 +661,39 @@ fn a_self_signed_tls_registry_needs_allow_insecure_registry() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn signatures_in_another_repository_are_found_with_cosign_repository() {
+    let Some(w) = world("sigrepo") else { return };
+    let sigstore = VirtualSigstore::new("prod", NOW);
+    let mut p = Publisher::new(&w.registry.host(), Some((USER, PASSWORD)));
+    // The unsigned image gets a signature stored in acme/signatures instead.
+    let sig = sigstore.sign_image_legacy(
+        &format!("{}/acme/app", w.registry.host()),
+        &w.unsigned.digest,
+        identity(),
+    );
+    p.push_legacy_signatures("acme/signatures", &w.unsigned, &[sig]);
+    let image = w.image(&format!("@{}", w.unsigned.digest));
+    assert_eq!(w.verify("verify", &[], &image).status.code(), Some(10));
+    let elsewhere = format!("{}/acme/signatures", w.registry.host());
+    let out = w.verify("verify", &["--signatures-repository", &elsewhere], &image);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    // cosign's environment variable works too.
+    let root = w.root();
+    let out = w
+        .command(&[
+            "verify",
+            "--certificate-identity-regexp",
+            ID_REGEXP,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            &root,
+            &image,
+        ])
+        .env("COSIGN_REPOSITORY", &elsewhere)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+}
