@@ -666,7 +666,7 @@ fn a_self_signed_tls_registry_needs_allow_insecure_registry() {
 fn signatures_in_another_repository_are_found_with_cosign_repository() {
     let Some(w) = world("sigrepo") else { return };
     let sigstore = VirtualSigstore::new("prod", NOW);
-    let mut p = Publisher::new(&w.registry.host(), Some((USER, PASSWORD)));
+    let p = Publisher::new(&w.registry.host(), Some((USER, PASSWORD)));
     // The unsigned image gets a signature stored in acme/signatures instead.
     let sig = sigstore.sign_image_legacy(
         &format!("{}/acme/app", w.registry.host()),
