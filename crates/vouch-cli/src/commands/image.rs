@@ -192,3 +192,43 @@ pub async fn platform_manifest(
     })?;
     Ok(entry.sha256()?)
 }
+
+/// Everything attached to the image, verified; "no signatures found" (exit
+/// 10) when there is nothing of the kind `lookup` asks for.
+pub async fn attached(
+    client: &RegistryClient,
+    material: &vouch_verify::TrustedMaterial,
+    policy: &vouch_verify::SignerPolicy,
+    image: &ResolvedImage,
+    lookup: vouch_release::Lookup,
+) -> Result<vouch_release::Attached, Failure> {
+    let found = vouch_release::verify_attached(
+        client,
+        material,
+        &image.signatures,
+        image.digest,
+        policy,
+        lookup,
+    )
+    .await?;
+    let (candidates, what, suffix) = match lookup {
+        vouch_release::Lookup::Attestations => {
+            (found.attestation_candidates, "attestations", "att")
+        }
+        _ => (found.signature_candidates, "signatures", "sig"),
+    };
+    if candidates == 0 {
+        return Err(Failure::new(
+            FailureKind::NoSignatures,
+            format!(
+                "no {what} found for {}@{} (looked for Sigstore bundle referrers and the legacy tag \
+                 sha256-{}.{suffix} in {})",
+                image.reference.repository(),
+                image.digest,
+                image.digest.hex(),
+                image.signatures
+            ),
+        ));
+    }
+    Ok(found)
+}

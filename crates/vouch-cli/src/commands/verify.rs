@@ -8,7 +8,7 @@
 //! signature (ATTACKS.md F.67; cosign v3 accepts any verified bundle).
 
 use serde_json::{Map, Value, json};
-use vouch_release::{COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, verify_attached};
+use vouch_release::{COSIGN_SIGN_PREDICATE, ImageSignature, Lookup};
 use vouch_verify::{TrustedMaterial, VerifiedSignature};
 
 use crate::args::{OutputFormat, VerifyArgs};
@@ -63,28 +63,7 @@ async fn verify_image(
     policy: &vouch_verify::SignerPolicy,
     image: &ResolvedImage,
 ) -> Result<Vec<Value>, Failure> {
-    let found = verify_attached(
-        client,
-        material,
-        &image.signatures,
-        image.digest,
-        policy,
-        Lookup::Signatures,
-    )
-    .await?;
-    if found.signature_candidates == 0 {
-        return Err(Failure::new(
-            FailureKind::NoSignatures,
-            format!(
-                "no signatures found for {}@{} (looked for Sigstore bundle referrers and the \
-                 legacy tag sha256-{}.sig in {})",
-                image.reference.repository(),
-                image.digest,
-                image.digest.hex(),
-                image.signatures
-            ),
-        ));
-    }
+    let found = image::attached(client, material, policy, image, Lookup::Signatures).await?;
     if found.signatures.is_empty() {
         let mut reasons = found.rejected;
         reasons.extend(found.attestations.iter().map(|att| {

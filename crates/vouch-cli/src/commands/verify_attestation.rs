@@ -2,7 +2,7 @@
 //! cosign-compatible, with the summaries and files people used jq for.
 
 use vouch_attest::{Predicate, PredicateFilter, PredicateSummary};
-use vouch_release::{Lookup, verify_attached};
+use vouch_release::Lookup;
 use vouch_verify::{SignedContent, ValueMatcher, VerifiedAttestation};
 
 use crate::args::VerifyAttestationArgs;
@@ -64,28 +64,7 @@ async fn verified_attestations(
     policy: &vouch_verify::SignerPolicy,
     image: &ResolvedImage,
 ) -> Result<Vec<VerifiedAttestation>, Failure> {
-    let found = verify_attached(
-        client,
-        material,
-        &image.signatures,
-        image.digest,
-        policy,
-        Lookup::Attestations,
-    )
-    .await?;
-    if found.attestation_candidates == 0 {
-        return Err(Failure::new(
-            FailureKind::NoSignatures,
-            format!(
-                "no attestations found for {}@{} (looked for Sigstore bundle referrers and the \
-                 legacy tag sha256-{}.att in {})",
-                image.reference.repository(),
-                image.digest,
-                image.digest.hex(),
-                image.signatures
-            ),
-        ));
-    }
+    let found = image::attached(client, material, policy, image, Lookup::Attestations).await?;
     if found.attestations.is_empty() {
         return Err(Failure::new(
             FailureKind::NoMatching,
