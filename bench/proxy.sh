@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Cached manifest and blob GETs on loopback, measured with wrk in one run:
+#   vouch-proxy (release build, bearer token)  vs
+#   docker-registry serving the same content directly (no auth)  vs
+#   docker-registry in its own pull-through proxy mode (no auth).
+# Prints requests/s, p99 latency, the ratios, and vouch-proxy's peak RSS.
+#
+# Usage: bench/proxy.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 BLOB_KB=64)
+# Needs: docker-registry, curl, jq, sha256sum; installs Debian's wrk if missing (root).
+# Everything listens on 127.0.0.1 and is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+BLOB_KB=${BLOB_KB:-64}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "== installing wrk" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
+  else
+    echo "wrk is missing: apt-get install wrk (as root)" >&2
+    exit 1
+  fi
+fi
+for tool in docker-registry curl jq sha256sum; do
+  command -v "$tool" >/dev/null || { echo "$tool is missing (scripts/install-test-deps)" >&2; exit 1; }
+done
+
+echo "== building vouch-proxy (release)" >&2
+cargo build --release --locked -q -p vouch-proxy
+BIN="$TARGET_DIR/release/vouch-proxy"
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() { # url
+  for _ in $(seq 1 200); do
+    curl -s -o /dev/null "$1" && return 0
+    sleep 0.05
+  done
+  echo "no answer from $1" >&2
+  exit 1
+}
+
+start_registry() { # name port [proxy-remote-url]
+  local dir="$WORK/$1"
+  mkdir -p "$dir/storage"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$2
+EOF
+  if [ -n "${3:-}" ]; then
+    printf 'proxy:\n  remoteurl: %s\n' "$3" >>"$dir/config.yml"
+  fi
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$2/v2/"
+}
+
+push_blob() { # base repo file
+  local digest location sep
+  digest="sha256:$(sha256sum "$3" | cut -d' ' -f1)"
+  location=$(curl -sf -X POST -D - -o /dev/null "$1/v2/$2/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:" {print $2}')
+  case "$location" in http*) ;; *) location="$1$location" ;; esac
+  case "$location" in *\?*) sep='&' ;; *) sep='?' ;; esac
+  curl -sf -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$3" "$location${sep}digest=$digest" -o /dev/null
+  echo "$digest"
+}
+
+UPSTREAM_PORT=$(free_port)
+PEER_PROXY_PORT=$(free_port)
+VOUCH_PORT=$(free_port)
+UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT"
+start_registry upstream "$UPSTREAM_PORT"
+start_registry peer-proxy "$PEER_PROXY_PORT" "$UPSTREAM"
+
+echo "== publishing acme/api:1.0 (one ${BLOB_KB} KiB layer)" >&2
+head -c "$((BLOB_KB * 1024))" /dev/urandom >"$WORK/layer"
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' >"$WORK/config"
+LAYER=$(push_blob "$UPSTREAM" acme/api "$WORK/layer")
+CONFIG=$(push_blob "$UPSTREAM" acme/api "$WORK/config")
+MT=application/vnd.oci.image.manifest.v1+json
+jq -cn --arg c "$CONFIG" --argjson cs "$(stat -c %s "$WORK/config")" --arg l "$LAYER" --argjson ls "$(stat -c %s "$WORK/layer")" --arg mt "$MT" \
+  '{schemaVersion:2, mediaType:$mt, config:{mediaType:"application/vnd.oci.image.config.v1+json",digest:$c,size:$cs}, layers:[{mediaType:"application/vnd.oci.image.layer.v1.tar",digest:$l,size:$ls}]}' \
+  | tr -d '\n' >"$WORK/manifest"
+curl -sf -X PUT -H "Content-Type: $MT" --data-binary "@$WORK/manifest" "$UPSTREAM/v2/acme/api/manifests/1.0" -o /dev/null
+
+echo "== starting vouch-proxy" >&2
+cat >"$WORK/vouch.toml" <<EOF
+[server]
+listen = "127.0.0.1:$VOUCH_PORT"
+public_scheme = "http"
+[state]
+dir = "$WORK/vouch"
+[rate_limit]
+requests_per_second = 0
+[[upstreams]]
+name = "up.test"
+url = "$UPSTREAM"
+insecure_allow_http = true
+EOF
+V=("$BIN" --config "$WORK/vouch.toml")
+"${V[@]}" app add acme --allow up.test/acme >/dev/null
+"${V[@]}" channel add-version --app acme --channel stable --version 1.0 >/dev/null
+LICENSE=$("${V[@]}" license create --app acme --email bench@example.com --channel stable --expires never 2>/dev/null)
+VOUCH_PROXY_LOG=error "${V[@]}" serve 2>"$WORK/vouch.log" &
+VOUCH_PID=$!
+PIDS+=("$VOUCH_PID")
+wait_http "http://127.0.0.1:$VOUCH_PORT/healthz"
+NAME=proxy/acme/up.test/acme/api
+TOKEN=$(curl -sf -u "bench@example.com:$LICENSE" \
+  "http://127.0.0.1:$VOUCH_PORT/v2/token?service=x&scope=repository:$NAME:pull" | jq -r .token)
+
+ACCEPT="Accept: $MT"
+declare -A URLS=(
+  [direct_manifest]="http://127.0.0.1:$UPSTREAM_PORT/v2/acme/api/manifests/1.0"
+  [direct_blob]="http://127.0.0.1:$UPSTREAM_PORT/v2/acme/api/blobs/$LAYER"
+  [peer_manifest]="http://127.0.0.1:$PEER_PROXY_PORT/v2/acme/api/manifests/1.0"
+  [peer_blob]="http://127.0.0.1:$PEER_PROXY_PORT/v2/acme/api/blobs/$LAYER"
+  [vouch_manifest]="http://127.0.0.1:$VOUCH_PORT/v2/$NAME/manifests/1.0"
+  [vouch_blob]="http://127.0.0.1:$VOUCH_PORT/v2/$NAME/blobs/$LAYER"
+)
+# Warm both caches and check every URL answers 200 with the right bytes.
+for key in "${!URLS[@]}"; do
+  auth=()
+  case $key in vouch_*) auth=(-H "Authorization: Bearer $TOKEN") ;; esac
+  for _ in 1 2; do
+    got=$(curl -s -o "$WORK/check" -w '%{http_code}' -H "$ACCEPT" "${auth[@]}" "${URLS[$key]}")
+    [ "$got" = 200 ] || { echo "$key answered $got: $(head -c 300 "$WORK/check")" >&2; exit 1; }
+  done
+  case $key in
+    *_blob) cmp -s "$WORK/check" "$WORK/layer" || { echo "$key served wrong bytes" >&2; exit 1; } ;;
+    *_manifest) cmp -s "$WORK/check" "$WORK/manifest" || { echo "$key served wrong bytes" >&2; exit 1; } ;;
+  esac
+done
+
+declare -A RPS P99
+run() { # key [header]
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "$ACCEPT" ${2:+-H "$2"} "${URLS[$1]}")
+  if echo "$out" | grep -q 'Non-2xx'; then
+    echo "$1: non-2xx answers during the run:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  RPS[$1]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  P99[$1]=$(echo "$out" | awk '$1=="99%" {print $2}')
+  printf '%-16s %10s req/s   p99 %s\n' "$1" "${RPS[$1]}" "${P99[$1]}" >&2
+}
+
+echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+for kind in manifest blob; do
+  run "direct_$kind"
+  run "peer_$kind"
+  run "vouch_$kind" "Authorization: Bearer $TOKEN"
+done
+# Basic auth on every request (HMAC + cache per request) for comparison.
+URLS[vouch_basic_blob]=${URLS[vouch_blob]}
+run vouch_basic_blob "Authorization: Basic $(printf 'bench@example.com:%s' "$LICENSE" | base64 -w0)"
+
+RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$VOUCH_PID/status")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo
+echo "cached GETs, ${BLOB_KB} KiB blob, $CONNECTIONS connections, $DURATION each, $(nproc) cores (shared with wrk)"
+printf '%-10s %-26s %12s %10s\n' kind target req/s p99
+for kind in manifest blob; do
+  printf '%-10s %-26s %12s %10s\n' "$kind" "docker-registry direct" "${RPS[direct_$kind]}" "${P99[direct_$kind]}"
+  printf '%-10s %-26s %12s %10s\n' "$kind" "docker-registry proxy" "${RPS[peer_$kind]}" "${P99[peer_$kind]}"
+  printf '%-10s %-26s %12s %10s\n' "$kind" "vouch-proxy (bearer)" "${RPS[vouch_$kind]}" "${P99[vouch_$kind]}"
+done
+printf '%-10s %-26s %12s %10s\n' blob "vouch-proxy (basic)" "${RPS[vouch_basic_blob]}" "${P99[vouch_basic_blob]}"
+echo
+for kind in manifest blob; do
+  echo "$kind: vouch-proxy / docker-registry direct = $(ratio "${RPS[vouch_$kind]}" "${RPS[direct_$kind]}")x (goal >= 1.0x);" \
+    "vouch-proxy / docker-registry proxy = $(ratio "${RPS[vouch_$kind]}" "${RPS[peer_$kind]}")x (goal >= 2x)"
+done
+echo "vouch-proxy peak RSS: $((RSS_KB / 1024)) MiB (goal < 64 MiB)"

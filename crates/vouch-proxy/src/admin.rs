@@ -1,0 +1,299 @@
+//! Administration: what `vouch-proxy app|channel|license` do, over the
+//! store traits, with every input validated here (the binary only parses
+//! arguments and prints).
+
+use jiff::Timestamp;
+
+use crate::config::Settings;
+use crate::names::{AppSlug, ChannelName, Digest, NameError, Reference, Repository, Tag};
+use crate::secret::{LicenseId, LicenseIdHasher, SecretError};
+use crate::store::{
+    App, License, LicenseNumber, LicenseStore, NewLicense, ReferrersMode, Release, StoreError,
+};
+
+/// RFC 5321 §4.5.3.1: a forward-path is at most 256 octets including the
+/// angle brackets, so an address is at most 254.
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A name is malformed.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// Generating a license ID failed.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// An argument is malformed or inconsistent.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Parses `--expires`: `never`, a date (`2027-01-31`, meaning 00:00 UTC
+/// that day) or an RFC 3339 timestamp.
+pub fn parse_expiry(value: &str) -> Result<Option<Timestamp>, AdminError> {
+    if value == "never" {
+        return Ok(None);
+    }
+    if let Ok(t) = value.parse::<Timestamp>() {
+        return Ok(Some(t));
+    }
+    value
+        .parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| Some(z.timestamp()))
+        .ok_or_else(|| {
+            AdminError::Invalid(format!(
+                "--expires {value:?}: expected `never`, a date (2027-01-31) or an RFC 3339 time (2027-01-31T12:00:00Z)"
+            ))
+        })
+}
+
+/// Checks an email address loosely (one `@`, no spaces or control
+/// characters, at most 254 bytes): it is the expected username, not a
+/// mailbox we write to.
+pub fn parse_email(value: &str) -> Result<String, AdminError> {
+    let ok = value.len() <= MAX_EMAIL_LEN
+        && value.split('@').count() == 2
+        && value.split('@').all(|p| !p.is_empty())
+        && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ':');
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(AdminError::Invalid(format!(
+            "--email {value:?}: expected one address like name@example.com (no spaces or ':')"
+        )))
+    }
+}
+
+/// An image a release grants: `ghcr.io/acme/api:1.2.0`,
+/// `ghcr.io/acme/api@sha256:…`, or `ghcr.io/acme/api` (the version as tag).
+pub fn parse_image(value: &str, version: &Tag) -> Result<(Repository, Reference), AdminError> {
+    if let Some((repo, digest)) = value.split_once('@') {
+        return Ok((
+            Repository::parse(repo)?,
+            Reference::Digest(Digest::parse(digest)?),
+        ));
+    }
+    // Upstream names carry no port, so a ':' can only start a tag.
+    match value.rsplit_once(':') {
+        Some((repo, tag)) => Ok((Repository::parse(repo)?, Reference::Tag(Tag::new(tag)?))),
+        None => Ok((Repository::parse(value)?, Reference::Tag(version.clone()))),
+    }
+}
+
+/// `app add`: creates an app with its allowed repository prefixes. Each
+/// prefix must name an upstream configured in `settings`.
+pub async fn add_app(
+    store: &dyn LicenseStore,
+    settings: &Settings,
+    slug: AppSlug,
+    prefixes: Vec<Repository>,
+    referrers: ReferrersMode,
+) -> Result<App, AdminError> {
+    check_upstreams(settings, &prefixes)?;
+    let app = App {
+        slug,
+        referrers,
+        repositories: prefixes,
+    };
+    store.add_app(&app).await?;
+    Ok(app)
+}
+
+/// `app allow`: adds prefixes to an existing app.
+pub async fn allow(
+    store: &dyn LicenseStore,
+    settings: &Settings,
+    slug: &AppSlug,
+    prefixes: &[Repository],
+) -> Result<(), AdminError> {
+    check_upstreams(settings, prefixes)?;
+    for prefix in prefixes {
+        store.allow_repository(slug, prefix).await?;
+    }
+    Ok(())
+}
+
+fn check_upstreams(settings: &Settings, prefixes: &[Repository]) -> Result<(), AdminError> {
+    for prefix in prefixes {
+        if !settings.upstreams.contains_key(&prefix.upstream) {
+            let known: Vec<_> = settings.upstreams.keys().map(|n| n.as_str()).collect();
+            return Err(AdminError::Invalid(format!(
+                "--allow {prefix}: upstream {} is not configured (configured: {}); add an [[upstreams]] entry first",
+                prefix.upstream,
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `channel add-version`: the version's images join the channel. With no
+/// images, the version is the tag in every repository the app allows.
+pub async fn add_version(
+    store: &dyn LicenseStore,
+    app: &AppSlug,
+    channel: ChannelName,
+    version: Tag,
+    images: &[String],
+) -> Result<Vec<Release>, AdminError> {
+    let app_record = store
+        .app(app)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("app {app}")))?;
+    let mut releases = Vec::new();
+    if images.is_empty() {
+        releases.push(Release {
+            channel: channel.clone(),
+            version: version.clone(),
+            repository: None,
+            reference: Reference::Tag(version.clone()),
+        });
+    }
+    for image in images {
+        let (repository, reference) = parse_image(image, &version)?;
+        if !app_record
+            .repositories
+            .iter()
+            .any(|p| repository.is_within(p))
+        {
+            return Err(AdminError::Invalid(format!(
+                "--image {image}: {repository} is outside app {app}'s allowed repositories; add it with `app allow` first"
+            )));
+        }
+        releases.push(Release {
+            channel: channel.clone(),
+            version: version.clone(),
+            repository: Some(repository),
+            reference,
+        });
+    }
+    store.add_releases(app, &releases).await?;
+    Ok(releases)
+}
+
+/// `license create`: stores a new license and returns the ID — the only
+/// time it exists outside the customer's hands.
+pub async fn create_license(
+    store: &dyn LicenseStore,
+    hasher: &LicenseIdHasher,
+    app: AppSlug,
+    email: &str,
+    channels: Vec<ChannelName>,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(LicenseNumber, LicenseId), AdminError> {
+    if channels.is_empty() {
+        return Err(AdminError::Invalid(
+            "a license needs at least one --channel (it is what entitles it to versions)".into(),
+        ));
+    }
+    let id = LicenseId::generate()?;
+    let number = store
+        .create_license(&NewLicense {
+            app,
+            email: parse_email(email)?,
+            channels,
+            id_hash: hasher.hash(&id),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    Ok((number, id))
+}
+
+/// One line of `license list`.
+pub fn describe_license(license: &License, now: Timestamp) -> String {
+    let status = match (license.revoked_at, license.expires_at) {
+        (Some(at), _) => format!("revoked {at}"),
+        (None, Some(at)) if at <= now => format!("expired {at}"),
+        (None, Some(at)) => format!("active, expires {at}"),
+        (None, None) => "active, no expiry".to_string(),
+    };
+    let channels: Vec<_> = license.channels.iter().map(|c| c.as_str()).collect();
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        license.number,
+        license.app,
+        license.email,
+        channels.join(","),
+        status
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_accepts_dates_times_and_never() {
+        assert_eq!(parse_expiry("never").unwrap(), None);
+        assert_eq!(
+            parse_expiry("2027-01-31").unwrap().unwrap().to_string(),
+            "2027-01-31T00:00:00Z"
+        );
+        assert_eq!(
+            parse_expiry("2027-01-31T12:30:00Z")
+                .unwrap()
+                .unwrap()
+                .to_string(),
+            "2027-01-31T12:30:00Z"
+        );
+        for bad in ["", "tomorrow", "2027-13-01", "31/01/2027"] {
+            assert!(parse_expiry(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_are_checked_loosely() {
+        assert!(parse_email("a.b+c@example.com").is_ok());
+        for bad in [
+            "",
+            "ab",
+            "a@b@c",
+            "@b",
+            "a@",
+            "a b@c",
+            "a:b@c",
+            &format!("{}@x", "a".repeat(260)),
+        ] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn images_name_a_tag_a_digest_or_the_version() {
+        let v = Tag::new("1.2.0").unwrap();
+        let (repo, r) = parse_image("ghcr.io/acme/api", &v).unwrap();
+        assert_eq!(
+            (repo.to_string(), r.to_string()),
+            ("ghcr.io/acme/api".into(), "1.2.0".into())
+        );
+        let (_, r) = parse_image("ghcr.io/acme/api:latest", &v).unwrap();
+        assert_eq!(r.to_string(), "latest");
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let (_, r) = parse_image(&format!("docker.io/library/postgres@{digest}"), &v).unwrap();
+        assert_eq!(r.to_string(), digest);
+        for bad in [
+            "api",
+            "ghcr.io",
+            "127.0.0.1:5000/api",
+            "ghcr.io/Acme/api",
+            "ghcr.io/acme/api@sha256:zz",
+        ] {
+            assert!(parse_image(bad, &v).is_err(), "{bad}");
+        }
+    }
+}

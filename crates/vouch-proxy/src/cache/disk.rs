@@ -1,0 +1,421 @@
+//! The embedded cache: files named by digest under one directory, bounded
+//! in size with least-recently-used eviction, surviving restarts.
+//!
+//! ```text
+//! <root>/manifests/sha256/<hex>   "<media type>\n<exact bytes>"
+//! <root>/blobs/sha256/<hex>       exact bytes
+//! <root>/staging/                 fills in progress (emptied at start)
+//! ```
+//!
+//! Files appear only by `rename` after their digest was checked, so a
+//! crash or a lying upstream leaves nothing half-written under a digest
+//! name; staging leftovers are deleted when the store opens. Recency is
+//! kept in memory and seeded from file modification times at start.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt as _;
+
+use super::{BlobHandle, BlobStore, CacheError, CacheFuture, StoredManifest};
+use crate::names::{Digest, DigestAlgorithm};
+
+/// Longest media type stored with a manifest (RFC 6838 §4.2 caps type and
+/// subtype at 127 characters each).
+pub const MAX_MEDIA_TYPE_LEN: usize = 255;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Kind {
+    Manifest,
+    Blob,
+}
+
+impl Kind {
+    fn dir(self) -> &'static str {
+        match self {
+            Self::Manifest => "manifests",
+            Self::Blob => "blobs",
+        }
+    }
+}
+
+type Key = (Kind, Digest);
+
+#[derive(Debug, Default)]
+struct Lru {
+    entries: HashMap<Key, (u64, u64)>, // size, tick
+    order: BTreeMap<u64, Key>,
+    next_tick: u64,
+    total: u64,
+}
+
+impl Lru {
+    fn touch(&mut self, key: &Key) -> bool {
+        let tick = self.next_tick;
+        match self.entries.get_mut(key) {
+            Some((_, old)) => {
+                self.order.remove(old);
+                *old = tick;
+                self.order.insert(tick, key.clone());
+                self.next_tick += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Inserts (or refreshes) and returns what must be evicted to stay
+    /// within `max` (never the entry just inserted).
+    fn insert(&mut self, key: Key, size: u64, max: u64) -> Vec<Key> {
+        if self.touch(&key) {
+            return Vec::new();
+        }
+        let tick = self.next_tick;
+        self.next_tick += 1;
+        self.entries.insert(key.clone(), (size, tick));
+        self.order.insert(tick, key.clone());
+        self.total += size;
+        let mut evicted = Vec::new();
+        while self.total > max {
+            let Some((&oldest, victim)) = self.order.iter().next() else {
+                break;
+            };
+            if *victim == key {
+                break;
+            }
+            let victim = victim.clone();
+            self.order.remove(&oldest);
+            if let Some((size, _)) = self.entries.remove(&victim) {
+                self.total -= size;
+            }
+            evicted.push(victim);
+        }
+        evicted
+    }
+
+    fn remove(&mut self, key: &Key) {
+        if let Some((size, tick)) = self.entries.remove(key) {
+            self.order.remove(&tick);
+            self.total -= size;
+        }
+    }
+}
+
+/// The disk cache.
+#[derive(Debug)]
+pub struct DiskStore {
+    root: PathBuf,
+    staging: PathBuf,
+    max_bytes: u64,
+    lru: Mutex<Lru>,
+}
+
+fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CacheError {
+    let path = path.to_path_buf();
+    move |source| CacheError::Io {
+        operation,
+        path,
+        source,
+    }
+}
+
+impl DiskStore {
+    /// Opens (creating) the cache at `root`, empties its staging area and
+    /// indexes what is there, oldest first, evicting beyond `max_bytes`.
+    /// Blocking: call before serving.
+    pub fn open(root: &Path, max_bytes: u64) -> Result<Self, CacheError> {
+        let staging = root.join("staging");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io("clear staging", &staging))?;
+        }
+        std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+        let mut found = Vec::new();
+        for kind in [Kind::Manifest, Kind::Blob] {
+            for algorithm in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
+                let dir = root.join(kind.dir()).join(algorithm.as_str());
+                std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+                for entry in std::fs::read_dir(&dir).map_err(io("list", &dir))? {
+                    let entry = entry.map_err(io("list", &dir))?;
+                    let name = entry.file_name();
+                    let digest = name.to_str().and_then(|hex| {
+                        Digest::parse(&format!("{}:{hex}", algorithm.as_str())).ok()
+                    });
+                    let meta = entry.metadata().map_err(io("stat", &entry.path()))?;
+                    match digest {
+                        Some(digest) if meta.is_file() => {
+                            let mtime = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+                            found.push((mtime, kind, digest, meta.len()));
+                        }
+                        // Not ours (or not a digest name): leave it alone.
+                        _ => {}
+                    }
+                }
+            }
+        }
+        found.sort_by_key(|(mtime, ..)| *mtime);
+        let store = Self {
+            root: root.to_path_buf(),
+            staging,
+            max_bytes,
+            lru: Mutex::new(Lru::default()),
+        };
+        let mut evicted = Vec::new();
+        {
+            let mut lru = store.lru.lock().expect("lru lock");
+            for (_, kind, digest, size) in found {
+                evicted.extend(lru.insert((kind, digest), size, max_bytes));
+            }
+        }
+        for key in evicted {
+            let _ = std::fs::remove_file(store.path(&key));
+        }
+        Ok(store)
+    }
+
+    fn path(&self, (kind, digest): &Key) -> PathBuf {
+        self.root
+            .join(kind.dir())
+            .join(digest.algorithm().as_str())
+            .join(digest.hex())
+    }
+
+    /// Bytes currently cached.
+    pub fn used_bytes(&self) -> u64 {
+        self.lru.lock().expect("lru lock").total
+    }
+
+    /// Records a new file and deletes what it pushes out.
+    async fn admit(&self, key: Key, size: u64) {
+        let evicted = self
+            .lru
+            .lock()
+            .expect("lru lock")
+            .insert(key, size, self.max_bytes);
+        for victim in evicted {
+            // Readers holding the file open keep reading (Unix semantics).
+            let _ = tokio::fs::remove_file(self.path(&victim)).await;
+        }
+    }
+
+    fn touch(&self, key: &Key) -> bool {
+        self.lru.lock().expect("lru lock").touch(key)
+    }
+
+    fn forget(&self, key: &Key) {
+        self.lru.lock().expect("lru lock").remove(key);
+    }
+}
+
+fn parse_manifest_file(digest: &Digest, data: Vec<u8>) -> Result<StoredManifest, CacheError> {
+    let newline = data
+        .iter()
+        .take(MAX_MEDIA_TYPE_LEN + 1)
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| CacheError::Damaged(digest.clone()))?;
+    let media_type = String::from_utf8(data[..newline].to_vec())
+        .map_err(|_| CacheError::Damaged(digest.clone()))?;
+    let bytes = Bytes::from(data).slice(newline + 1..);
+    Ok(StoredManifest { media_type, bytes })
+}
+
+impl BlobStore for DiskStore {
+    fn manifest<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<StoredManifest>> {
+        Box::pin(async move {
+            let key = (Kind::Manifest, digest.clone());
+            if !self.touch(&key) {
+                return Ok(None);
+            }
+            let path = self.path(&key);
+            match tokio::fs::read(&path).await {
+                Ok(data) => parse_manifest_file(digest, data).map(Some),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.forget(&key);
+                    Ok(None)
+                }
+                Err(e) => Err(io("read", &path)(e)),
+            }
+        })
+    }
+
+    fn put_manifest<'a>(
+        &'a self,
+        digest: &'a Digest,
+        manifest: &'a StoredManifest,
+    ) -> CacheFuture<'a, ()> {
+        Box::pin(async move {
+            let mut verifier = digest.verifier();
+            verifier.update(&manifest.bytes);
+            verifier
+                .finish()
+                .map_err(|found| CacheError::DigestMismatch {
+                    expected: digest.clone(),
+                    found,
+                })?;
+            if manifest.media_type.len() > MAX_MEDIA_TYPE_LEN
+                || manifest.media_type.contains(['\n', '\r'])
+            {
+                return Err(CacheError::Damaged(digest.clone()));
+            }
+            let key = (Kind::Manifest, digest.clone());
+            let staged = self
+                .staging
+                .join(format!("m-{}-{}", digest.hex(), unique()));
+            let result = async {
+                let mut file = tokio::fs::File::create_new(&staged)
+                    .await
+                    .map_err(io("create", &staged))?;
+                file.write_all(manifest.media_type.as_bytes())
+                    .await
+                    .map_err(io("write", &staged))?;
+                file.write_all(b"\n").await.map_err(io("write", &staged))?;
+                file.write_all(&manifest.bytes)
+                    .await
+                    .map_err(io("write", &staged))?;
+                file.sync_data().await.map_err(io("sync", &staged))?;
+                let target = self.path(&key);
+                tokio::fs::rename(&staged, &target)
+                    .await
+                    .map_err(io("rename", &target))
+            }
+            .await;
+            if result.is_err() {
+                let _ = tokio::fs::remove_file(&staged).await;
+            }
+            result?;
+            let size = (manifest.media_type.len() + 1 + manifest.bytes.len()) as u64;
+            self.admit(key, size).await;
+            Ok(())
+        })
+    }
+
+    fn blob<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<BlobHandle>> {
+        Box::pin(async move {
+            let key = (Kind::Blob, digest.clone());
+            if !self.touch(&key) {
+                return Ok(None);
+            }
+            let path = self.path(&key);
+            match tokio::fs::File::open(&path).await {
+                Ok(file) => {
+                    let size = file.metadata().await.map_err(io("stat", &path))?.len();
+                    Ok(Some(BlobHandle { size, file }))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.forget(&key);
+                    Ok(None)
+                }
+                Err(e) => Err(io("open", &path)(e)),
+            }
+        })
+    }
+
+    fn staging_dir(&self) -> &Path {
+        &self.staging
+    }
+
+    fn import_blob<'a>(
+        &'a self,
+        digest: &'a Digest,
+        staged: &'a Path,
+        size: u64,
+    ) -> CacheFuture<'a, ()> {
+        Box::pin(async move {
+            let key = (Kind::Blob, digest.clone());
+            let target = self.path(&key);
+            tokio::fs::rename(staged, &target)
+                .await
+                .map_err(io("rename", &target))?;
+            self.admit(key, size).await;
+            Ok(())
+        })
+    }
+
+    fn max_blob_size(&self) -> u64 {
+        self.max_bytes
+    }
+}
+
+/// A name component unique within this process (staging file names).
+pub(crate) fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(text: &str) -> (Digest, StoredManifest) {
+        let bytes = Bytes::from(text.to_string());
+        (
+            Digest::sha256_of(&bytes),
+            StoredManifest {
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                bytes,
+            },
+        )
+    }
+
+    #[test]
+    fn lru_evicts_oldest_first_and_never_the_newcomer() {
+        let mut lru = Lru::default();
+        let k = |s: &str| (Kind::Blob, Digest::sha256_of(s.as_bytes()));
+        assert!(lru.insert(k("a"), 4, 10).is_empty());
+        assert!(lru.insert(k("b"), 4, 10).is_empty());
+        assert!(lru.touch(&k("a")));
+        assert_eq!(lru.insert(k("c"), 4, 10), vec![k("b")]);
+        assert_eq!(lru.total, 8);
+        // Bigger than the whole cache: everything else goes, it stays.
+        assert_eq!(lru.insert(k("d"), 20, 10).len(), 2);
+        assert_eq!(lru.total, 20);
+    }
+
+    #[tokio::test]
+    async fn manifests_round_trip_and_refuse_wrong_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path(), 1 << 20).unwrap();
+        let (digest, m) = manifest("{\"a\":1}");
+        assert!(store.manifest(&digest).await.unwrap().is_none());
+        store.put_manifest(&digest, &m).await.unwrap();
+        assert_eq!(store.manifest(&digest).await.unwrap().unwrap(), m);
+        let (other, _) = manifest("{\"b\":2}");
+        assert!(matches!(
+            store.put_manifest(&other, &m).await,
+            Err(CacheError::DigestMismatch { .. })
+        ));
+        assert!(store.manifest(&other).await.unwrap().is_none());
+        // Survives reopening.
+        drop(store);
+        let store = DiskStore::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(store.manifest(&digest).await.unwrap().unwrap(), m);
+    }
+
+    #[tokio::test]
+    async fn blobs_import_evict_and_staging_is_cleared_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path(), 10).unwrap();
+        let mut digests = Vec::new();
+        for content in ["aaaaaa", "bbbbbb"] {
+            let digest = Digest::sha256_of(content.as_bytes());
+            let staged = store.staging_dir().join("x");
+            std::fs::write(&staged, content).unwrap();
+            store.import_blob(&digest, &staged, 6).await.unwrap();
+            digests.push(digest);
+        }
+        assert!(store.blob(&digests[0]).await.unwrap().is_none(), "evicted");
+        assert_eq!(store.blob(&digests[1]).await.unwrap().unwrap().size, 6);
+        assert_eq!(store.used_bytes(), 6);
+        std::fs::write(store.staging_dir().join("leftover"), "partial").unwrap();
+        drop(store);
+        let store = DiskStore::open(dir.path(), 10).unwrap();
+        assert_eq!(std::fs::read_dir(store.staging_dir()).unwrap().count(), 0);
+        assert!(store.blob(&digests[1]).await.unwrap().is_some());
+    }
+}

@@ -1,0 +1,399 @@
+//! Fetching a blob into the cache once, however many clients ask.
+//!
+//! The first request for a digest starts a [`Fill`]: a task that streams
+//! the upstream body into a staging file while hashing it, and hands the
+//! file to the store only when the digest matches. Later requests for the
+//! same digest join it. Every client reads the staging file as it grows
+//! ("tail-following"), so one upstream transfer feeds all of them, and a
+//! client that disconnects does not stop it.
+//!
+//! No client ever receives a complete body that was not verified: readers
+//! hold back the final byte until the fill reports the digest matched,
+//! and if it did not, their stream ends in an error (the connection is
+//! cut short of `Content-Length`). Small blobs are not streamed at all
+//! before verification (see the blob handler), so they fail with a clean
+//! 502.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::watch;
+
+use super::BlobStore;
+use super::disk::unique;
+use crate::error::ApiError;
+use crate::names::Digest;
+
+/// Bytes gathered before each write to the staging file (and each wake-up
+/// of readers): large enough that a 1 GiB layer costs ~4000 writes, small
+/// enough that readers trail the upstream by a fraction of a second.
+pub const STAGING_WRITE_BYTES: usize = 256 * 1024;
+/// Largest chunk a reader sends at once.
+pub const READ_CHUNK_BYTES: u64 = 256 * 1024;
+
+/// Where a fill is.
+#[derive(Debug, Clone)]
+pub enum FillState {
+    /// Waiting for the upstream's response headers.
+    Starting,
+    /// Receiving the body.
+    Receiving {
+        /// `Content-Length`, when the upstream sent one.
+        total: Option<u64>,
+        /// Bytes written to the staging file so far.
+        written: u64,
+    },
+    /// Finished: the blob's size once verified and stored, or why not.
+    Done(Result<u64, ApiError>),
+}
+
+/// One blob being fetched.
+#[derive(Debug)]
+pub struct Fill {
+    digest: Digest,
+    staged: PathBuf,
+    state: watch::Receiver<FillState>,
+}
+
+/// The fills in progress, by digest.
+#[derive(Debug, Default)]
+pub struct Fills {
+    inflight: Arc<Mutex<HashMap<Digest, Arc<Fill>>>>,
+}
+
+impl Fills {
+    /// Joins the fill for `digest`, or starts one with `fetch` (which must
+    /// resolve to the upstream's 200 response for the blob, or the error
+    /// a client should see). Returns the fill and whether this call started it.
+    pub fn join_or_start<F>(
+        &self,
+        digest: &Digest,
+        store: Arc<dyn BlobStore>,
+        fetch: F,
+    ) -> (Arc<Fill>, bool)
+    where
+        F: Future<Output = Result<reqwest::Response, ApiError>> + Send + 'static,
+    {
+        let mut inflight = self.inflight.lock().expect("fills lock");
+        if let Some(fill) = inflight.get(digest) {
+            return (fill.clone(), false);
+        }
+        let (tx, rx) = watch::channel(FillState::Starting);
+        let fill = Arc::new(Fill {
+            digest: digest.clone(),
+            staged: store
+                .staging_dir()
+                .join(format!("b-{}-{}", digest.hex(), unique())),
+            state: rx,
+        });
+        inflight.insert(digest.clone(), fill.clone());
+        let task_fill = fill.clone();
+        let registry = self.inflight.clone();
+        tokio::spawn(async move {
+            let result = run(&task_fill, &store, fetch, &tx).await;
+            if result.is_err() {
+                let _ = tokio::fs::remove_file(&task_fill.staged).await;
+            }
+            {
+                let mut inflight = registry.lock().expect("fills lock");
+                if inflight
+                    .get(&task_fill.digest)
+                    .is_some_and(|f| Arc::ptr_eq(f, &task_fill))
+                {
+                    inflight.remove(&task_fill.digest);
+                }
+            }
+            let _ = tx.send(FillState::Done(result));
+        });
+        (fill, true)
+    }
+
+    /// How many fills are running.
+    pub fn in_flight(&self) -> usize {
+        self.inflight.lock().expect("fills lock").len()
+    }
+}
+
+async fn run<F>(
+    fill: &Fill,
+    store: &Arc<dyn BlobStore>,
+    fetch: F,
+    tx: &watch::Sender<FillState>,
+) -> Result<u64, ApiError>
+where
+    F: Future<Output = Result<reqwest::Response, ApiError>>,
+{
+    let mut response = fetch.await?;
+    let max = store.max_blob_size();
+    let total = response.content_length();
+    if let Some(total) = total.filter(|t| *t > max) {
+        return Err(ApiError::bad_gateway(format!(
+            "blob {} is {total} bytes, larger than the whole cache ({max} bytes); raise cache.max_bytes",
+            fill.digest
+        )));
+    }
+    let staging_error = |e: io::Error| {
+        ApiError::internal(format!("cache staging file {}: {e}", fill.staged.display()))
+    };
+    let mut file = tokio::fs::File::create_new(&fill.staged)
+        .await
+        .map_err(staging_error)?;
+    let _ = tx.send(FillState::Receiving { total, written: 0 });
+    let mut verifier = fill.digest.verifier();
+    let mut written = 0u64;
+    let mut buffer = BytesMut::with_capacity(STAGING_WRITE_BYTES);
+    loop {
+        let chunk = response.chunk().await.map_err(|e| {
+            ApiError::bad_gateway(format!("reading blob {} from upstream: {e}", fill.digest))
+        })?;
+        let end = chunk.is_none();
+        if let Some(chunk) = chunk {
+            let received = written + buffer.len() as u64 + chunk.len() as u64;
+            if total.is_some_and(|t| received > t) || received > max {
+                return Err(ApiError::bad_gateway(format!(
+                    "upstream sent more than {} bytes for blob {}",
+                    total.unwrap_or(max),
+                    fill.digest
+                )));
+            }
+            verifier.update(&chunk);
+            buffer.extend_from_slice(&chunk);
+        }
+        if buffer.len() >= STAGING_WRITE_BYTES || (end && !buffer.is_empty()) {
+            file.write_all(&buffer).await.map_err(staging_error)?;
+            // tokio writes in the background; flush so readers only ever
+            // see `written` bytes that are really in the file.
+            file.flush().await.map_err(staging_error)?;
+            written += buffer.len() as u64;
+            buffer.clear();
+            tx.send_modify(|s| {
+                if let FillState::Receiving { written: w, .. } = s {
+                    *w = written;
+                }
+            });
+        }
+        if end {
+            break;
+        }
+    }
+    if let Some(total) = total.filter(|t| *t != written) {
+        return Err(ApiError::bad_gateway(format!(
+            "upstream ended blob {} after {written} of {total} bytes",
+            fill.digest
+        )));
+    }
+    verifier.finish().map_err(|found| {
+        ApiError::bad_gateway(format!(
+            "upstream sent content for {} that hashes to {found}: refused, not cached",
+            fill.digest
+        ))
+    })?;
+    file.sync_data().await.map_err(staging_error)?;
+    drop(file);
+    store
+        .import_blob(&fill.digest, &fill.staged, written)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(written)
+}
+
+impl Fill {
+    /// Waits for the upstream's answer: the blob's length (if the upstream
+    /// sent one), or the error to return.
+    pub async fn started(&self) -> Result<Option<u64>, ApiError> {
+        let mut rx = self.state.clone();
+        let state = rx
+            .wait_for(|s| !matches!(s, FillState::Starting))
+            .await
+            .map_err(|_| ApiError::internal("blob fetch task ended without a result"))?
+            .clone();
+        match state {
+            FillState::Receiving { total, .. } => Ok(total),
+            FillState::Done(result) => result.map(Some),
+            FillState::Starting => unreachable!("waited for another state"),
+        }
+    }
+
+    /// Waits for the end: the verified size, or why it failed.
+    pub async fn finished(&self) -> Result<u64, ApiError> {
+        let mut rx = self.state.clone();
+        let state = rx
+            .wait_for(|s| matches!(s, FillState::Done(_)))
+            .await
+            .map_err(|_| ApiError::internal("blob fetch task ended without a result"))?
+            .clone();
+        match state {
+            FillState::Done(result) => result,
+            _ => unreachable!("waited for Done"),
+        }
+    }
+
+    /// A stream of the blob as it arrives, for a fill whose length is
+    /// known. `None` when the staging file is already gone (the fill
+    /// finished meanwhile): read the store instead.
+    pub async fn follow(
+        &self,
+        total: u64,
+    ) -> Option<impl Stream<Item = io::Result<Bytes>> + Send + 'static> {
+        let file = tokio::fs::File::open(&self.staged).await.ok()?;
+        let follower = Follower {
+            state: self.state.clone(),
+            file,
+            offset: 0,
+            total,
+        };
+        Some(futures_util::stream::unfold(follower, |mut f| async move {
+            f.next_chunk().await.map(|item| (item, f))
+        }))
+    }
+}
+
+struct Follower {
+    state: watch::Receiver<FillState>,
+    file: tokio::fs::File,
+    offset: u64,
+    total: u64,
+}
+
+impl Follower {
+    async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        loop {
+            let (readable, verified) = match &*self.state.borrow_and_update() {
+                FillState::Starting => (0, false),
+                // Hold back the last byte until the digest is checked.
+                FillState::Receiving { written, .. } => {
+                    ((*written).min(self.total.saturating_sub(1)), false)
+                }
+                FillState::Done(Ok(size)) => (*size, true),
+                FillState::Done(Err(e)) => return Some(Err(io::Error::other(e.message.clone()))),
+            };
+            if self.offset < readable {
+                let n = (readable - self.offset).min(READ_CHUNK_BYTES) as usize;
+                let mut buf = vec![0u8; n];
+                if let Err(e) = self.file.read_exact(&mut buf).await {
+                    return Some(Err(e));
+                }
+                self.offset += n as u64;
+                return Some(Ok(Bytes::from(buf)));
+            }
+            if verified {
+                return None;
+            }
+            if self.state.changed().await.is_err() {
+                return Some(Err(io::Error::other(
+                    "blob fetch task ended without a result",
+                )));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::disk::DiskStore;
+    use futures_util::StreamExt as _;
+
+    /// A one-shot HTTP server on 127.0.0.1 that answers every connection
+    /// with `body` (declaring `declared_len`), in two halves with a pause.
+    async fn serve(body: Vec<u8>, declared_len: usize) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut req = [0u8; 1024];
+                    let _ = socket.read(&mut req).await;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {declared_len}\r\nConnection: close\r\n\r\n"
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let (a, b) = body.split_at(body.len() / 2);
+                    let _ = socket.write_all(a).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    let _ = socket.write_all(b).await;
+                });
+            }
+        });
+        format!("http://{addr}/blob")
+    }
+
+    async fn fetch(url: String) -> Result<reqwest::Response, ApiError> {
+        reqwest::get(url)
+            .await
+            .map_err(|e| ApiError::unavailable(e.to_string()))
+    }
+
+    async fn collect(stream: impl Stream<Item = io::Result<Bytes>>) -> Result<Vec<u8>, io::Error> {
+        let mut out = Vec::new();
+        futures_util::pin_mut!(stream);
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn concurrent_readers_share_one_verified_fill() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn BlobStore> = Arc::new(DiskStore::open(dir.path(), 1 << 30).unwrap());
+        let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let digest = Digest::sha256_of(&body);
+        let url = serve(body.clone(), body.len()).await;
+        let fills = Fills::default();
+        let (a, started_a) = fills.join_or_start(&digest, store.clone(), fetch(url.clone()));
+        let (b, started_b) = fills.join_or_start(&digest, store.clone(), fetch(url));
+        assert!(started_a && !started_b);
+        assert!(Arc::ptr_eq(&a, &b));
+        let total = a.started().await.unwrap().unwrap();
+        let stream = a.follow(total).await.unwrap();
+        assert_eq!(collect(stream).await.unwrap(), body);
+        assert_eq!(b.finished().await.unwrap(), body.len() as u64);
+        assert!(store.blob(&digest).await.unwrap().is_some());
+        assert_eq!(fills.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_lying_upstream_poisons_nothing_and_readers_get_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn BlobStore> = Arc::new(DiskStore::open(dir.path(), 1 << 30).unwrap());
+        let body = vec![7u8; 600_000];
+        let claimed = Digest::sha256_of(b"something else");
+        let url = serve(body.clone(), body.len()).await;
+        let fills = Fills::default();
+        let (fill, _) = fills.join_or_start(&claimed, store.clone(), fetch(url));
+        let total = fill.started().await.unwrap().unwrap();
+        let stream = fill.follow(total).await.unwrap();
+        let err = collect(stream).await.unwrap_err();
+        assert!(err.to_string().contains("refused, not cached"), "{err}");
+        let err = fill.finished().await.unwrap_err();
+        assert_eq!(err.status.as_u16(), 502);
+        assert!(store.blob(&claimed).await.unwrap().is_none());
+        assert_eq!(std::fs::read_dir(store.staging_dir()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn short_bodies_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn BlobStore> = Arc::new(DiskStore::open(dir.path(), 1 << 30).unwrap());
+        let body = vec![1u8; 1000];
+        let digest = Digest::sha256_of(&body);
+        let url = serve(body.clone(), 2000).await;
+        let (fill, _) = Fills::default().join_or_start(&digest, store.clone(), fetch(url));
+        let err = fill.finished().await.unwrap_err();
+        assert!(
+            err.message.contains("after 1000 of 2000 bytes")
+                || err.message.contains("reading blob"),
+            "{err}"
+        );
+        assert!(store.blob(&digest).await.unwrap().is_none());
+    }
+}

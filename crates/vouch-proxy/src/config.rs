@@ -1,0 +1,727 @@
+//! Configuration: a TOML file ([`ConfigFile`], the "low-level" shape read
+//! from disk), environment overrides, and the validated [`Settings`] the
+//! rest of the crate uses.
+//!
+//! Secrets (upstream passwords and tokens) can be inline, in a file, or in
+//! an environment variable; they are read once, at load time.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::names::{NameError, UpstreamName};
+
+/// Default listen address: loopback, so a fresh install is not exposed
+/// before someone decides where it should listen.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default state directory (SQLite database, server secret, cache).
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/vouch-proxy";
+/// Default token lifetime. The docker token spec asks for at least 60 s
+/// (`expires_in` "recommended" minimum); docker/containerd refresh on 401, so
+/// short is cheap. Five minutes matches distribution's token server default.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(300);
+/// The docker token spec: clients assume 60 s when `expires_in` is smaller.
+pub const MIN_TOKEN_TTL: Duration = Duration::from_secs(60);
+/// Tokens longer-lived than a day would make revocation meaningless for
+/// anyone who saved one; one day is the upper bound we accept.
+pub const MAX_TOKEN_TTL: Duration = Duration::from_secs(24 * 3600);
+/// Default disk cache size: 10 GiB, enough for a few releases of a typical
+/// multi-image application.
+pub const DEFAULT_CACHE_MAX_BYTES: u64 = 10 << 30;
+/// Default tag → digest cache lifetime. Short, so a re-pushed tag shows up
+/// within half a minute; long enough to absorb the HEAD-then-GET pair every
+/// client sends for one pull (research/proxy.md §2.4).
+pub const DEFAULT_TAG_TTL: Duration = Duration::from_secs(30);
+/// How long a verified license stays cached in memory. Revocation and
+/// expiry take effect within this time (docs/proxy.md).
+pub const DEFAULT_LICENSE_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Default per-license request rate. One `docker pull` of a 20-layer image
+/// is ~45 requests; 20/s sustained with a burst of 200 lets several parallel
+/// pulls through and stops a runaway script.
+pub const DEFAULT_RATE_PER_SECOND: f64 = 20.0;
+/// Default burst for the per-license token bucket (see above).
+pub const DEFAULT_RATE_BURST: u32 = 200;
+/// How long graceful shutdown waits for in-flight requests.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// A secret file larger than this is certainly not a password.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+/// The configuration file as written (every field optional).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[server]`.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// `[state]`.
+    #[serde(default)]
+    pub state: StateSection,
+    /// `[cache]`.
+    #[serde(default)]
+    pub cache: CacheSection,
+    /// `[rate_limit]`.
+    #[serde(default)]
+    pub rate_limit: RateLimitSection,
+    /// `[[upstreams]]`.
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamSection>,
+}
+
+/// `[server]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// Optional second address serving only `/metrics` and `/healthz`;
+    /// when set, `/metrics` is not served on `listen`.
+    pub ops_listen: Option<String>,
+    /// Scheme of the token realm URL: "https" (default; behind a TLS
+    /// terminator) or "http".
+    pub public_scheme: Option<String>,
+    /// Take the realm scheme from `X-Forwarded-Proto` when present. Only
+    /// for deployments behind a proxy that sets it.
+    pub trust_forwarded_proto: Option<bool>,
+    /// Token lifetime in seconds.
+    pub token_ttl_secs: Option<u64>,
+    /// Seconds a verified license is cached in memory.
+    pub license_cache_secs: Option<u64>,
+    /// Seconds to wait for in-flight requests on shutdown.
+    pub shutdown_grace_secs: Option<u64>,
+}
+
+/// `[state]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSection {
+    /// Directory for the database, the server secret and (by default) the cache.
+    pub dir: Option<PathBuf>,
+}
+
+/// `[cache]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// Cache directory (default `<state.dir>/cache`).
+    pub dir: Option<PathBuf>,
+    /// Size bound in bytes; least recently used content is evicted beyond it.
+    pub max_bytes: Option<u64>,
+    /// Seconds a tag → digest answer is reused.
+    pub tag_ttl_secs: Option<u64>,
+}
+
+/// `[rate_limit]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSection {
+    /// Sustained requests per second per license; 0 turns the limit off.
+    pub requests_per_second: Option<f64>,
+    /// Requests a license may make at once before the sustained rate applies.
+    pub burst: Option<u32>,
+}
+
+/// A secret given inline, in a file, or in an environment variable.
+#[derive(Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SecretSource {
+    /// `password = "…"`.
+    Inline(String),
+    /// `password = { file = "/run/secrets/x" }` (trailing newline removed).
+    File {
+        /// Path of the file.
+        file: PathBuf,
+    },
+    /// `password = { env = "GHCR_TOKEN" }`.
+    Env {
+        /// Variable name.
+        env: String,
+    },
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Inline(_) => f.write_str("Inline(<redacted>)"),
+            Self::File { file } => f.debug_struct("File").field("file", file).finish(),
+            Self::Env { env } => f.debug_struct("Env").field("env", env).finish(),
+        }
+    }
+}
+
+/// `[[upstreams]]`: one upstream registry and the vendor's credentials for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    /// The `<upstream-host>` path component clients use (`ghcr.io`).
+    pub name: String,
+    /// Where it is (default `https://<name>`); scheme, host and port only.
+    pub url: Option<String>,
+    /// Username for Basic auth or for the token flow.
+    pub username: Option<String>,
+    /// Password (with `username`).
+    pub password: Option<SecretSource>,
+    /// A static bearer token instead of username/password.
+    pub token: Option<SecretSource>,
+    /// Allow a plain-HTTP `url` (credentials and content travel unencrypted).
+    #[serde(default)]
+    pub insecure_allow_http: bool,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("parsing {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// A value is out of range or malformed.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// The setting, as `section.key` (or the environment variable).
+        key: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// A name is malformed.
+    #[error(transparent)]
+    Name(#[from] NameError),
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Scheme for the token realm URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicScheme {
+    /// `https://` (the default: the proxy sits behind a TLS terminator).
+    Https,
+    /// `http://` (tests, or a trusted network).
+    Http,
+}
+
+impl PublicScheme {
+    /// `"https"` or `"http"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Https => "https",
+            Self::Http => "http",
+        }
+    }
+
+    fn parse(key: &str, value: &str) -> Result<Self, ConfigError> {
+        match value {
+            "https" => Ok(Self::Https),
+            "http" => Ok(Self::Http),
+            other => Err(invalid(
+                key,
+                format!("expected \"https\" or \"http\", found {other:?}"),
+            )),
+        }
+    }
+}
+
+/// How to authenticate to an upstream.
+#[derive(Clone, PartialEq, Eq)]
+pub enum UpstreamCredentials {
+    /// No credentials (public images).
+    Anonymous,
+    /// Username and password: sent as Basic, or exchanged for a bearer
+    /// token when the upstream asks for the token flow.
+    Basic {
+        /// Username.
+        username: String,
+        /// Password or access token.
+        password: String,
+    },
+    /// A static bearer token sent as-is.
+    Bearer(String),
+}
+
+impl std::fmt::Debug for UpstreamCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Anonymous => f.write_str("Anonymous"),
+            Self::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
+            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+        }
+    }
+}
+
+/// A validated upstream.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Path component clients use.
+    pub name: UpstreamName,
+    /// Base URL (`scheme://host[:port]`), without a trailing slash.
+    pub url: reqwest::Url,
+    /// The vendor's credentials.
+    pub credentials: UpstreamCredentials,
+    /// Whether plain HTTP is allowed for this upstream (its URL and redirects).
+    pub allow_http: bool,
+}
+
+/// Validated settings ("high-level args").
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Main listen address.
+    pub listen: SocketAddr,
+    /// Optional ops-only listen address.
+    pub ops_listen: Option<SocketAddr>,
+    /// Realm scheme.
+    pub public_scheme: PublicScheme,
+    /// Honour `X-Forwarded-Proto`.
+    pub trust_forwarded_proto: bool,
+    /// Token lifetime.
+    pub token_ttl: Duration,
+    /// License cache lifetime.
+    pub license_cache_ttl: Duration,
+    /// Shutdown grace period.
+    pub shutdown_grace: Duration,
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// Cache directory.
+    pub cache_dir: PathBuf,
+    /// Cache size bound.
+    pub cache_max_bytes: u64,
+    /// Tag → digest lifetime.
+    pub tag_ttl: Duration,
+    /// Per-license rate; `None` when off.
+    pub rate_limit: Option<RateLimit>,
+    /// Upstreams by name.
+    pub upstreams: BTreeMap<UpstreamName, UpstreamSettings>,
+}
+
+/// A token-bucket rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Refill per second.
+    pub per_second: f64,
+    /// Bucket size.
+    pub burst: u32,
+}
+
+impl Settings {
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.state_dir.join("state.db")
+    }
+
+    /// The server secret file (keys for license hashing and token signing).
+    pub fn secret_path(&self) -> PathBuf {
+        self.state_dir.join("secret.key")
+    }
+}
+
+/// Environment variables that override the file, and the key each overrides.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("VOUCH_PROXY_LISTEN", "server.listen"),
+    ("VOUCH_PROXY_OPS_LISTEN", "server.ops_listen"),
+    ("VOUCH_PROXY_PUBLIC_SCHEME", "server.public_scheme"),
+    ("VOUCH_PROXY_TOKEN_TTL_SECS", "server.token_ttl_secs"),
+    ("VOUCH_PROXY_STATE_DIR", "state.dir"),
+    ("VOUCH_PROXY_CACHE_DIR", "cache.dir"),
+    ("VOUCH_PROXY_CACHE_MAX_BYTES", "cache.max_bytes"),
+    (
+        "VOUCH_PROXY_RATE_LIMIT_RPS",
+        "rate_limit.requests_per_second",
+    ),
+    ("VOUCH_PROXY_RATE_LIMIT_BURST", "rate_limit.burst"),
+];
+
+impl ConfigFile {
+    /// Reads and parses a file.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Applies [`ENV_OVERRIDES`], looking each variable up with `env`.
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn num<T: std::str::FromStr>(var: &str, v: &str) -> Result<T, ConfigError> {
+            v.parse()
+                .map_err(|_| invalid(var, format!("expected a number, found {v:?}")))
+        }
+        for (var, _) in ENV_OVERRIDES {
+            let Some(v) = env(var) else { continue };
+            match *var {
+                "VOUCH_PROXY_LISTEN" => self.server.listen = Some(v),
+                "VOUCH_PROXY_OPS_LISTEN" => self.server.ops_listen = Some(v),
+                "VOUCH_PROXY_PUBLIC_SCHEME" => self.server.public_scheme = Some(v),
+                "VOUCH_PROXY_TOKEN_TTL_SECS" => self.server.token_ttl_secs = Some(num(var, &v)?),
+                "VOUCH_PROXY_STATE_DIR" => self.state.dir = Some(v.into()),
+                "VOUCH_PROXY_CACHE_DIR" => self.cache.dir = Some(v.into()),
+                "VOUCH_PROXY_CACHE_MAX_BYTES" => self.cache.max_bytes = Some(num(var, &v)?),
+                "VOUCH_PROXY_RATE_LIMIT_RPS" => {
+                    self.rate_limit.requests_per_second = Some(num(var, &v)?)
+                }
+                "VOUCH_PROXY_RATE_LIMIT_BURST" => self.rate_limit.burst = Some(num(var, &v)?),
+                _ => unreachable!("every ENV_OVERRIDES entry is handled"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Validates everything and reads secrets (files, and environment
+    /// variables through `env`).
+    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let addr = |key: &str, v: &str| -> Result<SocketAddr, ConfigError> {
+            v.parse()
+                .map_err(|_| invalid(key, format!("expected IP:PORT, found {v:?}")))
+        };
+        let listen = addr(
+            "server.listen",
+            self.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN),
+        )?;
+        let ops_listen = self
+            .server
+            .ops_listen
+            .as_deref()
+            .map(|v| addr("server.ops_listen", v))
+            .transpose()?;
+        let public_scheme = PublicScheme::parse(
+            "server.public_scheme",
+            self.server.public_scheme.as_deref().unwrap_or("https"),
+        )?;
+        let token_ttl = self
+            .server
+            .token_ttl_secs
+            .map_or(DEFAULT_TOKEN_TTL, Duration::from_secs);
+        if !(MIN_TOKEN_TTL..=MAX_TOKEN_TTL).contains(&token_ttl) {
+            return Err(invalid(
+                "server.token_ttl_secs",
+                format!(
+                    "must be between {} and {} seconds",
+                    MIN_TOKEN_TTL.as_secs(),
+                    MAX_TOKEN_TTL.as_secs()
+                ),
+            ));
+        }
+        let state_dir = self
+            .state
+            .dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        let cache_dir = self
+            .cache
+            .dir
+            .clone()
+            .unwrap_or_else(|| state_dir.join("cache"));
+        let cache_max_bytes = self.cache.max_bytes.unwrap_or(DEFAULT_CACHE_MAX_BYTES);
+        if cache_max_bytes == 0 {
+            return Err(invalid("cache.max_bytes", "must be positive"));
+        }
+        let rate = self
+            .rate_limit
+            .requests_per_second
+            .unwrap_or(DEFAULT_RATE_PER_SECOND);
+        if !rate.is_finite() || rate < 0.0 {
+            return Err(invalid(
+                "rate_limit.requests_per_second",
+                "must be a number >= 0",
+            ));
+        }
+        let burst = self.rate_limit.burst.unwrap_or(DEFAULT_RATE_BURST);
+        let rate_limit = if rate == 0.0 {
+            None
+        } else if burst == 0 {
+            return Err(invalid(
+                "rate_limit.burst",
+                "must be at least 1 when a rate is set",
+            ));
+        } else {
+            Some(RateLimit {
+                per_second: rate,
+                burst,
+            })
+        };
+        let mut upstreams = BTreeMap::new();
+        for (i, section) in self.upstreams.iter().enumerate() {
+            let upstream = resolve_upstream(i, section, env)?;
+            if upstreams.insert(upstream.name.clone(), upstream).is_some() {
+                return Err(invalid(
+                    format!("upstreams[{i}].name"),
+                    format!("upstream {:?} is configured twice", section.name),
+                ));
+            }
+        }
+        Ok(Settings {
+            listen,
+            ops_listen,
+            public_scheme,
+            trust_forwarded_proto: self.server.trust_forwarded_proto.unwrap_or(false),
+            token_ttl,
+            license_cache_ttl: self
+                .server
+                .license_cache_secs
+                .map_or(DEFAULT_LICENSE_CACHE_TTL, Duration::from_secs),
+            shutdown_grace: self
+                .server
+                .shutdown_grace_secs
+                .map_or(DEFAULT_SHUTDOWN_GRACE, Duration::from_secs),
+            state_dir,
+            cache_dir,
+            cache_max_bytes,
+            tag_ttl: self
+                .cache
+                .tag_ttl_secs
+                .map_or(DEFAULT_TAG_TTL, Duration::from_secs),
+            rate_limit,
+            upstreams,
+        })
+    }
+}
+
+fn resolve_upstream(
+    i: usize,
+    section: &UpstreamSection,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<UpstreamSettings, ConfigError> {
+    let key = |k: &str| format!("upstreams[{i}].{k}");
+    let name = UpstreamName::new(&section.name)?;
+    let url_text = section
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("https://{}", section.name));
+    let url = reqwest::Url::parse(&url_text)
+        .map_err(|e| invalid(key("url"), format!("{url_text:?}: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if section.insecure_allow_http => {}
+        "http" => {
+            return Err(invalid(
+                key("url"),
+                "plain http sends the vendor's credentials unencrypted; set insecure_allow_http = true to allow it",
+            ));
+        }
+        other => {
+            return Err(invalid(
+                key("url"),
+                format!("scheme must be https, found {other:?}"),
+            ));
+        }
+    }
+    if url.host_str().is_none()
+        || !matches!(url.path(), "" | "/")
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(invalid(
+            key("url"),
+            "must be scheme://host[:port] only (no path, query, or user info; the proxy appends /v2/…)",
+        ));
+    }
+    let credentials = match (&section.username, &section.password, &section.token) {
+        (None, None, None) => UpstreamCredentials::Anonymous,
+        (Some(username), Some(password), None) => UpstreamCredentials::Basic {
+            username: username.clone(),
+            password: read_secret(&key("password"), password, env)?,
+        },
+        (None, None, Some(token)) => {
+            UpstreamCredentials::Bearer(read_secret(&key("token"), token, env)?)
+        }
+        _ => {
+            return Err(invalid(
+                key("username"),
+                "give either username + password, or token, or neither (anonymous)",
+            ));
+        }
+    };
+    Ok(UpstreamSettings {
+        name,
+        url,
+        credentials,
+        allow_http: section.insecure_allow_http,
+    })
+}
+
+fn read_secret(
+    key: &str,
+    source: &SecretSource,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
+    let value = match source {
+        SecretSource::Inline(v) => v.clone(),
+        SecretSource::Env { env: var } => env(var)
+            .ok_or_else(|| invalid(key, format!("environment variable {var} is not set")))?,
+        SecretSource::File { file } => {
+            let meta = std::fs::metadata(file)
+                .map_err(|e| invalid(key, format!("{}: {e}", file.display())))?;
+            if meta.len() > MAX_SECRET_FILE_BYTES {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "{} is larger than {MAX_SECRET_FILE_BYTES} bytes",
+                        file.display()
+                    ),
+                ));
+            }
+            std::fs::read_to_string(file)
+                .map_err(|e| invalid(key, format!("{}: {e}", file.display())))?
+                .trim_end_matches(['\r', '\n'])
+                .to_string()
+        }
+    };
+    if value.is_empty() {
+        return Err(invalid(key, "is empty"));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_resolve() {
+        let s = ConfigFile::default().resolve(&no_env).unwrap();
+        assert_eq!(s.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(s.public_scheme, PublicScheme::Https);
+        assert_eq!(s.cache_dir, PathBuf::from(DEFAULT_STATE_DIR).join("cache"));
+        assert!(s.upstreams.is_empty());
+    }
+
+    #[test]
+    fn parses_upstreams_with_secret_sources() {
+        let file = ConfigFile::parse(
+            r#"
+            [server]
+            listen = "127.0.0.1:9000"
+            [[upstreams]]
+            name = "ghcr.io"
+            username = "bot"
+            password = { env = "GHCR_TOKEN" }
+            [[upstreams]]
+            name = "local.test"
+            url = "http://127.0.0.1:5000"
+            insecure_allow_http = true
+            token = "t0k"
+            "#,
+        )
+        .unwrap();
+        let env = |k: &str| (k == "GHCR_TOKEN").then(|| "s3cret".to_string());
+        let s = file.resolve(&env).unwrap();
+        let ghcr = &s.upstreams[&UpstreamName::new("ghcr.io").unwrap()];
+        assert_eq!(ghcr.url.as_str(), "https://ghcr.io/");
+        assert_eq!(
+            ghcr.credentials,
+            UpstreamCredentials::Basic {
+                username: "bot".into(),
+                password: "s3cret".into()
+            }
+        );
+        assert!(!format!("{:?}", ghcr.credentials).contains("s3cret"));
+        let local = &s.upstreams[&UpstreamName::new("local.test").unwrap()];
+        assert_eq!(local.credentials, UpstreamCredentials::Bearer("t0k".into()));
+    }
+
+    #[test]
+    fn refuses_unsafe_or_malformed_upstreams() {
+        for (toml, needle) in [
+            (
+                "name = \"x.io\"\nurl = \"http://x.io\"",
+                "insecure_allow_http",
+            ),
+            ("name = \"x.io\"\nurl = \"https://x.io/v2\"", "no path"),
+            ("name = \"x.io\"\nurl = \"https://u:p@x.io\"", "user info"),
+            ("name = \"x.io\"\nurl = \"file:///etc\"", "scheme"),
+            ("name = \"X.io\"", "invalid repository name"),
+            ("name = \"x.io:5000\"", "invalid repository name"),
+            (
+                "name = \"x.io\"\nusername = \"u\"",
+                "either username + password",
+            ),
+            (
+                "name = \"x.io\"\npassword = { env = \"NOPE\" }\nusername = \"u\"",
+                "NOPE is not set",
+            ),
+        ] {
+            let file = ConfigFile::parse(&format!("[[upstreams]]\n{toml}\n")).unwrap();
+            let err = file.resolve(&no_env).unwrap_err().to_string();
+            assert!(err.contains(needle), "{toml}: {err}");
+        }
+        let twice =
+            ConfigFile::parse("[[upstreams]]\nname = \"a.io\"\n[[upstreams]]\nname = \"a.io\"\n")
+                .unwrap();
+        assert!(
+            twice
+                .resolve(&no_env)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = ConfigFile::parse("[server]\nlisten_addr = \"x\"\n").unwrap_err();
+        assert!(err.contains("listen_addr"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut file = ConfigFile::parse("[server]\nlisten = \"127.0.0.1:1\"\n").unwrap();
+        let env = |k: &str| match k {
+            "VOUCH_PROXY_LISTEN" => Some("127.0.0.1:2".to_string()),
+            "VOUCH_PROXY_RATE_LIMIT_RPS" => Some("0".to_string()),
+            "VOUCH_PROXY_CACHE_MAX_BYTES" => Some("1024".to_string()),
+            _ => None,
+        };
+        file.apply_env(&env).unwrap();
+        let s = file.resolve(&no_env).unwrap();
+        assert_eq!(s.listen.port(), 2);
+        assert_eq!(s.rate_limit, None);
+        assert_eq!(s.cache_max_bytes, 1024);
+        let bad = |k: &str| (k == "VOUCH_PROXY_CACHE_MAX_BYTES").then(|| "lots".to_string());
+        assert!(
+            file.apply_env(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("VOUCH_PROXY_CACHE_MAX_BYTES")
+        );
+    }
+
+    #[test]
+    fn token_ttl_is_bounded() {
+        for secs in [10, 100_000] {
+            let file = ConfigFile::parse(&format!("[server]\ntoken_ttl_secs = {secs}\n")).unwrap();
+            assert!(file.resolve(&no_env).is_err(), "{secs}");
+        }
+    }
+}

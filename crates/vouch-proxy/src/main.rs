@@ -1,0 +1,398 @@
+//! The `vouch-proxy` binary: argument parsing, configuration loading,
+//! logging, and printing. The work happens in the library.
+//!
+//! Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use jiff::Timestamp;
+use vouch_proxy::admin;
+use vouch_proxy::cache::disk::DiskStore;
+use vouch_proxy::config::{ConfigFile, Settings};
+use vouch_proxy::names::{AppSlug, ChannelName, Repository, Tag};
+use vouch_proxy::secret::ServerSecret;
+use vouch_proxy::server::{self, Proxy, Stores};
+use vouch_proxy::store::sqlite::SqliteStore;
+use vouch_proxy::store::{LicenseNumber, LicenseStore as _, PullLog as _, ReferrersMode};
+
+/// License-gated pull-through OCI registry proxy.
+#[derive(Parser)]
+#[command(name = "vouch-proxy", version, about)]
+struct Cli {
+    /// Configuration file (TOML); also VOUCH_PROXY_CONFIG.
+    #[arg(long, global = true, env = "VOUCH_PROXY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy.
+    Serve,
+    /// Manage apps.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Manage channels and the versions they serve.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// Manage licenses.
+    #[command(subcommand)]
+    License(LicenseCommand),
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Create an app and the upstream repositories it may reach.
+    Add {
+        /// The app slug (`/v2/proxy/<slug>/…`).
+        slug: String,
+        /// An allowed repository prefix, `<upstream>/<path>` (repeatable).
+        #[arg(long = "allow", required = true)]
+        allow: Vec<String>,
+        /// Referrers behaviour: not-found (default) or passthrough.
+        #[arg(long, default_value = "not-found")]
+        referrers: String,
+    },
+    /// Allow more repository prefixes for an app.
+    Allow {
+        /// The app slug.
+        slug: String,
+        /// An allowed repository prefix (repeatable).
+        #[arg(long = "allow", required = true)]
+        allow: Vec<String>,
+    },
+    /// Set an app's referrers behaviour (not-found or passthrough).
+    SetReferrers {
+        /// The app slug.
+        slug: String,
+        /// not-found or passthrough.
+        mode: String,
+    },
+    /// List apps.
+    List,
+}
+
+#[derive(Args)]
+struct VersionArgs {
+    /// The app slug.
+    #[arg(long)]
+    app: String,
+    /// The channel (created on first use).
+    #[arg(long)]
+    channel: String,
+    /// The version (also the default tag).
+    #[arg(long)]
+    version: String,
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Make a version available on a channel.
+    AddVersion {
+        #[command(flatten)]
+        version: VersionArgs,
+        /// An image of this version: `<upstream>/<path>[:tag|@digest]`
+        /// (repeatable). Without it, the version is the tag in every
+        /// repository the app allows.
+        #[arg(long = "image")]
+        images: Vec<String>,
+    },
+    /// Remove a version from a channel.
+    RemoveVersion {
+        #[command(flatten)]
+        version: VersionArgs,
+    },
+    /// List an app's channels and what they serve.
+    List {
+        /// The app slug.
+        #[arg(long)]
+        app: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicenseCommand {
+    /// Create a license; prints its ID once.
+    Create {
+        /// The app slug.
+        #[arg(long)]
+        app: String,
+        /// The customer's email (their registry username).
+        #[arg(long)]
+        email: String,
+        /// A channel it is entitled to (repeatable).
+        #[arg(long = "channel", required = true)]
+        channels: Vec<String>,
+        /// `never`, a date (2027-01-31 = 00:00 UTC) or an RFC 3339 time.
+        #[arg(long)]
+        expires: String,
+    },
+    /// List licenses (number, app, email, channels, status).
+    List {
+        /// Only this app's.
+        #[arg(long)]
+        app: Option<String>,
+    },
+    /// Revoke a license by number.
+    Revoke {
+        /// The license number from `license list`.
+        number: i64,
+    },
+    /// Show a license's pull log, newest first.
+    Pulls {
+        /// The license number.
+        number: i64,
+        /// How many lines.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+fn load_settings(path: Option<&PathBuf>) -> Result<Settings> {
+    let env = |k: &str| std::env::var(k).ok();
+    let mut file = match path {
+        Some(path) => ConfigFile::read(path)?,
+        None => ConfigFile::default(),
+    };
+    file.apply_env(&env)?;
+    Ok(file.resolve(&env)?)
+}
+
+fn repositories(values: &[String]) -> Result<Vec<Repository>> {
+    values
+        .iter()
+        .map(|v| Repository::parse(v).with_context(|| format!("--allow {v}")))
+        .collect()
+}
+
+fn referrers_mode(value: &str) -> Result<ReferrersMode> {
+    ReferrersMode::parse(value)
+        .with_context(|| format!("referrers mode {value:?}: expected not-found or passthrough"))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let settings = load_settings(cli.config.as_ref())?;
+    if let Command::Serve = cli.command {
+        return serve(settings).await;
+    }
+    let store = SqliteStore::open(&settings.database_path())?;
+    let now = Timestamp::now();
+    match cli.command {
+        Command::Serve => unreachable!("handled above"),
+        Command::App(AppCommand::Add {
+            slug,
+            allow,
+            referrers,
+        }) => {
+            let app = admin::add_app(
+                &store,
+                &settings,
+                AppSlug::new(&slug)?,
+                repositories(&allow)?,
+                referrers_mode(&referrers)?,
+            )
+            .await?;
+            println!(
+                "added app {} (referrers: {})",
+                app.slug,
+                app.referrers.as_str()
+            );
+        }
+        Command::App(AppCommand::Allow { slug, allow }) => {
+            admin::allow(
+                &store,
+                &settings,
+                &AppSlug::new(&slug)?,
+                &repositories(&allow)?,
+            )
+            .await?;
+        }
+        Command::App(AppCommand::SetReferrers { slug, mode }) => {
+            store
+                .set_referrers_mode(&AppSlug::new(&slug)?, referrers_mode(&mode)?)
+                .await?;
+        }
+        Command::App(AppCommand::List) => {
+            for app in store.apps().await? {
+                let prefixes: Vec<_> = app.repositories.iter().map(|r| r.to_string()).collect();
+                println!(
+                    "{}\treferrers={}\t{}",
+                    app.slug,
+                    app.referrers.as_str(),
+                    prefixes.join(",")
+                );
+            }
+        }
+        Command::Channel(ChannelCommand::AddVersion { version, images }) => {
+            let releases = admin::add_version(
+                &store,
+                &AppSlug::new(&version.app)?,
+                ChannelName::new(&version.channel)?,
+                Tag::new(&version.version)?,
+                &images,
+            )
+            .await?;
+            for r in releases {
+                let repo = r.repository.map_or("*".to_string(), |r| r.to_string());
+                println!(
+                    "channel {} version {}: {repo} {}",
+                    r.channel, r.version, r.reference
+                );
+            }
+        }
+        Command::Channel(ChannelCommand::RemoveVersion { version }) => {
+            let n = store
+                .remove_version(
+                    &AppSlug::new(&version.app)?,
+                    &ChannelName::new(&version.channel)?,
+                    &Tag::new(&version.version)?,
+                )
+                .await?;
+            println!("removed {n} release entries");
+        }
+        Command::Channel(ChannelCommand::List { app }) => {
+            let app = AppSlug::new(&app)?;
+            let releases = store.releases(&app).await?;
+            for channel in store.channels(&app).await? {
+                println!("{channel}");
+                for r in releases.iter().filter(|r| r.channel == channel) {
+                    let repo = r
+                        .repository
+                        .as_ref()
+                        .map_or("*".to_string(), |r| r.to_string());
+                    println!("  {}\t{repo}\t{}", r.version, r.reference);
+                }
+            }
+        }
+        Command::License(LicenseCommand::Create {
+            app,
+            email,
+            channels,
+            expires,
+        }) => {
+            let secret = ServerSecret::load_or_create(&settings.secret_path())?;
+            let channels = channels
+                .iter()
+                .map(|c| ChannelName::new(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let expires_at = admin::parse_expiry(&expires)?;
+            let (number, id) = admin::create_license(
+                &store,
+                &secret.license_hasher(),
+                AppSlug::new(&app)?,
+                &email,
+                channels,
+                expires_at,
+                now,
+            )
+            .await?;
+            eprintln!(
+                "created license {number} for {email}; its ID is printed below, once: it is not stored and cannot be shown again"
+            );
+            println!("{}", id.expose());
+        }
+        Command::License(LicenseCommand::List { app }) => {
+            let app = app.map(|a| AppSlug::new(&a)).transpose()?;
+            for license in store.licenses(app.as_ref()).await? {
+                println!("{}", admin::describe_license(&license, now));
+            }
+        }
+        Command::License(LicenseCommand::Revoke { number }) => {
+            let license = store.revoke_license(LicenseNumber(number), now).await?;
+            println!("{}", admin::describe_license(&license, now));
+        }
+        Command::License(LicenseCommand::Pulls { number, limit }) => {
+            for p in store.pulls(LicenseNumber(number), limit).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    p.at,
+                    p.action.as_str(),
+                    p.method,
+                    p.repository,
+                    p.reference,
+                    p.status,
+                    p.bytes
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VOUCH_PROXY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("VOUCH_PROXY_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let store = Arc::new(SqliteStore::open(&settings.database_path())?);
+    let secret = ServerSecret::load_or_create(&settings.secret_path())?;
+    let content = Arc::new(
+        DiskStore::open(&settings.cache_dir, settings.cache_max_bytes)
+            .with_context(|| format!("opening the cache at {}", settings.cache_dir.display()))?,
+    );
+    for upstream in settings
+        .upstreams
+        .values()
+        .filter(|u| u.url.scheme() == "http")
+    {
+        tracing::warn!(upstream = %upstream.name, url = %upstream.url, "plain-HTTP upstream (insecure_allow_http)");
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let ops = match settings.ops_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr}"))?,
+        ),
+        None => None,
+    };
+    let stores = Stores {
+        licenses: store.clone(),
+        pull_log: store.clone(),
+        resolutions: store,
+        content,
+    };
+    tracing::info!(listen = %settings.listen, ops = ?settings.ops_listen, "vouch-proxy serving");
+    let (proxy, pull_log) = Proxy::new(settings, stores, &secret)?;
+    server::serve(proxy, listener, ops, shutdown_signal()).await?;
+    pull_log.finish().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGTERM (orchestrators) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

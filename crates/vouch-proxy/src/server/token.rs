@@ -1,0 +1,195 @@
+//! The token endpoint, `/v2/token` (docker token spec): `GET` with Basic
+//! auth and `scope` parameters, or `POST` with the OAuth2 password grant
+//! (distribution `docs/spec/auth/oauth.md`), which containerd tries first.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+
+use super::Proxy;
+use crate::auth::{self, MAX_SCOPES, Presented};
+use crate::error::ApiError;
+use crate::route::{client_name, parse_client_name};
+use crate::store::{License, PullAction, PullRecord};
+
+/// Largest `POST /v2/token` form accepted: username, password, scopes and
+/// client id fit in well under 8 KiB.
+pub const MAX_TOKEN_FORM_BYTES: usize = 8 * 1024;
+
+impl Proxy {
+    pub(super) async fn token(
+        self: &Arc<Self>,
+        parts: &Parts,
+        body: Body,
+    ) -> Result<Response, ApiError> {
+        let (username, password, scopes, oauth) = match parts.method {
+            Method::GET | Method::HEAD => {
+                let scopes: Vec<String> =
+                    form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+                        .filter(|(k, _)| k == "scope")
+                        .map(|(_, v)| v.into_owned())
+                        .collect();
+                let presented = auth::parse_authorization(
+                    parts
+                        .headers
+                        .get(header::AUTHORIZATION)
+                        .map(|v| v.as_bytes()),
+                )
+                .map_err(|e| self.refuse_token("malformed", e.to_string()))?;
+                match presented {
+                    Presented::Basic { username, password } => (username, password, scopes, false),
+                    Presented::Missing => {
+                        return Err(self.refuse_token(
+                            "missing",
+                            "the token endpoint needs Basic auth: your email as username, your license ID as password".into(),
+                        ));
+                    }
+                    Presented::Bearer(_) => {
+                        return Err(self.refuse_token(
+                            "malformed",
+                            "the token endpoint takes Basic auth, not a token".into(),
+                        ));
+                    }
+                }
+            }
+            Method::POST => {
+                let bytes = axum::body::to_bytes(body, MAX_TOKEN_FORM_BYTES)
+                    .await
+                    .map_err(|_| {
+                        oauth_error(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_request",
+                            "form body too large or unreadable",
+                        )
+                    })?;
+                let mut grant_type = None;
+                let (mut username, mut password, mut scopes) = (None, None, Vec::new());
+                for (k, v) in form_urlencoded::parse(&bytes) {
+                    match &*k {
+                        "grant_type" => grant_type = Some(v.into_owned()),
+                        "username" => username = Some(v.into_owned()),
+                        "password" => password = Some(v.into_owned()),
+                        "scope" => scopes.push(v.into_owned()),
+                        _ => {}
+                    }
+                }
+                if grant_type.as_deref() != Some("password") {
+                    return Err(oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "unsupported_grant_type",
+                        "only grant_type=password is supported",
+                    ));
+                }
+                let (Some(username), Some(password)) = (username, password) else {
+                    return Err(oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "username and password are required",
+                    ));
+                };
+                (username, password, scopes, true)
+            }
+            _ => {
+                return Err(ApiError::unsupported(
+                    "the token endpoint takes GET or POST",
+                ));
+            }
+        };
+        let license = self
+            .license_from_basic(&username, &password)
+            .await
+            .map_err(|(reason, message)| self.refuse_token(reason, message))?;
+        self.check_license_status(&license)
+            .map_err(|(reason, message)| self.refuse_token(reason, message))?;
+        self.rate_limit(license.number)?;
+        let granted = self
+            .grant(&license, scopes.iter().map(String::as_str))
+            .await?;
+        let now = Timestamp::now();
+        let ttl = self.settings.token_ttl.as_secs() as i64;
+        let claims = auth::TokenClaims::new(
+            license.number,
+            &license.app,
+            granted.clone(),
+            now.as_second(),
+            ttl,
+        );
+        let token = auth::mint(&self.token_key, &claims);
+        self.metrics.token_issued();
+        self.log(PullRecord {
+            license: license.number,
+            at: now,
+            action: PullAction::Token,
+            method: parts.method.to_string(),
+            repository: String::new(),
+            reference: granted.join(" "),
+            status: 200,
+            bytes: 0,
+        });
+        let mut body = serde_json::json!({
+            "token": token,
+            "access_token": token,
+            "expires_in": ttl,
+            "issued_at": now.to_string(),
+        });
+        if oauth {
+            let scope: Vec<String> = granted
+                .iter()
+                .map(|n| format!("repository:{n}:pull"))
+                .collect();
+            body["scope"] = serde_json::Value::String(scope.join(" "));
+        }
+        Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response())
+    }
+
+    /// The intersection of what was asked and what the license's app may
+    /// reach: `pull` on repositories of its own app within the app's
+    /// allow-list. Channel entitlement is checked per request (a token
+    /// for a repository does not grant every tag in it).
+    async fn grant<'a>(
+        &self,
+        license: &License,
+        requested: impl Iterator<Item = &'a str>,
+    ) -> Result<Vec<String>, ApiError> {
+        let app = self.app(&license.app).await?;
+        let mut granted = Vec::new();
+        for name in auth::requested_pull_names(requested) {
+            let Ok((slug, repository)) = parse_client_name(&name) else {
+                continue;
+            };
+            let allowed = slug == license.app
+                && self.upstreams.contains_key(&repository.upstream)
+                && app
+                    .as_ref()
+                    .is_some_and(|a| a.app.repositories.iter().any(|p| repository.is_within(p)));
+            if allowed && granted.len() < MAX_SCOPES {
+                granted.push(client_name(&slug, &repository));
+            }
+        }
+        Ok(granted)
+    }
+
+    fn refuse_token(&self, reason: &'static str, message: String) -> ApiError {
+        self.metrics.auth_failure(reason);
+        ApiError::unauthorized(message)
+            .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"vouch-proxy\"")
+    }
+}
+
+/// An OAuth2 error (RFC 6749 §5.2) for the POST form, in the OCI error
+/// shape with the OAuth code as message prefix.
+fn oauth_error(status: StatusCode, code: &'static str, message: &str) -> ApiError {
+    ApiError::new(
+        status,
+        crate::error::ErrorCode::Unsupported,
+        format!("{code}: {message}"),
+    )
+}

@@ -1,0 +1,302 @@
+//! Persistent state behind traits, so the embedded SQLite default can be
+//! joined by Postgres (issue 8) without touching the request path:
+//! - [`LicenseStore`]: apps and their upstream allow-lists, channels and
+//!   their releases, licenses;
+//! - [`PullLog`]: who pulled what, when, how many bytes;
+//! - [`ResolutionStore`]: facts learnt from upstreams that entitlement
+//!   checks need after a restart (which digests a tag has pointed to, which
+//!   artefacts are attached to a digest).
+//!
+//! Methods return boxed futures ([`StoreFuture`]) so the traits stay
+//! object-safe (`Arc<dyn LicenseStore>`) and an async backend fits.
+
+pub mod sqlite;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use jiff::Timestamp;
+
+use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
+use crate::secret::LicenseIdHash;
+
+/// What every store method returns.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The named thing does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The named thing already exists.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The backend failed (I/O, locking, SQL).
+    #[error("state database, {operation}: {message}")]
+    Backend {
+        /// What was being done.
+        operation: &'static str,
+        /// What the backend said.
+        message: String,
+    },
+    /// A stored value no longer parses (written by a newer version, or edited by hand).
+    #[error("state database holds an invalid {what}: {value:?}")]
+    Corrupt {
+        /// Which field.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+}
+
+/// How an app answers `GET /v2/<name>/referrers/<digest>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReferrersMode {
+    /// A spec 404 with an OCI error body: clients fall back to the
+    /// referrers tag schema (distribution-spec, "Listing Referrers").
+    #[default]
+    NotFound,
+    /// Forward the upstream's answer (only for entitled subjects).
+    Passthrough,
+}
+
+impl ReferrersMode {
+    /// `not-found` / `passthrough`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not-found",
+            Self::Passthrough => "passthrough",
+        }
+    }
+
+    /// Parses `not-found` / `passthrough`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "not-found" => Some(Self::NotFound),
+            "passthrough" => Some(Self::Passthrough),
+            _ => None,
+        }
+    }
+}
+
+/// An app: what customers license, and the upstream repositories it may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct App {
+    /// Its slug.
+    pub slug: AppSlug,
+    /// Referrers behaviour.
+    pub referrers: ReferrersMode,
+    /// Allowed repository prefixes (`ghcr.io/acme` allows `ghcr.io/acme/…`).
+    pub repositories: Vec<Repository>,
+}
+
+/// One entitlement a channel grants: a version's image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// The channel.
+    pub channel: ChannelName,
+    /// The version label (`1.2.0`).
+    pub version: Tag,
+    /// The repository, or `None` for every repository the app allows.
+    pub repository: Option<Repository>,
+    /// The tag or digest it grants.
+    pub reference: Reference,
+}
+
+/// A license number: the row's public handle (not a secret), used by the
+/// admin CLI and the pull log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LicenseNumber(pub i64);
+
+impl std::fmt::Display for LicenseNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A stored license.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct License {
+    /// Its number.
+    pub number: LicenseNumber,
+    /// The app it licenses.
+    pub app: AppSlug,
+    /// The customer's email (the expected registry username).
+    pub email: String,
+    /// Channels it is entitled to.
+    pub channels: Vec<ChannelName>,
+    /// Keyed hash of the license ID.
+    pub id_hash: LicenseIdHash,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// What `license create` stores.
+#[derive(Debug, Clone)]
+pub struct NewLicense {
+    /// The app.
+    pub app: AppSlug,
+    /// The customer's email.
+    pub email: String,
+    /// Channels (must exist).
+    pub channels: Vec<ChannelName>,
+    /// Keyed hash of the new ID.
+    pub id_hash: LicenseIdHash,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// The kind of request a pull-log line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullAction {
+    /// `/v2/token`.
+    Token,
+    /// A manifest GET/HEAD.
+    Manifest,
+    /// A blob GET/HEAD.
+    Blob,
+    /// A tags list.
+    Tags,
+    /// A referrers query.
+    Referrers,
+}
+
+impl PullAction {
+    /// Stable text for storage and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Manifest => "manifest",
+            Self::Blob => "blob",
+            Self::Tags => "tags",
+            Self::Referrers => "referrers",
+        }
+    }
+
+    /// Parses [`PullAction::as_str`].
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "token" => Self::Token,
+            "manifest" => Self::Manifest,
+            "blob" => Self::Blob,
+            "tags" => Self::Tags,
+            "referrers" => Self::Referrers,
+            _ => return None,
+        })
+    }
+}
+
+/// One line of the pull log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRecord {
+    /// Who.
+    pub license: LicenseNumber,
+    /// When the request arrived.
+    pub at: Timestamp,
+    /// What kind of request.
+    pub action: PullAction,
+    /// `HEAD` or `GET` (or `POST` for tokens).
+    pub method: String,
+    /// The repository (`ghcr.io/acme/api`), empty for token requests.
+    pub repository: String,
+    /// Tag or digest asked for (empty when none).
+    pub reference: String,
+    /// The HTTP status returned.
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+}
+
+/// Apps, channels and licenses.
+pub trait LicenseStore: Send + Sync {
+    /// Creates an app; [`StoreError::Conflict`] if the slug is taken.
+    fn add_app<'a>(&'a self, app: &'a App) -> StoreFuture<'a, ()>;
+    /// Adds a repository prefix to an app's allow-list.
+    fn allow_repository<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        prefix: &'a Repository,
+    ) -> StoreFuture<'a, ()>;
+    /// Changes an app's referrers behaviour.
+    fn set_referrers_mode<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        mode: ReferrersMode,
+    ) -> StoreFuture<'a, ()>;
+    /// One app.
+    fn app<'a>(&'a self, slug: &'a AppSlug) -> StoreFuture<'a, Option<App>>;
+    /// All apps.
+    fn apps(&self) -> StoreFuture<'_, Vec<App>>;
+    /// Adds releases to a channel, creating the channel if needed.
+    fn add_releases<'a>(&'a self, app: &'a AppSlug, releases: &'a [Release])
+    -> StoreFuture<'a, ()>;
+    /// Removes every release of `version` from a channel; returns how many.
+    fn remove_version<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        channel: &'a ChannelName,
+        version: &'a Tag,
+    ) -> StoreFuture<'a, u64>;
+    /// Every release of every channel of an app.
+    fn releases<'a>(&'a self, app: &'a AppSlug) -> StoreFuture<'a, Vec<Release>>;
+    /// Every channel of an app (including empty ones).
+    fn channels<'a>(&'a self, app: &'a AppSlug) -> StoreFuture<'a, Vec<ChannelName>>;
+    /// Stores a new license; the app and every channel must exist.
+    fn create_license<'a>(&'a self, license: &'a NewLicense) -> StoreFuture<'a, LicenseNumber>;
+    /// The license with this ID hash.
+    fn license_by_hash<'a>(&'a self, hash: &'a LicenseIdHash) -> StoreFuture<'a, Option<License>>;
+    /// The license with this number.
+    fn license(&self, number: LicenseNumber) -> StoreFuture<'_, Option<License>>;
+    /// All licenses, or those of one app.
+    fn licenses<'a>(&'a self, app: Option<&'a AppSlug>) -> StoreFuture<'a, Vec<License>>;
+    /// Marks a license revoked (idempotent: the first revocation time stays).
+    fn revoke_license(&self, number: LicenseNumber, at: Timestamp) -> StoreFuture<'_, License>;
+}
+
+/// The pull log.
+pub trait PullLog: Send + Sync {
+    /// Appends records (one transaction).
+    fn append<'a>(&'a self, records: &'a [PullRecord]) -> StoreFuture<'a, ()>;
+    /// The newest `limit` records of a license, newest first.
+    fn pulls(&self, license: LicenseNumber, limit: u32) -> StoreFuture<'_, Vec<PullRecord>>;
+}
+
+/// Facts learnt from upstreams.
+pub trait ResolutionStore: Send + Sync {
+    /// Records that `tag` in `repository` pointed at `digest` (at `at`).
+    fn record_tag<'a>(
+        &'a self,
+        repository: &'a Repository,
+        tag: &'a Tag,
+        digest: &'a Digest,
+        at: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+    /// Every digest `tag` has been seen pointing at.
+    fn tag_digests<'a>(
+        &'a self,
+        repository: &'a Repository,
+        tag: &'a Tag,
+    ) -> StoreFuture<'a, Vec<Digest>>;
+    /// Records that `artifact` (a signature, attestation, SBOM or referrers
+    /// index) is attached to `subject`.
+    fn record_attachment<'a>(
+        &'a self,
+        repository: &'a Repository,
+        subject: &'a Digest,
+        artifact: &'a Digest,
+    ) -> StoreFuture<'a, ()>;
+    /// Every artefact recorded for `subject`.
+    fn attachments<'a>(
+        &'a self,
+        repository: &'a Repository,
+        subject: &'a Digest,
+    ) -> StoreFuture<'a, Vec<Digest>>;
+}

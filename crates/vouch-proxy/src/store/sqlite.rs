@@ -1,0 +1,985 @@
+//! The embedded default store: one SQLite file (WAL mode), shared by the
+//! server and the admin CLI.
+//!
+//! `rusqlite` (bundled SQLite) rather than `sqlx`'s SQLite driver: the
+//! proxy's hot path never reaches the database (licenses and releases are
+//! cached in memory, the pull log is written in batches), so an async
+//! driver buys nothing, and rusqlite is a thin, synchronous, well-trodden
+//! binding without sqlx's macro and runtime layers. Calls run on tokio's
+//! blocking pool. Postgres (issue 8) will use `sqlx` behind the same traits.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    App, License, LicenseNumber, LicenseStore, NewLicense, PullAction, PullLog, PullRecord,
+    ReferrersMode, Release, ResolutionStore, StoreError, StoreFuture,
+};
+use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
+use crate::secret::LicenseIdHash;
+
+/// How long a writer waits for another process (the admin CLI while the
+/// server runs) to release the database lock before failing.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The schema version this code writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE apps (
+    slug TEXT PRIMARY KEY,
+    referrers TEXT NOT NULL
+);
+CREATE TABLE app_repositories (
+    app TEXT NOT NULL REFERENCES apps(slug),
+    prefix TEXT NOT NULL,
+    PRIMARY KEY (app, prefix)
+);
+CREATE TABLE channels (
+    id INTEGER PRIMARY KEY,
+    app TEXT NOT NULL REFERENCES apps(slug),
+    name TEXT NOT NULL,
+    UNIQUE (app, name)
+);
+CREATE TABLE releases (
+    channel INTEGER NOT NULL REFERENCES channels(id),
+    version TEXT NOT NULL,
+    repository TEXT NOT NULL, -- '' = every repository the app allows
+    reference TEXT NOT NULL,
+    PRIMARY KEY (channel, version, repository, reference)
+);
+CREATE TABLE licenses (
+    id INTEGER PRIMARY KEY,
+    app TEXT NOT NULL REFERENCES apps(slug),
+    email TEXT NOT NULL,
+    id_hash BLOB NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER
+);
+CREATE TABLE license_channels (
+    license INTEGER NOT NULL REFERENCES licenses(id),
+    channel INTEGER NOT NULL REFERENCES channels(id),
+    PRIMARY KEY (license, channel)
+);
+CREATE TABLE pulls (
+    id INTEGER PRIMARY KEY,
+    license INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    method TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+CREATE INDEX pulls_by_license ON pulls (license, id);
+CREATE TABLE tag_digests (
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (repository, tag, digest)
+);
+CREATE TABLE attachments (
+    repository TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    artifact TEXT NOT NULL,
+    PRIMARY KEY (repository, subject, artifact)
+);
+";
+
+/// The SQLite store. Cloning shares the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+fn backend(operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::Backend {
+        operation,
+        message: e.to_string(),
+    }
+}
+
+fn ts(t: Timestamp) -> i64 {
+    t.as_second()
+}
+
+fn from_ts(what: &'static str, secs: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_second(secs).map_err(|_| StoreError::Corrupt {
+        what,
+        value: secs.to_string(),
+    })
+}
+
+fn corrupt(what: &'static str, value: &str) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        value: value.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema
+    /// up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Backend {
+                operation: "create state directory",
+                message: format!("{}: {e}", parent.display()),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(backend("open"))?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database (tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(backend("open"))?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(backend("busy timeout"))?;
+        // WAL: readers never block the writer, so the admin CLI can write
+        // while the server reads. (In-memory databases answer "memory".)
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(backend("journal mode"))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            .map_err(backend("pragmas"))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(backend("schema version"))?;
+        match version {
+            0 => {
+                conn.execute_batch(&format!(
+                    "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                ))
+                .map_err(backend("create schema"))?;
+            }
+            SCHEMA_VERSION => {}
+            newer => {
+                return Err(StoreError::Corrupt {
+                    what: "schema version (this vouch-proxy is older than the database)",
+                    value: newer.to_string(),
+                });
+            }
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    fn run<'a, T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> StoreFuture<'a, T> {
+        let conn = self.conn.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut guard = conn.lock().map_err(|_| StoreError::Backend {
+                    operation,
+                    message: "connection lock poisoned by an earlier panic".into(),
+                })?;
+                f(&mut guard)
+            })
+            .await
+            .map_err(|e| StoreError::Backend {
+                operation,
+                message: e.to_string(),
+            })?
+        })
+    }
+}
+
+fn load_app(conn: &Connection, slug: &AppSlug) -> Result<Option<App>, StoreError> {
+    let referrers: Option<String> = conn
+        .query_row(
+            "SELECT referrers FROM apps WHERE slug = ?1",
+            [slug.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend("read app"))?;
+    let Some(referrers) = referrers else {
+        return Ok(None);
+    };
+    let referrers =
+        ReferrersMode::parse(&referrers).ok_or_else(|| corrupt("referrers mode", &referrers))?;
+    let mut stmt = conn
+        .prepare_cached("SELECT prefix FROM app_repositories WHERE app = ?1 ORDER BY prefix")
+        .map_err(backend("read app"))?;
+    let repositories = stmt
+        .query_map([slug.as_str()], |r| r.get::<_, String>(0))
+        .map_err(backend("read app"))?
+        .map(|p| {
+            let p = p.map_err(backend("read app"))?;
+            Repository::parse(&p).map_err(|_| corrupt("repository prefix", &p))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some(App {
+        slug: slug.clone(),
+        referrers,
+        repositories,
+    }))
+}
+
+fn require_app(conn: &Connection, slug: &AppSlug) -> Result<(), StoreError> {
+    let found: Option<i64> = conn
+        .query_row("SELECT 1 FROM apps WHERE slug = ?1", [slug.as_str()], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(backend("read app"))?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| StoreError::NotFound(format!("app {slug}")))
+}
+
+fn load_license(conn: &Connection, row: LicenseRow) -> Result<License, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.name FROM license_channels lc JOIN channels c ON c.id = lc.channel
+             WHERE lc.license = ?1 ORDER BY c.name",
+        )
+        .map_err(backend("read license"))?;
+    let channels = stmt
+        .query_map([row.id], |r| r.get::<_, String>(0))
+        .map_err(backend("read license"))?
+        .map(|c| {
+            let c = c.map_err(backend("read license"))?;
+            ChannelName::new(&c).map_err(|_| corrupt("channel name", &c))
+        })
+        .collect::<Result<_, _>>()?;
+    let id_hash: [u8; 32] = row
+        .id_hash
+        .as_slice()
+        .try_into()
+        .map_err(|_| corrupt("license hash length", &row.id_hash.len().to_string()))?;
+    Ok(License {
+        number: LicenseNumber(row.id),
+        app: AppSlug::new(&row.app).map_err(|_| corrupt("app slug", &row.app))?,
+        email: row.email,
+        channels,
+        id_hash: LicenseIdHash(id_hash),
+        created_at: from_ts("license created_at", row.created_at)?,
+        expires_at: row
+            .expires_at
+            .map(|t| from_ts("license expires_at", t))
+            .transpose()?,
+        revoked_at: row
+            .revoked_at
+            .map(|t| from_ts("license revoked_at", t))
+            .transpose()?,
+    })
+}
+
+struct LicenseRow {
+    id: i64,
+    app: String,
+    email: String,
+    id_hash: Vec<u8>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+const LICENSE_COLUMNS: &str = "id, app, email, id_hash, created_at, expires_at, revoked_at";
+
+fn license_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LicenseRow> {
+    Ok(LicenseRow {
+        id: r.get(0)?,
+        app: r.get(1)?,
+        email: r.get(2)?,
+        id_hash: r.get(3)?,
+        created_at: r.get(4)?,
+        expires_at: r.get(5)?,
+        revoked_at: r.get(6)?,
+    })
+}
+
+fn query_licenses(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<License>, StoreError> {
+    let rows: Vec<LicenseRow> = {
+        let mut stmt = conn.prepare_cached(sql).map_err(backend("read licenses"))?;
+        stmt.query_map(params, license_row)
+            .map_err(backend("read licenses"))?
+            .collect::<Result<_, _>>()
+            .map_err(backend("read licenses"))?
+    };
+    rows.into_iter()
+        .map(|row| load_license(conn, row))
+        .collect()
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+impl LicenseStore for SqliteStore {
+    fn add_app<'a>(&'a self, app: &'a App) -> StoreFuture<'a, ()> {
+        let app = app.clone();
+        self.run("add app", move |conn| {
+            let tx = conn.transaction().map_err(backend("add app"))?;
+            tx.execute(
+                "INSERT INTO apps (slug, referrers) VALUES (?1, ?2)",
+                params![app.slug.as_str(), app.referrers.as_str()],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!("app {}", app.slug))
+                } else {
+                    backend("add app")(e)
+                }
+            })?;
+            for prefix in &app.repositories {
+                tx.execute(
+                    "INSERT OR IGNORE INTO app_repositories (app, prefix) VALUES (?1, ?2)",
+                    params![app.slug.as_str(), prefix.to_string()],
+                )
+                .map_err(backend("add app"))?;
+            }
+            tx.commit().map_err(backend("add app"))
+        })
+    }
+
+    fn allow_repository<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        prefix: &'a Repository,
+    ) -> StoreFuture<'a, ()> {
+        let (app, prefix) = (app.clone(), prefix.to_string());
+        self.run("allow repository", move |conn| {
+            require_app(conn, &app)?;
+            conn.execute(
+                "INSERT OR IGNORE INTO app_repositories (app, prefix) VALUES (?1, ?2)",
+                params![app.as_str(), prefix],
+            )
+            .map_err(backend("allow repository"))?;
+            Ok(())
+        })
+    }
+
+    fn set_referrers_mode<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        mode: ReferrersMode,
+    ) -> StoreFuture<'a, ()> {
+        let app = app.clone();
+        self.run("set referrers mode", move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE apps SET referrers = ?2 WHERE slug = ?1",
+                    params![app.as_str(), mode.as_str()],
+                )
+                .map_err(backend("set referrers mode"))?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("app {app}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn app<'a>(&'a self, slug: &'a AppSlug) -> StoreFuture<'a, Option<App>> {
+        let slug = slug.clone();
+        self.run("read app", move |conn| load_app(conn, &slug))
+    }
+
+    fn apps(&self) -> StoreFuture<'_, Vec<App>> {
+        self.run("list apps", move |conn| {
+            let slugs: Vec<String> = {
+                let mut stmt = conn
+                    .prepare_cached("SELECT slug FROM apps ORDER BY slug")
+                    .map_err(backend("list apps"))?;
+                stmt.query_map([], |r| r.get(0))
+                    .map_err(backend("list apps"))?
+                    .collect::<Result<_, _>>()
+                    .map_err(backend("list apps"))?
+            };
+            let mut apps = Vec::with_capacity(slugs.len());
+            for slug in slugs {
+                let slug = AppSlug::new(&slug).map_err(|_| corrupt("app slug", &slug))?;
+                apps.extend(load_app(conn, &slug)?);
+            }
+            Ok(apps)
+        })
+    }
+
+    fn add_releases<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        releases: &'a [Release],
+    ) -> StoreFuture<'a, ()> {
+        let (app, releases) = (app.clone(), releases.to_vec());
+        self.run("add releases", move |conn| {
+            let tx = conn.transaction().map_err(backend("add releases"))?;
+            require_app(&tx, &app)?;
+            for release in &releases {
+                tx.execute(
+                    "INSERT OR IGNORE INTO channels (app, name) VALUES (?1, ?2)",
+                    params![app.as_str(), release.channel.as_str()],
+                )
+                .map_err(backend("add releases"))?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO releases (channel, version, repository, reference)
+                     SELECT id, ?3, ?4, ?5 FROM channels WHERE app = ?1 AND name = ?2",
+                    params![
+                        app.as_str(),
+                        release.channel.as_str(),
+                        release.version.as_str(),
+                        release
+                            .repository
+                            .as_ref()
+                            .map(|r| r.to_string())
+                            .unwrap_or_default(),
+                        release.reference.to_string(),
+                    ],
+                )
+                .map_err(backend("add releases"))?;
+            }
+            tx.commit().map_err(backend("add releases"))
+        })
+    }
+
+    fn remove_version<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        channel: &'a ChannelName,
+        version: &'a Tag,
+    ) -> StoreFuture<'a, u64> {
+        let (app, channel, version) = (app.clone(), channel.clone(), version.clone());
+        self.run("remove version", move |conn| {
+            let n = conn
+                .execute(
+                    "DELETE FROM releases WHERE version = ?3
+                     AND channel = (SELECT id FROM channels WHERE app = ?1 AND name = ?2)",
+                    params![app.as_str(), channel.as_str(), version.as_str()],
+                )
+                .map_err(backend("remove version"))?;
+            Ok(n as u64)
+        })
+    }
+
+    fn releases<'a>(&'a self, app: &'a AppSlug) -> StoreFuture<'a, Vec<Release>> {
+        let app = app.clone();
+        self.run("read releases", move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT c.name, r.version, r.repository, r.reference
+                     FROM releases r JOIN channels c ON c.id = r.channel
+                     WHERE c.app = ?1 ORDER BY c.name, r.version, r.repository, r.reference",
+                )
+                .map_err(backend("read releases"))?;
+            let rows: Vec<(String, String, String, String)> = stmt
+                .query_map([app.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(backend("read releases"))?
+                .collect::<Result<_, _>>()
+                .map_err(backend("read releases"))?;
+            rows.into_iter()
+                .map(|(channel, version, repository, reference)| {
+                    Ok(Release {
+                        channel: ChannelName::new(&channel)
+                            .map_err(|_| corrupt("channel name", &channel))?,
+                        version: Tag::new(&version).map_err(|_| corrupt("version", &version))?,
+                        repository: if repository.is_empty() {
+                            None
+                        } else {
+                            Some(
+                                Repository::parse(&repository)
+                                    .map_err(|_| corrupt("repository", &repository))?,
+                            )
+                        },
+                        reference: Reference::parse(&reference)
+                            .map_err(|_| corrupt("reference", &reference))?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn channels<'a>(&'a self, app: &'a AppSlug) -> StoreFuture<'a, Vec<ChannelName>> {
+        let app = app.clone();
+        self.run("list channels", move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT name FROM channels WHERE app = ?1 ORDER BY name")
+                .map_err(backend("list channels"))?;
+            let names: Vec<String> = stmt
+                .query_map([app.as_str()], |r| r.get(0))
+                .map_err(backend("list channels"))?
+                .collect::<Result<_, _>>()
+                .map_err(backend("list channels"))?;
+            names
+                .iter()
+                .map(|n| ChannelName::new(n).map_err(|_| corrupt("channel name", n)))
+                .collect()
+        })
+    }
+
+    fn create_license<'a>(&'a self, license: &'a NewLicense) -> StoreFuture<'a, LicenseNumber> {
+        let license = license.clone();
+        self.run("create license", move |conn| {
+            let tx = conn.transaction().map_err(backend("create license"))?;
+            require_app(&tx, &license.app)?;
+            let mut channel_ids = Vec::new();
+            for channel in &license.channels {
+                let id: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM channels WHERE app = ?1 AND name = ?2",
+                        params![license.app.as_str(), channel.as_str()],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(backend("create license"))?;
+                channel_ids.push(id.ok_or_else(|| {
+                    StoreError::NotFound(format!(
+                        "channel {channel} of app {} (add a version to it first: channel add-version)",
+                        license.app
+                    ))
+                })?);
+            }
+            tx.execute(
+                "INSERT INTO licenses (app, email, id_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    license.app.as_str(),
+                    license.email,
+                    license.id_hash.0.as_slice(),
+                    ts(license.created_at),
+                    license.expires_at.map(ts),
+                ],
+            )
+            .map_err(backend("create license"))?;
+            let number = tx.last_insert_rowid();
+            for id in channel_ids {
+                tx.execute(
+                    "INSERT OR IGNORE INTO license_channels (license, channel) VALUES (?1, ?2)",
+                    params![number, id],
+                )
+                .map_err(backend("create license"))?;
+            }
+            tx.commit().map_err(backend("create license"))?;
+            Ok(LicenseNumber(number))
+        })
+    }
+
+    fn license_by_hash<'a>(&'a self, hash: &'a LicenseIdHash) -> StoreFuture<'a, Option<License>> {
+        let hash = *hash;
+        self.run("read license", move |conn| {
+            let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id_hash = ?1");
+            Ok(query_licenses(conn, &sql, [hash.0.as_slice()])?.pop())
+        })
+    }
+
+    fn license(&self, number: LicenseNumber) -> StoreFuture<'_, Option<License>> {
+        self.run("read license", move |conn| {
+            let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1");
+            Ok(query_licenses(conn, &sql, [number.0])?.pop())
+        })
+    }
+
+    fn licenses<'a>(&'a self, app: Option<&'a AppSlug>) -> StoreFuture<'a, Vec<License>> {
+        let app = app.cloned();
+        self.run("list licenses", move |conn| match app {
+            Some(app) => query_licenses(
+                conn,
+                &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE app = ?1 ORDER BY id"),
+                [app.as_str()],
+            ),
+            None => query_licenses(
+                conn,
+                &format!("SELECT {LICENSE_COLUMNS} FROM licenses ORDER BY id"),
+                [],
+            ),
+        })
+    }
+
+    fn revoke_license(&self, number: LicenseNumber, at: Timestamp) -> StoreFuture<'_, License> {
+        self.run("revoke license", move |conn| {
+            conn.execute(
+                "UPDATE licenses SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                params![number.0, ts(at)],
+            )
+            .map_err(backend("revoke license"))?;
+            let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1");
+            query_licenses(conn, &sql, [number.0])?
+                .pop()
+                .ok_or_else(|| StoreError::NotFound(format!("license {number}")))
+        })
+    }
+}
+
+impl PullLog for SqliteStore {
+    fn append<'a>(&'a self, records: &'a [PullRecord]) -> StoreFuture<'a, ()> {
+        let records = records.to_vec();
+        self.run("append pull log", move |conn| {
+            let tx = conn.transaction().map_err(backend("append pull log"))?;
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO pulls (license, at, action, method, repository, reference, status, bytes)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )
+                    .map_err(backend("append pull log"))?;
+                for r in &records {
+                    stmt.execute(params![
+                        r.license.0,
+                        ts(r.at),
+                        r.action.as_str(),
+                        r.method,
+                        r.repository,
+                        r.reference,
+                        r.status,
+                        i64::try_from(r.bytes).unwrap_or(i64::MAX),
+                    ])
+                    .map_err(backend("append pull log"))?;
+                }
+            }
+            tx.commit().map_err(backend("append pull log"))
+        })
+    }
+
+    fn pulls(&self, license: LicenseNumber, limit: u32) -> StoreFuture<'_, Vec<PullRecord>> {
+        self.run("read pull log", move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT at, action, method, repository, reference, status, bytes FROM pulls
+                     WHERE license = ?1 ORDER BY id DESC LIMIT ?2",
+                )
+                .map_err(backend("read pull log"))?;
+            type Row = (i64, String, String, String, String, u16, i64);
+            let rows: Vec<Row> = stmt
+                .query_map(params![license.0, limit], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })
+                .map_err(backend("read pull log"))?
+                .collect::<Result<_, _>>()
+                .map_err(backend("read pull log"))?;
+            rows.into_iter()
+                .map(
+                    |(at, action, method, repository, reference, status, bytes)| {
+                        Ok(PullRecord {
+                            license,
+                            at: from_ts("pull time", at)?,
+                            action: PullAction::parse(&action)
+                                .ok_or_else(|| corrupt("pull action", &action))?,
+                            method,
+                            repository,
+                            reference,
+                            status,
+                            bytes: u64::try_from(bytes).unwrap_or(0),
+                        })
+                    },
+                )
+                .collect()
+        })
+    }
+}
+
+impl ResolutionStore for SqliteStore {
+    fn record_tag<'a>(
+        &'a self,
+        repository: &'a Repository,
+        tag: &'a Tag,
+        digest: &'a Digest,
+        at: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        let (repository, tag, digest) =
+            (repository.to_string(), tag.to_string(), digest.to_string());
+        self.run("record tag", move |conn| {
+            conn.execute(
+                "INSERT INTO tag_digests (repository, tag, digest, first_seen, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT (repository, tag, digest) DO UPDATE SET last_seen = excluded.last_seen",
+                params![repository, tag, digest, ts(at)],
+            )
+            .map_err(backend("record tag"))?;
+            Ok(())
+        })
+    }
+
+    fn tag_digests<'a>(
+        &'a self,
+        repository: &'a Repository,
+        tag: &'a Tag,
+    ) -> StoreFuture<'a, Vec<Digest>> {
+        let (repository, tag) = (repository.to_string(), tag.to_string());
+        self.run("read tag digests", move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT digest FROM tag_digests WHERE repository = ?1 AND tag = ?2 ORDER BY last_seen DESC",
+                )
+                .map_err(backend("read tag digests"))?;
+            let rows: Vec<String> = stmt
+                .query_map(params![repository, tag], |r| r.get(0))
+                .map_err(backend("read tag digests"))?
+                .collect::<Result<_, _>>()
+                .map_err(backend("read tag digests"))?;
+            rows.iter()
+                .map(|d| Digest::parse(d).map_err(|_| corrupt("digest", d)))
+                .collect()
+        })
+    }
+
+    fn record_attachment<'a>(
+        &'a self,
+        repository: &'a Repository,
+        subject: &'a Digest,
+        artifact: &'a Digest,
+    ) -> StoreFuture<'a, ()> {
+        let (repository, subject, artifact) = (
+            repository.to_string(),
+            subject.to_string(),
+            artifact.to_string(),
+        );
+        self.run("record attachment", move |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO attachments (repository, subject, artifact) VALUES (?1, ?2, ?3)",
+                params![repository, subject, artifact],
+            )
+            .map_err(backend("record attachment"))?;
+            Ok(())
+        })
+    }
+
+    fn attachments<'a>(
+        &'a self,
+        repository: &'a Repository,
+        subject: &'a Digest,
+    ) -> StoreFuture<'a, Vec<Digest>> {
+        let (repository, subject) = (repository.to_string(), subject.to_string());
+        self.run("read attachments", move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT artifact FROM attachments WHERE repository = ?1 AND subject = ?2",
+                )
+                .map_err(backend("read attachments"))?;
+            let rows: Vec<String> = stmt
+                .query_map(params![repository, subject], |r| r.get(0))
+                .map_err(backend("read attachments"))?
+                .collect::<Result<_, _>>()
+                .map_err(backend("read attachments"))?;
+            rows.iter()
+                .map(|d| Digest::parse(d).map_err(|_| corrupt("digest", d)))
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::{LicenseId, ServerSecret};
+
+    fn app(slug: &str) -> App {
+        App {
+            slug: AppSlug::new(slug).unwrap(),
+            referrers: ReferrersMode::NotFound,
+            repositories: vec![Repository::parse("ghcr.io/acme").unwrap()],
+        }
+    }
+
+    fn release(channel: &str, version: &str) -> Release {
+        Release {
+            channel: ChannelName::new(channel).unwrap(),
+            version: Tag::new(version).unwrap(),
+            repository: None,
+            reference: Reference::Tag(Tag::new(version).unwrap()),
+        }
+    }
+
+    #[tokio::test]
+    async fn apps_channels_and_licenses_round_trip() {
+        let store = SqliteStore::in_memory().unwrap();
+        let acme = app("acme");
+        store.add_app(&acme).await.unwrap();
+        assert!(matches!(
+            store.add_app(&acme).await,
+            Err(StoreError::Conflict(_))
+        ));
+        store
+            .allow_repository(
+                &acme.slug,
+                &Repository::parse("docker.io/library/postgres").unwrap(),
+            )
+            .await
+            .unwrap();
+        store
+            .set_referrers_mode(&acme.slug, ReferrersMode::Passthrough)
+            .await
+            .unwrap();
+        let loaded = store.app(&acme.slug).await.unwrap().unwrap();
+        assert_eq!(loaded.repositories.len(), 2);
+        assert_eq!(loaded.referrers, ReferrersMode::Passthrough);
+
+        store
+            .add_releases(
+                &acme.slug,
+                &[release("stable", "1.0.0"), release("beta", "1.1.0-rc1")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.releases(&acme.slug).await.unwrap().len(), 2);
+        assert_eq!(
+            store.channels(&acme.slug).await.unwrap(),
+            vec![
+                ChannelName::new("beta").unwrap(),
+                ChannelName::new("stable").unwrap()
+            ]
+        );
+
+        let hasher = ServerSecret::from_bytes([7; 32]).license_hasher();
+        let id = LicenseId::generate().unwrap();
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let new = NewLicense {
+            app: acme.slug.clone(),
+            email: "a@example.com".into(),
+            channels: vec![ChannelName::new("stable").unwrap()],
+            id_hash: hasher.hash(&id),
+            created_at: now,
+            expires_at: Some(now),
+        };
+        let number = store.create_license(&new).await.unwrap();
+        let found = store
+            .license_by_hash(&hasher.hash(&id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.number, number);
+        assert_eq!(found.channels, new.channels);
+        assert_eq!(found.expires_at, Some(now));
+        let other = LicenseId::generate().unwrap();
+        assert!(
+            store
+                .license_by_hash(&hasher.hash(&other))
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let revoked = store.revoke_license(number, now).await.unwrap();
+        assert_eq!(revoked.revoked_at, Some(now));
+        let later = Timestamp::from_second(1_900_000_000).unwrap();
+        assert_eq!(
+            store
+                .revoke_license(number, later)
+                .await
+                .unwrap()
+                .revoked_at,
+            Some(now)
+        );
+        assert!(matches!(
+            store.revoke_license(LicenseNumber(99), now).await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        let mut bad = new.clone();
+        bad.channels = vec![ChannelName::new("nightly").unwrap()];
+        bad.id_hash = hasher.hash(&other);
+        assert!(
+            matches!(store.create_license(&bad).await, Err(StoreError::NotFound(m)) if m.contains("nightly"))
+        );
+        assert_eq!(store.licenses(None).await.unwrap().len(), 1);
+
+        let removed = store
+            .remove_version(
+                &acme.slug,
+                &ChannelName::new("beta").unwrap(),
+                &Tag::new("1.1.0-rc1").unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(removed, 1);
+    }
+
+    #[tokio::test]
+    async fn pull_log_and_resolutions_round_trip() {
+        let store = SqliteStore::in_memory().unwrap();
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let record = |status| PullRecord {
+            license: LicenseNumber(1),
+            at,
+            action: PullAction::Blob,
+            method: "GET".into(),
+            repository: "ghcr.io/acme/api".into(),
+            reference: "sha256:00".into(),
+            status,
+            bytes: 42,
+        };
+        store.append(&[record(200), record(404)]).await.unwrap();
+        let pulls = store.pulls(LicenseNumber(1), 10).await.unwrap();
+        assert_eq!(
+            pulls.iter().map(|p| p.status).collect::<Vec<_>>(),
+            vec![404, 200]
+        );
+        assert!(store.pulls(LicenseNumber(2), 10).await.unwrap().is_empty());
+
+        let repo = Repository::parse("ghcr.io/acme/api").unwrap();
+        let tag = Tag::new("v1").unwrap();
+        let d1 = Digest::sha256_of(b"1");
+        let d2 = Digest::sha256_of(b"2");
+        store.record_tag(&repo, &tag, &d1, at).await.unwrap();
+        store.record_tag(&repo, &tag, &d1, at).await.unwrap();
+        store.record_tag(&repo, &tag, &d2, at).await.unwrap();
+        assert_eq!(store.tag_digests(&repo, &tag).await.unwrap().len(), 2);
+        store.record_attachment(&repo, &d1, &d2).await.unwrap();
+        assert_eq!(store.attachments(&repo, &d1).await.unwrap(), vec![d2]);
+        assert!(
+            store
+                .attachments(&repo, &Digest::sha256_of(b"3"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn reopening_a_file_keeps_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            SqliteStore::open(&path)
+                .unwrap()
+                .add_app(&app("acme"))
+                .await
+                .unwrap();
+            let again = SqliteStore::open(&path).unwrap();
+            assert!(
+                again
+                    .app(&AppSlug::new("acme").unwrap())
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        });
+    }
+}

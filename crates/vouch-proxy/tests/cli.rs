@@ -1,0 +1,348 @@
+//! The `vouch-proxy` binary: admin commands, exit codes, and `serve`
+//! (health, auth, graceful shutdown on SIGTERM).
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vouch-proxy");
+
+fn config(dir: &Path, port: u16) -> std::path::PathBuf {
+    let path = dir.join("proxy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_scheme = \"http\"\nshutdown_grace_secs = 5\n\
+             [state]\ndir = \"{}\"\n\
+             [[upstreams]]\nname = \"up.test\"\nurl = \"http://127.0.0.1:9\"\ninsecure_allow_http = true\n\
+             username = \"vendor\"\npassword = {{ env = \"TEST_VENDOR_PASSWORD\" }}\n",
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn run(config: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("TEST_VENDOR_PASSWORD", "pw")
+        .env_remove("VOUCH_PROXY_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn fails(out: &Output, code: i32, fragment: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(fragment), "{fragment:?} not in {stderr}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn admin_commands_manage_apps_channels_and_licenses() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), free_port());
+    ok(&run(
+        &cfg,
+        &["app", "add", "acme", "--allow", "up.test/acme"],
+    ));
+    fails(
+        &run(&cfg, &["app", "add", "evil", "--allow", "evil.test/x"]),
+        1,
+        "upstream evil.test is not configured",
+    );
+    fails(
+        &run(&cfg, &["app", "add", "acme", "--allow", "up.test/acme"]),
+        1,
+        "app acme already exists",
+    );
+    fails(
+        &run(&cfg, &["app", "add", "Bad_Slug", "--allow", "up.test/x"]),
+        1,
+        "invalid app slug",
+    );
+    assert!(ok(&run(&cfg, &["app", "list"])).contains("acme\treferrers=not-found\tup.test/acme"));
+    ok(&run(
+        &cfg,
+        &[
+            "channel",
+            "add-version",
+            "--app",
+            "acme",
+            "--channel",
+            "stable",
+            "--version",
+            "1.0",
+        ],
+    ));
+    let out = ok(&run(
+        &cfg,
+        &[
+            "channel",
+            "add-version",
+            "--app",
+            "acme",
+            "--channel",
+            "stable",
+            "--version",
+            "1.1",
+            "--image",
+            "up.test/acme/api:1.1-api",
+        ],
+    ));
+    assert!(out.contains("up.test/acme/api 1.1-api"), "{out}");
+    fails(
+        &run(
+            &cfg,
+            &[
+                "channel",
+                "add-version",
+                "--app",
+                "acme",
+                "--channel",
+                "stable",
+                "--version",
+                "2",
+                "--image",
+                "up.test/other/x",
+            ],
+        ),
+        1,
+        "outside app acme's allowed repositories",
+    );
+    let listing = ok(&run(&cfg, &["channel", "list", "--app", "acme"]));
+    assert!(
+        listing.contains("stable\n  1.0\t*\t1.0\n  1.1\tup.test/acme/api\t1.1-api"),
+        "{listing}"
+    );
+
+    let created = run(
+        &cfg,
+        &[
+            "license",
+            "create",
+            "--app",
+            "acme",
+            "--email",
+            "a@example.com",
+            "--channel",
+            "stable",
+            "--expires",
+            "2099-01-01",
+        ],
+    );
+    let id = ok(&created);
+    let id = id.trim();
+    assert!(id.starts_with("vpl_") && id.len() == 36, "{id:?}");
+    assert!(String::from_utf8_lossy(&created.stderr).contains("printed below, once"));
+    // The ID is stored only as a keyed hash.
+    let db = std::fs::read(dir.path().join("state/state.db")).unwrap();
+    assert!(
+        !db.windows(id.len()).any(|w| w == id.as_bytes()),
+        "license ID stored in clear"
+    );
+    fails(
+        &run(
+            &cfg,
+            &[
+                "license",
+                "create",
+                "--app",
+                "acme",
+                "--email",
+                "a@example.com",
+                "--channel",
+                "nightly",
+                "--expires",
+                "never",
+            ],
+        ),
+        1,
+        "channel nightly of app acme",
+    );
+    fails(
+        &run(
+            &cfg,
+            &[
+                "license",
+                "create",
+                "--app",
+                "acme",
+                "--email",
+                "a@example.com",
+                "--channel",
+                "stable",
+                "--expires",
+                "soon",
+            ],
+        ),
+        1,
+        "expected `never`",
+    );
+    let list = ok(&run(&cfg, &["license", "list"]));
+    assert_eq!(
+        list.trim(),
+        "1\tacme\ta@example.com\tstable\tactive, expires 2099-01-01T00:00:00Z"
+    );
+    let revoked = ok(&run(&cfg, &["license", "revoke", "1"]));
+    assert!(revoked.contains("\trevoked 20"), "{revoked}");
+    fails(
+        &run(&cfg, &["license", "revoke", "7"]),
+        1,
+        "license 7 does not exist",
+    );
+    assert_eq!(ok(&run(&cfg, &["license", "pulls", "1"])), "");
+    // Usage errors exit 2.
+    fails(
+        &run(&cfg, &["license", "create", "--app", "acme"]),
+        2,
+        "required",
+    );
+}
+
+#[test]
+fn a_bad_configuration_is_refused_with_the_setting_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[[upstreams]]\nname = \"up.test\"\nurl = \"http://x\"\n",
+    )
+    .unwrap();
+    fails(&run(&cfg, &["app", "list"]), 1, "upstreams[0].url");
+    std::fs::write(&cfg, "[server]\nlisten = 5\n").unwrap();
+    fails(&run(&cfg, &["app", "list"]), 1, "parsing");
+}
+
+#[test]
+fn serve_answers_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(dir.path(), port);
+    ok(&run(
+        &cfg,
+        &["app", "add", "acme", "--allow", "up.test/acme"],
+    ));
+    ok(&run(
+        &cfg,
+        &[
+            "channel",
+            "add-version",
+            "--app",
+            "acme",
+            "--channel",
+            "stable",
+            "--version",
+            "1.0",
+        ],
+    ));
+    let id = ok(&run(
+        &cfg,
+        &[
+            "license",
+            "create",
+            "--app",
+            "acme",
+            "--email",
+            "a@example.com",
+            "--channel",
+            "stable",
+            "--expires",
+            "never",
+        ],
+    ));
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .env("TEST_VENDOR_PASSWORD", "pw")
+        .env("VOUCH_PROXY_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let get = |path: &str, auth: Option<&str>| -> Option<String> {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        Some(text)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get("/healthz", None).is_none_or(|r| !r.starts_with("HTTP/1.1 200")) {
+        assert!(Instant::now() < deadline, "serve did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let anonymous = get("/v2/", None).unwrap();
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    assert!(
+        anonymous.contains(&format!("realm=\"http://127.0.0.1:{port}/v2/token\"")),
+        "{anonymous}"
+    );
+    use base64::Engine as _;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("a@example.com:{}", id.trim()))
+    );
+    let authed = get("/v2/", Some(&basic)).unwrap();
+    assert!(authed.starts_with("HTTP/1.1 200"), "{authed}");
+    // An entitled pull whose upstream is down: 503, and a pull-log line.
+    let pull = get(
+        "/v2/proxy/acme/up.test/acme/api/manifests/1.0",
+        Some(&basic),
+    )
+    .unwrap();
+    assert!(pull.starts_with("HTTP/1.1 503"), "{pull}");
+    let metrics = get("/metrics", None).unwrap();
+    assert!(
+        metrics.contains("vouch_proxy_requests_total{route=\"base\",code=\"200\"} 1"),
+        "{metrics}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    // The pull log was flushed on the way out.
+    let pulls = ok(&run(&cfg, &["license", "pulls", "1"]));
+    assert!(
+        pulls.contains("\tmanifest\tGET\tup.test/acme/api\t1.0\t503\t"),
+        "{pulls}"
+    );
+}

@@ -1,0 +1,437 @@
+//! Upstream failures and lies, client disconnects, coalescing, redirects,
+//! the upstream token flow and referrers passthrough, against a stub
+//! upstream that records what it was asked.
+
+mod common;
+
+use std::time::Duration;
+
+use common::images::{Image, OCI_MANIFEST, image, index, noise, referrers_index, signature};
+use common::setup::REPO;
+use common::stub::{Behaviour, Stub};
+use common::{
+    EMAIL, Licenses, Options, TestProxy, VENDOR_PASS, VENDOR_USER, basic, client, error_code,
+    setup_licenses,
+};
+use vouch_proxy::store::ReferrersMode;
+
+struct Fixture {
+    stub: Stub,
+    proxy: TestProxy,
+    licenses: Licenses,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture(upstream_url: Option<&str>, referrers: ReferrersMode) -> Fixture {
+    let stub = Stub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = upstream_url.map_or_else(|| stub.url(), str::to_string);
+    let proxy = TestProxy::start(dir.path(), &url, &Options::default()).await;
+    let licenses = setup_licenses(&proxy, referrers).await;
+    Fixture {
+        stub,
+        proxy,
+        licenses,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        client()
+            .get(self.proxy.repo_url(REPO, path))
+            .header("authorization", basic(EMAIL, &self.licenses.stable))
+            .header("accept", OCI_MANIFEST)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Serves `img` as tag 1.0 (entitled on channel stable).
+    fn release(&self, img: &Image) {
+        self.stub.image(REPO, "1.0", img);
+    }
+}
+
+async fn status_and_code(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    (status, error_code(&r.text().await.unwrap()))
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_503() {
+    let f = fixture(Some("http://127.0.0.1:9"), ReferrersMode::NotFound).await;
+    let (status, code) = status_and_code(f.get("manifests/1.0").await).await;
+    assert_eq!((status, code.as_str()), (503, "UNAVAILABLE"));
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn upstream_failures_are_502_or_passed_on_never_a_bare_500() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let manifest = format!("/v2/{REPO}/manifests/1.0");
+    for (upstream, want, code) in [
+        (500, 502, "UNKNOWN"),
+        (503, 502, "UNKNOWN"),
+        (401, 502, "UNKNOWN"), // the vendor's credentials: never a 401 to the customer
+        (403, 502, "UNKNOWN"),
+        (418, 502, "UNKNOWN"),
+        (404, 404, "MANIFEST_UNKNOWN"),
+    ] {
+        f.stub.set(&manifest, Behaviour::status(upstream));
+        let r = f.get("manifests/1.0").await;
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json")
+        );
+        let (status, got) = status_and_code(r).await;
+        assert_eq!((status, got.as_str()), (want, code), "upstream {upstream}");
+    }
+    f.stub.set(
+        &manifest,
+        Behaviour::Respond {
+            status: 429,
+            headers: vec![("retry-after".into(), "17".into())],
+            body: vec![],
+        },
+    );
+    let r = f.get("manifests/1.0").await;
+    assert_eq!(r.headers()["retry-after"], "17");
+    assert_eq!(
+        status_and_code(r).await,
+        (429, "TOOMANYREQUESTS".to_string())
+    );
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_lying_upstream_manifest_is_refused_and_not_cached() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image("lie", "amd64", 100);
+    let other = image("other", "amd64", 100);
+    f.release(&img);
+    // By tag: the digest header does not match the bytes.
+    f.stub.set(
+        &format!("/v2/{REPO}/manifests/1.0"),
+        Behaviour::Respond {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), OCI_MANIFEST.into()),
+                ("docker-content-digest".into(), img.manifest.digest.clone()),
+            ],
+            body: other.manifest.bytes.clone(),
+        },
+    );
+    let r = f.get("manifests/1.0").await;
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("refused, not cached"));
+    assert!(f.proxy.cache_files("manifests").is_empty());
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_lying_upstream_blob_is_refused_and_not_cached() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image("big", "amd64", 3 << 20);
+    f.release(&img);
+    // A small blob (the config) with one byte changed: a clean 502
+    // before any byte is sent.
+    let mut evil = img.config.bytes.clone();
+    evil[10] ^= 1;
+    f.stub.set(
+        &format!("/v2/{REPO}/blobs/{}", img.config.digest),
+        Behaviour::ok("application/octet-stream", evil),
+    );
+    let (status, code) =
+        status_and_code(f.get(&format!("blobs/{}", img.config.digest)).await).await;
+    assert_eq!((status, code.as_str()), (502, "UNKNOWN"));
+    // A large layer is streamed, and the stream is cut before its end.
+    let layer = &img.layers[0];
+    let mut evil = layer.bytes.clone();
+    let last = evil.len() - 1;
+    evil[last] ^= 1;
+    f.stub.set(
+        &format!("/v2/{REPO}/blobs/{}", layer.digest),
+        Behaviour::ok("application/octet-stream", evil),
+    );
+    let r = f.get(&format!("blobs/{}", layer.digest)).await;
+    assert_eq!(r.status(), 200);
+    let received = r.bytes().await.map_or(0, |b| b.len());
+    assert!(
+        received < layer.bytes.len(),
+        "the client must not receive a complete body ({received} bytes)"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        f.proxy.cache_files("blobs").is_empty(),
+        "{:?}",
+        f.proxy.cache_files("blobs")
+    );
+    assert!(
+        f.proxy.cache_files("staging").is_empty(),
+        "{:?}",
+        f.proxy.cache_files("staging")
+    );
+    // Once the upstream is honest again, the blob is fetched afresh.
+    f.stub.blob(REPO, layer);
+    let r = f.get(&format!("blobs/{}", layer.digest)).await;
+    assert!(
+        r.bytes().await.unwrap() == layer.bytes,
+        "honest bytes served"
+    );
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_disconnecting_mid_blob_leaves_no_partial_file() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image("slow", "amd64", 2 << 20);
+    f.release(&img);
+    let layer = &img.layers[0];
+    f.stub.set(
+        &format!("/v2/{REPO}/blobs/{}", layer.digest),
+        Behaviour::Slow {
+            headers: vec![("content-type".into(), "application/octet-stream".into())],
+            body: layer.bytes.clone(),
+            chunk: 128 * 1024,
+            delay: Duration::from_millis(25),
+        },
+    );
+    let mut r = f.get(&format!("blobs/{}", layer.digest)).await;
+    assert_eq!(r.status(), 200);
+    let first = r.chunk().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    drop(r);
+    // While the fill runs, only the staging area holds bytes: whatever
+    // appears under blobs/ is complete and verified, at every moment.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        for file in f.proxy.cache_files("blobs") {
+            assert!(
+                std::fs::read(&file).unwrap() == layer.bytes,
+                "{} is partial",
+                file.display()
+            );
+        }
+        if f.proxy.cache_files("staging").is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "staging never emptied"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_requests_for_one_blob_make_one_upstream_fetch() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image("shared", "amd64", 2 << 20);
+    f.release(&img);
+    let layer = img.layers[0].clone();
+    let path = format!("/v2/{REPO}/blobs/{}", layer.digest);
+    f.stub.set(
+        &path,
+        Behaviour::Slow {
+            headers: vec![],
+            body: layer.bytes.clone(),
+            chunk: 256 * 1024,
+            delay: Duration::from_millis(20),
+        },
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let url = f.proxy.repo_url(REPO, &format!("blobs/{}", layer.digest));
+        let auth = basic(EMAIL, &f.licenses.stable);
+        tasks.push(tokio::spawn(async move {
+            client()
+                .get(url)
+                .header("authorization", auth)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        }));
+    }
+    for t in tasks {
+        assert!(
+            t.await.unwrap() == layer.bytes,
+            "every client gets the whole blob"
+        );
+    }
+    assert_eq!(f.stub.count(&path), 1, "{:?}", f.stub.seen());
+    // Manifests coalesce too, and are then served from the cache.
+    assert_eq!(f.stub.count(&format!("/v2/{REPO}/manifests/1.0")), 1);
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn upstream_redirects_are_followed_without_credentials() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image("redirected", "amd64", 1000);
+    f.release(&img);
+    let layer = &img.layers[0];
+    f.stub
+        .require_bearer(&basic(VENDOR_USER, VENDOR_PASS), "upstream-token");
+    f.stub.set(
+        &format!("/v2/{REPO}/blobs/{}", layer.digest),
+        Behaviour::Redirect(format!("{}/storage/{}?sig=abc", f.stub.url(), layer.hex())),
+    );
+    f.stub.set(
+        &format!("/storage/{}", layer.hex()),
+        Behaviour::ok("application/octet-stream", layer.bytes.clone()),
+    );
+    let r = f.get(&format!("blobs/{}", layer.digest)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), layer.bytes);
+    let seen = f.stub.seen();
+    let registry = seen
+        .iter()
+        .rfind(|s| s.path.starts_with(&format!("/v2/{REPO}/blobs/")))
+        .unwrap();
+    assert_eq!(
+        registry.authorization.as_deref(),
+        Some("Bearer upstream-token")
+    );
+    let storage = seen
+        .iter()
+        .find(|s| s.path.starts_with("/storage/"))
+        .unwrap();
+    assert_eq!(
+        storage.authorization, None,
+        "credentials leaked to the redirect target"
+    );
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn redirect_loops_and_non_http_targets_are_refused() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image("loop", "amd64", 1000);
+    f.release(&img);
+    let blob = format!("/v2/{REPO}/blobs/{}", img.layers[0].digest);
+    f.stub.set(&blob, Behaviour::Redirect(blob.clone()));
+    let (status, _) =
+        status_and_code(f.get(&format!("blobs/{}", img.layers[0].digest)).await).await;
+    assert_eq!(status, 502);
+    f.stub
+        .set(&blob, Behaviour::Redirect("file:///etc/passwd".into()));
+    let r = f.get(&format!("blobs/{}", img.layers[0].digest)).await;
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("refusing a file:// URL"));
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn the_upstream_token_flow_uses_the_vendor_credentials() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image("tokened", "amd64", 1000);
+    f.release(&img);
+    f.stub
+        .require_bearer(&basic(VENDOR_USER, VENDOR_PASS), "upstream-token");
+    let r = f.get("manifests/1.0").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), img.manifest.bytes);
+    let r = f.get(&format!("blobs/{}", img.layers[0].digest)).await;
+    assert_eq!(r.bytes().await.unwrap(), img.layers[0].bytes);
+    let seen = f.stub.seen();
+    let token_requests: Vec<_> = seen
+        .iter()
+        .filter(|s| s.path.starts_with("/token"))
+        .collect();
+    assert_eq!(token_requests.len(), 1, "the token is reused: {seen:?}");
+    assert!(
+        token_requests[0]
+            .path
+            .contains("scope=repository%3Aacme%2Fapi%3Apull"),
+        "{}",
+        token_requests[0].path
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.authorization.as_deref() == Some("Bearer upstream-token"))
+    );
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn referrers_passthrough_serves_upstream_answers_for_entitled_subjects_only() {
+    let f = fixture(None, ReferrersMode::Passthrough).await;
+    let amd64 = image("p-amd64", "amd64", 1000);
+    f.stub.image(REPO, &amd64.manifest.digest, &amd64);
+    let idx = index(&[(&amd64, "amd64")]);
+    f.stub.manifest(REPO, "1.0", &idx);
+    f.stub.manifest(REPO, &idx.digest, &idx);
+    let sig = signature(&idx.digest);
+    f.stub.image(REPO, &sig.manifest.digest, &sig);
+    let listing = referrers_index(&[&sig.manifest]);
+    f.stub.set(
+        &format!("/v2/{REPO}/referrers/{}", idx.digest),
+        Behaviour::Respond {
+            status: 200,
+            headers: vec![
+                (
+                    "content-type".into(),
+                    "application/vnd.oci.image.index.v1+json".into(),
+                ),
+                ("oci-filters-applied".into(), "artifactType".into()),
+            ],
+            body: listing.bytes.clone(),
+        },
+    );
+    let r = f.get(&format!("referrers/{}", idx.digest)).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(r.headers()["oci-filters-applied"], "artifactType");
+    assert_eq!(r.bytes().await.unwrap(), listing.bytes);
+    // What it listed is now pullable by digest.
+    let r = f.get(&format!("manifests/{}", sig.manifest.digest)).await;
+    assert_eq!(r.status(), 200);
+    let r = f.get(&format!("blobs/{}", sig.layers[0].digest)).await;
+    assert_eq!(r.bytes().await.unwrap(), sig.layers[0].bytes);
+    // An unentitled subject is denied, without asking upstream.
+    let stranger = image("stranger", "amd64", 10);
+    let before = f.stub.seen().len();
+    let (status, code) = status_and_code(
+        f.get(&format!("referrers/{}", stranger.manifest.digest))
+            .await,
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (403, "DENIED"));
+    assert!(
+        !f.stub.seen()[before..]
+            .iter()
+            .any(|s| s.path.contains("/referrers/")),
+        "asked upstream for an unentitled subject"
+    );
+    // An upstream without the API: its 404 becomes our spec 404.
+    let (status, code) =
+        status_and_code(f.get(&format!("referrers/{}", amd64.manifest.digest)).await).await;
+    assert_eq!((status, code.as_str()), (404, "UNSUPPORTED"));
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_and_short_upstream_bodies_are_refused() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image("sizes", "amd64", 1000);
+    f.release(&img);
+    // A manifest larger than the 4 MiB limit.
+    f.stub.set(
+        &format!("/v2/{REPO}/manifests/1.0"),
+        Behaviour::ok(OCI_MANIFEST, noise("huge", 5 << 20)),
+    );
+    let r = f.get("manifests/1.0").await;
+    assert_eq!(r.status(), 502);
+    assert!(r.text().await.unwrap().contains("larger than"));
+    f.proxy.stop().await;
+}

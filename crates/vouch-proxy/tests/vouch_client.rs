@@ -1,0 +1,145 @@
+//! vouch's own registry client (vouch-oci) pulling and verifying through the
+//! proxy: images signed by the virtual Sigstore in both cosign layouts are
+//! found through the referrers 404 → tag-schema fallback and the legacy tags,
+//! and verify; licences without entitlement get the proxy's messages.
+
+mod common;
+
+use common::setup::world;
+use common::{APP, EMAIL, Options, UPSTREAM, VENDOR_PASS, VENDOR_USER};
+use vouch_oci::{
+    AuthLocations, ClientOptions, Credential, CredentialStore, Reference, Registry, RegistryClient,
+    oci,
+};
+use vouch_proxy::store::ReferrersMode;
+use vouch_release::{ImageSignature, Lookup, verify_attached};
+use vouch_testkit::{Identity, Layout, Publisher, VirtualSigstore, standard_attestations};
+use vouch_verify::{IdentityPolicy, SignerPolicy, TrustedMaterial, ValueMatcher};
+
+fn client(proxy: &str, license: &str) -> RegistryClient {
+    let credentials = CredentialStore::new(AuthLocations::default()).with_override(
+        Registry::new(proxy).unwrap(),
+        Credential::Basic {
+            username: EMAIL.into(),
+            password: license.into(),
+        },
+    );
+    RegistryClient::new(ClientOptions {
+        credentials,
+        ..ClientOptions::default()
+    })
+    .unwrap()
+}
+
+fn vendor() -> Identity {
+    Identity::github_actions(
+        "acme/platform",
+        ".github/workflows/release.yml",
+        "refs/tags/v1.0",
+    )
+}
+
+fn policy() -> SignerPolicy {
+    SignerPolicy::keyless(IdentityPolicy::new(
+        ValueMatcher::regex(r"https://github\.com/acme/platform/.*").unwrap(),
+        ValueMatcher::Exact("https://token.actions.githubusercontent.com".into()),
+    ))
+}
+
+#[tokio::test]
+async fn vouch_verifies_signed_images_through_the_proxy_in_both_layouts() {
+    let Some(w) = world(ReferrersMode::NotFound, Options::default()).await else {
+        return;
+    };
+    let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
+    let mut publisher = Publisher::new(&w.registry.host(), Some((VENDOR_USER, VENDOR_PASS)));
+    let atts = standard_attestations("x", "1.0", "https://b", &vendor());
+    publisher.push_signed_image(
+        &sigstore,
+        "acme/bundled",
+        "1.0",
+        Layout::Bundle,
+        Some(&vendor()),
+        &atts,
+    );
+    publisher.push_signed_image(
+        &sigstore,
+        "acme/legacy",
+        "1.0",
+        Layout::Legacy,
+        Some(&vendor()),
+        &atts,
+    );
+    let material = TrustedMaterial::from_json(sigstore.trusted_root_json().as_bytes()).unwrap();
+    let proxy = w.proxy.addr.to_string();
+    let client = client(&proxy, &w.licenses.stable);
+    for name in ["bundled", "legacy"] {
+        let reference: Reference = format!("{proxy}/proxy/{APP}/{UPSTREAM}/acme/{name}:1.0")
+            .parse()
+            .unwrap();
+        let repo = reference.repository();
+        let fetched = client
+            .manifest(repo, "1.0", oci::MANIFEST_ACCEPT)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .unwrap();
+        let found = verify_attached(
+            &client,
+            &material,
+            repo,
+            fetched.digest,
+            &policy(),
+            Lookup::Everything,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(found.signatures.len(), 1, "{name}: {:?}", found.rejected);
+        assert_eq!(found.attestations.len(), 3, "{name}: {:?}", found.rejected);
+        let layout_ok = matches!(
+            (&found.signatures[0], name),
+            (ImageSignature::Bundle(_), "bundled") | (ImageSignature::Legacy(..), "legacy")
+        );
+        assert!(layout_ok, "{name} found in the wrong layout");
+    }
+}
+
+#[tokio::test]
+async fn licences_without_entitlement_get_the_proxys_reasons_in_vouchs_errors() {
+    let Some(w) = world(ReferrersMode::NotFound, Options::default()).await else {
+        return;
+    };
+    let proxy = w.proxy.addr.to_string();
+    let reference: Reference = format!("{proxy}/proxy/{APP}/{UPSTREAM}/acme/api:1.0")
+        .parse()
+        .unwrap();
+    let repo = reference.repository();
+    // Entitled: resolves.
+    assert!(
+        client(&proxy, &w.licenses.stable)
+            .manifest(repo, "1.0", oci::MANIFEST_ACCEPT)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Expired licence: 401, and vouch's hint mentions the licence.
+    let err = client(&proxy, &w.licenses.expired)
+        .manifest(repo, "1.0", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, vouch_oci::OciError::Unauthorized { .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("expired") && text.contains("license ID"),
+        "{text}"
+    );
+    // A beta licence asking for the stable tag: 403 naming the channel.
+    let err = client(&proxy, &w.licenses.beta)
+        .manifest(repo, "1.0", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, vouch_oci::OciError::Denied { .. }), "{err}");
+    assert!(err.to_string().contains("channel"), "{err}");
+}
