@@ -424,8 +424,8 @@ impl RegistryClient {
                 "refusing to send credentials to non-HTTPS token realm `{realm}`"
             )));
         }
-        let request = match credential {
-            Credential::IdentityToken(refresh) => self.inner.http.post(realm_url).form(&[
+        let build = || match credential {
+            Credential::IdentityToken(refresh) => self.inner.http.post(realm_url.clone()).form(&[
                 ("grant_type", "refresh_token"),
                 ("refresh_token", refresh.as_str()),
                 ("service", service),
@@ -436,7 +436,7 @@ impl RegistryClient {
                 let mut request = self
                     .inner
                     .http
-                    .get(realm_url)
+                    .get(realm_url.clone())
                     .query(&[("service", service), ("scope", scope)]);
                 if let Credential::Basic { username, password } = other {
                     request = request.basic_auth(username, Some(password));
@@ -444,13 +444,31 @@ impl RegistryClient {
                 request
             }
         };
-        self.inner
-            .requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(registry, realm, e))?;
+        // A token endpoint may rate-limit too (a license-gated proxy does, per
+        // license): retry 429/503 like any other request, honouring Retry-After.
+        let mut attempt = 0;
+        let response = loop {
+            self.inner
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let response = build()
+                .send()
+                .await
+                .map_err(|e| transport_error(registry, realm, e))?;
+            let status = response.status();
+            if (status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::SERVICE_UNAVAILABLE)
+                && attempt < MAX_RETRIES
+            {
+                attempt += 1;
+                let wait = retry_after(response.headers()).unwrap_or_else(|| backoff(attempt));
+                if wait <= MAX_RETRY_AFTER {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            break response;
+        };
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             let body = read_limited(response, MAX_ERROR_BODY, "token error")

@@ -452,3 +452,40 @@ async fn unreachable_token_realm_fails_with_a_message() {
         .unwrap_err();
     assert!(matches!(err, OciError::Unreachable { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_rate_limited_token_endpoint_is_retried() {
+    let body = b"{\"schemaVersion\":2}";
+    let s = stub(|port| {
+        let challenge = format!("Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"stub\"");
+        routes(vec![
+            (
+                "/token".into(),
+                vec![
+                    answer(429, &[("Retry-After", "0")], b""),
+                    answer(
+                        200,
+                        &[("Content-Type", "application/json")],
+                        br#"{"token":"t0k3n"}"#,
+                    ),
+                ],
+            ),
+            (
+                "/v2/acme/app/manifests/v1".into(),
+                vec![
+                    answer(401, &[("WWW-Authenticate", &challenge)], b""),
+                    answer(200, &[("Content-Type", oci::OCI_MANIFEST)], body),
+                ],
+            ),
+        ])
+    })
+    .await;
+    let fetched = client()
+        .manifest(&repo(s.port), "v1", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fetched.digest, Sha256Digest::of(body));
+    // manifest (401), token (429), token (200), manifest (200).
+    assert_eq!(s.hits.load(Ordering::SeqCst), 4);
+}

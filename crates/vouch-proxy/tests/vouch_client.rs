@@ -143,3 +143,85 @@ async fn licences_without_entitlement_get_the_proxys_reasons_in_vouchs_errors() 
     assert!(matches!(err, vouch_oci::OciError::Denied { .. }), "{err}");
     assert!(err.to_string().contains("channel"), "{err}");
 }
+
+#[tokio::test]
+async fn a_signed_release_verifies_in_one_pass_through_the_proxy_and_a_repointed_tag_fails_its_row()
+{
+    // Tag answers are not reused, so a repointed tag is seen at once.
+    let options = Options {
+        extra_toml: "[cache]\ntag_ttl_secs = 0".into(),
+        ..Options::default()
+    };
+    let Some(w) = world(ReferrersMode::NotFound, options).await else {
+        return;
+    };
+    let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
+    let mut publisher = Publisher::new(&w.registry.host(), Some((VENDOR_USER, VENDOR_PASS)));
+    let names = ["operator", "gateway", "ui", "api"];
+    for (i, name) in names.iter().enumerate() {
+        let atts = standard_attestations(
+            name,
+            "1.0",
+            "https://github.com/acme/platform/.github/workflows/release.yml",
+            &vendor(),
+        );
+        let layout = if i % 2 == 0 {
+            Layout::Bundle
+        } else {
+            Layout::Legacy
+        };
+        publisher.push_signed_image(
+            &sigstore,
+            &format!("acme/{name}"),
+            "1.0",
+            layout,
+            Some(&vendor()),
+            &atts,
+        );
+    }
+    let proxy = w.proxy.addr.to_string();
+    let mut toml = format!(
+        "registry = \"{proxy}/proxy/{APP}/{UPSTREAM}/acme\"\n[identity]\nsubject_regexp = 'https://github\\.com/acme/platform/.*'\n\
+         issuer = \"https://token.actions.githubusercontent.com\"\n[attestations]\nrequired = [\"spdxjson\", \"slsaprovenance1\", \"openvex\"]\n\
+         slsa_builder_id_regexp = 'https://github\\.com/acme/platform/.*'\n"
+    );
+    for name in names {
+        toml.push_str(&format!("[[image]]\nname = \"{name}\"\n"));
+    }
+    let policy = vouch_release::ReleasePolicy::from_toml(&toml).unwrap();
+    let material = std::sync::Arc::new(
+        TrustedMaterial::from_json(sigstore.trusted_root_json().as_bytes()).unwrap(),
+    );
+    let options = vouch_release::ReleaseOptions {
+        version: "1.0".into(),
+        require_all: true,
+        concurrency: 4,
+    };
+    let customer = client(&proxy, &w.licenses.stable);
+    let verify = || {
+        vouch_release::verify_release(
+            &customer,
+            material.clone(),
+            &policy,
+            &options,
+            |_| {},
+        )
+    };
+    let rows = verify().await;
+    assert!(
+        vouch_release::passed(&rows),
+        "{}",
+        vouch_release::to_table(&rows)
+    );
+    assert_eq!(rows.len(), 4);
+
+    // The vendor's registry now serves an unsigned ui:1.0.
+    publisher.push_image("acme/ui", "1.0", "an unsigned ui");
+    let rows = verify().await;
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.verdict == vouch_release::Verdict::Fail)
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(failed, ["ui"], "{}", vouch_release::to_table(&rows));
+}

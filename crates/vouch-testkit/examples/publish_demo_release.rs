@@ -4,10 +4,14 @@
 //! Writes OUT_DIR/trusted_root.json and OUT_DIR/release.toml (a release
 //! policy for `vouch verify-release`).
 //!
-//! Usage: publish_demo_release HOST PATH_PREFIX VERSION OUT_DIR [--images N] [--auth USER PASSWORD]
+//! Usage: publish_demo_release HOST PATH_PREFIX VERSION OUT_DIR [--images N] [--auth USER PASSWORD] [--serve-as BASE]
 //!        publish_demo_release HOST PATH_PREFIX VERSION OUT_DIR --tamper NAME [--auth USER PASSWORD]
 //!
 //! `--tamper NAME` repoints NAME:VERSION to an unsigned image (run after publishing).
+//! `--serve-as BASE` writes the policy for customers who reach HOST through
+//! BASE (e.g. a proxy path `proxy-host/proxy/app/upstream-name`).
+//! `--serve-as BASE` writes the policy for customers who reach HOST through
+//! BASE (e.g. a proxy path `proxy-host/proxy/app/upstream-name`).
 
 use vouch_testkit::{Identity, Layout, Publisher, VirtualSigstore, standard_attestations};
 
@@ -63,6 +67,7 @@ fn main() {
     }
     let count: usize =
         flag("--images").map_or(NAMES.len(), |i| args[i].parse().expect("--images N"));
+    let served = flag("--serve-as").map_or(host.clone(), |i| args[i].clone());
     let sigstore = VirtualSigstore::new("demo", 1_750_000_000);
     let vendor = Identity::github_actions(
         "acme/platform",
@@ -84,7 +89,7 @@ fn main() {
         publisher.push_signed_image(&sigstore, &repo, version, layout, Some(&vendor), &atts);
     }
     let mut policy = format!(
-        "# Demo release policy written by publish_demo_release.\nregistry = \"{host}/{prefix}\"\n\n[identity]\n\
+        "# Demo release policy written by publish_demo_release.\nregistry = \"{served}/{prefix}\"\n\n[identity]\n\
          subject_regexp = 'https://github\\.com/acme/platform/\\.github/workflows/release\\.yml@refs/tags/v.*'\n\
          issuer = \"https://token.actions.githubusercontent.com\"\n\n[attestations]\n\
          required = [\"spdxjson\", \"slsaprovenance1\", \"openvex\"]\n\
@@ -97,7 +102,7 @@ fn main() {
         let repo = format!("{prefix}/{upstream}").to_lowercase();
         let pushed = publisher.push_image(&repo, "stable", &format!("{name} upstream build"));
         policy.push_str(&format!(
-            "\n[[third_party]]\nname = \"{name}\"\ncategory = \"upstream, not re-signed\"\nreference = \"{host}/{repo}:stable@{}\"\n",
+            "\n[[third_party]]\nname = \"{name}\"\ncategory = \"upstream, not re-signed\"\nreference = \"{served}/{repo}:stable@{}\"\n",
             pushed.digest
         ));
     }
