@@ -198,15 +198,8 @@ async fn a_signed_release_verifies_in_one_pass_through_the_proxy_and_a_repointed
         concurrency: 4,
     };
     let customer = client(&proxy, &w.licenses.stable);
-    let verify = || {
-        vouch_release::verify_release(
-            &customer,
-            material.clone(),
-            &policy,
-            &options,
-            |_| {},
-        )
-    };
+    let verify =
+        || vouch_release::verify_release(&customer, material.clone(), &policy, &options, |_| {});
     let rows = verify().await;
     assert!(
         vouch_release::passed(&rows),
