@@ -178,3 +178,12 @@ printf '%s\n%s' "https://cyclonedx.org/bom" \
 for dir in "$corpus"/*/; do
   printf '%-20s %3d seeds\n' "$(basename "$dir")" "$(find "$dir" -type f | wc -l)"
 done
+
+# proxy_parsers: hand-written seeds (first byte selects the parser).
+mkdir -p corpus/proxy_parsers
+printf '\x00/v2/proxy/acme/ghcr.io/acme/app/manifests/1.0' > corpus/proxy_parsers/route
+printf '\x00/v2/proxy/acme/ghcr.io/acme/../etc/blobs/sha256:00' > corpus/proxy_parsers/route-dotdot
+printf '\x01Basic YWxpY2U6cGFzcw==' > corpus/proxy_parsers/basic
+printf '\x01Bearer abc.def' > corpus/proxy_parsers/bearer
+printf '\x02Bearer realm="https://auth.example/token",service="registry",scope="repository:a/b:pull"' > corpus/proxy_parsers/challenge
+printf '\x03{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1}]}' > corpus/proxy_parsers/index
