@@ -396,20 +396,15 @@ async fn unreachable_registry_says_so() {
     assert!(err.to_string().contains("cannot reach registry"), "{err}");
 }
 
-#[tokio::test]
-async fn bearer_challenge_is_answered_with_a_token() {
+/// A manifest behind a bearer challenge whose token endpoint (on the same
+/// stub) gives `token_answers` in turn; fetches it and returns the stub's
+/// request count.
+async fn fetch_behind_bearer(token_answers: Vec<Answer>) -> usize {
     let body = b"{\"schemaVersion\":2}";
     let s = stub(|port| {
         let challenge = format!("Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"stub\"");
         routes(vec![
-            (
-                "/token".into(),
-                vec![answer(
-                    200,
-                    &[("Content-Type", "application/json")],
-                    br#"{"token":"t0k3n"}"#,
-                )],
-            ),
+            ("/token".into(), token_answers),
             (
                 "/v2/acme/app/manifests/v1".into(),
                 vec![
@@ -426,8 +421,30 @@ async fn bearer_challenge_is_answered_with_a_token() {
         .unwrap()
         .unwrap();
     assert_eq!(fetched.digest, Sha256Digest::of(body));
+    s.hits.load(Ordering::SeqCst)
+}
+
+fn token(status: u16) -> Answer {
+    match status {
+        200 => answer(
+            200,
+            &[("Content-Type", "application/json")],
+            br#"{"token":"t0k3n"}"#,
+        ),
+        other => answer(other, &[("Retry-After", "0")], b""),
+    }
+}
+
+#[tokio::test]
+async fn bearer_challenge_is_answered_with_a_token() {
     // manifest (401), token, manifest again.
-    assert_eq!(s.hits.load(Ordering::SeqCst), 3);
+    assert_eq!(fetch_behind_bearer(vec![token(200)]).await, 3);
+}
+
+#[tokio::test]
+async fn a_rate_limited_token_endpoint_is_retried() {
+    // manifest (401), token (429), token (200), manifest (200).
+    assert_eq!(fetch_behind_bearer(vec![token(429), token(200)]).await, 4);
 }
 
 #[tokio::test]
@@ -451,41 +468,4 @@ async fn unreachable_token_realm_fails_with_a_message() {
         .await
         .unwrap_err();
     assert!(matches!(err, OciError::Unreachable { .. }), "{err}");
-}
-
-#[tokio::test]
-async fn a_rate_limited_token_endpoint_is_retried() {
-    let body = b"{\"schemaVersion\":2}";
-    let s = stub(|port| {
-        let challenge = format!("Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"stub\"");
-        routes(vec![
-            (
-                "/token".into(),
-                vec![
-                    answer(429, &[("Retry-After", "0")], b""),
-                    answer(
-                        200,
-                        &[("Content-Type", "application/json")],
-                        br#"{"token":"t0k3n"}"#,
-                    ),
-                ],
-            ),
-            (
-                "/v2/acme/app/manifests/v1".into(),
-                vec![
-                    answer(401, &[("WWW-Authenticate", &challenge)], b""),
-                    answer(200, &[("Content-Type", oci::OCI_MANIFEST)], body),
-                ],
-            ),
-        ])
-    })
-    .await;
-    let fetched = client()
-        .manifest(&repo(s.port), "v1", oci::MANIFEST_ACCEPT)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(fetched.digest, Sha256Digest::of(body));
-    // manifest (401), token (429), token (200), manifest (200).
-    assert_eq!(s.hits.load(Ordering::SeqCst), 4);
 }
