@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::images::{Image, OCI_MANIFEST, image, index, noise, referrers_index, signature};
+use common::images::{
+    Blob, Image, OCI_INDEX, OCI_MANIFEST, image, index, noise, referrers_index, signature,
+};
 use common::setup::REPO;
 use common::stub::{Behaviour, Stub};
 use common::{
@@ -417,6 +419,103 @@ async fn referrers_passthrough_serves_upstream_answers_for_entitled_subjects_onl
     let (status, code) =
         status_and_code(f.get(&format!("referrers/{}", amd64.manifest.digest)).await).await;
     assert_eq!((status, code.as_str()), (404, "UNSUPPORTED"));
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn referrers_passthrough_follows_upstream_pages_and_serves_one_index() {
+    let f = fixture(None, ReferrersMode::Passthrough).await;
+    let img = image("paged", "amd64", 1000);
+    f.release(&img);
+    let subject = &img.manifest.digest;
+    let sig = signature(subject);
+    f.stub.image(REPO, &sig.manifest.digest, &sig);
+    let attestation = image("paged-att", "amd64", 10);
+    f.stub
+        .image(REPO, &attestation.manifest.digest, &attestation);
+    let first = format!("/v2/{REPO}/referrers/{subject}");
+    let second = format!("{first}?n=1&last=x");
+    let page = |listing: &Blob, link: Option<String>| {
+        let mut headers = vec![("content-type".into(), OCI_INDEX.into())];
+        headers.extend(link.map(|l| ("link".to_string(), l)));
+        Behaviour::Respond {
+            status: 200,
+            headers,
+            body: listing.bytes.clone(),
+        }
+    };
+    let first_page = page(
+        &referrers_index(&[&sig.manifest]),
+        Some(format!("<{second}>; rel=\"next\"")),
+    );
+    f.stub.set(&first, first_page.clone());
+    f.stub.set(
+        &second,
+        page(&referrers_index(&[&attestation.manifest]), None),
+    );
+
+    let r = f.get(&format!("referrers/{subject}")).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("link").is_none(), "upstream Link leaked");
+    let merged: serde_json::Value = r.json().await.unwrap();
+    let listed: Vec<&str> = merged["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            sig.manifest.digest.as_str(),
+            attestation.manifest.digest.as_str()
+        ]
+    );
+    assert_eq!(merged["mediaType"], OCI_INDEX);
+    // Both pages' artifacts are now pullable by digest.
+    for digest in [&sig.manifest.digest, &attestation.manifest.digest] {
+        assert_eq!(f.get(&format!("manifests/{digest}")).await.status(), 200);
+    }
+
+    // A next link to another repository is not followed: one page served
+    // as the upstream wrote it.
+    f.stub.set(
+        &first,
+        page(
+            &referrers_index(&[&sig.manifest]),
+            Some(format!("</v2/other/referrers/{subject}?n=1>; rel=\"next\"")),
+        ),
+    );
+    let before = f.stub.seen().len();
+    let r = f.get(&format!("referrers/{subject}")).await;
+    assert_eq!(
+        r.bytes().await.unwrap(),
+        referrers_index(&[&sig.manifest]).bytes
+    );
+    assert!(
+        !f.stub.seen()[before..]
+            .iter()
+            .any(|s| s.path.contains("/other/")),
+        "followed a link out of the repository"
+    );
+
+    // A later page that has gone is a gateway error, not a short answer.
+    f.stub.set(&first, first_page);
+    f.stub.set(
+        &second,
+        Behaviour::Respond {
+            status: 404,
+            headers: vec![],
+            body: Vec::new(),
+        },
+    );
+    let r = f.get(&format!("referrers/{subject}")).await;
+    assert_eq!(r.status(), 502);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("answered 404 Not Found for page 2 of the referrers of"),
+        "{text}"
+    );
     f.proxy.stop().await;
 }
 

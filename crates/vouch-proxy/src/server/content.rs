@@ -35,6 +35,9 @@ pub const MAX_TAGS_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Upstream tag-list pages followed (ghcr.io and Docker Hub page by 100–
 /// 1000 tags; 100 pages covers every repository we have seen).
 pub const MAX_TAG_PAGES: usize = 100;
+/// Upstream referrers pages followed in `passthrough` mode (a subject
+/// with more than a few pages of signatures is not one we serve).
+pub const MAX_REFERRERS_PAGES: usize = 16;
 /// Most tags returned per page when the client asks for more (or none).
 pub const MAX_TAGS_PER_PAGE: usize = 10_000;
 /// Blobs up to this size are verified completely before the response
@@ -715,9 +718,44 @@ impl Proxy {
         struct TagList {
             tags: Option<Vec<String>>,
         }
+        let list = PagedList {
+            first: "tags/list".to_string(),
+            what: format!("the tags of {}", ctx.repository),
+            max_pages: MAX_TAG_PAGES,
+            max_page_bytes: MAX_TAGS_PAGE_BYTES,
+        };
+        let not_found =
+            || ApiError::name_unknown(format!("repository {} is unknown upstream", ctx.repository));
         let mut all = Vec::new();
-        let mut suffix = "tags/list".to_string();
-        for _ in 0..MAX_TAG_PAGES {
+        for page in self.upstream_pages(ctx, &list, not_found).await? {
+            let page: TagList = serde_json::from_slice(&page.body).map_err(|e| {
+                ApiError::bad_gateway(format!(
+                    "tags of {} are not a tag list: {e}",
+                    ctx.repository
+                ))
+            })?;
+            all.extend(page.tags.unwrap_or_default());
+        }
+        Ok(all)
+    }
+
+    /// Fetches a list the upstream may page with `Link: <…>; rel="next"`,
+    /// following links only within the same list. A 404 on the first page
+    /// is `not_found()`; any other failure is a gateway error naming the page.
+    async fn upstream_pages(
+        &self,
+        ctx: &Ctx,
+        list: &PagedList,
+        not_found: impl Fn() -> ApiError,
+    ) -> Result<Vec<UpstreamPage>, ApiError> {
+        let list_path = format!(
+            "/v2/{}/{}",
+            ctx.repository.path,
+            list.first.split('?').next().unwrap_or_default()
+        );
+        let mut pages = Vec::new();
+        let mut suffix = list.first.clone();
+        while pages.len() < list.max_pages {
             let request = UpstreamRequest {
                 method: Method::GET,
                 repository: &ctx.repository.path,
@@ -731,41 +769,37 @@ impl Proxy {
                 .map_err(|e| e.to_api())?;
             match response.status() {
                 StatusCode::OK => {}
-                StatusCode::NOT_FOUND => {
-                    return Err(ApiError::name_unknown(format!(
-                        "repository {} is unknown upstream",
-                        ctx.repository
-                    )));
-                }
+                StatusCode::NOT_FOUND if pages.is_empty() => return Err(not_found()),
                 other => {
                     return Err(ApiError::bad_gateway(format!(
-                        "upstream {} answered {other} for the tags of {}",
+                        "upstream {} answered {other} for page {} of {}",
                         ctx.upstream.name(),
-                        ctx.repository
+                        pages.len() + 1,
+                        list.what
                     )));
                 }
             }
-            let next = response
-                .headers()
+            let headers = response.headers().clone();
+            let next = headers
                 .get(header::LINK)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| next_page_query(v, &ctx.repository));
-            let body = read_limited(response, MAX_TAGS_PAGE_BYTES)
+                .and_then(|v| next_page_query(v, &list_path));
+            let body = read_limited(response, list.max_page_bytes)
                 .await
-                .map_err(|e| ApiError::bad_gateway(format!("tags of {}: {e}", ctx.repository)))?;
-            let page: TagList = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::bad_gateway(format!(
-                    "tags of {} are not a tag list: {e}",
-                    ctx.repository
-                ))
-            })?;
-            all.extend(page.tags.unwrap_or_default());
+                .map_err(|e| ApiError::bad_gateway(format!("{}: {e}", list.what)))?;
+            pages.push(UpstreamPage {
+                headers,
+                body: Bytes::from(body),
+            });
             match next {
-                Some(query) => suffix = format!("tags/list?{query}"),
-                None => return Ok(all),
+                Some(query) => {
+                    let path = list.first.split('?').next().unwrap_or_default();
+                    suffix = format!("{path}?{query}");
+                }
+                None => break,
             }
         }
-        Ok(all)
+        Ok(pages)
     }
 
     // ---- referrers --------------------------------------------------------
@@ -811,33 +845,28 @@ impl Proxy {
             Some(t) => format!("referrers/{subject}?artifactType={}", t.replace('+', "%2B")),
             None => format!("referrers/{subject}"),
         };
-        let request = UpstreamRequest {
-            method: Method::GET,
-            repository: &ctx.repository.path,
-            suffix,
-            headers: HeaderMap::new(),
+        let list = PagedList {
+            first: suffix,
+            what: format!("the referrers of {subject}"),
+            max_pages: MAX_REFERRERS_PAGES,
+            max_page_bytes: MAX_REFERRERS_BYTES,
         };
-        let response = ctx
-            .upstream
-            .send(&request, &self.metrics)
-            .await
-            .map_err(|e| e.to_api())?;
-        match response.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Err(unavailable(" (the upstream does not serve it)")),
-            other => {
-                return Err(ApiError::bad_gateway(format!(
-                    "upstream {} answered {other} for the referrers of {subject}",
-                    ctx.upstream.name()
-                )));
-            }
-        }
-        let filters = response.headers().get("oci-filters-applied").cloned();
-        let body = Bytes::from(
-            read_limited(response, MAX_REFERRERS_BYTES)
-                .await
-                .map_err(|e| ApiError::bad_gateway(format!("referrers of {subject}: {e}")))?,
-        );
+        let mut pages = self
+            .upstream_pages(ctx, &list, || {
+                unavailable(" (the upstream does not serve it)")
+            })
+            .await?;
+        let filters = pages
+            .first()
+            .and_then(|p| p.headers.get("oci-filters-applied").cloned());
+        // One page is served byte for byte; several are merged into one
+        // index, so the client never sees an upstream Link it cannot follow.
+        let body = if pages.len() == 1 {
+            pages.remove(0).body
+        } else {
+            merge_referrers_pages(&pages)
+                .map_err(|e| ApiError::bad_gateway(format!("referrers of {subject}: {e}")))?
+        };
         let listed = links(&body)
             .map_err(|e| ApiError::bad_gateway(format!("referrers of {subject}: {e}")))?;
         // Referrers of an entitled subject are its signatures and
@@ -862,23 +891,63 @@ impl Proxy {
     }
 }
 
+/// Joins the `manifests` of several upstream referrers pages into one
+/// image index (descriptors kept as the upstream wrote them).
+fn merge_referrers_pages(pages: &[UpstreamPage]) -> Result<Bytes, String> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        #[serde(default)]
+        manifests: Vec<serde_json::Value>,
+    }
+    let mut manifests = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        let page: Page = serde_json::from_slice(&page.body)
+            .map_err(|e| format!("page {} is not an image index: {e}", i + 1))?;
+        manifests.extend(page.manifests);
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    });
+    Ok(Bytes::from(index.to_string()))
+}
+
+/// A list fetched from the upstream page by page.
+struct PagedList {
+    /// The first page: `tags/list` or `referrers/<digest>[?artifactType=…]`.
+    first: String,
+    /// What the list is, for errors ("the tags of …").
+    what: String,
+    /// Pages followed at most.
+    max_pages: usize,
+    /// Largest page read.
+    max_page_bytes: usize,
+}
+
+/// One page of an upstream list.
+struct UpstreamPage {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
 impl Ctx {
     fn upstream_name(&self) -> UpstreamName {
         self.repository.upstream.clone()
     }
 }
 
-/// The `query` of an upstream `Link: <…>; rel="next"` for the same tags
-/// list, if it is one (anything pointing elsewhere is ignored).
-fn next_page_query(link: &str, repository: &Repository) -> Option<String> {
+/// The `query` of an upstream `Link: <…>; rel="next"` to the next page of
+/// the same list (`path`: `/v2/<repo>/tags/list` or `/v2/<repo>/referrers/
+/// <digest>`), if it is one; a link pointing anywhere else is ignored.
+fn next_page_query(link: &str, path: &str) -> Option<String> {
     let (target, params) = link.split_once(';')?;
     if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
         return None;
     }
     let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-    let (path, query) = target.split_once('?')?;
-    let expected = format!("/v2/{}/tags/list", repository.path);
-    (path == expected
+    let (target_path, query) = target.split_once('?')?;
+    (target_path == path
         && query
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"=&_.-%".contains(&b)))
@@ -1087,14 +1156,27 @@ mod tests {
     }
 
     #[test]
-    fn upstream_tag_links_are_followed_only_within_the_repository() {
-        let repo = Repository::parse("up.test/acme/api").unwrap();
+    fn upstream_page_links_are_followed_only_within_the_same_list() {
+        let repo = "/v2/acme/api/tags/list";
+        assert_eq!(
+            next_page_query("</v2/acme/api/tags/list?n=100&last=v9>; rel=\"next\"", repo),
+            Some("n=100&last=v9".to_string())
+        );
+        let referrers = "/v2/acme/api/referrers/sha256:aa";
         assert_eq!(
             next_page_query(
-                "</v2/acme/api/tags/list?n=100&last=v9>; rel=\"next\"",
-                &repo
+                "</v2/acme/api/referrers/sha256:aa?n=1&last=x>; rel=\"next\"",
+                referrers
             ),
-            Some("n=100&last=v9".to_string())
+            Some("n=1&last=x".to_string())
+        );
+        assert_eq!(
+            next_page_query(
+                "</v2/acme/api/referrers/sha256:bb?n=1>; rel=\"next\"",
+                referrers
+            ),
+            None,
+            "another subject's referrers"
         );
         for link in [
             "</v2/acme/other/tags/list?n=1>; rel=\"next\"",
@@ -1103,7 +1185,7 @@ mod tests {
             "</v2/acme/api/tags/list?n=1#x>; rel=\"next\"",
             "garbage",
         ] {
-            assert_eq!(next_page_query(link, &repo), None, "{link}");
+            assert_eq!(next_page_query(link, repo), None, "{link}");
         }
     }
 }
