@@ -46,6 +46,17 @@ pub const DEFAULT_RATE_PER_SECOND: f64 = 20.0;
 pub const DEFAULT_RATE_BURST: u32 = 200;
 /// How long graceful shutdown waits for in-flight requests.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default Postgres connection pool size per replica: a request holds a
+/// connection only for one short query (cached license lookups, batched
+/// pull-log writes), so a few connections serve thousands of requests/s.
+pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 8;
+/// Default lifetime of a presigned S3 URL handed out in `redirect` mode:
+/// long enough to download a large layer, short enough that a leaked URL
+/// is soon useless.
+pub const DEFAULT_PRESIGN_TTL: Duration = Duration::from_secs(300);
+/// Default largest blob stored in S3-compatible storage (object stores
+/// take up to 5 TiB; real layers stay far below this).
+pub const DEFAULT_S3_MAX_BLOB_BYTES: u64 = 50 << 30;
 /// A secret file larger than this is certainly not a password.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
@@ -99,6 +110,14 @@ pub struct ServerSection {
 pub struct StateSection {
     /// Directory for the database, the server secret and (by default) the cache.
     pub dir: Option<PathBuf>,
+    /// `postgres://…`: keep apps, licenses and the pull log in PostgreSQL
+    /// (shared by every replica) instead of `<dir>/state.db`.
+    pub database_url: Option<SecretSource>,
+    /// Postgres connection pool size per replica.
+    pub max_connections: Option<u32>,
+    /// The server secret (license hashing and token signing keys); replicas
+    /// must share it. Default `<dir>/secret.key`, created when missing.
+    pub secret_file: Option<PathBuf>,
 }
 
 /// `[cache]`.
@@ -111,6 +130,37 @@ pub struct CacheSection {
     pub max_bytes: Option<u64>,
     /// Seconds a tag → digest answer is reused.
     pub tag_ttl_secs: Option<u64>,
+    /// Where content lives: `disk` (default, `dir`) or
+    /// `s3://bucket[/prefix]` (S3-compatible storage, see `[cache.s3]`).
+    pub store: Option<String>,
+    /// `[cache.s3]`: how to reach the object store.
+    #[serde(default)]
+    pub s3: S3Section,
+}
+
+/// `[cache.s3]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Section {
+    /// Endpoint URL for S3-compatible services (MinIO, R2, Ceph); default AWS.
+    pub endpoint: Option<String>,
+    /// Region (default `us-east-1`).
+    pub region: Option<String>,
+    /// Access key ID; with `secret_access_key`. Without both, the standard
+    /// AWS environment / instance credentials are used.
+    pub access_key_id: Option<String>,
+    /// Secret access key (inline, `{ file = … }` or `{ env = … }`).
+    pub secret_access_key: Option<SecretSource>,
+    /// Allow a plain-http endpoint (loopback tests).
+    #[serde(default)]
+    pub insecure_allow_http: bool,
+    /// `stream` (default: the proxy sends the bytes) or `redirect` (a 307
+    /// to a presigned URL; clients fetch from the object store).
+    pub serve: Option<String>,
+    /// Lifetime of presigned URLs in `redirect` mode, in seconds.
+    pub presign_ttl_secs: Option<u64>,
+    /// Largest blob stored.
+    pub max_blob_bytes: Option<u64>,
 }
 
 /// `[rate_limit]`.
@@ -309,6 +359,102 @@ pub struct Settings {
     pub rate_limit: Option<RateLimit>,
     /// Upstreams by name.
     pub upstreams: BTreeMap<UpstreamName, UpstreamSettings>,
+    /// PostgreSQL instead of SQLite, when set.
+    pub database: Option<PostgresSettings>,
+    /// The server secret file.
+    pub secret_file: PathBuf,
+    /// S3-compatible content storage instead of the disk cache, when set.
+    pub s3: Option<S3Settings>,
+}
+
+/// Validated `[state] database_url`.
+#[derive(Clone)]
+pub struct PostgresSettings {
+    /// The connection URL (may hold a password: never logged).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+}
+
+impl PostgresSettings {
+    /// The URL without its password, for messages.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+impl std::fmt::Debug for PostgresSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSettings")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// A URL with any password replaced by `***` (unparsable text is hidden
+/// entirely, since it may hold one).
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "<unparsable URL>".to_string(),
+    }
+}
+
+/// How S3 content reaches clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3ServeMode {
+    /// The proxy streams the object.
+    Stream,
+    /// A 307 redirect to a presigned GET URL.
+    Redirect,
+}
+
+/// Validated `[cache] store = "s3://…"` and `[cache.s3]`.
+#[derive(Clone)]
+pub struct S3Settings {
+    /// The bucket.
+    pub bucket: String,
+    /// Key prefix inside it (no leading or trailing `/`; may be empty).
+    pub prefix: String,
+    /// Endpoint for S3-compatible services.
+    pub endpoint: Option<String>,
+    /// Region.
+    pub region: String,
+    /// Static credentials (key ID, secret), if configured.
+    pub credentials: Option<(String, String)>,
+    /// Plain-http endpoint allowed.
+    pub allow_http: bool,
+    /// Stream or redirect.
+    pub serve: S3ServeMode,
+    /// Presigned URL lifetime.
+    pub presign_ttl: Duration,
+    /// Largest blob stored.
+    pub max_blob_bytes: u64,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|(id, _)| (id, "<redacted>")),
+            )
+            .field("allow_http", &self.allow_http)
+            .field("serve", &self.serve)
+            .field("presign_ttl", &self.presign_ttl)
+            .field("max_blob_bytes", &self.max_blob_bytes)
+            .finish()
+    }
 }
 
 /// A token-bucket rate.
@@ -328,7 +474,7 @@ impl Settings {
 
     /// The server secret file (keys for license hashing and token signing).
     pub fn secret_path(&self) -> PathBuf {
-        self.state_dir.join("secret.key")
+        self.secret_file.clone()
     }
 }
 
@@ -339,6 +485,9 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("VOUCH_PROXY_PUBLIC_SCHEME", "server.public_scheme"),
     ("VOUCH_PROXY_TOKEN_TTL_SECS", "server.token_ttl_secs"),
     ("VOUCH_PROXY_STATE_DIR", "state.dir"),
+    ("VOUCH_PROXY_DATABASE_URL", "state.database_url"),
+    ("VOUCH_PROXY_SECRET_FILE", "state.secret_file"),
+    ("VOUCH_PROXY_BLOB_STORE", "cache.store"),
     ("VOUCH_PROXY_CACHE_DIR", "cache.dir"),
     ("VOUCH_PROXY_CACHE_MAX_BYTES", "cache.max_bytes"),
     (
@@ -380,6 +529,11 @@ impl ConfigFile {
                 "VOUCH_PROXY_PUBLIC_SCHEME" => self.server.public_scheme = Some(v),
                 "VOUCH_PROXY_TOKEN_TTL_SECS" => self.server.token_ttl_secs = Some(num(var, &v)?),
                 "VOUCH_PROXY_STATE_DIR" => self.state.dir = Some(v.into()),
+                "VOUCH_PROXY_DATABASE_URL" => {
+                    self.state.database_url = Some(SecretSource::Inline(v))
+                }
+                "VOUCH_PROXY_SECRET_FILE" => self.state.secret_file = Some(v.into()),
+                "VOUCH_PROXY_BLOB_STORE" => self.cache.store = Some(v),
                 "VOUCH_PROXY_CACHE_DIR" => self.cache.dir = Some(v.into()),
                 "VOUCH_PROXY_CACHE_MAX_BYTES" => self.cache.max_bytes = Some(num(var, &v)?),
                 "VOUCH_PROXY_RATE_LIMIT_RPS" => {
@@ -475,7 +629,44 @@ impl ConfigFile {
                 ));
             }
         }
+        let database = self
+            .state
+            .database_url
+            .as_ref()
+            .map(|source| -> Result<PostgresSettings, ConfigError> {
+                let url = read_secret("state.database_url", source, env)?;
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(invalid(
+                        "state.database_url",
+                        format!(
+                            "expected a postgres:// or postgresql:// URL, found {}",
+                            redact_url(&url)
+                        ),
+                    ));
+                }
+                Ok(PostgresSettings {
+                    url,
+                    max_connections: self
+                        .state
+                        .max_connections
+                        .unwrap_or(DEFAULT_DATABASE_MAX_CONNECTIONS)
+                        .max(1),
+                })
+            })
+            .transpose()?;
+        let secret_file = self
+            .state
+            .secret_file
+            .clone()
+            .unwrap_or_else(|| state_dir.join("secret.key"));
+        let s3 = match self.cache.store.as_deref() {
+            None | Some("disk") => None,
+            Some(url) => Some(resolve_s3(url, &self.cache.s3, env)?),
+        };
         Ok(Settings {
+            database,
+            secret_file,
+            s3,
             listen,
             ops_listen,
             public_scheme,
@@ -500,6 +691,100 @@ impl ConfigFile {
             upstreams,
         })
     }
+}
+
+fn resolve_s3(
+    url: &str,
+    section: &S3Section,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<S3Settings, ConfigError> {
+    let location = url.strip_prefix("s3://").ok_or_else(|| {
+        invalid(
+            "cache.store",
+            format!("expected \"disk\" or s3://bucket[/prefix], found {url:?}"),
+        )
+    })?;
+    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+    // S3 bucket naming rules: 3–63 of lowercase letters, digits, '.', '-'.
+    if !(3..=63).contains(&bucket.len())
+        || !bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return Err(invalid(
+            "cache.store",
+            format!("{bucket:?} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')"),
+        ));
+    }
+    let prefix = prefix.trim_matches('/');
+    if prefix.split('/').any(|p| p == "." || p == "..") {
+        return Err(invalid(
+            "cache.store",
+            format!("prefix {prefix:?} may not contain . or .. segments"),
+        ));
+    }
+    if let Some(endpoint) = &section.endpoint {
+        let parsed = reqwest::Url::parse(endpoint)
+            .map_err(|e| invalid("cache.s3.endpoint", format!("{endpoint:?}: {e}")))?;
+        match parsed.scheme() {
+            "https" => {}
+            "http" if section.insecure_allow_http => {}
+            other => {
+                return Err(invalid(
+                    "cache.s3.endpoint",
+                    format!(
+                        "scheme must be https (or http with insecure_allow_http = true), found {other:?}"
+                    ),
+                ));
+            }
+        }
+    }
+    let credentials = match (&section.access_key_id, &section.secret_access_key) {
+        (None, None) => None,
+        (Some(id), Some(secret)) => Some((
+            id.clone(),
+            read_secret("cache.s3.secret_access_key", secret, env)?,
+        )),
+        _ => {
+            return Err(invalid(
+                "cache.s3.access_key_id",
+                "give access_key_id and secret_access_key together, or neither",
+            ));
+        }
+    };
+    let serve = match section.serve.as_deref().unwrap_or("stream") {
+        "stream" => S3ServeMode::Stream,
+        "redirect" => S3ServeMode::Redirect,
+        other => {
+            return Err(invalid(
+                "cache.s3.serve",
+                format!("expected stream or redirect, found {other:?}"),
+            ));
+        }
+    };
+    let presign_ttl = section
+        .presign_ttl_secs
+        .map_or(DEFAULT_PRESIGN_TTL, Duration::from_secs);
+    if presign_ttl.is_zero() || presign_ttl > MAX_TOKEN_TTL {
+        return Err(invalid(
+            "cache.s3.presign_ttl_secs",
+            format!("must be between 1 and {} seconds", MAX_TOKEN_TTL.as_secs()),
+        ));
+    }
+    Ok(S3Settings {
+        bucket: bucket.to_string(),
+        prefix: prefix.to_string(),
+        endpoint: section.endpoint.clone(),
+        region: section
+            .region
+            .clone()
+            .unwrap_or_else(|| "us-east-1".to_string()),
+        credentials,
+        allow_http: section.insecure_allow_http,
+        serve,
+        presign_ttl,
+        max_blob_bytes: section.max_blob_bytes.unwrap_or(DEFAULT_S3_MAX_BLOB_BYTES),
+    })
 }
 
 fn resolve_upstream(
@@ -723,5 +1008,133 @@ mod tests {
             let file = ConfigFile::parse(&format!("[server]\ntoken_ttl_secs = {secs}\n")).unwrap();
             assert!(file.resolve(&no_env).is_err(), "{secs}");
         }
+    }
+
+    #[test]
+    fn scale_out_backends_resolve_and_never_show_secrets() {
+        let file = ConfigFile::parse(
+            r#"
+            [state]
+            dir = "/tmp/vp"
+            database_url = { env = "DB" }
+            max_connections = 4
+            secret_file = "/run/secrets/vp.key"
+            [cache]
+            store = "s3://vouch-cache/prod/eu"
+            [cache.s3]
+            endpoint = "http://127.0.0.1:9000"
+            insecure_allow_http = true
+            access_key_id = "AKID"
+            secret_access_key = { env = "S3_SECRET" }
+            serve = "redirect"
+            presign_ttl_secs = 60
+            "#,
+        )
+        .unwrap();
+        let env = |k: &str| match k {
+            "DB" => Some("postgres://vouch:pw0rd@127.0.0.1:5432/vouch".to_string()),
+            "S3_SECRET" => Some("sk3cret".to_string()),
+            _ => None,
+        };
+        let s = file.resolve(&env).unwrap();
+        let db = s.database.as_ref().unwrap();
+        assert_eq!(db.max_connections, 4);
+        assert_eq!(db.url, "postgres://vouch:pw0rd@127.0.0.1:5432/vouch");
+        assert_eq!(s.secret_path(), PathBuf::from("/run/secrets/vp.key"));
+        let s3 = s.s3.as_ref().unwrap();
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("vouch-cache", "prod/eu")
+        );
+        assert_eq!(s3.serve, S3ServeMode::Redirect);
+        assert_eq!(s3.presign_ttl, Duration::from_secs(60));
+        assert_eq!(
+            s3.credentials,
+            Some(("AKID".to_string(), "sk3cret".to_string()))
+        );
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("pw0rd") && !shown.contains("sk3cret"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("postgres://vouch:***@127.0.0.1:5432/vouch"),
+            "{shown}"
+        );
+
+        // Defaults: SQLite, disk, secret beside the database.
+        let s = ConfigFile::default().resolve(&no_env).unwrap();
+        assert!(s.database.is_none() && s.s3.is_none());
+        assert_eq!(
+            s.secret_path(),
+            PathBuf::from(DEFAULT_STATE_DIR).join("secret.key")
+        );
+    }
+
+    #[test]
+    fn scale_out_backends_refuse_what_cannot_work() {
+        let cases = [
+            (
+                "[state]\ndatabase_url = \"mysql://u:hunter2@h/db\"",
+                "expected a postgres:// or postgresql:// URL, found mysql://u:***@h/db",
+            ),
+            (
+                "[cache]\nstore = \"gs://b\"",
+                "expected \"disk\" or s3://bucket[/prefix]",
+            ),
+            (
+                "[cache]\nstore = \"s3://Bad_Bucket\"",
+                "is not an S3 bucket name",
+            ),
+            (
+                "[cache]\nstore = \"s3://bucket/a/../b\"",
+                "may not contain . or .. segments",
+            ),
+            (
+                "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\nendpoint = \"http://127.0.0.1:9000\"",
+                "scheme must be https (or http with insecure_allow_http = true)",
+            ),
+            (
+                "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\naccess_key_id = \"AKID\"",
+                "give access_key_id and secret_access_key together",
+            ),
+            (
+                "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\nserve = \"proxy\"",
+                "expected stream or redirect, found \"proxy\"",
+            ),
+            (
+                "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\npresign_ttl_secs = 0",
+                "must be between 1 and 86400 seconds",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = ConfigFile::parse(text)
+                .unwrap()
+                .resolve(&no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn scale_out_environment_overrides() {
+        let mut file = ConfigFile::default();
+        let env = |k: &str| match k {
+            "VOUCH_PROXY_DATABASE_URL" => Some("postgresql://db/vouch".to_string()),
+            "VOUCH_PROXY_BLOB_STORE" => Some("s3://cache-bucket".to_string()),
+            "VOUCH_PROXY_SECRET_FILE" => Some("/etc/vp.key".to_string()),
+            _ => None,
+        };
+        file.apply_env(&env).unwrap();
+        let s = file.resolve(&no_env).unwrap();
+        assert_eq!(s.database.unwrap().url, "postgresql://db/vouch");
+        let s3 = s.s3.unwrap();
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("cache-bucket", "")
+        );
+        assert_eq!(s.secret_file, PathBuf::from("/etc/vp.key"));
     }
 }
