@@ -15,12 +15,13 @@
 //! (handlers and wiring), [`upstream`] (the vendor's registries),
 //! [`cache`] (verified content on disk), [`store`] (state behind traits,
 //! SQLite by default), [`pulllog`], [`metrics`], [`memo`] (in-memory
-//! caches), [`error`] (OCI error responses) and [`admin`] (what the admin
-//! CLI does).
+//! caches), [`error`] (OCI error responses), [`admin`] (what the admin
+//! CLI does) and [`backends`] (opening SQLite or Postgres, disk or S3).
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod auth;
+pub mod backends;
 pub mod cache;
 pub mod config;
 pub mod entitlement;

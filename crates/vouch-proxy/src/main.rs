@@ -4,19 +4,16 @@
 //! Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
-use vouch_proxy::admin;
-use vouch_proxy::cache::disk::DiskStore;
-use vouch_proxy::config::{ConfigFile, Settings};
+use vouch_proxy::config::{ConfigFile, SecretSource, Settings};
 use vouch_proxy::names::{AppSlug, ChannelName, Repository, Tag};
 use vouch_proxy::secret::ServerSecret;
-use vouch_proxy::server::{self, Proxy, Stores};
-use vouch_proxy::store::sqlite::SqliteStore;
-use vouch_proxy::store::{LicenseNumber, LicenseStore as _, PullLog as _, ReferrersMode};
+use vouch_proxy::server::{self, Proxy};
+use vouch_proxy::store::{LicenseNumber, ReferrersMode};
+use vouch_proxy::{admin, backends};
 
 /// License-gated pull-through OCI registry proxy.
 #[derive(Parser)]
@@ -25,6 +22,16 @@ struct Cli {
     /// Configuration file (TOML); also VOUCH_PROXY_CONFIG.
     #[arg(long, global = true, env = "VOUCH_PROXY_CONFIG")]
     config: Option<PathBuf>,
+    /// Keep state in PostgreSQL (`postgres://user@host/db`) shared by every
+    /// replica, instead of SQLite under the state directory. Overrides
+    /// `[state] database_url` and VOUCH_PROXY_DATABASE_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    /// Keep cached content in S3-compatible storage (`s3://bucket/prefix`,
+    /// configured in `[cache.s3]`) or on `disk`. Overrides `[cache] store`
+    /// and VOUCH_PROXY_BLOB_STORE.
+    #[arg(long, global = true, value_name = "s3://BUCKET/PREFIX|disk")]
+    blob_store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -152,13 +159,19 @@ enum LicenseCommand {
     },
 }
 
-fn load_settings(path: Option<&PathBuf>) -> Result<Settings> {
+fn load_settings(cli: &Cli) -> Result<Settings> {
     let env = |k: &str| std::env::var(k).ok();
-    let mut file = match path {
+    let mut file = match &cli.config {
         Some(path) => ConfigFile::read(path)?,
         None => ConfigFile::default(),
     };
     file.apply_env(&env)?;
+    if let Some(url) = &cli.database_url {
+        file.state.database_url = Some(SecretSource::Inline(url.clone()));
+    }
+    if let Some(store) = &cli.blob_store {
+        file.cache.store = Some(store.clone());
+    }
     Ok(file.resolve(&env)?)
 }
 
@@ -177,11 +190,12 @@ fn referrers_mode(value: &str) -> Result<ReferrersMode> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let settings = load_settings(cli.config.as_ref())?;
+    let settings = load_settings(&cli)?;
     if let Command::Serve = cli.command {
         return serve(settings).await;
     }
-    let store = SqliteStore::open(&settings.database_path())?;
+    let state = backends::open_state(&settings).await?;
+    let store = &*state.licenses;
     let now = Timestamp::now();
     match cli.command {
         Command::Serve => unreachable!("handled above"),
@@ -191,7 +205,7 @@ async fn main() -> Result<()> {
             referrers,
         }) => {
             let app = admin::add_app(
-                &store,
+                store,
                 &settings,
                 AppSlug::new(&slug)?,
                 repositories(&allow)?,
@@ -206,7 +220,7 @@ async fn main() -> Result<()> {
         }
         Command::App(AppCommand::Allow { slug, allow }) => {
             admin::allow(
-                &store,
+                store,
                 &settings,
                 &AppSlug::new(&slug)?,
                 &repositories(&allow)?,
@@ -231,7 +245,7 @@ async fn main() -> Result<()> {
         }
         Command::Channel(ChannelCommand::AddVersion { version, images }) => {
             let releases = admin::add_version(
-                &store,
+                store,
                 &AppSlug::new(&version.app)?,
                 ChannelName::new(&version.channel)?,
                 Tag::new(&version.version)?,
@@ -283,7 +297,7 @@ async fn main() -> Result<()> {
                 .collect::<Result<Vec<_>, _>>()?;
             let expires_at = admin::parse_expiry(&expires)?;
             let (number, id) = admin::create_license(
-                &store,
+                store,
                 &secret.license_hasher(),
                 AppSlug::new(&app)?,
                 &email,
@@ -308,7 +322,7 @@ async fn main() -> Result<()> {
             println!("{}", admin::describe_license(&license, now));
         }
         Command::License(LicenseCommand::Pulls { number, limit }) => {
-            for p in store.pulls(LicenseNumber(number), limit).await? {
+            for p in state.pull_log.pulls(LicenseNumber(number), limit).await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     p.at,
@@ -337,12 +351,9 @@ async fn serve(settings: Settings) -> Result<()> {
     } else {
         builder.init();
     }
-    let store = Arc::new(SqliteStore::open(&settings.database_path())?);
+    let state = backends::open_state(&settings).await?;
     let secret = ServerSecret::load_or_create(&settings.secret_path())?;
-    let content = Arc::new(
-        DiskStore::open(&settings.cache_dir, settings.cache_max_bytes)
-            .with_context(|| format!("opening the cache at {}", settings.cache_dir.display()))?,
-    );
+    let content = backends::open_content(&settings).await?;
     for upstream in settings
         .upstreams
         .values()
@@ -361,12 +372,7 @@ async fn serve(settings: Settings) -> Result<()> {
         ),
         None => None,
     };
-    let stores = Stores {
-        licenses: store.clone(),
-        pull_log: store.clone(),
-        resolutions: store,
-        content,
-    };
+    let stores = state.with_content(content);
     tracing::info!(listen = %settings.listen, ops = ?settings.ops_listen, "vouch-proxy serving");
     let (proxy, pull_log) = Proxy::new(settings, stores, &secret)?;
     server::serve(proxy, listener, ops, shutdown_signal()).await?;

@@ -232,6 +232,23 @@ fn a_bad_configuration_is_refused_with_the_setting_named() {
     fails(&run(&cfg, &["app", "list"]), 1, "upstreams[0].url");
     std::fs::write(&cfg, "[server]\nlisten = 5\n").unwrap();
     fails(&run(&cfg, &["app", "list"]), 1, "parsing");
+    // The scale-out flags are validated the same way, secrets unprinted.
+    std::fs::write(&cfg, "").unwrap();
+    let out = run(
+        &cfg,
+        &["serve", "--database-url", "mysql://vouch:hunter2@db/vouch"],
+    );
+    fails(
+        &out,
+        1,
+        "state.database_url: expected a postgres:// or postgresql:// URL, found mysql://vouch:***@db/vouch",
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("hunter2"));
+    fails(
+        &run(&cfg, &["app", "list", "--blob-store", "s3://No_Such"]),
+        1,
+        "cache.store: \"No_Such\" is not an S3 bucket name",
+    );
 }
 
 #[test]

@@ -1,0 +1,110 @@
+//! Opening the backends the settings choose: state in SQLite (embedded
+//! default) or PostgreSQL, content on local disk (embedded default) or in
+//! S3-compatible object storage. Replicas that share one Postgres database,
+//! one bucket and one server secret file need no other shared state.
+
+use std::sync::Arc;
+
+use crate::cache::BlobStore;
+use crate::cache::disk::DiskStore;
+use crate::config::Settings;
+use crate::server::Stores;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{LicenseStore, PullLog, ResolutionStore};
+
+/// Why a backend could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// The state database.
+    #[error("opening the state database ({location}): {message}")]
+    State {
+        /// Where it is (a path, or a URL without its password).
+        location: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The content store.
+    #[error("opening the content store ({location}): {message}")]
+    Content {
+        /// Where it is (a directory or `s3://bucket/prefix`).
+        location: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// The state backends (one object behind three traits).
+#[derive(Clone)]
+pub struct State {
+    /// Apps, channels, licenses.
+    pub licenses: Arc<dyn LicenseStore>,
+    /// The pull log.
+    pub pull_log: Arc<dyn PullLog>,
+    /// Tag and attachment history.
+    pub resolutions: Arc<dyn ResolutionStore>,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("State")
+    }
+}
+
+impl State {
+    fn of<S: LicenseStore + PullLog + ResolutionStore + 'static>(store: Arc<S>) -> Self {
+        Self {
+            licenses: store.clone(),
+            pull_log: store.clone(),
+            resolutions: store,
+        }
+    }
+
+    /// The request path's view: these plus a content store.
+    pub fn with_content(self, content: Arc<dyn BlobStore>) -> Stores {
+        Stores {
+            licenses: self.licenses,
+            pull_log: self.pull_log,
+            resolutions: self.resolutions,
+            content,
+        }
+    }
+}
+
+/// Opens the state database the settings name.
+pub async fn open_state(settings: &Settings) -> Result<State, BackendError> {
+    match &settings.database {
+        None => {
+            let path = settings.database_path();
+            let store = SqliteStore::open(&path).map_err(|e| BackendError::State {
+                location: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            Ok(State::of(Arc::new(store)))
+        }
+        Some(postgres) => Err(BackendError::State {
+            location: postgres.redacted_url(),
+            message: "the PostgreSQL backend is not available in this build".into(),
+        }),
+    }
+}
+
+/// Opens the content store the settings name.
+pub async fn open_content(settings: &Settings) -> Result<Arc<dyn BlobStore>, BackendError> {
+    match &settings.s3 {
+        None => {
+            let store =
+                DiskStore::open(&settings.cache_dir, settings.cache_max_bytes).map_err(|e| {
+                    BackendError::Content {
+                        location: settings.cache_dir.display().to_string(),
+                        message: e.to_string(),
+                    }
+                })?;
+            Ok(Arc::new(store))
+        }
+        Some(s3) => Err(BackendError::Content {
+            location: format!("s3://{}/{}", s3.bucket, s3.prefix),
+            message: "the S3 backend is not available in this build".into(),
+        }),
+    }
+}
