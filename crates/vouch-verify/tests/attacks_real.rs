@@ -155,7 +155,7 @@ fn a08_kind_version_disagreeing_with_body_is_refused() {
     b["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"] = "dsse".into();
     let err = c.verify(&b, &keyless()).unwrap_err();
     assert!(
-        err.to_lowercase().contains("kind") || err.contains("dsse"),
+        err.contains("Rekor entry dsse/0.0.1 is incompatible with a message signature"),
         "{err}"
     );
 }
@@ -302,7 +302,8 @@ fn b20_key_signed_bundle_with_another_key_is_refused() {
             .unwrap();
     let err = c.verify(&c.json(), &other).unwrap_err();
     assert!(
-        err.contains("signature") || err.contains("does not match"),
+        err.contains("signature verification failed")
+            && err.contains("ECDSA_P256_SHA256 signature invalid"),
         "{err}"
     );
     // The right key verifies, so the rejection above is about the key.
