@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt as _;
 
-use super::{BlobHandle, BlobStore, CacheError, CacheFuture, StoredManifest};
+use super::{BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, StoredManifest};
 use crate::names::{Digest, DigestAlgorithm};
 
 /// Longest media type stored with a manifest (RFC 6838 §4.2 caps type and
@@ -300,7 +300,10 @@ impl BlobStore for DiskStore {
             match tokio::fs::File::open(&path).await {
                 Ok(file) => {
                     let size = file.metadata().await.map_err(io("stat", &path))?.len();
-                    Ok(Some(BlobHandle { size, file }))
+                    Ok(Some(BlobHandle {
+                        size,
+                        body: BlobBody::File(file),
+                    }))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     self.forget(&key);

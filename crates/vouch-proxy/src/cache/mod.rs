@@ -1,20 +1,23 @@
 //! Content cache: manifests and blobs by digest.
 //!
-//! [`BlobStore`] is the storage boundary (the embedded default is
-//! [`disk::DiskStore`]; S3-compatible storage comes with issue 8). Content
-//! only ever enters a store after its digest was checked: manifests are
-//! checked in memory before [`BlobStore::put_manifest`], blobs are staged to
-//! a local file by [`fill::Fills`] while being hashed and handed to
+//! [`BlobStore`] is the storage boundary: [`disk::DiskStore`] is the
+//! embedded default, [`s3::S3Store`] keeps content in an S3-compatible
+//! bucket shared by replicas. Content only ever enters a store after its
+//! digest was checked: manifests are checked in memory before
+//! [`BlobStore::put_manifest`], blobs are staged to a local file by
+//! [`fill::Fills`] while being hashed and handed to
 //! [`BlobStore::import_blob`] only when the digest matched.
 
 pub mod disk;
 pub mod fill;
+pub mod s3;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use bytes::Bytes;
+use futures_util::Stream;
 
 use crate::names::Digest;
 
@@ -46,6 +49,26 @@ pub enum CacheError {
     /// A stored manifest file is damaged.
     #[error("cached manifest {0} is damaged")]
     Damaged(Digest),
+    /// An object storage request failed.
+    #[error("object storage {operation} {key}: {source}")]
+    Storage {
+        /// What was being done.
+        operation: &'static str,
+        /// The object key.
+        key: String,
+        /// The error (object_store never includes credentials in it).
+        source: object_store::Error,
+    },
+    /// A staged file does not have the size its fill reported.
+    #[error("staged blob {} has {found} bytes, expected {expected}; not stored", path.display())]
+    StagedSize {
+        /// The staged file.
+        path: PathBuf,
+        /// The size the fill verified.
+        expected: u64,
+        /// What the file held.
+        found: u64,
+    },
 }
 
 /// A manifest as served: exact bytes and the upstream's media type.
@@ -62,8 +85,31 @@ pub struct StoredManifest {
 pub struct BlobHandle {
     /// Its size in bytes.
     pub size: u64,
-    /// An open file holding it (still readable after eviction unlinks it).
-    pub file: tokio::fs::File,
+    /// Where its bytes come from.
+    pub body: BlobBody,
+}
+
+/// How a cached blob's bytes reach the client.
+#[derive(Debug)]
+pub enum BlobBody {
+    /// An open local file (still readable after eviction unlinks it).
+    File(tokio::fs::File),
+    /// Remote storage the proxy reads by byte range and streams.
+    Ranged(Box<dyn RangeRead>),
+    /// A URL the client may `GET` itself (a presigned object URL, valid
+    /// for a limited time, honouring `Range`); answered with a `307`.
+    Redirect(reqwest::Url),
+}
+
+/// A stream of blob bytes.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// Reads byte ranges of one remotely stored blob.
+pub trait RangeRead: Send + Sync + std::fmt::Debug {
+    /// The bytes of `range` (end exclusive; non-empty, within the blob).
+    /// A failure before the first byte is an error; a later one ends the
+    /// stream with an error.
+    fn read_range(&self, range: std::ops::Range<u64>) -> CacheFuture<'_, ByteStream>;
 }
 
 /// Content-addressed storage for manifests and blobs.

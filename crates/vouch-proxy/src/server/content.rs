@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use super::{Ctx, Proxy, store_error};
-use crate::cache::{BlobHandle, StoredManifest};
+use crate::cache::{BlobBody, BlobHandle, StoredManifest};
 use crate::entitlement::{Entitlements, Links, MAX_MANIFESTS_PER_CHECK, TagDecision, links};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{ContentKind, Metrics};
@@ -610,6 +610,9 @@ impl Proxy {
         Ok(out)
     }
 
+    /// Serves a cached blob: the whole of it, or one range (206; 416 when
+    /// unsatisfiable), from a local file or remote storage, or (a store
+    /// serving by redirect, `GET` only) a `307` to the storage URL.
     async fn file_response(
         &self,
         handle: BlobHandle,
@@ -618,40 +621,50 @@ impl Proxy {
         range: Option<ByteRange>,
     ) -> Result<Response, ApiError> {
         let size = handle.size;
-        let Some(range) = range else {
-            let mut response = Response::new(if method == Method::HEAD {
-                Body::empty()
-            } else {
-                file_body(handle.file, size, self.metrics.clone())
-            });
-            blob_headers(response.headers_mut(), digest, size);
-            return Ok(response);
+        let span = match range {
+            None => None,
+            Some(range) => Some(range.resolve(size).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    ErrorCode::RangeInvalid,
+                    format!("range not satisfiable for a blob of {size} bytes"),
+                )
+                .with_header(header::CONTENT_RANGE, &format!("bytes */{size}"))
+            })?),
         };
-        let Some((start, end)) = range.resolve(size) else {
-            return Err(ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                ErrorCode::RangeInvalid,
-                format!("range not satisfiable for a blob of {size} bytes"),
-            )
-            .with_header(header::CONTENT_RANGE, &format!("bytes */{size}")));
-        };
-        let length = end - start + 1;
+        let (start, length) = span.map_or((0, size), |(start, end)| (start, end - start + 1));
         let body = if method == Method::HEAD {
             Body::empty()
         } else {
-            let mut file = handle.file;
-            file.seek(std::io::SeekFrom::Start(start))
-                .await
-                .map_err(|e| ApiError::internal(format!("cache seek: {e}")))?;
-            file_body(file, length, self.metrics.clone())
+            match handle.body {
+                BlobBody::File(mut file) => {
+                    if span.is_some() {
+                        file.seek(std::io::SeekFrom::Start(start))
+                            .await
+                            .map_err(|e| ApiError::internal(format!("cache seek: {e}")))?;
+                    }
+                    file_body(file, length, self.metrics.clone())
+                }
+                BlobBody::Ranged(_) if length == 0 => Body::empty(),
+                BlobBody::Ranged(reader) => {
+                    let stream = reader
+                        .read_range(start..start + length)
+                        .await
+                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    Body::from_stream(Counted::new(stream, self.metrics.clone()))
+                }
+                BlobBody::Redirect(url) => return Ok(redirect_response(&url, digest)),
+            }
         };
         let mut response = Response::new(body);
-        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
         blob_headers(response.headers_mut(), digest, length);
-        response.headers_mut().insert(
-            header::CONTENT_RANGE,
-            HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")).expect("header-safe"),
-        );
+        if let Some((start, end)) = span {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")).expect("header-safe"),
+            );
+        }
         Ok(response)
     }
 
@@ -982,6 +995,21 @@ fn blob_headers(h: &mut HeaderMap, digest: &Digest, length: u64) {
         header::ETAG,
         HeaderValue::from_str(&format!("\"{digest}\"")).expect("header-safe"),
     );
+}
+
+/// A `307` to where storage serves the blob (a presigned URL: the
+/// store's signature, never the client's credentials). The client sends
+/// its `Range` there itself.
+fn redirect_response(url: &reqwest::Url, digest: &Digest) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    let h = response.headers_mut();
+    h.insert(
+        header::LOCATION,
+        HeaderValue::from_str(url.as_str()).expect("a parsed URL is header-safe"),
+    );
+    h.insert("docker-content-digest", digest_header(digest));
+    response
 }
 
 fn file_body(file: tokio::fs::File, length: u64, metrics: Arc<Metrics>) -> Body {

@@ -3,6 +3,7 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod images;
+pub mod s3;
 pub mod setup;
 pub mod stub;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use vouch_proxy::admin;
+use vouch_proxy::cache::BlobStore;
 use vouch_proxy::cache::disk::DiskStore;
 use vouch_proxy::config::{ConfigFile, Settings};
 use vouch_proxy::names::{AppSlug, ChannelName, Repository, Tag};
@@ -46,6 +48,8 @@ pub struct Options {
     pub upstream_auth: Option<String>,
     /// `(requests_per_second, burst)`; default: no limit.
     pub rate_limit: Option<(f64, u32)>,
+    /// The content store; default: a `DiskStore` under the state dir.
+    pub content: Option<Arc<dyn BlobStore>>,
 }
 
 /// A running in-process proxy.
@@ -80,8 +84,12 @@ impl TestProxy {
             .unwrap();
         let store = Arc::new(SqliteStore::open(&settings.database_path()).unwrap());
         let secret = ServerSecret::load_or_create(&settings.secret_path()).unwrap();
-        let content =
-            Arc::new(DiskStore::open(&settings.cache_dir, settings.cache_max_bytes).unwrap());
+        let content: Arc<dyn BlobStore> = match &options.content {
+            Some(content) => content.clone(),
+            None => {
+                Arc::new(DiskStore::open(&settings.cache_dir, settings.cache_max_bytes).unwrap())
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stores = Stores {

@@ -1,0 +1,448 @@
+//! The content stores through the `BlobStore` trait: one suite run against
+//! `DiskStore` and `S3Store` (moto; both serve modes) where they must
+//! behave the same, then what only object storage does (presigned URLs,
+//! multipart uploads, nothing visible until an upload completes, replicas
+//! importing the same digest, tampered objects).
+
+mod common;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use common::s3::{S3Env, s3_env, unique_prefix};
+use futures_util::StreamExt as _;
+use object_store::ObjectStoreExt as _;
+use object_store::path::Path as ObjectPath;
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+use vouch_proxy::cache::disk::DiskStore;
+use vouch_proxy::cache::s3::{S3Serve, S3Store};
+use vouch_proxy::cache::{BlobBody, BlobHandle, BlobStore, CacheError, StoredManifest};
+use vouch_proxy::names::Digest;
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// A store under test and its label.
+type Labelled = (&'static str, Arc<dyn BlobStore>);
+
+/// Every store under test: disk always, S3 in both serve modes when the
+/// test server is there. The temp dir holds their local files.
+fn stores(name: &str) -> (tempfile::TempDir, Vec<Labelled>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out: Vec<Labelled> = vec![(
+        "disk",
+        Arc::new(DiskStore::open(&dir.path().join("disk"), 1 << 30).unwrap()),
+    )];
+    if let Some(env) = s3_env() {
+        for (label, serve) in [
+            ("s3 stream", S3Serve::Stream),
+            ("s3 redirect", S3Serve::Redirect),
+        ] {
+            let staging = dir.path().join(label.replace(' ', "-"));
+            let prefix = unique_prefix(name);
+            out.push((label, Arc::new(env.store(&prefix, serve, &staging))));
+        }
+    }
+    (dir, out)
+}
+
+fn manifest(text: &str) -> (Digest, StoredManifest) {
+    let bytes = Bytes::from(text.to_string());
+    (
+        Digest::sha256_of(&bytes),
+        StoredManifest {
+            media_type: OCI_MANIFEST.into(),
+            bytes,
+        },
+    )
+}
+
+fn noise(len: usize) -> Vec<u8> {
+    (0..len as u64)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+/// Stages `data` as a verified fill would and imports it.
+async fn import(store: &dyn BlobStore, data: &[u8]) -> Digest {
+    let digest = Digest::sha256_of(data);
+    let staged = store.staging_dir().join(format!("b-{}-test", digest.hex()));
+    std::fs::write(&staged, data).unwrap();
+    store
+        .import_blob(&digest, &staged, data.len() as u64)
+        .await
+        .unwrap();
+    assert!(!staged.exists(), "the staged file was taken");
+    digest
+}
+
+/// The bytes of `range` of a blob, however the store serves it (a
+/// redirect is followed by a plain client without credentials).
+async fn read(handle: BlobHandle, range: Range<u64>) -> Vec<u8> {
+    match handle.body {
+        BlobBody::File(mut file) => {
+            file.seek(std::io::SeekFrom::Start(range.start))
+                .await
+                .unwrap();
+            let mut out = vec![0u8; (range.end - range.start) as usize];
+            file.read_exact(&mut out).await.unwrap();
+            out
+        }
+        BlobBody::Ranged(reader) => {
+            let mut stream = reader.read_range(range).await.unwrap();
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk.unwrap());
+            }
+            out
+        }
+        BlobBody::Redirect(url) => {
+            let r = reqwest::Client::new()
+                .get(url)
+                .header("range", format!("bytes={}-{}", range.start, range.end - 1))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 206);
+            r.bytes().await.unwrap().to_vec()
+        }
+    }
+}
+
+// ---- the shared suite ----------------------------------------------------
+
+#[tokio::test]
+async fn manifests_round_trip_with_their_media_type() {
+    let (_dir, stores) = stores("manifest-round-trip");
+    for (label, store) in stores {
+        let (digest, m) = manifest(r#"{"schemaVersion":2,"layers":[]}"#);
+        assert_eq!(store.manifest(&digest).await.unwrap(), None, "{label}");
+        store.put_manifest(&digest, &m).await.unwrap();
+        assert_eq!(store.manifest(&digest).await.unwrap(), Some(m), "{label}");
+    }
+}
+
+#[tokio::test]
+async fn a_manifest_that_does_not_hash_to_its_digest_is_refused() {
+    let (_dir, stores) = stores("manifest-mismatch");
+    for (label, store) in stores {
+        let (_, m) = manifest("the real manifest");
+        let claimed = Digest::sha256_of(b"another manifest");
+        let err = store.put_manifest(&claimed, &m).await.unwrap_err();
+        match err {
+            CacheError::DigestMismatch { expected, found } => {
+                assert_eq!(expected, claimed, "{label}");
+                assert_eq!(found, Digest::sha256_of(&m.bytes), "{label}");
+            }
+            other => panic!("{label}: expected DigestMismatch, got {other}"),
+        }
+        assert_eq!(store.manifest(&claimed).await.unwrap(), None, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn imported_blobs_read_back_whole_and_by_range() {
+    let (_dir, stores) = stores("blob-read");
+    let data = noise(300_000);
+    for (label, store) in stores {
+        let digest = import(&*store, &data).await;
+        let handle = store.blob(&digest).await.unwrap().expect(label);
+        assert_eq!(handle.size, data.len() as u64, "{label}");
+        assert_eq!(read(handle, 0..data.len() as u64).await, data, "{label}");
+        let handle = store.blob(&digest).await.unwrap().expect(label);
+        assert_eq!(
+            read(handle, 1000..1010).await,
+            data[1000..1010],
+            "{label}: a range"
+        );
+        let handle = store.blob(&digest).await.unwrap().expect(label);
+        let tail = data.len() as u64 - 1;
+        assert_eq!(
+            read(handle, tail..tail + 1).await,
+            data[data.len() - 1..],
+            "{label}: the last byte"
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_content_is_none() {
+    let (_dir, stores) = stores("missing");
+    let absent = Digest::sha256_of(b"never stored");
+    for (label, store) in stores {
+        assert!(store.blob(&absent).await.unwrap().is_none(), "{label}");
+        assert!(store.manifest(&absent).await.unwrap().is_none(), "{label}");
+    }
+}
+
+// ---- object storage only ---------------------------------------------------
+
+struct S3Case {
+    env: S3Env,
+    dir: tempfile::TempDir,
+    prefix: String,
+}
+
+fn s3_case(name: &str) -> Option<S3Case> {
+    Some(S3Case {
+        env: s3_env()?,
+        dir: tempfile::tempdir().unwrap(),
+        prefix: unique_prefix(name),
+    })
+}
+
+impl S3Case {
+    fn store(&self, serve: S3Serve) -> S3Store {
+        self.env
+            .store(&self.prefix, serve, &self.dir.path().join("staging"))
+    }
+
+    async fn exists(&self, key: &str) -> bool {
+        match self.env.raw().head(&ObjectPath::from(key)).await {
+            Ok(_) => true,
+            Err(object_store::Error::NotFound { .. }) => false,
+            Err(e) => panic!("HEAD {key}: {e}"),
+        }
+    }
+
+    /// Keys of multipart uploads in progress under this case's prefix
+    /// (`ListMultipartUploads`; moto answers it without a signature).
+    async fn pending_uploads(&self) -> Vec<String> {
+        let url = format!(
+            "{}/{}?uploads&prefix={}",
+            self.env.endpoint, self.env.bucket, self.prefix
+        );
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        text.split("<Key>")
+            .skip(1)
+            .filter_map(|s| s.split_once("</Key>").map(|(k, _)| k.to_string()))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn redirect_mode_presigns_a_url_a_plain_client_can_get() {
+    let Some(case) = s3_case("presign") else {
+        return;
+    };
+    let store = case.store(S3Serve::Redirect);
+    let data = noise(70_000);
+    let digest = import(&store, &data).await;
+    let handle = store.blob(&digest).await.unwrap().unwrap();
+    let BlobBody::Redirect(url) = handle.body else {
+        panic!("redirect mode gave {:?}", handle.body);
+    };
+    assert!(
+        url.as_str().starts_with(&format!(
+            "{}/{}/{}",
+            case.env.endpoint,
+            case.env.bucket,
+            store.blob_key(&digest)
+        )),
+        "{url}"
+    );
+    let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["X-Amz-Algorithm"], "AWS4-HMAC-SHA256");
+    assert_eq!(
+        query["X-Amz-Expires"],
+        store.config().presign_ttl.as_secs().to_string()
+    );
+    assert!(query["X-Amz-Credential"].starts_with(&format!("{}/", case.env.access_key_id)));
+    assert_eq!(query["X-Amz-Signature"].len(), 64);
+    assert!(
+        !url.as_str().contains(&case.env.secret_access_key),
+        "the secret never appears in a URL"
+    );
+    let r = reqwest::get(url).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/octet-stream");
+    assert_eq!(r.bytes().await.unwrap(), data);
+}
+
+#[tokio::test]
+async fn large_blobs_are_uploaded_in_parts() {
+    let Some(case) = s3_case("multipart") else {
+        return;
+    };
+    let mut config = case.env.config(
+        &case.prefix,
+        S3Serve::Stream,
+        &case.dir.path().join("staging"),
+    );
+    config.multipart_threshold = 1024 * 1024;
+    let store = S3Store::new(config).unwrap();
+    // 8 MiB + 4 MiB: two parts of MULTIPART_PART_BYTES and a short last one.
+    let data = noise(12 * 1024 * 1024);
+    let digest = import(&store, &data).await;
+    let handle = store.blob(&digest).await.unwrap().unwrap();
+    assert_eq!(handle.size, data.len() as u64);
+    assert_eq!(read(handle, 0..data.len() as u64).await, data);
+    let meta = case
+        .env
+        .raw()
+        .head(&ObjectPath::from(store.blob_key(&digest)))
+        .await
+        .unwrap();
+    assert!(
+        meta.e_tag.as_deref().is_some_and(|t| t.ends_with("-2\"")),
+        "a two-part upload's ETag ends in -2: {:?}",
+        meta.e_tag
+    );
+    assert_eq!(case.pending_uploads().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_import_that_fails_midway_leaves_no_object_and_no_upload() {
+    let Some(case) = s3_case("import-fails") else {
+        return;
+    };
+    let mut config = case.env.config(
+        &case.prefix,
+        S3Serve::Stream,
+        &case.dir.path().join("staging"),
+    );
+    config.multipart_threshold = 1024 * 1024;
+    let store = S3Store::new(config).unwrap();
+    let data = noise(12 * 1024 * 1024);
+    let digest = Digest::sha256_of(&data);
+    let staged = store.staging_dir().join("b-short");
+    std::fs::write(&staged, &data).unwrap();
+    // The staged file ends 8 MiB short of what the fill claimed: the first
+    // part is uploaded before the shortfall shows.
+    let claimed = data.len() as u64 + 8 * 1024 * 1024;
+    let err = store
+        .import_blob(&digest, &staged, claimed)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "staged blob {} has {} bytes, expected {claimed}; not stored",
+            staged.display(),
+            data.len()
+        )
+    );
+    assert!(!case.exists(&store.blob_key(&digest)).await);
+    assert!(store.blob(&digest).await.unwrap().is_none());
+    assert_eq!(
+        case.pending_uploads().await,
+        Vec::<String>::new(),
+        "the upload was aborted"
+    );
+}
+
+#[tokio::test]
+async fn a_replica_killed_mid_upload_leaves_nothing_visible() {
+    let Some(case) = s3_case("killed") else {
+        return;
+    };
+    let store = case.store(S3Serve::Stream);
+    let data = noise(6 * 1024 * 1024);
+    let digest = Digest::sha256_of(&data);
+    let key = ObjectPath::from(store.blob_key(&digest));
+    // What a replica had done when it died: started the upload, sent a part.
+    let raw = case.env.raw();
+    let mut upload = raw.put_multipart(&key).await.unwrap();
+    upload
+        .put_part(Bytes::from(data[..5 * 1024 * 1024].to_vec()).into())
+        .await
+        .unwrap();
+    drop(upload);
+    assert!(
+        !case.exists(key.as_ref()).await,
+        "no object under the digest"
+    );
+    assert!(store.blob(&digest).await.unwrap().is_none());
+    assert_eq!(
+        case.pending_uploads().await,
+        vec![key.to_string()],
+        "only an incomplete upload, which a lifecycle rule aborts"
+    );
+    // Another replica fetching the same digest later stores it normally.
+    let imported = import(&store, &data).await;
+    assert_eq!(imported, digest);
+    let handle = store.blob(&digest).await.unwrap().unwrap();
+    assert_eq!(read(handle, 0..data.len() as u64).await, data);
+}
+
+#[tokio::test]
+async fn two_replicas_importing_one_digest_both_succeed() {
+    let Some(case) = s3_case("replicas") else {
+        return;
+    };
+    let mut configs = Vec::new();
+    for replica in ["a", "b"] {
+        let mut config = case.env.config(
+            &case.prefix,
+            S3Serve::Stream,
+            &case.dir.path().join(replica),
+        );
+        config.multipart_threshold = 1024 * 1024;
+        configs.push(config);
+    }
+    let a = S3Store::new(configs.remove(0)).unwrap();
+    let b = S3Store::new(configs.remove(0)).unwrap();
+    let data = noise(9 * 1024 * 1024);
+    let digest = Digest::sha256_of(&data);
+    for store in [&a, &b] {
+        std::fs::write(store.staging_dir().join("b-same"), &data).unwrap();
+    }
+    let size = data.len() as u64;
+    let (staged_a, staged_b) = (
+        a.staging_dir().join("b-same"),
+        b.staging_dir().join("b-same"),
+    );
+    let (ra, rb) = tokio::join!(
+        a.import_blob(&digest, &staged_a, size),
+        b.import_blob(&digest, &staged_b, size),
+    );
+    ra.unwrap();
+    rb.unwrap();
+    for store in [&a, &b] {
+        assert!(!store.staging_dir().join("b-same").exists());
+        let handle = store.blob(&digest).await.unwrap().unwrap();
+        assert_eq!(read(handle, 0..size).await, data);
+    }
+    assert_eq!(case.pending_uploads().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_tampered_manifest_object_is_reported_not_served() {
+    let Some(case) = s3_case("tampered") else {
+        return;
+    };
+    let store = case.store(S3Serve::Stream);
+    let (digest, m) = manifest(r#"{"schemaVersion":2}"#);
+    store.put_manifest(&digest, &m).await.unwrap();
+    // Someone with write access to the bucket replaces the bytes.
+    let key = ObjectPath::from(store.manifest_key(&digest));
+    case.env
+        .raw()
+        .put(&key, Bytes::from_static(b"{\"evil\":true}").into())
+        .await
+        .unwrap();
+    let err = store.manifest(&digest).await.unwrap_err();
+    assert!(
+        matches!(&err, CacheError::Damaged(d) if *d == digest),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_that_does_not_exist_fails_the_probe() {
+    let Some(case) = s3_case("probe") else {
+        return;
+    };
+    case.store(S3Serve::Stream).probe().await.unwrap();
+    let mut config = case.env.config(
+        &case.prefix,
+        S3Serve::Stream,
+        &case.dir.path().join("staging"),
+    );
+    config.bucket = "vouch-no-such-bucket".into();
+    let err = S3Store::new(config).unwrap().probe().await.unwrap_err();
+    assert!(
+        err.to_string().starts_with("object storage probe "),
+        "{err}"
+    );
+}
