@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::cache::BlobStore;
 use crate::cache::disk::DiskStore;
+use crate::cache::s3::S3Store;
 use crate::config::Settings;
 use crate::server::Stores;
 use crate::store::sqlite::SqliteStore;
@@ -102,9 +103,20 @@ pub async fn open_content(settings: &Settings) -> Result<Arc<dyn BlobStore>, Bac
                 })?;
             Ok(Arc::new(store))
         }
-        Some(s3) => Err(BackendError::Content {
-            location: format!("s3://{}/{}", s3.bucket, s3.prefix),
-            message: "the S3 backend is not available in this build".into(),
-        }),
+        Some(config) => {
+            let location = format!("s3://{}/{}", config.bucket, config.prefix);
+            let content_error = |message: String| BackendError::Content {
+                location: location.clone(),
+                message,
+            };
+            let store = S3Store::new(config.clone()).map_err(|e| content_error(e.to_string()))?;
+            // Fail at start, not on the first pull, when the bucket is
+            // unreachable or the credentials are wrong.
+            store
+                .probe()
+                .await
+                .map_err(|e| content_error(e.to_string()))?;
+            Ok(Arc::new(store))
+        }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::cache::s3::{S3Config, S3ConfigError, S3Credentials, S3Serve};
 use crate::names::{NameError, UpstreamName};
 
 /// Default listen address: loopback, so a fresh install is not exposed
@@ -50,13 +51,6 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// connection only for one short query (cached license lookups, batched
 /// pull-log writes), so a few connections serve thousands of requests/s.
 pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 8;
-/// Default lifetime of a presigned S3 URL handed out in `redirect` mode:
-/// long enough to download a large layer, short enough that a leaked URL
-/// is soon useless.
-pub const DEFAULT_PRESIGN_TTL: Duration = Duration::from_secs(300);
-/// Default largest blob stored in S3-compatible storage (object stores
-/// take up to 5 TiB; real layers stay far below this).
-pub const DEFAULT_S3_MAX_BLOB_BYTES: u64 = 50 << 30;
 /// A secret file larger than this is certainly not a password.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
@@ -131,7 +125,8 @@ pub struct CacheSection {
     /// Seconds a tag → digest answer is reused.
     pub tag_ttl_secs: Option<u64>,
     /// Where content lives: `disk` (default, `dir`) or
-    /// `s3://bucket[/prefix]` (S3-compatible storage, see `[cache.s3]`).
+    /// `s3://bucket[/prefix][?options]` (S3-compatible storage; options as
+    /// in [`S3Config::from_url`], or in `[cache.s3]`, which wins).
     pub store: Option<String>,
     /// `[cache.s3]`: how to reach the object store.
     #[serde(default)]
@@ -152,15 +147,14 @@ pub struct S3Section {
     /// Secret access key (inline, `{ file = … }` or `{ env = … }`).
     pub secret_access_key: Option<SecretSource>,
     /// Allow a plain-http endpoint (loopback tests).
-    #[serde(default)]
-    pub insecure_allow_http: bool,
+    pub insecure_allow_http: Option<bool>,
     /// `stream` (default: the proxy sends the bytes) or `redirect` (a 307
     /// to a presigned URL; clients fetch from the object store).
-    pub serve: Option<String>,
+    pub serve: Option<S3Serve>,
     /// Lifetime of presigned URLs in `redirect` mode, in seconds.
     pub presign_ttl_secs: Option<u64>,
     /// Largest blob stored.
-    pub max_blob_bytes: Option<u64>,
+    pub max_blob_size: Option<u64>,
 }
 
 /// `[rate_limit]`.
@@ -364,7 +358,7 @@ pub struct Settings {
     /// The server secret file.
     pub secret_file: PathBuf,
     /// S3-compatible content storage instead of the disk cache, when set.
-    pub s3: Option<S3Settings>,
+    pub s3: Option<S3Config>,
 }
 
 /// Validated `[state] database_url`.
@@ -403,57 +397,6 @@ pub fn redact_url(url: &str) -> String {
             parsed.to_string()
         }
         Err(_) => "<unparsable URL>".to_string(),
-    }
-}
-
-/// How S3 content reaches clients.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum S3ServeMode {
-    /// The proxy streams the object.
-    Stream,
-    /// A 307 redirect to a presigned GET URL.
-    Redirect,
-}
-
-/// Validated `[cache] store = "s3://…"` and `[cache.s3]`.
-#[derive(Clone)]
-pub struct S3Settings {
-    /// The bucket.
-    pub bucket: String,
-    /// Key prefix inside it (no leading or trailing `/`; may be empty).
-    pub prefix: String,
-    /// Endpoint for S3-compatible services.
-    pub endpoint: Option<String>,
-    /// Region.
-    pub region: String,
-    /// Static credentials (key ID, secret), if configured.
-    pub credentials: Option<(String, String)>,
-    /// Plain-http endpoint allowed.
-    pub allow_http: bool,
-    /// Stream or redirect.
-    pub serve: S3ServeMode,
-    /// Presigned URL lifetime.
-    pub presign_ttl: Duration,
-    /// Largest blob stored.
-    pub max_blob_bytes: u64,
-}
-
-impl std::fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Settings")
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field(
-                "credentials",
-                &self.credentials.as_ref().map(|(id, _)| (id, "<redacted>")),
-            )
-            .field("allow_http", &self.allow_http)
-            .field("serve", &self.serve)
-            .field("presign_ttl", &self.presign_ttl)
-            .field("max_blob_bytes", &self.max_blob_bytes)
-            .finish()
     }
 }
 
@@ -661,7 +604,7 @@ impl ConfigFile {
             .unwrap_or_else(|| state_dir.join("secret.key"));
         let s3 = match self.cache.store.as_deref() {
             None | Some("disk") => None,
-            Some(url) => Some(resolve_s3(url, &self.cache.s3, env)?),
+            Some(url) => Some(resolve_s3(url, &self.cache.s3, &cache_dir, env)?),
         };
         Ok(Settings {
             database,
@@ -693,58 +636,49 @@ impl ConfigFile {
     }
 }
 
+/// `[cache] store = "s3://…"` with `[cache.s3]` applied over the URL's
+/// options, checked by [`S3Config::validate`]. Fills stage under
+/// `<cache.dir>/s3-staging` (local to each replica).
 fn resolve_s3(
     url: &str,
     section: &S3Section,
+    cache_dir: &Path,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<S3Settings, ConfigError> {
-    let location = url.strip_prefix("s3://").ok_or_else(|| {
-        invalid(
+) -> Result<S3Config, ConfigError> {
+    if !url.starts_with("s3://") {
+        return Err(invalid(
             "cache.store",
             format!("expected \"disk\" or s3://bucket[/prefix], found {url:?}"),
-        )
-    })?;
-    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
-    // S3 bucket naming rules: 3–63 of lowercase letters, digits, '.', '-'.
-    if !(3..=63).contains(&bucket.len())
-        || !bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-    {
-        return Err(invalid(
-            "cache.store",
-            format!("{bucket:?} is not an S3 bucket name (3-63 of a-z, 0-9, '.', '-')"),
         ));
     }
-    let prefix = prefix.trim_matches('/');
-    if prefix.split('/').any(|p| p == "." || p == "..") {
-        return Err(invalid(
-            "cache.store",
-            format!("prefix {prefix:?} may not contain . or .. segments"),
-        ));
-    }
+    let s3_error = |key: &str, e: S3ConfigError| invalid(key, e.to_string());
+    let mut config = S3Config::from_url(url, cache_dir.join("s3-staging"))
+        .map_err(|e| s3_error("cache.store", e))?;
     if let Some(endpoint) = &section.endpoint {
-        let parsed = reqwest::Url::parse(endpoint)
-            .map_err(|e| invalid("cache.s3.endpoint", format!("{endpoint:?}: {e}")))?;
-        match parsed.scheme() {
-            "https" => {}
-            "http" if section.insecure_allow_http => {}
-            other => {
-                return Err(invalid(
-                    "cache.s3.endpoint",
-                    format!(
-                        "scheme must be https (or http with insecure_allow_http = true), found {other:?}"
-                    ),
-                ));
-            }
-        }
+        config.endpoint = Some(endpoint.clone());
     }
-    let credentials = match (&section.access_key_id, &section.secret_access_key) {
+    if let Some(region) = &section.region {
+        config.region = region.clone();
+    }
+    if let Some(allow) = section.insecure_allow_http {
+        config.insecure_allow_http = allow;
+    }
+    if let Some(serve) = section.serve {
+        config.serve = serve;
+    }
+    if let Some(secs) = section.presign_ttl_secs {
+        config.presign_ttl = Duration::from_secs(secs);
+    }
+    if let Some(size) = section.max_blob_size {
+        config.max_blob_size = size;
+    }
+    config.credentials = match (&section.access_key_id, &section.secret_access_key) {
         (None, None) => None,
-        (Some(id), Some(secret)) => Some((
-            id.clone(),
-            read_secret("cache.s3.secret_access_key", secret, env)?,
-        )),
+        (Some(id), Some(secret)) => Some(S3Credentials {
+            access_key_id: id.clone(),
+            secret_access_key: read_secret("cache.s3.secret_access_key", secret, env)?,
+            session_token: None,
+        }),
         _ => {
             return Err(invalid(
                 "cache.s3.access_key_id",
@@ -752,39 +686,8 @@ fn resolve_s3(
             ));
         }
     };
-    let serve = match section.serve.as_deref().unwrap_or("stream") {
-        "stream" => S3ServeMode::Stream,
-        "redirect" => S3ServeMode::Redirect,
-        other => {
-            return Err(invalid(
-                "cache.s3.serve",
-                format!("expected stream or redirect, found {other:?}"),
-            ));
-        }
-    };
-    let presign_ttl = section
-        .presign_ttl_secs
-        .map_or(DEFAULT_PRESIGN_TTL, Duration::from_secs);
-    if presign_ttl.is_zero() || presign_ttl > MAX_TOKEN_TTL {
-        return Err(invalid(
-            "cache.s3.presign_ttl_secs",
-            format!("must be between 1 and {} seconds", MAX_TOKEN_TTL.as_secs()),
-        ));
-    }
-    Ok(S3Settings {
-        bucket: bucket.to_string(),
-        prefix: prefix.to_string(),
-        endpoint: section.endpoint.clone(),
-        region: section
-            .region
-            .clone()
-            .unwrap_or_else(|| "us-east-1".to_string()),
-        credentials,
-        allow_http: section.insecure_allow_http,
-        serve,
-        presign_ttl,
-        max_blob_bytes: section.max_blob_bytes.unwrap_or(DEFAULT_S3_MAX_BLOB_BYTES),
-    })
+    config.validate().map_err(|e| s3_error("cache.s3", e))?;
+    Ok(config)
 }
 
 fn resolve_upstream(
@@ -1046,11 +949,17 @@ mod tests {
             (s3.bucket.as_str(), s3.prefix.as_str()),
             ("vouch-cache", "prod/eu")
         );
-        assert_eq!(s3.serve, S3ServeMode::Redirect);
+        assert_eq!(s3.serve, S3Serve::Redirect);
         assert_eq!(s3.presign_ttl, Duration::from_secs(60));
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(s3.staging_dir, PathBuf::from("/tmp/vp/cache/s3-staging"));
+        let credentials = s3.credentials.as_ref().unwrap();
         assert_eq!(
-            s3.credentials,
-            Some(("AKID".to_string(), "sk3cret".to_string()))
+            (
+                credentials.access_key_id.as_str(),
+                credentials.secret_access_key.as_str()
+            ),
+            ("AKID", "sk3cret")
         );
         let shown = format!("{s:?}");
         assert!(
@@ -1084,27 +993,23 @@ mod tests {
             ),
             (
                 "[cache]\nstore = \"s3://Bad_Bucket\"",
-                "is not an S3 bucket name",
+                "cache.store: S3 bucket: expected 3–63 characters",
             ),
             (
                 "[cache]\nstore = \"s3://bucket/a/../b\"",
-                "may not contain . or .. segments",
+                "cache.store: S3 prefix: expected",
             ),
             (
                 "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\nendpoint = \"http://127.0.0.1:9000\"",
-                "scheme must be https (or http with insecure_allow_http = true)",
+                "cache.s3: S3 endpoint: expected `https://` (`http://` needs insecure_allow_http)",
             ),
             (
                 "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\naccess_key_id = \"AKID\"",
                 "give access_key_id and secret_access_key together",
             ),
             (
-                "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\nserve = \"proxy\"",
-                "expected stream or redirect, found \"proxy\"",
-            ),
-            (
                 "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\npresign_ttl_secs = 0",
-                "must be between 1 and 86400 seconds",
+                "cache.s3: S3 presign_ttl: expected 1 s to 7 days",
             ),
         ];
         for (text, expected) in cases {
@@ -1116,6 +1021,11 @@ mod tests {
             assert!(err.contains(expected), "{text}: {err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
+        let err = ConfigFile::parse("[cache.s3]\nserve = \"proxy\"").unwrap_err();
+        assert!(
+            err.contains("unknown variant `proxy`, expected `stream` or `redirect`"),
+            "{err}"
+        );
     }
 
     #[test]

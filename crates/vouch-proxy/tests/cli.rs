@@ -247,7 +247,7 @@ fn a_bad_configuration_is_refused_with_the_setting_named() {
     fails(
         &run(&cfg, &["app", "list", "--blob-store", "s3://No_Such"]),
         1,
-        "cache.store: \"No_Such\" is not an S3 bucket name",
+        "cache.store: S3 bucket: expected 3–63 characters of a-z, 0-9",
     );
 }
 
