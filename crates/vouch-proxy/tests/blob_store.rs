@@ -421,7 +421,11 @@ async fn a_tampered_manifest_object_is_reported_not_served() {
         .put(&key, Bytes::from_static(b"{\"evil\":true}").into())
         .await
         .unwrap();
-    let err = store.manifest(&digest).await.unwrap_err();
+    // The replica that wrote it remembers the true bytes (content-addressed,
+    // so never stale); another replica reads the object and refuses it.
+    assert_eq!(store.manifest(&digest).await.unwrap(), Some(m));
+    let other = case.store(S3Serve::Stream);
+    let err = other.manifest(&digest).await.unwrap_err();
     assert!(
         matches!(&err, CacheError::Damaged(d) if *d == digest),
         "{err}"

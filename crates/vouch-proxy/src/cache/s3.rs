@@ -42,6 +42,7 @@ use super::disk::MAX_MEDIA_TYPE_LEN;
 use super::{
     BlobBody, BlobHandle, BlobStore, ByteStream, CacheError, CacheFuture, RangeRead, StoredManifest,
 };
+use crate::memo::TtlMap;
 use crate::names::Digest;
 
 /// Region used when none is given: SigV4 needs one, and MinIO, moto and
@@ -478,7 +479,19 @@ enum Kind {
 pub struct S3Store {
     client: Arc<AmazonS3>,
     config: S3Config,
+    /// Small manifests read or written recently. Content-addressed, so an
+    /// entry can never be stale; it saves an object-store round trip
+    /// (tens of milliseconds on real S3) on every manifest GET.
+    recent_manifests: TtlMap<Digest, StoredManifest>,
 }
+
+/// Manifests up to this size are kept in [`S3Store`]'s memory.
+pub const MEMORY_MANIFEST_BYTES: usize = 64 * 1024;
+/// How many manifests are kept in memory (at most 64 MiB with
+/// [`MEMORY_MANIFEST_BYTES`]; typically ~2 KiB each).
+pub const MEMORY_MANIFESTS: usize = 1024;
+/// How long a remembered manifest is reused (only to let memory turn over).
+const MEMORY_MANIFEST_TTL: Duration = Duration::from_secs(3600);
 
 fn storage(
     operation: &'static str,
@@ -560,7 +573,15 @@ impl S3Store {
         Ok(Self {
             client: Arc::new(client),
             config,
+            recent_manifests: TtlMap::new(MEMORY_MANIFEST_TTL, MEMORY_MANIFESTS),
         })
+    }
+
+    fn remember(&self, digest: &Digest, manifest: &StoredManifest) {
+        if manifest.bytes.len() <= MEMORY_MANIFEST_BYTES {
+            self.recent_manifests
+                .insert(digest.clone(), manifest.clone());
+        }
     }
 
     /// [`S3Config::from_url`] then [`Self::new`].
@@ -788,6 +809,9 @@ impl RangeRead for ObjectReader {
 impl BlobStore for S3Store {
     fn manifest<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<StoredManifest>> {
         Box::pin(async move {
+            if let Some(manifest) = self.recent_manifests.get(digest) {
+                return Ok(Some(manifest));
+            }
             let key = self.key(Kind::Manifest, digest);
             let result = match self.client.get_opts(&key, GetOptions::default()).await {
                 Ok(result) => result,
@@ -810,7 +834,9 @@ impl BlobStore for S3Store {
             verifier
                 .finish()
                 .map_err(|_| CacheError::Damaged(digest.clone()))?;
-            Ok(Some(StoredManifest { media_type, bytes }))
+            let manifest = StoredManifest { media_type, bytes };
+            self.remember(digest, &manifest);
+            Ok(Some(manifest))
         })
     }
 
@@ -842,6 +868,7 @@ impl BlobStore for S3Store {
                 .put_opts(&key, PutPayload::from(manifest.bytes.clone()), options)
                 .await
                 .map_err(storage("upload", &key))?;
+            self.remember(digest, manifest);
             Ok(())
         })
     }
