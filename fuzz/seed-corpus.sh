@@ -126,6 +126,21 @@ for root in "${roots[@]}"; do
   seed trusted_root "$(name_of "$root")" <"$root"
 done
 
+# --- tuf_metadata ----------------------------------------------------------
+# trusted_root.json targets, and the TUF metadata of a python-tuf repository
+# when the vouch-trust tests have generated one ($VOUCH_TUF_REPOS or the
+# newest under the target directory; optional).
+for root in "${roots[@]}"; do
+  seed tuf_metadata "$(name_of "$root")" <"$root"
+done
+tuf_repos="${VOUCH_TUF_REPOS:-$(ls -dt "$here"/../target*/tmp/tuf-repos-*/repos 2>/dev/null | head -n1 || true)}"
+if [[ -n "$tuf_repos" && -d "$tuf_repos" ]]; then
+  for meta in "$tuf_repos"/*/*.json; do
+    rel="${meta#"$tuf_repos"/}"
+    seed tuf_metadata "tuf_${rel//\//_}" <"$meta"
+  done
+fi
+
 # --- attest_statement, attest_predicate ------------------------------------
 statement_n=0
 {

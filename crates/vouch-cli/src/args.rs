@@ -109,15 +109,43 @@ pub enum Command {
     /// Not supported: vouch only verifies (part of the conformance protocol).
     #[command(hide = true)]
     SignBundle(SignBundleArgs),
+    /// Trust material: show it, or carry it across an air gap.
+    ///
+    ///   vouch trust show [--output json]   instances, keys, validity, age
+    ///   vouch trust export DIR             on a connected machine
+    ///   vouch trust import DIR             on the air-gapped one (verified first)
+    ///
+    /// See docs/air-gap.md.
+    #[command(verbatim_doc_comment, subcommand)]
+    Trust(TrustCommand),
 }
 
-/// Where the trusted root comes from.
-#[derive(Debug, Args)]
+/// Where the trusted root comes from (docs/air-gap.md).
+///
+/// Default: Sigstore public-good's `trusted_root.json` through TUF, from the
+/// cache when its timestamp is still valid, else refreshed from the mirror.
+#[derive(Debug, Args, Clone, Default)]
 pub struct TrustArgs {
-    /// A `trusted_root.json` to trust instead of the embedded Sigstore
-    /// public-good root (offline use, private Sigstore instances).
-    #[arg(long, value_name = "FILE")]
+    /// A `trusted_root.json` to trust as is, bypassing TUF (offline use,
+    /// private Sigstore instances).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["tuf_mirror", "tuf_root"])]
     pub trusted_root: Option<PathBuf>,
+    /// Never use the network for trust material: the TUF cache (even
+    /// expired; its age is printed) or, with no cache, the trusted root
+    /// embedded in vouch. Registry access is not affected.
+    #[arg(long, env = "VOUCH_OFFLINE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub offline: bool,
+    /// TUF cache directory (default $XDG_CACHE_HOME/vouch/tuf, else
+    /// ~/.cache/vouch/tuf). Each mirror gets a subdirectory.
+    #[arg(long, value_name = "DIR", env = "TUF_ROOT")]
+    pub tuf_cache: Option<PathBuf>,
+    /// TUF repository of a private Sigstore instance (needs --tuf-root).
+    #[arg(long, value_name = "URL", requires = "tuf_root")]
+    pub tuf_mirror: Option<String>,
+    /// The initial `root.json` of the --tuf-mirror repository, trusted to
+    /// bootstrap it.
+    #[arg(long, value_name = "FILE", requires = "tuf_mirror")]
+    pub tuf_root: Option<PathBuf>,
 }
 
 /// Who must have signed (cosign's identity flags).
@@ -406,9 +434,9 @@ pub struct VerifyBundleArgs {
     /// A PEM public key (managed-key bundles).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"])]
     pub key: Option<PathBuf>,
-    /// A `trusted_root.json` to trust instead of the embedded root.
-    #[arg(long, value_name = "FILE")]
-    pub trusted_root: Option<PathBuf>,
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// The signed file, or `sha256:<hex>`.
     #[arg(value_name = "FILE|sha256:DIGEST")]
     pub artifact: String,
@@ -420,4 +448,43 @@ pub struct SignBundleArgs {
     /// Ignored.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub rest: Vec<String>,
+}
+
+/// `vouch trust …`.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Show the trusted root in use: where it comes from, how old it is,
+    /// each instance (Fulcio, Rekor, CT log, TSA) with its validity window.
+    /// Never uses the network.
+    Show(TrustShowArgs),
+    /// Write the verified trust material to DIR: `trusted_root.json` (usable
+    /// with --trusted-root) and `tuf/`, the TUF metadata that proves it
+    /// (for `vouch trust import`). Refreshes first when due, unless --offline.
+    Export(TrustDirArgs),
+    /// Verify DIR (made by `vouch trust export`) from the root embedded in
+    /// vouch (or --tuf-root) and the current cache, then install it into the
+    /// cache. Nothing is installed unless all of it verifies. No network.
+    Import(TrustDirArgs),
+}
+
+/// `vouch trust show`.
+#[derive(Debug, Args)]
+pub struct TrustShowArgs {
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// `text` (default) or `json`.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `vouch trust export` / `import`.
+#[derive(Debug, Args)]
+pub struct TrustDirArgs {
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// The export directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }

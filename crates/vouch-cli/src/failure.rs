@@ -96,7 +96,16 @@ impl From<vouch_verify::VerifyError> for Failure {
 
 impl From<vouch_trust::TrustError> for Failure {
     fn from(error: vouch_trust::TrustError) -> Self {
-        Self::input(error.to_string())
+        // A TUF refusal (rollback, freeze, bad signature or hash) means the
+        // trust material is not trustworthy: 1, like any failed check. An
+        // unreachable mirror is 1 as an unreachable registry is. Unreadable
+        // or malformed local files are 3.
+        let kind = if error.is_refusal() || error.is_network() {
+            FailureKind::Verification
+        } else {
+            FailureKind::Input
+        };
+        Self::new(kind, error.to_string())
     }
 }
 

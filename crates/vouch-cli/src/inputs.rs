@@ -3,10 +3,12 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use vouch_trust::TrustSource;
+use std::time::SystemTime;
+
+use vouch_trust::{Network, Provenance, TrustSource, TufInstance, TufOptions};
 use vouch_verify::{
     GitHubWorkflowPolicy, IdentityPolicy, MAX_BUNDLE_SIZE, Sha256Digest, SignerPolicy,
-    SigstoreBundle, ValueMatcher,
+    SigstoreBundle, TrustedMaterial, ValueMatcher,
 };
 
 use crate::args::{IdentityArgs, TrustArgs};
@@ -55,12 +57,108 @@ pub fn bundle(path: &Path) -> Result<SigstoreBundle, Failure> {
         .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
 }
 
-/// The trust source the flags select.
-pub fn trust_source(trust: &TrustArgs, staging: bool) -> TrustSource {
-    match (&trust.trusted_root, staging) {
-        (Some(path), _) => TrustSource::File(path.clone()),
-        (None, true) => TrustSource::EmbeddedStaging,
-        (None, false) => TrustSource::EmbeddedProduction,
+/// The trust source the flags select; the one place that decides it for
+/// every `verify*` command, `audit` and `trust`.
+///
+/// `--trusted-root` wins; else `--staging` (verify-bundle) takes the embedded
+/// staging root; else TUF: public-good (root embedded in vouch) or
+/// `--tuf-mirror`/`--tuf-root`, cached under `--tuf-cache`/`$TUF_ROOT`, else
+/// `$XDG_CACHE_HOME/vouch/tuf`, else `$HOME/.cache/vouch/tuf`.
+pub fn trust_source(trust: &TrustArgs, staging: bool) -> Result<TrustSource, Failure> {
+    if let Some(path) = &trust.trusted_root {
+        return Ok(TrustSource::File(path.clone()));
+    }
+    if let Some(file) = std::env::var_os("SIGSTORE_ROOT_FILE") {
+        return Err(Failure::usage(format!(
+            "SIGSTORE_ROOT_FILE is set ({}): cosign then trusts those PEM Fulcio roots and \
+             fetches log keys separately; vouch does not assemble trust that way. Give a \
+             complete trusted_root.json with --trusted-root FILE (see `vouch trust export`), \
+             or unset SIGSTORE_ROOT_FILE to use TUF",
+            PathBuf::from(file).display()
+        )));
+    }
+    if staging {
+        return Ok(TrustSource::EmbeddedStaging);
+    }
+    Ok(TrustSource::Tuf(tuf_options(trust)?))
+}
+
+/// The TUF options the flags and environment select.
+pub fn tuf_options(trust: &TrustArgs) -> Result<TufOptions, Failure> {
+    let instance = match (&trust.tuf_mirror, &trust.tuf_root) {
+        (Some(mirror), Some(root)) => TufInstance::Custom {
+            mirror: mirror.clone(),
+            root_file: root.clone(),
+        },
+        (None, None) => TufInstance::PublicGood,
+        _ => return Err(Failure::usage("--tuf-mirror and --tuf-root go together")),
+    };
+    let cache_root = match &trust.tuf_cache {
+        Some(dir) => dir.clone(),
+        None => {
+            let xdg = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from);
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            vouch_trust::default_cache_root(xdg.as_deref(), home.as_deref()).ok_or_else(|| {
+                Failure::usage(
+                    "no TUF cache directory: neither XDG_CACHE_HOME nor HOME is set; \
+                     give --tuf-cache DIR",
+                )
+            })?
+        }
+    };
+    let mut options = TufOptions::new(instance, cache_root);
+    if trust.offline {
+        options.network = Network::Offline;
+    }
+    Ok(options)
+}
+
+/// Loads the trust material the flags select, and tells the user on stderr
+/// where it came from when that is not the usual fresh TUF data.
+pub fn trust_material(trust: &TrustArgs, staging: bool) -> Result<TrustedMaterial, Failure> {
+    let loaded = trust_source(trust, staging)?.load(SystemTime::now())?;
+    if let Some(notice) = provenance_notice(&loaded.provenance, trust.offline) {
+        eprintln!("{notice}");
+    }
+    Ok(loaded.material)
+}
+
+/// A line about where trust came from: always with `--offline`, and
+/// whenever the data is stale.
+pub fn provenance_notice(provenance: &Provenance, offline: bool) -> Option<String> {
+    let now = SystemTime::now();
+    match provenance {
+        Provenance::Embedded {
+            instance,
+            as_of,
+            no_cache_at: Some(dir),
+        } => Some(format!(
+            "Note: --offline and no TUF cache at {}: using the Sigstore {instance} trusted root \
+             embedded in vouch, as of {} ({} days old)",
+            dir.display(),
+            as_of.strftime("%Y-%m-%d"),
+            vouch_trust::age_in_days(*as_of, now)
+        )),
+        Provenance::Tuf(s) if s.stale => Some(format!(
+            "WARNING: --offline: the TUF metadata of {} expired at {}; using it as last verified \
+             at {} ({} days ago). Refresh online or `vouch trust import` a newer export",
+            s.mirror,
+            s.timestamp_expires,
+            s.verified_at.map_or_else(|| "?".into(), |t| t.to_string()),
+            s.verified_at
+                .map_or(0, |t| vouch_trust::age_in_days(t, now))
+        )),
+        Provenance::Tuf(s) if offline => Some(format!(
+            "Note: --offline: TUF metadata of {} from {}, verified at {} ({} days ago), \
+             valid until {}",
+            s.mirror,
+            s.cache_dir.display(),
+            s.verified_at.map_or_else(|| "?".into(), |t| t.to_string()),
+            s.verified_at
+                .map_or(0, |t| vouch_trust::age_in_days(t, now)),
+            s.timestamp_expires
+        )),
+        _ => None,
     }
 }
 

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::VerifyBlob(a) => commands::verify_blob::run(a),
         Command::VerifyBlobAttestation(a) => commands::verify_blob_attestation::run(a),
         Command::VerifyBundle(a) => commands::verify_bundle::run(a),
+        Command::Trust(c) => commands::trust::run(c),
         Command::SignBundle(_) => Err(Failure::usage(
             "sign-bundle is unsupported: vouch verifies signatures, it does not make them",
         )),

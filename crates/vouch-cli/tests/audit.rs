@@ -146,7 +146,7 @@ fn audit_reports_unsigned_wrongly_signed_drifted_and_unknown_images() {
     )
     .unwrap();
     let vouch = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
+        let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
         c.env("HOME", &dir)
             .env("KUBECONFIG", dir.join("kubeconfig"))
             .env_remove("DOCKER_CONFIG")

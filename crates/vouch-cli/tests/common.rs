@@ -13,10 +13,26 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    Command::new(env!("CARGO_BIN_EXE_vouch"))
+    isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
+        .env("VOUCH_OFFLINE", "1")
         .args(args)
         .output()
         .expect("run vouch")
+}
+
+/// Keeps a `vouch` run away from the user's TUF cache and trust settings:
+/// a cache under the target directory, no `TUF_ROOT`, no
+/// `SIGSTORE_ROOT_FILE`, no inherited `VOUCH_OFFLINE`. [`vouch`] then adds
+/// `VOUCH_OFFLINE=1`: the tests that verify public-good fixtures use the
+/// embedded trusted root and never the network (CI has none).
+pub fn isolated(mut command: Command) -> Command {
+    let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache");
+    command
+        .env("XDG_CACHE_HOME", cache)
+        .env_remove("TUF_ROOT")
+        .env_remove("SIGSTORE_ROOT_FILE")
+        .env_remove("VOUCH_OFFLINE");
+    command
 }
 
 /// stderr as text.

@@ -102,7 +102,7 @@ fn world(name: &str) -> Option<World> {
 
 impl World {
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
+        let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
         c.args(args)
             .env("HOME", &self.dir)
             .env_remove("DOCKER_CONFIG")
@@ -459,8 +459,10 @@ fn real_legacy_github_actions_signature_verifies_from_the_registry() {
         &[pieces],
     );
     let reference = format!("{}/salrashid123/server_image@{digest}", w.registry.host());
+    // The embedded public-good root: no network for trust material.
     let ok = w.run(&[
         "verify",
+        "--offline",
         "--certificate-identity-regexp",
         r"https://github\.com/salrashid123/go-bazel-github-workflow/.*",
         "--certificate-oidc-issuer",
@@ -470,6 +472,7 @@ fn real_legacy_github_actions_signature_verifies_from_the_registry() {
     assert!(ok.status.success(), "{}", common::stderr(&ok));
     let bad = w.run(&[
         "verify",
+        "--offline",
         "--certificate-identity-regexp",
         r"https://github\.com/acme/.*",
         "--certificate-oidc-issuer",
@@ -640,7 +643,7 @@ fn a_self_signed_tls_registry_needs_allow_insecure_registry() {
     let dir = std::env::temp_dir().join(format!("vouch-cli-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_vouch"))
+        common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
             .args(args)
             .env("HOME", &dir)
             .env_remove("DOCKER_CONFIG")

@@ -56,7 +56,7 @@ fn verify_release_reports_every_image_and_fails_when_one_fails() {
     std::fs::write(dir.join("ok.toml"), policy("")).unwrap();
     std::fs::write(dir.join("bad.toml"), policy("[[image]]\nname = \"api\"\n")).unwrap();
     let run = |policy: &str, extra: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
+        let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
         c.env("HOME", &dir).env_remove("DOCKER_CONFIG");
         c.args(["verify-release", "--version", "v2.0.0", "--trusted-root"])
             .arg(dir.join("trusted_root.json"));
@@ -64,7 +64,7 @@ fn verify_release_reports_every_image_and_fails_when_one_fails() {
         c.output().unwrap()
     };
     // Log in through the binary first.
-    let mut login = Command::new(env!("CARGO_BIN_EXE_vouch"));
+    let mut login = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
     login
         .env("HOME", &dir)
         .args(["login", &registry.host(), "-u", USER, "--password-stdin"])

@@ -52,6 +52,7 @@ mod registry;
 mod rekor;
 mod sigstore;
 mod time;
+pub mod tuf;
 
 pub use bundle::BUNDLE_V03_MEDIA_TYPE;
 pub use dsse::{IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, in_toto_statement};

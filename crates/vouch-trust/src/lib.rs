@@ -1,20 +1,45 @@
 //! # vouch-trust: where trusted material comes from
 //!
-//! For now two sources: the Sigstore public-good roots embedded in the
-//! `sigstore-trust-root` crate (production and staging), and a
-//! `trusted_root.json` file supplied by the user (`--trusted-root`, for
-//! offline and private instances). TUF refresh and caching come later
-//! (issue: trust material).
+//! Four sources ([`TrustSource`]):
+//! - TUF ([`tuf`]): Sigstore public-good's `trusted_root.json` through its
+//!   TUF repository, bootstrapped from the `root.json` embedded in the
+//!   binary, cached on disk and refreshed only when the cached timestamp has
+//!   expired; or a private deployment's mirror and root. `vouch trust
+//!   export`/`import` carry the verified metadata across an air gap.
+//! - The public-good (or staging) `trusted_root.json` embedded in vouch, the
+//!   last resort of `--offline` when there is no cache.
+//! - A `trusted_root.json` file given by the user (`--trusted-root`).
+//!
+//! This crate does I/O (cache files, the mirror) but reads no environment
+//! variable and prints nothing: the CLI passes paths and the clock in and
+//! reports the [`Provenance`] it gets back.
 #![forbid(unsafe_code)]
 
-use std::path::{Path, PathBuf};
+pub mod store;
+pub mod summary;
+pub mod tuf;
 
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+pub use tuf::{
+    CONNECT_TIMEOUT, MAX_ROOT_METADATA_SIZE, MAX_SNAPSHOT_METADATA_SIZE, MAX_TARGETS_METADATA_SIZE,
+    MAX_TIMESTAMP_METADATA_SIZE, Network, PUBLIC_GOOD_MIRROR, READ_TIMEOUT, REFRESH_DEADLINE,
+    REQUEST_TIMEOUT, Timeouts, TufInstance, TufOptions, TufStatus, default_cache_root,
+};
 use vouch_verify::{MAX_TRUSTED_ROOT_SIZE, TrustedMaterial, VerifyError};
+
+/// When the `trusted_root.json` embedded in vouch was current: the release
+/// date of `sigstore-trust-root` 0.15.1 on crates.io (2026-10-23), which
+/// ships it. Used to tell a user how old the embedded snapshot is.
+pub const EMBEDDED_ROOT_DATE: &str = "2026-10-23T00:00:00Z";
 
 /// Where to take the trusted root from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TrustSource {
+    /// Through TUF, as the options say.
+    Tuf(TufOptions),
     /// The Sigstore public-good production root embedded in the binary.
     EmbeddedProduction,
     /// The Sigstore public-good staging root embedded in the binary.
@@ -23,12 +48,59 @@ pub enum TrustSource {
     File(PathBuf),
 }
 
+/// Where loaded trust material came from, for the user to see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Provenance {
+    /// A file the user named.
+    File(PathBuf),
+    /// The snapshot embedded in vouch.
+    Embedded {
+        /// `production` or `staging`.
+        instance: &'static str,
+        /// When it was current ([`EMBEDDED_ROOT_DATE`]).
+        as_of: jiff::Timestamp,
+        /// Set when this was chosen because an offline load found no TUF
+        /// cache there.
+        no_cache_at: Option<PathBuf>,
+    },
+    /// Verified TUF metadata.
+    Tuf(TufStatus),
+}
+
+/// Trust material ready for verification, with its origin.
+#[derive(Debug)]
+pub struct LoadedTrust {
+    /// The prepared keys and certificates.
+    pub material: TrustedMaterial,
+    /// The `trusted_root.json` bytes they came from.
+    pub trusted_root_json: Vec<u8>,
+    /// Where they came from.
+    pub provenance: Provenance,
+}
+
+impl LoadedTrust {
+    fn from_json(
+        bytes: Vec<u8>,
+        origin: String,
+        provenance: Provenance,
+    ) -> Result<Self, TrustError> {
+        let material = TrustedMaterial::from_json(&bytes)
+            .map_err(|source| TrustError::Invalid { origin, source })?;
+        Ok(Self {
+            material,
+            trusted_root_json: bytes,
+            provenance,
+        })
+    }
+}
+
 /// Why trusted material could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrustError {
-    /// The file could not be read.
-    #[error("cannot read trusted root {path}: {source}")]
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -36,13 +108,15 @@ pub enum TrustError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is larger than a trusted root can be.
-    #[error("trusted root {path} is {size} bytes; the limit is {MAX_TRUSTED_ROOT_SIZE} bytes")]
+    /// A file is larger than its kind can be.
+    #[error("{path} is {size} bytes; the limit is {limit} bytes")]
     TooLarge {
         /// The file.
         path: PathBuf,
         /// Its size.
         size: u64,
+        /// The limit.
+        limit: u64,
     },
     /// The document is not a usable trusted root.
     #[error("{origin}: {source}")]
@@ -53,43 +127,173 @@ pub enum TrustError {
         #[source]
         source: VerifyError,
     },
+    /// TUF refused the metadata or a target (rollback, freeze, threshold,
+    /// hash mismatch, …). The text names the check that failed.
+    #[error("{context}: {}", error_chain(error))]
+    Tuf {
+        /// What was being done.
+        context: String,
+        /// The refusal.
+        error: sigstore_tuf::Error,
+    },
+    /// The mirror could not be reached, or did not answer in time.
+    #[error(
+        "cannot reach the TUF mirror {mirror}: {detail}\n\
+         To verify without network: add --offline (uses the TUF cache, or the trusted root \
+         embedded in vouch, and says how old it is), give --trusted-root FILE, or run \
+         `vouch trust import DIR` with a directory made by `vouch trust export DIR` on a \
+         connected machine"
+    )]
+    Network {
+        /// The mirror.
+        mirror: String,
+        /// What failed.
+        detail: String,
+    },
+    /// `--offline` for a private mirror with nothing cached.
+    #[error(
+        "--offline: no TUF cache for {mirror} at {cache_dir}, and vouch embeds no trusted root \
+         for a private instance; run once online, `vouch trust import DIR`, or give \
+         --trusted-root FILE"
+    )]
+    NoOfflineData {
+        /// The mirror.
+        mirror: String,
+        /// Where the cache was expected.
+        cache_dir: PathBuf,
+    },
+    /// Export found only the embedded snapshot, no TUF metadata.
+    #[error("nothing to export: no verified TUF metadata in {cache_dir}; run once online first")]
+    NothingToExport {
+        /// The cache directory.
+        cache_dir: PathBuf,
+    },
+    /// An export directory is for another mirror.
+    #[error("{dir} was exported from {found}, not {expected}; give --tuf-mirror {found}")]
+    MirrorMismatch {
+        /// The export.
+        dir: PathBuf,
+        /// The mirror this import is for.
+        expected: String,
+        /// The mirror the export names.
+        found: String,
+    },
+    /// An export directory is malformed.
+    #[error("{path}: {detail}")]
+    Export {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Writing the cache (or an export) failed.
+    #[error("cannot write {path}: {source}")]
+    CacheWrite {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The async runtime for the TUF client could not start.
+    #[error("cannot start the TUF client runtime: {source}")]
+    Runtime {
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl TrustError {
+    /// Whether the error is a refusal of what a TUF repository served (an
+    /// attack or a broken repository), as opposed to a local problem.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Tuf { .. })
+    }
+
+    /// Whether the error is a network failure.
+    pub fn is_network(&self) -> bool {
+        matches!(self, Self::Network { .. })
+    }
+}
+
+/// An error and its sources, joined by `: `.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl TrustSource {
-    /// Loads and prepares the trusted material.
-    pub fn load(&self) -> Result<TrustedMaterial, TrustError> {
-        let (origin, bytes) = match self {
-            Self::EmbeddedProduction => (
-                "embedded Sigstore production root".to_string(),
-                sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT
-                    .as_bytes()
-                    .to_vec(),
-            ),
-            Self::EmbeddedStaging => (
-                "embedded Sigstore staging root".to_string(),
-                sigstore_trust_root::SIGSTORE_STAGING_TRUSTED_ROOT
-                    .as_bytes()
-                    .to_vec(),
-            ),
-            Self::File(path) => (path.display().to_string(), read_bounded(path)?),
+    /// Loads and prepares the trusted material. `now` is the time TUF
+    /// metadata expiry is checked against.
+    pub fn load(&self, now: SystemTime) -> Result<LoadedTrust, TrustError> {
+        let embedded = |instance, json: &str| {
+            LoadedTrust::from_json(
+                json.as_bytes().to_vec(),
+                format!("embedded Sigstore {instance} root"),
+                Provenance::Embedded {
+                    instance,
+                    as_of: EMBEDDED_ROOT_DATE.parse().expect("valid constant"),
+                    no_cache_at: None,
+                },
+            )
         };
-        TrustedMaterial::from_json(&bytes).map_err(|source| TrustError::Invalid { origin, source })
+        match self {
+            Self::Tuf(options) => tuf::load(options, now),
+            Self::EmbeddedProduction => embedded(
+                "production",
+                sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT,
+            ),
+            Self::EmbeddedStaging => embedded(
+                "staging",
+                sigstore_trust_root::SIGSTORE_STAGING_TRUSTED_ROOT,
+            ),
+            Self::File(path) => LoadedTrust::from_json(
+                read_file(path, MAX_TRUSTED_ROOT_SIZE as u64, "trusted root")?,
+                path.display().to_string(),
+                Provenance::File(path.clone()),
+            ),
+        }
     }
 }
 
-fn read_bounded(path: &Path) -> Result<Vec<u8>, TrustError> {
-    let read_err = |source| TrustError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(read_err)?.len();
-    if size > MAX_TRUSTED_ROOT_SIZE as u64 {
-        return Err(TrustError::TooLarge {
+/// Whole days from `since` to `now` (negative if `since` is later).
+pub fn age_in_days(since: jiff::Timestamp, now: SystemTime) -> i64 {
+    let now = jiff::Timestamp::try_from(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    (now.as_second() - since.as_second()).div_euclid(86_400)
+}
+
+/// Reads a file of at most `limit` bytes; errors name the file and `what`.
+fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, TrustError> {
+    use store::ReadError;
+    match store::read_at_most(path, limit) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(TrustError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{what} file not found"),
+            ),
+        }),
+        Err(ReadError::TooLarge(size)) => Err(TrustError::TooLarge {
             path: path.to_path_buf(),
             size,
-        });
+            limit,
+        }),
+        Err(ReadError::Io(source)) => Err(TrustError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
-    std::fs::read(path).map_err(read_err)
 }
 
 #[cfg(test)]
@@ -98,14 +302,16 @@ mod tests {
 
     #[test]
     fn embedded_roots_load() {
-        assert!(TrustSource::EmbeddedProduction.load().is_ok());
-        assert!(TrustSource::EmbeddedStaging.load().is_ok());
+        let now = SystemTime::now();
+        assert!(TrustSource::EmbeddedProduction.load(now).is_ok());
+        assert!(TrustSource::EmbeddedStaging.load(now).is_ok());
     }
 
     #[test]
     fn missing_and_invalid_files_say_which_file() {
+        let now = SystemTime::now();
         let missing = TrustSource::File("/nonexistent/trusted_root.json".into());
-        let err = missing.load().unwrap_err().to_string();
+        let err = missing.load(now).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/trusted_root.json"), "{err}");
 
         let dir = std::env::temp_dir().join(format!("vouch-trust-{}", std::process::id()));
@@ -113,10 +319,18 @@ mod tests {
         let bad = dir.join("root.json");
         std::fs::write(&bad, br#"{"mediaType":"application/json"}"#).unwrap();
         let err = TrustSource::File(bad.clone())
-            .load()
+            .load(now)
             .unwrap_err()
             .to_string();
         assert!(err.contains("media type `application/json`"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn age_counts_whole_days() {
+        let since: jiff::Timestamp = "2026-10-23T00:00:00Z".parse().unwrap();
+        let secs = u64::try_from(since.as_second()).unwrap() + 86_400 * 3 + 5;
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        assert_eq!(age_in_days(since, now), 3);
     }
 }

@@ -39,7 +39,7 @@ pub fn run(args: &AuditArgs) -> Result<(), Failure> {
     )?;
     let policy = ReleasePolicy::from_toml(&String::from_utf8_lossy(&text))
         .map_err(|e| Failure::input(format!("{}: {e}", args.policy.display())))?;
-    let material = inputs::trust_source(&args.trust, false).load()?;
+    let material = inputs::trust_material(&args.trust, false)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),

@@ -5,6 +5,7 @@ pub mod digest;
 pub mod discover;
 pub mod image;
 pub mod login;
+pub mod trust;
 pub mod verify;
 pub mod verify_attestation;
 pub mod verify_blob;

@@ -19,7 +19,7 @@ use crate::inputs;
 /// Runs the command.
 pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_source(&args.trust, false).load()?;
+    let material = inputs::trust_material(&args.trust, false)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),

@@ -20,7 +20,7 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
         .map(ValueMatcher::regex)
         .transpose()?;
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_source(&args.trust, false).load()?;
+    let material = inputs::trust_material(&args.trust, false)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),

@@ -10,9 +10,10 @@ use crate::report;
 /// Runs the command.
 pub fn run(args: &VerifyBlobArgs) -> Result<(), Failure> {
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_source(&args.trust, false).load()?;
     let bundle = inputs::bundle(&args.bundle)?;
     let artifact = Artifact::from_arg(&args.artifact)?;
+    // Trust last: a malformed input should not cost a TUF refresh.
+    let material = inputs::trust_material(&args.trust, false)?;
     let verified = verify_bundle(&material, &bundle, artifact.input(), &policy)?;
     match args.output {
         OutputFormat::Json => println!("{}", report::signature_json(&verified)),

@@ -19,9 +19,10 @@ pub fn run(args: &VerifyBlobAttestationArgs) -> Result<(), Failure> {
         .transpose()
         .map_err(|e| Failure::usage(format!("--type: {e}")))?;
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_source(&args.trust, false).load()?;
     let bundle = inputs::bundle(&args.bundle)?;
     let artifact = Artifact::from_arg(&args.artifact)?;
+    // Trust last: a malformed input should not cost a TUF refresh.
+    let material = inputs::trust_material(&args.trust, false)?;
     // Verification first, filtering second (SPEC.md §4.2, ATTACKS.md F.66).
     let verified = verify_attestation(&material, &bundle, artifact.input(), &policy)?;
     if let Some(filter) = filter.filter(|f| !f.matches(verified.predicate_type())) {

@@ -4,7 +4,7 @@
 
 use vouch_verify::verify_bundle;
 
-use crate::args::{IdentityArgs, TrustArgs, VerifyBundleArgs};
+use crate::args::{IdentityArgs, VerifyBundleArgs};
 use crate::failure::Failure;
 use crate::inputs::{self, Artifact};
 
@@ -23,12 +23,10 @@ pub fn run(args: &VerifyBundleArgs) -> Result<(), Failure> {
         key: args.key.clone(),
     };
     let policy = inputs::signer_policy(&identity)?;
-    let trust = TrustArgs {
-        trusted_root: args.trusted_root.clone(),
-    };
-    let material = inputs::trust_source(&trust, args.staging).load()?;
     let bundle = inputs::bundle(&args.bundle)?;
     let artifact = Artifact::from_arg(&args.artifact)?;
+    // Trust last: a malformed input should not cost a TUF refresh.
+    let material = inputs::trust_material(&args.trust, args.staging)?;
     verify_bundle(&material, &bundle, artifact.input(), &policy)?;
     eprintln!("Verified OK");
     Ok(())

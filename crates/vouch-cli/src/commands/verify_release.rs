@@ -23,7 +23,7 @@ pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
         .map_err(|_| Failure::input(format!("{}: not UTF-8", args.policy.display())))?;
     let policy = ReleasePolicy::from_toml(&text)
         .map_err(|e| Failure::input(format!("{}: {e}", args.policy.display())))?;
-    let material = Arc::new(inputs::trust_source(&args.trust, false).load()?);
+    let material = Arc::new(inputs::trust_material(&args.trust, false)?);
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),

@@ -1,0 +1,164 @@
+//! `vouch trust show|export|import`: look at the trust material, carry it
+//! across an air gap (docs/air-gap.md).
+
+use std::time::SystemTime;
+
+use serde_json::json;
+use vouch_trust::summary::summarize;
+use vouch_trust::{Provenance, TrustSource, TufOptions, age_in_days};
+
+use crate::args::{OutputFormat, TrustArgs, TrustCommand, TrustDirArgs, TrustShowArgs};
+use crate::failure::Failure;
+use crate::inputs;
+
+/// Runs the subcommand.
+pub fn run(command: &TrustCommand) -> Result<(), Failure> {
+    match command {
+        TrustCommand::Show(args) => show(args),
+        TrustCommand::Export(args) => export(args),
+        TrustCommand::Import(args) => import(args),
+    }
+}
+
+fn show(args: &TrustShowArgs) -> Result<(), Failure> {
+    // `show` reports what is there; it never refreshes.
+    let trust = TrustArgs {
+        offline: true,
+        ..args.trust.clone()
+    };
+    let loaded = inputs::trust_source(&trust, false)?.load(SystemTime::now())?;
+    let now = SystemTime::now();
+    let instances = summarize(&loaded.trusted_root_json);
+    let source = match &loaded.provenance {
+        Provenance::File(path) => json!({ "kind": "file", "path": path }),
+        Provenance::Embedded {
+            instance,
+            as_of,
+            no_cache_at,
+        } => json!({
+            "kind": "embedded",
+            "instance": instance,
+            "asOf": as_of.to_string(),
+            "ageDays": age_in_days(*as_of, now),
+            "noCacheAt": no_cache_at,
+        }),
+        Provenance::Tuf(status) => {
+            let mut value = serde_json::to_value(status).expect("status serializes");
+            value["kind"] = json!("tuf");
+            value["ageDays"] = json!(status.verified_at.map(|t| age_in_days(t, now)));
+            value
+        }
+        _ => json!({ "kind": "unknown" }),
+    };
+    match args.output {
+        OutputFormat::Json => {
+            let doc = json!({ "source": source, "instances": instances });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("serializes")
+            );
+        }
+        OutputFormat::Text => {
+            println!("{}", source_line(&loaded.provenance, now));
+            println!("Instances:");
+            for i in &instances {
+                println!(
+                    "  {:<22} {:<45} {}  valid {} .. {}",
+                    i.kind,
+                    i.url,
+                    i.id,
+                    i.valid_from.as_deref().unwrap_or("?"),
+                    i.valid_until.as_deref().unwrap_or("(open)")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn source_line(provenance: &Provenance, now: SystemTime) -> String {
+    match provenance {
+        Provenance::File(path) => format!("Source: file {} (no TUF)", path.display()),
+        Provenance::Embedded {
+            instance,
+            as_of,
+            no_cache_at,
+        } => {
+            let why = no_cache_at.as_ref().map_or(String::new(), |d| {
+                format!("; no TUF cache at {}", d.display())
+            });
+            format!(
+                "Source: Sigstore {instance} trusted root embedded in vouch, as of {} ({} days old){why}",
+                as_of.strftime("%Y-%m-%d"),
+                age_in_days(*as_of, now)
+            )
+        }
+        Provenance::Tuf(s) => {
+            let verified = s.verified_at.map_or_else(
+                || "never recorded".to_string(),
+                |t| format!("{t} ({} days ago)", age_in_days(t, now)),
+            );
+            format!(
+                "Source: TUF {} (cache {})\n\
+                 Verified: {verified}; last update: {}\n\
+                 TUF: root v{} (expires {}), timestamp v{} (expires {}{}), snapshot v{} (expires {}), targets v{} (expires {})",
+                s.mirror,
+                s.cache_dir.display(),
+                s.last_source.as_deref().unwrap_or("?"),
+                s.root_version,
+                s.root_expires,
+                s.timestamp_version,
+                s.timestamp_expires,
+                if s.stale { ", EXPIRED" } else { "" },
+                s.snapshot_version,
+                s.snapshot_expires,
+                s.targets_version,
+                s.targets_expires,
+            )
+        }
+        _ => "Source: unknown".into(),
+    }
+}
+
+fn tuf_only(trust: &TrustArgs, what: &str) -> Result<TufOptions, Failure> {
+    match inputs::trust_source(trust, false)? {
+        TrustSource::Tuf(options) => Ok(options),
+        _ => Err(Failure::usage(format!(
+            "{what} works on TUF metadata; --trusted-root bypasses TUF"
+        ))),
+    }
+}
+
+fn export(args: &TrustDirArgs) -> Result<(), Failure> {
+    let options = tuf_only(&args.trust, "trust export")?;
+    let status = vouch_trust::tuf::export(&options, &args.dir, SystemTime::now())?;
+    eprintln!(
+        "Exported the trust material of {} (root v{}, timestamp v{} valid until {}) to {}:\n  \
+         trusted_root.json  usable with --trusted-root\n  \
+         tuf/               TUF metadata proving it, for `vouch trust import {}`",
+        status.mirror,
+        status.root_version,
+        status.timestamp_version,
+        status.timestamp_expires,
+        args.dir.display(),
+        args.dir.display()
+    );
+    Ok(())
+}
+
+fn import(args: &TrustDirArgs) -> Result<(), Failure> {
+    let options = tuf_only(&args.trust, "trust import")?;
+    let status = vouch_trust::tuf::import(&options, &args.dir, SystemTime::now())?;
+    eprintln!(
+        "Verified and imported {} into {}: root v{}, timestamp v{} (valid until {}), \
+         snapshot v{}, targets v{}",
+        args.dir.display(),
+        status.cache_dir.display(),
+        status.root_version,
+        status.timestamp_version,
+        status.timestamp_expires,
+        status.snapshot_version,
+        status.targets_version
+    );
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! Where TUF bytes are read from and written to.
+//!
+//! [`StagedStore`] is the cache as the TUF client sees it during one session:
+//! it reads the cache directory (everything read is re-verified by the
+//! client), but every write goes to memory. Only after the whole session has
+//! verified (metadata chain and the `trusted_root.json` target) does
+//! [`StagedStore::commit`] write the staged files into the cache. A refused
+//! update therefore leaves the cache exactly as it was: it never holds
+//! unverified or half-updated data.
+//!
+//! [`DirRepository`] serves a directory laid out as a TUF repository (what
+//! `vouch trust export` writes) to the client, with the same per-file size
+//! limits as the network transport.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sigstore_tuf::transport::FetchFuture;
+use sigstore_tuf::{MetadataStore, Repository};
+
+/// Upper bound on any file read from the cache directory: the largest file
+/// the client may legitimately have written there (targets metadata, 5 MB,
+/// see [`crate::MAX_TARGETS_METADATA_SIZE`]).
+pub const MAX_CACHED_FILE_SIZE: u64 = crate::MAX_TARGETS_METADATA_SIZE;
+
+/// The name, inside a cache directory, of vouch's own record of the last
+/// successful verification (time and source). Not TUF metadata.
+pub const STATE_FILE: &str = "vouch-state.json";
+
+/// A view of a cache directory whose writes are held in memory until
+/// [`StagedStore::commit`].
+#[derive(Debug, Clone)]
+pub struct StagedStore {
+    dir: Option<PathBuf>,
+    staged: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+}
+
+impl StagedStore {
+    /// Reads from `dir` (when given), stages writes in memory.
+    pub fn new(dir: Option<&Path>) -> Self {
+        Self {
+            dir: dir.map(Path::to_path_buf),
+            staged: Arc::default(),
+        }
+    }
+
+    /// The files staged so far, by name.
+    pub fn staged(&self) -> BTreeMap<String, Vec<u8>> {
+        self.staged.lock().expect("staging lock").clone()
+    }
+
+    /// Loads a file: the staged copy first, then the cache directory.
+    pub fn read(&self, name: &str) -> Option<Vec<u8>> {
+        if let Some(bytes) = self.staged.lock().expect("staging lock").get(name) {
+            return Some(bytes.clone());
+        }
+        let path = safe_join(self.dir.as_deref()?, name).ok()?;
+        read_at_most(&path, MAX_CACHED_FILE_SIZE).ok().flatten()
+    }
+
+    /// Writes every staged file into `dir`, each atomically (temporary file
+    /// and rename), then `state` as [`STATE_FILE`].
+    pub fn commit(&self, dir: &Path, state: &[u8]) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (name, bytes) in self.staged() {
+            let path = safe_join(dir, &name)
+                .map_err(|()| std::io::Error::other(format!("unsafe cache name {name:?}")))?;
+            write_atomic(&path, &bytes)?;
+        }
+        write_atomic(&dir.join(STATE_FILE), state)
+    }
+}
+
+impl MetadataStore for StagedStore {
+    fn load(&self, name: &str) -> sigstore_tuf::Result<Option<Vec<u8>>> {
+        Ok(self.read(name))
+    }
+
+    fn store(&self, name: &str, bytes: &[u8]) -> sigstore_tuf::Result<()> {
+        safe_join(Path::new("."), name)
+            .map_err(|()| sigstore_tuf::Error::Malformed(format!("unsafe cache name {name:?}")))?;
+        self.staged
+            .lock()
+            .expect("staging lock")
+            .insert(name.to_string(), bytes.to_vec());
+        Ok(())
+    }
+}
+
+/// A directory laid out as a TUF repository (`N.root.json`,
+/// `timestamp.json`, …, `targets/…`), read with per-file size limits.
+#[derive(Debug, Clone)]
+pub struct DirRepository {
+    dir: PathBuf,
+}
+
+impl DirRepository {
+    /// Serves `dir`.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn read(&self, name: &str, max_length: u64) -> sigstore_tuf::Result<Option<Vec<u8>>> {
+        let path = safe_join(&self.dir, name)
+            .map_err(|()| sigstore_tuf::Error::Malformed(format!("unsafe file name {name:?}")))?;
+        read_at_most(&path, max_length).map_err(|e| match e {
+            ReadError::TooLarge(size) => sigstore_tuf::Error::transport(format!(
+                "{}: {size} bytes exceeds max length {max_length}",
+                path.display()
+            )),
+            ReadError::Io(e) => sigstore_tuf::Error::io(format!("reading {}", path.display()), e),
+        })
+    }
+}
+
+impl Repository for DirRepository {
+    fn fetch_metadata<'a>(&'a self, name: &'a str, max_length: u64) -> FetchFuture<'a> {
+        let result = self.read(name, max_length);
+        Box::pin(async move { result })
+    }
+
+    fn fetch_target<'a>(&'a self, path: &'a str, max_length: u64) -> FetchFuture<'a> {
+        let result = self.read(&format!("targets/{path}"), max_length);
+        Box::pin(async move { result })
+    }
+}
+
+/// Why a bounded read failed.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file is larger than allowed (its size).
+    TooLarge(u64),
+    /// The file could not be read.
+    Io(std::io::Error),
+}
+
+/// Reads `path` if it exists and is at most `limit` bytes; never reads more
+/// than `limit + 1` bytes whatever the file claims.
+pub fn read_at_most(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ReadError::Io(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+        return Err(ReadError::TooLarge(size));
+    }
+    Ok(Some(bytes))
+}
+
+/// `dir/name`, refusing absolute names and `..` components.
+fn safe_join(dir: &Path, name: &str) -> Result<PathBuf, ()> {
+    let rel = Path::new(name);
+    let safe = rel
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if safe && !name.is_empty() {
+        Ok(dir.join(rel))
+    } else {
+        Err(())
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory
+/// and a rename, so a reader never sees a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_names_escaping_the_directory() {
+        let store = StagedStore::new(None);
+        assert!(store.store("../escape.json", b"x").is_err());
+        assert!(store.store("/etc/passwd", b"x").is_err());
+        assert!(store.store("root_history/2.root.json", b"x").is_ok());
+        let repo = DirRepository::new(Path::new("/nonexistent"));
+        assert!(repo.read("../x.json", 10).is_err());
+    }
+
+    #[test]
+    fn bounded_read_reports_the_real_size() {
+        let dir = std::env::temp_dir().join(format!("vouch-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("big.json");
+        std::fs::write(&file, vec![b' '; 100]).unwrap();
+        match read_at_most(&file, 10) {
+            Err(ReadError::TooLarge(100)) => {}
+            other => panic!("expected TooLarge(100), got {other:?}"),
+        }
+        assert_eq!(read_at_most(&dir.join("absent"), 10).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn writes_stay_in_memory_until_commit() {
+        let dir = std::env::temp_dir().join(format!("vouch-stage-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = StagedStore::new(Some(&dir));
+        store.store("timestamp.json", b"ts").unwrap();
+        assert!(!dir.exists());
+        assert_eq!(store.read("timestamp.json").as_deref(), Some(&b"ts"[..]));
+        store.commit(&dir, b"{}").unwrap();
+        assert_eq!(std::fs::read(dir.join("timestamp.json")).unwrap(), b"ts");
+        assert!(dir.join(STATE_FILE).is_file());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,760 @@
+//! The TUF client around `sigstore-tuf`: when to go to the network, the
+//! verified cache, and air-gap export/import.
+//!
+//! `sigstore-tuf` does the TUF work (root chaining, thresholds, rollback and
+//! freeze checks, length and hash pinning; TUF spec §5). This module decides
+//! *when* to use it and *where* bytes go:
+//! - a cache whose metadata still verifies at `now` is used without network;
+//! - otherwise (expired timestamp, no cache) one refresh from the mirror, with
+//!   the timeouts below;
+//! - whatever a session downloads is staged in memory and written to the
+//!   cache only once the session verified completely (see [`crate::store`]).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use sigstore_tuf::{HttpRepository, Repository, Updater, UpdaterConfig};
+
+use crate::store::{DirRepository, STATE_FILE, StagedStore, read_at_most, write_atomic};
+use crate::{LoadedTrust, Provenance, TrustError};
+
+/// Sigstore's public-good TUF repository (SPEC.md §6.1).
+pub const PUBLIC_GOOD_MIRROR: &str = "https://tuf-repo-cdn.sigstore.dev";
+
+/// The target holding the Sigstore trusted root (SPEC.md §6.1).
+pub const TRUSTED_ROOT_TARGET: &str = "trusted_root.json";
+
+/// TCP/TLS connect timeout for a mirror: a CDN or a loopback mirror answers
+/// in well under a second; 5 s tolerates a slow link and still tells an
+/// offline machine quickly that there is no network.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest pause between two reads of one response (TUF's slow-retrieval
+/// attack, spec §1.5.2): the largest file is a few MB.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest one request may take, start to end.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest a whole refresh (root chain, timestamp, snapshot, targets and the
+/// trusted root) may take; a refresh is about five requests.
+pub const REFRESH_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Largest `root.json` accepted (python-tuf's default, 512 000 bytes).
+pub const MAX_ROOT_METADATA_SIZE: u64 = 512_000;
+/// Largest `timestamp.json` accepted (python-tuf's default, 16 KiB; the
+/// public-good one is under 1 KiB).
+pub const MAX_TIMESTAMP_METADATA_SIZE: u64 = 16_384;
+/// Largest `snapshot.json` accepted (python-tuf's default, 2 MB).
+pub const MAX_SNAPSHOT_METADATA_SIZE: u64 = 2_000_000;
+/// Largest targets metadata accepted (python-tuf's default, 5 MB).
+pub const MAX_TARGETS_METADATA_SIZE: u64 = 5_000_000;
+/// Most root rotations walked in one refresh (python-tuf's default).
+pub const MAX_ROOT_ROTATIONS: u32 = 32;
+/// Most delegated targets roles visited for one target (python-tuf's
+/// default).
+pub const MAX_DELEGATIONS: u32 = 32;
+
+/// Which TUF repository to follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TufInstance {
+    /// Sigstore public-good, bootstrapped from the `root.json` embedded in
+    /// the binary (from `sigstore-trust-root`).
+    PublicGood,
+    /// A private Sigstore deployment: its mirror URL and a `root.json` the
+    /// user trusts to bootstrap it.
+    Custom {
+        /// Base URL of the TUF repository.
+        mirror: String,
+        /// The initial `root.json`.
+        root_file: PathBuf,
+    },
+}
+
+impl TufInstance {
+    /// The mirror URL.
+    pub fn mirror(&self) -> &str {
+        match self {
+            Self::PublicGood => PUBLIC_GOOD_MIRROR,
+            Self::Custom { mirror, .. } => mirror,
+        }
+    }
+
+    /// The bootstrap `root.json`.
+    fn bootstrap_root(&self) -> Result<Vec<u8>, TrustError> {
+        match self {
+            Self::PublicGood => Ok(sigstore_trust_root::SigstoreInstance::PublicGood
+                .tuf_root()
+                .to_vec()),
+            Self::Custom { root_file, .. } => {
+                crate::read_file(root_file, MAX_ROOT_METADATA_SIZE, "TUF root")
+            }
+        }
+    }
+}
+
+/// Whether a load may go to the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// Refresh from the mirror when the cache is missing or its timestamp
+    /// expired.
+    RefreshWhenDue,
+    /// Never touch the network: the cache (stale if need be, with its age
+    /// reported) or, for public-good, the trusted root embedded in vouch.
+    Offline,
+}
+
+/// Network timeouts; [`Timeouts::default`] uses the named constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// See [`CONNECT_TIMEOUT`].
+    pub connect: Duration,
+    /// See [`READ_TIMEOUT`].
+    pub read: Duration,
+    /// See [`REQUEST_TIMEOUT`].
+    pub request: Duration,
+    /// See [`REFRESH_DEADLINE`].
+    pub refresh: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: CONNECT_TIMEOUT,
+            read: READ_TIMEOUT,
+            request: REQUEST_TIMEOUT,
+            refresh: REFRESH_DEADLINE,
+        }
+    }
+}
+
+/// Everything a TUF load needs. The caller (the CLI) resolves flags and
+/// environment into this; nothing here reads the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TufOptions {
+    /// The repository.
+    pub instance: TufInstance,
+    /// The cache base directory; each mirror gets a subdirectory
+    /// ([`TufOptions::cache_dir`]).
+    pub cache_root: PathBuf,
+    /// Network policy.
+    pub network: Network,
+    /// Network timeouts.
+    pub timeouts: Timeouts,
+}
+
+impl TufOptions {
+    /// Options for `instance` cached under `cache_root`, refreshing when due,
+    /// with the default timeouts.
+    pub fn new(instance: TufInstance, cache_root: PathBuf) -> Self {
+        Self {
+            instance,
+            cache_root,
+            network: Network::RefreshWhenDue,
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// The cache directory of this mirror: `<cache_root>/<mirror>` with the
+    /// scheme stripped and `/` and `:` turned into `-`, as sigstore-go names
+    /// it (SPEC.md §6.1).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache_root
+            .join(mirror_dir_name(self.instance.mirror()))
+    }
+}
+
+/// The cache subdirectory name for a mirror URL (SPEC.md §6.1).
+pub fn mirror_dir_name(mirror: &str) -> String {
+    let without_scheme = mirror
+        .split_once("://")
+        .map_or(mirror, |(_, rest)| rest)
+        .trim_end_matches('/');
+    without_scheme
+        .chars()
+        .map(|c| match c {
+            '/' | ':' | '\\' => '-',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect::<String>()
+        .replace("..", "-")
+}
+
+/// The default cache base: `$XDG_CACHE_HOME/vouch/tuf`, else
+/// `$HOME/.cache/vouch/tuf`. The caller passes the variables' values.
+pub fn default_cache_root(xdg_cache_home: Option<&Path>, home: Option<&Path>) -> Option<PathBuf> {
+    // XDG Base Directory spec: a relative XDG_CACHE_HOME is invalid, ignore it.
+    match (xdg_cache_home.filter(|p| p.is_absolute()), home) {
+        (Some(xdg), _) => Some(xdg.join("vouch").join("tuf")),
+        (None, Some(home)) => Some(home.join(".cache").join("vouch").join("tuf")),
+        (None, None) => None,
+    }
+}
+
+/// vouch's record of the last successful verification of a cache.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CacheState {
+    /// When the cache last verified completely (RFC 3339).
+    verified_at: jiff::Timestamp,
+    /// The mirror.
+    mirror: String,
+    /// `network` or `import from <dir>`.
+    source: String,
+}
+
+/// What a verified TUF session established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TufStatus {
+    /// The mirror.
+    pub mirror: String,
+    /// The cache directory.
+    pub cache_dir: PathBuf,
+    /// Version of the trusted `root.json`.
+    pub root_version: u64,
+    /// When that root expires.
+    pub root_expires: jiff::Timestamp,
+    /// Version of `timestamp.json`.
+    pub timestamp_version: u64,
+    /// When it expires (after that, a refresh is due).
+    pub timestamp_expires: jiff::Timestamp,
+    /// Version of `snapshot.json`.
+    pub snapshot_version: u64,
+    /// When it expires.
+    pub snapshot_expires: jiff::Timestamp,
+    /// Version of `targets.json`.
+    pub targets_version: u64,
+    /// When it expires.
+    pub targets_expires: jiff::Timestamp,
+    /// When the data last verified completely (refresh or import).
+    pub verified_at: Option<jiff::Timestamp>,
+    /// Where the data came from last (`network`, `import from DIR`).
+    pub last_source: Option<String>,
+    /// Whether this load fetched from the network.
+    pub refreshed_now: bool,
+    /// Set when the metadata had expired and was accepted only because the
+    /// load was offline: it was verified at `verified_at` instead of now.
+    pub stale: bool,
+}
+
+/// One verified session: the staging store, the target and the status.
+struct Session {
+    staged: StagedStore,
+    trusted_root: Vec<u8>,
+    updater: Updater,
+}
+
+fn updater_config() -> UpdaterConfig {
+    let mut config = UpdaterConfig::default();
+    config.root_max_length = MAX_ROOT_METADATA_SIZE;
+    config.timestamp_max_length = MAX_TIMESTAMP_METADATA_SIZE;
+    config.snapshot_max_length = MAX_SNAPSHOT_METADATA_SIZE;
+    config.targets_max_length = MAX_TARGETS_METADATA_SIZE;
+    config.target_max_length = vouch_verify::MAX_TRUSTED_ROOT_SIZE as u64;
+    config.max_root_rotations = MAX_ROOT_ROTATIONS;
+    config.max_delegations = MAX_DELEGATIONS;
+    config
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, TrustError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| TrustError::Runtime { source })
+}
+
+/// Runs the TUF workflow against `repo`, reading the cache at `cache` (for
+/// the newest trusted root and the rollback floors) and staging writes.
+async fn session(
+    repo: impl Repository + 'static,
+    cache: Option<&Path>,
+    bootstrap: &[u8],
+    at: jiff::Timestamp,
+) -> Result<Session, sigstore_tuf::Error> {
+    let staged = StagedStore::new(cache);
+    let mut updater = Updater::new(repo, bootstrap)?
+        .with_config(updater_config())
+        .with_store(staged.clone());
+    updater.refresh(at).await?;
+    let trusted_root = updater.get_target(TRUSTED_ROOT_TARGET, at).await?;
+    Ok(Session {
+        staged,
+        trusted_root,
+        updater,
+    })
+}
+
+fn status(session: &Session, opts: &TufOptions, refreshed_now: bool, stale: bool) -> TufStatus {
+    let trusted = session.updater.trusted();
+    let state = read_state(&opts.cache_dir());
+    let (ts_v, ts_e) = trusted
+        .timestamp()
+        .map(|t| (t.version, t.expires))
+        .unwrap_or_default();
+    let (sn_v, sn_e) = trusted
+        .snapshot()
+        .map(|s| (s.version, s.expires))
+        .unwrap_or_default();
+    let (tg_v, tg_e) = trusted
+        .targets_role("targets")
+        .map(|t| (t.version, t.expires))
+        .unwrap_or_default();
+    TufStatus {
+        mirror: opts.instance.mirror().to_string(),
+        cache_dir: opts.cache_dir(),
+        root_version: trusted.root().version,
+        root_expires: trusted.root().expires,
+        timestamp_version: ts_v,
+        timestamp_expires: ts_e,
+        snapshot_version: sn_v,
+        snapshot_expires: sn_e,
+        targets_version: tg_v,
+        targets_expires: tg_e,
+        verified_at: state.as_ref().map(|s| s.verified_at),
+        last_source: state.map(|s| s.source),
+        refreshed_now,
+        stale,
+    }
+}
+
+fn read_state(cache_dir: &Path) -> Option<CacheState> {
+    let bytes = read_at_most(&cache_dir.join(STATE_FILE), 64 * 1024)
+        .ok()
+        .flatten()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn commit(
+    session: &Session,
+    opts: &TufOptions,
+    now: jiff::Timestamp,
+    source: String,
+) -> Result<(), TrustError> {
+    let dir = opts.cache_dir();
+    let state = CacheState {
+        verified_at: now,
+        mirror: opts.instance.mirror().to_string(),
+        source,
+    };
+    let state = serde_json::to_vec_pretty(&state).expect("state serializes");
+    session
+        .staged
+        .commit(&dir, &state)
+        .map_err(|source| TrustError::CacheWrite { path: dir, source })
+}
+
+fn has_cache(dir: &Path) -> bool {
+    dir.join("timestamp.json").is_file()
+}
+
+fn to_jiff(now: SystemTime) -> jiff::Timestamp {
+    jiff::Timestamp::try_from(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+fn loaded(session: &Session, status: TufStatus) -> Result<LoadedTrust, TrustError> {
+    LoadedTrust::from_json(
+        session.trusted_root.clone(),
+        format!("{} from TUF {}", TRUSTED_ROOT_TARGET, status.mirror),
+        Provenance::Tuf(status),
+    )
+}
+
+/// Loads the trusted root through TUF as `opts` says (see the module docs).
+pub(crate) fn load(opts: &TufOptions, now: SystemTime) -> Result<LoadedTrust, TrustError> {
+    let now = to_jiff(now);
+    let dir = opts.cache_dir();
+    let bootstrap = opts.instance.bootstrap_root()?;
+    let rt = runtime()?;
+    if has_cache(&dir) {
+        let offline = DirRepository::new(&dir);
+        match rt.block_on(session(offline, Some(&dir), &bootstrap, now)) {
+            Ok(s) => return loaded(&s, status(&s, opts, false, false)),
+            Err(e) if opts.network == Network::Offline => {
+                return offline_stale(opts, &bootstrap, &rt, e);
+            }
+            // Expired or otherwise unusable: a refresh is due.
+            Err(_) => {}
+        }
+    }
+    match opts.network {
+        Network::Offline => offline_without_cache(opts),
+        Network::RefreshWhenDue => {
+            let s = refresh(opts, &bootstrap, &rt, now)?;
+            commit(&s, opts, now, "network".into())?;
+            loaded(&s, status(&s, opts, true, false))
+        }
+    }
+}
+
+/// Offline, the cache did not verify at `now`. If the reason is expiry,
+/// verify it at the time it last verified (vouch's own record) and report
+/// it as stale; any other reason is an error.
+fn offline_stale(
+    opts: &TufOptions,
+    bootstrap: &[u8],
+    rt: &tokio::runtime::Runtime,
+    error: sigstore_tuf::Error,
+) -> Result<LoadedTrust, TrustError> {
+    let dir = opts.cache_dir();
+    let context = format!("offline verification of the TUF cache at {}", dir.display());
+    let expired = matches!(error, sigstore_tuf::Error::Expired { .. });
+    let state = read_state(&dir);
+    let (true, Some(state)) = (expired, state) else {
+        return Err(TrustError::Tuf { context, error });
+    };
+    let offline = DirRepository::new(&dir);
+    let s = rt
+        .block_on(session(offline, Some(&dir), bootstrap, state.verified_at))
+        .map_err(|error| TrustError::Tuf {
+            context: context.clone(),
+            error,
+        })?;
+    loaded(&s, status(&s, opts, false, true))
+}
+
+fn offline_without_cache(opts: &TufOptions) -> Result<LoadedTrust, TrustError> {
+    match opts.instance {
+        TufInstance::PublicGood => {
+            let mut trust = crate::TrustSource::EmbeddedProduction.load(SystemTime::UNIX_EPOCH)?;
+            if let Provenance::Embedded { no_cache_at, .. } = &mut trust.provenance {
+                *no_cache_at = Some(opts.cache_dir());
+            }
+            Ok(trust)
+        }
+        TufInstance::Custom { .. } => Err(TrustError::NoOfflineData {
+            mirror: opts.instance.mirror().to_string(),
+            cache_dir: opts.cache_dir(),
+        }),
+    }
+}
+
+fn refresh(
+    opts: &TufOptions,
+    bootstrap: &[u8],
+    rt: &tokio::runtime::Runtime,
+    now: jiff::Timestamp,
+) -> Result<Session, TrustError> {
+    let mirror = opts.instance.mirror().to_string();
+    let t = opts.timeouts;
+    let client = sigstore_tuf::reqwest::Client::builder()
+        .connect_timeout(t.connect)
+        .read_timeout(t.read)
+        .timeout(t.request)
+        .user_agent(concat!("vouch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| TrustError::Network {
+            mirror: mirror.clone(),
+            detail: e.to_string(),
+        })?;
+    let repo = HttpRepository::new(&mirror)
+        .map_err(|error| TrustError::Tuf {
+            context: format!("TUF mirror {mirror}"),
+            error,
+        })?
+        .with_http_client(client);
+    let dir = opts.cache_dir();
+    let cache = has_cache(&dir).then_some(dir.as_path());
+    let work = session(repo, cache, bootstrap, now);
+    match rt.block_on(async { tokio::time::timeout(t.refresh, work).await }) {
+        Err(_) => Err(TrustError::Network {
+            mirror,
+            detail: format!(
+                "the refresh did not finish within {} s",
+                t.refresh.as_secs()
+            ),
+        }),
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(error)) => match network_failure(&error) {
+            Some(detail) => Err(TrustError::Network { mirror, detail }),
+            None => Err(TrustError::Tuf {
+                context: format!("TUF refresh from {mirror}"),
+                error,
+            }),
+        },
+    }
+}
+
+/// When `error` is a connection failure or a timeout (as opposed to a
+/// refusal of what the mirror served), a description of it.
+fn network_failure(error: &sigstore_tuf::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(http) = e.downcast_ref::<sigstore_tuf::reqwest::Error>()
+            && (http.is_connect() || http.is_timeout())
+        {
+            return Some(crate::error_chain(error));
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// Verifies a directory written by [`export`] (a TUF repository) from the
+/// bootstrap root and the current cache, then installs it into the cache.
+/// Nothing is written unless everything verifies.
+pub fn import(opts: &TufOptions, dir: &Path, now: SystemTime) -> Result<TufStatus, TrustError> {
+    let now = to_jiff(now);
+    let tuf_dir = dir.join(EXPORT_TUF_DIR);
+    if let Some(manifest) = read_export_manifest(dir)?
+        && manifest.mirror != opts.instance.mirror()
+    {
+        return Err(TrustError::MirrorMismatch {
+            dir: dir.to_path_buf(),
+            expected: opts.instance.mirror().to_string(),
+            found: manifest.mirror,
+        });
+    }
+    let bootstrap = opts.instance.bootstrap_root()?;
+    let cache_dir = opts.cache_dir();
+    let cache = has_cache(&cache_dir).then_some(cache_dir.as_path());
+    let s = runtime()?
+        .block_on(session(
+            DirRepository::new(&tuf_dir),
+            cache,
+            &bootstrap,
+            now,
+        ))
+        .map_err(|error| TrustError::Tuf {
+            context: format!("import of {}", tuf_dir.display()),
+            error,
+        })?;
+    crate::TrustedMaterial::from_json(&s.trusted_root).map_err(|source| TrustError::Invalid {
+        origin: format!("{} in {}", TRUSTED_ROOT_TARGET, tuf_dir.display()),
+        source,
+    })?;
+    commit(&s, opts, now, format!("import from {}", dir.display()))?;
+    Ok(status(&s, opts, false, false))
+}
+
+/// Subdirectory of an export holding the TUF repository.
+pub const EXPORT_TUF_DIR: &str = "tuf";
+/// File of an export describing it (mirror, time, versions).
+pub const EXPORT_MANIFEST: &str = "vouch-export.json";
+
+/// What `vouch-export.json` says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ExportManifest {
+    mirror: String,
+    exported_at: jiff::Timestamp,
+    root_version: u64,
+    timestamp_expires: jiff::Timestamp,
+}
+
+fn read_export_manifest(dir: &Path) -> Result<Option<ExportManifest>, TrustError> {
+    let path = dir.join(EXPORT_MANIFEST);
+    let Some(bytes) = read_at_most(&path, 64 * 1024).map_err(|e| match e {
+        crate::store::ReadError::TooLarge(size) => TrustError::TooLarge {
+            path: path.clone(),
+            size,
+            limit: 64 * 1024,
+        },
+        crate::store::ReadError::Io(source) => TrustError::Read {
+            path: path.clone(),
+            source,
+        },
+    })?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| TrustError::Export {
+            path,
+            detail: format!("not a vouch export manifest: {e}"),
+        })
+}
+
+/// Loads the trusted root through TUF as `opts` says, then writes `out`:
+/// `trusted_root.json` (for `--trusted-root`), `tuf/` (a TUF repository:
+/// every root from the bootstrap on, timestamp, snapshot, targets and the
+/// target, under the names a TUF client asks for) and `vouch-export.json`.
+/// The written repository is verified again before returning.
+pub fn export(opts: &TufOptions, out: &Path, now: SystemTime) -> Result<TufStatus, TrustError> {
+    let jnow = to_jiff(now);
+    let trust = load(opts, now)?;
+    let Provenance::Tuf(status) = trust.provenance else {
+        return Err(TrustError::NothingToExport {
+            cache_dir: opts.cache_dir(),
+        });
+    };
+    let bootstrap = opts.instance.bootstrap_root()?;
+    let cache_dir = opts.cache_dir();
+    // Re-verify the cache we just loaded (or refreshed) to get at its bytes.
+    let at = if status.stale {
+        status.verified_at.unwrap_or(jnow)
+    } else {
+        jnow
+    };
+    let rt = runtime()?;
+    let s = rt
+        .block_on(session(
+            DirRepository::new(&cache_dir),
+            Some(&cache_dir),
+            &bootstrap,
+            at,
+        ))
+        .map_err(|error| TrustError::Tuf {
+            context: format!("re-verifying the TUF cache at {}", cache_dir.display()),
+            error,
+        })?;
+    let tuf_dir = out.join(EXPORT_TUF_DIR);
+    let write = |name: &str, bytes: &[u8]| {
+        let path = out.join(name);
+        write_atomic(&path, bytes).map_err(|source| TrustError::CacheWrite { path, source })
+    };
+    for (name, bytes) in repository_files(&s)? {
+        write(&format!("{EXPORT_TUF_DIR}/{name}"), &bytes)?;
+    }
+    write(TRUSTED_ROOT_TARGET, &s.trusted_root)?;
+    let manifest = ExportManifest {
+        mirror: status.mirror.clone(),
+        exported_at: jnow,
+        root_version: status.root_version,
+        timestamp_expires: status.timestamp_expires,
+    };
+    write(
+        EXPORT_MANIFEST,
+        &serde_json::to_vec_pretty(&manifest).expect("manifest serializes"),
+    )?;
+    // The export must verify on its own, from the bootstrap root alone.
+    rt.block_on(session(DirRepository::new(&tuf_dir), None, &bootstrap, at))
+        .map_err(|error| TrustError::Tuf {
+            context: format!("verifying the export at {}", tuf_dir.display()),
+            error,
+        })?;
+    Ok(status)
+}
+
+/// The files of a TUF repository equivalent to a verified session.
+fn repository_files(s: &Session) -> Result<Vec<(String, Vec<u8>)>, TrustError> {
+    let trusted = s.updater.trusted();
+    let missing = |name: &str| TrustError::Export {
+        path: PathBuf::from(name),
+        detail: "missing from the verified TUF cache".into(),
+    };
+    let get = |name: &str| s.staged.read(name).ok_or_else(|| missing(name));
+    let mut files = Vec::new();
+    for version in 1..=trusted.root().version {
+        if let Some(bytes) = s.staged.read(&format!("root_history/{version}.root.json")) {
+            files.push((format!("{version}.root.json"), bytes));
+        }
+    }
+    files.push(("root.json".into(), trusted.root_bytes().to_vec()));
+    files.push(("timestamp.json".into(), get("timestamp.json")?));
+    let snapshot = get("snapshot.json")?;
+    let targets = get("targets.json")?;
+    let (sv, tv) = (
+        trusted.snapshot().map(|x| x.version).unwrap_or_default(),
+        trusted
+            .targets_role("targets")
+            .map(|x| x.version)
+            .unwrap_or_default(),
+    );
+    files.push((format!("{sv}.snapshot.json"), snapshot.clone()));
+    files.push(("snapshot.json".into(), snapshot));
+    files.push((format!("{tv}.targets.json"), targets.clone()));
+    files.push(("targets.json".into(), targets));
+    let info = trusted
+        .targets_role("targets")
+        .and_then(|t| t.target(TRUSTED_ROOT_TARGET))
+        .ok_or_else(|| missing(TRUSTED_ROOT_TARGET))?;
+    for hash in info.hashes.values() {
+        files.push((
+            format!("targets/{hash}.{TRUSTED_ROOT_TARGET}"),
+            s.trusted_root.clone(),
+        ));
+    }
+    files.push((
+        format!("targets/{TRUSTED_ROOT_TARGET}"),
+        s.trusted_root.clone(),
+    ));
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_dir_names_follow_sigstore_go() {
+        assert_eq!(
+            mirror_dir_name("https://tuf-repo-cdn.sigstore.dev"),
+            "tuf-repo-cdn.sigstore.dev"
+        );
+        assert_eq!(
+            mirror_dir_name("http://127.0.0.1:8080/Repo/"),
+            "127.0.0.1-8080-repo"
+        );
+        assert!(!mirror_dir_name("http://x/../../etc").contains(".."));
+    }
+
+    #[test]
+    fn default_cache_root_prefers_absolute_xdg() {
+        let xdg = Path::new("/x/cache");
+        let home = Path::new("/home/u");
+        assert_eq!(
+            default_cache_root(Some(xdg), Some(home)).unwrap(),
+            Path::new("/x/cache/vouch/tuf")
+        );
+        assert_eq!(
+            default_cache_root(Some(Path::new("rel")), Some(home)).unwrap(),
+            Path::new("/home/u/.cache/vouch/tuf")
+        );
+        assert_eq!(default_cache_root(None, None), None);
+    }
+
+    #[test]
+    fn offline_without_cache_uses_the_embedded_root_for_public_good_only() {
+        let dir = std::env::temp_dir().join(format!("vouch-tuf-empty-{}", std::process::id()));
+        let mut opts = TufOptions::new(TufInstance::PublicGood, dir.clone());
+        opts.network = Network::Offline;
+        let trust = load(&opts, SystemTime::now()).unwrap();
+        assert!(matches!(trust.provenance, Provenance::Embedded { .. }));
+        assert!(!dir.exists(), "offline load must not create the cache");
+
+        opts.instance = TufInstance::Custom {
+            mirror: "http://127.0.0.1:9/".into(),
+            root_file: "/nonexistent/root.json".into(),
+        };
+        let err = load(&opts, SystemTime::now()).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/root.json"), "{err}");
+    }
+
+    #[test]
+    fn unreachable_mirror_is_reported_as_network_failure() {
+        let dir = std::env::temp_dir().join(format!("vouch-tuf-unreach-{}", std::process::id()));
+        // A port nobody listens on: bind, note the port, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let root = dir.join("root.json");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            &root,
+            sigstore_trust_root::SigstoreInstance::PublicGood.tuf_root(),
+        )
+        .unwrap();
+        let opts = TufOptions::new(
+            TufInstance::Custom {
+                mirror: format!("http://127.0.0.1:{port}"),
+                root_file: root,
+            },
+            dir.join("cache"),
+        );
+        let err = load(&opts, SystemTime::now()).unwrap_err();
+        assert!(matches!(err, TrustError::Network { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("--offline") && text.contains("--trusted-root"),
+            "{text}"
+        );
+        assert!(
+            !dir.join("cache").exists(),
+            "no cache after a failed refresh"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

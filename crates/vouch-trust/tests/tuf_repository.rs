@@ -1,0 +1,428 @@
+//! vouch-trust's TUF client against real TUF repositories written by
+//! python-tuf and served on 127.0.0.1: refresh only when due, the offline
+//! modes, air-gap export/import, and one test per attack the client must
+//! refuse. After every refusal the cache must be exactly as before: a
+//! refused update never leaves unverified (or partial) data behind.
+//!
+//! Needs python-tuf (scripts/ensure-python-tuf.sh installs it in a venv);
+//! without it the tests print SKIP, except under CI=true where they fail.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use vouch_testkit::tuf::{StaticMirror, TufRepos, copy_dir, snapshot_dir};
+use vouch_trust::tuf::{export, import};
+use vouch_trust::{
+    Network, Provenance, Timeouts, TrustError, TrustSource, TufInstance, TufOptions,
+};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// The repositories, generated once per test binary.
+fn repos() -> Option<&'static TufRepos> {
+    static REPOS: OnceLock<Option<TufRepos>> = OnceLock::new();
+    REPOS
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("tuf-repos-{}", std::process::id()));
+            TufRepos::generate(
+                &dir,
+                sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes(),
+            )
+        })
+        .as_ref()
+}
+
+/// A test's mirror (serving `repo`) and options with a fresh cache.
+struct Setup {
+    repos: &'static TufRepos,
+    mirror: StaticMirror,
+    opts: TufOptions,
+    scratch: PathBuf,
+}
+
+fn setup(name: &str, repo: &str) -> Option<Setup> {
+    let repos = repos()?;
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tuf-{name}"));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mirror = StaticMirror::serve(&repos.repo(repo));
+    let opts = TufOptions::new(
+        TufInstance::Custom {
+            mirror: mirror.url(),
+            root_file: repos.bootstrap_root(),
+        },
+        scratch.join("cache"),
+    );
+    Some(Setup {
+        repos,
+        mirror,
+        opts,
+        scratch,
+    })
+}
+
+fn load(opts: &TufOptions, now: SystemTime) -> Result<vouch_trust::LoadedTrust, TrustError> {
+    TrustSource::Tuf(opts.clone()).load(now)
+}
+
+fn tuf_status(trust: &vouch_trust::LoadedTrust) -> &vouch_trust::TufStatus {
+    match &trust.provenance {
+        Provenance::Tuf(s) => s,
+        other => panic!("expected TUF provenance, got {other:?}"),
+    }
+}
+
+/// Loads at `now`, expects a refusal whose text contains `expected`, and
+/// checks that the cache is byte for byte what it was before.
+fn assert_refused(opts: &TufOptions, now: SystemTime, expected: &str) -> TrustError {
+    let before = snapshot_dir(&opts.cache_dir());
+    let err = load(opts, now).expect_err("the update must be refused");
+    let text = err.to_string();
+    assert!(text.contains(expected), "expected `{expected}` in: {text}");
+    assert_eq!(
+        snapshot_dir(&opts.cache_dir()),
+        before,
+        "a refused update changed the cache"
+    );
+    err
+}
+
+#[test]
+fn refreshes_an_empty_cache_then_uses_it_without_network() {
+    let Some(s) = setup("refresh-empty", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    let first = load(&s.opts, now).unwrap();
+    let status = tuf_status(&first);
+    assert!(status.refreshed_now);
+    assert_eq!((status.root_version, status.timestamp_version), (1, 1));
+    let used = s.mirror.requests();
+    assert!(
+        used >= 4,
+        "root, timestamp, snapshot, targets, target: {used}"
+    );
+    let cache = s.opts.cache_dir();
+    for file in [
+        "timestamp.json",
+        "snapshot.json",
+        "targets.json",
+        "root.json",
+        "targets/trusted_root.json",
+        "vouch-state.json",
+    ] {
+        assert!(cache.join(file).is_file(), "{file} missing from the cache");
+    }
+
+    let second = load(&s.opts, now + DAY).unwrap();
+    assert!(!tuf_status(&second).refreshed_now);
+    assert_eq!(
+        s.mirror.requests(),
+        used,
+        "a valid cache must not go online"
+    );
+}
+
+#[test]
+fn refreshes_when_the_cached_timestamp_expired() {
+    let Some(s) = setup("refresh-due", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    load(&s.opts, now).unwrap();
+    s.mirror.set_root(&s.repos.repo("v3"));
+    // v1's timestamp expires after 7 days: at day 8 a refresh is due.
+    let later = load(&s.opts, now + 8 * DAY).unwrap();
+    let status = tuf_status(&later);
+    assert!(status.refreshed_now);
+    assert_eq!(status.timestamp_version, 3);
+}
+
+#[test]
+fn rejects_timestamp_rollback() {
+    let Some(s) = setup("rollback", "v2") else {
+        return;
+    };
+    let now = SystemTime::now();
+    load(&s.opts, now).unwrap();
+    // v2's timestamp expires after a day; the mirror now serves v1's, which
+    // is validly signed and unexpired but older.
+    s.mirror.set_root(&s.repos.repo("v1"));
+    let err = assert_refused(
+        &s.opts,
+        now + 2 * DAY,
+        "rollback detected for timestamp: trusted version 2 > new version 1",
+    );
+    assert!(err.is_refusal());
+}
+
+#[test]
+fn rejects_expired_timestamp_freeze() {
+    let Some(s) = setup("freeze-ts", "frozen-timestamp") else {
+        return;
+    };
+    assert_refused(&s.opts, SystemTime::now(), "timestamp metadata expired at");
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn rejects_expired_snapshot_freeze() {
+    let Some(s) = setup("freeze-snap", "frozen-snapshot") else {
+        return;
+    };
+    assert_refused(&s.opts, SystemTime::now(), "snapshot metadata expired at");
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn rejects_snapshot_from_another_version() {
+    let Some(s) = setup("mix-snap", "mix-snapshot") else {
+        return;
+    };
+    assert_refused(
+        &s.opts,
+        SystemTime::now(),
+        "integrity check failed: snapshot.json",
+    );
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn rejects_targets_from_another_version() {
+    let Some(s) = setup("mix-targets", "mix-targets") else {
+        return;
+    };
+    assert_refused(
+        &s.opts,
+        SystemTime::now(),
+        "targets.json version 1 does not match snapshot pin 2",
+    );
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn accepts_a_root_rotation_signed_by_old_and_new_keys() {
+    let Some(s) = setup("rotation", "rotated") else {
+        return;
+    };
+    let trust = load(&s.opts, SystemTime::now()).unwrap();
+    assert_eq!(tuf_status(&trust).root_version, 2);
+    assert!(
+        s.opts
+            .cache_dir()
+            .join("root_history/2.root.json")
+            .is_file()
+    );
+}
+
+#[test]
+fn rejects_root_rotation_that_skips_a_version() {
+    let Some(s) = setup("skip", "skip") else {
+        return;
+    };
+    assert_refused(
+        &s.opts,
+        SystemTime::now(),
+        "root version must increment by one: trusted 1, got 3",
+    );
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn rejects_threshold_met_only_by_a_duplicated_key_id() {
+    let Some(mut s) = setup("dup", "dup") else {
+        return;
+    };
+    s.opts.instance = TufInstance::Custom {
+        mirror: s.mirror.url(),
+        root_file: s.repos.repo("dup").join("root.json"),
+    };
+    assert_refused(&s.opts, SystemTime::now(), "duplicate signature key id");
+    let text = load(&s.opts, SystemTime::now()).unwrap_err().to_string();
+    assert!(text.contains("for role timestamp"), "{text}");
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn rejects_oversized_timestamp_metadata() {
+    let Some(s) = setup("oversized", "v1") else {
+        return;
+    };
+    let served = s.scratch.join("served");
+    copy_dir(&s.repos.repo("v1"), &served);
+    let limit = vouch_trust::MAX_TIMESTAMP_METADATA_SIZE as usize;
+    std::fs::write(served.join("timestamp.json"), vec![b' '; limit + 1]).unwrap();
+    s.mirror.set_root(&served);
+    assert_refused(&s.opts, SystemTime::now(), &format!("exceeds max {limit}"));
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn rejects_a_trusted_root_target_whose_hash_does_not_match() {
+    let Some(s) = setup("bad-target", "bad-target") else {
+        return;
+    };
+    assert_refused(
+        &s.opts,
+        SystemTime::now(),
+        "integrity check failed: trusted_root.json",
+    );
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn a_mirror_that_never_answers_times_out_with_the_offline_advice() {
+    let Some(mut s) = setup("hang", "v1") else {
+        return;
+    };
+    // Accepts connections (kernel backlog) but never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    s.opts.instance = TufInstance::Custom {
+        mirror: url,
+        root_file: s.repos.bootstrap_root(),
+    };
+    s.opts.timeouts = Timeouts {
+        connect: Duration::from_millis(500),
+        read: Duration::from_millis(500),
+        request: Duration::from_secs(1),
+        refresh: Duration::from_secs(3),
+    };
+    let start = Instant::now();
+    let err = load(&s.opts, SystemTime::now()).unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(err.is_network(), "{err}");
+    let text = err.to_string();
+    assert!(text.contains("cannot reach the TUF mirror"), "{text}");
+    assert!(
+        text.contains("--offline") && text.contains("vouch trust import"),
+        "{text}"
+    );
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn offline_uses_an_expired_cache_and_says_it_is_stale() {
+    let Some(mut s) = setup("offline-stale", "v2") else {
+        return;
+    };
+    let now = SystemTime::now();
+    load(&s.opts, now).unwrap();
+    let used = s.mirror.requests();
+    s.opts.network = Network::Offline;
+    let trust = load(&s.opts, now + 3 * DAY).unwrap();
+    let status = tuf_status(&trust);
+    assert!(status.stale, "an expired timestamp must be reported");
+    assert!(status.verified_at.is_some());
+    assert_eq!(
+        s.mirror.requests(),
+        used,
+        "offline must not touch the network"
+    );
+}
+
+#[test]
+fn offline_refuses_a_tampered_cache() {
+    let Some(mut s) = setup("offline-tampered", "v1") else {
+        return;
+    };
+    load(&s.opts, SystemTime::now()).unwrap();
+    let ts = s.opts.cache_dir().join("timestamp.json");
+    let text = std::fs::read_to_string(&ts).unwrap();
+    std::fs::write(&ts, text.replacen("\"version\":1", "\"version\":9", 1)).unwrap();
+    s.opts.network = Network::Offline;
+    let err = load(&s.opts, SystemTime::now()).unwrap_err().to_string();
+    assert!(
+        err.contains("offline verification of the TUF cache"),
+        "{err}"
+    );
+    assert!(
+        err.contains("signature threshold not met for role timestamp"),
+        "{err}"
+    );
+}
+
+#[test]
+fn export_then_import_into_an_empty_cache_works_offline() {
+    let Some(s) = setup("export-import", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    let out = s.scratch.join("export");
+    export(&s.opts, &out, now).unwrap();
+    for file in [
+        "trusted_root.json",
+        "vouch-export.json",
+        "tuf/1.root.json",
+        "tuf/timestamp.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing from the export");
+    }
+    // The air-gapped machine: another cache, no mirror.
+    let mut gapped = s.opts.clone();
+    gapped.cache_root = s.scratch.join("gapped-cache");
+    gapped.network = Network::Offline;
+    let status = import(&gapped, &out, now).unwrap();
+    assert_eq!(status.timestamp_version, 1);
+    let used = s.mirror.requests();
+    let trust = load(&gapped, now).unwrap();
+    assert!(!tuf_status(&trust).stale);
+    assert_eq!(s.mirror.requests(), used);
+    assert_eq!(
+        trust.trusted_root_json,
+        sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes()
+    );
+}
+
+#[test]
+fn import_refuses_tampered_metadata_and_leaves_no_cache() {
+    let Some(s) = setup("import-tampered", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    let out = s.scratch.join("export");
+    export(&s.opts, &out, now).unwrap();
+    let target = out.join("tuf/targets/trusted_root.json");
+    std::fs::write(&target, b"{}").unwrap();
+    for entry in std::fs::read_dir(out.join("tuf/targets"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::write(entry.path(), b"{}").unwrap();
+    }
+    let mut gapped = s.opts.clone();
+    gapped.cache_root = s.scratch.join("gapped-cache");
+    let err = import(&gapped, &out, now).unwrap_err().to_string();
+    assert!(err.contains("import of"), "{err}");
+    assert!(
+        err.contains("integrity check failed: trusted_root.json"),
+        "{err}"
+    );
+    assert!(!gapped.cache_dir().exists(), "nothing installed");
+}
+
+#[test]
+fn import_refuses_to_roll_back_a_newer_cache() {
+    let Some(s) = setup("import-rollback", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    let old = s.scratch.join("export-v1");
+    export(&s.opts, &old, now).unwrap();
+    // The cache moves on to v3 (v1's timestamp expired at day 8).
+    s.mirror.set_root(&s.repos.repo("v3"));
+    load(&s.opts, now + 8 * DAY).unwrap();
+    let before = snapshot_dir(&s.opts.cache_dir());
+    let err = import(&s.opts, &old, now).unwrap_err().to_string();
+    assert!(
+        err.contains("rollback detected for timestamp: trusted version 3 > new version 1"),
+        "{err}"
+    );
+    assert_eq!(snapshot_dir(&s.opts.cache_dir()), before);
+}
