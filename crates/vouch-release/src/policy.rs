@@ -2,7 +2,7 @@
 //! have signed them, and which attestations each must carry. See
 //! `docs/release-policy.md` and `examples/` for commented examples.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use vouch_attest::PredicateFilter;
@@ -45,15 +45,32 @@ pub struct IdentitySpec {
     pub issuer_regexp: Option<String>,
 }
 
+/// Patterns compiled so far, by their text. A release of hundreds of images
+/// usually repeats one identity pattern and one builder pattern; each is
+/// compiled once (10–20 KiB) and every image shares it.
+#[derive(Default)]
+struct Patterns(HashMap<String, ValueMatcher>);
+
+impl Patterns {
+    fn regex(&mut self, pattern: &str) -> Result<ValueMatcher, vouch_verify::VerifyError> {
+        if let Some(compiled) = self.0.get(pattern) {
+            return Ok(compiled.clone());
+        }
+        let compiled = ValueMatcher::regex(pattern)?;
+        self.0.insert(pattern.to_string(), compiled.clone());
+        Ok(compiled)
+    }
+}
+
 impl IdentitySpec {
-    fn to_policy(&self, what: &str) -> Result<SignerPolicy, PolicyError> {
+    fn to_policy(&self, what: &str, patterns: &mut Patterns) -> Result<SignerPolicy, PolicyError> {
         let invalid = |reason: String| PolicyError::Invalid {
             what: what.to_string(),
             reason,
         };
-        let pick = |exact: &Option<String>, re: &Option<String>, name: &str| match (exact, re) {
+        let mut pick = |exact: &Option<String>, re: &Option<String>, name: &str| match (exact, re) {
             (Some(v), None) => Ok(ValueMatcher::Exact(v.clone())),
-            (None, Some(p)) => ValueMatcher::regex(p).map_err(|e| invalid(e.to_string())),
+            (None, Some(p)) => patterns.regex(p).map_err(|e| invalid(e.to_string())),
             (Some(_), Some(_)) => Err(invalid(format!(
                 "give `{name}` or `{name}_regexp`, not both"
             ))),
@@ -164,6 +181,7 @@ impl ReleasePolicy {
         }
         let registry = raw.registry.trim_end_matches('/').to_string();
         let mut seen = BTreeMap::new();
+        let mut patterns = Patterns::default();
         let mut images = Vec::new();
         for image in &raw.images {
             if seen.insert(image.name.clone(), ()).is_some() {
@@ -177,7 +195,7 @@ impl ReleasePolicy {
             let attestations = image.attestations.as_ref().unwrap_or(&raw.attestations);
             images.push(ReleaseImage {
                 name: image.name.clone(),
-                signer: identity.to_policy(&what)?,
+                signer: identity.to_policy(&what, &mut patterns)?,
                 required: attestations
                     .required
                     .iter()
@@ -192,7 +210,7 @@ impl ReleasePolicy {
                     .slsa_builder_id_regexp
                     .as_deref()
                     .map(|p| {
-                        ValueMatcher::regex(p).map_err(|e| PolicyError::Invalid {
+                        patterns.regex(p).map_err(|e| PolicyError::Invalid {
                             what: what.clone(),
                             reason: e.to_string(),
                         })
@@ -219,7 +237,7 @@ impl ReleasePolicy {
                     signer: t
                         .identity
                         .as_ref()
-                        .map(|i| i.to_policy(&what))
+                        .map(|i| i.to_policy(&what, &mut patterns))
                         .transpose()?,
                 })
             })

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use vouch_attest::{Predicate, PredicateFilter};
 use vouch_oci::{Reference, RegistryClient};
@@ -114,6 +113,10 @@ pub struct Progress {
 
 /// Verifies every image of the release. Never fails as a whole: each
 /// image's problems are in its row.
+///
+/// At most `options.concurrency` images are in flight: a task is spawned only
+/// when a slot frees up, so memory does not grow with the release's size
+/// beyond one small row per image (`docs/benchmarks.md`, "A whole release").
 pub async fn verify_release(
     client: &RegistryClient,
     material: Arc<TrustedMaterial>,
@@ -121,32 +124,20 @@ pub async fn verify_release(
     options: &ReleaseOptions,
     progress: impl Fn(Progress),
 ) -> Vec<ImageRow> {
-    let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let mut tasks = JoinSet::new();
+    let limit = options.concurrency.max(1);
     let total = policy.images.len() + policy.third_party.len();
-    for (i, image) in policy.images.iter().cloned().enumerate() {
-        let (client, material, permits) = (client.clone(), material.clone(), permits.clone());
-        let reference = format!("{}/{}:{}", policy.registry, image.name, options.version);
-        let require_all = options.require_all;
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            (
-                i,
-                verify_signed_image(&client, &material, &image, reference, require_all).await,
-            )
-        });
-    }
-    for (j, image) in policy.third_party.iter().cloned().enumerate() {
-        let (client, material, permits) = (client.clone(), material.clone(), permits.clone());
-        let i = policy.images.len() + j;
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            (i, verify_third_party(&client, &material, &image).await)
-        });
-    }
+    let mut tasks = JoinSet::new();
+    let mut next = 0;
     let mut rows: Vec<Option<ImageRow>> = vec![None; total];
     let mut done = 0;
-    while let Some(joined) = tasks.join_next().await {
+    loop {
+        while tasks.len() < limit && next < total {
+            spawn_image(&mut tasks, next, client, &material, policy, options);
+            next += 1;
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         let Ok((i, row)) = joined else { continue };
         done += 1;
         progress(Progress {
@@ -157,6 +148,35 @@ pub async fn verify_release(
         rows[i] = Some(row);
     }
     rows.into_iter().flatten().collect()
+}
+
+/// Spawns the verification of image `i` of the report (the signed images
+/// first, then the third-party ones); the task owns copies of what it needs.
+fn spawn_image(
+    tasks: &mut JoinSet<(usize, ImageRow)>,
+    i: usize,
+    client: &RegistryClient,
+    material: &Arc<TrustedMaterial>,
+    policy: &ReleasePolicy,
+    options: &ReleaseOptions,
+) {
+    let (client, material) = (client.clone(), material.clone());
+    match i.checked_sub(policy.images.len()) {
+        None => {
+            let image = policy.images[i].clone();
+            let reference = format!("{}/{}:{}", policy.registry, image.name, options.version);
+            let require_all = options.require_all;
+            tasks.spawn(async move {
+                let row =
+                    verify_signed_image(&client, &material, &image, reference, require_all).await;
+                (i, row)
+            });
+        }
+        Some(j) => {
+            let image = policy.third_party[j].clone();
+            tasks.spawn(async move { (i, verify_third_party(&client, &material, &image).await) });
+        }
+    }
 }
 
 async fn verify_signed_image(
