@@ -1,46 +1,86 @@
 #!/usr/bin/env bash
-# Whole-release verification: `vouch verify-release` (one process, one pass)
-# against the shape of the seed guide's loop (per image: one `vouch verify` and
-# three `vouch verify-attestation`), on the same release in the same run.
-# Prints wall times, the ratio, HTTP requests seen by the registry, and, for a
-# 200-image synthetic release, verify-release's wall time and peak RSS.
+# Whole-release verification through vouch-proxy on loopback: `vouch
+# verify-release` (one process, one pass) against the shape of the seed guide's
+# loop (per image: one `vouch verify` and three `vouch verify-attestation`), on
+# the same release in the same run. Prints wall times, the ratio, the HTTP
+# requests the proxy answered, and, for synthetic releases of 50 and 200 images,
+# verify-release's wall time and peak RSS.
 #
 # Usage: bench/release.sh [IMAGES_FOR_SCALE_RUN]     (default 200)
-# The registry is Debian's docker-registry on 127.0.0.1 with basic auth (the
-# license-gated proxy will replace it here once it lands).
+# The vendor registry is Debian's docker-registry on 127.0.0.1 with basic auth;
+# vouch-proxy sits in front of it with one customer license, as in scripts/demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE=${1:-200}
 ./scripts/install-test-deps
-cargo build --release --locked -q -p vouch-cli
+cargo build --release --locked -q -p vouch-cli -p vouch-proxy
 cargo build --release --locked -q -p vouch-testkit --example publish_demo_release
-V=$PWD/target/release/vouch
-PUBLISH=$PWD/target/release/examples/publish_demo_release
+TARGET_DIR=$(realpath "${CARGO_TARGET_DIR:-target}")
+V=$TARGET_DIR/release/vouch
+PROXY_BIN=$TARGET_DIR/release/vouch-proxy
+PUBLISH=$TARGET_DIR/release/examples/publish_demo_release
 source scripts/lib/registry.sh
 WORK=$(mktemp -d)
-trap 'stop_registry; rm -rf "$WORK"' EXIT
-EMAIL=customer@example.com LICENSE=BENCH-0001 VERSION=v1.2.0 PREFIX=acme/platform
-ACCESS_LOG=false start_registry "$WORK/registry" "$EMAIL" "$LICENSE"
+PROXY_PID=
+trap 'stop_registry; [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+VENDOR_USER=vendor-bot VENDOR_PASS=vendor-secret
+EMAIL=customer@example.com VERSION=v1.2.0 PREFIX=acme/platform UPSTREAM=registry.vendor.test
+ACCESS_LOG=false start_registry "$WORK/registry" "$VENDOR_USER" "$VENDOR_PASS"
+
+PROXY=127.0.0.1:$(free_port)
+export VOUCH_PROXY_CONFIG=$WORK/proxy.toml
+cat >"$VOUCH_PROXY_CONFIG" <<TOML
+[server]
+listen = "$PROXY"
+public_scheme = "http"
+[state]
+dir = "$WORK/proxy"
+[rate_limit]
+requests_per_second = 0
+[[upstreams]]
+name = "$UPSTREAM"
+url = "http://$REGISTRY_HOST"
+insecure_allow_http = true
+username = "$VENDOR_USER"
+password = "$VENDOR_PASS"
+TOML
+$PROXY_BIN app add acme --allow "$UPSTREAM/acme" --allow "$UPSTREAM/scale50" --allow "$UPSTREAM/scale$SCALE" >/dev/null
+# The release's images are tagged $VERSION; its third-party images `stable`.
+$PROXY_BIN channel add-version --app acme --channel stable --version "$VERSION" >/dev/null
+$PROXY_BIN channel add-version --app acme --channel stable --version stable >/dev/null
+LICENSE=$($PROXY_BIN license create --app acme --email "$EMAIL" --channel stable --expires never 2>/dev/null)
+VOUCH_PROXY_LOG=error $PROXY_BIN serve 2>"$WORK/proxy.log" &
+PROXY_PID=$!
+for _ in $(seq 200); do curl -s -o /dev/null "http://$PROXY/healthz" && break; sleep 0.05; done
+SERVED=$PROXY/proxy/acme/$UPSTREAM
+
 export HOME=$WORK/home DOCKER_CONFIG=$WORK/home/.docker
 mkdir -p "$HOME"
-echo "$LICENSE" | $V login "$REGISTRY_HOST" -u "$EMAIL" --password-stdin 2>/dev/null
-requests() { grep -cE '"(GET|HEAD) /v2/' "$WORK/registry/registry.log" || true; }
+echo "$LICENSE" | $V login "$PROXY" -u "$EMAIL" --password-stdin 2>/dev/null
+# Requests the proxy answered (every route, every status), from its metrics.
+requests() {
+  curl -s "http://$PROXY/metrics" | awk '/^vouch_proxy_requests_total/ { n += $NF } END { printf "%d", n }'
+}
 now() { date +%s.%N; }
 
-$PUBLISH "$REGISTRY_HOST" "$PREFIX" "$VERSION" "$WORK/r11" --auth "$EMAIL" "$LICENSE" >/dev/null
+publish() { # prefix dir [args…]
+  $PUBLISH "$REGISTRY_HOST" "$1" "$VERSION" "$2" --auth "$VENDOR_USER" "$VENDOR_PASS" --serve-as "$SERVED" "${@:3}" >/dev/null
+}
+publish "$PREFIX" "$WORK/r11"
 ROOT=$WORK/r11/trusted_root.json
 ID='https://github\.com/acme/platform/\.github/workflows/release\.yml@refs/tags/v.*'
 ISSUER=https://token.actions.githubusercontent.com
 NAMES=$(grep -A1 '^\[\[image\]\]' "$WORK/r11/release.toml" | sed -n 's/^name = "\(.*\)"/\1/p')
+BASE=$(sed -n 's/^registry = "\(.*\)"/\1/p' "$WORK/r11/release.toml" | head -1)
 
-# Warm-up (page cache, binary), not timed.
+# Warm-up (page cache, binary, the proxy's cache), not timed.
 $V verify-release --policy "$WORK/r11/release.toml" --version "$VERSION" --trusted-root "$ROOT" >/dev/null
 
 r0=$(requests); t0=$(now)
 $V verify-release --policy "$WORK/r11/release.toml" --version "$VERSION" --trusted-root "$ROOT" >/dev/null
 t1=$(now); r1=$(requests)
 for name in $NAMES; do
-  IMAGE="$REGISTRY_HOST/$PREFIX/$name:$VERSION"
+  IMAGE="$BASE/$name:$VERSION"
   $V verify --certificate-identity-regexp "$ID" --certificate-oidc-issuer "$ISSUER" --trusted-root "$ROOT" "$IMAGE" >/dev/null 2>&1
   for t in spdxjson slsaprovenance1 openvex; do
     $V verify-attestation --type "$t" --certificate-identity-regexp "$ID" --certificate-oidc-issuer "$ISSUER" --trusted-root "$ROOT" "$IMAGE" >/dev/null 2>&1
@@ -50,7 +90,7 @@ t2=$(now); r2=$(requests)
 
 awk -v a="$t0" -v b="$t1" -v c="$t2" -v ra=$((r1 - r0)) -v rb=$((r2 - r1)) 'BEGIN {
   release = b - a; loop = c - b
-  printf "11 images, signature + 3 attestations each\n"
+  printf "11 images through vouch-proxy, signature + 3 attestations each\n"
   printf "  verify-release:  %.3f s, %d requests\n", release, ra
   printf "  per-image loop:  %.3f s, %d requests (44 vouch processes)\n", loop, rb
   printf "ratio: loop / verify-release = %.1fx (wall time)\n", loop / release
@@ -71,6 +111,6 @@ PY
 }
 measure "$WORK/r11" 11
 for n in 50 "$SCALE"; do
-  $PUBLISH "$REGISTRY_HOST" "scale$n/platform" "$VERSION" "$WORK/r$n" --images "$n" --auth "$EMAIL" "$LICENSE" >/dev/null
+  publish "scale$n/platform" "$WORK/r$n" --images "$n"
   measure "$WORK/r$n" "$n"
 done
