@@ -218,3 +218,142 @@ async fn a_signed_release_verifies_in_one_pass_through_the_proxy_and_a_repointed
         .collect();
     assert_eq!(failed, ["ui"], "{}", vouch_release::to_table(&rows));
 }
+
+/// Issue 6's failure modes, all in one release verified through the proxy in
+/// one pass: each bad image fails with its own reason, every other row stays
+/// OK (the same modes one at a time, registry direct, are in
+/// crates/vouch-release/tests/release.rs).
+#[tokio::test]
+async fn through_the_proxy_each_failure_mode_flips_only_its_own_row() {
+    let options = Options {
+        extra_toml: "[cache]\ntag_ttl_secs = 0".into(),
+        ..Options::default()
+    };
+    let Some(w) = world(ReferrersMode::NotFound, options).await else {
+        return;
+    };
+    let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
+    let mut publisher = Publisher::new(&w.registry.host(), Some((VENDOR_USER, VENDOR_PASS)));
+    let builder = "https://github.com/acme/platform/.github/workflows/release.yml";
+    let good = standard_attestations("x", "1.0", builder, &vendor());
+    let mut no_vex = good.clone();
+    no_vex.retain(|a| !a.predicate_type.contains("openvex"));
+    let evil = Identity::github_actions(
+        "evil/fork",
+        ".github/workflows/release.yml",
+        "refs/tags/v1.0",
+    );
+    let mut evil_vex = good.clone();
+    for a in &mut evil_vex {
+        if a.predicate_type.contains("openvex") {
+            a.identity = evil.clone();
+        }
+    }
+    let untrusted_builder = standard_attestations(
+        "x",
+        "1.0",
+        "https://github.com/evil/builder/.github/workflows/b.yml@refs/heads/main",
+        &vendor(),
+    );
+    let images = [
+        ("good-bundle", Layout::Bundle, &good),
+        ("good-legacy", Layout::Legacy, &good),
+        ("no-vex", Layout::Bundle, &no_vex),
+        ("evil-vex", Layout::Bundle, &evil_vex),
+        ("bad-builder", Layout::Legacy, &untrusted_builder),
+        ("repointed", Layout::Legacy, &good),
+    ];
+    for (name, layout, atts) in &images {
+        publisher.push_signed_image(
+            &sigstore,
+            &format!("acme/{name}"),
+            "1.0",
+            *layout,
+            Some(&vendor()),
+            atts,
+        );
+    }
+    let pinned = publisher.push_image("acme/envoy", "1.0", "envoy upstream build");
+
+    let proxy = w.proxy.addr.to_string();
+    let base = format!("{proxy}/proxy/{APP}/{UPSTREAM}/acme");
+    let mut toml = format!(
+        "registry = \"{base}\"\n[identity]\nsubject_regexp = 'https://github\\.com/acme/platform/.*'\n\
+         issuer = \"https://token.actions.githubusercontent.com\"\n[attestations]\nrequired = [\"spdxjson\", \"slsaprovenance1\", \"openvex\"]\n\
+         slsa_builder_id_regexp = 'https://github\\.com/acme/platform/.*'\n"
+    );
+    for (name, _, _) in &images {
+        toml.push_str(&format!("[[image]]\nname = \"{name}\"\n"));
+    }
+    toml.push_str(&format!(
+        "[[third_party]]\nname = \"envoy\"\nreference = \"{base}/envoy:1.0@{}\"\n",
+        pinned.digest
+    ));
+    let policy = vouch_release::ReleasePolicy::from_toml(&toml).unwrap();
+    let material = std::sync::Arc::new(
+        TrustedMaterial::from_json(sigstore.trusted_root_json().as_bytes()).unwrap(),
+    );
+    let options = vouch_release::ReleaseOptions {
+        version: "1.0".into(),
+        require_all: true,
+        concurrency: 4,
+    };
+    let customer = client(&proxy, &w.licenses.stable);
+    let verify =
+        || vouch_release::verify_release(&customer, material.clone(), &policy, &options, |_| {});
+    let attestation_failures = [
+        ("no-vex", Some("attestation openvex: none verified")),
+        ("evil-vex", Some("evil/fork")),
+        ("bad-builder", Some("SLSA builder")),
+    ];
+    let mut expected = vec![
+        ("good-bundle", None),
+        ("good-legacy", None),
+        ("repointed", None),
+        ("envoy", None),
+    ];
+    expected.extend(attestation_failures);
+    expect_rows(&verify().await, &expected);
+
+    // Then upstream the tag is repointed to an unsigned build and the
+    // third-party image is rebuilt under its tag: two more rows fail, each
+    // with its own reason (the pinned envoy digest stays pullable: the proxy
+    // saw the tag point at it).
+    publisher.push_image("acme/repointed", "1.0", "an unsigned build");
+    publisher.push_image("acme/envoy", "1.0", "envoy, rebuilt");
+    let mut expected = vec![
+        ("good-bundle", None),
+        ("good-legacy", None),
+        ("repointed", Some("signature: no signatures found")),
+        ("envoy", Some("digest drifted")),
+    ];
+    expected.extend(attestation_failures);
+    let rows = verify().await;
+    expect_rows(&rows, &expected);
+    assert!(!vouch_release::passed(&rows));
+}
+
+/// Every row as expected: OK, or FAIL with the fragment among its problems.
+fn expect_rows(rows: &[vouch_release::ImageRow], expected: &[(&str, Option<&str>)]) {
+    let table = vouch_release::to_table(rows);
+    assert_eq!(rows.len(), expected.len(), "{table}");
+    for (name, failure) in expected {
+        let row = rows.iter().find(|r| r.name == *name).unwrap();
+        match failure {
+            None => assert_eq!(
+                row.verdict,
+                vouch_release::Verdict::Ok,
+                "{name}: {:?}",
+                row.problems
+            ),
+            Some(fragment) => {
+                assert_eq!(row.verdict, vouch_release::Verdict::Fail, "{name}\n{table}");
+                let problems = row.problems.join("\n");
+                assert!(
+                    problems.contains(fragment),
+                    "{name}: `{fragment}` not in {problems}"
+                );
+            }
+        }
+    }
+}
