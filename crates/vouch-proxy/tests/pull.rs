@@ -6,7 +6,8 @@ mod common;
 
 use common::images::{OCI_INDEX, OCI_MANIFEST};
 use common::setup::{REPO, world};
-use common::{EMAIL, Options, TestProxy, basic, client, error_code};
+use common::{EMAIL, Options, TestProxy, basic, client, error_code, send};
+use reqwest::Method;
 use vouch_proxy::store::{LicenseNumber, PullLog as _, ReferrersMode};
 
 const ACCEPT_ALL: &str =
@@ -129,36 +130,36 @@ async fn manifests_are_served_byte_for_byte_with_type_digest_and_length() {
     }
     // A platform manifest by digest (reachable from the entitled index).
     let amd64 = &w.release.amd64.manifest;
-    let r = c
-        .get(
-            w.proxy
-                .repo_url(REPO, &format!("manifests/{}", amd64.digest)),
-        )
-        .header("authorization", &auth)
-        .header("accept", OCI_MANIFEST)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        w.proxy
+            .repo_url(REPO, &format!("manifests/{}", amd64.digest)),
+        &auth,
+        &[("accept", OCI_MANIFEST)],
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], OCI_MANIFEST);
     assert_eq!(r.bytes().await.unwrap(), amd64.bytes);
     // Without any Accept header the proxy asks upstream for every type
     // (docker-registry would otherwise refuse OCI manifests).
-    let r = c
-        .get(w.proxy.repo_url(REPO, "manifests/1.0"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        w.proxy.repo_url(REPO, "manifests/1.0"),
+        &auth,
+        &[],
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), w.release.index.bytes);
     // An entitled tag missing upstream is a 404 MANIFEST_UNKNOWN.
-    let r = c
-        .get(w.proxy.repo_url("acme/absent", "manifests/1.0"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        w.proxy.repo_url("acme/absent", "manifests/1.0"),
+        &auth,
+        &[],
+    )
+    .await;
     assert_eq!(r.status(), 404);
     assert_eq!(error_code(&r.text().await.unwrap()), "MANIFEST_UNKNOWN");
     w.proxy.stop().await;
@@ -221,12 +222,13 @@ async fn blobs_support_head_ranges_and_refuse_unsatisfiable_ranges() {
     assert_eq!(error_code(&r.text().await.unwrap()), "RANGE_INVALID");
     // HEAD of an uncached blob asks upstream and passes its length.
     let config = &w.release.arm64.config;
-    let r = c
-        .head(w.proxy.repo_url(REPO, &format!("blobs/{}", config.digest)))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::HEAD,
+        w.proxy.repo_url(REPO, &format!("blobs/{}", config.digest)),
+        &auth,
+        &[],
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["content-length"],
@@ -474,7 +476,6 @@ async fn a_warm_cache_serves_after_restart_with_the_upstream_gone() {
         return;
     };
     let auth = basic(EMAIL, &w.licenses.stable);
-    let c = client();
     let amd64 = &w.release.amd64;
     let fetch_all = |proxy: &TestProxy| {
         let urls = vec![
@@ -495,16 +496,10 @@ async fn a_warm_cache_serves_after_restart_with_the_upstream_gone() {
                 amd64.layers[0].bytes.clone(),
             ),
         ];
-        let (c, auth) = (c.clone(), auth.clone());
+        let auth = auth.clone();
         async move {
             for (url, want) in urls {
-                let r = c
-                    .get(&url)
-                    .header("authorization", &auth)
-                    .header("accept", ACCEPT_ALL)
-                    .send()
-                    .await
-                    .unwrap();
+                let r = send(Method::GET, &url, &auth, &[("accept", ACCEPT_ALL)]).await;
                 assert_eq!(r.status(), 200, "{url}: {:?}", r.headers());
                 assert_eq!(r.bytes().await.unwrap(), want, "{url}");
             }
@@ -518,12 +513,13 @@ async fn a_warm_cache_serves_after_restart_with_the_upstream_gone() {
     let restarted = TestProxy::start(&dir, upstream_url, &Options::default()).await;
     fetch_all(&restarted).await;
     // Content never fetched before is not there, and says why.
-    let r = c
-        .get(restarted.repo_url(REPO, &format!("blobs/{}", w.release.arm64.layers[0].digest)))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        restarted.repo_url(REPO, &format!("blobs/{}", w.release.arm64.layers[0].digest)),
+        &auth,
+        &[],
+    )
+    .await;
     assert_eq!(r.status(), 503, "{}", r.text().await.unwrap());
     restarted.stop().await;
 }
@@ -534,21 +530,22 @@ async fn pulls_are_logged_per_license_with_status_and_bytes() {
         return;
     };
     let auth = basic(EMAIL, &w.licenses.stable);
-    let c = client();
     let layer = &w.release.amd64.layers[0];
-    let r = c
-        .get(w.proxy.repo_url(REPO, &format!("blobs/{}", layer.digest)))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        w.proxy.repo_url(REPO, &format!("blobs/{}", layer.digest)),
+        &auth,
+        &[],
+    )
+    .await;
     assert_eq!(r.bytes().await.unwrap().len(), layer.bytes.len());
-    let r = c
-        .get(w.proxy.repo_url(REPO, "manifests/1.1"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        w.proxy.repo_url(REPO, "manifests/1.1"),
+        &auth,
+        &[],
+    )
+    .await;
     assert_eq!(r.status(), 403);
     let store = w.proxy.store.clone();
     w.proxy.stop().await;

@@ -4,12 +4,13 @@
 
 mod common;
 
+use reqwest::Method;
 use std::sync::Arc;
 
 use common::images::{OCI_INDEX, Pusher, Release, publish_release};
 use common::s3::{S3Env, s3_env, unique_prefix};
 use common::{EMAIL, Licenses, Options, TestProxy, VENDOR_PASS, VENDOR_USER, basic, client};
-use common::{error_code, setup_licenses};
+use common::{error_code, send, setup_licenses};
 use object_store::ObjectStoreExt as _;
 use object_store::path::Path as ObjectPath;
 use vouch_proxy::cache::BlobStore;
@@ -85,14 +86,13 @@ async fn pulls_through_an_s3_store_in_stream_mode() {
         return;
     };
     let auth = basic(EMAIL, &w.licenses.stable);
-    let c = client();
-    let r = c
-        .get(w.proxy.repo_url(REPO, "manifests/1.0"))
-        .header("authorization", &auth)
-        .header("accept", OCI_INDEX)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        w.proxy.repo_url(REPO, "manifests/1.0"),
+        &auth,
+        &[("accept", OCI_INDEX)],
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), w.release.index.bytes);
     let index = digest(&w.release.index.digest);
@@ -106,12 +106,7 @@ async fn pulls_through_an_s3_store_in_stream_mode() {
     assert!(layer.bytes.len() > LAYER_BYTES);
     let url = w.proxy.repo_url(REPO, &format!("blobs/{}", layer.digest));
     // Uncached: streamed from the fill; stored once verified.
-    let r = c
-        .get(&url)
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(Method::GET, &url, &auth, &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), layer.bytes);
     assert!(
@@ -120,37 +115,27 @@ async fn pulls_through_an_s3_store_in_stream_mode() {
     );
     assert_eq!(w.staging_files(), 0, "the staged file was removed");
     // Cached: streamed from storage, whole and by range.
-    let r = c
-        .get(&url)
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(Method::GET, &url, &auth, &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["content-length"],
         layer.bytes.len().to_string().as_str()
     );
     assert_eq!(r.bytes().await.unwrap(), layer.bytes);
-    let r = c
-        .get(&url)
-        .header("authorization", &auth)
-        .header("range", "bytes=1000000-1000099")
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        &url,
+        &auth,
+        &[("range", "bytes=1000000-1000099")],
+    )
+    .await;
     assert_eq!(r.status(), 206);
     assert_eq!(
         r.headers()["content-range"],
         format!("bytes 1000000-1000099/{}", layer.bytes.len()).as_str()
     );
     assert_eq!(r.bytes().await.unwrap(), layer.bytes[1_000_000..1_000_100]);
-    let r = c
-        .head(&url)
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(Method::HEAD, &url, &auth, &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         r.headers()["content-length"],
@@ -168,13 +153,13 @@ async fn pulls_through_an_s3_store_in_redirect_mode() {
     let auth = basic(EMAIL, &w.licenses.stable);
     let c = client();
     // Manifests are always served by the proxy.
-    let r = c
-        .get(w.proxy.repo_url(REPO, "manifests/1.0"))
-        .header("authorization", &auth)
-        .header("accept", OCI_INDEX)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        w.proxy.repo_url(REPO, "manifests/1.0"),
+        &auth,
+        &[("accept", OCI_INDEX)],
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), w.release.index.bytes);
 
@@ -193,12 +178,13 @@ async fn pulls_through_an_s3_store_in_redirect_mode() {
     };
     // A small blob is verified, stored, then redirected to at once.
     let config = &w.release.amd64.config;
-    let r = c
-        .get(w.proxy.repo_url(REPO, &format!("blobs/{}", config.digest)))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        w.proxy.repo_url(REPO, &format!("blobs/{}", config.digest)),
+        &auth,
+        &[],
+    )
+    .await;
     let location = redirected(&r, &config.digest);
     let plain = reqwest::Client::new();
     let got = plain.get(&location).send().await.unwrap();
@@ -208,21 +194,11 @@ async fn pulls_through_an_s3_store_in_redirect_mode() {
     let layer = &w.release.amd64.layers[0];
     let url = w.proxy.repo_url(REPO, &format!("blobs/{}", layer.digest));
     // Uncached and large: streamed from the fill (nothing to redirect to yet).
-    let r = c
-        .get(&url)
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(Method::GET, &url, &auth, &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), layer.bytes);
     // Cached: redirected; storage honours the client's Range itself.
-    let r = c
-        .get(&url)
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(Method::GET, &url, &auth, &[]).await;
     let location = redirected(&r, &layer.digest);
     assert_eq!(
         plain
@@ -235,13 +211,7 @@ async fn pulls_through_an_s3_store_in_redirect_mode() {
             .unwrap(),
         layer.bytes
     );
-    let r = c
-        .get(&url)
-        .header("authorization", &auth)
-        .header("range", "bytes=-7")
-        .send()
-        .await
-        .unwrap();
+    let r = send(Method::GET, &url, &auth, &[("range", "bytes=-7")]).await;
     let location = redirected(&r, &layer.digest);
     let got = plain
         .get(&location)
@@ -255,22 +225,17 @@ async fn pulls_through_an_s3_store_in_redirect_mode() {
         layer.bytes[layer.bytes.len() - 7..]
     );
     // An unsatisfiable range is still answered by the proxy.
-    let r = c
-        .get(&url)
-        .header("authorization", &auth)
-        .header("range", format!("bytes={}-", layer.bytes.len()))
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        &url,
+        &auth,
+        &[("range", &format!("bytes={}-", layer.bytes.len()))],
+    )
+    .await;
     assert_eq!(r.status(), 416);
     assert_eq!(error_code(&r.text().await.unwrap()), "RANGE_INVALID");
     // HEAD is answered by the proxy: length and digest, no redirect.
-    let r = c
-        .head(&url)
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(Method::HEAD, &url, &auth, &[]).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("location").is_none());
     assert_eq!(

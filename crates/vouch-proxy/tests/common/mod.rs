@@ -287,3 +287,19 @@ pub async fn raw_get(addr: SocketAddr, path: &str, authorization: &str) -> (u16,
         .unwrap_or_default();
     (status, body)
 }
+
+/// One request with `client()`: `authorization` and any other headers.
+pub async fn send(
+    method: reqwest::Method,
+    url: impl reqwest::IntoUrl,
+    authorization: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = client()
+        .request(method, url)
+        .header("authorization", authorization);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
