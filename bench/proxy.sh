@@ -5,8 +5,12 @@
 #   docker-registry in its own pull-through proxy mode (no auth).
 # Prints requests/s, p99 latency, the ratios, and vouch-proxy's peak RSS.
 #
-# Usage: bench/proxy.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 BLOB_KB=64)
-# Needs: docker-registry, curl, jq, sha256sum; installs Debian's wrk if missing (root).
+# Then, unless SCALE_OUT=0 (issue 8): 1, 2 and 3 replicas sharing PostgreSQL
+# and S3-compatible storage (moto), and the cost of Postgres-backed auth vs SQLite.
+#
+# Usage: bench/proxy.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 BLOB_KB=64 SCALE_OUT=1)
+# Needs: docker-registry, curl, jq, sha256sum; installs Debian's wrk if missing (root);
+# for the scale-out part PostgreSQL (scripts/install-test-deps) and moto (PyPI).
 # Everything listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +43,8 @@ PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if declare -F stop_s3 >/dev/null; then stop_s3 || true; fi
+  if declare -F stop_postgres >/dev/null; then stop_postgres || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -197,3 +203,130 @@ for kind in manifest blob; do
     "vouch-proxy / docker-registry proxy = $(ratio "${RPS[vouch_$kind]}" "${RPS[peer_$kind]}")x (goal >= 2x)"
 done
 echo "vouch-proxy peak RSS: $((RSS_KB / 1024)) MiB (goal < 64 MiB)"
+
+[ "${SCALE_OUT:-1}" = 1 ] || exit 0
+
+# ---- scale-out: replicas on PostgreSQL + S3 (moto) --------------------------------
+echo
+echo "== scale-out: starting PostgreSQL and moto" >&2
+# shellcheck source=../scripts/lib/postgres.sh
+. scripts/lib/postgres.sh
+# shellcheck source=../scripts/lib/s3.sh
+. scripts/lib/s3.sh
+start_postgres >&2
+ensure_moto >&2
+start_s3 "$WORK/moto" >&2
+
+replica_config() { # name port license_cache_secs backend(pg|sqlite)
+  local file="$WORK/$1.toml"
+  {
+    printf '[server]\nlisten = "127.0.0.1:%s"\npublic_scheme = "http"\nlicense_cache_secs = %s\n' "$2" "$3"
+    printf '[state]\ndir = "%s"\nsecret_file = "%s"\n' "$WORK/$1" "$WORK/shared-secret.key"
+    if [ "$4" = pg ]; then
+      printf 'database_url = "%s"\n' "$VOUCH_TEST_DATABASE_URL"
+      # Manifests come from S3Store's memory after the first read; blobs are
+      # answered with a presigned 307 (moto, a Python server, would otherwise
+      # be what is measured).
+      printf '[cache]\nstore = "s3://%s/bench"\n' "$VOUCH_TEST_S3_BUCKET"
+      printf '[cache.s3]\nendpoint = "%s"\ninsecure_allow_http = true\n' "$VOUCH_TEST_S3_ENDPOINT"
+      printf 'access_key_id = "%s"\nsecret_access_key = "%s"\nserve = "redirect"\n' \
+        "$VOUCH_TEST_S3_ACCESS_KEY_ID" "$VOUCH_TEST_S3_SECRET_ACCESS_KEY"
+    fi
+    printf '[rate_limit]\nrequests_per_second = 0\n'
+    printf '[[upstreams]]\nname = "up.test"\nurl = "%s"\ninsecure_allow_http = true\n' "$UPSTREAM"
+  } >"$file"
+  echo "$file"
+}
+
+start_replica() { # name license_cache_secs backend -> sets REPLICA_PORT
+  REPLICA_PORT=$(free_port)
+  local cfg
+  cfg=$(replica_config "$1" "$REPLICA_PORT" "$2" "$3")
+  VOUCH_PROXY_LOG=error "$BIN" --config "$cfg" serve 2>"$WORK/$1.log" &
+  PIDS+=($!)
+  wait_http "http://127.0.0.1:$REPLICA_PORT/healthz"
+}
+
+license_for() { # config -> prints the license ID of a fresh app + channel + license
+  local admin=("$BIN" --config "$1")
+  "${admin[@]}" app add acme --allow up.test/acme >/dev/null
+  "${admin[@]}" channel add-version --app acme --channel stable --version 1.0 >/dev/null
+  "${admin[@]}" license create --app acme --email bench@example.com --channel stable --expires never 2>/dev/null
+}
+
+PG_LICENSE=$(license_for "$(replica_config admin 1 5 pg)")
+PG_BASIC="Authorization: Basic $(printf 'bench@example.com:%s' "$PG_LICENSE" | base64 -w0)"
+
+PORTS=()
+for n in 1 2 3; do
+  start_replica "replica-$n" 5 pg
+  PORTS+=("$REPLICA_PORT")
+  # Warm: the first replica fills S3, the others read what it stored.
+  for path in manifests/1.0 "blobs/$LAYER"; do
+    got=$(curl -s -o /dev/null -w '%{http_code}' -H "$ACCEPT" -H "$PG_BASIC" "http://127.0.0.1:$REPLICA_PORT/v2/$NAME/$path")
+    case "$got" in 200 | 307) ;; *) echo "replica-$n $path answered $got" >&2; exit 1 ;; esac
+  done
+done
+# One token, from replica 1, used on every replica (they share the secret).
+PG_TOKEN=$(curl -sf -u "bench@example.com:$PG_LICENSE" \
+  "http://127.0.0.1:${PORTS[0]}/v2/token?service=x&scope=repository:$NAME:pull" | jq -r .token)
+
+# R replicas, each driven by its own wrk (one thread, CONNECTIONS/R connections):
+# the sum of their requests/s. Non-2xx is expected only for the 307s.
+replicas_rps() { # replicas path
+  local r=$1 total=0 i rps wrk_pids=()
+  for ((i = 0; i < r; i++)); do
+    wrk -t1 -c$((CONNECTIONS / r)) -d"$DURATION" -H "$ACCEPT" -H "Authorization: Bearer $PG_TOKEN" \
+      "http://127.0.0.1:${PORTS[$i]}/v2/$NAME/$2" >"$WORK/wrk-$i.out" &
+    wrk_pids+=($!)
+  done
+  wait "${wrk_pids[@]}"
+  for ((i = 0; i < r; i++)); do
+    if [ "$2" = manifests/1.0 ] && grep -q 'Non-2xx' "$WORK/wrk-$i.out"; then
+      echo "replica $((i + 1)): non-2xx answers" >&2
+      cat "$WORK/wrk-$i.out" >&2
+      exit 1
+    fi
+    rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk-$i.out")
+    total=$(awk -v a="$total" -v b="$rps" 'BEGIN { printf "%.0f", a + b }')
+  done
+  echo "$total"
+}
+
+echo "== scale-out: wrk on 1, 2, 3 replicas (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+declare -A SCALE
+for r in 1 2 3; do
+  SCALE[manifest_$r]=$(replicas_rps "$r" manifests/1.0)
+  SCALE[redirect_$r]=$(replicas_rps "$r" "blobs/$LAYER")
+  echo "replicas=$r: manifest ${SCALE[manifest_$r]} req/s, blob 307 ${SCALE[redirect_$r]} req/s" >&2
+done
+
+# The license checked in the state database on every request (cache off):
+# Postgres vs SQLite, one server each, Basic auth.
+start_replica auth-pg 0 pg
+AUTH_PG_PORT=$REPLICA_PORT
+SQ_LICENSE=$(license_for "$(replica_config auth-sqlite 1 0 sqlite)")
+start_replica auth-sqlite 0 sqlite
+AUTH_SQLITE_PORT=$REPLICA_PORT
+SQ_BASIC="Authorization: Basic $(printf 'bench@example.com:%s' "$SQ_LICENSE" | base64 -w0)"
+auth_rps() { # port header
+  curl -sf -o /dev/null -H "$ACCEPT" -H "$2" "http://127.0.0.1:$1/v2/$NAME/manifests/1.0"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -H "$ACCEPT" -H "$2" \
+    "http://127.0.0.1:$1/v2/$NAME/manifests/1.0" | awk '/Requests\/sec/ {print $2}'
+}
+AUTH_SQLITE=$(auth_rps "$AUTH_SQLITE_PORT" "$SQ_BASIC")
+AUTH_PG=$(auth_rps "$AUTH_PG_PORT" "$PG_BASIC")
+
+echo
+echo "scale-out on $(nproc) cores (wrk, PostgreSQL and moto share them): cached GETs, bearer token"
+printf '%-9s %16s %14s %18s\n' replicas "manifest req/s" "vs 1 replica" "blob 307 req/s"
+for r in 1 2 3; do
+  printf '%-9s %16s %13sx %18s\n' "$r" "${SCALE[manifest_$r]}" \
+    "$(ratio "${SCALE[manifest_$r]}" "${SCALE[manifest_1]}")" "${SCALE[redirect_$r]}"
+done
+echo
+echo "license looked up on every request (license_cache_secs = 0, Basic auth, manifest GET):"
+echo "  SQLite    $AUTH_SQLITE req/s"
+echo "  Postgres  $AUTH_PG req/s ($(ratio "$AUTH_PG" "$AUTH_SQLITE")x of SQLite:" \
+  "$(awk -v p="$AUTH_PG" -v s="$AUTH_SQLITE" 'BEGIN { printf "%.0f", 1e6 / p - 1e6 / s }') us more per request at saturation)"
+echo "  with the default 5 s license cache neither database is on the request path."
