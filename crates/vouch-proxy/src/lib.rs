@@ -15,8 +15,8 @@
 //! (handlers and wiring), [`upstream`] (the vendor's registries),
 //! [`cache`] (verified content on disk), [`store`] (state behind traits,
 //! SQLite by default), [`pulllog`], [`metrics`], [`memo`] (in-memory
-//! caches), [`error`] (OCI error responses) and [`admin`] (what the admin
-//! CLI does).
+//! caches), [`error`] (OCI error responses), [`admin`] (what the admin
+//! CLI does) and [`migrate`] (SQLite → PostgreSQL).
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -27,6 +27,7 @@ pub mod entitlement;
 pub mod error;
 pub mod memo;
 pub mod metrics;
+pub mod migrate;
 pub mod names;
 pub mod pulllog;
 pub mod ratelimit;
