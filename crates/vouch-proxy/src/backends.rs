@@ -10,6 +10,7 @@ use crate::cache::disk::DiskStore;
 use crate::cache::s3::S3Store;
 use crate::config::Settings;
 use crate::server::Stores;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{LicenseStore, PullLog, ResolutionStore};
 
@@ -83,10 +84,15 @@ pub async fn open_state(settings: &Settings) -> Result<State, BackendError> {
             })?;
             Ok(State::of(Arc::new(store)))
         }
-        Some(postgres) => Err(BackendError::State {
-            location: postgres.redacted_url(),
-            message: "the PostgreSQL backend is not available in this build".into(),
-        }),
+        Some(postgres) => {
+            let store = PostgresStore::connect(&postgres.url, postgres.max_connections)
+                .await
+                .map_err(|e| BackendError::State {
+                    location: postgres.redacted_url(),
+                    message: e.to_string(),
+                })?;
+            Ok(State::of(Arc::new(store)))
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::cache::s3::{S3Config, S3ConfigError, S3Credentials, S3Serve};
 use crate::names::{NameError, UpstreamName};
+use crate::store::postgres::{DEFAULT_MAX_CONNECTIONS, redact_database_url};
 
 /// Default listen address: loopback, so a fresh install is not exposed
 /// before someone decides where it should listen.
@@ -47,10 +48,6 @@ pub const DEFAULT_RATE_PER_SECOND: f64 = 20.0;
 pub const DEFAULT_RATE_BURST: u32 = 200;
 /// How long graceful shutdown waits for in-flight requests.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// Default Postgres connection pool size per replica: a request holds a
-/// connection only for one short query (cached license lookups, batched
-/// pull-log writes), so a few connections serve thousands of requests/s.
-pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 8;
 /// A secret file larger than this is certainly not a password.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
@@ -373,7 +370,7 @@ pub struct PostgresSettings {
 impl PostgresSettings {
     /// The URL without its password, for messages.
     pub fn redacted_url(&self) -> String {
-        redact_url(&self.url)
+        redact_database_url(&self.url)
     }
 }
 
@@ -383,20 +380,6 @@ impl std::fmt::Debug for PostgresSettings {
             .field("url", &self.redacted_url())
             .field("max_connections", &self.max_connections)
             .finish()
-    }
-}
-
-/// A URL with any password replaced by `***` (unparsable text is hidden
-/// entirely, since it may hold one).
-pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "<unparsable URL>".to_string(),
     }
 }
 
@@ -583,7 +566,7 @@ impl ConfigFile {
                         "state.database_url",
                         format!(
                             "expected a postgres:// or postgresql:// URL, found {}",
-                            redact_url(&url)
+                            redact_database_url(&url)
                         ),
                     ));
                 }
@@ -592,8 +575,7 @@ impl ConfigFile {
                     max_connections: self
                         .state
                         .max_connections
-                        .unwrap_or(DEFAULT_DATABASE_MAX_CONNECTIONS)
-                        .max(1),
+                        .unwrap_or(DEFAULT_MAX_CONNECTIONS),
                 })
             })
             .transpose()?;

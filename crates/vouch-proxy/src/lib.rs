@@ -16,7 +16,8 @@
 //! [`cache`] (verified content on disk), [`store`] (state behind traits,
 //! SQLite by default), [`pulllog`], [`metrics`], [`memo`] (in-memory
 //! caches), [`error`] (OCI error responses), [`admin`] (what the admin
-//! CLI does) and [`backends`] (opening SQLite or Postgres, disk or S3).
+//! CLI does), [`backends`] (opening SQLite or Postgres, disk or S3) and
+//! [`migrate`] (SQLite → PostgreSQL).
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -28,6 +29,7 @@ pub mod entitlement;
 pub mod error;
 pub mod memo;
 pub mod metrics;
+pub mod migrate;
 pub mod names;
 pub mod pulllog;
 pub mod ratelimit;

@@ -12,6 +12,8 @@ use vouch_proxy::config::{ConfigFile, SecretSource, Settings};
 use vouch_proxy::names::{AppSlug, ChannelName, Repository, Tag};
 use vouch_proxy::secret::ServerSecret;
 use vouch_proxy::server::{self, Proxy};
+use vouch_proxy::store::postgres::{self, ImportTarget, PostgresStore};
+use vouch_proxy::store::sqlite::SqliteStore;
 use vouch_proxy::store::{LicenseNumber, ReferrersMode};
 use vouch_proxy::{admin, backends};
 
@@ -49,6 +51,27 @@ enum Command {
     /// Manage licenses.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Copy the SQLite state into PostgreSQL (one transaction). Every
+    /// replica must then use the same secret.key as the SQLite server:
+    /// license IDs are stored as hashes keyed by it.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Args)]
+struct MigrateArgs {
+    /// The SQLite state file to copy (`<state.dir>/state.db`); stop the
+    /// servers using it first.
+    #[arg(long)]
+    from: PathBuf,
+    /// The PostgreSQL URL, `postgres://user:password@host:port/database`
+    /// (also VOUCH_PROXY_MIGRATE_TO, which keeps the password out of the
+    /// process list).
+    #[arg(long, env = "VOUCH_PROXY_MIGRATE_TO", hide_env_values = true)]
+    to: String,
+    /// Delete everything the target database holds before copying (same
+    /// transaction). Without it, a target that holds anything is refused.
+    #[arg(long)]
+    replace_target: bool,
 }
 
 #[derive(Subcommand)]
@@ -190,6 +213,9 @@ fn referrers_mode(value: &str) -> Result<ReferrersMode> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Command::Migrate(args) = &cli.command {
+        return migrate(args).await;
+    }
     let settings = load_settings(&cli)?;
     if let Command::Serve = cli.command {
         return serve(settings).await;
@@ -198,7 +224,7 @@ async fn main() -> Result<()> {
     let store = &*state.licenses;
     let now = Timestamp::now();
     match cli.command {
-        Command::Serve => unreachable!("handled above"),
+        Command::Serve | Command::Migrate(_) => unreachable!("handled above"),
         Command::App(AppCommand::Add {
             slug,
             allow,
@@ -336,6 +362,40 @@ async fn main() -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+async fn migrate(args: &MigrateArgs) -> Result<()> {
+    // Opening a missing file would create an empty database and copy nothing.
+    if !args.from.is_file() {
+        anyhow::bail!(
+            "--from {}: expected an existing SQLite state file, found none",
+            args.from.display()
+        );
+    }
+    let from = SqliteStore::open(&args.from)?;
+    let to = PostgresStore::connect(&args.to, postgres::DEFAULT_MAX_CONNECTIONS).await?;
+    let target = if args.replace_target {
+        ImportTarget::ReplaceExisting
+    } else {
+        ImportTarget::Empty
+    };
+    let shown = postgres::redact_database_url(&args.to);
+    let report = vouch_proxy::migrate::migrate(&from, &to, target)
+        .await
+        .with_context(|| format!("copying {} into {shown}", args.from.display()))?;
+    to.close().await;
+    if !report.replaced.is_empty() {
+        println!("deleted from the target first: {}", report.replaced);
+    }
+    println!(
+        "copied {} into {shown}: {}",
+        args.from.display(),
+        report.copied
+    );
+    println!(
+        "every replica must use the secret.key this SQLite state was used with: license IDs are stored as hashes keyed by it"
+    );
     Ok(())
 }
 

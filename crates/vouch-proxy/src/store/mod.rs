@@ -9,7 +9,13 @@
 //!
 //! Methods return boxed futures ([`StoreFuture`]) so the traits stay
 //! object-safe (`Arc<dyn LicenseStore>`) and an async backend fits.
+//!
+//! Backends: [`sqlite::SqliteStore`] (embedded, one file) and
+//! [`postgres::PostgresStore`] (shared by replicas). Both answer the same
+//! behaviour suite (`tests/store_backends.rs`). [`StateSnapshot`] and
+//! [`StateCounts`] describe a whole state, for `vouch-proxy migrate`.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
@@ -299,4 +305,101 @@ pub trait ResolutionStore: Send + Sync {
         repository: &'a Repository,
         subject: &'a Digest,
     ) -> StoreFuture<'a, Vec<Digest>>;
+}
+
+/// One `tag → digest` sighting, as [`ResolutionStore::record_tag`] keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagSighting {
+    /// The repository.
+    pub repository: Repository,
+    /// The tag.
+    pub tag: Tag,
+    /// A digest it pointed at.
+    pub digest: Digest,
+    /// When it was first seen pointing there.
+    pub first_seen: Timestamp,
+    /// When it was last seen pointing there.
+    pub last_seen: Timestamp,
+}
+
+/// An artefact recorded for a subject ([`ResolutionStore::record_attachment`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The repository.
+    pub repository: Repository,
+    /// The digest it is attached to.
+    pub subject: Digest,
+    /// The signature, attestation, SBOM or referrers index.
+    pub artifact: Digest,
+}
+
+/// Everything a store holds except the pull log (which is copied in pages):
+/// what `vouch-proxy migrate` reads from one backend and writes to another.
+/// Every list is sorted (text bytewise): apps by slug, channels by app then
+/// name, releases by app, channel, version, repository, reference, licenses
+/// by number, tags by repository, tag, digest, attachments by repository,
+/// subject, artifact. So two snapshots of equal states compare equal.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StateSnapshot {
+    /// Apps with their allow-lists and referrers mode.
+    pub apps: Vec<App>,
+    /// Every channel, including those without releases.
+    pub channels: Vec<(AppSlug, ChannelName)>,
+    /// Every release, with its app.
+    pub releases: Vec<(AppSlug, Release)>,
+    /// Every license, numbers, hashes, times and revocation included.
+    pub licenses: Vec<License>,
+    /// Tag history.
+    pub tags: Vec<TagSighting>,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+}
+
+/// How many rows each part of a state holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StateCounts {
+    /// Apps.
+    pub apps: u64,
+    /// Allow-list entries over all apps.
+    pub repositories: u64,
+    /// Channels.
+    pub channels: u64,
+    /// Releases.
+    pub releases: u64,
+    /// Licenses (revoked ones included).
+    pub licenses: u64,
+    /// Of which revoked.
+    pub revoked_licenses: u64,
+    /// Pull-log lines.
+    pub pulls: u64,
+    /// Tag → digest sightings.
+    pub tag_digests: u64,
+    /// Attachments.
+    pub attachments: u64,
+}
+
+impl StateCounts {
+    /// Whether every table is empty.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl std::fmt::Display for StateCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} apps ({} allowed repositories), {} channels, {} releases, {} licenses \
+             ({} revoked), {} pull-log lines, {} tag sightings, {} attachments",
+            self.apps,
+            self.repositories,
+            self.channels,
+            self.releases,
+            self.licenses,
+            self.revoked_licenses,
+            self.pulls,
+            self.tag_digests,
+            self.attachments
+        )
+    }
 }

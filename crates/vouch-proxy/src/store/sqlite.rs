@@ -16,8 +16,9 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    App, License, LicenseNumber, LicenseStore, NewLicense, PullAction, PullLog, PullRecord,
-    ReferrersMode, Release, ResolutionStore, StoreError, StoreFuture,
+    App, Attachment, License, LicenseNumber, LicenseStore, NewLicense, PullAction, PullLog,
+    PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot, StoreError,
+    StoreFuture, TagSighting,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
 use crate::secret::LicenseIdHash;
@@ -204,6 +205,240 @@ impl SqliteStore {
             })?
         })
     }
+}
+
+/// Rows of a query as `T`, mapped with `f`.
+fn collect_rows<T, P: rusqlite::Params>(
+    conn: &Connection,
+    operation: &'static str,
+    sql: &str,
+    params: P,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend(operation))?;
+    stmt.query_map(params, f)
+        .map_err(backend(operation))?
+        .collect::<Result<_, _>>()
+        .map_err(backend(operation))
+}
+
+impl SqliteStore {
+    /// Everything but the pull log, sorted as [`StateSnapshot`] documents
+    /// (SQLite compares text bytewise).
+    pub fn snapshot(&self) -> StoreFuture<'_, StateSnapshot> {
+        const OP: &str = "read the whole state";
+        self.run(OP, |conn| {
+            let slugs: Vec<String> =
+                collect_rows(conn, OP, "SELECT slug FROM apps ORDER BY slug", [], |r| {
+                    r.get(0)
+                })?;
+            let mut apps = Vec::with_capacity(slugs.len());
+            for slug in slugs {
+                let slug = AppSlug::new(&slug).map_err(|_| corrupt("app slug", &slug))?;
+                apps.extend(load_app(conn, &slug)?);
+            }
+            let channels = collect_rows(
+                conn,
+                OP,
+                "SELECT app, name FROM channels ORDER BY app, name",
+                [],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )?
+            .into_iter()
+            .map(|(app, name)| {
+                Ok((
+                    AppSlug::new(&app).map_err(|_| corrupt("app slug", &app))?,
+                    ChannelName::new(&name).map_err(|_| corrupt("channel name", &name))?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+            let mut releases = Vec::new();
+            for app in &apps {
+                releases.extend(
+                    load_releases(conn, &app.slug)?
+                        .into_iter()
+                        .map(|r| (app.slug.clone(), r)),
+                );
+            }
+            let licenses = query_licenses(
+                conn,
+                &format!("SELECT {LICENSE_COLUMNS} FROM licenses ORDER BY id"),
+                [],
+            )?;
+            let tags = collect_rows(
+                conn,
+                OP,
+                "SELECT repository, tag, digest, first_seen, last_seen FROM tag_digests
+                 ORDER BY repository, tag, digest",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                    ))
+                },
+            )?
+            .into_iter()
+            .map(|(repository, tag, digest, first, last)| {
+                Ok(TagSighting {
+                    repository: Repository::parse(&repository)
+                        .map_err(|_| corrupt("repository", &repository))?,
+                    tag: Tag::new(&tag).map_err(|_| corrupt("tag", &tag))?,
+                    digest: Digest::parse(&digest).map_err(|_| corrupt("digest", &digest))?,
+                    first_seen: from_ts("tag first_seen", first)?,
+                    last_seen: from_ts("tag last_seen", last)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+            let attachments = collect_rows(
+                conn,
+                OP,
+                "SELECT repository, subject, artifact FROM attachments
+                 ORDER BY repository, subject, artifact",
+                [],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )?
+            .into_iter()
+            .map(|(repository, subject, artifact)| {
+                Ok(Attachment {
+                    repository: Repository::parse(&repository)
+                        .map_err(|_| corrupt("repository", &repository))?,
+                    subject: Digest::parse(&subject).map_err(|_| corrupt("digest", &subject))?,
+                    artifact: Digest::parse(&artifact).map_err(|_| corrupt("digest", &artifact))?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+            Ok(StateSnapshot {
+                apps,
+                channels,
+                releases,
+                licenses,
+                tags,
+                attachments,
+            })
+        })
+    }
+
+    /// How many rows each table holds.
+    pub fn counts(&self) -> StoreFuture<'_, StateCounts> {
+        self.run("count rows", |conn| {
+            conn.query_row(
+                "SELECT (SELECT count(*) FROM apps), (SELECT count(*) FROM app_repositories),
+                        (SELECT count(*) FROM channels), (SELECT count(*) FROM releases),
+                        (SELECT count(*) FROM licenses),
+                        (SELECT count(*) FROM licenses WHERE revoked_at IS NOT NULL),
+                        (SELECT count(*) FROM pulls), (SELECT count(*) FROM tag_digests),
+                        (SELECT count(*) FROM attachments)",
+                [],
+                |r| {
+                    let n = |i: usize| -> rusqlite::Result<u64> {
+                        Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
+                    };
+                    Ok(StateCounts {
+                        apps: n(0)?,
+                        repositories: n(1)?,
+                        channels: n(2)?,
+                        releases: n(3)?,
+                        licenses: n(4)?,
+                        revoked_licenses: n(5)?,
+                        pulls: n(6)?,
+                        tag_digests: n(7)?,
+                        attachments: n(8)?,
+                    })
+                },
+            )
+            .map_err(backend("count rows"))
+        })
+    }
+
+    /// Up to `limit` pull-log lines after position `after` (0 = from the
+    /// start), oldest first, each with its position: page through the
+    /// whole log by passing the last position back.
+    pub fn pull_log_page(&self, after: i64, limit: u32) -> StoreFuture<'_, Vec<(i64, PullRecord)>> {
+        const OP: &str = "read pull log";
+        self.run(OP, move |conn| {
+            collect_rows(
+                conn,
+                OP,
+                "SELECT id, license, at, action, method, repository, reference, status, bytes
+                 FROM pulls WHERE id > ?1 ORDER BY id LIMIT ?2",
+                params![after, limit],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, u16>(7)?,
+                        r.get::<_, i64>(8)?,
+                    ))
+                },
+            )?
+            .into_iter()
+            .map(
+                |(id, license, at, action, method, repository, reference, status, bytes)| {
+                    Ok((
+                        id,
+                        PullRecord {
+                            license: LicenseNumber(license),
+                            at: from_ts("pull time", at)?,
+                            action: PullAction::parse(&action)
+                                .ok_or_else(|| corrupt("pull action", &action))?,
+                            method,
+                            repository,
+                            reference,
+                            status,
+                            bytes: u64::try_from(bytes).unwrap_or(0),
+                        },
+                    ))
+                },
+            )
+            .collect()
+        })
+    }
+}
+
+fn load_releases(conn: &Connection, app: &AppSlug) -> Result<Vec<Release>, StoreError> {
+    let rows: Vec<(String, String, String, String)> = collect_rows(
+        conn,
+        "read releases",
+        "SELECT c.name, r.version, r.repository, r.reference
+         FROM releases r JOIN channels c ON c.id = r.channel
+         WHERE c.app = ?1 ORDER BY c.name, r.version, r.repository, r.reference",
+        [app.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    rows.into_iter()
+        .map(|(channel, version, repository, reference)| {
+            Ok(Release {
+                channel: ChannelName::new(&channel)
+                    .map_err(|_| corrupt("channel name", &channel))?,
+                version: Tag::new(&version).map_err(|_| corrupt("version", &version))?,
+                repository: if repository.is_empty() {
+                    None
+                } else {
+                    Some(
+                        Repository::parse(&repository)
+                            .map_err(|_| corrupt("repository", &repository))?,
+                    )
+                },
+                reference: Reference::parse(&reference)
+                    .map_err(|_| corrupt("reference", &reference))?,
+            })
+        })
+        .collect()
 }
 
 fn load_app(conn: &Connection, slug: &AppSlug) -> Result<Option<App>, StoreError> {
@@ -479,41 +714,7 @@ impl LicenseStore for SqliteStore {
 
     fn releases<'a>(&'a self, app: &'a AppSlug) -> StoreFuture<'a, Vec<Release>> {
         let app = app.clone();
-        self.run("read releases", move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT c.name, r.version, r.repository, r.reference
-                     FROM releases r JOIN channels c ON c.id = r.channel
-                     WHERE c.app = ?1 ORDER BY c.name, r.version, r.repository, r.reference",
-                )
-                .map_err(backend("read releases"))?;
-            let rows: Vec<(String, String, String, String)> = stmt
-                .query_map([app.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .map_err(backend("read releases"))?
-                .collect::<Result<_, _>>()
-                .map_err(backend("read releases"))?;
-            rows.into_iter()
-                .map(|(channel, version, repository, reference)| {
-                    Ok(Release {
-                        channel: ChannelName::new(&channel)
-                            .map_err(|_| corrupt("channel name", &channel))?,
-                        version: Tag::new(&version).map_err(|_| corrupt("version", &version))?,
-                        repository: if repository.is_empty() {
-                            None
-                        } else {
-                            Some(
-                                Repository::parse(&repository)
-                                    .map_err(|_| corrupt("repository", &repository))?,
-                            )
-                        },
-                        reference: Reference::parse(&reference)
-                            .map_err(|_| corrupt("reference", &reference))?,
-                    })
-                })
-                .collect()
-        })
+        self.run("read releases", move |conn| load_releases(conn, &app))
     }
 
     fn channels<'a>(&'a self, app: &'a AppSlug) -> StoreFuture<'a, Vec<ChannelName>> {
@@ -566,7 +767,13 @@ impl LicenseStore for SqliteStore {
                     license.expires_at.map(ts),
                 ],
             )
-            .map_err(backend("create license"))?;
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict("a license with this ID hash".into())
+                } else {
+                    backend("create license")(e)
+                }
+            })?;
             let number = tx.last_insert_rowid();
             for id in channel_ids {
                 tx.execute(
@@ -715,7 +922,8 @@ impl ResolutionStore for SqliteStore {
             conn.execute(
                 "INSERT INTO tag_digests (repository, tag, digest, first_seen, last_seen)
                  VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT (repository, tag, digest) DO UPDATE SET last_seen = excluded.last_seen",
+                 ON CONFLICT (repository, tag, digest)
+                 DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)",
                 params![repository, tag, digest, ts(at)],
             )
             .map_err(backend("record tag"))?;
@@ -732,7 +940,8 @@ impl ResolutionStore for SqliteStore {
         self.run("read tag digests", move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT digest FROM tag_digests WHERE repository = ?1 AND tag = ?2 ORDER BY last_seen DESC",
+                    "SELECT digest FROM tag_digests WHERE repository = ?1 AND tag = ?2
+                     ORDER BY last_seen DESC, digest",
                 )
                 .map_err(backend("read tag digests"))?;
             let rows: Vec<String> = stmt
@@ -776,7 +985,8 @@ impl ResolutionStore for SqliteStore {
         self.run("read attachments", move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT artifact FROM attachments WHERE repository = ?1 AND subject = ?2",
+                    "SELECT artifact FROM attachments WHERE repository = ?1 AND subject = ?2
+                     ORDER BY artifact",
                 )
                 .map_err(backend("read attachments"))?;
             let rows: Vec<String> = stmt
@@ -794,7 +1004,6 @@ impl ResolutionStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::{LicenseId, ServerSecret};
 
     fn app(slug: &str) -> App {
         App {
@@ -804,159 +1013,8 @@ mod tests {
         }
     }
 
-    fn release(channel: &str, version: &str) -> Release {
-        Release {
-            channel: ChannelName::new(channel).unwrap(),
-            version: Tag::new(version).unwrap(),
-            repository: None,
-            reference: Reference::Tag(Tag::new(version).unwrap()),
-        }
-    }
-
-    #[tokio::test]
-    async fn apps_channels_and_licenses_round_trip() {
-        let store = SqliteStore::in_memory().unwrap();
-        let acme = app("acme");
-        store.add_app(&acme).await.unwrap();
-        assert!(matches!(
-            store.add_app(&acme).await,
-            Err(StoreError::Conflict(_))
-        ));
-        store
-            .allow_repository(
-                &acme.slug,
-                &Repository::parse("docker.io/library/postgres").unwrap(),
-            )
-            .await
-            .unwrap();
-        store
-            .set_referrers_mode(&acme.slug, ReferrersMode::Passthrough)
-            .await
-            .unwrap();
-        let loaded = store.app(&acme.slug).await.unwrap().unwrap();
-        assert_eq!(loaded.repositories.len(), 2);
-        assert_eq!(loaded.referrers, ReferrersMode::Passthrough);
-
-        store
-            .add_releases(
-                &acme.slug,
-                &[release("stable", "1.0.0"), release("beta", "1.1.0-rc1")],
-            )
-            .await
-            .unwrap();
-        assert_eq!(store.releases(&acme.slug).await.unwrap().len(), 2);
-        assert_eq!(
-            store.channels(&acme.slug).await.unwrap(),
-            vec![
-                ChannelName::new("beta").unwrap(),
-                ChannelName::new("stable").unwrap()
-            ]
-        );
-
-        let hasher = ServerSecret::from_bytes([7; 32]).license_hasher();
-        let id = LicenseId::generate().unwrap();
-        let now = Timestamp::from_second(1_800_000_000).unwrap();
-        let new = NewLicense {
-            app: acme.slug.clone(),
-            email: "a@example.com".into(),
-            channels: vec![ChannelName::new("stable").unwrap()],
-            id_hash: hasher.hash(&id),
-            created_at: now,
-            expires_at: Some(now),
-        };
-        let number = store.create_license(&new).await.unwrap();
-        let found = store
-            .license_by_hash(&hasher.hash(&id))
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(found.number, number);
-        assert_eq!(found.channels, new.channels);
-        assert_eq!(found.expires_at, Some(now));
-        let other = LicenseId::generate().unwrap();
-        assert!(
-            store
-                .license_by_hash(&hasher.hash(&other))
-                .await
-                .unwrap()
-                .is_none()
-        );
-
-        let revoked = store.revoke_license(number, now).await.unwrap();
-        assert_eq!(revoked.revoked_at, Some(now));
-        let later = Timestamp::from_second(1_900_000_000).unwrap();
-        assert_eq!(
-            store
-                .revoke_license(number, later)
-                .await
-                .unwrap()
-                .revoked_at,
-            Some(now)
-        );
-        assert!(matches!(
-            store.revoke_license(LicenseNumber(99), now).await,
-            Err(StoreError::NotFound(_))
-        ));
-
-        let mut bad = new.clone();
-        bad.channels = vec![ChannelName::new("nightly").unwrap()];
-        bad.id_hash = hasher.hash(&other);
-        assert!(
-            matches!(store.create_license(&bad).await, Err(StoreError::NotFound(m)) if m.contains("nightly"))
-        );
-        assert_eq!(store.licenses(None).await.unwrap().len(), 1);
-
-        let removed = store
-            .remove_version(
-                &acme.slug,
-                &ChannelName::new("beta").unwrap(),
-                &Tag::new("1.1.0-rc1").unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(removed, 1);
-    }
-
-    #[tokio::test]
-    async fn pull_log_and_resolutions_round_trip() {
-        let store = SqliteStore::in_memory().unwrap();
-        let at = Timestamp::from_second(1_800_000_000).unwrap();
-        let record = |status| PullRecord {
-            license: LicenseNumber(1),
-            at,
-            action: PullAction::Blob,
-            method: "GET".into(),
-            repository: "ghcr.io/acme/api".into(),
-            reference: "sha256:00".into(),
-            status,
-            bytes: 42,
-        };
-        store.append(&[record(200), record(404)]).await.unwrap();
-        let pulls = store.pulls(LicenseNumber(1), 10).await.unwrap();
-        assert_eq!(
-            pulls.iter().map(|p| p.status).collect::<Vec<_>>(),
-            vec![404, 200]
-        );
-        assert!(store.pulls(LicenseNumber(2), 10).await.unwrap().is_empty());
-
-        let repo = Repository::parse("ghcr.io/acme/api").unwrap();
-        let tag = Tag::new("v1").unwrap();
-        let d1 = Digest::sha256_of(b"1");
-        let d2 = Digest::sha256_of(b"2");
-        store.record_tag(&repo, &tag, &d1, at).await.unwrap();
-        store.record_tag(&repo, &tag, &d1, at).await.unwrap();
-        store.record_tag(&repo, &tag, &d2, at).await.unwrap();
-        assert_eq!(store.tag_digests(&repo, &tag).await.unwrap().len(), 2);
-        store.record_attachment(&repo, &d1, &d2).await.unwrap();
-        assert_eq!(store.attachments(&repo, &d1).await.unwrap(), vec![d2]);
-        assert!(
-            store
-                .attachments(&repo, &Digest::sha256_of(b"3"))
-                .await
-                .unwrap()
-                .is_empty()
-        );
-    }
+    // The behaviour of the traits is tested once for every backend in
+    // tests/store_backends.rs; here only what is SQLite's own.
 
     #[test]
     fn reopening_a_file_keeps_data() {

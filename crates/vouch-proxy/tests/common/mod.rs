@@ -3,6 +3,7 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod images;
+pub mod postgres;
 pub mod s3;
 pub mod setup;
 pub mod stub;
