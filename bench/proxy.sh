@@ -216,6 +216,9 @@ echo "== scale-out: starting PostgreSQL and moto" >&2
 start_postgres >&2
 ensure_moto >&2
 start_s3 "$WORK/moto" >&2
+# A database of its own (the test role may create databases, not tables in `postgres`).
+"$(postgres_bin)/createdb" --maintenance-db="$VOUCH_TEST_DATABASE_URL" vouch_bench
+BENCH_DATABASE_URL=${VOUCH_TEST_DATABASE_URL%/*}/vouch_bench
 
 replica_config() { # name port license_cache_secs backend(pg|sqlite)
   local file="$WORK/$1.toml"
@@ -223,7 +226,7 @@ replica_config() { # name port license_cache_secs backend(pg|sqlite)
     printf '[server]\nlisten = "127.0.0.1:%s"\npublic_scheme = "http"\nlicense_cache_secs = %s\n' "$2" "$3"
     printf '[state]\ndir = "%s"\nsecret_file = "%s"\n' "$WORK/$1" "$WORK/shared-secret.key"
     if [ "$4" = pg ]; then
-      printf 'database_url = "%s"\n' "$VOUCH_TEST_DATABASE_URL"
+      printf 'database_url = "%s"\n' "$BENCH_DATABASE_URL"
       # Manifests come from S3Store's memory after the first read; blobs are
       # answered with a presigned 307 (moto, a Python server, would otherwise
       # be what is measured).

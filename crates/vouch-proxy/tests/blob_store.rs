@@ -450,3 +450,25 @@ async fn a_bucket_that_does_not_exist_fails_the_probe() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_replica_remembers_blob_sizes_and_others_ask_the_store() {
+    let Some(case) = s3_case("known") else {
+        return;
+    };
+    let store = case.store(S3Serve::Redirect);
+    let data = noise(4096);
+    let digest = import(&store, &data).await;
+    // A lifecycle rule deletes the object behind the proxy's back.
+    case.env
+        .raw()
+        .delete(&ObjectPath::from(store.blob_key(&digest)))
+        .await
+        .unwrap();
+    // The importing replica still knows it for KNOWN_BLOB_TTL (no HEAD per
+    // GET); a replica that never saw it asks the store and finds nothing.
+    let handle = store.blob(&digest).await.unwrap().unwrap();
+    assert_eq!(handle.size, data.len() as u64);
+    let other = case.store(S3Serve::Redirect);
+    assert!(other.blob(&digest).await.unwrap().is_none());
+}

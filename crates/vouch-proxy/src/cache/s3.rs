@@ -483,7 +483,17 @@ pub struct S3Store {
     /// entry can never be stale; it saves an object-store round trip
     /// (tens of milliseconds on real S3) on every manifest GET.
     recent_manifests: TtlMap<Digest, StoredManifest>,
+    /// Sizes of blobs known to be stored, so a cached blob GET costs no
+    /// `HEAD` round trip (which bounded redirect mode at the object store's
+    /// latency). Short-lived: an object a lifecycle rule deletes is noticed
+    /// within [`KNOWN_BLOB_TTL`].
+    known_blobs: TtlMap<Digest, u64>,
 }
+
+/// How long a stored blob's size is trusted without asking the store.
+pub const KNOWN_BLOB_TTL: Duration = Duration::from_secs(60);
+/// How many blob sizes are remembered (~100 bytes each).
+pub const KNOWN_BLOBS: usize = 65_536;
 
 /// Manifests up to this size are kept in [`S3Store`]'s memory.
 pub const MEMORY_MANIFEST_BYTES: usize = 64 * 1024;
@@ -574,6 +584,7 @@ impl S3Store {
             client: Arc::new(client),
             config,
             recent_manifests: TtlMap::new(MEMORY_MANIFEST_TTL, MEMORY_MANIFESTS),
+            known_blobs: TtlMap::new(KNOWN_BLOB_TTL, KNOWN_BLOBS),
         })
     }
 
@@ -876,10 +887,16 @@ impl BlobStore for S3Store {
     fn blob<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<BlobHandle>> {
         Box::pin(async move {
             let key = self.key(Kind::Blob, digest);
-            let meta = match self.client.head(&key).await {
-                Ok(meta) => meta,
-                Err(e) if is_not_found(&e) => return Ok(None),
-                Err(e) => return Err(storage("stat", &key)(e)),
+            let size = match self.known_blobs.get(digest) {
+                Some(size) => size,
+                None => match self.client.head(&key).await {
+                    Ok(meta) => {
+                        self.known_blobs.insert(digest.clone(), meta.size);
+                        meta.size
+                    }
+                    Err(e) if is_not_found(&e) => return Ok(None),
+                    Err(e) => return Err(storage("stat", &key)(e)),
+                },
             };
             let body = match self.config.serve {
                 S3Serve::Stream => BlobBody::Ranged(Box::new(ObjectReader {
@@ -893,10 +910,7 @@ impl BlobStore for S3Store {
                         .map_err(storage("presign", &key))?,
                 ),
             };
-            Ok(Some(BlobHandle {
-                size: meta.size,
-                body,
-            }))
+            Ok(Some(BlobHandle { size, body }))
         })
     }
 
@@ -928,6 +942,7 @@ impl BlobStore for S3Store {
             tokio::fs::remove_file(staged)
                 .await
                 .map_err(io("remove", staged))?;
+            self.known_blobs.insert(digest.clone(), size);
             Ok(())
         })
     }
