@@ -245,14 +245,7 @@ impl BlobStore for DiskStore {
         manifest: &'a StoredManifest,
     ) -> CacheFuture<'a, ()> {
         Box::pin(async move {
-            let mut verifier = digest.verifier();
-            verifier.update(&manifest.bytes);
-            verifier
-                .finish()
-                .map_err(|found| CacheError::DigestMismatch {
-                    expected: digest.clone(),
-                    found,
-                })?;
+            manifest.verify(digest)?;
             if manifest.media_type.len() > MAX_MEDIA_TYPE_LEN
                 || manifest.media_type.contains(['\n', '\r'])
             {

@@ -80,6 +80,21 @@ pub struct StoredManifest {
     pub bytes: Bytes,
 }
 
+impl StoredManifest {
+    /// Refuses bytes that do not hash to `digest` (what every store checks
+    /// before it keeps a manifest).
+    pub fn verify(&self, digest: &Digest) -> Result<(), CacheError> {
+        let mut verifier = digest.verifier();
+        verifier.update(&self.bytes);
+        verifier
+            .finish()
+            .map_err(|found| CacheError::DigestMismatch {
+                expected: digest.clone(),
+                found,
+            })
+    }
+}
+
 /// A readable cached blob.
 #[derive(Debug)]
 pub struct BlobHandle {

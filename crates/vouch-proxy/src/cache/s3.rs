@@ -857,14 +857,7 @@ impl BlobStore for S3Store {
         manifest: &'a StoredManifest,
     ) -> CacheFuture<'a, ()> {
         Box::pin(async move {
-            let mut verifier = digest.verifier();
-            verifier.update(&manifest.bytes);
-            verifier
-                .finish()
-                .map_err(|found| CacheError::DigestMismatch {
-                    expected: digest.clone(),
-                    found,
-                })?;
+            manifest.verify(digest)?;
             if !valid_media_type(&manifest.media_type)
                 || manifest.bytes.len() as u64 > MAX_STORED_MANIFEST_BYTES
             {
