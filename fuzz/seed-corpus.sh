@@ -141,6 +141,25 @@ if [[ -n "$tuf_repos" && -d "$tuf_repos" ]]; then
   done
 fi
 
+# --- trust_overrides -------------------------------------------------------
+# PEM files as cosign's SIGSTORE_* variables name them: the fixtures' PEM
+# certificates, chains and keys, and each trusted root's CA chains and log
+# keys re-encoded as PEM.
+while IFS= read -r -d '' pem_file; do
+  seed trust_overrides "$(name_of "$pem_file")" <"$pem_file"
+done < <(find "$fixtures" \( -name '*.pem' -o -name '*.pub' \) -print0)
+for root in "${roots[@]}"; do
+  jq -r '.certificateAuthorities[]?.certChain.certificates | map(.rawBytes) | join(" ")' "$root" 2>/dev/null |
+    while read -r chain; do
+      for der in $chain; do
+        printf -- '-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n' "$(fold -w 64 <<<"$der")"
+      done
+    done | seed trust_overrides "$(name_of "$root")-chains"
+  jq -r '.tlogs[]?.publicKey.rawBytes' "$root" 2>/dev/null | head -n1 | while read -r key; do
+    printf -- '-----BEGIN PUBLIC KEY-----\n%s\n-----END PUBLIC KEY-----\n' "$(fold -w 64 <<<"$key")"
+  done | seed trust_overrides "$(name_of "$root")-tlog-key"
+done
+
 # --- attest_statement, attest_predicate ------------------------------------
 statement_n=0
 {

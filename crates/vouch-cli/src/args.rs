@@ -127,8 +127,9 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default)]
 pub struct TrustArgs {
     /// A `trusted_root.json` to trust as is, bypassing TUF (offline use,
-    /// private Sigstore instances).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["tuf_mirror", "tuf_root"])]
+    /// private Sigstore instances). Wins over the TUF flags and the
+    /// `SIGSTORE_*` / `TUF_*` variables, as in cosign.
+    #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Never use the network for trust material: the TUF cache (even
     /// expired; its age is printed) or, with no cache, the trusted root
@@ -139,12 +140,13 @@ pub struct TrustArgs {
     /// ~/.cache/vouch/tuf). Each mirror gets a subdirectory.
     #[arg(long, value_name = "DIR", env = "TUF_ROOT")]
     pub tuf_cache: Option<PathBuf>,
-    /// TUF repository of a private Sigstore instance (needs --tuf-root).
-    #[arg(long, value_name = "URL", requires = "tuf_root")]
+    /// TUF repository of a private Sigstore instance. Without --tuf-root,
+    /// the root.json cached for it by an earlier run or import is used.
+    #[arg(long, value_name = "URL", env = "TUF_MIRROR")]
     pub tuf_mirror: Option<String>,
     /// The initial `root.json` of the --tuf-mirror repository, trusted to
     /// bootstrap it.
-    #[arg(long, value_name = "FILE", requires = "tuf_mirror")]
+    #[arg(long, value_name = "FILE", env = "TUF_ROOT_JSON")]
     pub tuf_root: Option<PathBuf>,
 }
 

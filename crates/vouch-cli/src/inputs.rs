@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use std::time::SystemTime;
 
-use vouch_trust::{Network, Provenance, TrustSource, TufInstance, TufOptions};
+use vouch_trust::overrides::OverrideKind;
+use vouch_trust::{LoadedTrust, Network, Provenance, TrustSource, TufInstance, TufOptions};
 use vouch_verify::{
     GitHubWorkflowPolicy, IdentityPolicy, MAX_BUNDLE_SIZE, Sha256Digest, SignerPolicy,
     SigstoreBundle, TrustedMaterial, ValueMatcher,
@@ -66,16 +67,13 @@ pub fn bundle(path: &Path) -> Result<SigstoreBundle, Failure> {
 /// `$XDG_CACHE_HOME/vouch/tuf`, else `$HOME/.cache/vouch/tuf`.
 pub fn trust_source(trust: &TrustArgs, staging: bool) -> Result<TrustSource, Failure> {
     if let Some(path) = &trust.trusted_root {
+        if trust.tuf_mirror.is_some() || trust.tuf_root.is_some() {
+            eprintln!(
+                "Note: --trusted-root bypasses TUF, so --tuf-mirror/--tuf-root (TUF_MIRROR, \
+                 TUF_ROOT_JSON) are ignored"
+            );
+        }
         return Ok(TrustSource::File(path.clone()));
-    }
-    if let Some(file) = std::env::var_os("SIGSTORE_ROOT_FILE") {
-        return Err(Failure::usage(format!(
-            "SIGSTORE_ROOT_FILE is set ({}): cosign then trusts those PEM Fulcio roots and \
-             fetches log keys separately; vouch does not assemble trust that way. Give a \
-             complete trusted_root.json with --trusted-root FILE (see `vouch trust export`), \
-             or unset SIGSTORE_ROOT_FILE to use TUF",
-            PathBuf::from(file).display()
-        )));
     }
     if staging {
         return Ok(TrustSource::EmbeddedStaging);
@@ -86,12 +84,17 @@ pub fn trust_source(trust: &TrustArgs, staging: bool) -> Result<TrustSource, Fai
 /// The TUF options the flags and environment select.
 pub fn tuf_options(trust: &TrustArgs) -> Result<TufOptions, Failure> {
     let instance = match (&trust.tuf_mirror, &trust.tuf_root) {
-        (Some(mirror), Some(root)) => TufInstance::Custom {
+        (Some(mirror), root) => TufInstance::Custom {
             mirror: mirror.clone(),
             root_file: root.clone(),
         },
         (None, None) => TufInstance::PublicGood,
-        _ => return Err(Failure::usage("--tuf-mirror and --tuf-root go together")),
+        (None, Some(_)) => {
+            return Err(Failure::usage(
+                "--tuf-root (TUF_ROOT_JSON) bootstraps a private repository; give its \
+                 --tuf-mirror URL (TUF_MIRROR) too",
+            ));
+        }
     };
     let cache_root = match &trust.tuf_cache {
         Some(dir) => dir.clone(),
@@ -113,14 +116,76 @@ pub fn tuf_options(trust: &TrustArgs) -> Result<TufOptions, Failure> {
     Ok(options)
 }
 
+/// cosign's single-key overrides set in the environment
+/// (`SIGSTORE_ROOT_FILE`, `SIGSTORE_REKOR_PUBLIC_KEY`,
+/// `SIGSTORE_CT_LOG_PUBLIC_KEY_FILE`, `SIGSTORE_TSA_CERTIFICATE_FILE`). A
+/// variable set to the empty string counts as unset, as in cosign.
+pub fn env_overrides() -> Vec<(OverrideKind, PathBuf)> {
+    OverrideKind::ALL
+        .iter()
+        .filter_map(|kind| {
+            let value = std::env::var_os(kind.variable())?;
+            (!value.is_empty()).then(|| (*kind, PathBuf::from(value)))
+        })
+        .collect()
+}
+
+/// Loads the trusted root the flags and environment select: the
+/// [`trust_source`], then, as cosign does when no `--trusted-root` is given,
+/// each `SIGSTORE_*` override replacing its part (`vouch_trust::overrides`).
+/// When the overrides name the Fulcio roots, the Rekor key and the CT log key
+/// there is nothing left to take from TUF, and it is not used (no network).
+/// With `--trusted-root`, overrides are ignored, with a note.
+pub fn load_trust(trust: &TrustArgs, staging: bool) -> Result<LoadedTrust, Failure> {
+    let overrides = env_overrides();
+    let kinds: Vec<OverrideKind> = overrides.iter().map(|(k, _)| *k).collect();
+    let source = if trust.trusted_root.is_none() && vouch_trust::overrides::covers_keyless(&kinds) {
+        TrustSource::OverridesOnly
+    } else {
+        trust_source(trust, staging)?
+    };
+    let loaded = source.load(SystemTime::now())?;
+    if trust.trusted_root.is_some() {
+        if !overrides.is_empty() {
+            let names: Vec<&str> = overrides.iter().map(|(k, _)| k.variable()).collect();
+            eprintln!(
+                "Note: --trusted-root is given, so {} {} ignored (as in cosign)",
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" }
+            );
+        }
+        return Ok(loaded);
+    }
+    Ok(loaded.with_overrides(&overrides)?)
+}
+
 /// Loads the trust material the flags select, and tells the user on stderr
-/// where it came from when that is not the usual fresh TUF data.
+/// where it came from when that is not the usual fresh TUF data, and which
+/// parts the environment replaced.
 pub fn trust_material(trust: &TrustArgs, staging: bool) -> Result<TrustedMaterial, Failure> {
-    let loaded = trust_source(trust, staging)?.load(SystemTime::now())?;
+    let loaded = load_trust(trust, staging)?;
     if let Some(notice) = provenance_notice(&loaded.provenance, trust.offline) {
         eprintln!("{notice}");
     }
+    for line in override_notices(&loaded.overridden) {
+        eprintln!("{line}");
+    }
     Ok(loaded.material)
+}
+
+/// One line per applied override: which variable replaced what, from where.
+pub fn override_notices(overridden: &[(OverrideKind, PathBuf)]) -> Vec<String> {
+    overridden
+        .iter()
+        .map(|(kind, path)| {
+            format!(
+                "Note: {}={} replaces the {} of the trusted root",
+                kind.variable(),
+                path.display(),
+                kind.replaces()
+            )
+        })
+        .collect()
 }
 
 /// A line about where trust came from: always with `--offline`, and

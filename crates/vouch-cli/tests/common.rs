@@ -20,18 +20,29 @@ where
         .expect("run vouch")
 }
 
+/// The environment variables that change where `vouch` takes trust from.
+pub const TRUST_VARIABLES: [&str; 8] = [
+    "TUF_ROOT",
+    "TUF_MIRROR",
+    "TUF_ROOT_JSON",
+    "SIGSTORE_ROOT_FILE",
+    "SIGSTORE_REKOR_PUBLIC_KEY",
+    "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE",
+    "SIGSTORE_TSA_CERTIFICATE_FILE",
+    "VOUCH_OFFLINE",
+];
+
 /// Keeps a `vouch` run away from the user's TUF cache and trust settings:
-/// a cache under the target directory, no `TUF_ROOT`, no
-/// `SIGSTORE_ROOT_FILE`, no inherited `VOUCH_OFFLINE`. [`vouch`] then adds
-/// `VOUCH_OFFLINE=1`: the tests that verify public-good fixtures use the
-/// embedded trusted root and never the network (CI has none).
+/// a cache under the target directory and none of [`TRUST_VARIABLES`]
+/// inherited. [`vouch`] then adds `VOUCH_OFFLINE=1`: the tests that verify
+/// public-good fixtures use the embedded trusted root and never the network
+/// (CI has none).
 pub fn isolated(mut command: Command) -> Command {
     let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache");
-    command
-        .env("XDG_CACHE_HOME", cache)
-        .env_remove("TUF_ROOT")
-        .env_remove("SIGSTORE_ROOT_FILE")
-        .env_remove("VOUCH_OFFLINE");
+    command.env("XDG_CACHE_HOME", cache);
+    for variable in TRUST_VARIABLES {
+        command.env_remove(variable);
+    }
     command
 }
 

@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use vouch_testkit::tuf::{StaticMirror, TufRepos, snapshot_dir};
+use vouch_testkit::{Identity, VirtualSigstore};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
@@ -307,37 +308,341 @@ fn tuf_root_env_is_the_cache_directory() {
     );
 }
 
-#[test]
-fn sigstore_root_file_is_refused_with_advice() {
-    let out = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
-        .env("SIGSTORE_ROOT_FILE", "/etc/fulcio.pem")
-        .args(["trust", "show"])
-        .output()
-        .unwrap();
-    let err = common::stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("SIGSTORE_ROOT_FILE is set (/etc/fulcio.pem)"),
-        "{err}"
-    );
-    assert!(err.contains("--trusted-root FILE"), "{err}");
+/// A blob signed by a private (virtual) Sigstore instance, its bundle, and
+/// that instance's Fulcio chain, Rekor key and CT log key as PEM files: what
+/// a cosign user points the `SIGSTORE_*` variables at.
+struct PrivateSigstore {
+    dir: PathBuf,
+}
+
+impl PrivateSigstore {
+    fn new(name: &str) -> Self {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-env-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sigstore = VirtualSigstore::new("private-env", 1_750_000_000);
+        let identity = Identity::github_actions(
+            "acme/app",
+            ".github/workflows/release.yml",
+            "refs/tags/v1.0.0",
+        );
+        let signed = sigstore.sign_blob(b"release notes", identity);
+        for (file, text) in [
+            ("blob", "release notes".to_string()),
+            ("blob.sigstore.json", signed.json),
+            ("fulcio.pem", sigstore.fulcio_chain_pem()),
+            ("rekor.pub", sigstore.rekor_public_key_pem()),
+            ("ctfe.pub", sigstore.ct_log_public_key_pem()),
+            (
+                "two-keys.pub",
+                sigstore.rekor_public_key_pem() + &sigstore.ct_log_public_key_pem(),
+            ),
+            (
+                "public-good.json",
+                sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT.to_string(),
+            ),
+        ] {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        Self { dir }
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.dir.join(file).display().to_string()
+    }
+
+    /// The three variables a keyless verification needs.
+    fn all(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SIGSTORE_ROOT_FILE", self.path("fulcio.pem")),
+            ("SIGSTORE_REKOR_PUBLIC_KEY", self.path("rekor.pub")),
+            ("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", self.path("ctfe.pub")),
+        ]
+    }
+
+    /// `vouch <args>` offline (public-good embedded root) with `env`.
+    fn run(&self, env: &[(&str, String)], args: &[String]) -> Output {
+        common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
+            .env("VOUCH_OFFLINE", "1")
+            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `verify-blob` of the signed blob, with `extra` flags.
+    fn verify_blob_args(&self, extra: &[String]) -> Vec<String> {
+        let mut args = strings(&["verify-blob", "--bundle"]);
+        args.push(self.path("blob.sigstore.json"));
+        args.extend(strings(&[
+            "--certificate-identity-regexp",
+            r"https://github\.com/acme/app/.*",
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ]));
+        args.extend_from_slice(extra);
+        args.push(self.path("blob"));
+        args
+    }
+
+    fn verify_blob(&self, env: &[(&str, String)], extra: &[String]) -> Output {
+        self.run(env, &self.verify_blob_args(extra))
+    }
 }
 
 #[test]
-fn tuf_mirror_needs_tuf_root_and_excludes_trusted_root() {
-    let out = common::vouch(["trust", "show", "--tuf-mirror", "http://127.0.0.1:1"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(common::stderr(&out).contains("--tuf-root"));
-    let out = common::vouch([
-        "trust",
-        "show",
-        "--trusted-root",
-        "x.json",
+fn sigstore_variables_replace_their_part_of_the_trusted_root_as_in_cosign() {
+    let p = PrivateSigstore::new("replace");
+    let out = p.verify_blob(&p.all(), &[]);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for (variable, replaced) in [
+        ("SIGSTORE_ROOT_FILE", "Fulcio certificate authorities"),
+        ("SIGSTORE_REKOR_PUBLIC_KEY", "Rekor transparency log keys"),
+        (
+            "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE",
+            "certificate transparency log keys",
+        ),
+    ] {
+        assert!(
+            err.contains(&format!("Note: {variable}=")) && err.contains(replaced),
+            "{err}"
+        );
+    }
+
+    // Without them the public-good root does not know this instance.
+    let out = p.verify_blob(&[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+
+    // Each one replaces only its own part: leaving out any one of the three
+    // leaves the public-good material for that part, which must fail.
+    let reasons = [
+        "certificate chain is invalid",
+        "transparency log verification failed",
+        "invalid signed certificate timestamp",
+    ];
+    for (left_out, reason) in reasons.iter().enumerate() {
+        let mut env = p.all();
+        let (variable, _) = env.remove(left_out);
+        let out = p.verify_blob(&env, &[]);
+        let err = common::stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "verified without {variable}: {err}"
+        );
+        assert!(
+            err.contains(reason),
+            "without {variable}: expected {reason:?} in {err}"
+        );
+    }
+}
+
+#[test]
+fn fulcio_rekor_and_ct_variables_together_need_no_tuf() {
+    let p = PrivateSigstore::new("no-tuf");
+    // Not offline, and the TUF mirror is a closed port with a root file that
+    // does not exist: any use of TUF would fail.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tuf = strings(&[
         "--tuf-mirror",
-        "http://127.0.0.1:1",
+        &format!("http://127.0.0.1:{port}"),
         "--tuf-root",
-        "r.json",
+        "/nonexistent/root.json",
     ]);
+    let online = |args: &[String]| {
+        common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
+            .envs(p.all())
+            .args(args)
+            .args(&tuf)
+            .output()
+            .unwrap()
+    };
+    let out = online(&p.verify_blob_args(&[]));
+    assert!(out.status.success(), "{}", common::stderr(&out));
+
+    let out = online(&strings(&["trust", "show", "--output", "json"]));
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["source"]["kind"], "environment");
+    let kinds: Vec<&str> = doc["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    // Nothing from public-good: one CA, one log, one CT log, no TSA.
+    assert_eq!(
+        kinds,
+        ["certificate-authority", "transparency-log", "ct-log"],
+        "{doc}"
+    );
+}
+
+#[test]
+fn trusted_root_wins_over_sigstore_variables_with_a_note() {
+    let p = PrivateSigstore::new("trusted-root-wins");
+    let out = p.verify_blob(
+        &p.all(),
+        &strings(&["--trusted-root", &p.path("public-good.json")]),
+    );
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "Note: --trusted-root is given, so SIGSTORE_ROOT_FILE, SIGSTORE_REKOR_PUBLIC_KEY, \
+             SIGSTORE_CT_LOG_PUBLIC_KEY_FILE are ignored (as in cosign)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn unusable_sigstore_variable_files_are_refused_with_the_variable_named() {
+    let p = PrivateSigstore::new("refused");
+    let cases = [
+        (
+            "SIGSTORE_REKOR_PUBLIC_KEY",
+            p.path("two-keys.pub"),
+            "SIGSTORE_REKOR_PUBLIC_KEY: expected one PEM `PUBLIC KEY` block, found 2 blocks"
+                .to_string(),
+        ),
+        (
+            "SIGSTORE_ROOT_FILE",
+            p.path("rekor.pub"),
+            "SIGSTORE_ROOT_FILE: block 1: expected a PEM `CERTIFICATE`, found `PUBLIC KEY`"
+                .to_string(),
+        ),
+        (
+            "SIGSTORE_CT_LOG_PUBLIC_KEY_FILE",
+            p.path("missing.pub"),
+            format!("cannot read {}", p.path("missing.pub")),
+        ),
+    ];
+    for (variable, file, expected) in cases {
+        let mut env = p.all();
+        env.retain(|(k, _)| *k != variable);
+        env.push((variable, file));
+        let out = p.verify_blob(&env, &[]);
+        let err = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{variable}: {err}");
+        assert!(err.contains(&expected), "expected {expected:?} in: {err}");
+    }
+    // Set but empty counts as unset, as in cosign.
+    let out = p.run(
+        &[("SIGSTORE_ROOT_FILE", String::new())],
+        &strings(&["trust", "show", "--output", "json"]),
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["overrides"], serde_json::json!([]));
+}
+
+#[test]
+fn trust_show_lists_what_the_variables_replaced() {
+    let p = PrivateSigstore::new("show");
+    let env = [("SIGSTORE_REKOR_PUBLIC_KEY", p.path("rekor.pub"))];
+    let out = p.run(&env, &strings(&["trust", "show", "--output", "json"]));
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["overrides"][0]["variable"], "SIGSTORE_REKOR_PUBLIC_KEY");
+    assert_eq!(doc["overrides"][0]["path"], p.path("rekor.pub"));
+    let instances = doc["instances"].as_array().unwrap();
+    let tlogs: Vec<_> = instances
+        .iter()
+        .filter(|i| i["kind"] == "transparency-log")
+        .collect();
+    assert_eq!(tlogs.len(), 1, "{instances:?}");
+    assert_eq!(tlogs[0]["url"], p.path("rekor.pub"));
+    assert!(
+        instances
+            .iter()
+            .any(|i| i["url"] == "https://fulcio.sigstore.dev"),
+        "the other parts stay public-good: {instances:?}"
+    );
+}
+
+#[test]
+fn tuf_mirror_and_tuf_root_json_variables_work_as_the_flags() {
+    let Some(w) = World::new("tuf-env") else {
+        return;
+    };
+    let Some(args) = verify_blob_args() else {
+        return;
+    };
+    let cache = w.cache();
+    let run = |env: &[(&str, String)]| {
+        common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
+            .env("HOME", &w.dir)
+            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let mirror = ("TUF_MIRROR", w.mirror.url());
+    let cache_env = ("TUF_ROOT", cache.display().to_string());
+    let out = run(&[
+        mirror.clone(),
+        cache_env.clone(),
+        (
+            "TUF_ROOT_JSON",
+            w.repos.bootstrap_root().display().to_string(),
+        ),
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        w.mirror.requests() >= 4,
+        "expected a refresh from TUF_MIRROR"
+    );
+
+    // As cosign after `initialize`: TUF_MIRROR alone starts from the root
+    // cached for that mirror.
+    let out = run(&[mirror.clone(), cache_env]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+
+    // With nothing cached, it says what to give.
+    let out = run(&[
+        mirror,
+        ("TUF_ROOT", w.dir.join("empty").display().to_string()),
+    ]);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("no root.json to start TUF for")
+            && err.contains("--tuf-root FILE (or TUF_ROOT_JSON)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tuf_root_needs_tuf_mirror_and_trusted_root_wins_over_both() {
+    let out = common::vouch(["trust", "show", "--tuf-root", "r.json"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(common::stderr(&out).contains("cannot be used with"));
+    assert!(
+        common::stderr(&out).contains("give its --tuf-mirror URL (TUF_MIRROR) too"),
+        "{}",
+        common::stderr(&out)
+    );
+    let Some(f) = common::fixtures() else {
+        return;
+    };
+    let root = f.join("trust/production-trusted_root.json");
+    let out = common::vouch([
+        "trust".as_ref(),
+        "show".as_ref(),
+        "--trusted-root".as_ref(),
+        root.as_os_str(),
+        "--tuf-mirror".as_ref(),
+        "http://127.0.0.1:1".as_ref(),
+    ]);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("--trusted-root bypasses TUF, so --tuf-mirror/--tuf-root"),
+        "{err}"
+    );
 }

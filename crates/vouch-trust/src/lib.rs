@@ -10,16 +10,23 @@
 //!   last resort of `--offline` when there is no cache.
 //! - A `trusted_root.json` file given by the user (`--trusted-root`).
 //!
+//! On top of the first two, cosign's single-key overrides ([`overrides`]:
+//! `SIGSTORE_ROOT_FILE` and friends) can replace one kind of material each
+//! ([`LoadedTrust::with_overrides`]).
+//!
 //! This crate does I/O (cache files, the mirror) but reads no environment
 //! variable and prints nothing: the CLI passes paths and the clock in and
 //! reports the [`Provenance`] it gets back.
 #![forbid(unsafe_code)]
 
+pub mod overrides;
 pub mod store;
 pub mod summary;
 pub mod tuf;
 
 use std::path::{Path, PathBuf};
+
+use overrides::{MAX_OVERRIDE_FILE_SIZE, Override, OverrideError, OverrideKind};
 use std::time::SystemTime;
 
 pub use tuf::{
@@ -46,6 +53,11 @@ pub enum TrustSource {
     EmbeddedStaging,
     /// A `trusted_root.json` file.
     File(PathBuf),
+    /// Nothing but what [`LoadedTrust::with_overrides`] will add: an empty
+    /// trusted root. For when cosign's variables name every part keyless
+    /// verification needs ([`overrides::covers_keyless`]); cosign then
+    /// fetches nothing from TUF either.
+    OverridesOnly,
 }
 
 /// Where loaded trust material came from, for the user to see.
@@ -66,6 +78,8 @@ pub enum Provenance {
     },
     /// Verified TUF metadata.
     Tuf(TufStatus),
+    /// Only cosign's `SIGSTORE_*` variables ([`TrustSource::OverridesOnly`]).
+    Environment,
 }
 
 /// Trust material ready for verification, with its origin.
@@ -77,6 +91,9 @@ pub struct LoadedTrust {
     pub trusted_root_json: Vec<u8>,
     /// Where they came from.
     pub provenance: Provenance,
+    /// The sections replaced by cosign's environment overrides, and the
+    /// files they came from (empty when none applied).
+    pub overridden: Vec<(OverrideKind, PathBuf)>,
 }
 
 impl LoadedTrust {
@@ -91,7 +108,37 @@ impl LoadedTrust {
             material,
             trusted_root_json: bytes,
             provenance,
+            overridden: Vec::new(),
         })
+    }
+
+    /// Replaces one section of the trusted root per override file (cosign's
+    /// `SIGSTORE_ROOT_FILE`, `SIGSTORE_REKOR_PUBLIC_KEY`, … — see
+    /// [`overrides`]) and prepares the result. Without overrides, `self` is
+    /// returned as is.
+    pub fn with_overrides(self, files: &[(OverrideKind, PathBuf)]) -> Result<Self, TrustError> {
+        if files.is_empty() {
+            return Ok(self);
+        }
+        let mut contents = Vec::with_capacity(files.len());
+        for (kind, path) in files {
+            let pem = read_file(path, MAX_OVERRIDE_FILE_SIZE, kind.variable())?;
+            contents.push((*kind, path.display().to_string(), pem));
+        }
+        let list: Vec<Override<'_>> = contents
+            .iter()
+            .map(|(kind, origin, pem)| Override {
+                kind: *kind,
+                origin,
+                pem,
+            })
+            .collect();
+        let amended = overrides::apply(&self.trusted_root_json, &list)?;
+        let names: Vec<&str> = files.iter().map(|(k, _)| k.variable()).collect();
+        let origin = format!("trusted root amended by {}", names.join(", "));
+        let mut loaded = Self::from_json(amended, origin, self.provenance)?;
+        loaded.overridden = files.to_vec();
+        Ok(loaded)
     }
 }
 
@@ -161,6 +208,22 @@ pub enum TrustError {
         mirror: String,
         /// Where the cache was expected.
         cache_dir: PathBuf,
+    },
+    /// A `SIGSTORE_*` override file is not what its variable names.
+    #[error(transparent)]
+    Override(#[from] OverrideError),
+    /// A private mirror without `--tuf-root`, and no `root.json` cached
+    /// for it.
+    #[error(
+        "no root.json to start TUF for {mirror}: give --tuf-root FILE (or TUF_ROOT_JSON), the \
+         initial root.json of that repository; {path} does not exist (it is written by the \
+         first successful refresh or `vouch trust import`)"
+    )]
+    NoCachedRoot {
+        /// The mirror.
+        mirror: String,
+        /// Where the cached root was looked for.
+        path: PathBuf,
     },
     /// Export found only the embedded snapshot, no TUF metadata.
     #[error("nothing to export: no verified TUF metadata in {cache_dir}; run once online first")]
@@ -256,6 +319,11 @@ impl TrustSource {
             Self::EmbeddedStaging => embedded(
                 "staging",
                 sigstore_trust_root::SIGSTORE_STAGING_TRUSTED_ROOT,
+            ),
+            Self::OverridesOnly => LoadedTrust::from_json(
+                overrides::EMPTY_TRUSTED_ROOT.as_bytes().to_vec(),
+                "empty trusted root".into(),
+                Provenance::Environment,
             ),
             Self::File(path) => LoadedTrust::from_json(
                 read_file(path, MAX_TRUSTED_ROOT_SIZE as u64, "trusted root")?,

@@ -68,8 +68,10 @@ pub enum TufInstance {
     Custom {
         /// Base URL of the TUF repository.
         mirror: String,
-        /// The initial `root.json`.
-        root_file: PathBuf,
+        /// The initial `root.json`. `None`: the `root.json` in this mirror's
+        /// cache, verified when it was written (cosign's `TUF_MIRROR`
+        /// without `TUF_ROOT_JSON`, after `cosign initialize`).
+        root_file: Option<PathBuf>,
     },
 }
 
@@ -79,18 +81,6 @@ impl TufInstance {
         match self {
             Self::PublicGood => PUBLIC_GOOD_MIRROR,
             Self::Custom { mirror, .. } => mirror,
-        }
-    }
-
-    /// The bootstrap `root.json`.
-    fn bootstrap_root(&self) -> Result<Vec<u8>, TrustError> {
-        match self {
-            Self::PublicGood => Ok(sigstore_trust_root::SigstoreInstance::PublicGood
-                .tuf_root()
-                .to_vec()),
-            Self::Custom { root_file, .. } => {
-                crate::read_file(root_file, MAX_ROOT_METADATA_SIZE, "TUF root")
-            }
         }
     }
 }
@@ -163,6 +153,33 @@ impl TufOptions {
     pub fn cache_dir(&self) -> PathBuf {
         self.cache_root
             .join(mirror_dir_name(self.instance.mirror()))
+    }
+
+    /// The `root.json` the session starts from: embedded for public-good,
+    /// the user's file, or the one in this mirror's cache.
+    fn bootstrap_root(&self) -> Result<Vec<u8>, TrustError> {
+        match &self.instance {
+            TufInstance::PublicGood => Ok(sigstore_trust_root::SigstoreInstance::PublicGood
+                .tuf_root()
+                .to_vec()),
+            TufInstance::Custom {
+                root_file: Some(file),
+                ..
+            } => crate::read_file(file, MAX_ROOT_METADATA_SIZE, "TUF root"),
+            TufInstance::Custom {
+                mirror,
+                root_file: None,
+            } => {
+                let cached = self.cache_dir().join("root.json");
+                match read_at_most(&cached, MAX_ROOT_METADATA_SIZE) {
+                    Ok(Some(bytes)) => Ok(bytes),
+                    _ => Err(TrustError::NoCachedRoot {
+                        mirror: mirror.clone(),
+                        path: cached,
+                    }),
+                }
+            }
+        }
     }
 }
 
@@ -364,7 +381,7 @@ fn loaded(session: &Session, status: TufStatus) -> Result<LoadedTrust, TrustErro
 pub(crate) fn load(opts: &TufOptions, now: SystemTime) -> Result<LoadedTrust, TrustError> {
     let now = to_jiff(now);
     let dir = opts.cache_dir();
-    let bootstrap = opts.instance.bootstrap_root()?;
+    let bootstrap = opts.bootstrap_root()?;
     let rt = runtime()?;
     if has_cache(&dir) {
         let offline = DirRepository::new(&dir);
@@ -505,7 +522,7 @@ pub fn import(opts: &TufOptions, dir: &Path, now: SystemTime) -> Result<TufStatu
             found: manifest.mirror,
         });
     }
-    let bootstrap = opts.instance.bootstrap_root()?;
+    let bootstrap = opts.bootstrap_root()?;
     let cache_dir = opts.cache_dir();
     let cache = has_cache(&cache_dir).then_some(cache_dir.as_path());
     let s = runtime()?
@@ -578,7 +595,7 @@ pub fn export(opts: &TufOptions, out: &Path, now: SystemTime) -> Result<TufStatu
             cache_dir: opts.cache_dir(),
         });
     };
-    let bootstrap = opts.instance.bootstrap_root()?;
+    let bootstrap = opts.bootstrap_root()?;
     let cache_dir = opts.cache_dir();
     // Re-verify the cache we just loaded (or refreshed) to get at its bytes.
     let at = if status.stale {
@@ -715,7 +732,7 @@ mod tests {
 
         opts.instance = TufInstance::Custom {
             mirror: "http://127.0.0.1:9/".into(),
-            root_file: "/nonexistent/root.json".into(),
+            root_file: Some("/nonexistent/root.json".into()),
         };
         let err = load(&opts, SystemTime::now()).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/root.json"), "{err}");
@@ -740,7 +757,7 @@ mod tests {
         let opts = TufOptions::new(
             TufInstance::Custom {
                 mirror: format!("http://127.0.0.1:{port}"),
-                root_file: root,
+                root_file: Some(root),
             },
             dir.join("cache"),
         );

@@ -51,7 +51,7 @@ fn setup(name: &str, repo: &str) -> Option<Setup> {
     let opts = TufOptions::new(
         TufInstance::Custom {
             mirror: mirror.url(),
-            root_file: repos.bootstrap_root(),
+            root_file: Some(repos.bootstrap_root()),
         },
         scratch.join("cache"),
     );
@@ -237,7 +237,7 @@ fn rejects_threshold_met_only_by_a_duplicated_key_id() {
     };
     s.opts.instance = TufInstance::Custom {
         mirror: s.mirror.url(),
-        root_file: s.repos.repo("dup").join("root.json"),
+        root_file: Some(s.repos.repo("dup").join("root.json")),
     };
     assert_refused(&s.opts, SystemTime::now(), "duplicate signature key id");
     let text = load(&s.opts, SystemTime::now()).unwrap_err().to_string();
@@ -282,7 +282,7 @@ fn a_mirror_that_never_answers_times_out_with_the_offline_advice() {
     let url = format!("http://{}", silent.local_addr().unwrap());
     s.opts.instance = TufInstance::Custom {
         mirror: url,
-        root_file: s.repos.bootstrap_root(),
+        root_file: Some(s.repos.bootstrap_root()),
     };
     s.opts.timeouts = Timeouts {
         connect: Duration::from_millis(500),

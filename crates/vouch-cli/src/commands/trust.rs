@@ -26,11 +26,12 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
         offline: true,
         ..args.trust.clone()
     };
-    let loaded = inputs::trust_source(&trust, false)?.load(SystemTime::now())?;
+    let loaded = inputs::load_trust(&trust, false)?;
     let now = SystemTime::now();
     let instances = summarize(&loaded.trusted_root_json);
     let source = match &loaded.provenance {
         Provenance::File(path) => json!({ "kind": "file", "path": path }),
+        Provenance::Environment => json!({ "kind": "environment" }),
         Provenance::Embedded {
             instance,
             as_of,
@@ -52,7 +53,18 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
     };
     match args.output {
         OutputFormat::Json => {
-            let doc = json!({ "source": source, "instances": instances });
+            let overrides: Vec<_> = loaded
+                .overridden
+                .iter()
+                .map(|(kind, path)| {
+                    json!({
+                        "variable": kind.variable(),
+                        "path": path,
+                        "replaces": kind.replaces(),
+                    })
+                })
+                .collect();
+            let doc = json!({ "source": source, "overrides": overrides, "instances": instances });
             println!(
                 "{}",
                 serde_json::to_string_pretty(&doc).expect("serializes")
@@ -60,6 +72,9 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
         }
         OutputFormat::Text => {
             println!("{}", source_line(&loaded.provenance, now));
+            for line in inputs::override_notices(&loaded.overridden) {
+                println!("{}", line.trim_start_matches("Note: "));
+            }
             println!("Instances:");
             for i in &instances {
                 println!(
@@ -79,6 +94,9 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
 fn source_line(provenance: &Provenance, now: SystemTime) -> String {
     match provenance {
         Provenance::File(path) => format!("Source: file {} (no TUF)", path.display()),
+        Provenance::Environment => {
+            "Source: cosign's SIGSTORE_* variables only (no TUF), as below".into()
+        }
         Provenance::Embedded {
             instance,
             as_of,
