@@ -131,6 +131,14 @@ pub struct TrustArgs {
     /// `SIGSTORE_*` / `TUF_*` variables, as in cosign.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// TUF: cache, network, mirror.
+    #[command(flatten)]
+    pub tuf: TufArgs,
+}
+
+/// How the TUF repository is reached and cached (docs/air-gap.md).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TufArgs {
     /// Never use the network for trust material: the TUF cache (even
     /// expired; its age is printed) or, with no cache, the trusted root
     /// embedded in vouch. Registry access is not affected.
@@ -480,12 +488,13 @@ pub struct TrustShowArgs {
     pub output: OutputFormat,
 }
 
-/// `vouch trust export` / `import`.
+/// `vouch trust export` / `import`: TUF metadata only, so no
+/// `--trusted-root`.
 #[derive(Debug, Args)]
 pub struct TrustDirArgs {
-    /// Trust material.
+    /// The TUF repository and cache.
     #[command(flatten)]
-    pub trust: TrustArgs,
+    pub tuf: TufArgs,
     /// The export directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,

@@ -12,7 +12,7 @@ use vouch_verify::{
     SigstoreBundle, TrustedMaterial, ValueMatcher,
 };
 
-use crate::args::{IdentityArgs, TrustArgs};
+use crate::args::{IdentityArgs, TrustArgs, TufArgs};
 use crate::failure::Failure;
 
 /// Upper bound on a `--key` PEM file: a public key is under 1 KiB; 64 KiB
@@ -67,7 +67,7 @@ pub fn bundle(path: &Path) -> Result<SigstoreBundle, Failure> {
 /// `$XDG_CACHE_HOME/vouch/tuf`, else `$HOME/.cache/vouch/tuf`.
 pub fn trust_source(trust: &TrustArgs, staging: bool) -> Result<TrustSource, Failure> {
     if let Some(path) = &trust.trusted_root {
-        if trust.tuf_mirror.is_some() || trust.tuf_root.is_some() {
+        if trust.tuf.tuf_mirror.is_some() || trust.tuf.tuf_root.is_some() {
             eprintln!(
                 "Note: --trusted-root bypasses TUF, so --tuf-mirror/--tuf-root (TUF_MIRROR, \
                  TUF_ROOT_JSON) are ignored"
@@ -78,11 +78,11 @@ pub fn trust_source(trust: &TrustArgs, staging: bool) -> Result<TrustSource, Fai
     if staging {
         return Ok(TrustSource::EmbeddedStaging);
     }
-    Ok(TrustSource::Tuf(tuf_options(trust)?))
+    Ok(TrustSource::Tuf(tuf_options(&trust.tuf)?))
 }
 
 /// The TUF options the flags and environment select.
-pub fn tuf_options(trust: &TrustArgs) -> Result<TufOptions, Failure> {
+pub fn tuf_options(trust: &TufArgs) -> Result<TufOptions, Failure> {
     let instance = match (&trust.tuf_mirror, &trust.tuf_root) {
         (Some(mirror), root) => TufInstance::Custom {
             mirror: mirror.clone(),
@@ -164,7 +164,7 @@ pub fn load_trust(trust: &TrustArgs, staging: bool) -> Result<LoadedTrust, Failu
 /// parts the environment replaced.
 pub fn trust_material(trust: &TrustArgs, staging: bool) -> Result<TrustedMaterial, Failure> {
     let loaded = load_trust(trust, staging)?;
-    if let Some(notice) = provenance_notice(&loaded.provenance, trust.offline) {
+    if let Some(notice) = provenance_notice(&loaded.provenance, trust.tuf.offline) {
         eprintln!("{notice}");
     }
     for line in override_notices(&loaded.overridden) {

@@ -108,7 +108,11 @@ fn verify_blob_refreshes_from_the_mirror_once_then_uses_the_cache() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     let used = w.mirror.requests();
     assert!(used >= 4, "expected a TUF refresh, saw {used} requests");
-    assert!(common::stderr(&out).contains("Verified OK") || out.stdout.len() > 2);
+    assert!(
+        common::stderr(&out).contains("Verified OK"),
+        "{}",
+        common::stderr(&out)
+    );
 
     let again = w.run(&args);
     assert!(again.status.success(), "{}", common::stderr(&again));
@@ -171,7 +175,23 @@ fn offline_without_cache_uses_the_embedded_root_and_says_how_old() {
     );
     assert!(text.contains("days old); no TUF cache at"), "{text}");
     assert!(text.contains("https://fulcio.sigstore.dev"), "{text}");
-    assert_eq!(w.mirror.requests(), 0);
+
+    // A private mirror has no embedded fallback: exit 3, and the mirror is
+    // never asked (without --offline the same command fetches from it).
+    let Some(mut args) = verify_blob_args() else {
+        return;
+    };
+    args.extend(w.tuf_flags(&w.cache()));
+    args.push("--offline".into());
+    let out = w.run(&args);
+    let err = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("--offline: no TUF cache for"), "{err}");
+    assert_eq!(w.mirror.requests(), 0, "--offline asked the mirror");
+    args.pop();
+    let out = w.run(&args);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(w.mirror.requests() > 0);
 }
 
 #[test]

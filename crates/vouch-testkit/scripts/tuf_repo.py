@@ -20,6 +20,10 @@ N.snapshot.json, N.targets.json, targets/<sha256>.trusted_root.json.
   bad-target/           v1 whose trusted_root.json is not the bytes pinned
   dup/                  its own root (dup/root.json): timestamp threshold 2,
                         met only by one key's signature listed twice
+  unusable-target/      v1 whose trusted_root.json target is correctly signed
+                        and pinned, but not a trusted root
+  odd-hash/             v1 whose targets metadata also lists an unknown hash
+                        algorithm with a path as its value
 """
 
 import copy
@@ -69,10 +73,13 @@ def make_root(version, root_signers, online, signers_for_signing, threshold_ts=1
     return md
 
 
-def publish(out, online, version, target_bytes, ts_expires, snap_expires=30, tgt_expires=60):
+def publish(out, online, version, target_bytes, ts_expires, snap_expires=30, tgt_expires=60,
+            extra_hashes=None):
     """Writes targets, snapshot and timestamp of `version` into `out`."""
     targets = Targets(version=version, expires=days(tgt_expires))
     tf = TargetFile.from_data("trusted_root.json", target_bytes, ["sha256"])
+    if extra_hashes:
+        tf.hashes.update(extra_hashes)
     targets.targets["trusted_root.json"] = tf
     tmd = Metadata(targets)
     tmd.sign(online)
@@ -145,6 +152,14 @@ def main():
     # is v1's targets.
     mix = base("mix-targets", 2, ts_expires=7)
     shutil.copy(os.path.join(v1, "1.targets.json"), os.path.join(mix, "2.targets.json"))
+
+    unusable = os.path.join(out, "unusable-target")
+    write(root1, os.path.join(unusable, "1.root.json"))
+    publish(unusable, online, 1, b"this is not a trusted root", ts_expires=7)
+
+    # A client skips hash algorithms it does not know; the value must never
+    # become a file name (vouch trust export once wrote it as one).
+    base("odd-hash", 1, ts_expires=7, extra_hashes={"x-odd": "../../../../ESCAPED"})
 
     bad = base("bad-target", 1, ts_expires=7)
     for name in os.listdir(os.path.join(bad, "targets")):

@@ -1,6 +1,6 @@
 //! # vouch-trust: where trusted material comes from
 //!
-//! Four sources ([`TrustSource`]):
+//! The sources ([`TrustSource`]):
 //! - TUF ([`tuf`]): Sigstore public-good's `trusted_root.json` through its
 //!   TUF repository, bootstrapped from the `root.json` embedded in the
 //!   binary, cached on disk and refreshed only when the cached timestamp has
@@ -20,7 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod overrides;
-pub mod store;
+pub(crate) mod store;
 pub mod summary;
 pub mod tuf;
 
@@ -230,6 +230,17 @@ pub enum TrustError {
     NothingToExport {
         /// The cache directory.
         cache_dir: PathBuf,
+    },
+    /// Export of metadata that expired: no import would accept it.
+    #[error(
+        "the TUF metadata cached at {cache_dir} expired at {expired}; an export of it could \
+         not be imported. Refresh online first (run without --offline)"
+    )]
+    StaleExport {
+        /// The cache directory.
+        cache_dir: PathBuf,
+        /// When the timestamp expired.
+        expired: jiff::Timestamp,
     },
     /// An export directory is for another mirror.
     #[error("{dir} was exported from {found}, not {expected}; give --tuf-mirror {found}")]

@@ -139,8 +139,21 @@ pub enum ReadError {
 }
 
 /// Reads `path` if it exists and is at most `limit` bytes; never reads more
-/// than `limit + 1` bytes whatever the file claims.
+/// than `limit + 1` bytes whatever the file claims. Only a regular file (or a
+/// symlink to one) is opened: a FIFO or a device in an export directory
+/// would block the read forever.
 pub fn read_at_most(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(ReadError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", path.display()),
+            )));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(ReadError::Io(e)),
+    }
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -158,7 +171,7 @@ pub fn read_at_most(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadErro
 }
 
 /// `dir/name`, refusing absolute names and `..` components.
-fn safe_join(dir: &Path, name: &str) -> Result<PathBuf, ()> {
+pub fn safe_join(dir: &Path, name: &str) -> Result<PathBuf, ()> {
     let rel = Path::new(name);
     let safe = rel
         .components()
@@ -170,19 +183,42 @@ fn safe_join(dir: &Path, name: &str) -> Result<PathBuf, ()> {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so a reader never sees a half-written file.
+/// Writes `bytes` to `path` through a temporary file in the same directory,
+/// flushed to disk, and a rename, so a reader never sees a half-written
+/// file. The temporary file is created exclusively (`O_EXCL`: never through
+/// a symlink or over a file someone planted) under a name unique to this
+/// process and call.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
     let parent = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let tmp = parent.join(format!(
+        ".{name}.tmp-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        });
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
 }
 
 #[cfg(test)]
@@ -210,6 +246,53 @@ mod tests {
             other => panic!("expected TooLarge(100), got {other:?}"),
         }
         assert_eq!(read_at_most(&dir.join("absent"), 10).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn refuses_to_read_what_is_not_a_regular_file() {
+        let dir = std::env::temp_dir().join(format!("vouch-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("timestamp.json");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        // Would block forever if opened.
+        match read_at_most(&fifo, 10) {
+            Err(ReadError::Io(e)) => assert!(e.to_string().contains("not a regular file"), "{e}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+        match read_at_most(&dir, 10) {
+            Err(ReadError::Io(e)) => assert!(e.to_string().contains("not a regular file"), "{e}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_replaces_a_symlink_instead_of_writing_through_it() {
+        let dir = std::env::temp_dir().join(format!("vouch-symlink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let link = dir.join("trusted_root.json");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&link).unwrap(), b"new");
+        assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use sigstore_tuf::{HttpRepository, Repository, Updater, UpdaterConfig};
 
-use crate::store::{DirRepository, STATE_FILE, StagedStore, read_at_most, write_atomic};
+use crate::store::{DirRepository, STATE_FILE, StagedStore, read_at_most, safe_join, write_atomic};
 use crate::{LoadedTrust, Provenance, TrustError};
 
 /// Sigstore's public-good TUF repository (SPEC.md §6.1).
@@ -50,6 +50,10 @@ pub const MAX_TIMESTAMP_METADATA_SIZE: u64 = 16_384;
 pub const MAX_SNAPSHOT_METADATA_SIZE: u64 = 2_000_000;
 /// Largest targets metadata accepted (python-tuf's default, 5 MB).
 pub const MAX_TARGETS_METADATA_SIZE: u64 = 5_000_000;
+/// Largest of vouch's own small JSON files (the cache's
+/// [`STATE_FILE`], an export's `vouch-export.json`): both are a few hundred
+/// bytes.
+pub const MAX_VOUCH_RECORD_SIZE: u64 = 64 * 1024;
 /// Most root rotations walked in one refresh (python-tuf's default).
 pub const MAX_ROOT_ROTATIONS: u32 = 32;
 /// Most delegated targets roles visited for one target (python-tuf's
@@ -336,7 +340,7 @@ fn status(session: &Session, opts: &TufOptions, refreshed_now: bool, stale: bool
 }
 
 fn read_state(cache_dir: &Path) -> Option<CacheState> {
-    let bytes = read_at_most(&cache_dir.join(STATE_FILE), 64 * 1024)
+    let bytes = read_at_most(&cache_dir.join(STATE_FILE), MAX_VOUCH_RECORD_SIZE)
         .ok()
         .flatten()?;
     serde_json::from_slice(&bytes).ok()
@@ -397,9 +401,25 @@ pub(crate) fn load(opts: &TufOptions, now: SystemTime) -> Result<LoadedTrust, Tr
     match opts.network {
         Network::Offline => offline_without_cache(opts),
         Network::RefreshWhenDue => {
-            let s = refresh(opts, &bootstrap, &rt, now)?;
+            let s = match refresh(opts, &bootstrap, &rt, now) {
+                Ok(s) => s,
+                Err(e) => {
+                    // A timed-out refresh may leave a DNS lookup running on a
+                    // blocking thread; dropping the runtime would wait for it.
+                    rt.shutdown_background();
+                    return Err(e);
+                }
+            };
+            // The target must be a usable trusted root *before* it is
+            // cached: a TUF-valid but unusable target would otherwise sit in
+            // the cache, and block refreshes, until the timestamp expires.
+            let mut trust = loaded(&s, status(&s, opts, true, false))?;
             commit(&s, opts, now, "network".into())?;
-            loaded(&s, status(&s, opts, true, false))
+            if let Provenance::Tuf(status) = &mut trust.provenance {
+                status.verified_at = Some(now);
+                status.last_source = Some("network".into());
+            }
+            Ok(trust)
         }
     }
 }
@@ -492,9 +512,22 @@ fn refresh(
     }
 }
 
-/// When `error` is a connection failure or a timeout (as opposed to a
-/// refusal of what the mirror served), a description of it.
+/// When `error` is a connection failure, a timeout, an HTTP error status
+/// (a proxy's 502, a captive portal's 403) or a file the mirror does not
+/// have — the mirror is not usable from here, as opposed to a refusal of
+/// what it served — a description of it.
 fn network_failure(error: &sigstore_tuf::Error) -> Option<String> {
+    // sigstore-tuf =0.15.1 reports these as source-less transport errors:
+    // "GET <url> returned status <code>" and "<file> not found". An
+    // oversized response is also a transport error, but a refusal.
+    if let sigstore_tuf::Error::Transport {
+        message,
+        source: None,
+    } = error
+        && (message.contains(" returned status ") || message.ends_with(" not found"))
+    {
+        return Some(crate::error_chain(error));
+    }
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if let Some(http) = e.downcast_ref::<sigstore_tuf::reqwest::Error>()
@@ -560,11 +593,11 @@ struct ExportManifest {
 
 fn read_export_manifest(dir: &Path) -> Result<Option<ExportManifest>, TrustError> {
     let path = dir.join(EXPORT_MANIFEST);
-    let Some(bytes) = read_at_most(&path, 64 * 1024).map_err(|e| match e {
+    let Some(bytes) = read_at_most(&path, MAX_VOUCH_RECORD_SIZE).map_err(|e| match e {
         crate::store::ReadError::TooLarge(size) => TrustError::TooLarge {
             path: path.clone(),
             size,
-            limit: 64 * 1024,
+            limit: MAX_VOUCH_RECORD_SIZE,
         },
         crate::store::ReadError::Io(source) => TrustError::Read {
             path: path.clone(),
@@ -595,6 +628,12 @@ pub fn export(opts: &TufOptions, out: &Path, now: SystemTime) -> Result<TufStatu
             cache_dir: opts.cache_dir(),
         });
     };
+    if status.stale {
+        return Err(TrustError::StaleExport {
+            cache_dir: opts.cache_dir(),
+            expired: status.timestamp_expires,
+        });
+    }
     let bootstrap = opts.bootstrap_root()?;
     let cache_dir = opts.cache_dir();
     // Re-verify the cache we just loaded (or refreshed) to get at its bytes.
@@ -617,7 +656,10 @@ pub fn export(opts: &TufOptions, out: &Path, now: SystemTime) -> Result<TufStatu
         })?;
     let tuf_dir = out.join(EXPORT_TUF_DIR);
     let write = |name: &str, bytes: &[u8]| {
-        let path = out.join(name);
+        let path = safe_join(out, name).map_err(|()| TrustError::Export {
+            path: out.join(name),
+            detail: "a file name that would leave the export directory".into(),
+        })?;
         write_atomic(&path, bytes).map_err(|source| TrustError::CacheWrite { path, source })
     };
     for (name, bytes) in repository_files(&s)? {
@@ -676,9 +718,26 @@ fn repository_files(s: &Session) -> Result<Vec<(String, Vec<u8>)>, TrustError> {
         .targets_role("targets")
         .and_then(|t| t.target(TRUSTED_ROOT_TARGET))
         .ok_or_else(|| missing(TRUSTED_ROOT_TARGET))?;
-    for hash in info.hashes.values() {
+    // Consistent-snapshot names, one per hash a client may ask by. Only the
+    // algorithms TUF clients use, and only hex values: the targets metadata
+    // may carry any other key and value, and they must never become a path.
+    for (algorithm, hash) in &info.hashes {
+        let length = match algorithm.as_str() {
+            "sha256" => 64,
+            "sha512" => 128,
+            _ => continue,
+        };
+        let hex = hash.to_string();
+        if hex.len() != length || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(TrustError::Export {
+                path: PathBuf::from(TRUSTED_ROOT_TARGET),
+                detail: format!(
+                    "the targets metadata gives a {algorithm} hash that is not hex: {hex:?}"
+                ),
+            });
+        }
         files.push((
-            format!("targets/{hash}.{TRUSTED_ROOT_TARGET}"),
+            format!("targets/{hex}.{TRUSTED_ROOT_TARGET}"),
             s.trusted_root.clone(),
         ));
     }
@@ -730,25 +789,45 @@ mod tests {
         assert!(matches!(trust.provenance, Provenance::Embedded { .. }));
         assert!(!dir.exists(), "offline load must not create the cache");
 
+        // A private mirror has no embedded fallback.
+        let root = std::env::temp_dir().join(format!("vouch-tuf-root-{}.json", std::process::id()));
+        std::fs::write(&root, b"{}").unwrap();
+        opts.instance = TufInstance::Custom {
+            mirror: "http://127.0.0.1:9/".into(),
+            root_file: Some(root.clone()),
+        };
+        let err = load(&opts, SystemTime::now()).unwrap_err();
+        assert!(matches!(err, TrustError::NoOfflineData { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("--offline: no TUF cache for http://127.0.0.1:9/"),
+            "{err}"
+        );
+        assert!(!dir.exists(), "offline load must not create the cache");
+
+        // An unreadable --tuf-root names the file.
         opts.instance = TufInstance::Custom {
             mirror: "http://127.0.0.1:9/".into(),
             root_file: Some("/nonexistent/root.json".into()),
         };
         let err = load(&opts, SystemTime::now()).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/root.json"), "{err}");
+
+        // No --tuf-root and nothing cached: says what to give.
+        opts.instance = TufInstance::Custom {
+            mirror: "http://127.0.0.1:9/".into(),
+            root_file: None,
+        };
+        let err = load(&opts, SystemTime::now()).unwrap_err();
+        assert!(matches!(err, TrustError::NoCachedRoot { .. }), "{err}");
+        std::fs::remove_file(&root).unwrap();
     }
 
-    #[test]
-    fn unreachable_mirror_is_reported_as_network_failure() {
-        let dir = std::env::temp_dir().join(format!("vouch-tuf-unreach-{}", std::process::id()));
-        // A port nobody listens on: bind, note the port, close.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    /// A load from `http://127.0.0.1:<port>` bootstrapped from the
+    /// public-good root, cached under `dir/cache`; it must fail.
+    fn load_from_local_port(dir: &Path, port: u16) -> TrustError {
+        std::fs::create_dir_all(dir).unwrap();
         let root = dir.join("root.json");
-        std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             &root,
             sigstore_trust_root::SigstoreInstance::PublicGood.tuf_root(),
@@ -761,7 +840,19 @@ mod tests {
             },
             dir.join("cache"),
         );
-        let err = load(&opts, SystemTime::now()).unwrap_err();
+        load(&opts, SystemTime::now()).unwrap_err()
+    }
+
+    #[test]
+    fn unreachable_mirror_is_reported_as_network_failure() {
+        let dir = std::env::temp_dir().join(format!("vouch-tuf-unreach-{}", std::process::id()));
+        // A port nobody listens on: bind, note the port, close.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = load_from_local_port(&dir, port);
         assert!(matches!(err, TrustError::Network { .. }), "{err}");
         let text = err.to_string();
         assert!(
@@ -773,5 +864,43 @@ mod tests {
             "no cache after a failed refresh"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A mirror behind a broken proxy (every answer 502) or pointing at the
+    /// wrong place (404) is unusable from here: the offline advice, not a
+    /// TUF refusal.
+    #[test]
+    fn http_errors_from_the_mirror_are_reported_as_network_failure() {
+        use std::io::{Read as _, Write as _};
+        for status in ["502 Bad Gateway", "404 Not Found"] {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let answer = status.to_string();
+            std::thread::spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    let mut stream = stream;
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf);
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {answer}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                }
+            });
+            let dir =
+                std::env::temp_dir().join(format!("vouch-tuf-http-{}-{port}", std::process::id()));
+            let err = load_from_local_port(&dir, port);
+            assert!(matches!(err, TrustError::Network { .. }), "{status}: {err}");
+            let text = err.to_string();
+            let code = &status[..3];
+            assert!(
+                text.contains(&format!("returned status {code}"))
+                    || (code == "404" && text.contains("timestamp.json not found")),
+                "{status}: {text}"
+            );
+            assert!(text.contains("--offline"), "{text}");
+            assert!(!dir.join("cache").exists());
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 }

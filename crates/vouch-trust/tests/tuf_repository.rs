@@ -349,6 +349,75 @@ fn offline_refuses_a_tampered_cache() {
 }
 
 #[test]
+fn an_unusable_trusted_root_target_is_refused_before_it_is_cached() {
+    let Some(s) = setup("unusable-target", "unusable-target") else {
+        return;
+    };
+    // TUF-valid (signed, pinned, hash matches), but not a trusted root.
+    assert_refused(&s.opts, SystemTime::now(), "not JSON");
+    assert!(!s.opts.cache_dir().exists(), "nothing may be cached");
+    // So a fixed mirror is used at once, not after the timestamp expires.
+    s.mirror.set_root(&s.repos.repo("v1"));
+    let trust = load(&s.opts, SystemTime::now()).unwrap();
+    assert!(tuf_status(&trust).refreshed_now);
+}
+
+#[test]
+fn export_never_turns_a_hash_value_into_a_path() {
+    let Some(s) = setup("odd-hash", "odd-hash") else {
+        return;
+    };
+    let out = s.scratch.join("exp").join("a").join("b");
+    export(&s.opts, &out, SystemTime::now()).unwrap();
+    let mut names = Vec::new();
+    let mut stack = vec![s.scratch.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path.clone());
+            }
+            names.push(path.display().to_string());
+        }
+    }
+    assert!(
+        !names.iter().any(|n| n.contains("ESCAPED")),
+        "a hash value became a file name: {names:#?}"
+    );
+    let targets: Vec<_> = std::fs::read_dir(out.join("tuf/targets"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        targets.len(),
+        2,
+        "the plain name and the sha256 one: {targets:?}"
+    );
+}
+
+#[test]
+fn export_of_expired_metadata_is_refused() {
+    let Some(s) = setup("stale-export", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    load(&s.opts, now).unwrap();
+    let mut offline = s.opts.clone();
+    offline.network = Network::Offline;
+    let out = s.scratch.join("export");
+    // v1's timestamp expires after 7 days.
+    let err = export(&offline, &out, now + 8 * DAY).unwrap_err();
+    assert!(matches!(err, TrustError::StaleExport { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("could not be imported") && text.contains("Refresh online"),
+        "{text}"
+    );
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
 fn export_then_import_into_an_empty_cache_works_offline() {
     let Some(s) = setup("export-import", "v1") else {
         return;

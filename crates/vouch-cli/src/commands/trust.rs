@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use serde_json::json;
 use vouch_trust::summary::summarize;
-use vouch_trust::{Provenance, TrustSource, TufOptions, age_in_days};
+use vouch_trust::{Provenance, age_in_days};
 
-use crate::args::{OutputFormat, TrustArgs, TrustCommand, TrustDirArgs, TrustShowArgs};
+use crate::args::{OutputFormat, TrustCommand, TrustDirArgs, TrustShowArgs};
 use crate::failure::Failure;
 use crate::inputs;
 
@@ -22,10 +22,8 @@ pub fn run(command: &TrustCommand) -> Result<(), Failure> {
 
 fn show(args: &TrustShowArgs) -> Result<(), Failure> {
     // `show` reports what is there; it never refreshes.
-    let trust = TrustArgs {
-        offline: true,
-        ..args.trust.clone()
-    };
+    let mut trust = args.trust.clone();
+    trust.tuf.offline = true;
     let loaded = inputs::load_trust(&trust, false)?;
     let now = SystemTime::now();
     let instances = summarize(&loaded.trusted_root_json);
@@ -138,17 +136,8 @@ fn source_line(provenance: &Provenance, now: SystemTime) -> String {
     }
 }
 
-fn tuf_only(trust: &TrustArgs, what: &str) -> Result<TufOptions, Failure> {
-    match inputs::trust_source(trust, false)? {
-        TrustSource::Tuf(options) => Ok(options),
-        _ => Err(Failure::usage(format!(
-            "{what} works on TUF metadata; --trusted-root bypasses TUF"
-        ))),
-    }
-}
-
 fn export(args: &TrustDirArgs) -> Result<(), Failure> {
-    let options = tuf_only(&args.trust, "trust export")?;
+    let options = inputs::tuf_options(&args.tuf)?;
     let status = vouch_trust::tuf::export(&options, &args.dir, SystemTime::now())?;
     eprintln!(
         "Exported the trust material of {} (root v{}, timestamp v{} valid until {}) to {}:\n  \
@@ -165,7 +154,7 @@ fn export(args: &TrustDirArgs) -> Result<(), Failure> {
 }
 
 fn import(args: &TrustDirArgs) -> Result<(), Failure> {
-    let options = tuf_only(&args.trust, "trust import")?;
+    let options = inputs::tuf_options(&args.tuf)?;
     let status = vouch_trust::tuf::import(&options, &args.dir, SystemTime::now())?;
     eprintln!(
         "Verified and imported {} into {}: root v{}, timestamp v{} (valid until {}), \
