@@ -205,10 +205,13 @@ pub fn provenance_notice(provenance: &Provenance, offline: bool) -> Option<Strin
             vouch_trust::age_in_days(*as_of, now)
         )),
         Provenance::Tuf(s) if s.stale => Some(format!(
-            "WARNING: --offline: the TUF metadata of {} expired at {}; using it as last verified \
-             at {} ({} days ago). Refresh online or `vouch trust import` a newer export",
+            "WARNING: --offline: the TUF {} metadata of {} expired at {}; using it as last \
+             verified at {} ({} days ago). Refresh online or `vouch trust import` a newer export",
+            s.expired.as_ref().map_or("timestamp", |e| e.role.as_str()),
             s.mirror,
-            s.timestamp_expires,
+            s.expired
+                .as_ref()
+                .map_or(s.timestamp_expires, |e| e.expires),
             s.verified_at.map_or_else(|| "?".into(), |t| t.to_string()),
             s.verified_at
                 .map_or(0, |t| vouch_trust::age_in_days(t, now))

@@ -30,9 +30,10 @@ use overrides::{MAX_OVERRIDE_FILE_SIZE, Override, OverrideError, OverrideKind};
 use std::time::SystemTime;
 
 pub use tuf::{
-    CONNECT_TIMEOUT, MAX_ROOT_METADATA_SIZE, MAX_SNAPSHOT_METADATA_SIZE, MAX_TARGETS_METADATA_SIZE,
-    MAX_TIMESTAMP_METADATA_SIZE, Network, PUBLIC_GOOD_MIRROR, READ_TIMEOUT, REFRESH_DEADLINE,
-    REQUEST_TIMEOUT, Timeouts, TufInstance, TufOptions, TufStatus, default_cache_root,
+    CONNECT_TIMEOUT, ExpiredRole, MAX_ROOT_METADATA_SIZE, MAX_SNAPSHOT_METADATA_SIZE,
+    MAX_TARGETS_METADATA_SIZE, MAX_TIMESTAMP_METADATA_SIZE, Network, PUBLIC_GOOD_MIRROR,
+    READ_TIMEOUT, REFRESH_DEADLINE, REQUEST_TIMEOUT, Timeouts, TufInstance, TufOptions, TufStatus,
+    default_cache_root,
 };
 use vouch_verify::{MAX_TRUSTED_ROOT_SIZE, TrustedMaterial, VerifyError};
 

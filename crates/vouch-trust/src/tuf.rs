@@ -257,6 +257,17 @@ pub struct TufStatus {
     /// Set when the metadata had expired and was accepted only because the
     /// load was offline: it was verified at `verified_at` instead of now.
     pub stale: bool,
+    /// When `stale`: the role whose expiry made it so, and when.
+    pub expired: Option<ExpiredRole>,
+}
+
+/// The TUF role whose metadata had expired, and when it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpiredRole {
+    /// `timestamp`, `snapshot`, `targets` or `root`.
+    pub role: String,
+    /// Its expiry time.
+    pub expires: jiff::Timestamp,
 }
 
 /// One verified session: the staging store, the target and the status.
@@ -336,6 +347,7 @@ fn status(session: &Session, opts: &TufOptions, refreshed_now: bool, stale: bool
         last_source: state.map(|s| s.source),
         refreshed_now,
         stale,
+        expired: None,
     }
 }
 
@@ -435,9 +447,14 @@ fn offline_stale(
 ) -> Result<LoadedTrust, TrustError> {
     let dir = opts.cache_dir();
     let context = format!("offline verification of the TUF cache at {}", dir.display());
-    let expired = matches!(error, sigstore_tuf::Error::Expired { .. });
-    let state = read_state(&dir);
-    let (true, Some(state)) = (expired, state) else {
+    let expired = match &error {
+        sigstore_tuf::Error::Expired { role, expires } => Some(ExpiredRole {
+            role: role.clone(),
+            expires: *expires,
+        }),
+        _ => None,
+    };
+    let (Some(expired), Some(state)) = (expired, read_state(&dir)) else {
         return Err(TrustError::Tuf { context, error });
     };
     let offline = DirRepository::new(&dir);
@@ -447,7 +464,9 @@ fn offline_stale(
             context: context.clone(),
             error,
         })?;
-    loaded(&s, status(&s, opts, false, true))
+    let mut stale = status(&s, opts, false, true);
+    stale.expired = Some(expired);
+    loaded(&s, stale)
 }
 
 fn offline_without_cache(opts: &TufOptions) -> Result<LoadedTrust, TrustError> {
@@ -631,7 +650,9 @@ pub fn export(opts: &TufOptions, out: &Path, now: SystemTime) -> Result<TufStatu
     if status.stale {
         return Err(TrustError::StaleExport {
             cache_dir: opts.cache_dir(),
-            expired: status.timestamp_expires,
+            expired: status
+                .expired
+                .map_or(status.timestamp_expires, |e| e.expires),
         });
     }
     let bootstrap = opts.bootstrap_root()?;

@@ -319,6 +319,9 @@ fn offline_uses_an_expired_cache_and_says_it_is_stale() {
     let trust = load(&s.opts, now + 3 * DAY).unwrap();
     let status = tuf_status(&trust);
     assert!(status.stale, "an expired timestamp must be reported");
+    let expired = status.expired.as_ref().expect("which role expired");
+    assert_eq!(expired.role, "timestamp");
+    assert_eq!(expired.expires, status.timestamp_expires);
     assert!(status.verified_at.is_some());
     assert_eq!(
         s.mirror.requests(),
@@ -494,4 +497,61 @@ fn import_refuses_to_roll_back_a_newer_cache() {
         "{err}"
     );
     assert_eq!(snapshot_dir(&s.opts.cache_dir()), before);
+}
+
+#[test]
+fn import_refuses_an_expired_export_and_one_from_another_mirror() {
+    let Some(s) = setup("import-refusals", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    let out = s.scratch.join("export");
+    export(&s.opts, &out, now).unwrap();
+
+    // v1's timestamp expires after 7 days: too late to import.
+    let mut gapped = s.opts.clone();
+    gapped.cache_root = s.scratch.join("gapped");
+    gapped.network = Network::Offline;
+    let err = import(&gapped, &out, now + 8 * DAY).unwrap_err();
+    assert!(err.is_refusal(), "{err}");
+    assert!(
+        err.to_string().contains("timestamp metadata expired at"),
+        "{err}"
+    );
+    assert!(
+        snapshot_dir(&gapped.cache_dir()).is_empty(),
+        "nothing installed"
+    );
+
+    // An export names its mirror; importing it as another one is refused.
+    let mut other = gapped.clone();
+    other.instance = TufInstance::Custom {
+        mirror: "http://127.0.0.1:9/other".into(),
+        root_file: Some(s.repos.bootstrap_root()),
+    };
+    let err = import(&other, &out, now).unwrap_err();
+    assert!(matches!(err, TrustError::MirrorMismatch { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("give --tuf-mirror {}", s.mirror.url())),
+        "{err}"
+    );
+    assert!(
+        snapshot_dir(&other.cache_dir()).is_empty(),
+        "nothing installed"
+    );
+}
+
+#[test]
+fn export_with_nothing_but_the_embedded_root_is_refused() {
+    let Some(s) = setup("nothing-to-export", "v1") else {
+        return;
+    };
+    let mut opts = TufOptions::new(TufInstance::PublicGood, s.scratch.join("empty-cache"));
+    opts.network = Network::Offline;
+    let out = s.scratch.join("export");
+    let err = export(&opts, &out, SystemTime::now()).unwrap_err();
+    assert!(matches!(err, TrustError::NothingToExport { .. }), "{err}");
+    assert!(err.to_string().contains("run once online first"), "{err}");
+    assert!(!out.exists());
 }
