@@ -22,6 +22,9 @@ N.snapshot.json, N.targets.json, targets/<sha256>.trusted_root.json.
                         met only by one key's signature listed twice
   unusable-target/      v1 whose trusted_root.json target is correctly signed
                         and pinned, but not a trusted root
+  dup-key/              its own root (dup-key/root.json): timestamp threshold
+                        2, the online key listed under two key IDs, the
+                        timestamp signed by that one key under both
   odd-hash/             v1 whose targets metadata also lists an unknown hash
                         algorithm with a path as its value
 """
@@ -34,7 +37,7 @@ import shutil
 import sys
 from datetime import datetime, timedelta, timezone
 
-from securesystemslib.signer import CryptoSigner
+from securesystemslib.signer import CryptoSigner, SSlibKey
 from tuf.api.metadata import (
     MetaFile,
     Metadata,
@@ -180,6 +183,26 @@ def main():
     ts_path = os.path.join(dup, "timestamp.json")
     doc = json.load(open(ts_path))
     doc["signatures"].append(copy.deepcopy(doc["signatures"][0]))
+    json.dump(doc, open(ts_path, "w"), indent=1)
+
+    # One key under two key IDs: TUF counts a threshold by key ID, so the
+    # online key alone meets the timestamp threshold of 2.
+    dupk = os.path.join(out, "dup-key")
+    kroot = make_root(1, [root_key], online, [], threshold_ts=1)
+    k = online.public_key
+    alias = SSlibKey("aa" * 32, k.keytype, k.scheme, dict(k.keyval))
+    kroot.signed.add_key(alias, "timestamp")
+    kroot.signed.roles["timestamp"].threshold = 2
+    kroot.signatures.clear()
+    kroot.sign(root_key)
+    write(kroot, os.path.join(dupk, "root.json"))
+    write(kroot, os.path.join(dupk, "1.root.json"))
+    publish(dupk, online, 1, target, ts_expires=7)
+    ts_path = os.path.join(dupk, "timestamp.json")
+    doc = json.load(open(ts_path))
+    twin = copy.deepcopy(doc["signatures"][0])
+    twin["keyid"] = alias.keyid
+    doc["signatures"].append(twin)
     json.dump(doc, open(ts_path, "w"), indent=1)
 
 

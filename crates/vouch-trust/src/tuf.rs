@@ -309,12 +309,77 @@ async fn session(
         .with_config(updater_config())
         .with_store(staged.clone());
     updater.refresh(at).await?;
+    // Every root this session trusted: the newest, and those it rotated
+    // through (their keys verified the next root).
+    distinct_role_keys(updater.trusted().root_bytes())?;
+    for (name, bytes) in staged.staged() {
+        if name.starts_with("root_history/") {
+            distinct_role_keys(&bytes)?;
+        }
+    }
     let trusted_root = updater.get_target(TRUSTED_ROOT_TARGET, at).await?;
     Ok(Session {
         staged,
         trusted_root,
         updater,
     })
+}
+
+/// Refuses a root that lists one key under two key IDs in a role whose
+/// threshold is above one. TUF counts a threshold by key ID (python-tuf and
+/// sigstore-tuf alike), so that one key alone could meet it; tough recomputes
+/// key IDs against this (CVE-2025-2885's class). Keys are compared by type
+/// and public value, ignoring whitespace, PEM armour and hex case; the same
+/// key in another encoding (say a compressed EC point) is not detected.
+fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
+    let doc: serde_json::Value = serde_json::from_slice(root_metadata)?;
+    let signed = &doc["signed"];
+    let version = signed["version"].as_u64().unwrap_or_default();
+    let Some(roles) = signed["roles"].as_object() else {
+        return Ok(());
+    };
+    for (role, binding) in roles {
+        let threshold = binding["threshold"].as_u64().unwrap_or(1);
+        let ids = binding["keyids"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if threshold < 2 {
+            continue;
+        }
+        let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+        for id in ids.iter().filter_map(|v| v.as_str()) {
+            let key = &signed["keys"][id];
+            let material = format!(
+                "{}:{}",
+                key["keytype"].as_str().unwrap_or_default(),
+                normalized_public_key(key["keyval"]["public"].as_str().unwrap_or_default())
+            );
+            if let Some(first) = seen.insert(material, id) {
+                return Err(sigstore_tuf::Error::Malformed(format!(
+                    "root version {version}: role {role} lists one key under two key IDs \
+                     ({first} and {id}); with threshold {threshold} that key alone could \
+                     count twice"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A TUF `keyval.public` without PEM armour and whitespace; hex lowercased.
+fn normalized_public_key(public: &str) -> String {
+    let body: String = public
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .flat_map(|line| line.chars())
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    if body.bytes().all(|b| b.is_ascii_hexdigit()) {
+        body.to_ascii_lowercase()
+    } else {
+        body
+    }
 }
 
 fn status(session: &Session, opts: &TufOptions, refreshed_now: bool, stale: bool) -> TufStatus {
@@ -842,6 +907,39 @@ mod tests {
         let err = load(&opts, SystemTime::now()).unwrap_err();
         assert!(matches!(err, TrustError::NoCachedRoot { .. }), "{err}");
         std::fs::remove_file(&root).unwrap();
+    }
+
+    #[test]
+    fn one_key_under_two_ids_is_found_across_encodings() {
+        // Sigstore's own roots list distinct keys.
+        for instance in [
+            sigstore_trust_root::SigstoreInstance::PublicGood,
+            sigstore_trust_root::SigstoreInstance::Staging,
+        ] {
+            distinct_role_keys(instance.tuf_root()).unwrap();
+        }
+        let pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEabc\n-----END PUBLIC KEY-----\n";
+        let rewrapped = "-----BEGIN PUBLIC KEY-----\r\nMFkwEwYHKoZIzj0CAQYIKoZIzj0D\r\nAQcDQgAEabc\r\n-----END PUBLIC KEY-----";
+        let root = |a: &str, b: &str, threshold: u64| {
+            serde_json::json!({"signed": {"version": 3, "keys": {
+                "k1": {"keytype": "ecdsa", "keyval": {"public": a}},
+                "k2": {"keytype": "ecdsa", "keyval": {"public": b}},
+            }, "roles": {"snapshot": {"keyids": ["k1", "k2"], "threshold": threshold}}}})
+            .to_string()
+        };
+        let err = distinct_role_keys(root(pem, rewrapped, 2).as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "root version 3: role snapshot lists one key under two key IDs (k1 and k2)"
+            ),
+            "{err}"
+        );
+        // Hex case does not hide a twin either.
+        assert!(distinct_role_keys(root("ABCDEF01", "abcdef01", 2).as_bytes()).is_err());
+        // Threshold 1: a twin cannot help anyone.
+        distinct_role_keys(root(pem, rewrapped, 1).as_bytes()).unwrap();
+        // Two different keys are fine.
+        distinct_role_keys(root("abcdef01", "abcdef02", 2).as_bytes()).unwrap();
     }
 
     /// A load from `http://127.0.0.1:<port>` bootstrapped from the

@@ -246,6 +246,23 @@ fn rejects_threshold_met_only_by_a_duplicated_key_id() {
 }
 
 #[test]
+fn rejects_threshold_met_only_by_one_key_listed_under_two_key_ids() {
+    let Some(mut s) = setup("dup-key", "dup-key") else {
+        return;
+    };
+    s.opts.instance = TufInstance::Custom {
+        mirror: s.mirror.url(),
+        root_file: Some(s.repos.repo("dup-key").join("root.json")),
+    };
+    assert_refused(
+        &s.opts,
+        SystemTime::now(),
+        "role timestamp lists one key under two key IDs",
+    );
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
 fn rejects_oversized_timestamp_metadata() {
     let Some(s) = setup("oversized", "v1") else {
         return;
