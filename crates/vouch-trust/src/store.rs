@@ -60,16 +60,36 @@ impl StagedStore {
         read_at_most(&path, MAX_CACHED_FILE_SIZE).ok().flatten()
     }
 
-    /// Writes every staged file into `dir`, each atomically (temporary file
-    /// and rename), then `state` as [`STATE_FILE`].
+    /// Installs the staged files and `state` (as [`STATE_FILE`]) into
+    /// `dir` as one step: a copy of the current cache plus the staged files
+    /// is built beside it and swapped in ([`replace_dir`]), so a crash or a
+    /// concurrent reader never sees a new `timestamp.json` next to an old
+    /// snapshot.
     pub fn commit(&self, dir: &Path, state: &[u8]) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        for (name, bytes) in self.staged() {
-            let path = safe_join(dir, &name)
-                .map_err(|()| std::io::Error::other(format!("unsafe cache name {name:?}")))?;
-            write_atomic(&path, &bytes)?;
-        }
-        write_atomic(&dir.join(STATE_FILE), state)
+        let staged = self.staged();
+        replace_dir(
+            dir,
+            |new| {
+                if dir.is_dir() {
+                    copy_tree(dir, new)?;
+                }
+                for (name, bytes) in &staged {
+                    let path = safe_join(new, name).map_err(|()| {
+                        std::io::Error::other(format!("unsafe cache name {name:?}"))
+                    })?;
+                    // The copied older version gives way to the staged one.
+                    match std::fs::remove_file(&path) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                        _ => {}
+                    }
+                    write_new(&path, bytes)?;
+                }
+                let state_file = new.join(STATE_FILE);
+                let _ = std::fs::remove_file(&state_file);
+                write_new(&state_file, state)
+            },
+            |_, e| e,
+        )
     }
 }
 
@@ -183,42 +203,96 @@ pub fn safe_join(dir: &Path, name: &str) -> Result<PathBuf, ()> {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory,
-/// flushed to disk, and a rename, so a reader never sees a half-written
-/// file. The temporary file is created exclusively (`O_EXCL`: never through
-/// a symlink or over a file someone planted) under a name unique to this
-/// process and call.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces directory `dir` by one that `fill` builds: `fill` writes into an
+/// empty sibling directory; only if it succeeds is that directory renamed
+/// to `dir` (the old one moved aside first and removed after). On failure
+/// `dir` is left exactly as it was and the sibling removed. Between the two
+/// renames `dir` is briefly absent, never half-written.
+pub fn replace_dir<E>(
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), E>,
+    io_error: impl Fn(PathBuf, std::io::Error) -> E,
+) -> Result<(), E> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| io_error(parent.to_path_buf(), e))?;
+    let name = dir
+        .file_name()
+        .map_or_else(|| "dir".into(), |n| n.to_string_lossy().into_owned());
+    let new = parent.join(format!(".{name}.new-{}", unique_suffix()));
+    std::fs::create_dir(&new).map_err(|e| io_error(new.clone(), e))?;
+    if let Err(e) = fill(&new) {
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(e);
+    }
+    let old = parent.join(format!(".{name}.old-{}", unique_suffix()));
+    let had_old = match std::fs::rename(dir, &old) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&new);
+            return Err(io_error(dir.to_path_buf(), e));
+        }
+    };
+    if let Err(e) = std::fs::rename(&new, dir) {
+        if had_old {
+            let _ = std::fs::rename(&old, dir);
+        }
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(io_error(dir.to_path_buf(), e));
+    }
+    if had_old {
+        let _ = std::fs::remove_dir_all(&old);
+    }
+    if let Ok(parent) = std::fs::File::open(parent) {
+        let _ = parent.sync_all();
+    }
+    Ok(())
+}
+
+/// Copies the regular files and directories under `from` into `to`
+/// (symlinks and special files are skipped).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target)?;
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes a new file (creating its directory), flushed to disk; for
+/// directories [`replace_dir`] is building, where no reader looks yet.
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// A name suffix unique to this process and call.
+fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-    let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let tmp = parent.join(format!(
-        ".{name}.tmp-{}-{}-{nanos}",
+    format!(
+        "{}-{}-{nanos}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|mut file| {
-            file.write_all(bytes)?;
-            file.sync_all()
-        });
-    written
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
+    )
 }
 
 #[cfg(test)]
@@ -275,7 +349,7 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn atomic_write_replaces_a_symlink_instead_of_writing_through_it() {
+    fn write_new_never_writes_through_a_planted_symlink() {
         let dir = std::env::temp_dir().join(format!("vouch-symlink-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -283,16 +357,78 @@ mod tests {
         std::fs::write(&victim, b"keep").unwrap();
         let link = dir.join("trusted_root.json");
         std::os::unix::fs::symlink(&victim, &link).unwrap();
-        write_atomic(&link, b"new").unwrap();
+        assert!(write_new(&link, b"new").is_err());
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
-        assert_eq!(std::fs::read(&link).unwrap(), b"new");
-        assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
-        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn replace_dir_swaps_in_whole_or_not_at_all() {
+        let base = std::env::temp_dir().join(format!("vouch-replace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let dir = base.join("out");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("old.json"), b"old").unwrap();
+
+        // A failing build leaves the directory as it was, and no sibling.
+        let err = replace_dir(
+            &dir,
+            |new| {
+                std::fs::write(new.join("half.json"), b"half").unwrap();
+                Err("verification failed")
+            },
+            |_, _| "io",
+        );
+        assert_eq!(err, Err("verification failed"));
+        assert_eq!(names(&dir), ["old.json"]);
+        assert_eq!(names(&base), ["out"]);
+
+        // A good build replaces it entirely.
+        replace_dir(
+            &dir,
+            |new| std::fs::write(new.join("new.json"), b"new"),
+            |_, e| e,
+        )
+        .unwrap();
+        assert_eq!(names(&dir), ["new.json"]);
+        assert_eq!(names(&base), ["out"]);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn commit_keeps_the_cache_and_adds_the_staged_files() {
+        let dir = std::env::temp_dir().join(format!("vouch-commit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("root_history")).unwrap();
+        std::fs::write(dir.join("root_history/1.root.json"), b"r1").unwrap();
+        std::fs::write(dir.join("timestamp.json"), b"ts-old").unwrap();
+        let store = StagedStore::new(Some(&dir));
+        store.store("timestamp.json", b"ts-new").unwrap();
+        store.store("root_history/2.root.json", b"r2").unwrap();
+        store.commit(&dir, b"{}").unwrap();
+        assert_eq!(
+            std::fs::read(dir.join("timestamp.json")).unwrap(),
+            b"ts-new"
+        );
+        assert_eq!(
+            std::fs::read(dir.join("root_history/1.root.json")).unwrap(),
+            b"r1"
+        );
+        assert_eq!(
+            std::fs::read(dir.join("root_history/2.root.json")).unwrap(),
+            b"r2"
+        );
+        assert_eq!(std::fs::read(dir.join(STATE_FILE)).unwrap(), b"{}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use sigstore_tuf::{HttpRepository, Repository, Updater, UpdaterConfig};
 
-use crate::store::{DirRepository, STATE_FILE, StagedStore, read_at_most, safe_join, write_atomic};
+use crate::store::{DirRepository, STATE_FILE, StagedStore, read_at_most, safe_join, write_new};
 use crate::{LoadedTrust, Provenance, TrustError};
 
 /// Sigstore's public-good TUF repository (SPEC.md §6.1).
@@ -720,55 +720,108 @@ pub fn export(opts: &TufOptions, out: &Path, now: SystemTime) -> Result<TufStatu
                 .map_or(status.timestamp_expires, |e| e.expires),
         });
     }
+    check_export_target(out)?;
     let bootstrap = opts.bootstrap_root()?;
     let cache_dir = opts.cache_dir();
     // Re-verify the cache we just loaded (or refreshed) to get at its bytes.
-    let at = if status.stale {
-        status.verified_at.unwrap_or(jnow)
-    } else {
-        jnow
-    };
     let rt = runtime()?;
     let s = rt
         .block_on(session(
             DirRepository::new(&cache_dir),
             Some(&cache_dir),
             &bootstrap,
-            at,
+            jnow,
         ))
         .map_err(|error| TrustError::Tuf {
             context: format!("re-verifying the TUF cache at {}", cache_dir.display()),
             error,
         })?;
-    let tuf_dir = out.join(EXPORT_TUF_DIR);
-    let write = |name: &str, bytes: &[u8]| {
-        let path = safe_join(out, name).map_err(|()| TrustError::Export {
-            path: out.join(name),
-            detail: "a file name that would leave the export directory".into(),
-        })?;
-        write_atomic(&path, bytes).map_err(|source| TrustError::CacheWrite { path, source })
-    };
-    for (name, bytes) in repository_files(&s)? {
-        write(&format!("{EXPORT_TUF_DIR}/{name}"), &bytes)?;
-    }
-    write(TRUSTED_ROOT_TARGET, &s.trusted_root)?;
+    let files = repository_files(&s)?;
     let manifest = ExportManifest {
         mirror: status.mirror.clone(),
         exported_at: jnow,
         root_version: status.root_version,
         timestamp_expires: status.timestamp_expires,
     };
-    write(
-        EXPORT_MANIFEST,
-        &serde_json::to_vec_pretty(&manifest).expect("manifest serializes"),
+    let manifest = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
+    // Built beside `out` and swapped in only once it verified: a failed
+    // export leaves `out` as it was, and no file of an older export stays.
+    crate::store::replace_dir(
+        out,
+        |new| {
+            let write = |name: &str, bytes: &[u8]| {
+                let path = safe_join(new, name).map_err(|()| TrustError::Export {
+                    path: out.join(name),
+                    detail: "a file name that would leave the export directory".into(),
+                })?;
+                write_new(&path, bytes).map_err(|source| TrustError::CacheWrite {
+                    path: out.join(name),
+                    source,
+                })
+            };
+            for (name, bytes) in &files {
+                write(&format!("{EXPORT_TUF_DIR}/{name}"), bytes)?;
+            }
+            write(TRUSTED_ROOT_TARGET, &s.trusted_root)?;
+            write(EXPORT_MANIFEST, &manifest)?;
+            // The export must verify on its own, from the bootstrap root alone.
+            rt.block_on(session(
+                DirRepository::new(&new.join(EXPORT_TUF_DIR)),
+                None,
+                &bootstrap,
+                jnow,
+            ))
+            .map(|_| ())
+            .map_err(|error| TrustError::Tuf {
+                context: format!("verifying the export for {}", out.display()),
+                error,
+            })
+        },
+        |path, source| TrustError::CacheWrite { path, source },
     )?;
-    // The export must verify on its own, from the bootstrap root alone.
-    rt.block_on(session(DirRepository::new(&tuf_dir), None, &bootstrap, at))
-        .map_err(|error| TrustError::Tuf {
-            context: format!("verifying the export at {}", tuf_dir.display()),
-            error,
-        })?;
     Ok(status)
+}
+
+/// An export goes to a new or empty directory, or replaces an earlier
+/// export; anything else in `out` is the user's and is not touched.
+fn check_export_target(out: &Path) -> Result<(), TrustError> {
+    let entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(TrustError::Read {
+                path: out.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let ours = [TRUSTED_ROOT_TARGET, EXPORT_TUF_DIR, EXPORT_MANIFEST];
+    let earlier_export = names.iter().any(|n| n == EXPORT_MANIFEST)
+        && names.iter().all(|n| ours.contains(&n.as_str()));
+    if names.is_empty() || earlier_export {
+        return Ok(());
+    }
+    let foreign: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !ours.contains(n))
+        .collect();
+    Err(TrustError::Export {
+        path: out.to_path_buf(),
+        detail: format!(
+            "exists and is not an earlier vouch export (it holds {}); give a new or empty \
+             directory",
+            if foreign.is_empty() {
+                "no vouch-export.json".to_string()
+            } else {
+                foreign.join(", ")
+            }
+        ),
+    })
 }
 
 /// The files of a TUF repository equivalent to a verified session.

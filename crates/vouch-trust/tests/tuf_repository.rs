@@ -572,3 +572,41 @@ fn export_with_nothing_but_the_embedded_root_is_refused() {
     assert!(err.to_string().contains("run once online first"), "{err}");
     assert!(!out.exists());
 }
+
+#[test]
+fn export_replaces_an_earlier_export_but_never_a_directory_of_the_users() {
+    let Some(s) = setup("export-target", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    let out = s.scratch.join("export");
+    export(&s.opts, &out, now).unwrap();
+    // A stray file from some older export layout would be misleading.
+    std::fs::write(out.join("tuf/99.root.json"), b"stale").unwrap();
+    export(&s.opts, &out, now).unwrap();
+    assert!(
+        !out.join("tuf/99.root.json").exists(),
+        "an earlier export is replaced whole"
+    );
+    assert!(out.join("vouch-export.json").is_file());
+
+    let mine = s.scratch.join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), b"keep").unwrap();
+    let err = export(&s.opts, &mine, now).unwrap_err().to_string();
+    assert!(
+        err.contains("exists and is not an earlier vouch export (it holds notes.txt)"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(mine.join("notes.txt")).unwrap(), b"keep");
+    let siblings: Vec<_> = std::fs::read_dir(&s.scratch)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        siblings.is_empty(),
+        "temporary directories left: {siblings:?}"
+    );
+}
