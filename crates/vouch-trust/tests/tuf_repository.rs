@@ -610,3 +610,43 @@ fn export_replaces_an_earlier_export_but_never_a_directory_of_the_users() {
         "temporary directories left: {siblings:?}"
     );
 }
+
+#[test]
+fn rejects_an_oversized_root_rotation() {
+    let Some(s) = setup("oversized-root", "v1") else {
+        return;
+    };
+    let served = s.scratch.join("served");
+    copy_dir(&s.repos.repo("v1"), &served);
+    let limit = vouch_trust::MAX_ROOT_METADATA_SIZE as usize;
+    std::fs::write(served.join("2.root.json"), vec![b' '; limit + 1]).unwrap();
+    s.mirror.set_root(&served);
+    assert_refused(&s.opts, SystemTime::now(), &format!("exceeds max {limit}"));
+    assert!(!s.opts.cache_dir().exists());
+}
+
+#[test]
+fn an_expired_cache_with_the_mirror_gone_says_how_to_work_offline() {
+    let Some(s) = setup("expired-mirror-gone", "v2") else {
+        return;
+    };
+    let now = SystemTime::now();
+    load(&s.opts, now).unwrap();
+    // The mirror now serves nothing (as behind a proxy that answers 404).
+    let empty = s.scratch.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    s.mirror.set_root(&empty);
+    // v2's timestamp expired after a day: a refresh is due and fails.
+    let err = assert_refused(&s.opts, now + 2 * DAY, "cannot reach the TUF mirror");
+    assert!(err.is_network(), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("timestamp.json not found") && text.contains("--offline"),
+        "{text}"
+    );
+    // And --offline then works from the expired cache, saying so.
+    let mut offline = s.opts.clone();
+    offline.network = Network::Offline;
+    let trust = load(&offline, now + 2 * DAY).unwrap();
+    assert!(tuf_status(&trust).stale);
+}
