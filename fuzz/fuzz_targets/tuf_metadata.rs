@@ -7,7 +7,7 @@
 //! Properties: never panics; an arbitrary input is never accepted as a root
 //! rotation or a timestamp of the public-good repository (it cannot carry
 //! the threshold of signatures), and `summarize` only reports the four kinds
-//! of instance.
+//! of instance; a mirror URL always maps to one plain cache directory name.
 #![no_main]
 #![forbid(unsafe_code)]
 
@@ -30,6 +30,14 @@ fuzz_target!(|data: &[u8]| {
     assert!(
         trusted.update_timestamp(data, now).is_err(),
         "forged timestamp accepted"
+    );
+
+    // A mirror URL as a cache directory name: one plain path component.
+    let name = vouch_trust::tuf::mirror_dir_name(&String::from_utf8_lossy(data));
+    let mut parts = std::path::Path::new(&name).components();
+    assert!(
+        matches!(parts.next(), Some(std::path::Component::Normal(_))) && parts.next().is_none(),
+        "mirror dir name {name:?} is not one plain component"
     );
 
     // The target as `vouch trust show` summarizes it.

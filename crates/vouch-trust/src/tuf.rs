@@ -187,20 +187,27 @@ impl TufOptions {
     }
 }
 
-/// The cache subdirectory name for a mirror URL (SPEC.md §6.1).
+/// The cache subdirectory name for a mirror URL (SPEC.md §6.1): always one
+/// plain path component, never empty, `.` or `..`, so a mirror's cache stays
+/// inside the cache root.
 pub fn mirror_dir_name(mirror: &str) -> String {
     let without_scheme = mirror
         .split_once("://")
         .map_or(mirror, |(_, rest)| rest)
         .trim_end_matches('/');
-    without_scheme
+    let name = without_scheme
         .chars()
         .map(|c| match c {
-            '/' | ':' | '\\' => '-',
+            '/' | ':' | '\\' | '\0' => '-',
             c => c.to_ascii_lowercase(),
         })
         .collect::<String>()
-        .replace("..", "-")
+        .replace("..", "-");
+    if name.is_empty() || name == "." {
+        format!("_{name}")
+    } else {
+        name
+    }
 }
 
 /// The default cache base: `$XDG_CACHE_HOME/vouch/tuf`, else
@@ -902,6 +909,15 @@ mod tests {
             "127.0.0.1-8080-repo"
         );
         assert!(!mirror_dir_name("http://x/../../etc").contains(".."));
+        for odd in ["", "https://", ".", "https://./", "..", "https://../"] {
+            let name = mirror_dir_name(odd);
+            let mut parts = Path::new(&name).components();
+            assert!(
+                matches!(parts.next(), Some(std::path::Component::Normal(_)))
+                    && parts.next().is_none(),
+                "{odd:?} -> {name:?}"
+            );
+        }
     }
 
     #[test]
