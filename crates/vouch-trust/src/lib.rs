@@ -348,32 +348,34 @@ impl TrustSource {
 
 /// Whole days from `since` to `now` (negative if `since` is later).
 pub fn age_in_days(since: jiff::Timestamp, now: SystemTime) -> i64 {
-    let now = jiff::Timestamp::try_from(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    (now.as_second() - since.as_second()).div_euclid(86_400)
+    (tuf::to_jiff(now).as_second() - since.as_second()).div_euclid(86_400)
 }
 
 /// Reads a file of at most `limit` bytes; errors name the file and `what`.
 fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, TrustError> {
+    read_file_if_present(path, limit)?.ok_or_else(|| TrustError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{what} file not found"),
+        ),
+    })
+}
+
+/// As [`read_file`], but a missing file is `None`.
+fn read_file_if_present(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, TrustError> {
     use store::ReadError;
-    match store::read_at_most(path, limit) {
-        Ok(Some(bytes)) => Ok(bytes),
-        Ok(None) => Err(TrustError::Read {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!("{what} file not found"),
-            ),
-        }),
-        Err(ReadError::TooLarge(size)) => Err(TrustError::TooLarge {
+    store::read_at_most(path, limit).map_err(|e| match e {
+        ReadError::TooLarge(size) => TrustError::TooLarge {
             path: path.to_path_buf(),
             size,
             limit,
-        }),
-        Err(ReadError::Io(source)) => Err(TrustError::Read {
+        },
+        ReadError::Io(source) => TrustError::Read {
             path: path.to_path_buf(),
             source,
-        }),
-    }
+        },
+    })
 }
 
 #[cfg(test)]

@@ -453,7 +453,8 @@ fn has_cache(dir: &Path) -> bool {
     dir.join("timestamp.json").is_file()
 }
 
-fn to_jiff(now: SystemTime) -> jiff::Timestamp {
+/// `now` as a jiff timestamp (the epoch for a clock before it).
+pub(crate) fn to_jiff(now: SystemTime) -> jiff::Timestamp {
     jiff::Timestamp::try_from(now).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
@@ -684,18 +685,7 @@ struct ExportManifest {
 
 fn read_export_manifest(dir: &Path) -> Result<Option<ExportManifest>, TrustError> {
     let path = dir.join(EXPORT_MANIFEST);
-    let Some(bytes) = read_at_most(&path, MAX_VOUCH_RECORD_SIZE).map_err(|e| match e {
-        crate::store::ReadError::TooLarge(size) => TrustError::TooLarge {
-            path: path.clone(),
-            size,
-            limit: MAX_VOUCH_RECORD_SIZE,
-        },
-        crate::store::ReadError::Io(source) => TrustError::Read {
-            path: path.clone(),
-            source,
-        },
-    })?
-    else {
+    let Some(bytes) = crate::read_file_if_present(&path, MAX_VOUCH_RECORD_SIZE)? else {
         return Ok(None);
     };
     serde_json::from_slice(&bytes)
