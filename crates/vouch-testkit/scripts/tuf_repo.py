@@ -25,6 +25,9 @@ N.snapshot.json, N.targets.json, targets/<sha256>.trusted_root.json.
   dup-key/              its own root (dup-key/root.json): timestamp threshold
                         2, the online key listed under two key IDs, the
                         timestamp signed by that one key under both
+  snapshot-rollback/    timestamp v3 (+7 d) pinning snapshot version 1 (v1's)
+  targets-rollback/     timestamp and snapshot v3 (+7 d), the snapshot pinning
+                        targets version 1 (v1's)
   odd-hash/             v1 whose targets metadata also lists an unknown hash
                         algorithm with a path as its value
 """
@@ -159,6 +162,27 @@ def main():
     unusable = os.path.join(out, "unusable-target")
     write(root1, os.path.join(unusable, "1.root.json"))
     publish(unusable, online, 1, b"this is not a trusted root", ts_expires=7)
+
+    # Rollbacks one level down: newer timestamp (or snapshot), older child.
+    def signed_timestamp(d, snap_name):
+        sbytes = open(os.path.join(d, snap_name), "rb").read()
+        ts = Timestamp(version=3, expires=days(7), snapshot_meta=MetaFile(
+            version=int(snap_name.split(".")[0]), length=len(sbytes),
+            hashes={"sha256": hashlib.sha256(sbytes).hexdigest()}))
+        md = Metadata(ts)
+        md.sign(online)
+        write(md, os.path.join(d, "timestamp.json"))
+
+    srb = base("snapshot-rollback", 1, ts_expires=7)
+    signed_timestamp(srb, "1.snapshot.json")
+
+    trb = base("targets-rollback", 1, ts_expires=7)
+    snap = Snapshot(version=3, expires=days(30))
+    snap.meta["targets.json"] = MetaFile(version=1)
+    smd = Metadata(snap)
+    smd.sign(online)
+    write(smd, os.path.join(trb, "3.snapshot.json"))
+    signed_timestamp(trb, "3.snapshot.json")
 
     # A client skips hash algorithms it does not know; the value must never
     # become a file name (vouch trust export once wrote it as one).

@@ -1,7 +1,9 @@
 //! vouch-trust's TUF client against real TUF repositories written by
 //! python-tuf and served on 127.0.0.1: refresh only when due, the offline
 //! modes, air-gap export/import, and one test per attack the client must
-//! refuse. After every refusal the cache must be exactly as before: a
+//! refuse (rollback of timestamp, snapshot and targets; freeze; mix-and-match;
+//! a skipped root version; a threshold met by a duplicated signature or by
+//! one key under two IDs; oversized metadata; a wrong or unusable target). After every refusal the cache must be exactly as before: a
 //! refused update never leaves unverified (or partial) data behind.
 //!
 //! Needs python-tuf (scripts/ensure-python-tuf.sh installs it in a venv);
@@ -649,4 +651,35 @@ fn an_expired_cache_with_the_mirror_gone_says_how_to_work_offline() {
     offline.network = Network::Offline;
     let trust = load(&offline, now + 2 * DAY).unwrap();
     assert!(tuf_status(&trust).stale);
+}
+
+/// Loads v2 (snapshot and targets version 2) into the cache, then, once
+/// its timestamp expired, offers `repo`; the refresh must be refused.
+fn assert_rollback_refused(name: &str, repo: &str, expected: &str) {
+    let Some(s) = setup(name, "v2") else {
+        return;
+    };
+    let now = SystemTime::now();
+    load(&s.opts, now).unwrap();
+    s.mirror.set_root(&s.repos.repo(repo));
+    let err = assert_refused(&s.opts, now + 2 * DAY, expected);
+    assert!(err.is_refusal(), "{err}");
+}
+
+#[test]
+fn rejects_snapshot_rollback() {
+    assert_rollback_refused(
+        "snapshot-rollback",
+        "snapshot-rollback",
+        "rollback detected for snapshot (via timestamp): trusted version 2 > new version 1",
+    );
+}
+
+#[test]
+fn rejects_targets_rollback() {
+    assert_rollback_refused(
+        "targets-rollback",
+        "targets-rollback",
+        "rollback detected for targets.json (via snapshot): trusted version 2 > new version 1",
+    );
 }
