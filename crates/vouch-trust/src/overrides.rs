@@ -11,8 +11,9 @@
 //! same checks as for any `trusted_root.json`.
 //!
 //! As in cosign, a key from the environment has no validity window (it is
-//! valid from the Unix epoch on) and a CA or TSA has none beyond its
-//! certificates' own. Stricter than cosign: a key file must hold exactly one
+//! valid from the Unix epoch on) and a CA or TSA none beyond its
+//! certificates' own (its `validFor` is its root certificate's validity, which
+//! chain building enforces anyway). Stricter than cosign: a key file must hold exactly one
 //! `PUBLIC KEY` block (cosign silently uses the first of several), a root
 //! file only `CERTIFICATE` blocks and at least one self-signed root (cosign
 //! would fail later, at chain building).
@@ -180,7 +181,12 @@ fn section_entry(o: &Override<'_>) -> Result<Value, OverrideError> {
             if o.kind == OverrideKind::FulcioRoots {
                 fulcio_entry(o.origin, &certs).map_err(fail)
             } else {
-                Ok(json!({ "uri": o.origin, "certChain": chain(certs.iter().map(|c| &c.der)) }))
+                let root = certs.last().expect("at least one certificate");
+                Ok(json!({
+                    "uri": o.origin,
+                    "certChain": chain(certs.iter().map(|c| &c.der)),
+                    "validFor": valid_for(root),
+                }))
             }
         }
     }
@@ -214,6 +220,21 @@ struct Cert {
     der: Vec<u8>,
     subject: Name,
     self_signed: bool,
+    /// `notBefore` and `notAfter`, RFC 3339.
+    validity: (String, String),
+}
+
+/// A certificate time as RFC 3339 (the epoch if out of range).
+fn rfc3339(time: x509_cert::time::Time) -> String {
+    let secs = i64::try_from(time.to_unix_duration().as_secs()).unwrap_or_default();
+    jiff::Timestamp::from_second(secs)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
+}
+
+/// `validFor` of an authority whose anchor is `cert`.
+fn valid_for(cert: &Cert) -> Value {
+    json!({ "start": cert.validity.0, "end": cert.validity.1 })
 }
 
 fn certificates(blocks: &[pem::Pem]) -> Result<Vec<Cert>, String> {
@@ -237,6 +258,10 @@ fn certificates(blocks: &[pem::Pem]) -> Result<Vec<Cert>, String> {
             Ok(Cert {
                 der: block.contents().to_vec(),
                 self_signed: tbs.subject == tbs.issuer,
+                validity: (
+                    rfc3339(tbs.validity.not_before),
+                    rfc3339(tbs.validity.not_after),
+                ),
                 subject: tbs.subject,
             })
         })
@@ -265,6 +290,7 @@ fn fulcio_entry(origin: &str, certs: &[Cert]) -> Result<Value, String> {
         },
         "uri": origin,
         "certChain": chain(ordered),
+        "validFor": valid_for(root),
     }))
 }
 
@@ -376,7 +402,19 @@ mod tests {
         assert_eq!(der(0), blocks[0].contents(), "intermediate first");
         assert_eq!(der(1), blocks[1].contents(), "root last");
         let ca = &root["certificateAuthorities"][0];
-        assert!(ca.get("validFor").is_none(), "{ca}");
+        // The root certificate's own validity.
+        let root_cert = Certificate::from_der(&der(1)).unwrap();
+        let validity = root_cert.tbs_certificate.validity;
+        assert_eq!(
+            ca["validFor"]["start"],
+            rfc3339(validity.not_before),
+            "{ca}"
+        );
+        assert_eq!(ca["validFor"]["end"], rfc3339(validity.not_after), "{ca}");
+        assert!(
+            ca["validFor"]["start"].as_str().unwrap().starts_with("20"),
+            "{ca}"
+        );
         assert!(
             !ca["subject"]["commonName"].as_str().unwrap().is_empty(),
             "{ca}"
