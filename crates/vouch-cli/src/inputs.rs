@@ -58,8 +58,9 @@ pub fn bundle(path: &Path) -> Result<SigstoreBundle, Failure> {
         .map_err(|e| Failure::input(format!("{}: {e}", path.display())))
 }
 
-/// The trust source the flags select; the one place that decides it for
-/// every `verify*` command, `audit` and `trust`.
+/// The trust source the flags select (before cosign's `SIGSTORE_*`
+/// overrides, which [`load_trust`] applies: the one place that decides trust
+/// for every `verify*` command, `audit` and `trust show`).
 ///
 /// `--trusted-root` wins; else `--staging` (verify-bundle) takes the embedded
 /// staging root; else TUF: public-good (root embedded in vouch) or
