@@ -25,10 +25,18 @@ struct Fixture {
 }
 
 async fn fixture(upstream_url: Option<&str>, referrers: ReferrersMode) -> Fixture {
+    fixture_with(upstream_url, referrers, &Options::default()).await
+}
+
+async fn fixture_with(
+    upstream_url: Option<&str>,
+    referrers: ReferrersMode,
+    options: &Options,
+) -> Fixture {
     let stub = Stub::start().await;
     let dir = tempfile::tempdir().unwrap();
     let url = upstream_url.map_or_else(|| stub.url(), str::to_string);
-    let proxy = TestProxy::start(dir.path(), &url, &Options::default()).await;
+    let proxy = TestProxy::start(dir.path(), &url, options).await;
     let licenses = setup_licenses(&proxy, referrers).await;
     Fixture {
         stub,
@@ -515,6 +523,26 @@ async fn referrers_passthrough_follows_upstream_pages_and_serves_one_index() {
     assert!(
         text.contains("answered 404 Not Found for page 2 of the referrers of"),
         "{text}"
+    );
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_blob_larger_than_the_cache_is_a_502_naming_the_setting() {
+    let options = Options {
+        extra_toml: "[cache]\nmax_bytes = 4096\n".into(),
+        ..Options::default()
+    };
+    let f = fixture_with(None, ReferrersMode::NotFound, &options).await;
+    let img = image("too-big", "amd64", 20_000);
+    f.release(&img);
+    let layer = &img.layers[0];
+    let r = f.get(&format!("blobs/{}", layer.digest)).await;
+    assert_eq!(r.status(), 502);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("larger than the cache accepts (4096 bytes); raise cache.max_bytes"),
+        "{body}"
     );
     f.proxy.stop().await;
 }

@@ -331,6 +331,10 @@ impl BlobStore for DiskStore {
     fn max_blob_size(&self) -> u64 {
         self.max_bytes
     }
+
+    fn max_blob_size_setting(&self) -> &'static str {
+        "cache.max_bytes"
+    }
 }
 
 /// A name component unique within this process (staging file names).

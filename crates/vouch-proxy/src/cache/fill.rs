@@ -134,8 +134,9 @@ where
     let total = response.content_length();
     if let Some(total) = total.filter(|t| *t > max) {
         return Err(ApiError::bad_gateway(format!(
-            "blob {} is {total} bytes, larger than the whole cache ({max} bytes); raise cache.max_bytes",
-            fill.digest
+            "blob {} is {total} bytes, larger than the cache accepts ({max} bytes); raise {}",
+            fill.digest,
+            store.max_blob_size_setting()
         )));
     }
     let staging_error = |e: io::Error| {

@@ -150,4 +150,6 @@ pub trait BlobStore: Send + Sync {
     ) -> CacheFuture<'a, ()>;
     /// The largest blob the store can hold.
     fn max_blob_size(&self) -> u64;
+    /// The setting that raises [`BlobStore::max_blob_size`], for messages.
+    fn max_blob_size_setting(&self) -> &'static str;
 }

@@ -943,6 +943,10 @@ impl BlobStore for S3Store {
     fn max_blob_size(&self) -> u64 {
         self.config.max_blob_size
     }
+
+    fn max_blob_size_setting(&self) -> &'static str {
+        "cache.s3.max_blob_size"
+    }
 }
 
 fn valid_media_type(m: &str) -> bool {
