@@ -7,7 +7,8 @@ mod common;
 use common::images::{Blob, image};
 use common::setup::{REPO, World, world};
 use common::stub::Stub;
-use common::{EMAIL, Options, TestProxy, basic, client, error_code, raw_get, setup_licenses};
+use common::{EMAIL, Options, TestProxy, basic, client, error_code, raw_get, send, setup_licenses};
+use reqwest::Method;
 use vouch_proxy::store::{LicenseStore as _, ReferrersMode};
 
 async fn get(
@@ -126,15 +127,14 @@ async fn an_expired_license_is_unauthorized_and_says_when_it_expired() {
     let got = get(&w, "manifests/1.0", Some(&auth)).await;
     refused(&got, 401, "UNAUTHORIZED", "expired at 20", &w.release.index);
     // No token for it either.
-    let r = client()
-        .get(
-            w.proxy
-                .url("/v2/token?scope=repository:proxy/acme/up.test/acme/api:pull"),
-        )
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        w.proxy
+            .url("/v2/token?scope=repository:proxy/acme/up.test/acme/api:pull"),
+        &auth,
+        &[],
+    )
+    .await;
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("expired at"));
     w.proxy.stop().await;
@@ -159,14 +159,15 @@ async fn a_revoked_license_is_unauthorized_even_with_a_token_issued_before() {
         &w.release.index,
     );
     // A live token stops working once its license is revoked.
-    let r = client()
-        .get(w.proxy.url(&format!(
+    let r = send(
+        Method::GET,
+        w.proxy.url(&format!(
             "/v2/token?scope=repository:proxy/acme/up.test/{REPO}:pull"
-        )))
-        .header("authorization", basic(EMAIL, &w.licenses.beta))
-        .send()
-        .await
-        .unwrap();
+        )),
+        &basic(EMAIL, &w.licenses.beta),
+        &[],
+    )
+    .await;
     let token: serde_json::Value = r.json().await.unwrap();
     let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
     assert_eq!(get(&w, "manifests/1.1", Some(&bearer)).await.0, 200);
@@ -534,12 +535,13 @@ async fn upstream_hosts_and_repositories_outside_the_allow_list_are_denied() {
         assert!(body.contains("is not served by app acme"), "{body}");
     }
     // The token endpoint grants nothing for them either.
-    let r = client()
-        .get(proxy.url("/v2/token?scope=repository:proxy/acme/evil.test/x:pull&scope=repository:proxy/acme/up.test/other/x:pull"))
-        .header("authorization", &auth)
-        .send()
-        .await
-        .unwrap();
+    let r = send(
+        Method::GET,
+        proxy.url("/v2/token?scope=repository:proxy/acme/evil.test/x:pull&scope=repository:proxy/acme/up.test/other/x:pull"),
+        &auth,
+        &[],
+    )
+    .await;
     let v: serde_json::Value = r.json().await.unwrap();
     let token = format!("Bearer {}", v["token"].as_str().unwrap());
     let (got, _) = raw_get(
