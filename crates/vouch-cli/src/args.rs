@@ -1,5 +1,9 @@
 //! Command-line arguments ("low-level args", STYLE.md): clap types only;
 //! nothing here does work. Flag names follow cosign's where cosign has one.
+//!
+//! The doc comments below are the `--help` text, written for a terminal:
+//! bare URLs and `<image>` placeholders are meant literally.
+#![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 

@@ -8,7 +8,7 @@
 //! - otherwise (expired timestamp, no cache) one refresh from the mirror, with
 //!   the timeouts below;
 //! - whatever a session downloads is staged in memory and written to the
-//!   cache only once the session verified completely (see [`crate::store`]).
+//!   cache only once the session verified completely (see the `store` module).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -51,7 +51,7 @@ pub const MAX_SNAPSHOT_METADATA_SIZE: u64 = 2_000_000;
 /// Largest targets metadata accepted (python-tuf's default, 5 MB).
 pub const MAX_TARGETS_METADATA_SIZE: u64 = 5_000_000;
 /// Largest of vouch's own small JSON files (the cache's
-/// [`STATE_FILE`], an export's `vouch-export.json`): both are a few hundred
+/// `vouch-state.json`, an export's `vouch-export.json`): both are a few hundred
 /// bytes.
 pub const MAX_VOUCH_RECORD_SIZE: u64 = 64 * 1024;
 /// Most root rotations walked in one refresh (python-tuf's default).
