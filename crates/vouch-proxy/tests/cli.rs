@@ -50,6 +50,24 @@ fn fails(out: &Output, code: i32, fragment: &str) {
     assert!(stderr.contains(fragment), "{fragment:?} not in {stderr}");
 }
 
+/// `channel add-version --app acme --channel stable --version V [--image I]`.
+fn add_version(cfg: &Path, version: &str, image: Option<&str>) -> Output {
+    let mut args = vec![
+        "channel",
+        "add-version",
+        "--app",
+        "acme",
+        "--channel",
+        "stable",
+        "--version",
+        version,
+    ];
+    if let Some(image) = image {
+        args.extend(["--image", image]);
+    }
+    run(cfg, &args)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -82,51 +100,11 @@ fn admin_commands_manage_apps_channels_and_licenses() {
         "invalid app slug",
     );
     assert!(ok(&run(&cfg, &["app", "list"])).contains("acme\treferrers=not-found\tup.test/acme"));
-    ok(&run(
-        &cfg,
-        &[
-            "channel",
-            "add-version",
-            "--app",
-            "acme",
-            "--channel",
-            "stable",
-            "--version",
-            "1.0",
-        ],
-    ));
-    let out = ok(&run(
-        &cfg,
-        &[
-            "channel",
-            "add-version",
-            "--app",
-            "acme",
-            "--channel",
-            "stable",
-            "--version",
-            "1.1",
-            "--image",
-            "up.test/acme/api:1.1-api",
-        ],
-    ));
+    ok(&add_version(&cfg, "1.0", None));
+    let out = ok(&add_version(&cfg, "1.1", Some("up.test/acme/api:1.1-api")));
     assert!(out.contains("up.test/acme/api 1.1-api"), "{out}");
     fails(
-        &run(
-            &cfg,
-            &[
-                "channel",
-                "add-version",
-                "--app",
-                "acme",
-                "--channel",
-                "stable",
-                "--version",
-                "2",
-                "--image",
-                "up.test/other/x",
-            ],
-        ),
+        &add_version(&cfg, "2", Some("up.test/other/x")),
         1,
         "outside app acme's allowed repositories",
     );
@@ -260,19 +238,7 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
         &cfg,
         &["app", "add", "acme", "--allow", "up.test/acme"],
     ));
-    ok(&run(
-        &cfg,
-        &[
-            "channel",
-            "add-version",
-            "--app",
-            "acme",
-            "--channel",
-            "stable",
-            "--version",
-            "1.0",
-        ],
-    ));
+    ok(&add_version(&cfg, "1.0", None));
     let id = ok(&run(
         &cfg,
         &[
