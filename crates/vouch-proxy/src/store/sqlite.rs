@@ -125,6 +125,41 @@ fn from_ts(what: &'static str, secs: i64) -> Result<Timestamp, StoreError> {
     })
 }
 
+/// The `pulls` columns after the ID and license, in [`PullRow`] order.
+const PULL_COLUMNS: &str = "at, action, method, repository, reference, status, bytes";
+
+/// One `pulls` row's [`PULL_COLUMNS`].
+type PullRow = (i64, String, String, String, String, u16, i64);
+
+/// Reads [`PULL_COLUMNS`] from `r`, the first at index `first`.
+fn pull_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<PullRow> {
+    Ok((
+        r.get(first)?,
+        r.get(first + 1)?,
+        r.get(first + 2)?,
+        r.get(first + 3)?,
+        r.get(first + 4)?,
+        r.get(first + 5)?,
+        r.get(first + 6)?,
+    ))
+}
+
+/// A pull record from its license and row; a corrupt time or action is an
+/// error naming it.
+fn pull_record(license: LicenseNumber, row: PullRow) -> Result<PullRecord, StoreError> {
+    let (at, action, method, repository, reference, status, bytes) = row;
+    Ok(PullRecord {
+        license,
+        at: from_ts("pull time", at)?,
+        action: PullAction::parse(&action).ok_or_else(|| corrupt("pull action", &action))?,
+        method,
+        repository,
+        reference,
+        status,
+        bytes: u64::try_from(bytes).unwrap_or(0),
+    })
+}
+
 fn corrupt(what: &'static str, value: &str) -> StoreError {
     StoreError::Corrupt {
         what,
@@ -369,42 +404,15 @@ impl SqliteStore {
             collect_rows(
                 conn,
                 OP,
-                "SELECT id, license, at, action, method, repository, reference, status, bytes
-                 FROM pulls WHERE id > ?1 ORDER BY id LIMIT ?2",
+                &format!(
+                    "SELECT id, license, {PULL_COLUMNS} FROM pulls WHERE id > ?1 ORDER BY id \
+                     LIMIT ?2"
+                ),
                 params![after, limit],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, u16>(7)?,
-                        r.get::<_, i64>(8)?,
-                    ))
-                },
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, pull_row(r, 2)?)),
             )?
             .into_iter()
-            .map(
-                |(id, license, at, action, method, repository, reference, status, bytes)| {
-                    Ok((
-                        id,
-                        PullRecord {
-                            license: LicenseNumber(license),
-                            at: from_ts("pull time", at)?,
-                            action: PullAction::parse(&action)
-                                .ok_or_else(|| corrupt("pull action", &action))?,
-                            method,
-                            repository,
-                            reference,
-                            status,
-                            bytes: u64::try_from(bytes).unwrap_or(0),
-                        },
-                    ))
-                },
-            )
+            .map(|(id, license, row)| Ok((id, pull_record(LicenseNumber(license), row)?)))
             .collect()
         })
     }
@@ -866,43 +874,18 @@ impl PullLog for SqliteStore {
     fn pulls(&self, license: LicenseNumber, limit: u32) -> StoreFuture<'_, Vec<PullRecord>> {
         self.run("read pull log", move |conn| {
             let mut stmt = conn
-                .prepare_cached(
-                    "SELECT at, action, method, repository, reference, status, bytes FROM pulls
-                     WHERE license = ?1 ORDER BY id DESC LIMIT ?2",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {PULL_COLUMNS} FROM pulls WHERE license = ?1 ORDER BY id DESC \
+                     LIMIT ?2"
+                ))
                 .map_err(backend("read pull log"))?;
-            type Row = (i64, String, String, String, String, u16, i64);
-            let rows: Vec<Row> = stmt
-                .query_map(params![license.0, limit], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                    ))
-                })
+            let rows: Vec<PullRow> = stmt
+                .query_map(params![license.0, limit], |r| pull_row(r, 0))
                 .map_err(backend("read pull log"))?
                 .collect::<Result<_, _>>()
                 .map_err(backend("read pull log"))?;
             rows.into_iter()
-                .map(
-                    |(at, action, method, repository, reference, status, bytes)| {
-                        Ok(PullRecord {
-                            license,
-                            at: from_ts("pull time", at)?,
-                            action: PullAction::parse(&action)
-                                .ok_or_else(|| corrupt("pull action", &action))?,
-                            method,
-                            repository,
-                            reference,
-                            status,
-                            bytes: u64::try_from(bytes).unwrap_or(0),
-                        })
-                    },
-                )
+                .map(|row| pull_record(license, row))
                 .collect()
         })
     }
