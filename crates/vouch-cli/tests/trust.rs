@@ -495,10 +495,16 @@ fn fulcio_rekor_and_ct_variables_together_need_no_tuf() {
         .iter()
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
-    // Nothing from public-good: one CA, one log, one CT log, no TSA.
+    // Nothing from public-good: the file's two CAs (intermediate, root),
+    // one log, one CT log, no TSA.
     assert_eq!(
         kinds,
-        ["certificate-authority", "transparency-log", "ct-log"],
+        [
+            "certificate-authority",
+            "certificate-authority",
+            "transparency-log",
+            "ct-log"
+        ],
         "{doc}"
     );
 }

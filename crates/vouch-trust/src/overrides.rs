@@ -11,12 +11,17 @@
 //! same checks as for any `trusted_root.json`.
 //!
 //! As in cosign, a key from the environment has no validity window (it is
-//! valid from the Unix epoch on) and a CA or TSA none beyond its
-//! certificates' own (its `validFor` is its root certificate's validity, which
-//! chain building enforces anyway). Stricter than cosign: a key file must hold exactly one
-//! `PUBLIC KEY` block (cosign silently uses the first of several), a root
-//! file only `CERTIFICATE` blocks and at least one self-signed root (cosign
-//! would fail later, at chain building).
+//! valid from the Unix epoch on) and a certificate none beyond its own and
+//! its issuers'. sigstore-verify makes *every* certificate of a trusted
+//! root's CA a trust anchor and does not check an anchor's validity, so the
+//! root file is not passed on as one chain: each certificate becomes its own
+//! CA with its validity (within its issuers') as `validFor`, and only
+//! certificates cosign would use are accepted — self-signed roots, and CA
+//! certificates whose signature chains to one of them through the file. A TSA
+//! file must run leaf first, each certificate signed by the next, root last.
+//! Stricter than cosign, which ignores what does not fit: a key file must
+//! hold exactly one `PUBLIC KEY` block (cosign silently uses the first), and
+//! a certificate that does not chain is refused rather than skipped.
 //!
 //! Pure: bytes in, `trusted_root.json` bytes out; the caller reads the files.
 
@@ -147,14 +152,13 @@ pub fn apply(trusted_root: &[u8], overrides: &[Override<'_>]) -> Result<Vec<u8>,
         detail: format!("the trusted root to amend is not JSON: {e}"),
     })?;
     for o in overrides {
-        let entry = section_entry(o)?;
-        root[o.kind.section()] = Value::Array(vec![entry]);
+        root[o.kind.section()] = Value::Array(section_entries(o)?);
     }
     Ok(serde_json::to_vec(&root).expect("a JSON value serializes"))
 }
 
-/// The single `trusted_root.json` entry an override stands for.
-fn section_entry(o: &Override<'_>) -> Result<Value, OverrideError> {
+/// The `trusted_root.json` entries an override stands for.
+fn section_entries(o: &Override<'_>) -> Result<Vec<Value>, OverrideError> {
     let fail = |detail: String| OverrideError {
         kind: o.kind,
         detail,
@@ -174,21 +178,14 @@ fn section_entry(o: &Override<'_>) -> Result<Value, OverrideError> {
                     block.tag()
                 )));
             }
-            log_entry(o.origin, block.contents()).map_err(fail)
+            Ok(vec![log_entry(o.origin, block.contents()).map_err(fail)?])
         }
-        OverrideKind::FulcioRoots | OverrideKind::TsaChain => {
-            let certs = certificates(&blocks).map_err(fail)?;
-            if o.kind == OverrideKind::FulcioRoots {
-                fulcio_entry(o.origin, &certs).map_err(fail)
-            } else {
-                let root = certs.last().expect("at least one certificate");
-                Ok(json!({
-                    "uri": o.origin,
-                    "certChain": chain(certs.iter().map(|c| &c.der)),
-                    "validFor": valid_for(root),
-                }))
-            }
+        OverrideKind::FulcioRoots => {
+            fulcio_entries(o.origin, &certificates(&blocks).map_err(fail)?).map_err(fail)
         }
+        OverrideKind::TsaChain => Ok(vec![
+            tsa_entry(o.origin, &certificates(&blocks).map_err(fail)?).map_err(fail)?,
+        ]),
     }
 }
 
@@ -218,23 +215,36 @@ fn log_entry(origin: &str, spki: &[u8]) -> Result<Value, String> {
 /// A parsed certificate and its DER.
 struct Cert {
     der: Vec<u8>,
-    subject: Name,
+    cert: Certificate,
     self_signed: bool,
-    /// `notBefore` and `notAfter`, RFC 3339.
-    validity: (String, String),
+    is_ca: bool,
+    /// `notBefore` and `notAfter`.
+    validity: (jiff::Timestamp, jiff::Timestamp),
 }
 
-/// A certificate time as RFC 3339 (the epoch if out of range).
-fn rfc3339(time: x509_cert::time::Time) -> String {
+impl Cert {
+    fn subject(&self) -> &Name {
+        &self.cert.tbs_certificate.subject
+    }
+}
+
+/// A certificate time (the epoch if out of range).
+fn timestamp(time: x509_cert::time::Time) -> jiff::Timestamp {
     let secs = i64::try_from(time.to_unix_duration().as_secs()).unwrap_or_default();
-    jiff::Timestamp::from_second(secs)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_string()
+    jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
-/// `validFor` of an authority whose anchor is `cert`.
-fn valid_for(cert: &Cert) -> Value {
-    json!({ "start": cert.validity.0, "end": cert.validity.1 })
+/// A `validFor` window.
+fn window((start, end): (jiff::Timestamp, jiff::Timestamp)) -> Value {
+    json!({ "start": start.to_string(), "end": end.to_string() })
+}
+
+/// The overlap of two validity windows.
+fn overlap(
+    a: (jiff::Timestamp, jiff::Timestamp),
+    b: (jiff::Timestamp, jiff::Timestamp),
+) -> (jiff::Timestamp, jiff::Timestamp) {
+    (a.0.max(b.0), a.1.min(b.1))
 }
 
 fn certificates(blocks: &[pem::Pem]) -> Result<Vec<Cert>, String> {
@@ -254,43 +264,198 @@ fn certificates(blocks: &[pem::Pem]) -> Result<Vec<Cert>, String> {
             }
             let cert = Certificate::from_der(block.contents())
                 .map_err(|e| format!("block {}: not an X.509 certificate: {e}", i + 1))?;
-            let tbs = cert.tbs_certificate;
+            let tbs = &cert.tbs_certificate;
             Ok(Cert {
                 der: block.contents().to_vec(),
                 self_signed: tbs.subject == tbs.issuer,
+                is_ca: is_ca(&cert),
                 validity: (
-                    rfc3339(tbs.validity.not_before),
-                    rfc3339(tbs.validity.not_after),
+                    timestamp(tbs.validity.not_before),
+                    timestamp(tbs.validity.not_after),
                 ),
-                subject: tbs.subject,
+                cert,
             })
         })
         .collect()
 }
 
-/// One CA holding every certificate of the file, intermediates first and
-/// roots last, as a `trusted_root.json` chain is ordered.
-fn fulcio_entry(origin: &str, certs: &[Cert]) -> Result<Value, String> {
-    let Some(root) = certs.iter().find(|c| c.self_signed) else {
+/// Whether the certificate says it is a CA (basicConstraints cA=TRUE).
+fn is_ca(cert: &Certificate) -> bool {
+    use x509_cert::ext::pkix::BasicConstraints;
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .filter(|ext| ext.extn_id == x509_cert::der::oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
+        .any(|ext| BasicConstraints::from_der(ext.extn_value.as_bytes()).is_ok_and(|b| b.ca))
+}
+
+/// The first DER element of `bytes`: (the whole element, its content).
+fn der_element(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&first, rest) = bytes.get(1..).and_then(|r| r.split_first())?;
+    let (length, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let length = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (length, &rest[n..])
+    };
+    let header = bytes.len() - rest.len();
+    let content = rest.get(..length)?;
+    Some((&bytes[..header + length], content))
+}
+
+/// Whether `child` is signed by `issuer`'s key (names matching too). The
+/// signature is checked over the certificate's own TBS bytes, not a
+/// re-encoding.
+fn signed_by(child: &Cert, issuer: &Cert) -> bool {
+    use sigstore_crypto::{KeyAlgorithm as K, SigningScheme as S};
+    use x509_cert::der::Encode as _;
+    if child.cert.tbs_certificate.issuer != *issuer.subject() {
+        return false;
+    }
+    let Some(tbs) = der_element(&child.der)
+        .and_then(|(_, content)| der_element(content))
+        .map(|(tbs, _)| tbs)
+    else {
+        return false;
+    };
+    let Ok(spki) = issuer.cert.tbs_certificate.subject_public_key_info.to_der() else {
+        return false;
+    };
+    let key = sigstore_types::DerPublicKey::new(spki);
+    let Ok(algorithm) = K::from_spki(&key) else {
+        return false;
+    };
+    let scheme = match (
+        child.cert.signature_algorithm.oid.to_string().as_str(),
+        algorithm,
+    ) {
+        ("1.2.840.10045.4.3.2", K::EcdsaP256) => S::EcdsaP256Sha256,
+        ("1.2.840.10045.4.3.3", K::EcdsaP256) => S::EcdsaP256Sha384,
+        ("1.2.840.10045.4.3.2", K::EcdsaP384) => S::EcdsaP384Sha256,
+        ("1.2.840.10045.4.3.3", K::EcdsaP384) => S::EcdsaP384Sha384,
+        ("1.3.101.112", K::Ed25519) => S::Ed25519,
+        ("1.2.840.113549.1.1.11", K::Rsa) => S::RsaPkcs1Sha256,
+        ("1.2.840.113549.1.1.12", K::Rsa) => S::RsaPkcs1Sha384,
+        ("1.2.840.113549.1.1.13", K::Rsa) => S::RsaPkcs1Sha512,
+        _ => return false,
+    };
+    let Some(signature) = child.cert.signature.as_bytes() else {
+        return false;
+    };
+    let signature = sigstore_types::SignatureBytes::new(signature.to_vec());
+    sigstore_crypto::verify_signature(&key, tbs, &signature, scheme).is_ok()
+}
+
+/// One CA per certificate, as cosign trusts them: every self-signed root,
+/// and every CA certificate that chains to one of them through the file's
+/// certificates. Each gets its own `validFor`: its validity within its
+/// issuers' (sigstore-verify makes every listed certificate a trust anchor,
+/// and does not check an anchor's own validity). A certificate that does not
+/// chain to a root of the file would be ignored by cosign; vouch refuses the
+/// file instead of trusting it.
+fn fulcio_entries(origin: &str, certs: &[Cert]) -> Result<Vec<Value>, String> {
+    if !certs.iter().any(|c| c.self_signed) {
         return Err(format!(
             "expected at least one self-signed root certificate, found {} certificate(s), \
              none self-signed",
             certs.len()
         ));
-    };
-    let ordered = certs
+    }
+    // Windows of the certificates accepted so far, by index.
+    let mut windows: Vec<Option<(jiff::Timestamp, jiff::Timestamp)>> = certs
         .iter()
-        .filter(|c| !c.self_signed)
-        .chain(certs.iter().filter(|c| c.self_signed))
-        .map(|c| &c.der);
+        .map(|c| c.self_signed.then_some(c.validity))
+        .collect();
+    loop {
+        let mut progress = false;
+        for (i, child) in certs.iter().enumerate() {
+            if windows[i].is_some() || !child.is_ca {
+                continue;
+            }
+            let parent =
+                (0..certs.len()).find(|&j| windows[j].is_some() && signed_by(child, &certs[j]));
+            if let Some(j) = parent {
+                windows[i] = windows[j].map(|w| overlap(child.validity, w));
+                progress = true;
+            }
+        }
+        if !progress {
+            break;
+        }
+    }
+    if let Some(i) = windows.iter().position(Option::is_none) {
+        let what = if certs[i].is_ca {
+            "a CA certificate not signed by a root (or a CA chaining to one) in this file"
+        } else {
+            "not a CA certificate"
+        };
+        return Err(format!(
+            "certificate {} ({}) is {what}; cosign would not use it, so vouch refuses the file",
+            i + 1,
+            certs[i].subject()
+        ));
+    }
+    Ok(certs
+        .iter()
+        .zip(windows)
+        .map(|(cert, valid)| {
+            json!({
+                "subject": {
+                    "organization": attribute(cert.subject(), x509_cert::der::oid::db::rfc4519::O),
+                    "commonName": attribute(cert.subject(), x509_cert::der::oid::db::rfc4519::CN),
+                },
+                "uri": origin,
+                "certChain": chain(std::iter::once(&cert.der)),
+                "validFor": window(valid.expect("every certificate accepted")),
+            })
+        })
+        .collect())
+}
+
+/// A timestamp authority from its chain: leaf first, each certificate signed
+/// by the next, the last self-signed. `validFor` is the overlap of all.
+fn tsa_entry(origin: &str, certs: &[Cert]) -> Result<Value, String> {
+    let last = certs.last().expect("certificates() returns at least one");
+    if !last.self_signed {
+        return Err(format!(
+            "expected the chain leaf first and a self-signed root last; certificate {} ({}) is \
+             not self-signed",
+            certs.len(),
+            last.subject()
+        ));
+    }
+    for (i, pair) in certs.windows(2).enumerate() {
+        if !signed_by(&pair[0], &pair[1]) || !pair[1].is_ca {
+            return Err(format!(
+                "expected each certificate signed by the next, a CA; certificate {} ({}) is not \
+                 signed by certificate {} ({})",
+                i + 1,
+                pair[0].subject(),
+                i + 2,
+                pair[1].subject()
+            ));
+        }
+    }
+    let valid = certs
+        .iter()
+        .map(|c| c.validity)
+        .reduce(overlap)
+        .expect("at least one certificate");
     Ok(json!({
         "subject": {
-            "organization": attribute(&root.subject, x509_cert::der::oid::db::rfc4519::O),
-            "commonName": attribute(&root.subject, x509_cert::der::oid::db::rfc4519::CN),
+            "organization": attribute(certs[0].subject(), x509_cert::der::oid::db::rfc4519::O),
+            "commonName": attribute(certs[0].subject(), x509_cert::der::oid::db::rfc4519::CN),
         },
         "uri": origin,
-        "certChain": chain(ordered),
-        "validFor": valid_for(root),
+        "certChain": chain(certs.iter().map(|c| &c.der)),
+        "validFor": window(valid),
     }))
 }
 
@@ -361,7 +526,14 @@ mod tests {
                 );
             }
             let section = root[kind.section()].as_array().unwrap();
-            assert_eq!(section.len(), 1, "{kind}");
+            // The Fulcio chain is two CAs (intermediate, root), one per
+            // certificate; everything else one entry.
+            let entries = if kind == OverrideKind::FulcioRoots {
+                2
+            } else {
+                1
+            };
+            assert_eq!(section.len(), entries, "{kind}");
             assert_ne!(root[kind.section()], original[kind.section()], "{kind}");
             // The amended root is one vouch-verify accepts.
             vouch_verify::TrustedMaterial::from_json(&serde_json::to_vec(&root).unwrap())
@@ -383,41 +555,128 @@ mod tests {
         assert_eq!(log["baseUrl"], "/etc/x.pem");
     }
 
+    fn der_of(entry: &Value) -> Vec<u8> {
+        let certs = entry["certChain"]["certificates"].as_array().unwrap();
+        assert_eq!(certs.len(), 1, "one certificate per CA: {entry}");
+        BASE64
+            .decode(certs[0]["rawBytes"].as_str().unwrap())
+            .unwrap()
+    }
+
     #[test]
-    fn fulcio_chain_is_ordered_intermediates_then_roots() {
+    fn each_fulcio_certificate_is_its_own_ca_with_its_chains_window() {
         let sigstore = VirtualSigstore::new("overrides", NOW);
         let pem = sigstore.fulcio_chain_pem(); // intermediate, then root
         let blocks = pem::parse_many(pem.as_bytes()).unwrap();
-        // Give them root first: the entry must still end with the root.
+        // In any order.
         let reversed: String = blocks.iter().rev().map(pem::encode).collect();
         let root = one(OverrideKind::FulcioRoots, &reversed).unwrap();
-        let certs = root["certificateAuthorities"][0]["certChain"]["certificates"]
+        let cas = root["certificateAuthorities"].as_array().unwrap();
+        assert_eq!(cas.len(), 2);
+        let parsed = certificates(&blocks).unwrap();
+        let (intermediate, root_cert) = (&parsed[0], &parsed[1]);
+        for ca in cas {
+            let der = der_of(ca);
+            let expected = if der == root_cert.der {
+                root_cert.validity
+            } else {
+                assert_eq!(der, intermediate.der);
+                overlap(intermediate.validity, root_cert.validity)
+            };
+            assert_eq!(ca["validFor"], window(expected), "{ca}");
+            assert!(
+                !ca["subject"]["commonName"].as_str().unwrap().is_empty(),
+                "{ca}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_public_good_fulcio_certificates_as_one_file_are_accepted() {
+        // Two roots with the same name (2021, 2022) and the 2022 intermediate:
+        // the intermediate must be matched to its root by signature.
+        let original: Value = serde_json::from_slice(&base()).unwrap();
+        let pem: String = original["certificateAuthorities"]
             .as_array()
-            .unwrap();
-        let der = |i: usize| {
-            BASE64
-                .decode(certs[i]["rawBytes"].as_str().unwrap())
-                .unwrap()
-        };
-        assert_eq!(der(0), blocks[0].contents(), "intermediate first");
-        assert_eq!(der(1), blocks[1].contents(), "root last");
-        let ca = &root["certificateAuthorities"][0];
-        // The root certificate's own validity.
-        let root_cert = Certificate::from_der(&der(1)).unwrap();
-        let validity = root_cert.tbs_certificate.validity;
+            .unwrap()
+            .iter()
+            .flat_map(|ca| ca["certChain"]["certificates"].as_array().unwrap().clone())
+            .map(|c| {
+                let der = BASE64.decode(c["rawBytes"].as_str().unwrap()).unwrap();
+                pem::encode(&pem::Pem::new("CERTIFICATE", der))
+            })
+            .collect();
+        let root = one(OverrideKind::FulcioRoots, &pem).unwrap();
+        assert_eq!(root["certificateAuthorities"].as_array().unwrap().len(), 3);
+        vouch_verify::TrustedMaterial::from_json(&serde_json::to_vec(&root).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn refuses_a_certificate_that_does_not_chain_to_a_root_of_the_file() {
+        // Instance A's intermediate beside instance B's root: names match
+        // (both virtual instances name their CAs alike), signatures do not.
+        // cosign would never build a path through it.
+        let a = VirtualSigstore::new("instance-a", NOW);
+        let b = VirtualSigstore::new("instance-b", NOW);
+        let a_blocks = pem::parse_many(a.fulcio_chain_pem().as_bytes()).unwrap();
+        let b_blocks = pem::parse_many(b.fulcio_chain_pem().as_bytes()).unwrap();
+        let mixed = pem::encode(&a_blocks[0]) + &pem::encode(&b_blocks[1]);
+        let err = one(OverrideKind::FulcioRoots, &mixed)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("certificate 1 (")
+                && err.contains("is a CA certificate not signed by a root"),
+            "{err}"
+        );
+        // A's own intermediate and root are fine; a leaf (not a CA) is not.
+        assert!(one(OverrideKind::FulcioRoots, &a.fulcio_chain_pem()).is_ok());
+        let signed = a.sign_blob(
+            b"x",
+            vouch_testkit::Identity::github_actions(
+                "acme/app",
+                ".github/workflows/r.yml",
+                "refs/tags/v1",
+            ),
+        );
+        let with_leaf = signed.certificate_pem.clone() + &a.fulcio_chain_pem();
+        let err = one(OverrideKind::FulcioRoots, &with_leaf)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("certificate 1 (") && err.contains("is not a CA certificate"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_tsa_chain_runs_leaf_to_root_each_signed_by_the_next() {
+        let a = VirtualSigstore::new("instance-a", NOW);
+        let blocks = pem::parse_many(a.fulcio_chain_pem().as_bytes()).unwrap();
+        let good = one(OverrideKind::TsaChain, &a.fulcio_chain_pem()).unwrap();
+        let tsa = &good["timestampAuthorities"][0];
+        let parsed = certificates(&blocks).unwrap();
         assert_eq!(
-            ca["validFor"]["start"],
-            rfc3339(validity.not_before),
-            "{ca}"
+            tsa["validFor"],
+            window(overlap(parsed[0].validity, parsed[1].validity))
         );
-        assert_eq!(ca["validFor"]["end"], rfc3339(validity.not_after), "{ca}");
+        // Root first: refused, saying what order is expected.
+        let reversed: String = blocks.iter().rev().map(pem::encode).collect();
+        let err = one(OverrideKind::TsaChain, &reversed)
+            .unwrap_err()
+            .to_string();
         assert!(
-            ca["validFor"]["start"].as_str().unwrap().starts_with("20"),
-            "{ca}"
+            err.contains("expected the chain leaf first and a self-signed root last"),
+            "{err}"
         );
+        // Another instance's root: the signature does not match.
+        let b = VirtualSigstore::new("instance-b", NOW);
+        let b_root = pem::parse_many(b.fulcio_chain_pem().as_bytes()).unwrap();
+        let mixed = pem::encode(&blocks[0]) + &pem::encode(&b_root[1]);
+        let err = one(OverrideKind::TsaChain, &mixed).unwrap_err().to_string();
         assert!(
-            !ca["subject"]["commonName"].as_str().unwrap().is_empty(),
-            "{ca}"
+            err.contains("certificate 1 (") && err.contains("is not signed by certificate 2"),
+            "{err}"
         );
     }
 

@@ -335,8 +335,8 @@ async fn session(
 /// Refuses a root that lists one key under two key IDs in a role whose
 /// threshold is above one. TUF counts a threshold by key ID (python-tuf and
 /// sigstore-tuf alike), so that one key alone could meet it; tough recomputes
-/// key IDs against this (CVE-2025-2885's class). Keys are compared by type
-/// and public value, ignoring whitespace, PEM armour and hex case; the same
+/// key IDs against this (CVE-2025-2885's class). Keys are compared by public
+/// value, ignoring key type, whitespace, PEM armour and hex case; the same
 /// key in another encoding (say a compressed EC point) is not detected.
 fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
     let doc: serde_json::Value = serde_json::from_slice(root_metadata)?;
@@ -357,11 +357,10 @@ fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
         let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
         for id in ids.iter().filter_map(|v| v.as_str()) {
             let key = &signed["keys"][id];
-            let material = format!(
-                "{}:{}",
-                key["keytype"].as_str().unwrap_or_default(),
-                normalized_public_key(key["keyval"]["public"].as_str().unwrap_or_default())
-            );
+            // Not `keytype`: sigstore-tuf picks the algorithm from `scheme`, so
+            // the same key under two key types would still count twice.
+            let material =
+                normalized_public_key(key["keyval"]["public"].as_str().unwrap_or_default());
             if let Some(first) = seen.insert(material, id) {
                 return Err(sigstore_tuf::Error::Malformed(format!(
                     "root version {version}: role {role} lists one key under two key IDs \
@@ -610,13 +609,15 @@ fn refresh(
 /// what it served — a description of it.
 fn network_failure(error: &sigstore_tuf::Error) -> Option<String> {
     // sigstore-tuf =0.15.1 reports these as source-less transport errors:
-    // "GET <url> returned status <code>" and "<file> not found". An
-    // oversized response is also a transport error, but a refusal.
+    // "GET <url> returned status <code>" and "timestamp.json not found" (the
+    // first file asked for). A snapshot or target missing after a valid
+    // timestamp is a mirror withholding data: a refusal, as is an oversized
+    // response.
     if let sigstore_tuf::Error::Transport {
         message,
         source: None,
     } = error
-        && (message.contains(" returned status ") || message.ends_with(" not found"))
+        && (message.contains(" returned status ") || message == "timestamp.json not found")
     {
         return Some(crate::error_chain(error));
     }
@@ -997,6 +998,13 @@ mod tests {
         assert!(distinct_role_keys(root("ABCDEF01", "abcdef01", 2).as_bytes()).is_err());
         // Threshold 1: a twin cannot help anyone.
         distinct_role_keys(root(pem, rewrapped, 1).as_bytes()).unwrap();
+        // Nor does another key type for the same value.
+        let typed = serde_json::json!({"signed": {"version": 1, "keys": {
+            "k1": {"keytype": "ecdsa", "keyval": {"public": pem}},
+            "k2": {"keytype": "ecdsa-sha2-nistp256", "keyval": {"public": pem}},
+        }, "roles": {"timestamp": {"keyids": ["k1", "k2"], "threshold": 2}}}})
+        .to_string();
+        assert!(distinct_role_keys(typed.as_bytes()).is_err());
         // Two different keys are fine.
         distinct_role_keys(root("abcdef01", "abcdef02", 2).as_bytes()).unwrap();
     }
