@@ -204,10 +204,12 @@ pub fn safe_join(dir: &Path, name: &str) -> Result<PathBuf, ()> {
 }
 
 /// Replaces directory `dir` by one that `fill` builds: `fill` writes into an
-/// empty sibling directory; only if it succeeds is that directory renamed
-/// to `dir` (the old one moved aside first and removed after). On failure
-/// `dir` is left exactly as it was and the sibling removed. Between the two
-/// renames `dir` is briefly absent, never half-written.
+/// empty sibling directory (given `dir`'s permissions); only if it succeeds
+/// is that directory flushed and renamed to `dir` (the old one moved aside
+/// first and removed after). On failure `dir` is left as it was and the
+/// sibling removed. Between the two renames `dir` is briefly absent, never
+/// half-written. When another process installs its own version in that
+/// moment, its version stays (each is complete) and this call succeeds.
 pub fn replace_dir<E>(
     dir: &Path,
     fill: impl FnOnce(&Path) -> Result<(), E>,
@@ -220,9 +222,16 @@ pub fn replace_dir<E>(
         .map_or_else(|| "dir".into(), |n| n.to_string_lossy().into_owned());
     let new = parent.join(format!(".{name}.new-{}", unique_suffix()));
     std::fs::create_dir(&new).map_err(|e| io_error(new.clone(), e))?;
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let _ = std::fs::set_permissions(&new, meta.permissions());
+    }
     if let Err(e) = fill(&new) {
         let _ = std::fs::remove_dir_all(&new);
         return Err(e);
+    }
+    if let Err(e) = sync_tree(&new) {
+        let _ = std::fs::remove_dir_all(&new);
+        return Err(io_error(new.clone(), e));
     }
     let old = parent.join(format!(".{name}.old-{}", unique_suffix()));
     let had_old = match std::fs::rename(dir, &old) {
@@ -234,10 +243,17 @@ pub fn replace_dir<E>(
         }
     };
     if let Err(e) = std::fs::rename(&new, dir) {
+        let _ = std::fs::remove_dir_all(&new);
+        if dir.is_dir() {
+            // Another writer's version landed in between: keep it.
+            if had_old {
+                let _ = std::fs::remove_dir_all(&old);
+            }
+            return Ok(());
+        }
         if had_old {
             let _ = std::fs::rename(&old, dir);
         }
-        let _ = std::fs::remove_dir_all(&new);
         return Err(io_error(dir.to_path_buf(), e));
     }
     if had_old {
@@ -247,6 +263,20 @@ pub fn replace_dir<E>(
         let _ = parent.sync_all();
     }
     Ok(())
+}
+
+/// Flushes every file and directory under `dir` (and `dir`) to disk.
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            sync_tree(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Copies the regular files and directories under `from` into `to`
@@ -266,19 +296,19 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Writes a new file (creating its directory), flushed to disk; for
-/// directories [`replace_dir`] is building, where no reader looks yet.
+/// Writes a new file (creating its directory), never through an existing
+/// file or symlink; for directories [`replace_dir`] is building (and then
+/// flushes), where no reader looks yet.
 pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let mut file = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+        .open(path)?
+        .write_all(bytes)
 }
 
 /// A name suffix unique to this process and call.

@@ -683,3 +683,49 @@ fn rejects_targets_rollback() {
         "rollback detected for targets.json (via snapshot): trusted version 2 > new version 1",
     );
 }
+
+#[test]
+fn concurrent_first_loads_into_one_cache_all_succeed_and_leave_no_debris() {
+    let Some(s) = setup("concurrent", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    for round in 0..10 {
+        // A cold cache each round, eight loads released at once: they all
+        // refresh and commit at the same time.
+        let mut opts = s.opts.clone();
+        opts.cache_root = s.scratch.join(format!("round-{round}"));
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            let loads: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        load(&opts, now)
+                    })
+                })
+                .collect();
+            for handle in loads {
+                let trust = handle
+                    .join()
+                    .unwrap()
+                    .expect("every concurrent load verifies");
+                assert_eq!(
+                    trust.trusted_root_json,
+                    sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes()
+                );
+            }
+        });
+        let debris: Vec<_> = std::fs::read_dir(&opts.cache_root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(debris.is_empty(), "round {round} left behind: {debris:?}");
+        // The cache verifies offline afterwards.
+        let mut offline = opts.clone();
+        offline.network = Network::Offline;
+        assert!(!tuf_status(&load(&offline, now).unwrap()).stale);
+    }
+}
