@@ -265,6 +265,54 @@ pub fn replace_dir<E>(
     Ok(())
 }
 
+/// The prefix of the work directories [`replace_within`] makes inside the
+/// directory it updates.
+pub const WORK_DIR_PREFIX: &str = ".vouch-work-";
+
+/// Replaces the entries `names` of directory `dir` by those `fill` writes
+/// into an empty work directory made *inside* `dir` (so on its filesystem:
+/// `dir` may be a mount point or a symlink to one). Only if `fill` succeeds
+/// are the entries flushed and moved into place, the old ones moved out
+/// first and removed after; other entries of `dir` are not touched. On
+/// failure `dir` is left as it was.
+pub fn replace_within<E>(
+    dir: &Path,
+    names: &[&str],
+    fill: impl FnOnce(&Path) -> Result<(), E>,
+    io_error: impl Fn(PathBuf, std::io::Error) -> E,
+) -> Result<(), E> {
+    std::fs::create_dir_all(dir).map_err(|e| io_error(dir.to_path_buf(), e))?;
+    let work = dir.join(format!("{WORK_DIR_PREFIX}{}", unique_suffix()));
+    std::fs::create_dir(&work).map_err(|e| io_error(work.clone(), e))?;
+    let new = work.join("new");
+    let old = work.join("old");
+    let result = std::fs::create_dir(&new)
+        .and_then(|()| std::fs::create_dir(&old))
+        .map_err(|e| io_error(work.clone(), e))
+        .and_then(|()| fill(&new))
+        .and_then(|()| sync_tree(&new).map_err(|e| io_error(new.clone(), e)))
+        .and_then(|()| {
+            for name in names {
+                let (current, built) = (dir.join(name), new.join(name));
+                match std::fs::rename(&current, old.join(name)) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(io_error(current, e));
+                    }
+                    _ => {}
+                }
+                if built.exists() {
+                    std::fs::rename(&built, &current).map_err(|e| io_error(current, e))?;
+                }
+            }
+            Ok(())
+        });
+    let _ = std::fs::remove_dir_all(&work);
+    if let Ok(dir) = std::fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    result
+}
+
 /// Flushes every file and directory under `dir` (and `dir`) to disk.
 fn sync_tree(dir: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {

@@ -742,10 +742,12 @@ pub fn export(opts: &TufOptions, out: &Path, now: SystemTime) -> Result<TufStatu
         timestamp_expires: status.timestamp_expires,
     };
     let manifest = serde_json::to_vec_pretty(&manifest).expect("manifest serializes");
-    // Built beside `out` and swapped in only once it verified: a failed
-    // export leaves `out` as it was, and no file of an older export stays.
-    crate::store::replace_dir(
+    // Built in a work directory inside `out` (same filesystem, whatever
+    // `out` is) and moved into place only once it verified: a failed export
+    // leaves `out` as it was, and no file of an older export stays.
+    crate::store::replace_within(
         out,
+        &[EXPORT_TUF_DIR, TRUSTED_ROOT_TARGET, EXPORT_MANIFEST],
         |new| {
             let write = |name: &str, bytes: &[u8]| {
                 let path = safe_join(new, name).map_err(|()| TrustError::Export {
@@ -793,9 +795,11 @@ fn check_export_target(out: &Path) -> Result<(), TrustError> {
             });
         }
     };
+    // Work directories left by an interrupted export do not count.
     let names: Vec<String> = entries
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(crate::store::WORK_DIR_PREFIX))
         .collect();
     let ours = [TRUSTED_ROOT_TARGET, EXPORT_TUF_DIR, EXPORT_MANIFEST];
     let earlier_export = names.iter().any(|n| n == EXPORT_MANIFEST)

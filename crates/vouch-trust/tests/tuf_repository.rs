@@ -611,6 +611,27 @@ fn export_replaces_an_earlier_export_but_never_a_directory_of_the_users() {
         siblings.is_empty(),
         "temporary directories left: {siblings:?}"
     );
+
+    // Through a symlink (say ~/usb -> /media/stick/trust): the export lands
+    // in the real directory and the link stays a link.
+    #[cfg(unix)]
+    {
+        let stick = s.scratch.join("stick");
+        std::fs::create_dir_all(&stick).unwrap();
+        let link = s.scratch.join("usb");
+        std::os::unix::fs::symlink(&stick, &link).unwrap();
+        export(&s.opts, &link, now).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert!(stick.join("vouch-export.json").is_file());
+        assert!(stick.join("tuf/timestamp.json").is_file());
+        let hidden: Vec<_> = std::fs::read_dir(&stick)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "work directory left: {hidden:?}");
+    }
 }
 
 #[test]
