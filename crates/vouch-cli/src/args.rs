@@ -148,17 +148,19 @@ pub struct TufArgs {
     /// embedded in vouch. Registry access is not affected.
     #[arg(long, env = "VOUCH_OFFLINE", value_parser = clap::builder::BoolishValueParser::new())]
     pub offline: bool,
-    /// TUF cache directory (default $XDG_CACHE_HOME/vouch/tuf, else
-    /// ~/.cache/vouch/tuf). Each mirror gets a subdirectory.
-    #[arg(long, value_name = "DIR", env = "TUF_ROOT")]
+    /// TUF cache directory (default $TUF_ROOT as in cosign, else
+    /// $XDG_CACHE_HOME/vouch/tuf, else ~/.cache/vouch/tuf). Each mirror gets
+    /// a subdirectory.
+    #[arg(long, value_name = "DIR")]
     pub tuf_cache: Option<PathBuf>,
-    /// TUF repository of a private Sigstore instance. Without --tuf-root,
-    /// the root.json cached for it by an earlier run or import is used.
-    #[arg(long, value_name = "URL", env = "TUF_MIRROR")]
+    /// TUF repository of a private Sigstore instance (default $TUF_MIRROR as
+    /// in cosign). Without --tuf-root, the root.json cached for it by an
+    /// earlier run or import is used.
+    #[arg(long, value_name = "URL")]
     pub tuf_mirror: Option<String>,
     /// The initial `root.json` of the --tuf-mirror repository, trusted to
-    /// bootstrap it.
-    #[arg(long, value_name = "FILE", env = "TUF_ROOT_JSON")]
+    /// bootstrap it (default $TUF_ROOT_JSON when a mirror is given).
+    #[arg(long, value_name = "FILE")]
     pub tuf_root: Option<PathBuf>,
 }
 

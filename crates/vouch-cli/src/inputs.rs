@@ -69,10 +69,7 @@ pub fn bundle(path: &Path) -> Result<SigstoreBundle, Failure> {
 pub fn trust_source(trust: &TrustArgs, staging: bool) -> Result<TrustSource, Failure> {
     if let Some(path) = &trust.trusted_root {
         if trust.tuf.tuf_mirror.is_some() || trust.tuf.tuf_root.is_some() {
-            eprintln!(
-                "Note: --trusted-root bypasses TUF, so --tuf-mirror/--tuf-root (TUF_MIRROR, \
-                 TUF_ROOT_JSON) are ignored"
-            );
+            eprintln!("Note: --trusted-root bypasses TUF, so --tuf-mirror/--tuf-root are ignored");
         }
         return Ok(TrustSource::File(path.clone()));
     }
@@ -82,23 +79,48 @@ pub fn trust_source(trust: &TrustArgs, staging: bool) -> Result<TrustSource, Fai
     Ok(TrustSource::Tuf(tuf_options(&trust.tuf)?))
 }
 
-/// The TUF options the flags and environment select.
+/// An environment variable's value; set but empty counts as unset, as in
+/// cosign.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The TUF options the flags and environment select. The flags win over
+/// cosign's variables: `--tuf-mirror` over `TUF_MIRROR`, `--tuf-root` over
+/// `TUF_ROOT_JSON` (read only when a mirror is given, as cosign does),
+/// `--tuf-cache` over `TUF_ROOT`. The public-good mirror's URL means the
+/// public-good instance, bootstrapped from the root embedded in vouch.
 pub fn tuf_options(trust: &TufArgs) -> Result<TufOptions, Failure> {
-    let instance = match (&trust.tuf_mirror, &trust.tuf_root) {
-        (Some(mirror), root) => TufInstance::Custom {
-            mirror: mirror.clone(),
-            root_file: root.clone(),
-        },
+    if trust.tuf_mirror.as_deref() == Some("") {
+        return Err(Failure::usage(
+            "--tuf-mirror is empty; give the repository's URL",
+        ));
+    }
+    let mirror = trust.tuf_mirror.clone().or_else(|| env_value("TUF_MIRROR"));
+    let root = match (&mirror, &trust.tuf_root) {
+        (_, Some(root)) => Some(root.clone()),
+        (Some(_), None) => env_value("TUF_ROOT_JSON").map(PathBuf::from),
+        (None, None) => None,
+    };
+    let instance = match (mirror, root) {
+        (Some(mirror), _) if mirror.trim_end_matches('/') == vouch_trust::PUBLIC_GOOD_MIRROR => {
+            TufInstance::PublicGood
+        }
+        (Some(mirror), root_file) => TufInstance::Custom { mirror, root_file },
         (None, None) => TufInstance::PublicGood,
         (None, Some(_)) => {
             return Err(Failure::usage(
-                "--tuf-root (TUF_ROOT_JSON) bootstraps a private repository; give its \
-                 --tuf-mirror URL (TUF_MIRROR) too",
+                "--tuf-root bootstraps a private repository; give its --tuf-mirror URL \
+                 (or TUF_MIRROR) too",
             ));
         }
     };
-    let cache_root = match &trust.tuf_cache {
-        Some(dir) => dir.clone(),
+    let cache_root = match trust
+        .tuf_cache
+        .clone()
+        .or_else(|| env_value("TUF_ROOT").map(PathBuf::from))
+    {
+        Some(dir) => dir,
         None => {
             let xdg = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from);
             let home = std::env::var_os("HOME").map(PathBuf::from);

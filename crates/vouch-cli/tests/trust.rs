@@ -649,7 +649,7 @@ fn tuf_root_needs_tuf_mirror_and_trusted_root_wins_over_both() {
     let out = common::vouch(["trust", "show", "--tuf-root", "r.json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        common::stderr(&out).contains("give its --tuf-mirror URL (TUF_MIRROR) too"),
+        common::stderr(&out).contains("give its --tuf-mirror URL (or TUF_MIRROR) too"),
         "{}",
         common::stderr(&out)
     );
@@ -671,4 +671,36 @@ fn tuf_root_needs_tuf_mirror_and_trusted_root_wins_over_both() {
         err.contains("--trusted-root bypasses TUF, so --tuf-mirror/--tuf-root"),
         "{err}"
     );
+}
+
+#[test]
+fn tuf_variables_empty_or_naming_public_good_act_as_cosign() {
+    let run = |env: &[(&str, &str)]| {
+        common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
+            .envs(env.iter().copied())
+            .args(["trust", "show", "--output", "json"])
+            .output()
+            .unwrap()
+    };
+    // Set but empty counts as unset: the default public-good instance.
+    let out = run(&[("TUF_MIRROR", ""), ("TUF_ROOT_JSON", ""), ("TUF_ROOT", "")]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["source"]["kind"], "embedded", "{doc}");
+
+    // The public-good URL is public-good (embedded root), not a private
+    // mirror wanting a root.json; TUF_ROOT_JSON without a mirror is ignored.
+    for env in [
+        vec![("TUF_MIRROR", "https://tuf-repo-cdn.sigstore.dev/")],
+        vec![("TUF_ROOT_JSON", "/nonexistent/root.json")],
+    ] {
+        let out = run(&env);
+        assert!(out.status.success(), "{env:?}: {}", common::stderr(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["source"]["kind"], "embedded", "{env:?}: {doc}");
+    }
+    // An explicitly empty --tuf-mirror is a usage error.
+    let out = common::vouch(["trust", "show", "--tuf-mirror", ""]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("--tuf-mirror is empty"));
 }
