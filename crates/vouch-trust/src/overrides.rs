@@ -145,12 +145,19 @@ pub struct Override<'a> {
 /// Returns `trusted_root` with one section replaced per override. The result
 /// still has to pass [`vouch_verify::TrustedMaterial::from_json`].
 pub fn apply(trusted_root: &[u8], overrides: &[Override<'_>]) -> Result<Vec<u8>, OverrideError> {
-    let mut root: Value = serde_json::from_slice(trusted_root).map_err(|e| OverrideError {
+    let not_amendable = |detail: String| OverrideError {
         kind: overrides
             .first()
             .map_or(OverrideKind::FulcioRoots, |o| o.kind),
-        detail: format!("the trusted root to amend is not JSON: {e}"),
-    })?;
+        detail,
+    };
+    let mut root: Value = serde_json::from_slice(trusted_root)
+        .map_err(|e| not_amendable(format!("the trusted root to amend is not JSON: {e}")))?;
+    if !root.is_object() {
+        return Err(not_amendable(
+            "the trusted root to amend is not a JSON object".into(),
+        ));
+    }
     for o in overrides {
         root[o.kind.section()] = Value::Array(section_entries(o)?);
     }
@@ -538,6 +545,21 @@ mod tests {
             // The amended root is one vouch-verify accepts.
             vouch_verify::TrustedMaterial::from_json(&serde_json::to_vec(&root).unwrap())
                 .unwrap_or_else(|e| panic!("{kind}: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_base_that_is_not_a_json_object_is_an_error_not_a_panic() {
+        let sigstore = VirtualSigstore::new("overrides", NOW);
+        let key = sigstore.rekor_public_key_pem();
+        let o = Override {
+            kind: OverrideKind::RekorKey,
+            origin: "k.pub",
+            pem: key.as_bytes(),
+        };
+        for base in [&b"[1, 2]"[..], b"null", b"{"] {
+            let err = apply(base, &[o]).unwrap_err().to_string();
+            assert!(err.contains("the trusted root to amend is not"), "{err}");
         }
     }
 
