@@ -160,25 +160,29 @@ pub enum ReadError {
 
 /// Reads `path` if it exists and is at most `limit` bytes; never reads more
 /// than `limit + 1` bytes whatever the file claims. Only a regular file (or a
-/// symlink to one) is opened: a FIFO or a device in an export directory
-/// would block the read forever.
+/// symlink to one) is read: a FIFO or a device in an export directory would
+/// block the read forever. The file is opened non-blocking (which does not
+/// block on a FIFO) and checked after opening, so nothing can be swapped in
+/// between the check and the read.
 pub fn read_at_most(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, ReadError> {
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
-            return Err(ReadError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("{} is not a regular file", path.display()),
-            )));
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ReadError::Io(e)),
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK);
     }
-    let file = match std::fs::File::open(path) {
+    let file = match options.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(ReadError::Io(e)),
     };
+    if !file.metadata().map_err(ReadError::Io)?.is_file() {
+        return Err(ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        )));
+    }
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
