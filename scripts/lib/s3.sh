@@ -24,23 +24,20 @@ if ! declare -F free_port >/dev/null; then
   }
 fi
 
+# shellcheck source=venv.sh
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
+
+moto_ready() {
+  [ -x "$1/bin/moto_server" ] && "$1/bin/python" -c 'import moto' 2>/dev/null
+}
+
 ensure_moto() {
   local venv=${VOUCH_MOTO_VENV:-}
   if [ -z "$venv" ]; then
     if [ -n "${CARGO_TARGET_DIR:-}" ]; then venv=$CARGO_TARGET_DIR/../moto-venv; else venv=target/moto-venv; fi
   fi
-  mkdir -p "$(dirname "$venv")"
-  venv="$(cd "$(dirname "$venv")" && pwd)/$(basename "$venv")"
-  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c 'import moto' 2>/dev/null; then
-    echo "== installing $MOTO_REQUIREMENT into $venv"
-    if [ -e "$venv" ] && [ ! -f "$venv/pyvenv.cfg" ]; then
-      echo "$venv exists and is not a Python venv; not touching it" >&2
-      return 1
-    fi
-    python3 -m venv "$venv" || return 1
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "$MOTO_REQUIREMENT" || return 1
-  fi
-  MOTO_SERVER=$venv/bin/moto_server
+  ensure_venv ensure_moto "$venv" moto_ready "$MOTO_REQUIREMENT" || return 1
+  MOTO_SERVER=$VENV_DIR/bin/moto_server
 }
 
 create_bucket() {

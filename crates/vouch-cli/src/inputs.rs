@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use vouch_trust::overrides::OverrideKind;
-use vouch_trust::{LoadedTrust, Network, Provenance, TrustSource, TufInstance, TufOptions};
+use vouch_trust::{
+    LoadedTrust, Network, Provenance, TrustSource, TufInstance, TufOptions, TufStatus,
+};
 use vouch_verify::{
     GitHubWorkflowPolicy, IdentityPolicy, MAX_BUNDLE_SIZE, Sha256Digest, SignerPolicy,
     SigstoreBundle, TrustedMaterial, ValueMatcher,
@@ -227,29 +229,35 @@ pub fn provenance_notice(provenance: &Provenance, offline: bool) -> Option<Strin
             as_of.strftime("%Y-%m-%d"),
             vouch_trust::age_in_days(*as_of, now)
         )),
-        Provenance::Tuf(s) if s.stale => Some(format!(
+        Provenance::Tuf(
+            s @ TufStatus {
+                expired: Some(expired),
+                ..
+            },
+        ) => Some(format!(
             "WARNING: --offline: the TUF {} metadata of {} expired at {}; using it as last \
-             verified at {} ({} days ago). Refresh online or `vouch trust import` a newer export",
-            s.expired.as_ref().map_or("timestamp", |e| e.role.as_str()),
+             verified at {}. Refresh online or `vouch trust import` a newer export",
+            expired.role,
             s.mirror,
-            s.expired
-                .as_ref()
-                .map_or(s.timestamp_expires, |e| e.expires),
-            s.verified_at.map_or_else(|| "?".into(), |t| t.to_string()),
-            s.verified_at
-                .map_or(0, |t| vouch_trust::age_in_days(t, now))
+            expired.expires,
+            verified_at(s, now)
         )),
         Provenance::Tuf(s) if offline => Some(format!(
-            "Note: --offline: TUF metadata of {} from {}, verified at {} ({} days ago), \
-             valid until {}",
+            "Note: --offline: TUF metadata of {} from {}, verified at {}, valid until {}",
             s.mirror,
             s.cache_dir.display(),
-            s.verified_at.map_or_else(|| "?".into(), |t| t.to_string()),
-            s.verified_at
-                .map_or(0, |t| vouch_trust::age_in_days(t, now)),
+            verified_at(s, now),
             s.timestamp_expires
         )),
         _ => None,
+    }
+}
+
+/// When TUF data last verified, and how many days ago.
+fn verified_at(status: &TufStatus, now: SystemTime) -> String {
+    match status.verified_at {
+        Some(t) => format!("{t} ({} days ago)", vouch_trust::age_in_days(t, now)),
+        None => "? (0 days ago)".into(),
     }
 }
 

@@ -262,10 +262,16 @@ pub struct TufStatus {
     /// Whether this load fetched from the network.
     pub refreshed_now: bool,
     /// Set when the metadata had expired and was accepted only because the
-    /// load was offline: it was verified at `verified_at` instead of now.
-    pub stale: bool,
-    /// When `stale`: the role whose expiry made it so, and when.
+    /// load was offline (it was verified at `verified_at` instead of now):
+    /// the role whose expiry made it so, and when.
     pub expired: Option<ExpiredRole>,
+}
+
+impl TufStatus {
+    /// Whether the metadata had expired and was used offline anyway.
+    pub fn is_stale(&self) -> bool {
+        self.expired.is_some()
+    }
 }
 
 /// The TUF role whose metadata had expired, and when it did.
@@ -388,7 +394,7 @@ fn normalized_public_key(public: &str) -> String {
     }
 }
 
-fn status(session: &Session, opts: &TufOptions, refreshed_now: bool, stale: bool) -> TufStatus {
+fn status(session: &Session, opts: &TufOptions, refreshed_now: bool) -> TufStatus {
     let trusted = session.updater.trusted();
     let state = read_state(&opts.cache_dir());
     let (ts_v, ts_e) = trusted
@@ -417,7 +423,6 @@ fn status(session: &Session, opts: &TufOptions, refreshed_now: bool, stale: bool
         verified_at: state.as_ref().map(|s| s.verified_at),
         last_source: state.map(|s| s.source),
         refreshed_now,
-        stale,
         expired: None,
     }
 }
@@ -474,7 +479,7 @@ pub(crate) fn load(opts: &TufOptions, now: SystemTime) -> Result<LoadedTrust, Tr
     if has_cache(&dir) {
         let offline = DirRepository::new(&dir);
         match rt.block_on(session(offline, Some(&dir), &bootstrap, now)) {
-            Ok(s) => return loaded(&s, status(&s, opts, false, false)),
+            Ok(s) => return loaded(&s, status(&s, opts, false)),
             Err(e) if opts.network == Network::Offline => {
                 return offline_stale(opts, &bootstrap, &rt, e);
             }
@@ -497,7 +502,7 @@ pub(crate) fn load(opts: &TufOptions, now: SystemTime) -> Result<LoadedTrust, Tr
             // The target must be a usable trusted root *before* it is
             // cached: a TUF-valid but unusable target would otherwise sit in
             // the cache, and block refreshes, until the timestamp expires.
-            let mut trust = loaded(&s, status(&s, opts, true, false))?;
+            let mut trust = loaded(&s, status(&s, opts, true))?;
             commit(&s, opts, now, "network".into())?;
             if let Provenance::Tuf(status) = &mut trust.provenance {
                 status.verified_at = Some(now);
@@ -536,7 +541,7 @@ fn offline_stale(
             context: context.clone(),
             error,
         })?;
-    let mut stale = status(&s, opts, false, true);
+    let mut stale = status(&s, opts, false);
     stale.expired = Some(expired);
     loaded(&s, stale)
 }
@@ -667,7 +672,7 @@ pub fn import(opts: &TufOptions, dir: &Path, now: SystemTime) -> Result<TufStatu
         source,
     })?;
     commit(&s, opts, now, format!("import from {}", dir.display()))?;
-    Ok(status(&s, opts, false, false))
+    Ok(status(&s, opts, false))
 }
 
 /// Subdirectory of an export holding the TUF repository.
@@ -710,12 +715,10 @@ pub fn export(opts: &TufOptions, out: &Path, now: SystemTime) -> Result<TufStatu
             cache_dir: opts.cache_dir(),
         });
     };
-    if status.stale {
+    if let Some(expired) = &status.expired {
         return Err(TrustError::StaleExport {
             cache_dir: opts.cache_dir(),
-            expired: status
-                .expired
-                .map_or(status.timestamp_expires, |e| e.expires),
+            expired: expired.expires,
         });
     }
     check_export_target(out)?;

@@ -337,7 +337,7 @@ fn offline_uses_an_expired_cache_and_says_it_is_stale() {
     s.opts.network = Network::Offline;
     let trust = load(&s.opts, now + 3 * DAY).unwrap();
     let status = tuf_status(&trust);
-    assert!(status.stale, "an expired timestamp must be reported");
+    assert!(status.is_stale(), "an expired timestamp must be reported");
     let expired = status.expired.as_ref().expect("which role expired");
     assert_eq!(expired.role, "timestamp");
     assert_eq!(expired.expires, status.timestamp_expires);
@@ -463,7 +463,7 @@ fn export_then_import_into_an_empty_cache_works_offline() {
     assert_eq!(status.timestamp_version, 1);
     let used = s.mirror.requests();
     let trust = load(&gapped, now).unwrap();
-    assert!(!tuf_status(&trust).stale);
+    assert!(!tuf_status(&trust).is_stale());
     assert_eq!(s.mirror.requests(), used);
     assert_eq!(
         trust.trusted_root_json,
@@ -671,7 +671,7 @@ fn an_expired_cache_with_the_mirror_gone_says_how_to_work_offline() {
     let mut offline = s.opts.clone();
     offline.network = Network::Offline;
     let trust = load(&offline, now + 2 * DAY).unwrap();
-    assert!(tuf_status(&trust).stale);
+    assert!(tuf_status(&trust).is_stale());
 }
 
 /// Loads v2 (snapshot and targets version 2) into the cache, then, once
@@ -747,6 +747,6 @@ fn concurrent_first_loads_into_one_cache_all_succeed_and_leave_no_debris() {
         // The cache verifies offline afterwards.
         let mut offline = opts.clone();
         offline.network = Network::Offline;
-        assert!(!tuf_status(&load(&offline, now).unwrap()).stale);
+        assert!(!tuf_status(&load(&offline, now).unwrap()).is_stale());
     }
 }

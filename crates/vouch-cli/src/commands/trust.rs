@@ -44,6 +44,7 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
         Provenance::Tuf(status) => {
             let mut value = serde_json::to_value(status).expect("status serializes");
             value["kind"] = json!("tuf");
+            value["stale"] = json!(status.is_stale());
             value["ageDays"] = json!(status.verified_at.map(|t| age_in_days(t, now)));
             value
         }
@@ -125,7 +126,7 @@ fn source_line(provenance: &Provenance, now: SystemTime) -> String {
                 s.root_expires,
                 s.timestamp_version,
                 s.timestamp_expires,
-                if s.stale { ", EXPIRED" } else { "" },
+                if s.is_stale() { ", EXPIRED" } else { "" },
                 s.snapshot_version,
                 s.snapshot_expires,
                 s.targets_version,
