@@ -16,6 +16,56 @@ use vouch_release::{ImageSignature, Lookup, verify_attached};
 use vouch_testkit::{Identity, Layout, Publisher, VirtualSigstore, standard_attestations};
 use vouch_verify::{IdentityPolicy, SignerPolicy, TrustedMaterial, ValueMatcher};
 
+/// The release policy the tests verify: the vendor's identity and builder,
+/// the three attestations required, `names` under `registry`.
+fn release_policy(registry: &str, names: &[&str]) -> String {
+    let mut toml = format!(
+        "registry = \"{registry}\"\n[identity]\nsubject_regexp = 'https://github\\.com/acme/platform/.*'\n\
+         issuer = \"https://token.actions.githubusercontent.com\"\n[attestations]\nrequired = [\"spdxjson\", \"slsaprovenance1\", \"openvex\"]\n\
+         slsa_builder_id_regexp = 'https://github\\.com/acme/platform/.*'\n"
+    );
+    for name in names {
+        toml.push_str(&format!("[[image]]\nname = \"{name}\"\n"));
+    }
+    toml
+}
+
+/// A customer's whole-release verification through the proxy.
+struct Release {
+    customer: RegistryClient,
+    material: std::sync::Arc<TrustedMaterial>,
+    policy: vouch_release::ReleasePolicy,
+    options: vouch_release::ReleaseOptions,
+}
+
+impl Release {
+    fn new(proxy: &str, license: &str, sigstore: &VirtualSigstore, toml: &str) -> Self {
+        Self {
+            customer: client(proxy, license),
+            material: std::sync::Arc::new(
+                TrustedMaterial::from_json(sigstore.trusted_root_json().as_bytes()).unwrap(),
+            ),
+            policy: vouch_release::ReleasePolicy::from_toml(toml).unwrap(),
+            options: vouch_release::ReleaseOptions {
+                version: "1.0".into(),
+                require_all: true,
+                concurrency: 4,
+            },
+        }
+    }
+
+    async fn verify(&self) -> Vec<vouch_release::ImageRow> {
+        vouch_release::verify_release(
+            &self.customer,
+            self.material.clone(),
+            &self.policy,
+            &self.options,
+            |_| {},
+        )
+        .await
+    }
+}
+
 fn client(proxy: &str, license: &str) -> RegistryClient {
     let credentials = CredentialStore::new(AuthLocations::default()).with_override(
         Registry::new(proxy).unwrap(),
@@ -180,26 +230,9 @@ async fn a_signed_release_verifies_in_one_pass_through_the_proxy_and_a_repointed
         );
     }
     let proxy = w.proxy.addr.to_string();
-    let mut toml = format!(
-        "registry = \"{proxy}/proxy/{APP}/{UPSTREAM}/acme\"\n[identity]\nsubject_regexp = 'https://github\\.com/acme/platform/.*'\n\
-         issuer = \"https://token.actions.githubusercontent.com\"\n[attestations]\nrequired = [\"spdxjson\", \"slsaprovenance1\", \"openvex\"]\n\
-         slsa_builder_id_regexp = 'https://github\\.com/acme/platform/.*'\n"
-    );
-    for name in names {
-        toml.push_str(&format!("[[image]]\nname = \"{name}\"\n"));
-    }
-    let policy = vouch_release::ReleasePolicy::from_toml(&toml).unwrap();
-    let material = std::sync::Arc::new(
-        TrustedMaterial::from_json(sigstore.trusted_root_json().as_bytes()).unwrap(),
-    );
-    let options = vouch_release::ReleaseOptions {
-        version: "1.0".into(),
-        require_all: true,
-        concurrency: 4,
-    };
-    let customer = client(&proxy, &w.licenses.stable);
-    let verify =
-        || vouch_release::verify_release(&customer, material.clone(), &policy, &options, |_| {});
+    let toml = release_policy(&format!("{proxy}/proxy/{APP}/{UPSTREAM}/acme"), &names);
+    let release = Release::new(&proxy, &w.licenses.stable, &sigstore, &toml);
+    let verify = || release.verify();
     let rows = verify().await;
     assert!(
         vouch_release::passed(&rows),
@@ -277,30 +310,14 @@ async fn through_the_proxy_each_failure_mode_flips_only_its_own_row() {
 
     let proxy = w.proxy.addr.to_string();
     let base = format!("{proxy}/proxy/{APP}/{UPSTREAM}/acme");
-    let mut toml = format!(
-        "registry = \"{base}\"\n[identity]\nsubject_regexp = 'https://github\\.com/acme/platform/.*'\n\
-         issuer = \"https://token.actions.githubusercontent.com\"\n[attestations]\nrequired = [\"spdxjson\", \"slsaprovenance1\", \"openvex\"]\n\
-         slsa_builder_id_regexp = 'https://github\\.com/acme/platform/.*'\n"
-    );
-    for (name, _, _) in &images {
-        toml.push_str(&format!("[[image]]\nname = \"{name}\"\n"));
-    }
+    let names: Vec<&str> = images.iter().map(|(name, _, _)| *name).collect();
+    let mut toml = release_policy(&base, &names);
     toml.push_str(&format!(
         "[[third_party]]\nname = \"envoy\"\nreference = \"{base}/envoy:1.0@{}\"\n",
         pinned.digest
     ));
-    let policy = vouch_release::ReleasePolicy::from_toml(&toml).unwrap();
-    let material = std::sync::Arc::new(
-        TrustedMaterial::from_json(sigstore.trusted_root_json().as_bytes()).unwrap(),
-    );
-    let options = vouch_release::ReleaseOptions {
-        version: "1.0".into(),
-        require_all: true,
-        concurrency: 4,
-    };
-    let customer = client(&proxy, &w.licenses.stable);
-    let verify =
-        || vouch_release::verify_release(&customer, material.clone(), &policy, &options, |_| {});
+    let release = Release::new(&proxy, &w.licenses.stable, &sigstore, &toml);
+    let verify = || release.verify();
     let attestation_failures = [
         ("no-vex", Some("attestation openvex: none verified")),
         ("evil-vex", Some("evil/fork")),
