@@ -197,6 +197,17 @@ impl S3Case {
             .store(&self.prefix, serve, &self.dir.path().join("staging"))
     }
 
+    /// A streaming store that uploads anything over 1 MiB in parts.
+    fn multipart_store(&self) -> S3Store {
+        let mut config = self.env.config(
+            &self.prefix,
+            S3Serve::Stream,
+            &self.dir.path().join("staging"),
+        );
+        config.multipart_threshold = 1024 * 1024;
+        S3Store::new(config).unwrap()
+    }
+
     async fn exists(&self, key: &str) -> bool {
         match self.env.raw().head(&ObjectPath::from(key)).await {
             Ok(_) => true,
@@ -264,14 +275,8 @@ async fn large_blobs_are_uploaded_in_parts() {
     let Some(case) = s3_case("multipart") else {
         return;
     };
-    let mut config = case.env.config(
-        &case.prefix,
-        S3Serve::Stream,
-        &case.dir.path().join("staging"),
-    );
-    config.multipart_threshold = 1024 * 1024;
-    let store = S3Store::new(config).unwrap();
-    // 8 MiB + 4 MiB: two parts of MULTIPART_PART_BYTES and a short last one.
+    let store = case.multipart_store();
+    // 8 MiB + 4 MiB: one part of MULTIPART_PART_BYTES and a short last one.
     let data = noise(12 * 1024 * 1024);
     let digest = import(&store, &data).await;
     let handle = store.blob(&digest).await.unwrap().unwrap();
@@ -296,13 +301,7 @@ async fn an_import_that_fails_midway_leaves_no_object_and_no_upload() {
     let Some(case) = s3_case("import-fails") else {
         return;
     };
-    let mut config = case.env.config(
-        &case.prefix,
-        S3Serve::Stream,
-        &case.dir.path().join("staging"),
-    );
-    config.multipart_threshold = 1024 * 1024;
-    let store = S3Store::new(config).unwrap();
+    let store = case.multipart_store();
     let data = noise(12 * 1024 * 1024);
     let digest = Digest::sha256_of(&data);
     let staged = store.staging_dir().join("b-short");
