@@ -71,7 +71,7 @@ impl StagedStore {
             dir,
             |new| {
                 if dir.is_dir() {
-                    copy_tree(dir, new)?;
+                    copy_current(dir, new)?;
                 }
                 for (name, bytes) in &staged {
                     let path = safe_join(new, name).map_err(|()| {
@@ -329,6 +329,31 @@ fn sync_tree(dir: &Path) -> std::io::Result<()> {
         }
     }
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Copies the cache `dir` into the empty `new`. Another process may swap
+/// `dir` while it is read (it is briefly absent between that process's two
+/// renames): then `new` is emptied and the copy retried, a few times.
+fn copy_current(dir: &Path, new: &Path) -> std::io::Result<()> {
+    const ATTEMPTS: u32 = 20;
+    const PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+    for attempt in 1..=ATTEMPTS {
+        match copy_tree(dir, new) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt < ATTEMPTS => {
+                for entry in std::fs::read_dir(new)? {
+                    let path = entry?.path();
+                    if path.is_dir() {
+                        std::fs::remove_dir_all(&path)?;
+                    } else {
+                        std::fs::remove_file(&path)?;
+                    }
+                }
+                std::thread::sleep(PAUSE);
+            }
+            other => return other,
+        }
+    }
+    Ok(())
 }
 
 /// Copies the regular files and directories under `from` into `to`
