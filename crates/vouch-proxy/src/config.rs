@@ -634,7 +634,7 @@ fn resolve_s3(
         ));
     }
     let s3_error = |key: &str, e: S3ConfigError| invalid(key, e.to_string());
-    let mut config = S3Config::from_url(url, cache_dir.join("s3-staging"))
+    let mut config = S3Config::parse_url(url, cache_dir.join("s3-staging"))
         .map_err(|e| s3_error("cache.store", e))?;
     if let Some(endpoint) = &section.endpoint {
         config.endpoint = Some(endpoint.clone());
@@ -668,7 +668,29 @@ fn resolve_s3(
             ));
         }
     };
-    config.validate().map_err(|e| s3_error("cache.s3", e))?;
+    // Judged once, after `[cache.s3]` has amended the URL's values: an
+    // error names the place the failing value came from.
+    config.validate().map_err(|e| {
+        let from_section = match &e {
+            S3ConfigError::Invalid { field, .. } => match *field {
+                "bucket" | "prefix" | "multipart_threshold" => false,
+                "region" => section.region.is_some(),
+                "endpoint" => section.endpoint.is_some() || section.insecure_allow_http.is_some(),
+                "presign_ttl" => section.presign_ttl_secs.is_some(),
+                "max_blob_size" => section.max_blob_size.is_some(),
+                _ => true,
+            },
+            _ => true,
+        };
+        s3_error(
+            if from_section {
+                "cache.s3"
+            } else {
+                "cache.store"
+            },
+            e,
+        )
+    })?;
     Ok(config)
 }
 
@@ -963,6 +985,31 @@ mod tests {
     }
 
     #[test]
+    fn the_s3_section_wins_over_the_url_before_anything_is_judged() {
+        // The URL alone would be refused (http endpoint, TTL 0); the section
+        // supplies what makes it valid, so the whole is accepted.
+        let file = ConfigFile::parse(
+            "[cache]\nstore = \"s3://b-1/p?endpoint=http://127.0.0.1:9000&presign_ttl_secs=0&region=eu-west-1\"\n\
+             [cache.s3]\ninsecure_allow_http = true\npresign_ttl_secs = 30\n",
+        )
+        .unwrap();
+        let s = file.resolve(&no_env).unwrap();
+        let s3 = s.s3.as_ref().unwrap();
+        assert!(s3.insecure_allow_http);
+        assert_eq!(s3.presign_ttl, Duration::from_secs(30));
+        assert_eq!(s3.region, "eu-west-1");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        // And the other way round: a section value that spoils a good URL.
+        let file = ConfigFile::parse(
+            "[cache]\nstore = \"s3://b-1?insecure_allow_http=true&endpoint=http://127.0.0.1:9000\"\n\
+             [cache.s3]\ninsecure_allow_http = false\n",
+        )
+        .unwrap();
+        let err = file.resolve(&no_env).unwrap_err().to_string();
+        assert!(err.contains("cache.s3: S3 endpoint"), "{err}");
+    }
+
+    #[test]
     fn scale_out_backends_refuse_what_cannot_work() {
         let cases = [
             (
@@ -984,6 +1031,18 @@ mod tests {
             (
                 "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\nendpoint = \"http://127.0.0.1:9000\"",
                 "cache.s3: S3 endpoint: expected `https://` (`http://` needs insecure_allow_http)",
+            ),
+            (
+                "[cache]\nstore = \"s3://bucket?endpoint=http://127.0.0.1:9000\"",
+                "cache.store: S3 endpoint: expected `https://` (`http://` needs insecure_allow_http)",
+            ),
+            (
+                "[cache]\nstore = \"s3://bucket?region=EU\"\n[cache.s3]\npresign_ttl_secs = 60",
+                "cache.store: S3 region: expected a region name",
+            ),
+            (
+                "[cache]\nstore = \"s3://bucket?max_blob_size=5\"\n[cache.s3]\nmax_blob_size = 0",
+                "cache.s3: S3 max_blob_size: expected 1 byte to 5 TiB",
             ),
             (
                 "[cache]\nstore = \"s3://bucket\"\n[cache.s3]\naccess_key_id = \"AKID\"",

@@ -280,6 +280,15 @@ impl S3Config {
     /// `insecure_allow_http` (`true`|`false`). Credentials are not
     /// accepted in the URL. The result is checked as by [`Self::validate`].
     pub fn from_url(url: &str, staging_dir: PathBuf) -> Result<Self, S3ConfigError> {
+        let config = Self::parse_url(url, staging_dir)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// [`Self::from_url`] without the final [`Self::validate`], for a caller
+    /// that amends the result first (the proxy's `[cache.s3]` section wins
+    /// over the URL, so a URL value it replaces must not be judged alone).
+    pub(crate) fn parse_url(url: &str, staging_dir: PathBuf) -> Result<Self, S3ConfigError> {
         let rest = url
             .strip_prefix("s3://")
             .ok_or_else(|| S3ConfigError::Invalid {
@@ -300,7 +309,6 @@ impl S3Config {
             }
             config.set_option(&key, &value)?;
         }
-        config.validate()?;
         Ok(config)
     }
 
@@ -593,11 +601,6 @@ impl S3Store {
             self.recent_manifests
                 .insert(digest.clone(), manifest.clone());
         }
-    }
-
-    /// [`S3Config::from_url`] then [`Self::new`].
-    pub fn from_url(url: &str, staging_dir: PathBuf) -> Result<Self, S3ConfigError> {
-        Self::new(S3Config::from_url(url, staging_dir)?)
     }
 
     /// The configuration in use.
