@@ -214,6 +214,8 @@ pub fn safe_join(dir: &Path, name: &str) -> Result<PathBuf, ()> {
 /// sibling removed. Between the two renames `dir` is briefly absent, never
 /// half-written. When another process installs its own version in that
 /// moment, its version stays (each is complete) and this call succeeds.
+/// Siblings a killed writer left behind are removed once they are
+/// [`STALE_WORK_AGE`] old.
 pub fn replace_dir<E>(
     dir: &Path,
     fill: impl FnOnce(&Path) -> Result<(), E>,
@@ -224,6 +226,10 @@ pub fn replace_dir<E>(
     let name = dir
         .file_name()
         .map_or_else(|| "dir".into(), |n| n.to_string_lossy().into_owned());
+    sweep_stale(
+        parent,
+        &[&format!(".{name}.new-"), &format!(".{name}.old-")],
+    );
     let new = parent.join(format!(".{name}.new-{}", unique_suffix()));
     std::fs::create_dir(&new).map_err(|e| io_error(new.clone(), e))?;
     if let Ok(meta) = std::fs::metadata(dir) {
@@ -278,7 +284,8 @@ pub const WORK_DIR_PREFIX: &str = ".vouch-work-";
 /// `dir` may be a mount point or a symlink to one). Only if `fill` succeeds
 /// are the entries flushed and moved into place, the old ones moved out
 /// first and removed after; other entries of `dir` are not touched. On
-/// failure `dir` is left as it was.
+/// failure `dir` is left as it was. Work directories a killed writer left
+/// behind are removed once they are [`STALE_WORK_AGE`] old.
 pub fn replace_within<E>(
     dir: &Path,
     names: &[&str],
@@ -286,6 +293,7 @@ pub fn replace_within<E>(
     io_error: impl Fn(PathBuf, std::io::Error) -> E,
 ) -> Result<(), E> {
     std::fs::create_dir_all(dir).map_err(|e| io_error(dir.to_path_buf(), e))?;
+    sweep_stale(dir, &[WORK_DIR_PREFIX]);
     let work = dir.join(format!("{WORK_DIR_PREFIX}{}", unique_suffix()));
     std::fs::create_dir(&work).map_err(|e| io_error(work.clone(), e))?;
     let new = work.join("new");
@@ -315,6 +323,39 @@ pub fn replace_within<E>(
         let _ = dir.sync_all();
     }
     result
+}
+
+/// How old a work directory of [`replace_dir`] or [`replace_within`] must be
+/// before another call takes it for the leftover of a killed writer and
+/// removes it. A live writer finishes in seconds; an hour leaves a wide
+/// margin for slow disks and clock steps.
+pub const STALE_WORK_AGE: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// Removes the directories in `dir` whose names start with one of
+/// `prefixes` and that were last modified [`STALE_WORK_AGE`] ago or more.
+/// Best effort: what cannot be read or removed is left for the next call.
+fn sweep_stale(dir: &Path, prefixes: &[&str]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !prefixes.iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        // Not followed: a planted symlink is never a work directory of ours.
+        let Ok(meta) = entry.metadata() else { continue };
+        let old_enough = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= STALE_WORK_AGE);
+        if meta.is_dir() && old_enough {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Flushes every file and directory under `dir` (and `dir`) to disk.
@@ -418,7 +459,7 @@ mod tests {
 
     #[test]
     fn bounded_read_reports_the_real_size() {
-        let dir = std::env::temp_dir().join(format!("vouch-store-{}", std::process::id()));
+        let dir = fresh_dir("store");
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("big.json");
         std::fs::write(&file, vec![b' '; 100]).unwrap();
@@ -433,8 +474,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn refuses_to_read_what_is_not_a_regular_file() {
-        let dir = std::env::temp_dir().join(format!("vouch-fifo-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("fifo");
         std::fs::create_dir_all(&dir).unwrap();
         let fifo = dir.join("timestamp.json");
         let made = std::process::Command::new("mkfifo")
@@ -457,8 +497,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn write_new_never_writes_through_a_planted_symlink() {
-        let dir = std::env::temp_dir().join(format!("vouch-symlink-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("symlink");
         std::fs::create_dir_all(&dir).unwrap();
         let victim = dir.join("victim");
         std::fs::write(&victim, b"keep").unwrap();
@@ -467,6 +506,14 @@ mod tests {
         assert!(write_new(&link, b"new").is_err());
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An empty-to-be scratch path in the temp directory, unique to this
+    /// process and `label` (whatever an earlier run left there removed).
+    fn fresh_dir(label: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("vouch-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
     }
 
     fn names(dir: &Path) -> Vec<String> {
@@ -481,8 +528,7 @@ mod tests {
 
     #[test]
     fn replace_dir_swaps_in_whole_or_not_at_all() {
-        let base = std::env::temp_dir().join(format!("vouch-replace-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
+        let base = fresh_dir("replace");
         let dir = base.join("out");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("old.json"), b"old").unwrap();
@@ -512,10 +558,44 @@ mod tests {
         std::fs::remove_dir_all(&base).unwrap();
     }
 
+    /// Makes directory `path` look last modified `age` ago.
+    fn age_dir(path: &Path, age: std::time::Duration) {
+        std::fs::create_dir_all(path.join("inner")).unwrap();
+        let then = std::time::SystemTime::now() - age;
+        std::fs::File::open(path)
+            .unwrap()
+            .set_modified(then)
+            .unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_killed_writers_are_swept_once_stale() {
+        let base = fresh_dir("sweep");
+        let dir = base.join("out");
+        std::fs::create_dir_all(&dir).unwrap();
+        let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
+        let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+        age_dir(&base.join(".out.new-1-0-0"), hours(2));
+        age_dir(&base.join(".out.old-1-1-0"), hours(2));
+        age_dir(&base.join(".out.new-2-0-0"), minutes(5)); // a live writer's
+        age_dir(&base.join(".other.new-1-0-0"), hours(2)); // not ours to judge
+        std::fs::write(base.join(".out.new-file"), b"x").unwrap(); // not a directory
+        replace_dir(&dir, |_| Ok::<(), ()>(()), |_, _| ()).unwrap();
+        assert_eq!(
+            names(&base),
+            [".other.new-1-0-0", ".out.new-2-0-0", ".out.new-file", "out"]
+        );
+
+        age_dir(&dir.join(format!("{WORK_DIR_PREFIX}1-0-0")), hours(2));
+        age_dir(&dir.join(format!("{WORK_DIR_PREFIX}2-0-0")), minutes(5));
+        replace_within(&dir, &["a"], |_| Ok::<(), ()>(()), |_, _| ()).unwrap();
+        assert_eq!(names(&dir), [format!("{WORK_DIR_PREFIX}2-0-0")]);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
     #[test]
     fn commit_keeps_the_cache_and_adds_the_staged_files() {
-        let dir = std::env::temp_dir().join(format!("vouch-commit-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("commit");
         std::fs::create_dir_all(dir.join("root_history")).unwrap();
         std::fs::write(dir.join("root_history/1.root.json"), b"r1").unwrap();
         std::fs::write(dir.join("timestamp.json"), b"ts-old").unwrap();
@@ -541,8 +621,7 @@ mod tests {
 
     #[test]
     fn writes_stay_in_memory_until_commit() {
-        let dir = std::env::temp_dir().join(format!("vouch-stage-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh_dir("stage");
         let store = StagedStore::new(Some(&dir));
         store.store("timestamp.json", b"ts").unwrap();
         assert!(!dir.exists());
