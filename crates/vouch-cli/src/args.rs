@@ -473,6 +473,12 @@ pub enum TrustCommand {
     /// each instance (Fulcio, Rekor, CT log, TSA) with its validity window.
     /// Never uses the network.
     Show(TrustShowArgs),
+    /// Refresh the TUF cache from the mirror now, even if it is still
+    /// current (as `cosign initialize`), then show it as `show` does. Use it
+    /// after a Sigstore key rotation, or before `vouch trust export`. The
+    /// cache is the trusted starting point: a mirror serving older metadata
+    /// is refused and the cache left as it was.
+    Refresh(TrustRefreshArgs),
     /// Write the verified trust material to DIR: `trusted_root.json` (usable
     /// with --trusted-root) and `tuf/`, the TUF metadata that proves it
     /// (for `vouch trust import`). Refreshes first when due, unless --offline.
@@ -489,6 +495,17 @@ pub struct TrustShowArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// `text` (default) or `json`.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// `vouch trust refresh`: TUF only, so no `--trusted-root`.
+#[derive(Debug, Args)]
+pub struct TrustRefreshArgs {
+    /// The TUF repository and cache.
+    #[command(flatten)]
+    pub tuf: TufArgs,
     /// `text` (default) or `json`.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: OutputFormat,

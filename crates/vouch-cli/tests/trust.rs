@@ -231,6 +231,58 @@ fn trust_show_json_reports_tuf_versions_instances_and_age() {
 }
 
 #[test]
+fn trust_refresh_goes_online_although_the_cache_is_current() {
+    let Some(w) = World::new("force-refresh") else {
+        return;
+    };
+    let show = |args: &[&str]| {
+        let mut all = strings(args);
+        all.extend(strings(&["-o", "json"]));
+        all.extend(w.tuf_flags(&w.cache()));
+        let out = w.run(&all);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (doc["source"]["timestamp_version"].clone(), out)
+    };
+    let (version, _) = show(&["trust", "refresh"]);
+    assert_eq!(version, 1);
+    w.mirror.set_root(&w.repos.repo("v3"));
+    // `show` (and every verify) keeps using the current cache ...
+    let used = w.mirror.requests();
+    assert_eq!(show(&["trust", "show"]).0, 1);
+    assert_eq!(w.mirror.requests(), used);
+    // ... `refresh` fetches the new metadata now and caches it.
+    let (version, out) = show(&["trust", "refresh"]);
+    assert_eq!(version, 3);
+    assert!(
+        common::stderr(&out).contains(&format!("Refreshed from {}", w.mirror.url())),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(show(&["trust", "show"]).0, 3);
+
+    // `trust refresh` plus `extra` fails with exit `code` saying `expected`.
+    let refused = |extra: &[&str], code: i32, expected: &str| {
+        let mut args = strings(&["trust", "refresh"]);
+        args.extend(strings(extra));
+        args.extend(w.tuf_flags(&w.cache()));
+        let out = w.run(&args);
+        let stderr = common::stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    };
+    // A mirror gone back to older metadata: refused (exit 1), cache kept.
+    w.mirror.set_root(&w.repos.repo("v1"));
+    refused(&[], 1, "rollback detected for timestamp");
+    assert_eq!(show(&["trust", "show"]).0, 3);
+
+    // --offline contradicts it: a usage error (exit 2), no request.
+    let used = w.mirror.requests();
+    refused(&["--offline"], 2, "forbids the network");
+    assert_eq!(w.mirror.requests(), used);
+}
+
+#[test]
 fn air_gap_export_import_then_verify_offline() {
     let Some(w) = World::new("airgap") else {
         return;

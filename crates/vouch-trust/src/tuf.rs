@@ -5,8 +5,10 @@
 //! freeze checks, length and hash pinning; TUF spec §5). This module decides
 //! *when* to use it and *where* bytes go:
 //! - a cache whose metadata still verifies at `now` is used without network;
-//! - otherwise (expired timestamp, no cache) one refresh from the mirror, with
-//!   the timeouts below;
+//! - otherwise (expired timestamp, no cache), or when asked to
+//!   ([`Network::RefreshNow`]), one refresh from the mirror, with the
+//!   timeouts below, starting from the cache when there is one (so rollback
+//!   protection holds across refreshes);
 //! - whatever a session downloads is staged in memory and written to the
 //!   cache only once the session verified completely (see the `store` module).
 
@@ -95,6 +97,11 @@ pub enum Network {
     /// Refresh from the mirror when the cache is missing or its timestamp
     /// expired.
     RefreshWhenDue,
+    /// Refresh from the mirror now even when the cache still verifies, as
+    /// `cosign initialize` does: to pick up a new trusted root before the
+    /// cached timestamp expires. A failed refresh is an error and leaves the
+    /// cache as it was.
+    RefreshNow,
     /// Never touch the network: the cache (stale if need be, with its age
     /// reported) or, for public-good, the trusted root embedded in vouch.
     Offline,
@@ -476,7 +483,7 @@ pub(crate) fn load(opts: &TufOptions, now: SystemTime) -> Result<LoadedTrust, Tr
     let dir = opts.cache_dir();
     let bootstrap = opts.bootstrap_root()?;
     let rt = runtime()?;
-    if has_cache(&dir) {
+    if has_cache(&dir) && opts.network != Network::RefreshNow {
         let offline = DirRepository::new(&dir);
         match rt.block_on(session(offline, Some(&dir), &bootstrap, now)) {
             Ok(s) => return loaded(&s, status(&s, opts, false)),
@@ -489,7 +496,7 @@ pub(crate) fn load(opts: &TufOptions, now: SystemTime) -> Result<LoadedTrust, Tr
     }
     match opts.network {
         Network::Offline => offline_without_cache(opts),
-        Network::RefreshWhenDue => {
+        Network::RefreshWhenDue | Network::RefreshNow => {
             let s = match refresh(opts, &bootstrap, &rt, now) {
                 Ok(s) => s,
                 Err(e) => {

@@ -143,6 +143,50 @@ fn refreshes_when_the_cached_timestamp_expired() {
 }
 
 #[test]
+fn refresh_now_goes_online_although_the_cache_is_current() {
+    let Some(mut s) = setup("refresh-now", "v1") else {
+        return;
+    };
+    let now = SystemTime::now();
+    load(&s.opts, now).unwrap();
+    s.mirror.set_root(&s.repos.repo("v3"));
+    // The cache is valid: a due-only load does not see v3.
+    let cached = load(&s.opts, now + DAY).unwrap();
+    assert_eq!(tuf_status(&cached).timestamp_version, 1);
+    assert!(!tuf_status(&cached).refreshed_now);
+    s.opts.network = Network::RefreshNow;
+    let forced = load(&s.opts, now + DAY).unwrap();
+    let status = tuf_status(&forced);
+    assert!(status.refreshed_now);
+    assert_eq!(status.timestamp_version, 3);
+    // And it was cached: offline now sees v3.
+    s.opts.network = Network::Offline;
+    assert_eq!(
+        tuf_status(&load(&s.opts, now + DAY).unwrap()).timestamp_version,
+        3
+    );
+}
+
+#[test]
+fn refresh_now_still_refuses_a_rollback_below_the_cache() {
+    let Some(mut s) = setup("refresh-now-rollback", "v2") else {
+        return;
+    };
+    let now = SystemTime::now();
+    load(&s.opts, now).unwrap();
+    // The mirror goes back to v1: a forced refresh starts from the cached
+    // v2 and must refuse, leaving the cache as it was.
+    s.mirror.set_root(&s.repos.repo("v1"));
+    s.opts.network = Network::RefreshNow;
+    let err = assert_refused(
+        &s.opts,
+        now,
+        "rollback detected for timestamp: trusted version 2 > new version 1",
+    );
+    assert!(err.is_refusal());
+}
+
+#[test]
 fn rejects_timestamp_rollback() {
     let Some(s) = setup("rollback", "v2") else {
         return;

@@ -1,13 +1,13 @@
-//! `vouch trust show|export|import`: look at the trust material, carry it
-//! across an air gap (docs/air-gap.md).
+//! `vouch trust show|refresh|export|import`: look at the trust material,
+//! update it now, carry it across an air gap (docs/air-gap.md).
 
 use std::time::SystemTime;
 
 use serde_json::json;
 use vouch_trust::summary::summarize;
-use vouch_trust::{Provenance, age_in_days};
+use vouch_trust::{LoadedTrust, Network, Provenance, age_in_days};
 
-use crate::args::{OutputFormat, TrustCommand, TrustDirArgs, TrustShowArgs};
+use crate::args::{OutputFormat, TrustCommand, TrustDirArgs, TrustRefreshArgs, TrustShowArgs};
 use crate::failure::Failure;
 use crate::inputs;
 
@@ -15,6 +15,7 @@ use crate::inputs;
 pub fn run(command: &TrustCommand) -> Result<(), Failure> {
     match command {
         TrustCommand::Show(args) => show(args),
+        TrustCommand::Refresh(args) => refresh(args),
         TrustCommand::Export(args) => export(args),
         TrustCommand::Import(args) => import(args),
     }
@@ -25,6 +26,33 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
     let mut trust = args.trust.clone();
     trust.tuf.offline = true;
     let loaded = inputs::load_trust(&trust, false)?;
+    print(&loaded, args.output);
+    Ok(())
+}
+
+fn refresh(args: &TrustRefreshArgs) -> Result<(), Failure> {
+    if args.tuf.offline {
+        return Err(Failure::usage(
+            "`trust refresh` fetches from the TUF mirror, but --offline (or VOUCH_OFFLINE) \
+             forbids the network; drop it, or use `vouch trust import` on an air-gapped machine",
+        ));
+    }
+    let mut options = inputs::tuf_options(&args.tuf)?;
+    options.network = Network::RefreshNow;
+    let loaded = vouch_trust::TrustSource::Tuf(options).load(SystemTime::now())?;
+    if let Provenance::Tuf(status) = &loaded.provenance {
+        eprintln!(
+            "Refreshed from {} into {}",
+            status.mirror,
+            status.cache_dir.display()
+        );
+    }
+    print(&loaded, args.output);
+    Ok(())
+}
+
+/// Prints where `loaded` comes from and its instances, as `output` says.
+fn print(loaded: &LoadedTrust, output: OutputFormat) {
     let now = SystemTime::now();
     let instances = summarize(&loaded.trusted_root_json);
     let source = match &loaded.provenance {
@@ -50,7 +78,7 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
         }
         _ => json!({ "kind": "unknown" }),
     };
-    match args.output {
+    match output {
         OutputFormat::Json => {
             let overrides: Vec<_> = loaded
                 .overridden
@@ -87,7 +115,6 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
             }
         }
     }
-    Ok(())
 }
 
 fn source_line(provenance: &Provenance, now: SystemTime) -> String {
