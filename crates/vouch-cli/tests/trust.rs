@@ -11,9 +11,11 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use vouch_testkit::tuf::{StaticMirror, TufRepos, snapshot_dir};
 use vouch_testkit::{Identity, VirtualSigstore};
+use vouch_trust::{TrustSource, TufInstance, TufOptions};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
@@ -192,6 +194,50 @@ fn offline_without_cache_uses_the_embedded_root_and_says_how_old() {
     let out = w.run(&args);
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(w.mirror.requests() > 0);
+}
+
+#[test]
+fn offline_with_an_expired_cache_warns_with_its_age_and_still_verifies() {
+    let Some(w) = World::new("stale") else {
+        return;
+    };
+    let Some(mut args) = verify_blob_args() else {
+        return;
+    };
+    // The CLI has no clock to set: the library fills the cache as of ten
+    // days ago from a repository whose timestamp expired yesterday (valid
+    // then), so that to the CLI, now, the cache is stale.
+    w.mirror.set_root(&w.repos.repo("frozen-timestamp"));
+    let ten_days_ago = SystemTime::now() - Duration::from_secs(10 * 86_400);
+    let opts = TufOptions::new(
+        TufInstance::Custom {
+            mirror: w.mirror.url(),
+            root_file: Some(w.repos.bootstrap_root()),
+        },
+        w.cache(),
+    );
+    TrustSource::Tuf(opts).load(ten_days_ago).unwrap();
+
+    args.extend(w.tuf_flags(&w.cache()));
+    args.push("--offline".into());
+    let used = w.mirror.requests();
+    let out = w.run(&args);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "WARNING: --offline: the TUF timestamp metadata of {} expired at ",
+            w.mirror.url()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("(10 days ago)"), "{err}");
+    assert!(
+        err.contains("Refresh online or `vouch trust import` a newer export"),
+        "{err}"
+    );
+    assert!(err.contains("Verified OK"), "{err}");
+    assert_eq!(w.mirror.requests(), used, "--offline asked the mirror");
 }
 
 #[test]
