@@ -348,9 +348,12 @@ async fn session(
 /// Refuses a root that lists one key under two key IDs in a role whose
 /// threshold is above one. TUF counts a threshold by key ID (python-tuf and
 /// sigstore-tuf alike), so that one key alone could meet it; tough recomputes
-/// key IDs against this (CVE-2025-2885's class). Keys are compared by public
-/// value, ignoring key type, whitespace, PEM armour and hex case; the same
-/// key in another encoding (say a compressed EC point) is not detected.
+/// key IDs against this (CVE-2025-2885's class). Keys are compared by the
+/// `SubjectPublicKeyInfo` bytes sigstore-tuf verifies with (a PEM key's DER;
+/// a hex ed25519 key wrapped as sigstore-tuf wraps it), so key type, PEM line
+/// breaks and hex case do not hide a twin, nor does an ed25519 key given once
+/// as PEM and once as hex. The same EC key with its point compressed once
+/// and uncompressed once is not detected.
 fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
     let doc: serde_json::Value = serde_json::from_slice(root_metadata)?;
     let signed = &doc["signed"];
@@ -367,13 +370,12 @@ fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
         if threshold < 2 {
             continue;
         }
-        let mut seen: std::collections::HashMap<String, &str> = std::collections::HashMap::new();
+        let mut seen: std::collections::HashMap<Vec<u8>, &str> = std::collections::HashMap::new();
         for id in ids.iter().filter_map(|v| v.as_str()) {
             let key = &signed["keys"][id];
             // Not `keytype`: sigstore-tuf picks the algorithm from `scheme`, so
             // the same key under two key types would still count twice.
-            let material =
-                normalized_public_key(key["keyval"]["public"].as_str().unwrap_or_default());
+            let material = public_key_bytes(key["keyval"]["public"].as_str().unwrap_or_default());
             if let Some(first) = seen.insert(material, id) {
                 return Err(sigstore_tuf::Error::Malformed(format!(
                     "root version {version}: role {role} lists one key under two key IDs \
@@ -386,19 +388,45 @@ fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
     Ok(())
 }
 
-/// A TUF `keyval.public` without PEM armour and whitespace; hex lowercased.
-fn normalized_public_key(public: &str) -> String {
+/// The bytes a TUF `keyval.public` stands for: a PEM key's DER, a 32-byte
+/// hex key (ed25519) wrapped in the `SubjectPublicKeyInfo` sigstore-tuf
+/// builds for it, other hex decoded; anything else (which sigstore-tuf
+/// cannot use) as its text without whitespace.
+fn public_key_bytes(public: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    /// DER prefix of an ed25519 `SubjectPublicKeyInfo` (OID 1.3.101.112).
+    const ED25519_SPKI_PREFIX: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
     let body: String = public
         .lines()
         .filter(|line| !line.starts_with("-----"))
         .flat_map(|line| line.chars())
         .filter(|c| !c.is_whitespace())
         .collect();
-    if body.bytes().all(|b| b.is_ascii_hexdigit()) {
-        body.to_ascii_lowercase()
-    } else {
-        body
+    if public.trim_start().starts_with("-----BEGIN") {
+        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(&body) {
+            return der;
+        }
+    } else if let Some(raw) = decode_hex(&body) {
+        return if raw.len() == 32 {
+            [&ED25519_SPKI_PREFIX[..], &raw].concat()
+        } else {
+            raw
+        };
     }
+    body.into_bytes()
+}
+
+/// `text` as hex (either case), or `None`.
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
 }
 
 fn status(session: &Session, opts: &TufOptions, refreshed_now: bool) -> TufStatus {
@@ -992,8 +1020,27 @@ mod tests {
         ] {
             distinct_role_keys(instance.tuf_root()).unwrap();
         }
-        let pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEabc\n-----END PUBLIC KEY-----\n";
-        let rewrapped = "-----BEGIN PUBLIC KEY-----\r\nMFkwEwYHKoZIzj0CAQYIKoZIzj0D\r\nAQcDQgAEabc\r\n-----END PUBLIC KEY-----";
+        // One ed25519 key three ways: PEM, PEM wrapped differently, hex.
+        let raw = [7u8; 32];
+        let spki = [
+            &[
+                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+            ][..],
+            &raw,
+        ]
+        .concat();
+        let b64 = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(&spki)
+        };
+        let pem = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
+        let rewrapped = format!(
+            "-----BEGIN PUBLIC KEY-----\r\n{}\r\n{}\r\n-----END PUBLIC KEY-----",
+            &b64[..20],
+            &b64[20..]
+        );
+        let hex_key = hex::encode_upper(raw);
+        let (pem, rewrapped) = (pem.as_str(), rewrapped.as_str());
         let root = |a: &str, b: &str, threshold: u64| {
             serde_json::json!({"signed": {"version": 3, "keys": {
                 "k1": {"keytype": "ecdsa", "keyval": {"public": a}},
@@ -1008,8 +1055,14 @@ mod tests {
             ),
             "{err}"
         );
-        // Hex case does not hide a twin either.
+        // Hex case does not hide a twin either, nor PEM against hex.
         assert!(distinct_role_keys(root("ABCDEF01", "abcdef01", 2).as_bytes()).is_err());
+        assert!(distinct_role_keys(root(pem, &hex_key, 2).as_bytes()).is_err());
+        assert!(
+            distinct_role_keys(root(&hex_key.to_lowercase(), rewrapped, 2).as_bytes()).is_err()
+        );
+        // Another ed25519 key is another key.
+        distinct_role_keys(root(pem, &hex::encode([8u8; 32]), 2).as_bytes()).unwrap();
         // Threshold 1: a twin cannot help anyone.
         distinct_role_keys(root(pem, rewrapped, 1).as_bytes()).unwrap();
         // Nor does another key type for the same value.
