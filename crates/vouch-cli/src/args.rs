@@ -113,9 +113,10 @@ pub enum Command {
     /// Not supported: vouch only verifies (part of the conformance protocol).
     #[command(hide = true)]
     SignBundle(SignBundleArgs),
-    /// Trust material: show it, or carry it across an air gap.
+    /// Trust material: show it, refresh it, or carry it across an air gap.
     ///
     ///   vouch trust show [--output json]   instances, keys, validity, age
+    ///   vouch trust refresh                fetch from TUF now (cosign initialize)
     ///   vouch trust export DIR             on a connected machine
     ///   vouch trust import DIR             on the air-gapped one (verified first)
     ///
