@@ -57,6 +57,45 @@ pub enum StoreError {
     },
 }
 
+/// A [`StoreError::Corrupt`]: field `what` holds `value`, which no longer parses.
+pub(crate) fn corrupt(what: &'static str, value: &str) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        value: value.to_string(),
+    }
+}
+
+/// A time as both backends store it: whole seconds since the Unix epoch.
+pub(crate) fn ts(t: Timestamp) -> i64 {
+    t.as_second()
+}
+
+/// A stored [`ts`] back as a time; out of range is [`StoreError::Corrupt`]
+/// naming `what`.
+pub(crate) fn from_ts(what: &'static str, secs: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_second(secs).map_err(|_| corrupt(what, &secs.to_string()))
+}
+
+/// A stored app slug.
+pub(crate) fn parse_slug(value: &str) -> Result<AppSlug, StoreError> {
+    AppSlug::new(value).map_err(|_| corrupt("app slug", value))
+}
+
+/// A stored channel name.
+pub(crate) fn parse_channel(value: &str) -> Result<ChannelName, StoreError> {
+    ChannelName::new(value).map_err(|_| corrupt("channel name", value))
+}
+
+/// A stored repository.
+pub(crate) fn parse_repository(value: &str) -> Result<Repository, StoreError> {
+    Repository::parse(value).map_err(|_| corrupt("repository", value))
+}
+
+/// A stored digest.
+pub(crate) fn parse_digest(value: &str) -> Result<Digest, StoreError> {
+    Digest::parse(value).map_err(|_| corrupt("digest", value))
+}
+
 /// How an app answers `GET /v2/<name>/referrers/<digest>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReferrersMode {

@@ -32,7 +32,8 @@ use sqlx_postgres::{
 use super::{
     App, Attachment, License, LicenseNumber, LicenseStore, NewLicense, PullAction, PullLog,
     PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot, StoreError,
-    StoreFuture, TagSighting,
+    StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest, parse_repository,
+    parse_slug, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
 use crate::secret::LicenseIdHash;
@@ -238,21 +239,6 @@ fn backend(operation: &'static str) -> impl Fn(sqlx_core::Error) -> StoreError {
 fn is_unique_violation(e: &sqlx_core::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_unique_violation())
-}
-
-fn corrupt(what: &'static str, value: &str) -> StoreError {
-    StoreError::Corrupt {
-        what,
-        value: value.to_string(),
-    }
-}
-
-fn ts(t: Timestamp) -> i64 {
-    t.as_second()
-}
-
-fn from_ts(what: &'static str, secs: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_second(secs).map_err(|_| corrupt(what, &secs.to_string()))
 }
 
 type Query<'q> = sqlx_core::query::Query<'q, Postgres, PgArguments>;
@@ -693,22 +679,6 @@ async fn insert_pulls(
         .map_err(backend(operation))?;
     }
     Ok(())
-}
-
-fn parse_slug(value: &str) -> Result<AppSlug, StoreError> {
-    AppSlug::new(value).map_err(|_| corrupt("app slug", value))
-}
-
-fn parse_channel(value: &str) -> Result<ChannelName, StoreError> {
-    ChannelName::new(value).map_err(|_| corrupt("channel name", value))
-}
-
-fn parse_repository(value: &str) -> Result<Repository, StoreError> {
-    Repository::parse(value).map_err(|_| corrupt("repository", value))
-}
-
-fn parse_digest(value: &str) -> Result<Digest, StoreError> {
-    Digest::parse(value).map_err(|_| corrupt("digest", value))
 }
 
 fn release_from_row(

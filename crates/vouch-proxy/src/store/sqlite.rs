@@ -18,7 +18,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{
     App, Attachment, License, LicenseNumber, LicenseStore, NewLicense, PullAction, PullLog,
     PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot, StoreError,
-    StoreFuture, TagSighting,
+    StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest, parse_repository,
+    parse_slug, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
 use crate::secret::LicenseIdHash;
@@ -114,17 +115,6 @@ fn backend(operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     }
 }
 
-fn ts(t: Timestamp) -> i64 {
-    t.as_second()
-}
-
-fn from_ts(what: &'static str, secs: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_second(secs).map_err(|_| StoreError::Corrupt {
-        what,
-        value: secs.to_string(),
-    })
-}
-
 /// The `pulls` columns after the ID and license, in [`PullRow`] order.
 const PULL_COLUMNS: &str = "at, action, method, repository, reference, status, bytes";
 
@@ -158,13 +148,6 @@ fn pull_record(license: LicenseNumber, row: PullRow) -> Result<PullRecord, Store
         status,
         bytes: u64::try_from(bytes).unwrap_or(0),
     })
-}
-
-fn corrupt(what: &'static str, value: &str) -> StoreError {
-    StoreError::Corrupt {
-        what,
-        value: value.to_string(),
-    }
 }
 
 impl SqliteStore {
@@ -269,7 +252,7 @@ impl SqliteStore {
                 })?;
             let mut apps = Vec::with_capacity(slugs.len());
             for slug in slugs {
-                let slug = AppSlug::new(&slug).map_err(|_| corrupt("app slug", &slug))?;
+                let slug = parse_slug(&slug)?;
                 apps.extend(load_app(conn, &slug)?);
             }
             let channels = collect_rows(
@@ -280,12 +263,7 @@ impl SqliteStore {
                 |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
             )?
             .into_iter()
-            .map(|(app, name)| {
-                Ok((
-                    AppSlug::new(&app).map_err(|_| corrupt("app slug", &app))?,
-                    ChannelName::new(&name).map_err(|_| corrupt("channel name", &name))?,
-                ))
-            })
+            .map(|(app, name)| Ok((parse_slug(&app)?, parse_channel(&name)?)))
             .collect::<Result<_, StoreError>>()?;
             let mut releases = Vec::new();
             for app in &apps {
@@ -319,10 +297,9 @@ impl SqliteStore {
             .into_iter()
             .map(|(repository, tag, digest, first, last)| {
                 Ok(TagSighting {
-                    repository: Repository::parse(&repository)
-                        .map_err(|_| corrupt("repository", &repository))?,
+                    repository: parse_repository(&repository)?,
                     tag: Tag::new(&tag).map_err(|_| corrupt("tag", &tag))?,
-                    digest: Digest::parse(&digest).map_err(|_| corrupt("digest", &digest))?,
+                    digest: parse_digest(&digest)?,
                     first_seen: from_ts("tag first_seen", first)?,
                     last_seen: from_ts("tag last_seen", last)?,
                 })
@@ -345,10 +322,9 @@ impl SqliteStore {
             .into_iter()
             .map(|(repository, subject, artifact)| {
                 Ok(Attachment {
-                    repository: Repository::parse(&repository)
-                        .map_err(|_| corrupt("repository", &repository))?,
-                    subject: Digest::parse(&subject).map_err(|_| corrupt("digest", &subject))?,
-                    artifact: Digest::parse(&artifact).map_err(|_| corrupt("digest", &artifact))?,
+                    repository: parse_repository(&repository)?,
+                    subject: parse_digest(&subject)?,
+                    artifact: parse_digest(&artifact)?,
                 })
             })
             .collect::<Result<_, StoreError>>()?;
@@ -431,16 +407,12 @@ fn load_releases(conn: &Connection, app: &AppSlug) -> Result<Vec<Release>, Store
     rows.into_iter()
         .map(|(channel, version, repository, reference)| {
             Ok(Release {
-                channel: ChannelName::new(&channel)
-                    .map_err(|_| corrupt("channel name", &channel))?,
+                channel: parse_channel(&channel)?,
                 version: Tag::new(&version).map_err(|_| corrupt("version", &version))?,
                 repository: if repository.is_empty() {
                     None
                 } else {
-                    Some(
-                        Repository::parse(&repository)
-                            .map_err(|_| corrupt("repository", &repository))?,
-                    )
+                    Some(parse_repository(&repository)?)
                 },
                 reference: Reference::parse(&reference)
                     .map_err(|_| corrupt("reference", &reference))?,
@@ -658,7 +630,7 @@ impl LicenseStore for SqliteStore {
             };
             let mut apps = Vec::with_capacity(slugs.len());
             for slug in slugs {
-                let slug = AppSlug::new(&slug).map_err(|_| corrupt("app slug", &slug))?;
+                let slug = parse_slug(&slug)?;
                 apps.extend(load_app(conn, &slug)?);
             }
             Ok(apps)
@@ -736,10 +708,7 @@ impl LicenseStore for SqliteStore {
                 .map_err(backend("list channels"))?
                 .collect::<Result<_, _>>()
                 .map_err(backend("list channels"))?;
-            names
-                .iter()
-                .map(|n| ChannelName::new(n).map_err(|_| corrupt("channel name", n)))
-                .collect()
+            names.iter().map(|n| parse_channel(n)).collect()
         })
     }
 
@@ -932,9 +901,7 @@ impl ResolutionStore for SqliteStore {
                 .map_err(backend("read tag digests"))?
                 .collect::<Result<_, _>>()
                 .map_err(backend("read tag digests"))?;
-            rows.iter()
-                .map(|d| Digest::parse(d).map_err(|_| corrupt("digest", d)))
-                .collect()
+            rows.iter().map(|d| parse_digest(d)).collect()
         })
     }
 
@@ -977,9 +944,7 @@ impl ResolutionStore for SqliteStore {
                 .map_err(backend("read attachments"))?
                 .collect::<Result<_, _>>()
                 .map_err(backend("read attachments"))?;
-            rows.iter()
-                .map(|d| Digest::parse(d).map_err(|_| corrupt("digest", d)))
-                .collect()
+            rows.iter().map(|d| parse_digest(d)).collect()
         })
     }
 }
