@@ -417,10 +417,40 @@ pub struct StateCounts {
     pub attachments: u64,
 }
 
+/// Counts every table's rows in one statement, one column per
+/// [`StateCounts`] field in declaration order. The same text serves SQLite
+/// and PostgreSQL: scalar subqueries and `count(*)` are standard SQL.
+pub(crate) const COUNT_ROWS_SQL: &str = "
+SELECT (SELECT count(*) FROM apps), (SELECT count(*) FROM app_repositories),
+       (SELECT count(*) FROM channels), (SELECT count(*) FROM releases),
+       (SELECT count(*) FROM licenses),
+       (SELECT count(*) FROM licenses WHERE revoked_at IS NOT NULL),
+       (SELECT count(*) FROM pulls), (SELECT count(*) FROM tag_digests),
+       (SELECT count(*) FROM attachments)";
+
 impl StateCounts {
     /// Whether every table is empty.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
+    }
+
+    /// The counts from a row of [`COUNT_ROWS_SQL`], each column read by
+    /// `column(index)`; a negative count (never written) reads as 0.
+    pub(crate) fn from_columns<E>(
+        mut column: impl FnMut(usize) -> Result<i64, E>,
+    ) -> Result<Self, E> {
+        let mut n = |i: usize| -> Result<u64, E> { Ok(u64::try_from(column(i)?).unwrap_or(0)) };
+        Ok(Self {
+            apps: n(0)?,
+            repositories: n(1)?,
+            channels: n(2)?,
+            releases: n(3)?,
+            licenses: n(4)?,
+            revoked_licenses: n(5)?,
+            pulls: n(6)?,
+            tag_digests: n(7)?,
+            attachments: n(8)?,
+        })
     }
 }
 

@@ -30,10 +30,10 @@ use sqlx_postgres::{
 };
 
 use super::{
-    App, Attachment, License, LicenseNumber, LicenseStore, NewLicense, PullAction, PullLog,
-    PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot, StoreError,
-    StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest, parse_repository,
-    parse_slug, ts,
+    App, Attachment, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore, NewLicense, PullAction,
+    PullLog, PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot,
+    StoreError, StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest,
+    parse_repository, parse_slug, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
 use crate::secret::LicenseIdHash;
@@ -596,32 +596,11 @@ impl StateImport {
 }
 
 async fn count_rows(conn: &mut PgConnection) -> Result<StateCounts, StoreError> {
-    let row = sql(
-        "SELECT (SELECT count(*) FROM apps), (SELECT count(*) FROM app_repositories),
-                (SELECT count(*) FROM channels), (SELECT count(*) FROM releases),
-                (SELECT count(*) FROM licenses),
-                (SELECT count(*) FROM licenses WHERE revoked_at IS NOT NULL),
-                (SELECT count(*) FROM pulls), (SELECT count(*) FROM tag_digests),
-                (SELECT count(*) FROM attachments)",
-    )
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(backend("count rows"))?;
-    let get = |i: usize| -> Result<u64, StoreError> {
-        let n: i64 = row.try_get(i).map_err(backend("count rows"))?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    };
-    Ok(StateCounts {
-        apps: get(0)?,
-        repositories: get(1)?,
-        channels: get(2)?,
-        releases: get(3)?,
-        licenses: get(4)?,
-        revoked_licenses: get(5)?,
-        pulls: get(6)?,
-        tag_digests: get(7)?,
-        attachments: get(8)?,
-    })
+    let row = sql(COUNT_ROWS_SQL)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend("count rows"))?;
+    StateCounts::from_columns(|i| row.try_get::<i64, _>(i).map_err(backend("count rows")))
 }
 
 async fn insert_app(conn: &mut PgConnection, app: &App) -> Result<(), StoreError> {

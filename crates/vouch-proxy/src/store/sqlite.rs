@@ -16,10 +16,10 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    App, Attachment, License, LicenseNumber, LicenseStore, NewLicense, PullAction, PullLog,
-    PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot, StoreError,
-    StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest, parse_repository,
-    parse_slug, ts,
+    App, Attachment, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore, NewLicense, PullAction,
+    PullLog, PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot,
+    StoreError, StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest,
+    parse_repository, parse_slug, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
 use crate::secret::LicenseIdHash;
@@ -342,31 +342,9 @@ impl SqliteStore {
     /// How many rows each table holds.
     pub fn counts(&self) -> StoreFuture<'_, StateCounts> {
         self.run("count rows", |conn| {
-            conn.query_row(
-                "SELECT (SELECT count(*) FROM apps), (SELECT count(*) FROM app_repositories),
-                        (SELECT count(*) FROM channels), (SELECT count(*) FROM releases),
-                        (SELECT count(*) FROM licenses),
-                        (SELECT count(*) FROM licenses WHERE revoked_at IS NOT NULL),
-                        (SELECT count(*) FROM pulls), (SELECT count(*) FROM tag_digests),
-                        (SELECT count(*) FROM attachments)",
-                [],
-                |r| {
-                    let n = |i: usize| -> rusqlite::Result<u64> {
-                        Ok(u64::try_from(r.get::<_, i64>(i)?).unwrap_or(0))
-                    };
-                    Ok(StateCounts {
-                        apps: n(0)?,
-                        repositories: n(1)?,
-                        channels: n(2)?,
-                        releases: n(3)?,
-                        licenses: n(4)?,
-                        revoked_licenses: n(5)?,
-                        pulls: n(6)?,
-                        tag_digests: n(7)?,
-                        attachments: n(8)?,
-                    })
-                },
-            )
+            conn.query_row(COUNT_ROWS_SQL, [], |r| {
+                StateCounts::from_columns(|i| r.get::<_, i64>(i))
+            })
             .map_err(backend("count rows"))
         })
     }
