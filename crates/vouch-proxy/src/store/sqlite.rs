@@ -246,15 +246,7 @@ impl SqliteStore {
     pub fn snapshot(&self) -> StoreFuture<'_, StateSnapshot> {
         const OP: &str = "read the whole state";
         self.run(OP, |conn| {
-            let slugs: Vec<String> =
-                collect_rows(conn, OP, "SELECT slug FROM apps ORDER BY slug", [], |r| {
-                    r.get(0)
-                })?;
-            let mut apps = Vec::with_capacity(slugs.len());
-            for slug in slugs {
-                let slug = parse_slug(&slug)?;
-                apps.extend(load_app(conn, &slug)?);
-            }
+            let apps = load_apps(conn, OP)?;
             let channels = collect_rows(
                 conn,
                 OP,
@@ -273,11 +265,7 @@ impl SqliteStore {
                         .map(|r| (app.slug.clone(), r)),
                 );
             }
-            let licenses = query_licenses(
-                conn,
-                &format!("SELECT {LICENSE_COLUMNS} FROM licenses ORDER BY id"),
-                [],
-            )?;
+            let licenses = load_all_licenses(conn)?;
             let tags = collect_rows(
                 conn,
                 OP,
@@ -431,6 +419,22 @@ fn load_app(conn: &Connection, slug: &AppSlug) -> Result<Option<App>, StoreError
     }))
 }
 
+/// Every app, by slug; a failed list query is reported as `operation`.
+fn load_apps(conn: &Connection, operation: &'static str) -> Result<Vec<App>, StoreError> {
+    let slugs: Vec<String> = collect_rows(
+        conn,
+        operation,
+        "SELECT slug FROM apps ORDER BY slug",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut apps = Vec::with_capacity(slugs.len());
+    for slug in slugs {
+        apps.extend(load_app(conn, &parse_slug(&slug)?)?);
+    }
+    Ok(apps)
+}
+
 fn require_app(conn: &Connection, slug: &AppSlug) -> Result<(), StoreError> {
     let found: Option<i64> = conn
         .query_row("SELECT 1 FROM apps WHERE slug = ?1", [slug.as_str()], |r| {
@@ -522,6 +526,15 @@ fn query_licenses(
         .collect()
 }
 
+/// Every license, by number.
+fn load_all_licenses(conn: &Connection) -> Result<Vec<License>, StoreError> {
+    query_licenses(
+        conn,
+        &format!("SELECT {LICENSE_COLUMNS} FROM licenses ORDER BY id"),
+        [],
+    )
+}
+
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
@@ -596,23 +609,8 @@ impl LicenseStore for SqliteStore {
     }
 
     fn apps(&self) -> StoreFuture<'_, Vec<App>> {
-        self.run("list apps", move |conn| {
-            let slugs: Vec<String> = {
-                let mut stmt = conn
-                    .prepare_cached("SELECT slug FROM apps ORDER BY slug")
-                    .map_err(backend("list apps"))?;
-                stmt.query_map([], |r| r.get(0))
-                    .map_err(backend("list apps"))?
-                    .collect::<Result<_, _>>()
-                    .map_err(backend("list apps"))?
-            };
-            let mut apps = Vec::with_capacity(slugs.len());
-            for slug in slugs {
-                let slug = parse_slug(&slug)?;
-                apps.extend(load_app(conn, &slug)?);
-            }
-            Ok(apps)
-        })
+        const OP: &str = "list apps";
+        self.run(OP, move |conn| load_apps(conn, OP))
     }
 
     fn add_releases<'a>(
@@ -765,11 +763,7 @@ impl LicenseStore for SqliteStore {
                 &format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE app = ?1 ORDER BY id"),
                 [app.as_str()],
             ),
-            None => query_licenses(
-                conn,
-                &format!("SELECT {LICENSE_COLUMNS} FROM licenses ORDER BY id"),
-                [],
-            ),
+            None => load_all_licenses(conn),
         })
     }
 
