@@ -813,21 +813,21 @@ impl PullLog for SqliteStore {
     }
 
     fn pulls(&self, license: LicenseNumber, limit: u32) -> StoreFuture<'_, Vec<PullRecord>> {
-        self.run("read pull log", move |conn| {
-            let mut stmt = conn
-                .prepare_cached(&format!(
+        const OP: &str = "read pull log";
+        self.run(OP, move |conn| {
+            collect_rows(
+                conn,
+                OP,
+                &format!(
                     "SELECT {PULL_COLUMNS} FROM pulls WHERE license = ?1 ORDER BY id DESC \
                      LIMIT ?2"
-                ))
-                .map_err(backend("read pull log"))?;
-            let rows: Vec<PullRow> = stmt
-                .query_map(params![license.0, limit], |r| pull_row(r, 0))
-                .map_err(backend("read pull log"))?
-                .collect::<Result<_, _>>()
-                .map_err(backend("read pull log"))?;
-            rows.into_iter()
-                .map(|row| pull_record(license, row))
-                .collect()
+                ),
+                params![license.0, limit],
+                |r| pull_row(r, 0),
+            )?
+            .into_iter()
+            .map(|row| pull_record(license, row))
+            .collect()
         })
     }
 }
