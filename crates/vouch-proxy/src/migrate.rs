@@ -91,7 +91,7 @@ pub async fn migrate(
             found: copied,
         });
     }
-    let copied = import.commit().await?;
+    import.commit().await?;
     Ok(MigrationReport {
         source,
         replaced,

@@ -584,14 +584,10 @@ impl StateImport {
         count_rows(&mut self.tx).await
     }
 
-    /// Makes the copy visible; returns what the database now holds.
-    pub async fn commit(mut self) -> Result<StateCounts, StoreError> {
-        let counts = count_rows(&mut self.tx).await?;
-        self.tx
-            .commit()
-            .await
-            .map_err(backend("commit the import"))?;
-        Ok(counts)
+    /// Makes the copy visible. What it holds is [`StateImport::counts`]
+    /// just before: the tables stay locked until the commit.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(backend("commit the import"))
     }
 }
 
