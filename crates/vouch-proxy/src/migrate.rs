@@ -44,13 +44,24 @@ pub enum MigrateError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     /// The source changed while being copied (a server still writing to
-    /// it): the copy does not match what the source holds.
+    /// it): what it holds at the end is not what it held at the start.
     #[error(
-        "the copy does not match the source: expected {expected}, the target would hold {found}; \
-         stop every vouch-proxy using the SQLite file and run migrate again"
+        "the SQLite state changed while being copied: expected it to still hold {before}, \
+         found {after}; stop every vouch-proxy using the SQLite file and run migrate again"
+    )]
+    SourceChanged {
+        /// What the source held when the copy began.
+        before: StateCounts,
+        /// What it held when the copy ended.
+        after: StateCounts,
+    },
+    /// The source did not change, yet the copy does not hold what it holds
+    /// (the target's tables are locked during the copy, so this is a bug).
+    #[error(
+        "the copy does not match the source: expected {expected}, the target would hold {found}"
     )]
     Mismatch {
-        /// What the source holds (read again at the end).
+        /// What the source holds.
         expected: StateCounts,
         /// What the copy holds.
         found: StateCounts,
@@ -83,11 +94,18 @@ pub async fn migrate(
     }
     // Compare before committing: a server still writing to the SQLite file
     // would otherwise leave a copy that silently lacks its last writes.
-    let expected = from.counts().await?;
+    // A changed source is the more specific report, so it is checked first.
+    let at_end = from.counts().await?;
+    if at_end != source {
+        return Err(MigrateError::SourceChanged {
+            before: source,
+            after: at_end,
+        });
+    }
     let copied = import.counts().await?;
-    if copied != expected || expected != source {
+    if copied != source {
         return Err(MigrateError::Mismatch {
-            expected,
+            expected: source,
             found: copied,
         });
     }

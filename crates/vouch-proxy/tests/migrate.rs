@@ -12,6 +12,9 @@ use std::sync::Arc;
 use common::postgres::TestDatabase;
 use common::{basic, client};
 use jiff::Timestamp;
+use sqlx_core::connection::Connection as _;
+use sqlx_core::executor::Executor as _;
+use sqlx_postgres::{PgConnection, Postgres};
 use vouch_proxy::cache::disk::DiskStore;
 use vouch_proxy::config::ConfigFile;
 use vouch_proxy::migrate::{MigrateError, migrate};
@@ -204,6 +207,38 @@ async fn sqlite_with_state(dir: &Path) -> (SqliteStore, ServerSecret, Ids) {
     (store, secret, ids)
 }
 
+/// What a migration test starts from: a populated SQLite state and a store
+/// on a fresh PostgreSQL database.
+struct Fixture {
+    sqlite: SqliteStore,
+    secret: ServerSecret,
+    ids: Ids,
+    pg: PostgresStore,
+    /// Holds the SQLite file and secret.key.
+    dir: tempfile::TempDir,
+    /// Declared last, so dropped after the store's pool.
+    db: TestDatabase,
+}
+
+/// The [`Fixture`], its PostgreSQL pool `max_connections` large, or `None`
+/// when there is no PostgreSQL server (outside CI).
+async fn fixture(max_connections: u32) -> Option<Fixture> {
+    let db = TestDatabase::create().await?;
+    let dir = tempfile::tempdir().unwrap();
+    let (sqlite, secret, ids) = sqlite_with_state(dir.path()).await;
+    let pg = PostgresStore::connect(&db.url, max_connections)
+        .await
+        .unwrap();
+    Some(Fixture {
+        sqlite,
+        secret,
+        ids,
+        pg,
+        dir,
+        db,
+    })
+}
+
 const EXPECTED: StateCounts = StateCounts {
     apps: 2,
     repositories: 3,
@@ -218,12 +253,17 @@ const EXPECTED: StateCounts = StateCounts {
 
 #[tokio::test]
 async fn migration_copies_everything_and_licenses_still_authenticate() {
-    let Some(db) = TestDatabase::create().await else {
+    let Some(Fixture {
+        sqlite,
+        secret,
+        ids,
+        pg,
+        dir,
+        db: _db,
+    }) = fixture(4).await
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (sqlite, secret, ids) = sqlite_with_state(dir.path()).await;
-    let pg = PostgresStore::connect(&db.url, 4).await.unwrap();
     let report = migrate(&sqlite, &pg, ImportTarget::Empty).await.unwrap();
     assert_eq!(report.source, EXPECTED);
     assert_eq!(report.copied, EXPECTED);
@@ -353,12 +393,16 @@ async fn serve_on(
 
 #[tokio::test]
 async fn migration_refuses_a_target_that_holds_licenses_unless_told_to_replace() {
-    let Some(db) = TestDatabase::create().await else {
+    let Some(Fixture {
+        sqlite,
+        pg,
+        dir: _dir,
+        db: _db,
+        ..
+    }) = fixture(2).await
+    else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (sqlite, _secret, _ids) = sqlite_with_state(dir.path()).await;
-    let pg = PostgresStore::connect(&db.url, 2).await.unwrap();
     migrate(&sqlite, &pg, ImportTarget::Empty).await.unwrap();
     // Something written in PostgreSQL after the copy.
     pg.revoke_license(LicenseNumber(3), at(1_800_000_000))
@@ -390,6 +434,95 @@ async fn migration_refuses_a_target_that_holds_licenses_unless_told_to_replace()
         pg.snapshot().await.unwrap(),
         sqlite.snapshot().await.unwrap()
     );
+}
+
+#[tokio::test]
+async fn migration_refuses_a_source_that_changed_during_the_copy_and_says_how() {
+    let Some(Fixture {
+        sqlite,
+        pg,
+        dir: _dir,
+        db,
+        ..
+    }) = fixture(2).await
+    else {
+        return;
+    };
+    // Another session holds a lock that the import's LOCK TABLE waits for:
+    // migrate has then read the source's counts and state, not yet the
+    // pull log or the final counts.
+    let mut holder = PgConnection::connect(&db.url).await.unwrap();
+    holder.execute("BEGIN").await.unwrap();
+    holder
+        .execute("LOCK TABLE apps IN SHARE MODE")
+        .await
+        .unwrap();
+    let write_during_the_copy = async {
+        let waited_since = std::time::Instant::now();
+        while sqlx_core::query_scalar::query_scalar::<Postgres, i64>(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'apps'::regclass",
+        )
+        .fetch_one(&mut holder)
+        .await
+        .unwrap()
+            == 0
+        {
+            assert!(
+                waited_since.elapsed() < std::time::Duration::from_secs(30),
+                "migrate never waited for the lock"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // A server still logging pulls: the copy reads the log after this
+        // line, so it holds what the source holds now, not what it held.
+        sqlite
+            .append(&[PullRecord {
+                license: LicenseNumber(1),
+                at: at(1_800_000_000),
+                action: PullAction::Token,
+                method: "POST".into(),
+                repository: String::new(),
+                reference: String::new(),
+                status: 200,
+                bytes: 0,
+            }])
+            .await
+            .unwrap();
+        holder.execute("COMMIT").await.unwrap();
+    };
+    let (result, ()) = tokio::join!(
+        migrate(&sqlite, &pg, ImportTarget::Empty),
+        write_during_the_copy
+    );
+
+    let err = result.unwrap_err();
+    let MigrateError::SourceChanged { before, after } = &err else {
+        panic!("expected SourceChanged, got {err:?}");
+    };
+    assert_eq!(*before, EXPECTED);
+    assert_eq!(
+        *after,
+        StateCounts {
+            pulls: EXPECTED.pulls + 1,
+            ..EXPECTED
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the SQLite state changed while being copied: expected it to still hold {before}, \
+             found {after}; stop every vouch-proxy using the SQLite file and run migrate again"
+        )
+    );
+    let message = err.to_string();
+    for lines in [PULL_LINES, PULL_LINES + 1] {
+        assert!(
+            message.contains(&format!("{lines} pull-log lines")),
+            "{message}"
+        );
+    }
+    // Nothing was committed.
+    assert!(pg.counts().await.unwrap().is_empty());
 }
 
 #[tokio::test]
