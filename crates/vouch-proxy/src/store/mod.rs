@@ -96,6 +96,26 @@ pub(crate) fn parse_digest(value: &str) -> Result<Digest, StoreError> {
     Digest::parse(value).map_err(|_| corrupt("digest", value))
 }
 
+/// A release from its stored columns: channel name, version, repository
+/// (`''` for every repository the app allows) and reference.
+pub(crate) fn release_from_row(
+    channel: String,
+    version: String,
+    repository: String,
+    reference: String,
+) -> Result<Release, StoreError> {
+    Ok(Release {
+        channel: parse_channel(&channel)?,
+        version: Tag::new(&version).map_err(|_| corrupt("version", &version))?,
+        repository: if repository.is_empty() {
+            None
+        } else {
+            Some(parse_repository(&repository)?)
+        },
+        reference: Reference::parse(&reference).map_err(|_| corrupt("reference", &reference))?,
+    })
+}
+
 /// How an app answers `GET /v2/<name>/referrers/<digest>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReferrersMode {

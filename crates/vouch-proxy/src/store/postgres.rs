@@ -33,9 +33,9 @@ use super::{
     App, Attachment, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore, NewLicense, PullAction,
     PullLog, PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot,
     StoreError, StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest,
-    parse_repository, parse_slug, ts,
+    parse_repository, parse_slug, release_from_row, ts,
 };
-use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
+use crate::names::{AppSlug, ChannelName, Digest, Repository, Tag};
 use crate::secret::LicenseIdHash;
 
 /// A pool size that suits one replica: the hot path never waits on the
@@ -654,24 +654,6 @@ async fn insert_pulls(
         .map_err(backend(operation))?;
     }
     Ok(())
-}
-
-fn release_from_row(
-    channel: String,
-    version: String,
-    repository: String,
-    reference: String,
-) -> Result<Release, StoreError> {
-    Ok(Release {
-        channel: parse_channel(&channel)?,
-        version: Tag::new(&version).map_err(|_| corrupt("version", &version))?,
-        repository: if repository.is_empty() {
-            None
-        } else {
-            Some(parse_repository(&repository)?)
-        },
-        reference: Reference::parse(&reference).map_err(|_| corrupt("reference", &reference))?,
-    })
 }
 
 /// Apps with their allow-lists, one query. `filter` is a fixed SQL

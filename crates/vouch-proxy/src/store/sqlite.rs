@@ -19,9 +19,9 @@ use super::{
     App, Attachment, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore, NewLicense, PullAction,
     PullLog, PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot,
     StoreError, StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest,
-    parse_repository, parse_slug, ts,
+    parse_repository, parse_slug, release_from_row, ts,
 };
-use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
+use crate::names::{AppSlug, ChannelName, Digest, Repository, Tag};
 use crate::secret::LicenseIdHash;
 
 /// How long a writer waits for another process (the admin CLI while the
@@ -372,17 +372,7 @@ fn load_releases(conn: &Connection, app: &AppSlug) -> Result<Vec<Release>, Store
     )?;
     rows.into_iter()
         .map(|(channel, version, repository, reference)| {
-            Ok(Release {
-                channel: parse_channel(&channel)?,
-                version: Tag::new(&version).map_err(|_| corrupt("version", &version))?,
-                repository: if repository.is_empty() {
-                    None
-                } else {
-                    Some(parse_repository(&repository)?)
-                },
-                reference: Reference::parse(&reference)
-                    .map_err(|_| corrupt("reference", &reference))?,
-            })
+            release_from_row(channel, version, repository, reference)
         })
         .collect()
 }
