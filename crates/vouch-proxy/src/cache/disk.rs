@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt as _;
 
-use super::{BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, StoredManifest};
+use super::{BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, StoredManifest, io};
 use crate::names::{Digest, DigestAlgorithm};
 
 /// Longest media type stored with a manifest (RFC 6838 §4.2 caps type and
@@ -110,15 +110,6 @@ pub struct DiskStore {
     staging: PathBuf,
     max_bytes: u64,
     lru: Mutex<Lru>,
-}
-
-fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CacheError {
-    let path = path.to_path_buf();
-    move |source| CacheError::Io {
-        operation,
-        path,
-        source,
-    }
 }
 
 impl DiskStore {

@@ -71,6 +71,19 @@ pub enum CacheError {
     },
 }
 
+/// A [`CacheError::Io`] for `operation` on `path`, for `map_err`.
+pub(crate) fn io(
+    operation: &'static str,
+    path: &Path,
+) -> impl FnOnce(std::io::Error) -> CacheError {
+    let path = path.to_path_buf();
+    move |source| CacheError::Io {
+        operation,
+        path,
+        source,
+    }
+}
+
 /// A manifest as served: exact bytes and the upstream's media type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredManifest {

@@ -40,7 +40,8 @@ use tokio::io::AsyncReadExt as _;
 
 use super::disk::MAX_MEDIA_TYPE_LEN;
 use super::{
-    BlobBody, BlobHandle, BlobStore, ByteStream, CacheError, CacheFuture, RangeRead, StoredManifest,
+    BlobBody, BlobHandle, BlobStore, ByteStream, CacheError, CacheFuture, RangeRead,
+    StoredManifest, io,
 };
 use crate::memo::TtlMap;
 use crate::names::Digest;
@@ -764,15 +765,6 @@ fn content_type(value: &str) -> Attributes {
     attributes
 }
 
-fn io(operation: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CacheError {
-    let path = path.to_path_buf();
-    move |source| CacheError::Io {
-        operation,
-        path,
-        source,
-    }
-}
-
 /// Creates the staging directory and deletes fill files left in it.
 fn prepare_staging(dir: &Path) -> Result<(), S3ConfigError> {
     let staging = |source| S3ConfigError::Staging {
@@ -842,13 +834,11 @@ impl BlobStore for S3Store {
                 .filter(|m| valid_media_type(m))
                 .ok_or_else(|| CacheError::Damaged(digest.clone()))?;
             let bytes: Bytes = result.bytes().await.map_err(storage("read", &key))?;
-            // Others may write to a shared bucket: check what we read.
-            let mut verifier = digest.verifier();
-            verifier.update(&bytes);
-            verifier
-                .finish()
-                .map_err(|_| CacheError::Damaged(digest.clone()))?;
             let manifest = StoredManifest { media_type, bytes };
+            // Others may write to a shared bucket: check what we read.
+            manifest
+                .verify(digest)
+                .map_err(|_| CacheError::Damaged(digest.clone()))?;
             self.remember(digest, &manifest);
             Ok(Some(manifest))
         })
