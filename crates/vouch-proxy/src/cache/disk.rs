@@ -19,12 +19,11 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt as _;
 
-use super::{BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, StoredManifest, io};
+use super::{
+    BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, MAX_MEDIA_TYPE_LEN, StoredManifest,
+    io, valid_media_type,
+};
 use crate::names::{Digest, DigestAlgorithm};
-
-/// Longest media type stored with a manifest (RFC 6838 §4.2 caps type and
-/// subtype at 127 characters each).
-pub const MAX_MEDIA_TYPE_LEN: usize = 255;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Kind {
@@ -237,9 +236,7 @@ impl BlobStore for DiskStore {
     ) -> CacheFuture<'a, ()> {
         Box::pin(async move {
             manifest.verify(digest)?;
-            if manifest.media_type.len() > MAX_MEDIA_TYPE_LEN
-                || manifest.media_type.contains(['\n', '\r'])
-            {
+            if !valid_media_type(&manifest.media_type) {
                 return Err(CacheError::Damaged(digest.clone()));
             }
             let key = (Kind::Manifest, digest.clone());

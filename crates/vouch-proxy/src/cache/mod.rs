@@ -84,6 +84,23 @@ pub(crate) fn io(
     }
 }
 
+/// Longest media type stored with a manifest (RFC 6838 §4.2 caps type and
+/// subtype at 127 characters each).
+pub const MAX_MEDIA_TYPE_LEN: usize = 255;
+
+/// Whether `media_type` can be kept with a manifest and served back as its
+/// `Content-Type`: 1 to [`MAX_MEDIA_TYPE_LEN`] bytes, all of them allowed
+/// in a header value (RFC 9110 §5.5: visible characters, space, tab, no
+/// control characters — so no line break that would split the disk
+/// store's file header).
+pub(crate) fn valid_media_type(media_type: &str) -> bool {
+    !media_type.is_empty()
+        && media_type.len() <= MAX_MEDIA_TYPE_LEN
+        && media_type
+            .bytes()
+            .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
 /// A manifest as served: exact bytes and the upstream's media type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredManifest {

@@ -38,10 +38,9 @@ use object_store::{
 };
 use tokio::io::AsyncReadExt as _;
 
-use super::disk::MAX_MEDIA_TYPE_LEN;
 use super::{
     BlobBody, BlobHandle, BlobStore, ByteStream, CacheError, CacheFuture, RangeRead,
-    StoredManifest, io,
+    StoredManifest, io, valid_media_type,
 };
 use crate::memo::TtlMap;
 use crate::names::Digest;
@@ -940,10 +939,6 @@ impl BlobStore for S3Store {
     fn max_blob_size_setting(&self) -> &'static str {
         "cache.s3.max_blob_size"
     }
-}
-
-fn valid_media_type(m: &str) -> bool {
-    !m.is_empty() && m.len() <= MAX_MEDIA_TYPE_LEN && !m.contains(['\n', '\r'])
 }
 
 #[cfg(test)]

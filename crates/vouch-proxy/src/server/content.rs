@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use super::{Ctx, Proxy, store_error};
-use crate::cache::{BlobBody, BlobHandle, StoredManifest};
+use crate::cache::{BlobBody, BlobHandle, StoredManifest, valid_media_type};
 use crate::entitlement::{Entitlements, Links, MAX_MANIFESTS_PER_CHECK, TagDecision, links};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{ContentKind, Metrics};
@@ -318,7 +318,7 @@ impl Proxy {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or_default().trim().to_string())
-            .filter(|v| !v.is_empty() && v.len() <= crate::cache::disk::MAX_MEDIA_TYPE_LEN);
+            .filter(|v| valid_media_type(v));
         let bytes = Bytes::from(
             read_limited(response, MAX_MANIFEST_BYTES)
                 .await
@@ -850,7 +850,7 @@ impl Proxy {
             .find(|(k, _)| k == "artifactType")
             .map(|(_, v)| v.into_owned())
             .filter(|v| {
-                v.len() <= crate::cache::disk::MAX_MEDIA_TYPE_LEN
+                v.len() <= crate::cache::MAX_MEDIA_TYPE_LEN
                     && v.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+/".contains(&b))
             });
@@ -976,11 +976,7 @@ fn media_type_field(bytes: &[u8]) -> Option<String> {
     serde_json::from_slice::<Shape>(bytes)
         .ok()?
         .media_type
-        .filter(|m| {
-            !m.is_empty()
-                && m.len() <= crate::cache::disk::MAX_MEDIA_TYPE_LEN
-                && HeaderValue::from_str(m).is_ok()
-        })
+        .filter(|m| valid_media_type(m))
 }
 
 fn blob_headers(h: &mut HeaderMap, digest: &Digest, length: u64) {
