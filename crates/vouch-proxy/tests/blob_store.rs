@@ -17,7 +17,10 @@ use object_store::path::Path as ObjectPath;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use vouch_proxy::cache::disk::DiskStore;
 use vouch_proxy::cache::s3::{S3Serve, S3Store};
-use vouch_proxy::cache::{BlobBody, BlobHandle, BlobStore, CacheError, StoredManifest};
+use vouch_proxy::cache::{
+    BlobBody, BlobHandle, BlobStore, CacheError, MAX_MEDIA_TYPE_LEN, ManifestRefusal,
+    StoredManifest,
+};
 use vouch_proxy::names::Digest;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -137,6 +140,83 @@ async fn a_manifest_that_does_not_hash_to_its_digest_is_refused() {
             other => panic!("{label}: expected DigestMismatch, got {other}"),
         }
         assert_eq!(store.manifest(&claimed).await.unwrap(), None, "{label}");
+    }
+}
+
+#[tokio::test]
+async fn a_manifest_no_store_keeps_is_refused_saying_what_was_expected() {
+    let (_dir, stores) = stores("manifest-refused");
+    let long_type = "a".repeat(MAX_MEDIA_TYPE_LEN + 1);
+    let oversize = format!("{{\"pad\":\"{}\"}}", " ".repeat(4 * 1024 * 1024));
+    let cases: [(&str, String, ManifestRefusal, String); 5] = [
+        (
+            "",
+            "{}".into(),
+            ManifestRefusal::MediaTypeLength { found: 0 },
+            "expected a media type of 1 to 255 bytes, found 0 bytes".into(),
+        ),
+        (
+            &long_type,
+            "{}".into(),
+            ManifestRefusal::MediaTypeLength { found: 256 },
+            "expected a media type of 1 to 255 bytes, found 256 bytes".into(),
+        ),
+        (
+            "application/json\nX-Injected: 1",
+            "{}".into(),
+            ManifestRefusal::MediaTypeCharacter {
+                found: '\n',
+                at: 16,
+            },
+            "expected a media type without control characters, found '\\n' at byte 16".into(),
+        ),
+        (
+            "application/json\r",
+            "{}".into(),
+            ManifestRefusal::MediaTypeCharacter {
+                found: '\r',
+                at: 16,
+            },
+            "expected a media type without control characters, found '\\r' at byte 16".into(),
+        ),
+        (
+            OCI_MANIFEST,
+            oversize.clone(),
+            ManifestRefusal::TooLarge {
+                found: oversize.len() as u64,
+            },
+            format!(
+                "expected at most 4194304 bytes of manifest, found {}",
+                oversize.len()
+            ),
+        ),
+    ];
+    for (label, store) in stores {
+        for (media_type, text, reason, message) in &cases {
+            let bytes = Bytes::from(text.clone());
+            let digest = Digest::sha256_of(&bytes);
+            let m = StoredManifest {
+                media_type: media_type.to_string(),
+                bytes,
+            };
+            let err = store.put_manifest(&digest, &m).await.unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("manifest {digest} not stored: {message}"),
+                "{label}"
+            );
+            match err {
+                CacheError::ManifestRefused {
+                    digest: refused,
+                    reason: found,
+                } => {
+                    assert_eq!(refused, digest, "{label}");
+                    assert_eq!(found, *reason, "{label}");
+                }
+                other => panic!("{label}: expected ManifestRefused, got {other}"),
+            }
+            assert_eq!(store.manifest(&digest).await.unwrap(), None, "{label}");
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use super::{
     BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, MAX_MEDIA_TYPE_LEN, StoredManifest,
-    io, valid_media_type,
+    io,
 };
 use crate::names::{Digest, DigestAlgorithm};
 
@@ -236,9 +236,7 @@ impl BlobStore for DiskStore {
     ) -> CacheFuture<'a, ()> {
         Box::pin(async move {
             manifest.verify(digest)?;
-            if !valid_media_type(&manifest.media_type) {
-                return Err(CacheError::Damaged(digest.clone()));
-            }
+            manifest.check_storable(digest)?;
             let key = (Kind::Manifest, digest.clone());
             let staged = self
                 .staging

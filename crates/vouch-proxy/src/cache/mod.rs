@@ -49,6 +49,15 @@ pub enum CacheError {
     /// A stored manifest file is damaged.
     #[error("cached manifest {0} is damaged")]
     Damaged(Digest),
+    /// A manifest offered to the store is one no store keeps (its digest
+    /// matched; its media type or size did not).
+    #[error("manifest {digest} not stored: {reason}")]
+    ManifestRefused {
+        /// The manifest's digest.
+        digest: Digest,
+        /// What was expected and what was found.
+        reason: ManifestRefusal,
+    },
     /// An object storage request failed.
     #[error("object storage {operation} {key}: {source}")]
     Storage {
@@ -87,18 +96,54 @@ pub(crate) fn io(
 /// Longest media type stored with a manifest (RFC 6838 §4.2 caps type and
 /// subtype at 127 characters each).
 pub const MAX_MEDIA_TYPE_LEN: usize = 255;
+/// Largest manifest a store keeps: the same 4 MiB as the server's
+/// `MAX_MANIFEST_BYTES` (nothing larger is fetched).
+pub const MAX_STORED_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Whether `media_type` can be kept with a manifest and served back as its
-/// `Content-Type`: 1 to [`MAX_MEDIA_TYPE_LEN`] bytes, all of them allowed
-/// in a header value (RFC 9110 §5.5: visible characters, space, tab, no
-/// control characters — so no line break that would split the disk
-/// store's file header).
-pub(crate) fn valid_media_type(media_type: &str) -> bool {
-    !media_type.is_empty()
-        && media_type.len() <= MAX_MEDIA_TYPE_LEN
-        && media_type
-            .bytes()
-            .all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+/// Why a store refused a manifest: what it expected and what it found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestRefusal {
+    /// The media type is empty or longer than [`MAX_MEDIA_TYPE_LEN`].
+    #[error("expected a media type of 1 to {MAX_MEDIA_TYPE_LEN} bytes, found {found} bytes")]
+    MediaTypeLength {
+        /// Its length in bytes.
+        found: usize,
+    },
+    /// The media type holds a control character, which no header value
+    /// may carry.
+    #[error("expected a media type without control characters, found {found:?} at byte {at}")]
+    MediaTypeCharacter {
+        /// The first such character.
+        found: char,
+        /// Its byte offset.
+        at: usize,
+    },
+    /// The manifest is larger than [`MAX_STORED_MANIFEST_BYTES`].
+    #[error("expected at most {MAX_STORED_MANIFEST_BYTES} bytes of manifest, found {found}")]
+    TooLarge {
+        /// Its size in bytes.
+        found: u64,
+    },
+}
+
+/// Checks that `media_type` can be kept with a manifest and served back as
+/// its `Content-Type`: 1 to [`MAX_MEDIA_TYPE_LEN`] bytes and no control
+/// character but tab (RFC 9110 §5.5 field values), so also no line break
+/// that would split the disk store's file header.
+pub(crate) fn check_media_type(media_type: &str) -> Result<(), ManifestRefusal> {
+    if media_type.is_empty() || media_type.len() > MAX_MEDIA_TYPE_LEN {
+        return Err(ManifestRefusal::MediaTypeLength {
+            found: media_type.len(),
+        });
+    }
+    match media_type
+        .char_indices()
+        .find(|(_, c)| c.is_ascii_control() && *c != '\t')
+    {
+        Some((at, found)) => Err(ManifestRefusal::MediaTypeCharacter { found, at }),
+        None => Ok(()),
+    }
 }
 
 /// A manifest as served: exact bytes and the upstream's media type.
@@ -122,6 +167,21 @@ impl StoredManifest {
                 expected: digest.clone(),
                 found,
             })
+    }
+
+    /// Refuses what no store keeps: a media type [`check_media_type`]
+    /// refuses, or more than [`MAX_STORED_MANIFEST_BYTES`].
+    pub(crate) fn check_storable(&self, digest: &Digest) -> Result<(), CacheError> {
+        let refused = |reason| CacheError::ManifestRefused {
+            digest: digest.clone(),
+            reason,
+        };
+        check_media_type(&self.media_type).map_err(refused)?;
+        let size = self.bytes.len() as u64;
+        if size > MAX_STORED_MANIFEST_BYTES {
+            return Err(refused(ManifestRefusal::TooLarge { found: size }));
+        }
+        Ok(())
     }
 }
 
@@ -161,7 +221,9 @@ pub trait RangeRead: Send + Sync + std::fmt::Debug {
 pub trait BlobStore: Send + Sync {
     /// A cached manifest, if present.
     fn manifest<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<StoredManifest>>;
-    /// Stores a manifest; refuses it unless it hashes to `digest`.
+    /// Stores a manifest; refuses it unless it hashes to `digest`
+    /// ([`CacheError::DigestMismatch`]) and its media type and size are ones
+    /// a store keeps ([`CacheError::ManifestRefused`]).
     fn put_manifest<'a>(
         &'a self,
         digest: &'a Digest,

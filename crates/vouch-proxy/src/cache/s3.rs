@@ -39,8 +39,8 @@ use object_store::{
 use tokio::io::AsyncReadExt as _;
 
 use super::{
-    BlobBody, BlobHandle, BlobStore, ByteStream, CacheError, CacheFuture, RangeRead,
-    StoredManifest, io, valid_media_type,
+    BlobBody, BlobHandle, BlobStore, ByteStream, CacheError, CacheFuture,
+    MAX_STORED_MANIFEST_BYTES, RangeRead, StoredManifest, check_media_type, io,
 };
 use crate::memo::TtlMap;
 use crate::names::Digest;
@@ -77,9 +77,6 @@ pub const MAX_PARTS: u64 = 10_000;
 /// Parts of one upload in flight at once: memory per import is this
 /// times the part size (32 MiB by default).
 pub const UPLOAD_CONCURRENCY: usize = 4;
-/// Largest manifest object read back: the same 4 MiB as
-/// `MAX_MANIFEST_BYTES` (nothing larger is ever stored).
-pub const MAX_STORED_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 /// Longest key prefix (S3 keys are at most 1024 bytes; the longest suffix,
 /// `/manifests/sha512/<128 hex>`, is 147).
 pub const MAX_PREFIX_LEN: usize = 512;
@@ -830,7 +827,7 @@ impl BlobStore for S3Store {
                 .attributes
                 .get(&Attribute::ContentType)
                 .map(|v| v.as_ref().to_string())
-                .filter(|m| valid_media_type(m))
+                .filter(|m| check_media_type(m).is_ok())
                 .ok_or_else(|| CacheError::Damaged(digest.clone()))?;
             let bytes: Bytes = result.bytes().await.map_err(storage("read", &key))?;
             let manifest = StoredManifest { media_type, bytes };
@@ -850,11 +847,7 @@ impl BlobStore for S3Store {
     ) -> CacheFuture<'a, ()> {
         Box::pin(async move {
             manifest.verify(digest)?;
-            if !valid_media_type(&manifest.media_type)
-                || manifest.bytes.len() as u64 > MAX_STORED_MANIFEST_BYTES
-            {
-                return Err(CacheError::Damaged(digest.clone()));
-            }
+            manifest.check_storable(digest)?;
             let key = self.key(Kind::Manifest, digest);
             let options = PutOptions {
                 attributes: content_type(&manifest.media_type),

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use super::{Ctx, Proxy, store_error};
-use crate::cache::{BlobBody, BlobHandle, StoredManifest, valid_media_type};
+use crate::cache::{BlobBody, BlobHandle, StoredManifest, check_media_type};
 use crate::entitlement::{Entitlements, Links, MAX_MANIFESTS_PER_CHECK, TagDecision, links};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{ContentKind, Metrics};
@@ -27,6 +27,8 @@ use crate::upstream::{self, Upstream, UpstreamRequest, read_limited};
 /// says registries SHOULD accept manifests of at least 4 MiB, and
 /// distribution's default limit is 4 MiB.
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
+// Every manifest accepted from an upstream fits in the cache.
+const _: () = assert!(MAX_MANIFEST_BYTES as u64 <= crate::cache::MAX_STORED_MANIFEST_BYTES);
 /// Largest referrers response read from an upstream (an image index; the
 /// same bound as manifests).
 pub const MAX_REFERRERS_BYTES: usize = MAX_MANIFEST_BYTES;
@@ -318,7 +320,7 @@ impl Proxy {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or_default().trim().to_string())
-            .filter(|v| valid_media_type(v));
+            .filter(|v| check_media_type(v).is_ok());
         let bytes = Bytes::from(
             read_limited(response, MAX_MANIFEST_BYTES)
                 .await
@@ -976,7 +978,7 @@ fn media_type_field(bytes: &[u8]) -> Option<String> {
     serde_json::from_slice::<Shape>(bytes)
         .ok()?
         .media_type
-        .filter(|m| valid_media_type(m))
+        .filter(|m| check_media_type(m).is_ok())
 }
 
 fn blob_headers(h: &mut HeaderMap, digest: &Digest, length: u64) {
