@@ -288,14 +288,6 @@ impl S3Case {
         S3Store::new(config).unwrap()
     }
 
-    async fn exists(&self, key: &str) -> bool {
-        match self.env.raw().head(&ObjectPath::from(key)).await {
-            Ok(_) => true,
-            Err(object_store::Error::NotFound { .. }) => false,
-            Err(e) => panic!("HEAD {key}: {e}"),
-        }
-    }
-
     /// Keys of multipart uploads in progress under this case's prefix
     /// (`ListMultipartUploads`; moto answers it without a signature).
     async fn pending_uploads(&self) -> Vec<String> {
@@ -401,7 +393,7 @@ async fn an_import_that_fails_midway_leaves_no_object_and_no_upload() {
             data.len()
         )
     );
-    assert!(!case.exists(&store.blob_key(&digest)).await);
+    assert!(!case.env.object_exists(&store.blob_key(&digest)).await);
     assert!(store.blob(&digest).await.unwrap().is_none());
     assert_eq!(
         case.pending_uploads().await,
@@ -428,7 +420,7 @@ async fn a_replica_killed_mid_upload_leaves_nothing_visible() {
         .unwrap();
     drop(upload);
     assert!(
-        !case.exists(key.as_ref()).await,
+        !case.env.object_exists(key.as_ref()).await,
         "no object under the digest"
     );
     assert!(store.blob(&digest).await.unwrap().is_none());

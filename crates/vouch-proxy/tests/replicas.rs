@@ -18,7 +18,7 @@ use common::images::{Pusher, publish_release, sha256};
 use common::postgres::TestDatabase;
 use common::s3::{S3Env, s3_env, unique_prefix};
 use common::setup::REPO;
-use common::{ALLOWED, APP, UPSTREAM, VENDOR_PASS, VENDOR_USER, basic, client};
+use common::{ALLOWED, APP, UPSTREAM, VENDOR_PASS, VENDOR_USER, basic, client, send};
 use vouch_testkit::LocalRegistry;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vouch-proxy");
@@ -227,16 +227,15 @@ fn create_license(cluster: &Cluster) -> (String, String) {
 }
 
 async fn get(url: &str, authorization: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
-    let r = client()
-        .get(url)
-        .header("authorization", authorization)
-        .header(
-            "accept",
-            "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
-        )
-        .send()
-        .await
-        .unwrap();
+    let accept =
+        "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json";
+    let r = send(
+        reqwest::Method::GET,
+        url,
+        authorization,
+        &[("accept", accept)],
+    )
+    .await;
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     (status, headers, r.bytes().await.unwrap().to_vec())

@@ -11,8 +11,6 @@ use common::images::{OCI_INDEX, Pusher, Release, publish_release};
 use common::s3::{S3Env, s3_env, unique_prefix};
 use common::{EMAIL, Licenses, Options, TestProxy, VENDOR_PASS, VENDOR_USER, basic, client};
 use common::{error_code, send, setup_licenses};
-use object_store::ObjectStoreExt as _;
-use object_store::path::Path as ObjectPath;
 use vouch_proxy::cache::BlobStore;
 use vouch_proxy::cache::s3::{S3Serve, S3Store};
 use vouch_proxy::names::Digest;
@@ -63,14 +61,6 @@ async fn s3_world(serve: S3Serve) -> Option<S3World> {
 }
 
 impl S3World {
-    async fn object_exists(&self, key: &str) -> bool {
-        match self.env.raw().head(&ObjectPath::from(key)).await {
-            Ok(_) => true,
-            Err(object_store::Error::NotFound { .. }) => false,
-            Err(e) => panic!("HEAD {key}: {e}"),
-        }
-    }
-
     fn staging_files(&self) -> usize {
         std::fs::read_dir(self.store.staging_dir()).unwrap().count()
     }
@@ -96,7 +86,7 @@ async fn pulls_through_an_s3_store_in_stream_mode() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), w.release.index.bytes);
     let index = digest(&w.release.index.digest);
-    assert!(w.object_exists(&w.store.manifest_key(&index)).await);
+    assert!(w.env.object_exists(&w.store.manifest_key(&index)).await);
     assert_eq!(
         w.store.manifest(&index).await.unwrap().unwrap().media_type,
         OCI_INDEX
@@ -110,7 +100,8 @@ async fn pulls_through_an_s3_store_in_stream_mode() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), layer.bytes);
     assert!(
-        w.object_exists(&w.store.blob_key(&digest(&layer.digest)))
+        w.env
+            .object_exists(&w.store.blob_key(&digest(&layer.digest)))
             .await
     );
     assert_eq!(w.staging_files(), 0, "the staged file was removed");

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use object_store::ObjectStoreExt as _;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
 use vouch_proxy::cache::s3::{S3Config, S3Credentials, S3Serve, S3Store};
 
 /// Where the test server is.
@@ -89,5 +91,14 @@ impl S3Env {
             .with_allow_http(true)
             .build()
             .unwrap()
+    }
+
+    /// Whether an object is stored under `key` (asked behind the store's back).
+    pub async fn object_exists(&self, key: &str) -> bool {
+        match self.raw().head(&ObjectPath::from(key)).await {
+            Ok(_) => true,
+            Err(object_store::Error::NotFound { .. }) => false,
+            Err(e) => panic!("HEAD {key}: {e}"),
+        }
     }
 }
