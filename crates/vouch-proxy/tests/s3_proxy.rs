@@ -39,7 +39,7 @@ async fn s3_world(serve: S3Serve) -> Option<S3World> {
     let release = publish_release(&pusher, REPO, LAYER_BYTES).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(env.store(
-        &unique_prefix(serve.as_str()),
+        &unique_prefix(&format!("{serve:?}")),
         serve,
         &dir.path().join("s3-staging"),
     ));

@@ -128,16 +128,6 @@ pub enum S3Serve {
     Redirect,
 }
 
-impl S3Serve {
-    /// `stream` or `redirect`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stream => "stream",
-            Self::Redirect => "redirect",
-        }
-    }
-}
-
 impl std::str::FromStr for S3Serve {
     type Err = S3ConfigError;
 
@@ -598,11 +588,6 @@ impl S3Store {
             self.recent_manifests
                 .insert(digest.clone(), manifest.clone());
         }
-    }
-
-    /// The configuration in use.
-    pub fn config(&self) -> &S3Config {
-        &self.config
     }
 
     /// Checks that the bucket exists and answers with these credentials
