@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use vouch_proxy::cache::disk::DiskStore;
 use vouch_proxy::cache::s3::{S3Serve, S3Store};
 use vouch_proxy::cache::{
-    BlobBody, BlobHandle, BlobStore, CacheError, MAX_MEDIA_TYPE_LEN, ManifestRefusal,
+    BlobAccess, BlobBody, BlobHandle, BlobStore, CacheError, MAX_MEDIA_TYPE_LEN, ManifestRefusal,
     StoredManifest,
 };
 use vouch_proxy::names::Digest;
@@ -78,6 +78,11 @@ async fn import(store: &dyn BlobStore, data: &[u8]) -> Digest {
         .unwrap();
     assert!(!staged.exists(), "the staged file was taken");
     digest
+}
+
+/// A blob as a `GET` finds it (`None` when absent).
+async fn get(store: &dyn BlobStore, digest: &Digest) -> Option<BlobHandle> {
+    store.blob(digest, BlobAccess::Get).await.unwrap()
 }
 
 /// The bytes of `range` of a blob, however the store serves it (a
@@ -227,16 +232,16 @@ async fn imported_blobs_read_back_whole_and_by_range() {
     let data = noise(300_000);
     for (label, store) in stores {
         let digest = import(&*store, &data).await;
-        let handle = store.blob(&digest).await.unwrap().expect(label);
+        let handle = get(&*store, &digest).await.expect(label);
         assert_eq!(handle.size, data.len() as u64, "{label}");
         assert_eq!(read(handle, 0..data.len() as u64).await, data, "{label}");
-        let handle = store.blob(&digest).await.unwrap().expect(label);
+        let handle = get(&*store, &digest).await.expect(label);
         assert_eq!(
             read(handle, 1000..1010).await,
             data[1000..1010],
             "{label}: a range"
         );
-        let handle = store.blob(&digest).await.unwrap().expect(label);
+        let handle = get(&*store, &digest).await.expect(label);
         let tail = data.len() as u64 - 1;
         assert_eq!(
             read(handle, tail..tail + 1).await,
@@ -247,11 +252,32 @@ async fn imported_blobs_read_back_whole_and_by_range() {
 }
 
 #[tokio::test]
+async fn a_head_gets_the_size_and_never_a_presigned_url() {
+    let (_dir, stores) = stores("blob-head");
+    for (label, store) in stores {
+        let digest = import(&*store, b"a small layer").await;
+        let head = store.blob(&digest, BlobAccess::Head).await.unwrap();
+        let handle = head.expect(label);
+        assert_eq!(handle.size, 13, "{label}");
+        assert!(
+            !matches!(handle.body, BlobBody::Redirect(_)),
+            "{label}: a HEAD presigned {:?}",
+            handle.body
+        );
+    }
+}
+
+#[tokio::test]
 async fn missing_content_is_none() {
     let (_dir, stores) = stores("missing");
     let absent = Digest::sha256_of(b"never stored");
     for (label, store) in stores {
-        assert!(store.blob(&absent).await.unwrap().is_none(), "{label}");
+        for access in [BlobAccess::Head, BlobAccess::Get] {
+            assert!(
+                store.blob(&absent, access).await.unwrap().is_none(),
+                "{label}"
+            );
+        }
         assert!(store.manifest(&absent).await.unwrap().is_none(), "{label}");
     }
 }
@@ -320,7 +346,7 @@ async fn redirect_mode_presigns_a_url_a_plain_client_can_get() {
     let store = S3Store::new(config).unwrap();
     let data = noise(70_000);
     let digest = import(&store, &data).await;
-    let handle = store.blob(&digest).await.unwrap().unwrap();
+    let handle = get(&store, &digest).await.unwrap();
     let BlobBody::Redirect(url) = handle.body else {
         panic!("redirect mode gave {:?}", handle.body);
     };
@@ -357,7 +383,7 @@ async fn large_blobs_are_uploaded_in_parts() {
     // 8 MiB + 4 MiB: one part of MULTIPART_PART_BYTES and a short last one.
     let data = noise(12 * 1024 * 1024);
     let digest = import(&store, &data).await;
-    let handle = store.blob(&digest).await.unwrap().unwrap();
+    let handle = get(&store, &digest).await.unwrap();
     assert_eq!(handle.size, data.len() as u64);
     assert_eq!(read(handle, 0..data.len() as u64).await, data);
     let meta = case
@@ -400,7 +426,7 @@ async fn an_import_that_fails_midway_leaves_no_object_and_no_upload() {
         )
     );
     assert!(!case.env.object_exists(&store.blob_key(&digest)).await);
-    assert!(store.blob(&digest).await.unwrap().is_none());
+    assert!(get(&store, &digest).await.is_none());
     assert_eq!(
         case.pending_uploads().await,
         Vec::<String>::new(),
@@ -429,7 +455,7 @@ async fn a_replica_killed_mid_upload_leaves_nothing_visible() {
         !case.env.object_exists(key.as_ref()).await,
         "no object under the digest"
     );
-    assert!(store.blob(&digest).await.unwrap().is_none());
+    assert!(get(&store, &digest).await.is_none());
     assert_eq!(
         case.pending_uploads().await,
         vec![key.to_string()],
@@ -438,7 +464,7 @@ async fn a_replica_killed_mid_upload_leaves_nothing_visible() {
     // Another replica fetching the same digest later stores it normally.
     let imported = import(&store, &data).await;
     assert_eq!(imported, digest);
-    let handle = store.blob(&digest).await.unwrap().unwrap();
+    let handle = get(&store, &digest).await.unwrap();
     assert_eq!(read(handle, 0..data.len() as u64).await, data);
 }
 
@@ -477,7 +503,7 @@ async fn two_replicas_importing_one_digest_both_succeed() {
     rb.unwrap();
     for store in [&a, &b] {
         assert!(!store.staging_dir().join("b-same").exists());
-        let handle = store.blob(&digest).await.unwrap().unwrap();
+        let handle = get(store, &digest).await.unwrap();
         assert_eq!(read(handle, 0..size).await, data);
     }
     assert_eq!(case.pending_uploads().await, Vec::<String>::new());
@@ -544,8 +570,8 @@ async fn a_replica_remembers_blob_sizes_and_others_ask_the_store() {
         .unwrap();
     // The importing replica still knows it for KNOWN_BLOB_TTL (no HEAD per
     // GET); a replica that never saw it asks the store and finds nothing.
-    let handle = store.blob(&digest).await.unwrap().unwrap();
+    let handle = get(&store, &digest).await.unwrap();
     assert_eq!(handle.size, data.len() as u64);
     let other = case.store(S3Serve::Redirect);
-    assert!(other.blob(&digest).await.unwrap().is_none());
+    assert!(get(&other, &digest).await.is_none());
 }

@@ -20,8 +20,8 @@ use bytes::Bytes;
 use tokio::io::AsyncWriteExt as _;
 
 use super::{
-    BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, MAX_MEDIA_TYPE_LEN, StoredManifest,
-    io,
+    BlobAccess, BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, MAX_MEDIA_TYPE_LEN,
+    StoredManifest, io,
 };
 use crate::names::{Digest, DigestAlgorithm};
 
@@ -269,7 +269,12 @@ impl BlobStore for DiskStore {
         })
     }
 
-    fn blob<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<BlobHandle>> {
+    /// An open file whatever the access: opening it costs nothing remote.
+    fn blob<'a>(
+        &'a self,
+        digest: &'a Digest,
+        _access: BlobAccess,
+    ) -> CacheFuture<'a, Option<BlobHandle>> {
         Box::pin(async move {
             let key = (Kind::Blob, digest.clone());
             if !self.touch(&key) {
@@ -349,6 +354,11 @@ mod tests {
         )
     }
 
+    /// A blob as a `GET` finds it (`None` when absent).
+    async fn get(store: &DiskStore, digest: &Digest) -> Option<BlobHandle> {
+        store.blob(digest, BlobAccess::Get).await.unwrap()
+    }
+
     #[test]
     fn lru_evicts_oldest_first_and_never_the_newcomer() {
         let mut lru = Lru::default();
@@ -395,13 +405,13 @@ mod tests {
             store.import_blob(&digest, &staged, 6).await.unwrap();
             digests.push(digest);
         }
-        assert!(store.blob(&digests[0]).await.unwrap().is_none(), "evicted");
-        assert_eq!(store.blob(&digests[1]).await.unwrap().unwrap().size, 6);
+        assert!(get(&store, &digests[0]).await.is_none(), "evicted");
+        assert_eq!(get(&store, &digests[1]).await.unwrap().size, 6);
         assert_eq!(store.used_bytes(), 6);
         std::fs::write(store.staging_dir().join("leftover"), "partial").unwrap();
         drop(store);
         let store = DiskStore::open(dir.path(), 10).unwrap();
         assert_eq!(std::fs::read_dir(store.staging_dir()).unwrap().count(), 0);
-        assert!(store.blob(&digests[1]).await.unwrap().is_some());
+        assert!(get(&store, &digests[1]).await.is_some());
     }
 }

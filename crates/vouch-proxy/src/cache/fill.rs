@@ -299,6 +299,7 @@ impl Follower {
 mod tests {
     use super::*;
     use crate::cache::disk::DiskStore;
+    use crate::cache::{BlobAccess, BlobHandle};
     use futures_util::StreamExt as _;
 
     /// A one-shot HTTP server on 127.0.0.1 that answers every connection
@@ -333,6 +334,11 @@ mod tests {
             .map_err(|e| ApiError::unavailable(e.to_string()))
     }
 
+    /// A blob as a `GET` finds it (`None` when absent).
+    async fn cached(store: &dyn BlobStore, digest: &Digest) -> Option<BlobHandle> {
+        store.blob(digest, BlobAccess::Get).await.unwrap()
+    }
+
     async fn collect(stream: impl Stream<Item = io::Result<Bytes>>) -> Result<Vec<u8>, io::Error> {
         let mut out = Vec::new();
         futures_util::pin_mut!(stream);
@@ -358,7 +364,7 @@ mod tests {
         let stream = a.follow(total).await.unwrap();
         assert_eq!(collect(stream).await.unwrap(), body);
         assert_eq!(b.finished().await.unwrap(), body.len() as u64);
-        assert!(store.blob(&digest).await.unwrap().is_some());
+        assert!(cached(&*store, &digest).await.is_some());
         assert_eq!(fills.in_flight(), 0);
     }
 
@@ -377,7 +383,7 @@ mod tests {
         assert!(err.to_string().contains("refused, not cached"), "{err}");
         let err = fill.finished().await.unwrap_err();
         assert_eq!(err.status.as_u16(), 502);
-        assert!(store.blob(&claimed).await.unwrap().is_none());
+        assert!(cached(&*store, &claimed).await.is_none());
         assert_eq!(std::fs::read_dir(store.staging_dir()).unwrap().count(), 0);
     }
 
@@ -395,6 +401,6 @@ mod tests {
                 || err.message.contains("reading blob"),
             "{err}"
         );
-        assert!(store.blob(&digest).await.unwrap().is_none());
+        assert!(cached(&*store, &digest).await.is_none());
     }
 }

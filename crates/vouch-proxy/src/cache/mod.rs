@@ -185,6 +185,16 @@ impl StoredManifest {
     }
 }
 
+/// What the caller of [`BlobStore::blob`] does with the blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobAccess {
+    /// Answers a `HEAD`: only the size is used, so nothing is presigned
+    /// (the body is never [`BlobBody::Redirect`]).
+    Head,
+    /// Sends the bytes (a `GET`): the body may be a [`BlobBody::Redirect`].
+    Get,
+}
+
 /// A readable cached blob.
 #[derive(Debug)]
 pub struct BlobHandle {
@@ -229,8 +239,13 @@ pub trait BlobStore: Send + Sync {
         digest: &'a Digest,
         manifest: &'a StoredManifest,
     ) -> CacheFuture<'a, ()>;
-    /// A cached blob, opened for reading, if present.
-    fn blob<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<BlobHandle>>;
+    /// A cached blob, opened for reading, if present; `access` says
+    /// whether its bytes will be sent or only its size is needed.
+    fn blob<'a>(
+        &'a self,
+        digest: &'a Digest,
+        access: BlobAccess,
+    ) -> CacheFuture<'a, Option<BlobHandle>>;
     /// Where fills stage blobs while they download (a local directory).
     fn staging_dir(&self) -> &Path;
     /// Takes a staged, digest-verified file into the store.

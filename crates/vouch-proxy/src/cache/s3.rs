@@ -39,7 +39,7 @@ use object_store::{
 use tokio::io::AsyncReadExt as _;
 
 use super::{
-    BlobBody, BlobHandle, BlobStore, ByteStream, CacheError, CacheFuture,
+    BlobAccess, BlobBody, BlobHandle, BlobStore, ByteStream, CacheError, CacheFuture,
     MAX_STORED_MANIFEST_BYTES, RangeRead, StoredManifest, check_media_type, io,
 };
 use crate::memo::TtlMap;
@@ -847,7 +847,11 @@ impl BlobStore for S3Store {
         })
     }
 
-    fn blob<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<BlobHandle>> {
+    fn blob<'a>(
+        &'a self,
+        digest: &'a Digest,
+        access: BlobAccess,
+    ) -> CacheFuture<'a, Option<BlobHandle>> {
         Box::pin(async move {
             let key = self.key(Kind::Blob, digest);
             let size = match self.known_blobs.get(digest) {
@@ -861,12 +865,16 @@ impl BlobStore for S3Store {
                     Err(e) => return Err(storage("stat", &key)(e)),
                 },
             };
-            let body = match self.config.serve {
-                S3Serve::Stream => BlobBody::Ranged(Box::new(ObjectReader {
-                    client: self.client.clone(),
-                    key,
-                })),
-                S3Serve::Redirect => BlobBody::Redirect(
+            let body = match (self.config.serve, access) {
+                // A HEAD sends no bytes: a reader costs no request, where a
+                // presigned URL would be signed only to be thrown away.
+                (S3Serve::Stream, _) | (S3Serve::Redirect, BlobAccess::Head) => {
+                    BlobBody::Ranged(Box::new(ObjectReader {
+                        client: self.client.clone(),
+                        key,
+                    }))
+                }
+                (S3Serve::Redirect, BlobAccess::Get) => BlobBody::Redirect(
                     self.client
                         .signed_url(Method::GET, &key, self.config.presign_ttl)
                         .await

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use super::{Ctx, Proxy, store_error};
-use crate::cache::{BlobBody, BlobHandle, StoredManifest, check_media_type};
+use crate::cache::{BlobAccess, BlobBody, BlobHandle, StoredManifest, check_media_type};
 use crate::entitlement::{Entitlements, Links, MAX_MANIFESTS_PER_CHECK, TagDecision, links};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{ContentKind, Metrics};
@@ -504,7 +504,12 @@ impl Proxy {
             .get(header::RANGE)
             .and_then(|v| v.to_str().ok())
             .and_then(ByteRange::parse);
-        if let Some(handle) = self.cached_blob(digest).await {
+        let access = if method == Method::HEAD {
+            BlobAccess::Head
+        } else {
+            BlobAccess::Get
+        };
+        if let Some(handle) = self.cached_blob(digest, access).await {
             self.metrics.cache(ContentKind::Blob, true);
             return self.file_response(handle, method, digest, range).await;
         }
@@ -548,7 +553,7 @@ impl Proxy {
             return Ok(response);
         }
         fill.finished().await?;
-        let handle = self.cached_blob(digest).await.ok_or_else(|| {
+        let handle = self.cached_blob(digest, access).await.ok_or_else(|| {
             ApiError::unavailable(format!(
                 "blob {digest} left the cache before it could be served; retry"
             ))
@@ -556,8 +561,8 @@ impl Proxy {
         self.file_response(handle, method, digest, range).await
     }
 
-    async fn cached_blob(&self, digest: &Digest) -> Option<BlobHandle> {
-        match self.stores.content.blob(digest).await {
+    async fn cached_blob(&self, digest: &Digest, access: BlobAccess) -> Option<BlobHandle> {
+        match self.stores.content.blob(digest, access).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::warn!(%digest, error = %e, "cache read failed; fetching from upstream");
