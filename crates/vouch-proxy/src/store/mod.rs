@@ -12,7 +12,7 @@
 //!
 //! Backends: [`sqlite::SqliteStore`] (embedded, one file) and
 //! [`postgres::PostgresStore`] (shared by replicas). Both answer the same
-//! behaviour suite (`tests/store_backends.rs`). [`StateSnapshot`] and
+//! behaviour suite (`tests/proxy/store_backends.rs`). [`StateSnapshot`] and
 //! [`StateCounts`] describe a whole state, for `vouch-proxy migrate`.
 
 pub mod postgres;

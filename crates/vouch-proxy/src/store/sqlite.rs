@@ -924,7 +924,7 @@ mod tests {
     }
 
     // The behaviour of the traits is tested once for every backend in
-    // tests/store_backends.rs; here only what is SQLite's own.
+    // tests/proxy/store_backends.rs; here only what is SQLite's own.
 
     #[test]
     fn reopening_a_file_keeps_data() {

@@ -6,7 +6,7 @@
 //! writing at once, revocation seen across replicas, errors without the
 //! password.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! found through the referrers 404 → tag-schema fallback and the legacy tags,
 //! and verify; licences without entitlement get the proxy's messages.
 
-mod common;
+use crate::common;
 
 use common::setup::world;
 use common::{APP, EMAIL, Options, UPSTREAM, VENDOR_PASS, VENDOR_USER};

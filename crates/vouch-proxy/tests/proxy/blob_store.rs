@@ -4,7 +4,7 @@
 //! multipart uploads, nothing visible until an upload completes, replicas
 //! importing the same digest, tampered objects).
 
-mod common;
+use crate::common;
 
 use std::ops::Range;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 //! them the tests say SKIP, except under CI, where their absence is a
 //! failure.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

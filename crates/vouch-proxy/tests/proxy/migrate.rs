@@ -4,7 +4,7 @@
 //! Needs `VOUCH_TEST_DATABASE_URL` (skipped with a message when unset, a
 //! failure under `CI=true`).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! the upstream token flow and referrers passthrough, against a stub
 //! upstream that records what it was asked.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! code and nothing else (no content in the body, no upstream request
 //! where none is needed).
 
-mod common;
+use crate::common;
 
 use common::images::{Blob, image};
 use common::setup::{REPO, World, world};

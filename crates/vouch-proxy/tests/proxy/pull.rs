@@ -2,7 +2,7 @@
 //! docker-registry with htpasswd vendor credentials): skopeo, raw OCI
 //! requests, the token flow, the referrers fallback, a warm restart.
 
-mod common;
+use crate::common;
 
 use common::images::{OCI_INDEX, OCI_MANIFEST};
 use common::setup::{REPO, world};

@@ -2,7 +2,7 @@
 //! a real upstream (docker-registry), a proxy whose `BlobStore` is an
 //! `S3Store`, and pulls in both serve modes.
 
-mod common;
+use crate::common;
 
 use reqwest::Method;
 use std::sync::Arc;
