@@ -50,6 +50,25 @@ fn fails(out: &Output, code: i32, fragment: &str) {
     assert!(stderr.contains(fragment), "{fragment:?} not in {stderr}");
 }
 
+/// `license create --app acme --email a@example.com --channel C --expires E`.
+fn create_license(cfg: &Path, channel: &str, expires: &str) -> Output {
+    run(
+        cfg,
+        &[
+            "license",
+            "create",
+            "--app",
+            "acme",
+            "--email",
+            "a@example.com",
+            "--channel",
+            channel,
+            "--expires",
+            expires,
+        ],
+    )
+}
+
 /// `channel add-version --app acme --channel stable --version V [--image I]`.
 fn add_version(cfg: &Path, version: &str, image: Option<&str>) -> Output {
     let mut args = vec![
@@ -114,21 +133,7 @@ fn admin_commands_manage_apps_channels_and_licenses() {
         "{listing}"
     );
 
-    let created = run(
-        &cfg,
-        &[
-            "license",
-            "create",
-            "--app",
-            "acme",
-            "--email",
-            "a@example.com",
-            "--channel",
-            "stable",
-            "--expires",
-            "2099-01-01",
-        ],
-    );
+    let created = create_license(&cfg, "stable", "2099-01-01");
     let id = ok(&created);
     let id = id.trim();
     assert!(id.starts_with("vpl_") && id.len() == 36, "{id:?}");
@@ -140,40 +145,12 @@ fn admin_commands_manage_apps_channels_and_licenses() {
         "license ID stored in clear"
     );
     fails(
-        &run(
-            &cfg,
-            &[
-                "license",
-                "create",
-                "--app",
-                "acme",
-                "--email",
-                "a@example.com",
-                "--channel",
-                "nightly",
-                "--expires",
-                "never",
-            ],
-        ),
+        &create_license(&cfg, "nightly", "never"),
         1,
         "channel nightly of app acme",
     );
     fails(
-        &run(
-            &cfg,
-            &[
-                "license",
-                "create",
-                "--app",
-                "acme",
-                "--email",
-                "a@example.com",
-                "--channel",
-                "stable",
-                "--expires",
-                "soon",
-            ],
-        ),
+        &create_license(&cfg, "stable", "soon"),
         1,
         "expected `never`",
     );
@@ -239,21 +216,7 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
         &["app", "add", "acme", "--allow", "up.test/acme"],
     ));
     ok(&add_version(&cfg, "1.0", None));
-    let id = ok(&run(
-        &cfg,
-        &[
-            "license",
-            "create",
-            "--app",
-            "acme",
-            "--email",
-            "a@example.com",
-            "--channel",
-            "stable",
-            "--expires",
-            "never",
-        ],
-    ));
+    let id = ok(&create_license(&cfg, "stable", "never"));
     let mut child = Command::new(BIN)
         .arg("--config")
         .arg(&cfg)
