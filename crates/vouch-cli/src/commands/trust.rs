@@ -26,7 +26,7 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
     let mut trust = args.trust.clone();
     trust.tuf.offline = true;
     let loaded = inputs::load_trust(&trust, false)?;
-    print(&loaded, args.output);
+    print_trust(&loaded, args.output);
     Ok(())
 }
 
@@ -47,12 +47,12 @@ fn refresh(args: &TrustRefreshArgs) -> Result<(), Failure> {
             status.cache_dir.display()
         );
     }
-    print(&loaded, args.output);
+    print_trust(&loaded, args.output);
     Ok(())
 }
 
 /// Prints where `loaded` comes from and its instances, as `output` says.
-fn print(loaded: &LoadedTrust, output: OutputFormat) {
+fn print_trust(loaded: &LoadedTrust, output: OutputFormat) {
     let now = SystemTime::now();
     let instances = summarize(&loaded.trusted_root_json);
     let source = match &loaded.provenance {
