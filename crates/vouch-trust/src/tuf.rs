@@ -348,12 +348,14 @@ async fn session(
 /// Refuses a root that lists one key under two key IDs in a role whose
 /// threshold is above one. TUF counts a threshold by key ID (python-tuf and
 /// sigstore-tuf alike), so that one key alone could meet it; tough recomputes
-/// key IDs against this (CVE-2025-2885's class). Keys are compared by the
-/// `SubjectPublicKeyInfo` bytes sigstore-tuf verifies with (a PEM key's DER;
-/// a hex ed25519 key wrapped as sigstore-tuf wraps it), so key type, PEM line
-/// breaks and hex case do not hide a twin, nor does an ed25519 key given once
-/// as PEM and once as hex. The same EC key with its point compressed once
-/// and uncompressed once is not detected.
+/// key IDs against this (CVE-2025-2885's class). Each key is parsed exactly
+/// as sigstore-tuf parses it to verify (`Key::verification_key`), and keys
+/// are compared by the raw public key bytes it verifies with: key type,
+/// scheme, PEM framing (line breaks, header lines, text after the END line,
+/// which sigstore-tuf's PEM parser ignores), hex against PEM and RSA
+/// algorithm parameters therefore do not hide a twin. A key sigstore-tuf
+/// cannot parse is skipped: no signature can count for it. Not detected:
+/// one EC key with its point compressed once and uncompressed once.
 fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
     let doc: serde_json::Value = serde_json::from_slice(root_metadata)?;
     let signed = &doc["signed"];
@@ -372,10 +374,14 @@ fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
         }
         let mut seen: std::collections::HashMap<Vec<u8>, &str> = std::collections::HashMap::new();
         for id in ids.iter().filter_map(|v| v.as_str()) {
-            let key = &signed["keys"][id];
-            // Not `keytype`: sigstore-tuf picks the algorithm from `scheme`, so
-            // the same key under two key types would still count twice.
-            let material = public_key_bytes(key["keyval"]["public"].as_str().unwrap_or_default());
+            let Some(material) =
+                serde_json::from_value::<sigstore_tuf::Key>(signed["keys"][id].clone())
+                    .ok()
+                    .and_then(|key| key.verification_key().ok())
+                    .map(|key| key.as_bytes().to_vec())
+            else {
+                continue;
+            };
             if let Some(first) = seen.insert(material, id) {
                 return Err(sigstore_tuf::Error::Malformed(format!(
                     "root version {version}: role {role} lists one key under two key IDs \
@@ -386,47 +392,6 @@ fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
         }
     }
     Ok(())
-}
-
-/// The bytes a TUF `keyval.public` stands for: a PEM key's DER, a 32-byte
-/// hex key (ed25519) wrapped in the `SubjectPublicKeyInfo` sigstore-tuf
-/// builds for it, other hex decoded; anything else (which sigstore-tuf
-/// cannot use) as its text without whitespace.
-fn public_key_bytes(public: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    /// DER prefix of an ed25519 `SubjectPublicKeyInfo` (OID 1.3.101.112).
-    const ED25519_SPKI_PREFIX: [u8; 12] = [
-        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
-    ];
-    let body: String = public
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .flat_map(|line| line.chars())
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    if public.trim_start().starts_with("-----BEGIN") {
-        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(&body) {
-            return der;
-        }
-    } else if let Some(raw) = decode_hex(&body) {
-        return if raw.len() == 32 {
-            [&ED25519_SPKI_PREFIX[..], &raw].concat()
-        } else {
-            raw
-        };
-    }
-    body.into_bytes()
-}
-
-/// `text` as hex (either case), or `None`.
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
 }
 
 fn status(session: &Session, opts: &TufOptions, refreshed_now: bool) -> TufStatus {
@@ -1013,6 +978,7 @@ mod tests {
 
     #[test]
     fn one_key_under_two_ids_is_found_across_encodings() {
+        use base64::Engine as _;
         // Sigstore's own roots list distinct keys.
         for instance in [
             sigstore_trust_root::SigstoreInstance::PublicGood,
@@ -1020,7 +986,7 @@ mod tests {
         ] {
             distinct_role_keys(instance.tuf_root()).unwrap();
         }
-        // One ed25519 key three ways: PEM, PEM wrapped differently, hex.
+        // One ed25519 key written every way sigstore-tuf reads as that key.
         let raw = [7u8; 32];
         let spki = [
             &[
@@ -1029,51 +995,48 @@ mod tests {
             &raw,
         ]
         .concat();
-        let b64 = {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.encode(&spki)
-        };
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
         let pem = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
-        let rewrapped = format!(
-            "-----BEGIN PUBLIC KEY-----\r\n{}\r\n{}\r\n-----END PUBLIC KEY-----",
-            &b64[..20],
-            &b64[20..]
-        );
-        let hex_key = hex::encode_upper(raw);
-        let (pem, rewrapped) = (pem.as_str(), rewrapped.as_str());
-        let root = |a: &str, b: &str, threshold: u64| {
+        let twins = [
+            format!(
+                "-----BEGIN PUBLIC KEY-----\r\n{}\r\n{}\r\n-----END PUBLIC KEY-----",
+                &b64[..20],
+                &b64[20..]
+            ),
+            hex::encode_upper(raw),
+            hex::encode(raw),
+            format!("{pem}AAAA\n"),
+            format!("-----BEGIN PUBLIC KEY-----{b64}\n-----END PUBLIC KEY-----"),
+            format!("-----BEGIN PUBLIC KEY-----\nX-Note: hi\n\n{b64}\n-----END PUBLIC KEY-----\n"),
+        ];
+        let root = |a: &str, b: &str, threshold: u64, types: (&str, &str)| {
             serde_json::json!({"signed": {"version": 3, "keys": {
-                "k1": {"keytype": "ecdsa", "keyval": {"public": a}},
-                "k2": {"keytype": "ecdsa", "keyval": {"public": b}},
+                "k1": {"keytype": types.0, "scheme": "ed25519", "keyval": {"public": a}},
+                "k2": {"keytype": types.1, "scheme": "ed25519", "keyval": {"public": b}},
             }, "roles": {"snapshot": {"keyids": ["k1", "k2"], "threshold": threshold}}}})
             .to_string()
         };
-        let err = distinct_role_keys(root(pem, rewrapped, 2).as_bytes()).unwrap_err();
+        let same = ("ed25519", "ed25519");
+        for twin in &twins {
+            let err = distinct_role_keys(root(&pem, twin, 2, same).as_bytes())
+                .expect_err(&format!("twin not found: {twin:?}"));
+            assert!(
+                err.to_string().contains(
+                    "root version 3: role snapshot lists one key under two key IDs (k1 and k2)"
+                ),
+                "{err}"
+            );
+            // Threshold 1: a twin cannot help anyone.
+            distinct_role_keys(root(&pem, twin, 1, same).as_bytes()).unwrap();
+        }
+        // Nor does another key type hide it: the scheme picks the algorithm.
         assert!(
-            err.to_string().contains(
-                "root version 3: role snapshot lists one key under two key IDs (k1 and k2)"
-            ),
-            "{err}"
+            distinct_role_keys(root(&pem, &pem, 2, ("ed25519", "x-other")).as_bytes()).is_err()
         );
-        // Hex case does not hide a twin either, nor PEM against hex.
-        assert!(distinct_role_keys(root("ABCDEF01", "abcdef01", 2).as_bytes()).is_err());
-        assert!(distinct_role_keys(root(pem, &hex_key, 2).as_bytes()).is_err());
-        assert!(
-            distinct_role_keys(root(&hex_key.to_lowercase(), rewrapped, 2).as_bytes()).is_err()
-        );
-        // Another ed25519 key is another key.
-        distinct_role_keys(root(pem, &hex::encode([8u8; 32]), 2).as_bytes()).unwrap();
-        // Threshold 1: a twin cannot help anyone.
-        distinct_role_keys(root(pem, rewrapped, 1).as_bytes()).unwrap();
-        // Nor does another key type for the same value.
-        let typed = serde_json::json!({"signed": {"version": 1, "keys": {
-            "k1": {"keytype": "ecdsa", "keyval": {"public": pem}},
-            "k2": {"keytype": "ecdsa-sha2-nistp256", "keyval": {"public": pem}},
-        }, "roles": {"timestamp": {"keyids": ["k1", "k2"], "threshold": 2}}}})
-        .to_string();
-        assert!(distinct_role_keys(typed.as_bytes()).is_err());
-        // Two different keys are fine.
-        distinct_role_keys(root("abcdef01", "abcdef02", 2).as_bytes()).unwrap();
+        // Two different keys are fine, and so is a key sigstore-tuf cannot
+        // parse (no signature can count for it).
+        distinct_role_keys(root(&pem, &hex::encode([8u8; 32]), 2, same).as_bytes()).unwrap();
+        distinct_role_keys(root(&pem, "not a key", 2, same).as_bytes()).unwrap();
     }
 
     /// A load from `http://127.0.0.1:<port>` bootstrapped from the
