@@ -244,9 +244,8 @@ pub fn replace_dir<E>(
         return Err(io_error(new.clone(), e));
     }
     let old = parent.join(format!(".{name}.old-{}", unique_suffix()));
-    let had_old = match std::fs::rename(dir, &old) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+    let had_old = match set_aside(dir, &old) {
+        Ok(had_old) => had_old,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&new);
             return Err(io_error(dir.to_path_buf(), e));
@@ -325,10 +324,31 @@ pub fn replace_within<E>(
     result
 }
 
+/// Renames `dir` to `old` (`false` when there is no `dir`) and marks `old`
+/// as modified now: a rename keeps a directory's modification time (for the
+/// cache, its last install, often days ago), and [`sweep_stale`] in another
+/// process would otherwise take it for a leftover while this writer may
+/// still need it to put `dir` back.
+fn set_aside(dir: &Path, old: &Path) -> std::io::Result<bool> {
+    match std::fs::rename(dir, old) {
+        Ok(()) => {
+            if let Ok(old) = std::fs::File::open(old) {
+                let _ = old.set_modified(std::time::SystemTime::now());
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// How old a work directory of [`replace_dir`] or [`replace_within`] must be
 /// before another call takes it for the leftover of a killed writer and
 /// removes it. A live writer finishes in seconds; an hour leaves a wide
-/// margin for slow disks and clock steps.
+/// margin for slow disks. Ages are read from modification times against the
+/// local clock: a clock stepped forward by more than this (or, on a shared
+/// filesystem, hosts whose clocks differ by more) could make a live writer's
+/// directory look stale.
 pub const STALE_WORK_AGE: std::time::Duration = std::time::Duration::from_secs(60 * 60);
 
 /// Removes the directories in `dir` whose names start with one of
@@ -590,6 +610,35 @@ mod tests {
         age_dir(&dir.join(format!("{WORK_DIR_PREFIX}2-0-0")), minutes(5));
         replace_within(&dir, &["a"], |_| Ok::<(), ()>(()), |_, _| ()).unwrap();
         assert_eq!(names(&dir), [format!("{WORK_DIR_PREFIX}2-0-0")]);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_directory_just_set_aside_is_not_taken_for_a_leftover() {
+        let base = fresh_dir("aside");
+        let dir = base.join("out");
+        age_dir(&dir, std::time::Duration::from_secs(3 * 86_400));
+        let old = base.join(".out.old-1-0-0");
+        assert!(set_aside(&dir, &old).unwrap());
+        sweep_stale(&base, &[".out.old-"]);
+        assert!(old.is_dir(), "a live writer's set-aside cache was swept");
+        assert!(!set_aside(&dir, &base.join(".out.old-1-1-0")).unwrap());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_sweep_never_follows_a_symlink() {
+        let base = fresh_dir("sweep-link");
+        let victim = base.join("victim");
+        age_dir(&victim, std::time::Duration::from_secs(2 * 3600));
+        std::os::unix::fs::symlink(&victim, base.join(".out.new-evil")).unwrap();
+        sweep_stale(&base, &[".out.new-"]);
+        assert!(
+            victim.join("inner").is_dir(),
+            "the sweep followed a symlink"
+        );
+        assert!(base.join(".out.new-evil").symlink_metadata().is_ok());
         std::fs::remove_dir_all(&base).unwrap();
     }
 
