@@ -675,7 +675,18 @@ fn resolve_s3(
             S3ConfigError::Invalid { field, .. } => match *field {
                 "bucket" | "prefix" | "multipart_threshold" => false,
                 "region" => section.region.is_some(),
-                "endpoint" => section.endpoint.is_some() || section.insecure_allow_http.is_some(),
+                // A plain-http refusal is also the section's when it set
+                // insecure_allow_http; any other endpoint fault is the
+                // endpoint's own.
+                "endpoint" => {
+                    let http_refused = !config.insecure_allow_http
+                        && config
+                            .endpoint
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("http://"));
+                    section.endpoint.is_some()
+                        || (http_refused && section.insecure_allow_http.is_some())
+                }
                 "presign_ttl" => section.presign_ttl_secs.is_some(),
                 "max_blob_size" => section.max_blob_size.is_some(),
                 _ => true,
@@ -1035,6 +1046,10 @@ mod tests {
             (
                 "[cache]\nstore = \"s3://bucket?endpoint=http://127.0.0.1:9000\"",
                 "cache.store: S3 endpoint: expected `https://` (`http://` needs insecure_allow_http)",
+            ),
+            (
+                "[cache]\nstore = \"s3://bucket?endpoint=https://minio:9000/path\"\n[cache.s3]\ninsecure_allow_http = true",
+                "cache.store: S3 endpoint: expected scheme://host[:port] only",
             ),
             (
                 "[cache]\nstore = \"s3://bucket?region=EU\"\n[cache.s3]\npresign_ttl_secs = 60",
