@@ -58,7 +58,8 @@ pub enum MigrateError {
     /// The source did not change, yet the copy does not hold what it holds
     /// (the target's tables are locked during the copy, so this is a bug).
     #[error(
-        "the copy does not match the source: expected {expected}, the target would hold {found}"
+        "the copy does not match the source: expected {expected}, the target would hold {found}; \
+         nothing was committed. This is a bug in vouch-proxy: please report it with this message"
     )]
     Mismatch {
         /// What the source holds.
