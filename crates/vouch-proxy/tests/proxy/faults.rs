@@ -173,16 +173,21 @@ async fn a_lying_upstream_blob_is_refused_and_not_cached() {
         received < layer.bytes.len(),
         "the client must not receive a complete body ({received} bytes)"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The fill finds the digest wrong and discards its staging file (a
+    // moment after the client saw the cut); nothing ever reaches blobs/.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !f.proxy.cache_files("staging").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "staging never emptied: {:?}",
+            f.proxy.cache_files("staging")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(
         f.proxy.cache_files("blobs").is_empty(),
         "{:?}",
         f.proxy.cache_files("blobs")
-    );
-    assert!(
-        f.proxy.cache_files("staging").is_empty(),
-        "{:?}",
-        f.proxy.cache_files("staging")
     );
     // Once the upstream is honest again, the blob is fetched afresh.
     f.stub.blob(REPO, layer);

@@ -460,7 +460,8 @@ async fn migration_refuses_a_source_that_changed_during_the_copy_and_says_how() 
     let write_during_the_copy = async {
         let waited_since = std::time::Instant::now();
         while sqlx_core::query_scalar::query_scalar::<Postgres, i64>(
-            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'apps'::regclass",
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'apps'::regclass \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         )
         .fetch_one(&mut holder)
         .await
