@@ -433,7 +433,11 @@ async fn serve(settings: Settings) -> Result<()> {
         None => None,
     };
     let stores = state.with_content(content);
-    tracing::info!(listen = %settings.listen, ops = ?settings.ops_listen, "vouch-proxy serving");
+    // The bound addresses, not the configured ones: with port 0 the system
+    // picks the port, and this line is where an operator (or a test) finds it.
+    let bound = listener.local_addr().context("reading the bound address")?;
+    let ops_bound = ops.as_ref().and_then(|l| l.local_addr().ok());
+    tracing::info!(listen = %bound, ops = ?ops_bound, "vouch-proxy serving");
     let (proxy, pull_log) = Proxy::new(settings, stores, &secret)?;
     server::serve(proxy, listener, ops, shutdown_signal()).await?;
     pull_log.finish().await;

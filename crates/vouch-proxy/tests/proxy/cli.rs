@@ -1,18 +1,22 @@
 //! The `vouch-proxy` binary: admin commands, exit codes, and `serve`
 //! (health, auth, graceful shutdown on SIGTERM).
 
+use std::io::BufRead as _;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_vouch-proxy");
 
-fn config(dir: &Path, port: u16) -> std::path::PathBuf {
+/// A configuration in `dir`, listening on a port the system picks.
+fn config(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("proxy.toml");
     std::fs::write(
         &path,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_scheme = \"http\"\nshutdown_grace_secs = 5\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\npublic_scheme = \"http\"\nshutdown_grace_secs = 5\n\
              [state]\ndir = \"{}\"\n\
              [[upstreams]]\nname = \"up.test\"\nurl = \"http://127.0.0.1:9\"\ninsecure_allow_http = true\n\
              username = \"vendor\"\npassword = {{ env = \"TEST_VENDOR_PASSWORD\" }}\n",
@@ -87,18 +91,10 @@ fn add_version(cfg: &Path, version: &str, image: Option<&str>) -> Output {
     run(cfg, &args)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn admin_commands_manage_apps_channels_and_licenses() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), free_port());
+    let cfg = config(dir.path());
     ok(&run(
         &cfg,
         &["app", "add", "acme", "--allow", "up.test/acme"],
@@ -209,8 +205,7 @@ fn a_bad_configuration_is_refused_with_the_setting_named() {
 #[test]
 fn serve_answers_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let cfg = config(dir.path(), port);
+    let cfg = config(dir.path());
     ok(&run(
         &cfg,
         &["app", "add", "acme", "--allow", "up.test/acme"],
@@ -222,10 +217,29 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
         .arg(&cfg)
         .arg("serve")
         .env("TEST_VENDOR_PASSWORD", "pw")
-        .env("VOUCH_PROXY_LOG", "warn")
+        .env("VOUCH_PROXY_LOG", "info")
+        .env("VOUCH_PROXY_LOG_FORMAT", "json")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Its stderr, drained on a thread (a full pipe would stall it); the
+    // bound address comes back as soon as it is logged.
+    let (bound, address) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = common::serving_address(&line) {
+                let _ = bound.send(addr);
+            }
+        }
+    });
+    let port = address
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve did not log the address it listens on")
+        .port();
     let get = |path: &str, auth: Option<&str>| -> Option<String> {
         use std::io::{Read as _, Write as _};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;

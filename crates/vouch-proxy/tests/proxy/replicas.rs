@@ -66,15 +66,16 @@ impl Drop for Replica {
 }
 
 impl Cluster {
-    /// The configuration file of replica `n` (its own port and state dir).
-    fn config(&self, n: usize, port: u16, serve: &str) -> PathBuf {
+    /// The configuration file of replica `n` (its own state dir; a port
+    /// the system picks).
+    fn config(&self, n: usize, serve: &str) -> PathBuf {
         let state = self.dir.path().join(format!("replica-{n}"));
         let path = self.dir.path().join(format!("replica-{n}.toml"));
         std::fs::write(
             &path,
             format!(
                 r#"[server]
-listen = "127.0.0.1:{port}"
+listen = "127.0.0.1:0"
 public_scheme = "http"
 license_cache_secs = {LICENSE_CACHE_SECS}
 shutdown_grace_secs = 2
@@ -116,7 +117,7 @@ password = "{VENDOR_PASS}"
     }
 
     fn admin(&self, args: &[&str]) -> Output {
-        let config = self.config(0, 1, "stream");
+        let config = self.config(0, "stream");
         let out = Command::new(BIN)
             .arg("--config")
             .arg(&config)
@@ -133,21 +134,32 @@ password = "{VENDOR_PASS}"
     }
 
     async fn start(&self, n: usize, serve: &str) -> Replica {
-        let port = free_port();
-        let config = self.config(n, port, serve);
+        let config = self.config(n, serve);
         let log = std::fs::File::create(self.dir.path().join(format!("replica-{n}.log"))).unwrap();
         let child = Command::new(BIN)
             .arg("--config")
             .arg(&config)
             .arg("serve")
             .env_remove("VOUCH_PROXY_CONFIG")
-            .env("VOUCH_PROXY_LOG", "warn")
+            .env("VOUCH_PROXY_LOG", "info")
+            .env("VOUCH_PROXY_LOG_FORMAT", "json")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
-        let replica = Replica { child, port };
         let started = Instant::now();
+        let port = loop {
+            if let Some(addr) = self.log(n).lines().find_map(common::serving_address) {
+                break addr.port();
+            }
+            assert!(
+                started.elapsed() < START_TIMEOUT,
+                "replica {n} did not log its address: {}",
+                self.log(n)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let replica = Replica { child, port };
         loop {
             if let Ok(r) = client().get(replica.url("/healthz")).send().await
                 && r.status() == 200
@@ -167,14 +179,6 @@ password = "{VENDOR_PASS}"
         std::fs::read_to_string(self.dir.path().join(format!("replica-{n}.log")))
             .unwrap_or_default()
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A fresh database and bucket prefix; `None` (after SKIP lines) when

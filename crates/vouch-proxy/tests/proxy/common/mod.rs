@@ -23,6 +23,19 @@ use vouch_proxy::server::{self, Proxy, Stores};
 use vouch_proxy::store::sqlite::SqliteStore;
 use vouch_proxy::store::{LicenseStore as _, ReferrersMode};
 
+/// The address a `vouch-proxy serve` child bound, from its stderr in JSON
+/// (`VOUCH_PROXY_LOG_FORMAT=json`, level info or lower): the `listen` field
+/// of its "vouch-proxy serving" line. Tests configure `listen` with port 0,
+/// so no port is picked, released and raced for.
+pub fn serving_address(stderr_line: &str) -> Option<SocketAddr> {
+    let line: serde_json::Value = serde_json::from_str(stderr_line).ok()?;
+    let fields = &line["fields"];
+    if fields["message"] != "vouch-proxy serving" {
+        return None;
+    }
+    fields["listen"].as_str()?.parse().ok()
+}
+
 /// Vendor credentials on the upstream registry.
 pub const VENDOR_USER: &str = "vendor-bot";
 pub const VENDOR_PASS: &str = "vendor-secret";
