@@ -475,7 +475,9 @@ pub enum TrustCommand {
     /// Never uses the network.
     Show(TrustShowArgs),
     /// Refresh the TUF cache from the mirror now, even if it is still
-    /// current (as `cosign initialize`), then show it as `show` does. Use it
+    /// current (as `cosign initialize`), then show what TUF delivered as
+    /// `show` does (`SIGSTORE_*` overrides are not applied here; they apply
+    /// when the trust material is used). Use it
     /// after a Sigstore key rotation, or before `vouch trust export`. The
     /// cache is the trusted starting point: a mirror serving older metadata
     /// is refused and the cache left as it was.
