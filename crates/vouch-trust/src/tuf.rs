@@ -354,8 +354,10 @@ async fn session(
 /// scheme, PEM framing (line breaks, header lines, text after the END line,
 /// which sigstore-tuf's PEM parser ignores), hex against PEM and RSA
 /// algorithm parameters therefore do not hide a twin. A key sigstore-tuf
-/// cannot parse is skipped: no signature can count for it. Not detected:
-/// one EC key with its point compressed once and uncompressed once.
+/// cannot parse is skipped: no signature can count for it. One EC key
+/// written once with its point compressed is not a twin by these bytes, but
+/// sigstore-tuf 0.15.1 never verifies a signature against a compressed point
+/// (test `a_compressed_ec_twin_can_never_count`), so it cannot count either.
 fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
     let doc: serde_json::Value = serde_json::from_slice(root_metadata)?;
     let signed = &doc["signed"];
@@ -1037,6 +1039,46 @@ mod tests {
         // parse (no signature can count for it).
         distinct_role_keys(root(&pem, &hex::encode([8u8; 32]), 2, same).as_bytes()).unwrap();
         distinct_role_keys(root(&pem, "not a key", 2, same).as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn a_compressed_ec_twin_can_never_count() {
+        use aws_lc_rs::encoding::{AsBigEndian as _, EcPublicKeyCompressedBin};
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _};
+        use base64::Engine as _;
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).unwrap();
+        let uncompressed = pair.public_key().as_ref().to_vec();
+        let compressed: EcPublicKeyCompressedBin = pair.public_key().as_be_bytes().unwrap();
+        // SubjectPublicKeyInfo for P-256 (id-ecPublicKey, prime256v1).
+        let pem = |point: &[u8]| {
+            let mut body = hex::decode("301306072a8648ce3d020106082a8648ce3d030107").unwrap();
+            body.extend_from_slice(&[0x03, (point.len() + 1) as u8, 0x00]);
+            body.extend_from_slice(point);
+            let der = [&[0x30, body.len() as u8][..], &body].concat();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+            format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n")
+        };
+        let key = |point: &[u8]| -> sigstore_tuf::Key {
+            serde_json::from_value(serde_json::json!({"keytype": "ecdsa",
+                "scheme": "ecdsa-sha2-nistp256", "keyval": {"public": pem(point)}}))
+            .unwrap()
+        };
+        let signature = pair.sign(&rng, b"signed metadata").unwrap();
+        let signature = sigstore_types::SignatureBytes::new(signature.as_ref().to_vec());
+        key(&uncompressed)
+            .verify(b"signed metadata", &signature)
+            .unwrap();
+        // If this starts to verify (a sigstore-tuf upgrade), the duplicate
+        // check must compare decompressed points.
+        assert!(
+            key(compressed.as_ref())
+                .verify(b"signed metadata", &signature)
+                .is_err(),
+            "sigstore-tuf now verifies against a compressed EC point"
+        );
     }
 
     /// A load from `http://127.0.0.1:<port>` bootstrapped from the
