@@ -2,7 +2,7 @@
 //! bcrypt basic auth) holding images signed by the virtual Sigstore in both
 //! cosign layouts, and the `vouch` binary run as a user would.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};

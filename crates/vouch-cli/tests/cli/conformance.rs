@@ -2,7 +2,7 @@
 //! binary exactly as the conformance harness calls it (`verify-bundle`),
 //! once with the artifact's path and once with `sha256:<digest>`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

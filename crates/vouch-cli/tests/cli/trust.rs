@@ -6,7 +6,7 @@
 //! Needs python-tuf (SKIP without it, FAIL under CI=true); the verify tests
 //! also need the real fixtures.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

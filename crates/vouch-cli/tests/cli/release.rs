@@ -1,7 +1,7 @@
 //! `vouch verify-release` through the binary: table, JSON, JUnit, VEX files
 //! and the exit code.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -3,7 +3,7 @@
 //! the API returns it (a real-shaped PodList), through a real kubeconfig.
 //! The images themselves are in a real registry, signed by the virtual Sigstore.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

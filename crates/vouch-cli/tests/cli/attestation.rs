@@ -1,6 +1,6 @@
 //! `vouch verify-blob-attestation` on a real SLSA v1 provenance bundle.
 
-mod common;
+use crate::common;
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 

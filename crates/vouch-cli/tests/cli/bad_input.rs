@@ -1,7 +1,7 @@
 //! Every bad input gets a one-line error and a documented exit code — never a
 //! panic or a backtrace.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::PathBuf;

@@ -1,0 +1,14 @@
+//! The `vouch` binary's integration tests, linked into one test binary (one
+//! link and one copy on disk instead of seven). Each module is what used to
+//! be its own `tests/<name>.rs`; run one with
+//! `cargo test -p vouch-cli --test cli <module>::`.
+
+mod common;
+
+mod attestation;
+mod audit;
+mod bad_input;
+mod conformance;
+mod image;
+mod release;
+mod trust;
