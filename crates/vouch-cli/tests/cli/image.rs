@@ -361,12 +361,7 @@ fn verify_attestation_refuses_an_untrusted_builder_and_a_missing_type() {
         ],
         &image,
     );
-    assert_eq!(out.status.code(), Some(12));
-    assert!(
-        common::stderr(&out).contains("builder mismatch"),
-        "{}",
-        common::stderr(&out)
-    );
+    common::assert_fails(&out, 12, "builder mismatch");
     let out = w.verify("verify-attestation", &["--type", "cyclonedx"], &image);
     assert_eq!(out.status.code(), Some(12));
     let err = common::stderr(&out);
@@ -521,12 +516,7 @@ fn a_tampered_signature_layer_is_refused() {
         &[pieces],
     );
     let out = w.verify("verify", &[], &w.image(&format!("@{}", w.unsigned.digest)));
-    assert_eq!(out.status.code(), Some(12), "{}", common::stderr(&out));
-    assert!(
-        common::stderr(&out).contains("signature"),
-        "{}",
-        common::stderr(&out)
-    );
+    common::assert_fails(&out, 12, "signature");
 }
 
 #[test]
@@ -538,20 +528,10 @@ fn unreachable_registry_and_corrupt_credentials_say_what_is_wrong() {
         .unwrap()
         .port();
     let out = w.verify("verify", &[], &format!("127.0.0.1:{port}/acme/app:v1"));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        common::stderr(&out).contains("cannot reach registry"),
-        "{}",
-        common::stderr(&out)
-    );
+    common::assert_fails(&out, 1, "cannot reach registry");
     std::fs::write(w.dir.join(".docker/config.json"), "{broken").unwrap();
     let out = w.verify("verify", &[], &w.image(":v1"));
-    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
-    assert!(
-        common::stderr(&out).contains(".docker/config.json"),
-        "{}",
-        common::stderr(&out)
-    );
+    common::assert_fails(&out, 3, ".docker/config.json");
 }
 
 #[test]
@@ -587,12 +567,7 @@ fn multi_arch_index_is_verified_and_platform_manifest_reported() {
         common::stderr(&out)
     );
     let out = w.verify("verify", &["--platform", "linux/s390x"], &multi);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        common::stderr(&out).contains("linux/amd64, linux/arm64"),
-        "{}",
-        common::stderr(&out)
-    );
+    common::assert_fails(&out, 2, "linux/amd64, linux/arm64");
 }
 
 #[test]
@@ -656,12 +631,7 @@ fn a_self_signed_tls_registry_needs_allow_insecure_registry() {
     assert!(!out.status.success());
     // With the flag, the self-signed certificate is accepted and the tag resolves (to 404 here).
     let out = run(&["digest", "--allow-insecure-registry", &image]);
-    assert_eq!(out.status.code(), Some(11), "{}", common::stderr(&out));
-    assert!(
-        common::stderr(&out).contains("image not found"),
-        "{}",
-        common::stderr(&out)
-    );
+    common::assert_fails(&out, 11, "image not found");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

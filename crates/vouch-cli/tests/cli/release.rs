@@ -117,11 +117,6 @@ fn verify_release_reports_every_image_and_fails_when_one_fails() {
     assert_eq!(json["images"][2]["verdict"], "SKIP");
     // ...unless every image is required.
     let out = run("bad.toml", &["--require-all"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        common::stderr(&out).contains("failed verification: api"),
-        "{}",
-        common::stderr(&out)
-    );
+    common::assert_fails(&out, 1, "failed verification: api");
     let _ = std::fs::remove_dir_all(&dir);
 }

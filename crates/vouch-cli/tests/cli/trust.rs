@@ -745,12 +745,7 @@ fn tuf_mirror_and_tuf_root_json_variables_work_as_the_flags() {
 #[test]
 fn tuf_root_needs_tuf_mirror_and_trusted_root_wins_over_both() {
     let out = common::vouch(["trust", "show", "--tuf-root", "r.json"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        common::stderr(&out).contains("give its --tuf-mirror URL (or TUF_MIRROR) too"),
-        "{}",
-        common::stderr(&out)
-    );
+    common::assert_fails(&out, 2, "give its --tuf-mirror URL (or TUF_MIRROR) too");
     let Some(f) = common::fixtures() else {
         return;
     };

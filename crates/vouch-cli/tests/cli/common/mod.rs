@@ -50,3 +50,10 @@ pub fn isolated(mut command: Command) -> Command {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Asserts that `out` exited with `code` and that its stderr says `fragment`.
+pub fn assert_fails(out: &Output, code: i32, fragment: &str) {
+    let stderr = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{stderr}");
+    assert!(stderr.contains(fragment), "{fragment:?} not in: {stderr}");
+}
