@@ -153,15 +153,11 @@ fn audit_reports_unsigned_wrongly_signed_drifted_and_unknown_images() {
             .args(args);
         c
     };
-    let mut login = vouch(&["login", &host, "-u", USER, "--password-stdin"]);
-    let mut child = login.stdin(std::process::Stdio::piped()).spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PASSWORD.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let login = common::run_with_stdin(
+        vouch(&["login", &host, "-u", USER, "--password-stdin"]),
+        PASSWORD.as_bytes(),
+    );
+    assert!(login.status.success(), "{}", common::stderr(&login));
 
     let root = dir.join("trusted_root.json").display().to_string();
     let policy = dir.join("release.toml").display().to_string();

@@ -67,17 +67,9 @@ fn verify_release_reports_every_image_and_fails_when_one_fails() {
     let mut login = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
     login
         .env("HOME", &dir)
-        .args(["login", &registry.host(), "-u", USER, "--password-stdin"])
-        .stdin(std::process::Stdio::piped());
-    let mut child = login.spawn().unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PASSWORD.as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+        .args(["login", &registry.host(), "-u", USER, "--password-stdin"]);
+    let login = common::run_with_stdin(login, PASSWORD.as_bytes());
+    assert!(login.status.success(), "{}", common::stderr(&login));
 
     let junit = dir.join("junit.xml");
     let vex = dir.join("vex");
