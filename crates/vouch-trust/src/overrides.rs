@@ -297,24 +297,13 @@ fn is_ca(cert: &Certificate) -> bool {
         .any(|ext| BasicConstraints::from_der(ext.extn_value.as_bytes()).is_ok_and(|b| b.ca))
 }
 
-/// The first DER element of `bytes`: (the whole element, its content).
-fn der_element(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
-    let (&first, rest) = bytes.get(1..).and_then(|r| r.split_first())?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let length = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (length, &rest[n..])
-    };
-    let header = bytes.len() - rest.len();
-    let content = rest.get(..length)?;
-    Some((&bytes[..header + length], content))
+/// The certificate's own TBS bytes: the first element inside its outer
+/// SEQUENCE, exactly as encoded (a re-encoding could differ from what was
+/// signed).
+fn tbs_bytes(der: &[u8]) -> Option<&[u8]> {
+    use x509_cert::der::{Decode as _, Reader as _, SliceReader, asn1::AnyRef};
+    let outer = AnyRef::from_der(der).ok()?;
+    SliceReader::new(outer.value()).ok()?.tlv_bytes().ok()
 }
 
 /// Whether `child` is signed by `issuer`'s key (names matching too). The
@@ -326,10 +315,7 @@ fn signed_by(child: &Cert, issuer: &Cert) -> bool {
     if child.cert.tbs_certificate.issuer != *issuer.subject() {
         return false;
     }
-    let Some(tbs) = der_element(&child.der)
-        .and_then(|(_, content)| der_element(content))
-        .map(|(tbs, _)| tbs)
-    else {
+    let Some(tbs) = tbs_bytes(&child.der) else {
         return false;
     };
     let Ok(spki) = issuer.cert.tbs_certificate.subject_public_key_info.to_der() else {
