@@ -377,7 +377,7 @@ fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
         let mut seen: std::collections::HashMap<Vec<u8>, &str> = std::collections::HashMap::new();
         for id in ids.iter().filter_map(|v| v.as_str()) {
             let Some(material) =
-                serde_json::from_value::<sigstore_tuf::Key>(signed["keys"][id].clone())
+                <sigstore_tuf::Key as serde::Deserialize>::deserialize(&signed["keys"][id])
                     .ok()
                     .and_then(|key| key.verification_key().ok())
                     .map(|key| key.as_bytes().to_vec())
