@@ -268,9 +268,7 @@ pub fn replace_dir<E>(
     if had_old {
         let _ = std::fs::remove_dir_all(&old);
     }
-    if let Ok(parent) = std::fs::File::open(parent) {
-        let _ = parent.sync_all();
-    }
+    sync_entries(parent);
     Ok(())
 }
 
@@ -318,9 +316,7 @@ pub fn replace_within<E>(
             Ok(())
         });
     let _ = std::fs::remove_dir_all(&work);
-    if let Ok(dir) = std::fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
+    sync_entries(dir);
     result
 }
 
@@ -376,6 +372,12 @@ fn sweep_stale(dir: &Path, prefixes: &[&str]) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// Flushes `dir`'s own entries (renames into or out of it) to disk, best
+/// effort: the data already is; a failure here only risks the rename.
+fn sync_entries(dir: &Path) {
+    let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
 }
 
 /// Flushes every file and directory under `dir` (and `dir`) to disk.
