@@ -253,11 +253,12 @@ pub fn provenance_notice(provenance: &Provenance, offline: bool) -> Option<Strin
     }
 }
 
-/// When TUF data last verified, and how many days ago.
-fn verified_at(status: &TufStatus, now: SystemTime) -> String {
+/// When TUF data last verified, and how many days ago (a cache vouch did
+/// not write, e.g. cosign's, has no record: "never recorded").
+pub fn verified_at(status: &TufStatus, now: SystemTime) -> String {
     match status.verified_at {
         Some(t) => format!("{t} ({} days ago)", vouch_trust::age_in_days(t, now)),
-        None => "? (0 days ago)".into(),
+        None => "never recorded".into(),
     }
 }
 

@@ -138,10 +138,7 @@ fn source_line(provenance: &Provenance, now: SystemTime) -> String {
             )
         }
         Provenance::Tuf(s) => {
-            let verified = s.verified_at.map_or_else(
-                || "never recorded".to_string(),
-                |t| format!("{t} ({} days ago)", age_in_days(t, now)),
-            );
+            let verified = inputs::verified_at(s, now);
             format!(
                 "Source: TUF {} (cache {})\n\
                  Verified: {verified}; last update: {}\n\
