@@ -96,13 +96,27 @@ fn policy() -> SignerPolicy {
     ))
 }
 
+/// A world (proxy config amended by `extra_toml`), a virtual Sigstore and a
+/// publisher pushing to the world's upstream as the vendor; `None` (after a
+/// SKIP line) without docker-registry outside CI.
+async fn signing_world(
+    extra_toml: &str,
+) -> Option<(common::setup::World, VirtualSigstore, Publisher)> {
+    let options = Options {
+        extra_toml: extra_toml.into(),
+        ..Options::default()
+    };
+    let w = world(ReferrersMode::NotFound, options).await?;
+    let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
+    let publisher = Publisher::new(&w.registry.host(), Some((VENDOR_USER, VENDOR_PASS)));
+    Some((w, sigstore, publisher))
+}
+
 #[tokio::test]
 async fn vouch_verifies_signed_images_through_the_proxy_in_both_layouts() {
-    let Some(w) = world(ReferrersMode::NotFound, Options::default()).await else {
+    let Some((w, sigstore, mut publisher)) = signing_world("").await else {
         return;
     };
-    let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
-    let mut publisher = Publisher::new(&w.registry.host(), Some((VENDOR_USER, VENDOR_PASS)));
     let atts = standard_attestations("x", "1.0", "https://b", &vendor());
     publisher.push_signed_image(
         &sigstore,
@@ -198,15 +212,10 @@ async fn licences_without_entitlement_get_the_proxys_reasons_in_vouchs_errors() 
 async fn a_signed_release_verifies_in_one_pass_through_the_proxy_and_a_repointed_tag_fails_its_row()
 {
     // Tag answers are not reused, so a repointed tag is seen at once.
-    let options = Options {
-        extra_toml: "[cache]\ntag_ttl_secs = 0".into(),
-        ..Options::default()
-    };
-    let Some(w) = world(ReferrersMode::NotFound, options).await else {
+    let Some((w, sigstore, mut publisher)) = signing_world("[cache]\ntag_ttl_secs = 0").await
+    else {
         return;
     };
-    let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
-    let mut publisher = Publisher::new(&w.registry.host(), Some((VENDOR_USER, VENDOR_PASS)));
     let names = ["operator", "gateway", "ui", "api"];
     for (i, name) in names.iter().enumerate() {
         let atts = standard_attestations(
@@ -258,15 +267,10 @@ async fn a_signed_release_verifies_in_one_pass_through_the_proxy_and_a_repointed
 /// crates/vouch-release/tests/release.rs).
 #[tokio::test]
 async fn through_the_proxy_each_failure_mode_flips_only_its_own_row() {
-    let options = Options {
-        extra_toml: "[cache]\ntag_ttl_secs = 0".into(),
-        ..Options::default()
-    };
-    let Some(w) = world(ReferrersMode::NotFound, options).await else {
+    let Some((w, sigstore, mut publisher)) = signing_world("[cache]\ntag_ttl_secs = 0").await
+    else {
         return;
     };
-    let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
-    let mut publisher = Publisher::new(&w.registry.host(), Some((VENDOR_USER, VENDOR_PASS)));
     let builder = "https://github.com/acme/platform/.github/workflows/release.yml";
     let good = standard_attestations("x", "1.0", builder, &vendor());
     let mut no_vex = good.clone();
