@@ -253,7 +253,8 @@ pub struct VerifyAttestationArgs {
     /// Print a summary of each matching attestation instead of the envelopes.
     #[arg(long)]
     pub summary: bool,
-    /// Write the predicate of the (single) matching attestation to FILE.
+    /// Write the predicate of the (single) matching attestation to FILE; only
+    /// with exactly one IMAGE.
     #[arg(long, value_name = "FILE")]
     pub predicate_out: Option<PathBuf>,
     /// For SLSA provenance: the builder ID (`runDetails.builder.id`) must
@@ -283,8 +284,14 @@ pub struct VerifyReleaseArgs {
     /// The release version: every image is `<registry>/<name>:<version>`.
     #[arg(long, value_name = "VERSION")]
     pub version: String,
-    /// An image missing at this version fails instead of being skipped.
+    /// Skip, instead of failing, images the policy requires that are missing
+    /// at this version (prints a WARNING). A run in which no signed image
+    /// verified still fails. By default a missing image fails the release,
+    /// unless the policy marks it `optional = true` or `since` a later version.
     #[arg(long)]
+    pub allow_missing: bool,
+    /// Accepted for old scripts; failing on a missing image is the default now.
+    #[arg(long, hide = true, conflicts_with = "allow_missing")]
     pub require_all: bool,
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
@@ -292,8 +299,13 @@ pub struct VerifyReleaseArgs {
     /// Write each image's verified OpenVEX document to DIR/<image>.vex.json.
     #[arg(long, value_name = "DIR")]
     pub vex_dir: Option<PathBuf>,
-    /// Images verified at once.
-    #[arg(long, value_name = "N", default_value_t = vouch_release::DEFAULT_CONCURRENCY)]
+    /// Images verified at once (1 to 256).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = vouch_release::DEFAULT_CONCURRENCY,
+        value_parser = concurrency
+    )]
     pub concurrency: usize,
     /// `text` (a table) or `json`.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
@@ -524,4 +536,20 @@ pub struct TrustDirArgs {
     /// The export directory.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+/// The most images `--concurrency` lets run at once: each holds at most a few
+/// registry requests (the client allows 16 at a time), so more buys nothing
+/// but memory.
+pub const MAX_CONCURRENCY: usize = 256;
+
+/// Parses `--concurrency`: a whole number from 1 to [`MAX_CONCURRENCY`]; 0
+/// would verify nothing.
+fn concurrency(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a whole number from 1 to {MAX_CONCURRENCY}, got `{text}`"
+        )),
+    }
 }

@@ -12,6 +12,9 @@ pub enum FailureKind {
     Usage,
     /// An input could not be read or parsed (3).
     Input,
+    /// A registry or TUF mirror could not be reached or refused access (4):
+    /// nothing was verified, and nothing was found untrustworthy either.
+    Access,
     /// No signatures or attestations are attached to the image (10, cosign's).
     NoSignatures,
     /// The image tag does not exist (11, cosign's).
@@ -27,6 +30,7 @@ impl FailureKind {
             Self::Verification => 1,
             Self::Usage => 2,
             Self::Input => 3,
+            Self::Access => 4,
             Self::NoSignatures => 10,
             Self::TagNotFound => 11,
             Self::NoMatching => 12,
@@ -98,10 +102,12 @@ impl From<vouch_trust::TrustError> for Failure {
     fn from(error: vouch_trust::TrustError) -> Self {
         // A TUF refusal (rollback, freeze, bad signature or hash) means the
         // trust material is not trustworthy: 1, like any failed check. An
-        // unreachable mirror is 1 as an unreachable registry is. Unreadable
+        // unreachable mirror is 4, as an unreachable registry is. Unreadable
         // or malformed local files are 3.
-        let kind = if error.is_refusal() || error.is_network() {
+        let kind = if error.is_refusal() {
             FailureKind::Verification
+        } else if error.is_network() {
+            FailureKind::Access
         } else {
             FailureKind::Input
         };
@@ -115,6 +121,7 @@ impl From<vouch_oci::OciError> for Failure {
         let kind = match &error {
             E::BadReference { .. } => FailureKind::Usage,
             E::Credentials { .. } | E::CredentialHelper { .. } => FailureKind::Input,
+            e if e.is_access_failure() => FailureKind::Access,
             _ => FailureKind::Verification,
         };
         Self {

@@ -134,3 +134,32 @@ pub enum OciError {
         reason: String,
     },
 }
+
+impl OciError {
+    /// Whether the registry could not be reached or refused access (401,
+    /// 403, an unexpected status, a broken transfer or referrers API, a
+    /// failed token flow): the content was never seen, so nothing about its
+    /// trustworthiness is known. Content that arrived and failed a check (a
+    /// digest mismatch, an oversized or malformed document) is not an access
+    /// failure, nor is a missing object, a bad reference or unreadable local
+    /// credentials.
+    pub fn is_access_failure(&self) -> bool {
+        match self {
+            Self::Unauthorized { .. }
+            | Self::Denied { .. }
+            | Self::Status { .. }
+            | Self::Unreachable { .. }
+            | Self::Auth { .. }
+            | Self::Transfer { .. }
+            | Self::Client(_)
+            | Self::Referrers { .. } => true,
+            Self::BadReference { .. }
+            | Self::Credentials { .. }
+            | Self::CredentialHelper { .. }
+            | Self::DigestMismatch { .. }
+            | Self::TooLarge { .. }
+            | Self::NotFound { .. }
+            | Self::Malformed { .. } => false,
+        }
+    }
+}

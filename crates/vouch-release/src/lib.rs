@@ -4,20 +4,25 @@
 //! them and which attestations each must carry, plus third-party images
 //! pinned by digest. [`verify_release`] checks them all concurrently with one
 //! client and one trust root, and returns one [`ImageRow`] per image for the
-//! report ([`to_table`], [`to_json`], [`to_junit`]).
+//! report ([`to_table`], [`to_json`], [`to_junit`]); [`ReleaseReport::outcome`]
+//! says what it amounts to, and only a run in which at least one signed image
+//! verified and nothing failed or went unchecked passes.
 #![forbid(unsafe_code)]
 
 mod attached;
 mod policy;
 mod report;
 mod verify;
+mod version;
 
 pub use attached::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, verify_attached};
 pub use policy::{
-    AttestationSpec, Classification, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE, PolicyError,
-    ReleaseImage, ReleasePolicy, ThirdPartyImage,
+    AttestationSpec, Classification, Expected, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE,
+    PolicyError, Presence, ReleaseImage, ReleasePolicy, ThirdPartyImage,
 };
-pub use report::{passed, to_json, to_junit, to_table};
+pub use report::{to_json, to_junit, to_table};
 pub use verify::{
-    DEFAULT_CONCURRENCY, ImageRow, Progress, ReleaseOptions, Verdict, verify_release,
+    AccessFailure, DEFAULT_CONCURRENCY, ImageRow, MissingImages, Outcome, Progress, ReleaseOptions,
+    ReleaseReport, Verdict, verify_release,
 };
+pub use version::Version;

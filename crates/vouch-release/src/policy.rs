@@ -8,6 +8,8 @@ use serde::Deserialize;
 use vouch_attest::PredicateFilter;
 use vouch_verify::{IdentityPolicy, SignerPolicy, ValueMatcher};
 
+use crate::version::Version;
+
 /// Upper bound on a policy file: a release of a few hundred images is tens of
 /// KiB; 4 MiB refuses anything else before parsing.
 pub const MAX_POLICY_SIZE: usize = 4 * 1024 * 1024;
@@ -113,6 +115,34 @@ struct RawImage {
     name: String,
     identity: Option<IdentitySpec>,
     attestations: Option<AttestationSpec>,
+    #[serde(default)]
+    optional: bool,
+    since: Option<String>,
+}
+
+impl RawImage {
+    fn presence(&self, what: &str) -> Result<Presence, PolicyError> {
+        let invalid = |reason: String| PolicyError::Invalid {
+            what: what.to_string(),
+            reason,
+        };
+        match (&self.since, self.optional) {
+            (None, false) => Ok(Presence::Required),
+            (None, true) => Ok(Presence::Optional),
+            (Some(_), true) => Err(invalid(
+                "give `optional = true` or `since`, not both: `since` already says which \
+                 versions may lack the image"
+                    .into(),
+            )),
+            (Some(since), false) => match Version::parse(since) {
+                Some(version) => Ok(Presence::Since(since.clone(), version)),
+                None => Err(invalid(format!(
+                    "`since = \"{since}\"` is not a version: expected numbers separated by \
+                     dots, with an optional leading `v` and `-pre-release` (e.g. `v1.3.0`)"
+                ))),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +170,49 @@ pub struct ReleaseImage {
     pub required: Vec<PredicateFilter>,
     /// The SLSA builder pattern, if any.
     pub slsa_builder: Option<ValueMatcher>,
+    /// At which versions the image must exist.
+    pub presence: Presence,
+}
+
+/// At which versions of the release a signed image must exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    /// At every version (the default): a missing image fails the release.
+    Required,
+    /// `optional = true`: may be missing at any version (then it is skipped);
+    /// when present it is verified like any other.
+    Optional,
+    /// `since = "v1.3.0"`: part of the release from that version on. At an
+    /// earlier version it is not looked up; at that version or later, or at a
+    /// version that is not comparable (`latest`, a branch name), it is required.
+    Since(String, Version),
+}
+
+/// Whether an image must be there at one version, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// It must exist.
+    Required,
+    /// It is verified if it exists, skipped if not; the text says why.
+    IfPresent(String),
+    /// It is not part of this version; the text says why.
+    NotInVersion(String),
+}
+
+impl ReleaseImage {
+    /// Whether this image must exist at `version`.
+    pub fn expected_at(&self, version: &str) -> Expected {
+        match &self.presence {
+            Presence::Required => Expected::Required,
+            Presence::Optional => Expected::IfPresent("optional in the policy".into()),
+            Presence::Since(text, since) => match Version::parse(version) {
+                Some(v) if v < *since => {
+                    Expected::NotInVersion(format!("part of the release since {text}"))
+                }
+                _ => Expected::Required,
+            },
+        }
+    }
 }
 
 /// A third-party image, pinned by digest and not signed by the vendor.
@@ -216,6 +289,7 @@ impl ReleasePolicy {
                         })
                     })
                     .transpose()?,
+                presence: image.presence(&what)?,
             });
         }
         let third_party = raw
@@ -316,6 +390,57 @@ reference = "docker.io/envoyproxy/gateway@sha256:0000000000000000000000000000000
             let err = ReleasePolicy::from_toml(&edit).unwrap_err().to_string();
             assert!(err.contains(fragment), "expected `{fragment}` in: {err}");
         }
+    }
+}
+
+#[cfg(test)]
+mod presence_tests {
+    use super::*;
+
+    fn policy(image: &str) -> Result<ReleasePolicy, PolicyError> {
+        ReleasePolicy::from_toml(&format!(
+            "registry = \"r.example/acme\"\n[identity]\nsubject = \"s\"\nissuer = \"i\"\n[[image]]\nname = \"a\"\n{image}"
+        ))
+    }
+
+    #[test]
+    fn an_image_is_required_unless_optional_or_not_yet_released() {
+        let p = policy("").unwrap();
+        assert_eq!(p.images[0].expected_at("v1.0.0"), Expected::Required);
+        let p = policy("optional = true").unwrap();
+        assert!(matches!(
+            p.images[0].expected_at("v1.0.0"),
+            Expected::IfPresent(_)
+        ));
+        let p = policy("since = \"v1.3.0\"").unwrap();
+        let image = &p.images[0];
+        assert!(matches!(
+            image.expected_at("v1.2.9"),
+            Expected::NotInVersion(_)
+        ));
+        assert!(matches!(
+            image.expected_at("1.3.0-rc.1"),
+            Expected::NotInVersion(_)
+        ));
+        assert_eq!(image.expected_at("v1.3.0"), Expected::Required);
+        assert_eq!(image.expected_at("v2.0"), Expected::Required);
+        // A version that cannot be compared is not a reason to skip: fail closed.
+        assert_eq!(image.expected_at("latest"), Expected::Required);
+    }
+
+    #[test]
+    fn refuses_an_unusable_since_or_both_kinds_of_leave() {
+        for image in [
+            "since = \"next\"",
+            "since = \"v1.3.0\"\noptional = true",
+            "optional = \"yes\"",
+        ] {
+            assert!(policy(image).is_err(), "{image}");
+        }
+        assert!(matches!(
+            policy("since = \"next\""),
+            Err(PolicyError::Invalid { .. })
+        ));
     }
 }
 

@@ -1,24 +1,24 @@
 //! The release report: a table for people, JSON for machines, JUnit XML for
 //! CI systems.
 
-use crate::verify::{ImageRow, Verdict};
+use crate::verify::{ReleaseReport, Verdict};
 
-/// Whether every row passed (skips allowed).
-pub fn passed(rows: &[ImageRow]) -> bool {
-    rows.iter().all(|r| r.verdict != Verdict::Fail)
-}
-
-/// The report as JSON.
-pub fn to_json(version: &str, rows: &[ImageRow]) -> serde_json::Value {
+/// The report as JSON: `passed`, the number of signed images `verified`, the
+/// `accessFailure` that stopped the run (or null) and one object per image.
+pub fn to_json(report: &ReleaseReport) -> serde_json::Value {
     serde_json::json!({
-        "version": version,
-        "passed": passed(rows),
-        "images": rows,
+        "version": report.version,
+        "passed": report.passed(),
+        "verified": report.verified(),
+        "accessFailure": report.access_failure,
+        "images": report.rows,
     })
 }
 
-/// A fixed-width table, then one line per problem.
-pub fn to_table(rows: &[ImageRow]) -> String {
+/// A fixed-width table, then one line per problem; an access failure that
+/// stopped the run is said once, with the images it left unchecked.
+pub fn to_table(report: &ReleaseReport) -> String {
+    let rows = &report.rows;
     let header = [
         "IMAGE",
         "DIGEST",
@@ -70,20 +70,40 @@ pub fn to_table(rows: &[ImageRow]) -> String {
         out.push_str(&line(row));
         out.push('\n');
     }
-    for r in rows.iter().filter(|r| !r.problems.is_empty()) {
+    let checked = |r: &&crate::ImageRow| r.verdict != Verdict::Error;
+    for r in rows.iter().filter(checked) {
         for p in &r.problems {
             out.push_str(&format!("{} {}: {p}\n", verdict_text(r.verdict), r.name));
         }
     }
+    if let Some(access) = &report.access_failure {
+        let unchecked: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Error)
+            .map(|r| r.name.as_str())
+            .collect();
+        // The cause itself is the caller's to say, once (the CLI: on stderr).
+        out.push_str(&format!(
+            "ERROR {} of {} images not checked ({}): the registry could not be reached or \
+             refused access while checking {}\n",
+            unchecked.len(),
+            rows.len(),
+            unchecked.join(", "),
+            access.image,
+        ));
+    }
     out
 }
 
-/// JUnit XML: one test case per image; failures and skips carry the reasons.
-pub fn to_junit(version: &str, rows: &[ImageRow]) -> String {
+/// JUnit XML: one test case per image; failures and skips carry the
+/// reasons, images not checked are errors.
+pub fn to_junit(report: &ReleaseReport) -> String {
+    let (version, rows) = (report.version.as_str(), &report.rows);
     let failures = rows.iter().filter(|r| r.verdict == Verdict::Fail).count();
     let skipped = rows.iter().filter(|r| r.verdict == Verdict::Skip).count();
+    let errors = rows.iter().filter(|r| r.verdict == Verdict::Error).count();
     let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"vouch verify-release {}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"vouch verify-release {}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\">\n",
         xml(version),
         rows.len()
     );
@@ -100,6 +120,9 @@ pub fn to_junit(version: &str, rows: &[ImageRow]) -> String {
                 xml(r.problems.first().map_or("", String::as_str))
             )),
             Verdict::Skip => out.push_str(&format!("    <skipped message=\"{detail}\"/>\n")),
+            Verdict::Error => out.push_str(&format!(
+                "    <error message=\"not checked: registry access failed\">{detail}</error>\n"
+            )),
             Verdict::Ok => {}
         }
         out.push_str("  </testcase>\n");
@@ -113,6 +136,7 @@ fn verdict_text(verdict: Verdict) -> &'static str {
         Verdict::Ok => "OK",
         Verdict::Fail => "FAIL",
         Verdict::Skip => "SKIP",
+        Verdict::Error => "ERROR",
     }
 }
 

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::task::JoinSet;
 use vouch_attest::{Predicate, PredicateFilter};
-use vouch_oci::{Reference, RegistryClient};
+use vouch_oci::{OciError, Reference, RegistryClient};
 use vouch_verify::{TrustedMaterial, VerifiedAttestation, VerifiedSignature};
 
 use crate::attached::{Attached, Lookup, verify_attached};
 
-use crate::policy::{ReleaseImage, ReleasePolicy, ThirdPartyImage};
+use crate::policy::{Expected, ReleaseImage, ReleasePolicy, ThirdPartyImage};
 
 /// Default bound on images verified at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -22,10 +22,22 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 pub struct ReleaseOptions {
     /// The version (tag) to verify.
     pub version: String,
-    /// An image missing at that version fails instead of being skipped.
-    pub require_all: bool,
-    /// Images verified at once.
+    /// What a required image missing at that version does to the release.
+    pub missing: MissingImages,
+    /// Images verified at once (at least 1).
     pub concurrency: usize,
+}
+
+/// What a required image that does not exist at the version means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissingImages {
+    /// It fails the release (the default): whoever can delete a tag must not
+    /// be able to hide an image from the check.
+    #[default]
+    Fail,
+    /// It is skipped (`--allow-missing`, the old behaviour). A release in which
+    /// no signed image verified still fails.
+    Skip,
 }
 
 /// The outcome for one image.
@@ -34,10 +46,16 @@ pub struct ReleaseOptions {
 pub enum Verdict {
     /// Every required check passed.
     Ok,
-    /// At least one required check failed.
+    /// At least one required check failed, or a required image is missing.
     Fail,
-    /// The image does not exist at this version (and `--require-all` is off).
+    /// Not checked, by the policy's leave: an optional image that is absent,
+    /// an image not yet part of this version, or (with `--allow-missing`) a
+    /// missing image. The row's problem says which.
     Skip,
+    /// Not checked: the registry could not be reached or refused access
+    /// ([`ReleaseReport::access_failure`] says why). Nothing is known about
+    /// the image, good or bad.
+    Error,
 }
 
 /// One row of the report.
@@ -62,7 +80,9 @@ pub struct ImageRow {
     pub vex_statements: Option<usize>,
     /// The verdict.
     pub verdict: Verdict,
-    /// Every failed check, naming the check.
+    /// The image does not exist at this version.
+    pub missing: bool,
+    /// Every failed check, naming the check (or why the image was skipped).
     pub problems: Vec<String>,
     /// The verified OpenVEX document, for `--vex-dir`.
     #[serde(skip)]
@@ -81,9 +101,15 @@ impl ImageRow {
             slsa_builder: None,
             vex_statements: None,
             verdict: Verdict::Ok,
+            missing: false,
             problems: Vec::new(),
             vex_document: None,
         }
+    }
+
+    /// Whether this is one of the vendor's signed images (not third-party).
+    pub fn is_signed_image(&self) -> bool {
+        self.kind == SIGNED_KIND
     }
 
     fn fail(mut self, problem: impl Into<String>) -> Self {
@@ -92,11 +118,131 @@ impl ImageRow {
         self
     }
 
+    fn skip(mut self, reason: impl Into<String>) -> Self {
+        self.problems.push(reason.into());
+        self.verdict = Verdict::Skip;
+        self
+    }
+
+    /// A registry error while `doing` something: an access failure makes the
+    /// row ERROR (not checked), anything else a failed check.
+    fn registry_error(mut self, doing: &str, error: &OciError) -> Self {
+        if error.is_access_failure() {
+            self.problems.push(format!("{doing}: {error}"));
+            self.verdict = Verdict::Error;
+            self
+        } else {
+            self.fail(format!("{doing}: {error}"))
+        }
+    }
+
     fn finish(mut self) -> Self {
-        if !self.problems.is_empty() {
+        if self.verdict == Verdict::Ok && !self.problems.is_empty() {
             self.verdict = Verdict::Fail;
         }
         self
+    }
+}
+
+/// The `kind` of the vendor's signed images.
+const SIGNED_KIND: &str = "signed";
+
+/// The registry access failure that stopped a release verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessFailure {
+    /// The image being checked when it happened.
+    pub image: String,
+    /// What the registry said (or why it could not be reached).
+    pub message: String,
+}
+
+/// Everything a release verification found.
+#[derive(Debug, Clone)]
+pub struct ReleaseReport {
+    /// The version verified.
+    pub version: String,
+    /// One row per image of the policy, in the policy's order (signed images
+    /// first, then third-party ones).
+    pub rows: Vec<ImageRow>,
+    /// The first registry access failure: the run stopped there, and every
+    /// image not checked by then is an ERROR row.
+    pub access_failure: Option<AccessFailure>,
+}
+
+/// What a release verification amounts to, most serious first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// At least one image failed a check or is missing: the release is not
+    /// what the vendor released (exit 1).
+    Failed {
+        /// The images that failed.
+        images: Vec<String>,
+        /// Every signed image is missing at this version: the version is
+        /// probably mistyped.
+        all_missing: bool,
+    },
+    /// Nothing failed, but the registry could not be reached or refused
+    /// access, so some images were not checked (exit 4).
+    AccessFailed(AccessFailure),
+    /// Nothing failed and nothing was refused, yet no signed image verified
+    /// (all skipped): never a pass.
+    NothingVerified {
+        /// Signed images skipped.
+        skipped: usize,
+    },
+    /// Every image the policy requires at this version verified.
+    Passed {
+        /// Signed images verified.
+        verified: usize,
+        /// Images skipped (optional, not yet released, or `--allow-missing`).
+        skipped: usize,
+    },
+}
+
+impl ReleaseReport {
+    /// Signed images whose signature and attestations verified.
+    pub fn verified(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.is_signed_image() && r.verdict == Verdict::Ok)
+            .count()
+    }
+
+    /// What the run amounts to. Only [`Outcome::Passed`] is a success, and it
+    /// needs at least one verified signed image.
+    pub fn outcome(&self) -> Outcome {
+        let failed: Vec<String> = self
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Fail)
+            .map(|r| r.name.clone())
+            .collect();
+        let skipped = self
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Skip)
+            .count();
+        let signed: Vec<&ImageRow> = self.rows.iter().filter(|r| r.is_signed_image()).collect();
+        if !failed.is_empty() {
+            Outcome::Failed {
+                images: failed,
+                all_missing: !signed.is_empty() && signed.iter().all(|r| r.missing),
+            }
+        } else if let Some(access) = &self.access_failure {
+            Outcome::AccessFailed(access.clone())
+        } else if self.verified() == 0 {
+            Outcome::NothingVerified { skipped }
+        } else {
+            Outcome::Passed {
+                verified: self.verified(),
+                skipped,
+            }
+        }
+    }
+
+    /// Whether the release verified (see [`Self::outcome`]).
+    pub fn passed(&self) -> bool {
+        matches!(self.outcome(), Outcome::Passed { .. })
     }
 }
 
@@ -112,32 +258,41 @@ pub struct Progress {
 }
 
 /// Verifies every image of the release. Never fails as a whole: each
-/// image's problems are in its row.
+/// image's problems are in its row, and [`ReleaseReport::outcome`] says what
+/// they amount to.
 ///
 /// At most `options.concurrency` images are in flight: a task is spawned only
 /// when a slot frees up, so memory does not grow with the release's size
 /// beyond one small row per image (`docs/benchmarks.md`, "A whole release").
+///
+/// The first registry access failure (401, 403, unreachable, a broken
+/// transfer) stops the run: the images in flight are cancelled and every
+/// image not checked by then is an ERROR row. Asking a registry that refused
+/// the license fifteen more times tells nobody anything new.
 pub async fn verify_release(
     client: &RegistryClient,
     material: Arc<TrustedMaterial>,
     policy: &ReleasePolicy,
     options: &ReleaseOptions,
     progress: impl Fn(Progress),
-) -> Vec<ImageRow> {
+) -> ReleaseReport {
     let limit = options.concurrency.max(1);
     let total = policy.images.len() + policy.third_party.len();
     let mut tasks = JoinSet::new();
     let mut next = 0;
     let mut rows: Vec<Option<ImageRow>> = vec![None; total];
+    let mut access_failure = None;
     let mut done = 0;
     loop {
-        while tasks.len() < limit && next < total {
+        while access_failure.is_none() && tasks.len() < limit && next < total {
             spawn_image(&mut tasks, next, client, &material, policy, options);
             next += 1;
         }
         let Some(joined) = tasks.join_next().await else {
             break;
         };
+        // A task that panicked or was cancelled leaves its row empty; it is
+        // filled in below, never dropped from the report.
         let Ok((i, row)) = joined else { continue };
         done += 1;
         progress(Progress {
@@ -145,13 +300,64 @@ pub async fn verify_release(
             total,
             name: row.name.clone(),
         });
+        if row.verdict == Verdict::Error && access_failure.is_none() {
+            access_failure = Some(AccessFailure {
+                image: row.name.clone(),
+                message: row.problems.join("; "),
+            });
+            tasks.abort_all();
+        }
         rows[i] = Some(row);
     }
-    rows.into_iter().flatten().collect()
+    let rows = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            row.unwrap_or_else(|| {
+                let planned = planned_row(policy, options, i);
+                match &access_failure {
+                    Some(first) => {
+                        let mut row = planned;
+                        row.verdict = Verdict::Error;
+                        row.problems.push(format!(
+                            "not checked: the run stopped when checking {} failed to reach \
+                             the registry",
+                            first.image
+                        ));
+                        row
+                    }
+                    None => {
+                        planned.fail("internal error: the check of this image did not complete")
+                    }
+                }
+            })
+        })
+        .collect();
+    ReleaseReport {
+        version: options.version.clone(),
+        rows,
+        access_failure,
+    }
 }
 
-/// Spawns the verification of image `i` of the report (the signed images
-/// first, then the third-party ones); the task owns copies of what it needs.
+/// Row `i` of the report before anything is checked: the signed images
+/// first, then the third-party ones.
+fn planned_row(policy: &ReleasePolicy, options: &ReleaseOptions, i: usize) -> ImageRow {
+    match i.checked_sub(policy.images.len()) {
+        None => {
+            let image = &policy.images[i];
+            let reference = format!("{}/{}:{}", policy.registry, image.name, options.version);
+            ImageRow::new(&image.name, SIGNED_KIND, reference)
+        }
+        Some(j) => {
+            let image = &policy.third_party[j];
+            ImageRow::new(&image.name, &image.category, image.reference.clone())
+        }
+    }
+}
+
+/// Spawns the verification of image `i` of the report; the task owns copies
+/// of what it needs.
 fn spawn_image(
     tasks: &mut JoinSet<(usize, ImageRow)>,
     i: usize,
@@ -161,20 +367,22 @@ fn spawn_image(
     options: &ReleaseOptions,
 ) {
     let (client, material) = (client.clone(), material.clone());
+    let row = planned_row(policy, options, i);
     match i.checked_sub(policy.images.len()) {
         None => {
             let image = policy.images[i].clone();
-            let reference = format!("{}/{}:{}", policy.registry, image.name, options.version);
-            let require_all = options.require_all;
+            let (version, missing) = (options.version.clone(), options.missing);
             tasks.spawn(async move {
                 let row =
-                    verify_signed_image(&client, &material, &image, reference, require_all).await;
+                    verify_signed_image(&client, &material, &image, row, &version, missing).await;
                 (i, row)
             });
         }
         Some(j) => {
             let image = policy.third_party[j].clone();
-            tasks.spawn(async move { (i, verify_third_party(&client, &material, &image).await) });
+            tasks.spawn(
+                async move { (i, verify_third_party(&client, &material, &image, row).await) },
+            );
         }
     }
 }
@@ -183,11 +391,15 @@ async fn verify_signed_image(
     client: &RegistryClient,
     material: &TrustedMaterial,
     image: &ReleaseImage,
-    reference: String,
-    require_all: bool,
+    row: ImageRow,
+    version: &str,
+    missing: MissingImages,
 ) -> ImageRow {
-    let row = ImageRow::new(&image.name, "signed", reference.clone());
-    let parsed: Reference = match reference.parse() {
+    let expected = image.expected_at(version);
+    if let Expected::NotInVersion(why) = &expected {
+        return row.skip(format!("not part of {version}: {why}"));
+    }
+    let parsed: Reference = match row.reference.parse() {
         Ok(r) => r,
         Err(e) => return row.fail(format!("reference: {e}")),
     };
@@ -201,14 +413,8 @@ async fn verify_signed_image(
         .await
     {
         Ok(Some(fetched)) => fetched.digest,
-        Ok(None) if require_all => return row.fail("image not found at this version"),
-        Ok(None) => {
-            let mut row = row;
-            row.verdict = Verdict::Skip;
-            row.problems.push("no image at this version".into());
-            return row;
-        }
-        Err(e) => return row.fail(format!("resolving: {e}")),
+        Ok(None) => return missing_image(row, version, &expected, missing),
+        Err(e) => return row.registry_error("resolving the tag", &e),
     };
     let mut row = row;
     row.digest = Some(digest.to_string());
@@ -223,7 +429,23 @@ async fn verify_signed_image(
     .await
     {
         Ok(found) => check_signed(row, image, found).finish(),
-        Err(e) => row.fail(e.to_string()),
+        Err(e) => row.registry_error("listing signatures and attestations", &e),
+    }
+}
+
+/// The row of a signed image with no tag `version` in its repository.
+fn missing_image(
+    mut row: ImageRow,
+    version: &str,
+    expected: &Expected,
+    missing: MissingImages,
+) -> ImageRow {
+    row.missing = true;
+    let absent = format!("no image at {version} (the registry has no tag `{version}`)");
+    match (expected, missing) {
+        (Expected::IfPresent(why), _) => row.skip(format!("{absent}; {why}")),
+        (_, MissingImages::Skip) => row.skip(format!("{absent}; allowed by --allow-missing")),
+        _ => row.fail(absent),
     }
 }
 
@@ -236,12 +458,7 @@ fn signer_of(v: &VerifiedSignature) -> String {
 fn check_signed(mut row: ImageRow, image: &ReleaseImage, found: Attached) -> ImageRow {
     row.signer = found.signatures.first().map(|s| signer_of(s.signature()));
     if found.signatures.is_empty() {
-        let detail = if found.rejected.is_empty() {
-            "no signatures found".to_string()
-        } else {
-            found.rejected.join("; ")
-        };
-        row.problems.push(format!("signature: {detail}"));
+        row.problems.push(no_signature(&found));
     }
     for filter in &image.required {
         // Every verified attestation of a required type must pass its checks
@@ -259,6 +476,15 @@ fn check_signed(mut row: ImageRow, image: &ReleaseImage, found: Attached) -> Ima
         }
     }
     row
+}
+
+/// Why no signature verified: what was rejected, or that there was none.
+fn no_signature(found: &Attached) -> String {
+    if found.rejected.is_empty() {
+        "signature: no signatures found".to_string()
+    } else {
+        format!("signature: {}", found.rejected.join("; "))
+    }
 }
 
 fn missing(filter: &PredicateFilter, found: &Attached) -> String {
@@ -324,8 +550,8 @@ async fn verify_third_party(
     client: &RegistryClient,
     material: &TrustedMaterial,
     image: &ThirdPartyImage,
+    row: ImageRow,
 ) -> ImageRow {
-    let row = ImageRow::new(&image.name, &image.category, image.reference.clone());
     let parsed: Reference = match image.reference.parse() {
         Ok(r) => r,
         Err(e) => return row.fail(format!("reference: {e}")),
@@ -342,7 +568,7 @@ async fn verify_third_party(
     {
         Ok(Some(_)) => {}
         Ok(None) => return row.fail(format!("pinned digest {pinned} not found in {repo}")),
-        Err(e) => return row.fail(format!("fetching the pinned manifest: {e}")),
+        Err(e) => return row.registry_error("fetching the pinned manifest", &e),
     }
     if let Some(tag) = parsed.tag() {
         match client
@@ -356,7 +582,7 @@ async fn verify_third_party(
                 ));
             }
             Ok(_) => {}
-            Err(e) => row.problems.push(format!("resolving tag {tag}: {e}")),
+            Err(e) => return row.registry_error(&format!("resolving tag {tag}"), &e),
         }
     }
     if let Some(signer) = &image.signer {
@@ -364,11 +590,10 @@ async fn verify_third_party(
             Ok(found) => {
                 row.signer = found.signatures.first().map(|s| signer_of(s.signature()));
                 if found.signatures.is_empty() {
-                    row.problems
-                        .push(format!("signature: {}", found.rejected.join("; ")));
+                    row.problems.push(no_signature(&found));
                 }
             }
-            Err(e) => row.problems.push(e.to_string()),
+            Err(e) => return row.registry_error("listing signatures", &e),
         }
     }
     row.finish()

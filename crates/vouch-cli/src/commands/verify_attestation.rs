@@ -12,6 +12,16 @@ use crate::inputs;
 
 /// Runs the command.
 pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
+    // One file holds one predicate: with several images each would overwrite
+    // the one before, and only the last would be kept.
+    if args.predicate_out.is_some() && args.images.len() != 1 {
+        return Err(Failure::usage(format!(
+            "--predicate-out writes one file, so it takes exactly one IMAGE; {} were given \
+             (run vouch once per image, or use verify-release --vex-dir for a release's VEX \
+             documents)",
+            args.images.len()
+        )));
+    }
     let filter = PredicateFilter::parse(&args.predicate_type)
         .map_err(|e| Failure::usage(format!("--type: {e}")))?;
     let builder = args

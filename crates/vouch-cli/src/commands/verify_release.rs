@@ -4,7 +4,8 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use vouch_release::{
-    ReleaseOptions, ReleasePolicy, passed, to_json, to_junit, to_table, verify_release,
+    MissingImages, Outcome, ReleaseOptions, ReleasePolicy, ReleaseReport, to_json, to_junit,
+    to_table, verify_release,
 };
 
 use crate::args::{OutputFormat, VerifyReleaseArgs};
@@ -28,13 +29,23 @@ pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
     )?;
+    let missing = if args.allow_missing {
+        eprintln!(
+            "WARNING: --allow-missing: images missing at {} are skipped instead of failing \
+             the release; whoever can delete a tag can hide an image from this check",
+            args.version
+        );
+        MissingImages::Skip
+    } else {
+        MissingImages::Fail
+    };
     let options = ReleaseOptions {
         version: args.version.clone(),
-        require_all: args.require_all,
+        missing,
         concurrency: args.concurrency,
     };
     let show_progress = std::io::stderr().is_terminal();
-    let rows =
+    let report =
         image::runtime()?.block_on(verify_release(&client, material, &policy, &options, |p| {
             if show_progress {
                 eprint!("\r\x1b[2K[{}/{}] {}", p.done, p.total, p.name);
@@ -44,37 +55,83 @@ pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
         eprint!("\r\x1b[2K");
     }
     match args.output {
-        OutputFormat::Json => println!("{}", to_json(&args.version, &rows)),
-        OutputFormat::Text => print!("{}", to_table(&rows)),
+        OutputFormat::Json => println!("{}", to_json(&report)),
+        OutputFormat::Text => print!("{}", to_table(&report)),
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, to_junit(&args.version, &rows))
+        std::fs::write(path, to_junit(&report))
             .map_err(|e| Failure::input(format!("writing {}: {e}", path.display())))?;
     }
     if let Some(dir) = &args.vex_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::input(format!("creating {}: {e}", dir.display())))?;
-        for row in rows.iter().filter(|r| r.vex_document.is_some()) {
+        for row in report.rows.iter().filter(|r| r.vex_document.is_some()) {
             let path = dir.join(format!("{}.vex.json", row.name.replace('/', "_")));
             std::fs::write(&path, row.vex_document.as_deref().unwrap_or_default())
                 .map_err(|e| Failure::input(format!("writing {}: {e}", path.display())))?;
         }
     }
-    if passed(&rows) {
-        Ok(())
-    } else {
-        let failed: Vec<&str> = rows
-            .iter()
-            .filter(|r| r.verdict == vouch_release::Verdict::Fail)
-            .map(|r| r.name.as_str())
-            .collect();
-        Err(Failure::new(
+    outcome(&report)
+}
+
+/// The exit code and the one message that explains the run (docs/exit-codes.md).
+fn outcome(report: &ReleaseReport) -> Result<(), Failure> {
+    let version = &report.version;
+    match report.outcome() {
+        Outcome::Passed { .. } => Ok(()),
+        Outcome::Failed {
+            images,
+            all_missing: true,
+        } => Err(Failure::new(
             FailureKind::Verification,
             format!(
-                "release {} failed verification: {}",
-                args.version,
-                failed.join(", ")
+                "release {version} failed verification: no signed image of the release exists \
+                 at {version} ({})\nhint: is the version right? Images are looked up as \
+                 <registry>/<name>:<version>, so --version must be the tag exactly as the \
+                 vendor wrote it{}",
+                images.join(", "),
+                version_hint(version)
             ),
-        ))
+        )),
+        Outcome::Failed { images, .. } => Err(Failure::new(
+            FailureKind::Verification,
+            format!(
+                "release {version} failed verification: {}",
+                images.join(", ")
+            ),
+        )),
+        Outcome::AccessFailed(access) => {
+            let unchecked = report
+                .rows
+                .iter()
+                .filter(|r| r.verdict == vouch_release::Verdict::Error)
+                .count();
+            Err(Failure::new(
+                FailureKind::Access,
+                format!(
+                    "release {version} could not be verified: {unchecked} of {} images not \
+                     checked, nothing failed verification.\nchecking {}: {}",
+                    report.rows.len(),
+                    access.image,
+                    access.message
+                ),
+            ))
+        }
+        Outcome::NothingVerified { skipped } => Err(Failure::new(
+            FailureKind::Verification,
+            format!(
+                "release {version}: no signed image verified ({skipped} skipped, see the SKIP \
+                 lines); a release passes only when at least one signed image verified"
+            ),
+        )),
+    }
+}
+
+/// A likely fix for a version no image has: most vendors tag `v1.2.3`.
+fn version_hint(version: &str) -> String {
+    if version.starts_with('v') {
+        String::new()
+    } else {
+        format!(" (most vendors tag `v{version}`, not `{version}`)")
     }
 }

@@ -278,3 +278,29 @@ fn wrong_identity_exits_1_and_shows_the_actual_signer() {
         assert!(err.contains(fragment), "missing {fragment}: {err}");
     }
 }
+
+/// `--predicate-out` with several images would keep only the last image's
+/// predicate: refused before anything is fetched.
+#[test]
+fn predicate_out_with_several_images_is_refused() {
+    let s = Scratch::new("predicate-out");
+    let out = s.file("predicate.json", b"untouched");
+    expect(
+        &[
+            "verify-attestation",
+            "--type",
+            "spdxjson",
+            "--certificate-identity",
+            ID,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--predicate-out",
+            &out,
+            "127.0.0.1:1/acme/a:v1",
+            "127.0.0.1:1/acme/b:v1",
+        ],
+        2,
+        "--predicate-out writes one file, so it takes exactly one IMAGE; 2 were given",
+    );
+    assert_eq!(fs::read(&out).unwrap(), b"untouched");
+}

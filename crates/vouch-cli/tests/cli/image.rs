@@ -412,7 +412,8 @@ fn login_with_a_wrong_password_fails_and_stores_nothing() {
         &["login", &w.registry.host(), "-u", USER, "--password-stdin"],
         "WRONG",
     );
-    assert_eq!(out.status.code(), Some(1));
+    // The registry's 401 is an access failure (4), as for every command.
+    assert_eq!(out.status.code(), Some(4));
     assert!(common::stderr(&out).contains("license ID"));
     assert_eq!(
         std::fs::read_to_string(w.dir.join(".docker/config.json")).unwrap(),
@@ -519,19 +520,76 @@ fn a_tampered_signature_layer_is_refused() {
     common::assert_fails(&out, 12, "signature");
 }
 
+/// A registry that cannot be reached or refuses the credentials is exit 4 for
+/// every image command, never 1 (a signature that failed) nor 10–12: a CI job
+/// must be able to tell "our license lapsed" from "the release is forged".
 #[test]
-fn unreachable_registry_and_corrupt_credentials_say_what_is_wrong() {
+fn access_failures_exit_4_and_corrupt_credentials_exit_3() {
     let Some(w) = world("faults") else { return };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let out = w.verify("verify", &[], &format!("127.0.0.1:{port}/acme/app:v1"));
-    common::assert_fails(&out, 1, "cannot reach registry");
+    let port = common::closed_port();
+    let unreachable = format!("127.0.0.1:{port}/acme/app:v1");
+    let root = w.root();
+    let commands: [(&str, Vec<&str>); 4] = [
+        (
+            "verify",
+            vec![
+                "--certificate-identity-regexp",
+                ID_REGEXP,
+                "--certificate-oidc-issuer",
+                ISSUER,
+                "--trusted-root",
+                &root,
+            ],
+        ),
+        (
+            "verify-attestation",
+            vec![
+                "--type",
+                "spdxjson",
+                "--certificate-identity-regexp",
+                ID_REGEXP,
+                "--certificate-oidc-issuer",
+                ISSUER,
+                "--trusted-root",
+                &root,
+            ],
+        ),
+        ("discover", vec![]),
+        ("digest", vec![]),
+    ];
+    let run = |image: &str| -> Vec<Output> {
+        commands
+            .iter()
+            .map(|(command, flags)| {
+                let mut args = vec![*command];
+                args.extend(flags);
+                args.push(image);
+                w.run(&args)
+            })
+            .collect()
+    };
+    for out in run(&unreachable) {
+        common::assert_access_failure(&out, "cannot reach registry");
+    }
+    // Valid-looking but wrong credentials: the registry's 401, said once.
+    let auth = base64_basic(USER, "not-the-license");
+    std::fs::write(
+        w.dir.join(".docker/config.json"),
+        json!({"auths": {w.registry.host(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let image = w.image(":v1");
+    for out in run(&image) {
+        common::assert_access_failure(&out, "refused the credentials (401 Unauthorized)");
+    }
     std::fs::write(w.dir.join(".docker/config.json"), "{broken").unwrap();
-    let out = w.verify("verify", &[], &w.image(":v1"));
+    let out = w.verify("verify", &[], &image);
     common::assert_fails(&out, 3, ".docker/config.json");
+}
+
+fn base64_basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
 }
 
 #[test]

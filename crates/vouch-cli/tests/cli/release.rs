@@ -1,9 +1,12 @@
 //! `vouch verify-release` through the binary: table, JSON, JUnit, VEX files
-//! and the exit code.
+//! and the exit code — and that it fails closed: a missing image, a mistyped
+//! version, a run that verified nothing, a refused license or an unreachable
+//! registry never exit 0, and access failures are exit 4, said once.
 
 use crate::common;
 
-use std::process::Command;
+use std::path::PathBuf;
+use std::process::{Command, Output};
 
 use vouch_testkit::{
     Identity, Layout, LocalRegistry, Publisher, VirtualSigstore, standard_attestations,
@@ -14,11 +17,22 @@ const PASSWORD: &str = "LICENSE-0001";
 const BUILDER: &str =
     "https://github.com/acme/platform/.github/workflows/release.yml@refs/heads/main";
 
-#[test]
-fn verify_release_reports_every_image_and_fails_when_one_fails() {
-    let Some(registry) = LocalRegistry::start(Some((USER, PASSWORD))) else {
-        return;
-    };
+/// A registry with `acme/operator:v2.0.0` (bundle layout) and
+/// `acme/ui:v2.0.0` (legacy layout), both signed with the three standard
+/// attestations; a HOME logged in to it.
+struct World {
+    registry: LocalRegistry,
+    dir: PathBuf,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn world(name: &str) -> Option<World> {
+    let registry = LocalRegistry::start(Some((USER, PASSWORD)))?;
     let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
     let vendor = Identity::github_actions(
         "acme/platform",
@@ -27,54 +41,76 @@ fn verify_release_reports_every_image_and_fails_when_one_fails() {
     );
     let mut p = Publisher::new(&registry.host(), Some((USER, PASSWORD)));
     let atts = standard_attestations("x", "v2.0.0", BUILDER, &vendor);
-    p.push_signed_image(
-        &sigstore,
-        "acme/operator",
-        "v2.0.0",
-        Layout::Bundle,
-        Some(&vendor),
-        &atts,
-    );
-    p.push_signed_image(
-        &sigstore,
-        "acme/ui",
-        "v2.0.0",
-        Layout::Legacy,
-        Some(&vendor),
-        &atts,
-    );
-    let dir = std::env::temp_dir().join(format!("vouch-cli-release-{}", std::process::id()));
+    for (image, layout) in [
+        ("acme/operator", Layout::Bundle),
+        ("acme/ui", Layout::Legacy),
+    ] {
+        p.push_signed_image(&sigstore, image, "v2.0.0", layout, Some(&vendor), &atts);
+    }
+    let dir = std::env::temp_dir().join(format!("vouch-cli-release-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("trusted_root.json"), sigstore.trusted_root_json()).unwrap();
-    let policy = |extra: &str| {
-        format!(
-            "registry = \"{}/acme\"\n[identity]\nsubject_regexp = 'https://github\\.com/acme/platform/.*'\nissuer = \"https://token.actions.githubusercontent.com\"\n[attestations]\nrequired = [\"spdxjson\", \"slsaprovenance1\", \"openvex\"]\n[[image]]\nname = \"operator\"\n[[image]]\nname = \"ui\"\n{extra}",
-            registry.host()
-        )
-    };
-    std::fs::write(dir.join("ok.toml"), policy("")).unwrap();
-    std::fs::write(dir.join("bad.toml"), policy("[[image]]\nname = \"api\"\n")).unwrap();
-    let run = |policy: &str, extra: &[&str]| {
-        let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
-        c.env("HOME", &dir).env_remove("DOCKER_CONFIG");
-        c.args(["verify-release", "--version", "v2.0.0", "--trusted-root"])
-            .arg(dir.join("trusted_root.json"));
-        c.arg("--policy").arg(dir.join(policy)).args(extra);
-        c.output().unwrap()
-    };
-    // Log in through the binary first.
-    let mut login = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
-    login
-        .env("HOME", &dir)
-        .args(["login", &registry.host(), "-u", USER, "--password-stdin"]);
-    let login = common::run_with_stdin(login, PASSWORD.as_bytes());
-    assert!(login.status.success(), "{}", common::stderr(&login));
+    let w = World { registry, dir };
+    w.login(&w.registry.host());
+    Some(w)
+}
 
-    let junit = dir.join("junit.xml");
-    let vex = dir.join("vex");
-    let out = run(
-        "ok.toml",
+impl World {
+    fn command(&self) -> Command {
+        let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
+        c.env("HOME", &self.dir).env_remove("DOCKER_CONFIG");
+        c
+    }
+
+    /// Logs in to `host` through the binary.
+    fn login(&self, host: &str) {
+        let mut login = self.command();
+        login.args(["login", host, "-u", USER, "--password-stdin"]);
+        let login = common::run_with_stdin(login, PASSWORD.as_bytes());
+        assert!(login.status.success(), "{}", common::stderr(&login));
+    }
+
+    /// Writes a policy for `registry` (the vendor's identity, the three
+    /// attestations, images `operator` and `ui`, then `extra`) as `file`.
+    fn policy(&self, file: &str, registry: &str, extra: &str) -> PathBuf {
+        let text = format!(
+            "registry = \"{registry}/acme\"\n[identity]\nsubject_regexp = 'https://github\\.com/acme/platform/.*'\nissuer = \"https://token.actions.githubusercontent.com\"\n[attestations]\nrequired = [\"spdxjson\", \"slsaprovenance1\", \"openvex\"]\n[[image]]\nname = \"operator\"\n[[image]]\nname = \"ui\"\n{extra}"
+        );
+        let path = self.dir.join(file);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `vouch verify-release --policy POLICY --version VERSION … EXTRA`.
+    fn verify_release(&self, policy: &PathBuf, version: &str, extra: &[&str]) -> Output {
+        let mut c = self.command();
+        c.args(["verify-release", "--version", version, "--trusted-root"])
+            .arg(self.dir.join("trusted_root.json"))
+            .arg("--policy")
+            .arg(policy)
+            .args(extra);
+        c.output().unwrap()
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+#[test]
+fn verify_release_reports_every_image_and_fails_when_one_fails() {
+    let Some(w) = world("report") else { return };
+    let ok = w.policy("ok.toml", &w.registry.host(), "");
+    let junit = w.dir.join("junit.xml");
+    let vex = w.dir.join("vex");
+    let out = w.verify_release(
+        &ok,
+        "v2.0.0",
         &[
             "--junit",
             junit.to_str().unwrap(),
@@ -82,7 +118,7 @@ fn verify_release_reports_every_image_and_fails_when_one_fails() {
             vex.to_str().unwrap(),
         ],
     );
-    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    let table = stdout(&out);
     assert!(out.status.success(), "{table}{}", common::stderr(&out));
     assert!(
         table.starts_with("IMAGE")
@@ -94,21 +130,211 @@ fn verify_release_reports_every_image_and_fails_when_one_fails() {
     assert!(
         std::fs::read_to_string(&junit)
             .unwrap()
-            .contains("failures=\"0\"")
+            .contains("failures=\"0\" errors=\"0\"")
     );
     assert!(
         std::fs::read_to_string(vex.join("ui.vex.json"))
             .unwrap()
             .contains("CVE-2026-0001")
     );
+    let out = w.verify_release(&ok, "v2.0.0", &["-o", "json"]);
+    let report = json(&out);
+    assert_eq!(report["passed"], true);
+    assert_eq!(report["verified"], 2);
+    assert_eq!(report["accessFailure"], serde_json::Value::Null);
+}
 
-    // An image that is not published at this version is a SKIP, not a failure...
-    let out = run("bad.toml", &["-o", "json"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["images"][2]["verdict"], "SKIP");
-    // ...unless every image is required.
-    let out = run("bad.toml", &["--require-all"]);
-    common::assert_fails(&out, 1, "failed verification: api");
-    let _ = std::fs::remove_dir_all(&dir);
+/// An image the policy lists that is not published at the version fails the
+/// release: whoever can delete a tag must not be able to hide an image.
+#[test]
+fn an_image_missing_at_the_version_fails_the_release() {
+    let Some(w) = world("missing") else { return };
+    let policy = w.policy(
+        "missing.toml",
+        &w.registry.host(),
+        "[[image]]\nname = \"api\"\n",
+    );
+    let out = w.verify_release(&policy, "v2.0.0", &[]);
+    common::assert_fails(&out, 1, "release v2.0.0 failed verification: api");
+    assert!(
+        stdout(&out).contains("FAIL api: no image at v2.0.0 (the registry has no tag `v2.0.0`)"),
+        "{}",
+        stdout(&out)
+    );
+    // `--require-all` (the old opt-in) is accepted and changes nothing.
+    let out = w.verify_release(&policy, "v2.0.0", &["--require-all", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["images"][2]["verdict"], "FAIL");
+    assert_eq!(report["images"][2]["missing"], true);
+
+    // --allow-missing brings back the skip, with a WARNING, and still
+    // needs the signed images that are there to verify.
+    let out = w.verify_release(&policy, "v2.0.0", &["--allow-missing", "-o", "json"]);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("WARNING: --allow-missing: images missing at v2.0.0 are skipped"),
+        "{err}"
+    );
+    assert_eq!(json(&out)["images"][2]["verdict"], "SKIP");
+    let out = w.verify_release(&policy, "v2.0.0", &["--allow-missing", "--require-all"]);
+    common::assert_fails(&out, 2, "--allow-missing");
+}
+
+/// `optional = true` and `since` are the vendor's way to say an image may be
+/// absent; the table says why it was skipped.
+#[test]
+fn an_optional_image_or_one_not_yet_released_is_skipped_with_the_reason() {
+    let Some(w) = world("optional") else { return };
+    let policy = w.policy(
+        "optional.toml",
+        &w.registry.host(),
+        "[[image]]\nname = \"api\"\noptional = true\n[[image]]\nname = \"worker\"\nsince = \"v2.1.0\"\n",
+    );
+    let out = w.verify_release(&policy, "v2.0.0", &[]);
+    let table = stdout(&out);
+    assert!(out.status.success(), "{table}{}", common::stderr(&out));
+    assert!(
+        table.contains(
+            "SKIP api: no image at v2.0.0 (the registry has no tag `v2.0.0`); optional in the policy"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains("SKIP worker: not part of v2.0.0: part of the release since v2.1.0"),
+        "{table}"
+    );
+    // From its first version on, an image with `since` is required.
+    let policy = w.policy(
+        "since.toml",
+        &w.registry.host(),
+        "[[image]]\nname = \"worker\"\nsince = \"v2.0.0\"\n",
+    );
+    let out = w.verify_release(&policy, "v2.0.0", &[]);
+    common::assert_fails(&out, 1, "failed verification: worker");
+}
+
+/// A mistyped version makes every image missing: exit 1 with a hint, not a
+/// table of SKIPs and exit 0.
+#[test]
+fn a_mistyped_version_fails_and_says_the_version_is_probably_wrong() {
+    let Some(w) = world("typo") else { return };
+    let policy = w.policy("typo.toml", &w.registry.host(), "");
+    let out = w.verify_release(&policy, "2.0.0", &[]);
+    common::assert_fails(
+        &out,
+        1,
+        "no signed image of the release exists at 2.0.0 (operator, ui)",
+    );
+    assert!(
+        common::stderr(&out).contains("most vendors tag `v2.0.0`, not `2.0.0`"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+/// Zero signed images verified never exits 0, whatever the flags.
+#[test]
+fn a_run_in_which_no_signed_image_verified_never_passes() {
+    let Some(w) = world("nothing") else { return };
+    let policy = w.policy("typo.toml", &w.registry.host(), "");
+    let out = w.verify_release(&policy, "2.0.0", &["--allow-missing", "-o", "json"]);
+    common::assert_fails(
+        &out,
+        1,
+        "release 2.0.0: no signed image verified (2 skipped",
+    );
+    let report = json(&out);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["verified"], 0);
+    // All images optional and none there: the same.
+    let policy = w.policy("all-optional.toml", &w.registry.host(), "");
+    let text = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace(
+            "name = \"operator\"",
+            "name = \"operator\"\noptional = true",
+        )
+        .replace("name = \"ui\"", "name = \"ui\"\noptional = true");
+    std::fs::write(&policy, text).unwrap();
+    let out = w.verify_release(&policy, "v9.9.9", &[]);
+    common::assert_fails(&out, 1, "no signed image verified");
+}
+
+/// A license revoked while the release is being verified: the images checked
+/// before it verified, the rest are ERROR (not checked), the run exits 4 and
+/// the registry's reason is printed once — never a FAIL per image.
+#[test]
+fn a_license_revoked_mid_run_exits_4_and_says_why_once() {
+    let Some(w) = world("revoked") else { return };
+    let forwarder = common::RevokingForwarder::start(&w.registry.host(), "/acme/ui/");
+    w.login(&forwarder.host);
+    let policy = w.policy(
+        "revoked.toml",
+        &forwarder.host,
+        "[[image]]\nname = \"api\"\n",
+    );
+    let out = w.verify_release(&policy, "v2.0.0", &["--concurrency", "1"]);
+    common::assert_fails(
+        &out,
+        4,
+        "release v2.0.0 could not be verified: 2 of 3 images not checked, nothing failed verification",
+    );
+    let (table, err) = (stdout(&out), common::stderr(&out));
+    assert!(
+        table.contains("ERROR 2 of 3 images not checked (ui, api)"),
+        "{table}"
+    );
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("operator "))
+        .collect();
+    assert!(rows[0].ends_with("OK"), "{table}");
+    assert_eq!(
+        format!("{table}{err}").matches("was revoked at").count(),
+        1,
+        "the cause, once:\n{table}{err}"
+    );
+    assert!(!table.contains("FAIL"), "{table}");
+}
+
+/// An unreachable registry: exit 4 and one message, not one FAIL per image.
+#[test]
+fn an_unreachable_registry_exits_4_with_one_message() {
+    let Some(w) = world("unreachable") else {
+        return;
+    };
+    let port = common::closed_port();
+    let policy = w.policy("unreachable.toml", &format!("127.0.0.1:{port}"), "");
+    let out = w.verify_release(&policy, "v2.0.0", &["-o", "json"]);
+    common::assert_fails(&out, 4, "could not be verified");
+    common::assert_access_failure(&out, "cannot reach registry");
+    let report = json(&out);
+    assert_eq!(report["passed"], false);
+    assert!(
+        report["accessFailure"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach registry"),
+        "{report}"
+    );
+    for image in report["images"].as_array().unwrap() {
+        assert_eq!(image["verdict"], "ERROR", "{report}");
+    }
+}
+
+#[test]
+fn concurrency_must_be_at_least_one() {
+    let out = common::vouch([
+        "verify-release",
+        "--policy",
+        "p.toml",
+        "--version",
+        "v1",
+        "--concurrency",
+        "0",
+    ]);
+    common::assert_fails(&out, 2, "expected a whole number from 1 to 256, got `0`");
 }

@@ -130,11 +130,7 @@ fn unreachable_mirror_says_how_to_work_offline() {
     let Some(w) = World::new("unreachable") else {
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let mut args = strings(&["trust", "export"]);
     args.push(w.dir.join("out").display().to_string());
     args.extend(strings(&[
@@ -146,7 +142,8 @@ fn unreachable_mirror_says_how_to_work_offline() {
     args.extend(strings(&["--tuf-cache", &w.cache().display().to_string()]));
     let out = w.run(&args);
     let err = common::stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    // An unreachable mirror is an access failure (4), as a registry is.
+    assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(
         err.contains(&format!(
             "cannot reach the TUF mirror http://127.0.0.1:{port}"
@@ -561,11 +558,7 @@ fn fulcio_rekor_and_ct_variables_together_need_no_tuf() {
     let p = PrivateSigstore::new("no-tuf");
     // Not offline, and the TUF mirror is a closed port with a root file that
     // does not exist: any use of TUF would fail.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::closed_port();
     let tuf = strings(&[
         "--tuf-mirror",
         &format!("http://127.0.0.1:{port}"),

@@ -11,7 +11,7 @@ use vouch_oci::{
     AuthLocations, ClientOptions, Credential, CredentialStore, Reference, Registry, RegistryClient,
     oci,
 };
-use vouch_proxy::store::ReferrersMode;
+use vouch_proxy::store::{LicenseStore as _, ReferrersMode};
 use vouch_release::{ImageSignature, Lookup, verify_attached};
 use vouch_testkit::{Identity, Layout, Publisher, VirtualSigstore, standard_attestations};
 use vouch_verify::{IdentityPolicy, SignerPolicy, TrustedMaterial, ValueMatcher};
@@ -48,13 +48,13 @@ impl Release {
             policy: vouch_release::ReleasePolicy::from_toml(toml).unwrap(),
             options: vouch_release::ReleaseOptions {
                 version: "1.0".into(),
-                require_all: true,
+                missing: vouch_release::MissingImages::Fail,
                 concurrency: 4,
             },
         }
     }
 
-    async fn verify(&self) -> Vec<vouch_release::ImageRow> {
+    async fn verify(&self) -> vouch_release::ReleaseReport {
         vouch_release::verify_release(
             &self.customer,
             self.material.clone(),
@@ -242,23 +242,20 @@ async fn a_signed_release_verifies_in_one_pass_through_the_proxy_and_a_repointed
     let toml = release_policy(&format!("{proxy}/proxy/{APP}/{UPSTREAM}/acme"), &names);
     let release = Release::new(&proxy, &w.licenses.stable, &sigstore, &toml);
     let verify = || release.verify();
-    let rows = verify().await;
-    assert!(
-        vouch_release::passed(&rows),
-        "{}",
-        vouch_release::to_table(&rows)
-    );
-    assert_eq!(rows.len(), 4);
+    let report = verify().await;
+    assert!(report.passed(), "{}", vouch_release::to_table(&report));
+    assert_eq!(report.rows.len(), 4);
 
     // The vendor's registry now serves an unsigned ui:1.0.
     publisher.push_image("acme/ui", "1.0", "an unsigned ui");
-    let rows = verify().await;
-    let failed: Vec<&str> = rows
+    let report = verify().await;
+    let failed: Vec<&str> = report
+        .rows
         .iter()
         .filter(|r| r.verdict == vouch_release::Verdict::Fail)
         .map(|r| r.name.as_str())
         .collect();
-    assert_eq!(failed, ["ui"], "{}", vouch_release::to_table(&rows));
+    assert_eq!(failed, ["ui"], "{}", vouch_release::to_table(&report));
 }
 
 /// Issue 6's failure modes, all in one release verified through the proxy in
@@ -349,14 +346,14 @@ async fn through_the_proxy_each_failure_mode_flips_only_its_own_row() {
         ("envoy", Some("digest drifted")),
     ];
     expected.extend(attestation_failures);
-    let rows = verify().await;
-    expect_rows(&rows, &expected);
-    assert!(!vouch_release::passed(&rows));
+    let report = verify().await;
+    expect_rows(&report, &expected);
+    assert!(!report.passed());
 }
 
 /// Every row as expected: OK, or FAIL with the fragment among its problems.
-fn expect_rows(rows: &[vouch_release::ImageRow], expected: &[(&str, Option<&str>)]) {
-    let table = vouch_release::to_table(rows);
+fn expect_rows(report: &vouch_release::ReleaseReport, expected: &[(&str, Option<&str>)]) {
+    let (table, rows) = (vouch_release::to_table(report), &report.rows);
     assert_eq!(rows.len(), expected.len(), "{table}");
     for (name, failure) in expected {
         let row = rows.iter().find(|r| r.name == *name).unwrap();
@@ -377,4 +374,94 @@ fn expect_rows(rows: &[vouch_release::ImageRow], expected: &[(&str, Option<&str>
             }
         }
     }
+}
+
+/// A license revoked while its release is being verified: the images checked
+/// before still verified, the proxy's 401 stops the run, and the outcome is an
+/// access failure (the CLI's exit 4) that names the revocation once — never a
+/// failed verification, never a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_license_revoked_mid_release_stops_the_run_as_an_access_failure() {
+    let Some((w, sigstore, mut publisher)) = signing_world("").await else {
+        return;
+    };
+    let names = ["operator", "gateway", "ui", "api"];
+    for name in names {
+        let atts = standard_attestations(
+            name,
+            "1.0",
+            "https://github.com/acme/platform/.github/workflows/release.yml",
+            &vendor(),
+        );
+        publisher.push_signed_image(
+            &sigstore,
+            &format!("acme/{name}"),
+            "1.0",
+            Layout::Bundle,
+            Some(&vendor()),
+            &atts,
+        );
+    }
+    let proxy = w.proxy.addr.to_string();
+    let toml = release_policy(&format!("{proxy}/proxy/{APP}/{UPSTREAM}/acme"), &names);
+    let mut release = Release::new(&proxy, &w.licenses.stable, &sigstore, &toml);
+    release.options.concurrency = 1;
+    let stable = w
+        .proxy
+        .store
+        .licenses(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| {
+            l.app.as_str() == APP
+                && l.channels.iter().any(|c| c.as_str() == "stable")
+                && l.revoked_at.is_none()
+                && l.expires_at.is_some_and(|t| t > jiff::Timestamp::now())
+        })
+        .expect("the stable license of setup_licenses");
+    let store = w.proxy.store.clone();
+    let report = vouch_release::verify_release(
+        &release.customer,
+        release.material.clone(),
+        &release.policy,
+        &release.options,
+        |p| {
+            if p.done == 1 {
+                // One image verified: the vendor revokes the license before
+                // the next image is started (one at a time).
+                tokio::task::block_in_place(|| {
+                    tokio::runtime::Handle::current()
+                        .block_on(store.revoke_license(stable.number, jiff::Timestamp::now()))
+                        .unwrap()
+                });
+            }
+        },
+    )
+    .await;
+    let table = vouch_release::to_table(&report);
+    let verdicts: Vec<vouch_release::Verdict> = report.rows.iter().map(|r| r.verdict).collect();
+    use vouch_release::Verdict::{Error, Ok};
+    assert_eq!(verdicts, [Ok, Error, Error, Error], "{table}");
+    let vouch_release::Outcome::AccessFailed(access) = report.outcome() else {
+        panic!(
+            "expected an access failure: {:?}\n{table}",
+            report.outcome()
+        );
+    };
+    assert_eq!(access.image, "gateway", "{table}");
+    assert!(access.message.contains("401"), "{}", access.message);
+    assert!(
+        access.message.contains("was revoked at"),
+        "{}",
+        access.message
+    );
+    assert!(!report.passed());
+    // The table says once which images went unchecked; the cause is the
+    // caller's to print, once.
+    assert_eq!(table.matches("ERROR ").count(), 1, "{table}");
+    assert!(
+        table.contains("3 of 4 images not checked (gateway, ui, api)"),
+        "{table}"
+    );
 }

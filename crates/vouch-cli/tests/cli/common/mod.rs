@@ -75,3 +75,107 @@ pub fn assert_fails(out: &Output, code: i32, fragment: &str) {
     assert_eq!(out.status.code(), Some(code), "{stderr}");
     assert!(stderr.contains(fragment), "{fragment:?} not in: {stderr}");
 }
+
+/// A loopback port nothing listens on (bound, then released): a registry or
+/// mirror there is unreachable.
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Asserts an access failure: exit 4, and `cause` said exactly once.
+pub fn assert_access_failure(out: &Output, cause: &str) {
+    assert_fails(out, 4, cause);
+    let stderr = stderr(out);
+    assert_eq!(
+        stderr.matches(cause).count(),
+        1,
+        "said more than once: {stderr}"
+    );
+}
+
+/// A loopback HTTP forwarder in front of a registry that plays a license
+/// revoked mid-run: requests are passed through until one asks for a path
+/// containing `trigger`; from then on every request is answered 401, as
+/// vouch-proxy answers a revoked license.
+pub struct RevokingForwarder {
+    /// `127.0.0.1:PORT`.
+    pub host: String,
+}
+
+/// vouch-proxy's answer to a revoked license.
+const REVOKED_BODY: &str = r#"{"errors":[{"code":"UNAUTHORIZED","message":"license 7 was revoked at 2026-12-07T10:00:00Z","detail":null}]}"#;
+
+impl RevokingForwarder {
+    /// Forwards to `upstream` (`host:port`, plain HTTP) until `trigger` is seen.
+    pub fn start(upstream: &str, trigger: &str) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let revoked = Arc::new(AtomicBool::new(false));
+        let (upstream, trigger) = (upstream.to_string(), trigger.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (upstream, trigger, revoked) =
+                    (upstream.clone(), trigger.clone(), revoked.clone());
+                std::thread::spawn(move || {
+                    let Some(head) = read_head(&client) else {
+                        return;
+                    };
+                    let path = head.split(' ').nth(1).unwrap_or_default().to_string();
+                    if path.contains(&trigger) {
+                        revoked.store(true, Ordering::SeqCst);
+                    }
+                    if revoked.load(Ordering::SeqCst) {
+                        let answer = format!(
+                            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n\
+                             WWW-Authenticate: Basic realm=\"vouch-proxy\"\r\n\
+                             Content-Length: {}\r\nConnection: close\r\n\r\n{REVOKED_BODY}",
+                            REVOKED_BODY.len()
+                        );
+                        let _ = (&client).write_all(answer.as_bytes());
+                        return;
+                    }
+                    forward(&client, &head, &upstream);
+                });
+            }
+        });
+        Self { host }
+    }
+}
+
+use std::io::{Read as _, Write as _};
+
+/// The request line and headers (GET and HEAD carry no body).
+fn read_head(mut stream: &std::net::TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 || head.len() > 64 * 1024 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).ok()
+}
+
+/// Sends `head` upstream with `Connection: close` and copies the answer back.
+fn forward(mut client: &std::net::TcpStream, head: &str, upstream: &str) {
+    let Ok(mut server) = std::net::TcpStream::connect(upstream) else {
+        return;
+    };
+    let mut request: String = head
+        .trim_end()
+        .lines()
+        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+        .map(|line| format!("{line}\r\n"))
+        .collect();
+    request.push_str("Connection: close\r\n\r\n");
+    if server.write_all(request.as_bytes()).is_ok() {
+        let _ = std::io::copy(&mut server, &mut client);
+    }
+}
