@@ -11,7 +11,8 @@ use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
 use der::{Decode as _, Encode as _};
-use sigstore_types::bundle::InclusionProof;
+use sha2::Digest as _;
+use sigstore_types::bundle::{InclusionProof, VerificationMaterialContent};
 use sigstore_types::{Bundle, Checkpoint, KindVersion, Sha256Hash, TransparencyLogEntry};
 
 use crate::error::VerifyError;
@@ -23,6 +24,7 @@ pub(crate) fn check_unchecked_fields(
     bundle: &Bundle,
 ) -> Result<(), VerifyError> {
     let vm = &bundle.verification_material;
+    check_chain_intermediates(material, &vm.content)?;
     for (i, entry) in vm.tlog_entries.iter().enumerate() {
         check_log_entry(material, i, entry)?;
     }
@@ -33,6 +35,33 @@ pub(crate) fn check_unchecked_fields(
         .enumerate()
     {
         check_timestamp(material, i, ts.signed_timestamp.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Certificates after the leaf (v0.1/v0.2 chains) must be the trusted
+/// root's own: `sigstore-verify` makes every certificate of the root's CA
+/// chains a trust anchor, so the leaf chains without the bundle's copy and
+/// an altered intermediate would pass unnoticed. (A self-signed root in the
+/// chain is refused earlier, by `bundle::refuse_root_in_chain`.)
+fn check_chain_intermediates(
+    material: &TrustedMaterial,
+    content: &VerificationMaterialContent,
+) -> Result<(), VerifyError> {
+    let VerificationMaterialContent::X509CertificateChain { certificates } = content else {
+        return Ok(());
+    };
+    for (i, cert) in certificates.iter().enumerate().skip(1) {
+        if !material.is_ca_certificate(cert.raw_bytes.as_bytes()) {
+            return Err(VerifyError::InconsistentCertificateChain {
+                certificate: i,
+                bundle: format!(
+                    "a certificate (SHA-256 {}) that is not in the trusted root",
+                    hex::encode(sha2::Sha256::digest(cert.raw_bytes.as_bytes()))
+                ),
+                expected: "only certificates of the trusted root's Fulcio CA chains".into(),
+            });
+        }
     }
     Ok(())
 }

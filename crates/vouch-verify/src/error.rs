@@ -93,6 +93,19 @@ pub enum VerifyError {
         /// What the signed data or the trusted root says it must be.
         expected: String,
     },
+    /// A certificate after the leaf in a v0.1/v0.2 bundle's chain is not a
+    /// certificate of the trusted root. The chain is verified against the
+    /// root's own certificates, which are all trust anchors, so a bundle
+    /// intermediate is never needed and an altered one would go unnoticed.
+    #[error("certificate {certificate} of the bundle's chain is {bundle}, expected {expected}")]
+    InconsistentCertificateChain {
+        /// Its position in `x509CertificateChain.certificates`.
+        certificate: usize,
+        /// What the bundle has.
+        bundle: String,
+        /// What it must be.
+        expected: String,
+    },
     /// An RFC 3161 timestamp carries an unsigned part that disagrees with
     /// the trusted root or with its own signed part.
     #[error("RFC 3161 timestamp {timestamp}: `{field}` is {bundle}, expected {expected}")]

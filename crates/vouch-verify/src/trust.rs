@@ -33,6 +33,8 @@ pub struct TrustedMaterial {
     log_keys: Keyring,
     /// Every certificate of every timestamp authority's chain (DER).
     tsa_certificates: Vec<Vec<u8>>,
+    /// Every certificate of every Fulcio CA's chain (DER).
+    ca_certificates: Vec<Vec<u8>>,
 }
 
 impl TrustedMaterial {
@@ -90,11 +92,18 @@ impl TrustedMaterial {
             .flat_map(|tsa| &tsa.cert_chain.certificates)
             .map(|cert| cert.raw_bytes.as_bytes().to_vec())
             .collect();
+        let ca_certificates = root
+            .certificate_authorities
+            .iter()
+            .flat_map(|ca| &ca.cert_chain.certificates)
+            .map(|cert| cert.raw_bytes.as_bytes().to_vec())
+            .collect();
         Ok(Self {
             verifier,
             log_ids,
             log_keys,
             tsa_certificates,
+            ca_certificates,
         })
     }
 
@@ -115,6 +124,11 @@ impl TrustedMaterial {
     /// The transparency logs' keys, by log ID.
     pub(crate) fn log_keys(&self) -> &Keyring {
         &self.log_keys
+    }
+
+    /// Whether `der` is one of the Fulcio CAs' certificates.
+    pub(crate) fn is_ca_certificate(&self, der: &[u8]) -> bool {
+        self.ca_certificates.iter().any(|c| c == der)
     }
 
     /// Whether `der` is one of the timestamp authorities' certificates.

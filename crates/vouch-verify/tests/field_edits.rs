@@ -154,6 +154,7 @@ fn other_cases(f: &Path) -> Vec<Case> {
         root: read(&f.join("cosign/trusted_root_pgi.json")),
         policy: keyless("cody@soyland.com", "https://github.com/login/oauth"),
     });
+    cases.push(v01_with_intermediate(f));
     let othername = read(&f.join("sigstore-go/pkg/testing/data/bundles/othername.sigstore.json"));
     cases.push(Case {
         name: "sigstore-go/othername.sigstore.json".into(),
@@ -163,6 +164,37 @@ fn other_cases(f: &Path) -> Vec<Case> {
         policy: keyless("foo!oidc.local", "http://oidc.local:8080"),
     });
     cases
+}
+
+/// conformance `happy-path-v0.1` with the production Fulcio intermediate
+/// appended to its chain, as v0.1/v0.2 bundles may carry it: no real
+/// fixture that verifies has an intermediate, and its edits must be refused
+/// too.
+fn v01_with_intermediate(f: &Path) -> Case {
+    let production = read(&f.join("trust/production-trusted_root.json"));
+    let dir = f.join("sigstore-conformance/test/assets/bundle-verify");
+    let root: Value = serde_json::from_slice(&production).unwrap();
+    let intermediate = root["certificateAuthorities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ca| &ca["certChain"]["certificates"])
+        .find(|chain| chain.as_array().unwrap().len() > 1)
+        .expect("a CA with an intermediate")[0]
+        .clone();
+    let mut bundle: Value =
+        serde_json::from_slice(&read(&dir.join("happy-path-v0.1/bundle.sigstore.json"))).unwrap();
+    bundle["verificationMaterial"]["x509CertificateChain"]["certificates"]
+        .as_array_mut()
+        .unwrap()
+        .push(intermediate);
+    Case {
+        name: "conformance/happy-path-v0.1 + Fulcio intermediate".into(),
+        bundle: serde_json::to_vec(&bundle).unwrap(),
+        root: production,
+        artifact: Artifact::Bytes(read(&dir.join("a.txt"))),
+        policy: keyless(CONFORMANCE_IDENTITY, GHA_ISSUER),
+    }
 }
 
 /// The sha256 subject of a DSSE statement (read unverified, only to know

@@ -251,3 +251,52 @@ fn timestamp_digest_algorithm_list_not_naming_the_signers_is_refused() {
         )
     });
 }
+
+#[test]
+fn altered_intermediate_in_a_v01_chain_is_refused() {
+    // The trusted root's CA certificates are all trust anchors, so the leaf
+    // chains without the bundle's intermediate: an altered copy went unseen.
+    let Some(c) = case("happy-path-v0.1") else {
+        return;
+    };
+    let root: Value = serde_json::from_slice(
+        &fs::read(
+            c.cases
+                .join("../../../../trust/production-trusted_root.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut intermediate = root["certificateAuthorities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ca| &ca["certChain"]["certificates"])
+        .find(|chain| chain.as_array().unwrap().len() > 1)
+        .unwrap()[0]
+        .clone();
+    let mut json = c.json();
+    let chain = |j: &mut Value| {
+        j["verificationMaterial"]["x509CertificateChain"]["certificates"]
+            .as_array_mut()
+            .unwrap()
+            .clone()
+    };
+    let mut with_it = chain(&mut json);
+    with_it.push(intermediate.clone());
+    json["verificationMaterial"]["x509CertificateChain"]["certificates"] = Value::Array(with_it);
+    c.verify(&json).expect("the genuine intermediate verifies");
+    flip_base64(&mut intermediate["rawBytes"], 20);
+    let mut altered = c.json();
+    let mut certs = chain(&mut altered);
+    certs.push(intermediate);
+    altered["verificationMaterial"]["x509CertificateChain"]["certificates"] = Value::Array(certs);
+    let err = c.verify(&altered).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::InconsistentCertificateChain { certificate: 1, .. }
+        ),
+        "{err:?}"
+    );
+}
