@@ -120,6 +120,9 @@ pub fn verify_bundle(
         check: describe_failure(&source),
         source,
     })?;
+    // Fields sigstore-verify leaves unchecked (issue 13): checked after it,
+    // so that a forged signature or proof reports its own, more basic error.
+    crate::consistency::check_unchecked_fields(material, b)?;
 
     let signer = match policy {
         SignerPolicy::PublicKey(_) => Signer::PublicKey,

@@ -78,6 +78,47 @@ pub enum VerifyError {
         #[source]
         source: sigstore_verify::Error,
     },
+    /// A transparency-log entry carries a field that disagrees with the
+    /// signed data it duplicates (the checkpoint, the entry itself) or with
+    /// the trusted root. No signature is forged this way, but a field nothing
+    /// checks is malleability a verifier must not have (issue 13).
+    #[error("transparency log entry {entry}: `{field}` is {bundle}, expected {expected}")]
+    InconsistentLogEntry {
+        /// The entry's position in `verificationMaterial.tlogEntries`.
+        entry: usize,
+        /// The bundle field, e.g. `inclusionProof.rootHash`.
+        field: &'static str,
+        /// What the bundle says.
+        bundle: String,
+        /// What the signed data or the trusted root says it must be.
+        expected: String,
+    },
+    /// A certificate after the leaf in a v0.1/v0.2 bundle's chain is not a
+    /// certificate of the trusted root. The chain is verified against the
+    /// root's own certificates, which are all trust anchors, so a bundle
+    /// intermediate is never needed and an altered one would go unnoticed.
+    #[error("certificate {certificate} of the bundle's chain is {bundle}, expected {expected}")]
+    InconsistentCertificateChain {
+        /// Its position in `x509CertificateChain.certificates`.
+        certificate: usize,
+        /// What the bundle has.
+        bundle: String,
+        /// What it must be.
+        expected: String,
+    },
+    /// An RFC 3161 timestamp carries an unsigned part that disagrees with
+    /// the trusted root or with its own signed part.
+    #[error("RFC 3161 timestamp {timestamp}: `{field}` is {bundle}, expected {expected}")]
+    InconsistentTimestamp {
+        /// The timestamp's position in `timestampVerificationData.rfc3161Timestamps`.
+        timestamp: usize,
+        /// The part of the token, e.g. `SignedData.certificates`.
+        field: &'static str,
+        /// What the token says.
+        bundle: String,
+        /// What it must be.
+        expected: String,
+    },
     /// The bundle is signed with a key but the policy wants a Fulcio
     /// certificate, or the other way round.
     #[error("signer kind mismatch: expected {expected}, the bundle has {found}")]

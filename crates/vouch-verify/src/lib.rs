@@ -30,6 +30,7 @@
 
 mod bundle;
 mod claims;
+mod consistency;
 mod digest;
 mod error;
 mod legacy;

@@ -4,7 +4,9 @@
 //! Loading is pure: bytes in, prepared keys out. Where the bytes come from
 //! (embedded, a file, TUF) is `vouch-trust`'s business.
 
+use sigstore_crypto::Keyring;
 use sigstore_trust_root::TrustedRoot;
+use sigstore_types::Sha256Hash;
 use sigstore_verify::Verifier;
 
 use crate::error::VerifyError;
@@ -25,6 +27,14 @@ pub const TRUSTED_ROOT_MEDIA_TYPES: [&str; 2] = [
 /// A parsed and checked trusted root, ready to verify many signatures.
 pub struct TrustedMaterial {
     verifier: Verifier,
+    /// The log IDs of the transparency logs (`tlogs[].logId.keyId`).
+    log_ids: Vec<Sha256Hash>,
+    /// The transparency logs' keys, by log ID.
+    log_keys: Keyring,
+    /// Every certificate of every timestamp authority's chain (DER).
+    tsa_certificates: Vec<Vec<u8>>,
+    /// Every certificate of every Fulcio CA's chain (DER).
+    ca_certificates: Vec<Vec<u8>>,
 }
 
 impl TrustedMaterial {
@@ -69,11 +79,61 @@ impl TrustedMaterial {
         }
         let root = TrustedRoot::from_json(text).map_err(|e| bad(e.to_string()))?;
         let verifier = Verifier::new(&root).map_err(|e| bad(e.to_string()))?;
-        Ok(Self { verifier })
+        let log_ids = root
+            .tlogs
+            .iter()
+            .map(|log| Sha256Hash::try_from(log.log_id.key_id.as_bytes()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(format!("tlog log ID: {e}")))?;
+        let log_keys = root.rekor_keys().map_err(|e| bad(e.to_string()))?;
+        let tsa_certificates = root
+            .timestamp_authorities
+            .iter()
+            .flat_map(|tsa| &tsa.cert_chain.certificates)
+            .map(|cert| cert.raw_bytes.as_bytes().to_vec())
+            .collect();
+        let ca_certificates = root
+            .certificate_authorities
+            .iter()
+            .flat_map(|ca| &ca.cert_chain.certificates)
+            .map(|cert| cert.raw_bytes.as_bytes().to_vec())
+            .collect();
+        Ok(Self {
+            verifier,
+            log_ids,
+            log_keys,
+            tsa_certificates,
+            ca_certificates,
+        })
     }
 
     pub(crate) fn verifier(&self) -> &Verifier {
         &self.verifier
+    }
+
+    /// Whether `id` is the log ID of a transparency log of this root.
+    pub(crate) fn knows_log(&self, id: &Sha256Hash) -> bool {
+        self.log_ids.contains(id)
+    }
+
+    /// The log IDs of this root's transparency logs.
+    pub(crate) fn log_ids(&self) -> &[Sha256Hash] {
+        &self.log_ids
+    }
+
+    /// The transparency logs' keys, by log ID.
+    pub(crate) fn log_keys(&self) -> &Keyring {
+        &self.log_keys
+    }
+
+    /// Whether `der` is one of the Fulcio CAs' certificates.
+    pub(crate) fn is_ca_certificate(&self, der: &[u8]) -> bool {
+        self.ca_certificates.iter().any(|c| c == der)
+    }
+
+    /// Whether `der` is one of the timestamp authorities' certificates.
+    pub(crate) fn is_tsa_certificate(&self, der: &[u8]) -> bool {
+        self.tsa_certificates.iter().any(|c| c == der)
     }
 }
 
