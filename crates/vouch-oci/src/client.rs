@@ -71,6 +71,23 @@ pub struct ClientOptions {
     pub max_concurrency: usize,
     /// `User-Agent`.
     pub user_agent: String,
+    /// When the referrers API's failure sends discovery to the tag schema.
+    pub referrers_fallback: ReferrersFallback,
+}
+
+/// When a failing referrers API sends discovery to the referrers tag schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReferrersFallback {
+    /// Only where distribution-spec v1.1 says (404, 400, 406, a 200 that is
+    /// not an image index); any other failure is an error (the default:
+    /// ATTACKS.md G.72, a registry must not hide signatures by answering 500).
+    #[default]
+    AsSpecified,
+    /// Also after a 5xx (`--referrers-fallback-on-error`): for a broken
+    /// registry or proxy, so images signed in the legacy `.sig` layout can
+    /// still be verified. The fallback is reported
+    /// ([`crate::ReferrersSource::TagSchemaAfterError`]), never silent.
+    OnServerError,
 }
 
 impl Default for ClientOptions {
@@ -80,6 +97,7 @@ impl Default for ClientOptions {
             transport: Transport::Https,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             user_agent: format!("vouch/{}", env!("CARGO_PKG_VERSION")),
+            referrers_fallback: ReferrersFallback::default(),
         }
     }
 }
@@ -142,6 +160,11 @@ impl RegistryClient {
         self.inner
             .requests
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// When a failing referrers API sends discovery to the tag schema.
+    pub fn referrers_fallback(&self) -> ReferrersFallback {
+        self.inner.options.referrers_fallback
     }
 
     /// `scheme://host` for a registry.

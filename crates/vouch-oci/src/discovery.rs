@@ -5,13 +5,16 @@
 //! The referrers fallback happens **only** where distribution-spec v1.1 says
 //! so — 404, 400, 406, or a 200 whose body is not an image index (SPEC.md
 //! §1.3). Any other failure (401, 403, 429, 5xx, a timeout) is an error that
-//! says what happened, never a silent "no signatures" (ATTACKS.md G.72).
+//! says what happened, never a silent "no signatures" (ATTACKS.md G.72) —
+//! unless the caller opted in to falling back after a 5xx
+//! ([`ReferrersFallback::OnServerError`]), and then the fallback is reported.
 
 use reqwest::{Method, StatusCode};
 use vouch_verify::{LegacyAttestation, LegacySignature, Sha256Digest};
 
 use crate::client::{
-    MAX_ATTACHMENT_SIZE, MAX_MANIFEST_SIZE, RegistryClient, media_type, read_limited,
+    MAX_ATTACHMENT_SIZE, MAX_MANIFEST_SIZE, ReferrersFallback, RegistryClient, media_type,
+    read_limited,
 };
 use crate::error::OciError;
 use crate::oci::{
@@ -49,6 +52,23 @@ pub enum ReferrersSource {
         /// What the API answered (e.g. `404`).
         because: String,
     },
+    /// The referrers tag schema after the API failed with a server error,
+    /// because the caller asked for that ([`ReferrersFallback::OnServerError`]).
+    /// Referrers only the API lists (cosign v3 bundles) may be missed: say so.
+    TagSchemaAfterError {
+        /// The API's failure.
+        error: String,
+    },
+}
+
+/// What the referrers API answered.
+enum ApiAnswer {
+    /// The referrers.
+    Listed(Vec<Descriptor>),
+    /// What distribution-spec says an unsupporting registry answers.
+    Unsupported(String),
+    /// A server error the caller allowed a fallback after.
+    ServerError(String),
 }
 
 /// The referrers of a subject.
@@ -93,10 +113,14 @@ impl RegistryClient {
         artifact_type: Option<&str>,
     ) -> Result<Referrers, OciError> {
         let (mut manifests, source) = match self.referrers_api(repo, subject).await? {
-            Ok(list) => (list, ReferrersSource::Api),
-            Err(because) => (
+            ApiAnswer::Listed(list) => (list, ReferrersSource::Api),
+            ApiAnswer::Unsupported(because) => (
                 self.referrers_tag_schema(repo, subject).await?,
                 ReferrersSource::TagSchema { because },
+            ),
+            ApiAnswer::ServerError(error) => (
+                self.referrers_tag_schema(repo, subject).await?,
+                ReferrersSource::TagSchemaAfterError { error },
             ),
         };
         if let Some(wanted) = artifact_type {
@@ -105,13 +129,13 @@ impl RegistryClient {
         Ok(Referrers { manifests, source })
     }
 
-    /// `Ok(Ok(list))` from the API; `Ok(Err(reason))` when the spec says to
-    /// fall back; `Err` for every other failure.
+    /// The API's list, or why to fall back to the tag schema; `Err` for
+    /// every failure that is not a reason to.
     async fn referrers_api(
         &self,
         repo: &Repository,
         subject: &Sha256Digest,
-    ) -> Result<Result<Vec<Descriptor>, String>, OciError> {
+    ) -> Result<ApiAnswer, OciError> {
         let mut path = format!("/v2/{}/referrers/{subject}", repo.path());
         let mut all = Vec::new();
         for page in 0..MAX_REFERRER_PAGES {
@@ -123,12 +147,20 @@ impl RegistryClient {
                     StatusCode::NOT_FOUND
                     | StatusCode::BAD_REQUEST
                     | StatusCode::NOT_ACCEPTABLE => {
-                        return Ok(Err(format!("the referrers API answered {status}")));
+                        return Ok(ApiAnswer::Unsupported(format!(
+                            "the referrers API answered {status}"
+                        )));
                     }
                     StatusCode::OK if content_type != OCI_INDEX => {
-                        return Ok(Err(format!(
+                        return Ok(ApiAnswer::Unsupported(format!(
                             "the referrers API answered 200 with Content-Type `{content_type}`, not an image index"
                         )));
+                    }
+                    s if s.is_server_error()
+                        && self.referrers_fallback() == ReferrersFallback::OnServerError =>
+                    {
+                        let error = self.status_error(repo, &path, response).await;
+                        return Ok(ApiAnswer::ServerError(error.to_string()));
                     }
                     _ => {}
                 }
@@ -142,7 +174,15 @@ impl RegistryClient {
             }
             let next = next_link(response.headers());
             let bytes = read_limited(response, MAX_MANIFEST_SIZE, "referrers index").await?;
-            let index: ImageIndex = oci::parse(&bytes, "referrers index")?;
+            let index: ImageIndex =
+                oci::parse(&bytes, "referrers index").map_err(|e| OciError::Referrers {
+                    subject: format!("{repo}@{subject}"),
+                    reason: format!(
+                        "GET {}{path} answered 200 with Content-Type `{OCI_INDEX}` but the \
+                         body is not a valid image index ({e})",
+                        self.base_url(repo.registry())
+                    ),
+                })?;
             all.extend(index.manifests);
             if all.len() > MAX_REFERRERS {
                 return Err(OciError::Referrers {
@@ -158,7 +198,7 @@ impl RegistryClient {
                         reason: format!("refusing to follow a Link to another host: {next}"),
                     });
                 }
-                None => return Ok(Ok(all)),
+                None => return Ok(ApiAnswer::Listed(all)),
             }
         }
         Err(OciError::Referrers {

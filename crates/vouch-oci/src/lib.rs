@@ -11,7 +11,7 @@ mod reference;
 pub use client::{
     CONNECT_TIMEOUT, ClientOptions, DEFAULT_MAX_CONCURRENCY, Fetched, MAX_ATTACHMENT_SIZE,
     MAX_MANIFEST_SIZE, MAX_RETRIES, MAX_RETRY_AFTER, REQUEST_TIMEOUT, RETRY_BASE_DELAY,
-    RegistryClient, Transport,
+    ReferrersFallback, RegistryClient, Transport,
 };
 pub use credentials::{AuthLocations, Credential, CredentialStore, MAX_AUTH_FILE_SIZE};
 pub use discovery::{

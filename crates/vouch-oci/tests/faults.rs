@@ -469,3 +469,77 @@ async fn unreachable_token_realm_fails_with_a_message() {
         .unwrap_err();
     assert!(matches!(err, OciError::Unreachable { .. }), "{err}");
 }
+
+/// `--referrers-fallback-on-error`: after a 5xx (and only then) the tag
+/// schema is searched, and the source says it was a fallback after an error.
+#[tokio::test]
+async fn referrers_5xx_falls_back_only_when_asked_and_the_source_says_so() {
+    let d = Sha256Digest::of(b"image");
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{INDEX}","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":1}}]}}"#,
+        Sha256Digest::of(b"r")
+    );
+    let asking = RegistryClient::new(ClientOptions {
+        referrers_fallback: ReferrersFallback::OnServerError,
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    for (status, falls_back) in [(500, true), (502, true), (401, false), (403, false)] {
+        let s = stub(|_| {
+            routes(vec![
+                (
+                    format!("/v2/acme/app/referrers/{d}"),
+                    vec![answer(status, &[("Content-Type", "text/plain")], b"broken")],
+                ),
+                (
+                    format!("/v2/acme/app/manifests/sha256-{}", d.hex()),
+                    vec![answer(200, &[("Content-Type", INDEX)], index.as_bytes())],
+                ),
+            ])
+        })
+        .await;
+        let found = asking.referrers(&repo(s.port), &d, None).await;
+        if falls_back {
+            let found = found.unwrap();
+            assert!(
+                matches!(&found.source, ReferrersSource::TagSchemaAfterError { error } if error.contains(&format!("HTTP {status}"))),
+                "{status}: {:?}",
+                found.source
+            );
+            assert_eq!(found.manifests.len(), 1, "{status}");
+            // Without the opt-in the same answer is an error.
+            let err = client()
+                .referrers(&repo(s.port), &d, None)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, OciError::Referrers { .. }), "{status}: {err}");
+        } else {
+            let err = found.unwrap_err();
+            assert!(err.is_access_failure(), "{status}: {err}");
+        }
+    }
+}
+
+/// A 200 that claims to be an image index but is not JSON names the URL and
+/// what the registry must answer instead.
+#[tokio::test]
+async fn a_malformed_referrers_index_names_the_url_and_the_fix() {
+    let d = Sha256Digest::of(b"image");
+    let s = stub(|_| {
+        routes(vec![(
+            format!("/v2/acme/app/referrers/{d}"),
+            vec![answer(200, &[("Content-Type", INDEX)], b"{\"manifests\": [")],
+        )])
+    })
+    .await;
+    let err = client()
+        .referrers(&repo(s.port), &d, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OciError::Referrers { .. }), "{err}");
+    let text = err.to_string();
+    let url = format!("GET http://127.0.0.1:{}/v2/acme/app/referrers/{d}", s.port);
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains("not a valid image index"), "{text}");
+    assert!(text.contains("must answer 200 with an image index, or 404"), "{text}");
+}

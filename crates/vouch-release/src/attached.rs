@@ -3,7 +3,7 @@
 //! attestations (cosign v2). Shared by `vouch verify`, `verify-attestation`
 //! and `verify-release`.
 
-use vouch_oci::{OciError, RegistryClient, Repository};
+use vouch_oci::{OciError, ReferrersSource, RegistryClient, Repository};
 use vouch_verify::{
     ArtifactInput, LegacySignature, Sha256Digest, SignerPolicy, SigstoreBundle, TrustedMaterial,
     VerifiedAttestation, VerifiedSignature, verify_attestation, verify_legacy_attestation,
@@ -46,7 +46,7 @@ impl ImageSignature {
 }
 
 /// What verified on one image, and what did not.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Attached {
     /// Verified signatures.
     pub signatures: Vec<ImageSignature>,
@@ -58,6 +58,24 @@ pub struct Attached {
     pub signature_candidates: usize,
     /// How many attestation candidates there were (bundle referrers and `.att` layers).
     pub attestation_candidates: usize,
+    /// How the bundle referrers were listed.
+    pub referrers: ReferrersSource,
+}
+
+impl Attached {
+    /// A warning to show when the referrers were listed from the tag schema
+    /// only because the referrers API failed and the caller allowed that.
+    pub fn fallback_warning(&self) -> Option<String> {
+        match &self.referrers {
+            ReferrersSource::TagSchemaAfterError { error } => Some(format!(
+                "the referrers API failed ({error}); as --referrers-fallback-on-error allows, \
+                 only the referrers tag schema and the legacy .sig/.att tags were searched, so \
+                 signatures and attestations attached only through the referrers API (cosign \
+                 v3 bundles) were not seen"
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Lists what is attached to `repo@digest` once and verifies all of it against `signer`.
@@ -69,7 +87,7 @@ pub async fn verify_attached(
     signer: &SignerPolicy,
     lookup: Lookup,
 ) -> Result<Attached, OciError> {
-    let (bundles, _) = client.sigstore_bundles(repo, &digest).await?;
+    let (bundles, referrers) = client.sigstore_bundles(repo, &digest).await?;
     let legacy_sigs = match lookup {
         Lookup::Attestations => Vec::new(),
         _ => client.legacy_signatures(repo, &digest).await?,
@@ -79,9 +97,12 @@ pub async fn verify_attached(
         _ => client.legacy_attestations(repo, &digest).await?,
     };
     let mut found = Attached {
+        signatures: Vec::new(),
+        attestations: Vec::new(),
+        rejected: Vec::new(),
         signature_candidates: bundles.len() + legacy_sigs.len(),
         attestation_candidates: bundles.len() + legacy_atts.len(),
-        ..Attached::default()
+        referrers,
     };
     let subject = ArtifactInput::Sha256(digest);
     for referrer in &bundles {

@@ -75,6 +75,9 @@ pub fn to_table(report: &ReleaseReport) -> String {
         for p in &r.problems {
             out.push_str(&format!("{} {}: {p}\n", verdict_text(r.verdict), r.name));
         }
+        for w in &r.warnings {
+            out.push_str(&format!("WARNING {}: {w}\n", r.name));
+        }
     }
     if let Some(access) = &report.access_failure {
         let unchecked: Vec<&str> = rows

@@ -84,6 +84,9 @@ pub struct ImageRow {
     pub missing: bool,
     /// Every failed check, naming the check (or why the image was skipped).
     pub problems: Vec<String>,
+    /// What the verdict does not show but a person should know (e.g. that
+    /// the referrers API failed and only the tag schema was searched).
+    pub warnings: Vec<String>,
     /// The verified OpenVEX document, for `--vex-dir`.
     #[serde(skip)]
     pub vex_document: Option<String>,
@@ -103,6 +106,7 @@ impl ImageRow {
             verdict: Verdict::Ok,
             missing: false,
             problems: Vec::new(),
+            warnings: Vec::new(),
             vex_document: None,
         }
     }
@@ -428,7 +432,10 @@ async fn verify_signed_image(
     )
     .await
     {
-        Ok(found) => check_signed(row, image, found).finish(),
+        Ok(found) => {
+            row.warnings.extend(found.fallback_warning());
+            check_signed(row, image, found).finish()
+        }
         Err(e) => row.registry_error("listing signatures and attestations", &e),
     }
 }
@@ -588,6 +595,7 @@ async fn verify_third_party(
     if let Some(signer) = &image.signer {
         match verify_attached(client, material, repo, pinned, signer, Lookup::Signatures).await {
             Ok(found) => {
+                row.warnings.extend(found.fallback_warning());
                 row.signer = found.signatures.first().map(|s| signer_of(s.signature()));
                 if found.signatures.is_empty() {
                     row.problems.push(no_signature(&found));

@@ -39,6 +39,16 @@ pub fn run(args: &DiscoverArgs) -> Result<(), Failure> {
             vouch_oci::ReferrersSource::TagSchema { because } => {
                 format!("referrers tag schema, because {because}")
             }
+            vouch_oci::ReferrersSource::TagSchemaAfterError { error } => {
+                eprintln!(
+                    "WARNING: the referrers API failed ({error}); as \
+                     --referrers-fallback-on-error allows, the referrers listed are the tag \
+                     schema's, which may miss referrers only the API has"
+                );
+                "referrers tag schema, after the referrers API failed \
+                 (--referrers-fallback-on-error)"
+                    .to_string()
+            }
         };
         let tree = json!({
             "image": format!("{}@{}", image.reference.repository(), image.digest),

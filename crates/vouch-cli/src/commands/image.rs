@@ -211,6 +211,9 @@ pub async fn attached(
         lookup,
     )
     .await?;
+    if let Some(warning) = found.fallback_warning() {
+        eprintln!("WARNING: {}@{}: {warning}", image.signatures, image.digest);
+    }
     let (candidates, what, suffix) = match lookup {
         vouch_release::Lookup::Attestations => {
             (found.attestation_candidates, "attestations", "att")
