@@ -8,6 +8,7 @@ mod common;
 mod attestation;
 mod audit;
 mod bad_input;
+mod broken_pipe;
 mod conformance;
 mod image;
 mod release;
