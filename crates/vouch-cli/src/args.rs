@@ -205,10 +205,13 @@ pub struct IdentityArgs {
 /// How registries are reached.
 #[derive(Debug, Args)]
 pub struct RegistryArgs {
-    /// Reach registries over plain HTTP (loopback registries always are).
+    /// Allow plain HTTP to any registry (cosign's flag): HTTPS is tried
+    /// first, plain HTTP when it fails. Loopback registries always may.
+    /// Testing only.
     #[arg(long)]
     pub allow_http_registry: bool,
-    /// Reach registries over HTTPS without verifying their certificates.
+    /// Skip TLS certificate verification (cosign's flag): accept self-signed
+    /// or expired certificates. Does not allow plain HTTP. Testing only.
     #[arg(long)]
     pub allow_insecure_registry: bool,
     /// Look for signatures and attestations in this repository instead of

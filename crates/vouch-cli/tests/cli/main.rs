@@ -11,5 +11,6 @@ mod bad_input;
 mod broken_pipe;
 mod conformance;
 mod image;
+mod registry_flags;
 mod release;
 mod trust;
