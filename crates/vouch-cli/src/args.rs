@@ -205,12 +205,22 @@ pub struct IdentityArgs {
 /// How registries are reached.
 #[derive(Debug, Args)]
 pub struct RegistryArgs {
-    /// Reach registries over plain HTTP (loopback registries always are).
+    /// Allow plain HTTP to any registry (cosign's flag): HTTPS is tried
+    /// first, plain HTTP when it fails. Loopback registries always may.
+    /// Testing only.
     #[arg(long)]
     pub allow_http_registry: bool,
-    /// Reach registries over HTTPS without verifying their certificates.
+    /// Skip TLS certificate verification (cosign's flag): accept self-signed
+    /// or expired certificates. Does not allow plain HTTP. Testing only.
     #[arg(long)]
     pub allow_insecure_registry: bool,
+    /// When the registry's referrers API fails with a server error (5xx),
+    /// search the referrers tag schema and the legacy `.sig`/`.att` tags
+    /// anyway, with a WARNING, instead of failing. For a broken registry or
+    /// proxy: signatures attached only through the referrers API (cosign v3
+    /// bundles) are then not seen.
+    #[arg(long)]
+    pub referrers_fallback_on_error: bool,
     /// Look for signatures and attestations in this repository instead of
     /// the image's own (cosign's COSIGN_REPOSITORY).
     #[arg(long, value_name = "REPOSITORY", env = "COSIGN_REPOSITORY")]

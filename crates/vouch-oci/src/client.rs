@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, Semaphore};
 use vouch_verify::Sha256Digest;
 
 use crate::credentials::{Credential, CredentialStore};
-use crate::error::OciError;
+use crate::error::{OciError, SchemesAllowed};
 use crate::reference::{Registry, Repository};
 
 /// distribution's default limit on a manifest body (`maxManifestBodySize`,
@@ -46,18 +46,57 @@ const MAX_TOKEN_RESPONSE: u64 = 1024 * 1024;
 /// Largest error body we keep for messages.
 const MAX_ERROR_BODY: u64 = 16 * 1024;
 
-/// How to reach registries that are not on loopback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Transport {
-    /// HTTPS with certificate verification (the default). Loopback
-    /// registries (`localhost`, `127.0.0.0/8`) use plain HTTP, as docker does.
-    #[default]
+/// The scheme a registry is reached on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
     Https,
-    /// `--allow-http-registry`: plain HTTP everywhere.
-    AllowHttp,
-    /// `--allow-insecure-registry`: HTTPS without certificate verification,
-    /// loopback registries included.
-    InsecureSkipTlsVerify,
+    Http,
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        }
+    }
+}
+
+/// Whether a registry may be reached over plain HTTP: cosign's
+/// `--allow-http-registry`, which marks every registry `name.Insecure` in
+/// go-containerregistry. HTTPS is always tried first (ggcr's `ping`); plain
+/// HTTP is only the fallback when HTTPS fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PlainHttp {
+    /// Only loopback registries (`localhost`, `127.0.0.0/8`) may fall back to
+    /// plain HTTP, as in docker and go-containerregistry (the default).
+    #[default]
+    LoopbackOnly,
+    /// `--allow-http-registry`: any registry may fall back to plain HTTP.
+    Allowed,
+}
+
+/// Whether HTTPS certificates are verified: cosign's
+/// `--allow-insecure-registry` turns verification off
+/// (`tls.Config{InsecureSkipVerify: true}`) and changes nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsVerification {
+    /// Certificates are verified against the platform's roots (the default).
+    #[default]
+    Verify,
+    /// `--allow-insecure-registry`: any certificate is accepted (self-signed,
+    /// expired, another name). For test registries only.
+    InsecureSkipVerify,
+}
+
+/// How to reach registries: two independent settings, as in cosign, so that
+/// neither flag changes what the other means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Transport {
+    /// Which registries may fall back to plain HTTP.
+    pub plain_http: PlainHttp,
+    /// Whether HTTPS certificates are verified.
+    pub tls: TlsVerification,
 }
 
 /// Client settings.
@@ -94,7 +133,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             credentials: CredentialStore::default(),
-            transport: Transport::Https,
+            transport: Transport::default(),
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             user_agent: format!("vouch/{}", env!("CARGO_PKG_VERSION")),
             referrers_fallback: ReferrersFallback::default(),
@@ -124,6 +163,8 @@ struct Inner {
     http: reqwest::Client,
     options: ClientOptions,
     tokens: Mutex<HashMap<String, String>>,
+    /// The scheme each registry answered on, once it has.
+    schemes: std::sync::Mutex<HashMap<String, Scheme>>,
     permits: Semaphore,
     requests: std::sync::atomic::AtomicU64,
 }
@@ -141,7 +182,9 @@ impl RegistryClient {
             .user_agent(options.user_agent.clone())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .danger_accept_invalid_certs(options.transport == Transport::InsecureSkipTlsVerify)
+            .danger_accept_invalid_certs(
+                options.transport.tls == TlsVerification::InsecureSkipVerify,
+            )
             .build()
             .map_err(|e| OciError::Client(e.to_string()))?;
         Ok(Self {
@@ -150,6 +193,7 @@ impl RegistryClient {
                 permits: Semaphore::new(options.max_concurrency.max(1)),
                 options,
                 tokens: Mutex::new(HashMap::new()),
+                schemes: std::sync::Mutex::new(HashMap::new()),
                 requests: std::sync::atomic::AtomicU64::new(0),
             }),
         })
@@ -167,15 +211,81 @@ impl RegistryClient {
         self.inner.options.referrers_fallback
     }
 
-    /// `scheme://host` for a registry.
+    /// `scheme://host` for a registry: the scheme it answered on, or `https`
+    /// before it has answered.
     pub fn base_url(&self, registry: &Registry) -> String {
-        let scheme = match self.inner.options.transport {
-            Transport::InsecureSkipTlsVerify => "https",
-            Transport::AllowHttp => "http",
-            Transport::Https if registry.is_loopback() => "http",
-            Transport::Https => "https",
+        let scheme = self.known_scheme(registry).unwrap_or(Scheme::Https);
+        format!("{}://{}", scheme.as_str(), registry.api_host())
+    }
+
+    fn known_scheme(&self, registry: &Registry) -> Option<Scheme> {
+        let schemes = self.inner.schemes.lock().unwrap_or_else(|e| e.into_inner());
+        schemes.get(registry.as_str()).copied()
+    }
+
+    fn remember_scheme(&self, registry: &Registry, scheme: Scheme) {
+        let mut schemes = self.inner.schemes.lock().unwrap_or_else(|e| e.into_inner());
+        schemes.insert(registry.as_str().to_string(), scheme);
+    }
+
+    /// Whether `registry` may fall back to plain HTTP.
+    fn schemes_allowed(&self, registry: &Registry) -> SchemesAllowed {
+        if self.inner.options.transport.plain_http == PlainHttp::Allowed || registry.is_loopback() {
+            SchemesAllowed::HttpsThenHttp
+        } else {
+            SchemesAllowed::HttpsOnly
+        }
+    }
+
+    /// Sends the request `build` makes for `registry`'s `path`, choosing the
+    /// scheme as go-containerregistry's `ping` does: HTTPS first, then plain
+    /// HTTP where that is allowed. A rejected certificate is not a reason to
+    /// fall back: the server speaks TLS, and plain HTTP would only hide what
+    /// is wrong. The scheme that answers is kept for this client's lifetime.
+    async fn dispatch(
+        &self,
+        registry: &Registry,
+        path: &str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<Response, OciError> {
+        let allowed = self.schemes_allowed(registry);
+        let schemes: &[Scheme] = match (self.known_scheme(registry), allowed) {
+            (Some(Scheme::Https), _) => &[Scheme::Https],
+            (Some(Scheme::Http), _) => &[Scheme::Http],
+            (None, SchemesAllowed::HttpsThenHttp) => &[Scheme::Https, Scheme::Http],
+            (None, _) => &[Scheme::Https],
         };
-        format!("{scheme}://{}", registry.api_host())
+        let mut failures = Vec::new();
+        let mut last_url = String::new();
+        for &scheme in schemes {
+            let url = format!("{}://{}{path}", scheme.as_str(), registry.api_host());
+            self.inner
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match build(&url).send().await {
+                Ok(response) => {
+                    self.remember_scheme(registry, scheme);
+                    return Ok(response);
+                }
+                Err(e) => {
+                    if let Some(reason) = certificate_rejection(&e) {
+                        return Err(OciError::UntrustedCertificate {
+                            registry: registry.to_string(),
+                            url,
+                            reason,
+                        });
+                    }
+                    failures.push(format!("{url}: {}", failure_text(&e)));
+                    last_url = url;
+                }
+            }
+        }
+        Err(OciError::Unreachable {
+            registry: registry.to_string(),
+            url: last_url,
+            reason: failures.join("; "),
+            tried: allowed,
+        })
     }
 
     /// GETs a manifest by tag or digest. `Ok(None)` when the registry says
@@ -324,26 +434,22 @@ impl RegistryClient {
             .acquire()
             .await
             .map_err(|e| OciError::Client(e.to_string()))?;
-        let url = format!("{}{path}", self.base_url(registry));
         let cache_key = format!("{registry}|{scope}");
         let mut authorization = self.inner.tokens.lock().await.get(&cache_key).cloned();
         let mut answered_challenge = false;
         let mut attempt = 0;
         loop {
-            let mut request = self.inner.http.request(method.clone(), &url);
-            if !accept.is_empty() {
-                request = request.header(ACCEPT, accept.join(", "));
-            }
-            if let Some(auth) = &authorization {
-                request = request.header(AUTHORIZATION, auth);
-            }
-            self.inner
-                .requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(e) => return Err(transport_error(registry, &url, e)),
+            let build = |url: &str| {
+                let mut request = self.inner.http.request(method.clone(), url);
+                if !accept.is_empty() {
+                    request = request.header(ACCEPT, accept.join(", "));
+                }
+                if let Some(auth) = &authorization {
+                    request = request.header(AUTHORIZATION, auth);
+                }
+                request
             };
+            let response = self.dispatch(registry, path, build).await?;
             match response.status() {
                 StatusCode::UNAUTHORIZED if !answered_challenge => {
                     answered_challenge = true;
@@ -648,18 +754,73 @@ fn backoff(attempt: u32) -> Duration {
     RETRY_BASE_DELAY * 2u32.saturating_pow(attempt.saturating_sub(1))
 }
 
+/// An error for a request to a URL the registry named (a token realm), which
+/// is used as it is.
 fn transport_error(registry: &Registry, url: &str, e: reqwest::Error) -> OciError {
-    OciError::Unreachable {
-        registry: registry.to_string(),
-        url: url.to_string(),
-        reason: if e.is_timeout() {
-            "timed out".to_string()
-        } else if e.is_connect() {
-            "could not connect".to_string()
-        } else {
-            e.to_string()
+    match certificate_rejection(&e) {
+        Some(reason) => OciError::UntrustedCertificate {
+            registry: registry.to_string(),
+            url: url.to_string(),
+            reason,
+        },
+        None => OciError::Unreachable {
+            registry: registry.to_string(),
+            url: url.to_string(),
+            reason: failure_text(&e),
+            tried: SchemesAllowed::NamedUrl,
         },
     }
+}
+
+/// What went wrong sending a request, from the innermost cause (e.g.
+/// "Connection refused (os error 111)"), which says more than reqwest's
+/// "error sending request".
+fn failure_text(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".to_string();
+    }
+    let mut innermost: &dyn std::error::Error = e;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    let text = innermost.to_string();
+    if e.is_connect() {
+        format!("could not connect: {text}")
+    } else {
+        text
+    }
+}
+
+/// The certificate problem when the TLS handshake failed because the
+/// server's certificate was rejected: `rustls::Error::InvalidCertificate`,
+/// which reqwest's connector hands up inside two nested `io::Error`s (whose
+/// `source()` skips the wrapped error, hence `get_ref`).
+fn certificate_rejection(e: &reqwest::Error) -> Option<String> {
+    match find_rustls_error(e)? {
+        rustls::Error::InvalidCertificate(problem) => {
+            Some(format!("invalid certificate: {problem:?}"))
+        }
+        rustls::Error::NoCertificatesPresented => {
+            Some("the server presented no certificate".to_string())
+        }
+        _ => None,
+    }
+}
+
+fn find_rustls_error<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    if let Some(found) = error.downcast_ref::<rustls::Error>() {
+        return Some(found);
+    }
+    if let Some(inner) = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        && let Some(found) = find_rustls_error(inner)
+    {
+        return Some(found);
+    }
+    find_rustls_error(error.source()?)
 }
 
 /// Parses `Bearer realm="…",service="…",scope="…"` into the scheme and parameters.

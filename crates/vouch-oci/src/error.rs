@@ -59,15 +59,29 @@ pub enum OciError {
         detail: String,
     },
     /// The registry could not be reached.
-    #[error(
-        "cannot reach registry {registry} ({url}): {reason}\nhint: check the address and your network; a registry on another host over plain HTTP needs --allow-http-registry"
-    )]
+    #[error("cannot reach registry {registry}: {reason}\nhint: {}", unreachable_hint(*.tried))]
     Unreachable {
+        /// The registry.
+        registry: String,
+        /// The last URL tried.
+        url: String,
+        /// What failed, for each URL tried.
+        reason: String,
+        /// Which schemes it could be reached on; decides the hint, which
+        /// never suggests a flag that would change nothing.
+        tried: SchemesAllowed,
+    },
+    /// The registry's TLS certificate was rejected. Only happens while
+    /// certificates are verified, so the hint's flag is never already set.
+    #[error(
+        "{registry} ({url}) presented a TLS certificate that is not trusted: {reason}\nhint: if this is a test registry with a self-signed or expired certificate, --allow-insecure-registry skips certificate verification (never for production: anyone on the path can then impersonate the registry)"
+    )]
+    UntrustedCertificate {
         /// The registry.
         registry: String,
         /// The URL tried.
         url: String,
-        /// What failed.
+        /// What is wrong with the certificate.
         reason: String,
     },
     /// Authentication could not be completed.
@@ -152,6 +166,7 @@ impl OciError {
             | Self::Auth { .. }
             | Self::Transfer { .. }
             | Self::Client(_)
+            | Self::UntrustedCertificate { .. }
             | Self::Referrers { .. } => true,
             Self::BadReference { .. }
             | Self::Credentials { .. }
@@ -160,6 +175,35 @@ impl OciError {
             | Self::TooLarge { .. }
             | Self::NotFound { .. }
             | Self::Malformed { .. } => false,
+        }
+    }
+}
+
+/// Which schemes a registry that could not be reached was tried on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SchemesAllowed {
+    /// HTTPS only: plain HTTP is not allowed for this registry.
+    HttpsOnly,
+    /// HTTPS, then plain HTTP (a loopback registry, or `--allow-http-registry`).
+    HttpsThenHttp,
+    /// A URL the registry named (a token realm), used as it is.
+    NamedUrl,
+}
+
+/// The hint for an unreachable registry. `--allow-http-registry` is only
+/// suggested when plain HTTP was not already allowed for it (it is set, or
+/// the registry is on loopback, where it would change nothing).
+fn unreachable_hint(tried: SchemesAllowed) -> &'static str {
+    match tried {
+        SchemesAllowed::HttpsOnly => {
+            "check the address and your network; a registry that serves only plain HTTP needs --allow-http-registry (for test registries only)"
+        }
+        SchemesAllowed::HttpsThenHttp => {
+            "check the address and your network (HTTPS was tried, then plain HTTP)"
+        }
+        SchemesAllowed::NamedUrl => {
+            "check your network: the registry sent vouch to this URL (its token service)"
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Registry faults, from a stub HTTP server (canned answers per path, not a
+//! Registry faults, from a stub plain-HTTP server (canned answers per path, not a
 //! mock of our client): 500 on referrers, 401 without a challenge, truncated
 //! bodies, wrong digests, oversized manifests, 429 with Retry-After, an
 //! unreachable registry.
@@ -60,6 +60,11 @@ async fn stub(build: impl FnOnce(u16) -> HashMap<String, Vec<Answer>>) -> Stub {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 let n = socket.read(&mut buf).await.unwrap_or(0);
+                // A TLS ClientHello (the client tries HTTPS first): this stub
+                // speaks only plain HTTP, so hang up without counting it.
+                if buf[..n].first() == Some(&0x16) {
+                    return;
+                }
                 let request = String::from_utf8_lossy(&buf[..n]).to_string();
                 let path = request
                     .split_whitespace()
@@ -528,7 +533,11 @@ async fn a_malformed_referrers_index_names_the_url_and_the_fix() {
     let s = stub(|_| {
         routes(vec![(
             format!("/v2/acme/app/referrers/{d}"),
-            vec![answer(200, &[("Content-Type", INDEX)], b"{\"manifests\": [")],
+            vec![answer(
+                200,
+                &[("Content-Type", INDEX)],
+                b"{\"manifests\": [",
+            )],
         )])
     })
     .await;
@@ -541,5 +550,8 @@ async fn a_malformed_referrers_index_names_the_url_and_the_fix() {
     let url = format!("GET http://127.0.0.1:{}/v2/acme/app/referrers/{d}", s.port);
     assert!(text.contains(&url), "{text}");
     assert!(text.contains("not a valid image index"), "{text}");
-    assert!(text.contains("must answer 200 with an image index, or 404"), "{text}");
+    assert!(
+        text.contains("must answer 200 with an image index, or 404"),
+        "{text}"
+    );
 }

@@ -1,7 +1,9 @@
 //! The `vouch-proxy` binary: argument parsing, configuration loading,
 //! logging, and printing. The work happens in the library.
 //!
-//! Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
+//! Exit codes: 0 success, 1 failure (message on stderr), 2 usage error. An
+//! admin command whose stdout is closed early (`license list | head`) is
+//! ended by SIGPIPE, like `cat` (a shell reports 141).
 
 use std::path::PathBuf;
 
@@ -213,6 +215,7 @@ fn referrers_mode(value: &str) -> Result<ReferrersMode> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    end_quietly_when_stdout_closes(&cli.command);
     if let Command::Migrate(args) = &cli.command {
         return migrate(args).await;
     }
@@ -363,6 +366,24 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every command but `serve` gets the default SIGPIPE action back, so a
+/// reader that goes away ends it silently instead of a `println!` panicking
+/// with "failed printing to stdout" (Rust starts with SIGPIPE ignored). One
+/// call covers every print; see `vouch`'s `main.rs` for the same choice.
+///
+/// `serve` keeps SIGPIPE ignored: std's `TcpStream::write` sends with
+/// `MSG_NOSIGNAL`, but `write_vectored` is a plain `writev`, and hyper's HTTP/1
+/// server and tokio-rustls both write vectored. With the default action, a
+/// client hanging up mid-response could kill the proxy; ignored, that write
+/// fails with `EPIPE` and only the one connection ends. (`migrate` talks to
+/// PostgreSQL through sqlx, whose socket writes are `send` calls, so the
+/// default action is safe there.)
+fn end_quietly_when_stdout_closes(command: &Command) {
+    if !matches!(command, Command::Serve) {
+        sigpipe::reset();
+    }
 }
 
 async fn migrate(args: &MigrateArgs) -> Result<()> {

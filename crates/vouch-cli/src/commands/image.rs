@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use vouch_oci::{
-    AuthLocations, ClientOptions, CredentialStore, Reference, RegistryClient, Repository,
-    Transport, oci,
+    AuthLocations, ClientOptions, CredentialStore, PlainHttp, Reference, ReferrersFallback,
+    RegistryClient, Repository, TlsVerification, Transport, oci,
 };
 use vouch_verify::Sha256Digest;
 
@@ -38,19 +38,35 @@ pub fn auth_locations() -> AuthLocations {
     }
 }
 
-/// A client configured from the flags and the user's credential files.
+/// A client configured from the flags and the user's credential files. The
+/// two registry flags are independent, as in cosign: `--allow-http-registry`
+/// lets any registry fall back to plain HTTP when HTTPS fails,
+/// `--allow-insecure-registry` skips HTTPS certificate verification.
 pub fn client(
     args: &RegistryArgs,
     credentials: CredentialStore,
 ) -> Result<RegistryClient, Failure> {
-    let transport = match (args.allow_insecure_registry, args.allow_http_registry) {
-        (true, _) => Transport::InsecureSkipTlsVerify,
-        (false, true) => Transport::AllowHttp,
-        (false, false) => Transport::Https,
+    let transport = Transport {
+        plain_http: if args.allow_http_registry {
+            PlainHttp::Allowed
+        } else {
+            PlainHttp::LoopbackOnly
+        },
+        tls: if args.allow_insecure_registry {
+            TlsVerification::InsecureSkipVerify
+        } else {
+            TlsVerification::Verify
+        },
+    };
+    let referrers_fallback = if args.referrers_fallback_on_error {
+        ReferrersFallback::OnServerError
+    } else {
+        ReferrersFallback::AsSpecified
     };
     Ok(RegistryClient::new(ClientOptions {
         credentials,
         transport,
+        referrers_fallback,
         ..ClientOptions::default()
     })?)
 }

@@ -40,6 +40,7 @@ pub fn run(args: &LoginArgs) -> Result<(), Failure> {
     let registry_args = RegistryArgs {
         allow_http_registry: false,
         allow_insecure_registry: false,
+        referrers_fallback_on_error: false,
         signatures_repository: None,
     };
     let client = image::client(&registry_args, checking)?;

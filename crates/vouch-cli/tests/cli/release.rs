@@ -269,7 +269,8 @@ fn a_run_in_which_no_signed_image_verified_never_passes() {
 #[test]
 fn a_license_revoked_mid_run_exits_4_and_says_why_once() {
     let Some(w) = world("revoked") else { return };
-    let forwarder = common::RevokingForwarder::start(&w.registry.host(), "/acme/ui/");
+    let forwarder =
+        common::FaultyForwarder::start(&w.registry.host(), common::Fault::RevokeFrom("/acme/ui/"));
     w.login(&forwarder.host);
     let policy = w.policy(
         "revoked.toml",
@@ -337,4 +338,62 @@ fn concurrency_must_be_at_least_one() {
         "0",
     ]);
     common::assert_fails(&out, 2, "expected a whole number from 1 to 256, got `0`");
+}
+
+/// A registry whose referrers API answers 500: by default an access failure
+/// (exit 4, never "no signatures"); with `--referrers-fallback-on-error` the
+/// tag schema and legacy tags are searched and the output says so.
+#[test]
+fn a_broken_referrers_api_fails_unless_the_fallback_is_asked_for_and_then_it_is_said() {
+    let Some(w) = world("referrers-500") else {
+        return;
+    };
+    let forwarder = common::FaultyForwarder::start(
+        &w.registry.host(),
+        common::Fault::ServerErrorOn("/referrers/"),
+    );
+    w.login(&forwarder.host);
+    let policy = w.policy("broken.toml", &forwarder.host, "");
+    let out = w.verify_release(&policy, "v2.0.0", &[]);
+    common::assert_fails(&out, 4, "not a missing signature");
+
+    let out = w.verify_release(&policy, "v2.0.0", &["--referrers-fallback-on-error"]);
+    let table = stdout(&out);
+    assert!(out.status.success(), "{table}{}", common::stderr(&out));
+    for image in ["operator", "ui"] {
+        assert!(
+            table.contains(&format!(
+                "WARNING {image}: the referrers API failed (GET http://{}/v2/acme/{image}/referrers/",
+                forwarder.host
+            )),
+            "{table}"
+        );
+    }
+    assert!(
+        table.contains("--referrers-fallback-on-error allows"),
+        "{table}"
+    );
+
+    // `vouch verify` says it on stderr, and still verifies the legacy and
+    // tag-schema signatures.
+    let mut verify = w.command();
+    verify
+        .args([
+            "verify",
+            "--referrers-fallback-on-error",
+            "--certificate-identity-regexp",
+            r"https://github\.com/acme/platform/.*",
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "--trusted-root",
+        ])
+        .arg(w.dir.join("trusted_root.json"))
+        .arg(format!("{}/acme/ui:v2.0.0", forwarder.host));
+    let out = verify.output().unwrap();
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("WARNING: ") && err.contains("the referrers API failed"),
+        "{err}"
+    );
 }

@@ -8,6 +8,7 @@ mod common;
 
 mod auth_matrix;
 mod blob_store;
+mod broken_pipe;
 mod cli;
 mod faults;
 mod migrate;

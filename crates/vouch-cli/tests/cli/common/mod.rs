@@ -97,50 +97,71 @@ pub fn assert_access_failure(out: &Output, cause: &str) {
     );
 }
 
-/// A loopback HTTP forwarder in front of a registry that plays a license
-/// revoked mid-run: requests are passed through until one asks for a path
-/// containing `trigger`; from then on every request is answered 401, as
-/// vouch-proxy answers a revoked license.
-pub struct RevokingForwarder {
+/// A loopback HTTP forwarder in front of a registry that injects one fault.
+pub struct FaultyForwarder {
     /// `127.0.0.1:PORT`.
     pub host: String,
 }
 
+/// The fault a [`FaultyForwarder`] injects.
+#[derive(Clone)]
+pub enum Fault {
+    /// A license revoked mid-run: requests pass until one asks for a path
+    /// containing this; from then on every request is answered 401, as
+    /// vouch-proxy answers a revoked license.
+    RevokeFrom(&'static str),
+    /// Every request whose path contains this is answered 500.
+    ServerErrorOn(&'static str),
+}
+
 /// vouch-proxy's answer to a revoked license.
 const REVOKED_BODY: &str = r#"{"errors":[{"code":"UNAUTHORIZED","message":"license 7 was revoked at 2026-12-07T10:00:00Z","detail":null}]}"#;
+/// A registry's internal error.
+const SERVER_ERROR_BODY: &str =
+    r#"{"errors":[{"code":"UNKNOWN","message":"internal error","detail":null}]}"#;
 
-impl RevokingForwarder {
-    /// Forwards to `upstream` (`host:port`, plain HTTP) until `trigger` is seen.
-    pub fn start(upstream: &str, trigger: &str) -> Self {
+impl FaultyForwarder {
+    /// Forwards to `upstream` (`host:port`, plain HTTP), injecting `fault`.
+    pub fn start(upstream: &str, fault: Fault) -> Self {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, Ordering};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let host = listener.local_addr().unwrap().to_string();
         let revoked = Arc::new(AtomicBool::new(false));
-        let (upstream, trigger) = (upstream.to_string(), trigger.to_string());
+        let upstream = upstream.to_string();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (upstream, trigger, revoked) =
-                    (upstream.clone(), trigger.clone(), revoked.clone());
+                let (upstream, fault, revoked) = (upstream.clone(), fault.clone(), revoked.clone());
                 std::thread::spawn(move || {
                     let Some(head) = read_head(&client) else {
                         return;
                     };
                     let path = head.split(' ').nth(1).unwrap_or_default().to_string();
-                    if path.contains(&trigger) {
-                        revoked.store(true, Ordering::SeqCst);
+                    let answer = match fault {
+                        Fault::RevokeFrom(trigger) => {
+                            if path.contains(trigger) {
+                                revoked.store(true, Ordering::SeqCst);
+                            }
+                            revoked
+                                .load(Ordering::SeqCst)
+                                .then_some(("401 Unauthorized", REVOKED_BODY))
+                        }
+                        Fault::ServerErrorOn(part) => path
+                            .contains(part)
+                            .then_some(("500 Internal Server Error", SERVER_ERROR_BODY)),
+                    };
+                    match answer {
+                        Some((status, body)) => {
+                            let answer = format!(
+                                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n\
+                                 WWW-Authenticate: Basic realm=\"registry\"\r\n\
+                                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                body.len()
+                            );
+                            let _ = (&client).write_all(answer.as_bytes());
+                        }
+                        None => forward(&client, &head, &upstream),
                     }
-                    if revoked.load(Ordering::SeqCst) {
-                        let answer = format!(
-                            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n\
-                             WWW-Authenticate: Basic realm=\"vouch-proxy\"\r\n\
-                             Content-Length: {}\r\nConnection: close\r\n\r\n{REVOKED_BODY}",
-                            REVOKED_BODY.len()
-                        );
-                        let _ = (&client).write_all(answer.as_bytes());
-                        return;
-                    }
-                    forward(&client, &head, &upstream);
                 });
             }
         });
@@ -150,12 +171,18 @@ impl RevokingForwarder {
 
 use std::io::{Read as _, Write as _};
 
-/// The request line and headers (GET and HEAD carry no body).
+/// The request line and headers (GET and HEAD carry no body); `None` for a
+/// TLS handshake (vouch tries HTTPS first), which is hung up on at once.
 fn read_head(mut stream: &std::net::TcpStream) -> Option<String> {
+    /// The first byte of a TLS record carrying a handshake.
+    const TLS_HANDSHAKE: u8 = 0x16;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).ok()? == 0 || head.len() > 64 * 1024 {
+        if stream.read(&mut byte).ok()? == 0
+            || head.len() > 64 * 1024
+            || (head.is_empty() && byte[0] == TLS_HANDSHAKE)
+        {
             return None;
         }
         head.push(byte[0]);

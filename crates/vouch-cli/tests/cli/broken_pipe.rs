@@ -1,0 +1,153 @@
+//! A closed stdout (`vouch discover IMG | true`, `| head`) ends every
+//! printing command the way it ends `cat`: killed by SIGPIPE, with nothing on
+//! stderr about it, never a "failed printing to stdout" panic (exit 101).
+
+use crate::common;
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::{Command, Output, Stdio};
+
+use vouch_testkit::{
+    Identity, Layout, LocalRegistry, Publisher, VirtualSigstore, standard_attestations,
+};
+
+const NOW: u64 = 1_750_000_000;
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const SUBJECT: &str = r"https://github\.com/acme/platform/.*";
+const BUILDER: &str =
+    "https://github.com/acme/platform/.github/workflows/release.yml@refs/heads/main";
+/// The signal a write to a pipe without readers raises.
+const SIGPIPE: i32 = 13;
+
+/// Runs `vouch` with its stdout on a pipe whose read end was closed before
+/// it started, so its first write fails however fast it is.
+fn run_into_closed_pipe(mut command: Command) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    command
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+fn assert_ended_by_sigpipe(what: &str, out: &Output) {
+    let stderr = common::stderr(out);
+    assert_eq!(
+        out.status.signal(),
+        Some(SIGPIPE),
+        "{what}: expected death by SIGPIPE, got {:?}; stderr: {stderr}",
+        out.status
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "{what}: {stderr}"
+    );
+}
+
+#[test]
+fn every_printing_image_command_ends_by_sigpipe_when_stdout_is_closed() {
+    let Some(registry) = LocalRegistry::start(None) else {
+        return;
+    };
+    let sigstore = VirtualSigstore::new("prod", NOW);
+    let vendor = Identity::github_actions(
+        "acme/platform",
+        ".github/workflows/release.yml",
+        "refs/tags/v2.0.0",
+    );
+    let mut p = Publisher::new(&registry.host(), None);
+    let atts = standard_attestations("operator", "v2.0.0", BUILDER, &vendor);
+    p.push_signed_image(
+        &sigstore,
+        "acme/operator",
+        "v2.0.0",
+        Layout::Bundle,
+        Some(&vendor),
+        &atts,
+    );
+    let dir = tempfile_dir("pipe");
+    let root = dir.join("trusted_root.json");
+    std::fs::write(&root, sigstore.trusted_root_json()).unwrap();
+    let policy = dir.join("release.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "registry = \"{}/acme\"\n[identity]\nsubject_regexp = '{SUBJECT}'\nissuer = \"{ISSUER}\"\n[[image]]\nname = \"operator\"\n",
+            registry.host()
+        ),
+    )
+    .unwrap();
+    let image = format!("{}/acme/operator:v2.0.0", registry.host());
+    let root = root.to_str().unwrap();
+    let identity = [
+        "--certificate-identity-regexp",
+        SUBJECT,
+        "--certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        root,
+    ];
+    let commands: Vec<(&str, Vec<&str>)> = vec![
+        ("discover", vec!["discover", &image]),
+        ("digest", vec!["digest", &image]),
+        ("verify", [&["verify"], &identity[..], &[&image]].concat()),
+        (
+            "verify-attestation",
+            [
+                &["verify-attestation", "--type", "spdxjson"],
+                &identity[..],
+                &[&image],
+            ]
+            .concat(),
+        ),
+        (
+            "verify-release",
+            vec![
+                "verify-release",
+                "--version",
+                "v2.0.0",
+                "--trusted-root",
+                root,
+                "--policy",
+                policy.to_str().unwrap(),
+            ],
+        ),
+    ];
+    for (what, args) in &commands {
+        let command = || {
+            let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
+            c.args(args)
+                .env("HOME", &dir)
+                .env_remove("DOCKER_CONFIG")
+                .env_remove("REGISTRY_AUTH_FILE")
+                .env_remove("COSIGN_REPOSITORY");
+            c
+        };
+        // The command works and prints when someone reads its output...
+        let out = command().output().unwrap();
+        assert!(out.status.success(), "{what}: {}", common::stderr(&out));
+        assert!(!out.stdout.is_empty(), "{what} printed nothing");
+        // ...and ends quietly when nobody does.
+        assert_ended_by_sigpipe(what, &run_into_closed_pipe(command()));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn trust_show_without_a_registry_ends_by_sigpipe_when_stdout_is_closed() {
+    let dir = tempfile_dir("trust");
+    let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
+    c.args(["trust", "show"])
+        .env("HOME", &dir)
+        .env("VOUCH_OFFLINE", "1");
+    assert_ended_by_sigpipe("trust show", &run_into_closed_pipe(c));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vouch-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,101 @@
+//! `--allow-http-registry` and `--allow-insecure-registry` mean what they
+//! mean in cosign, independently: {plain-HTTP, self-signed HTTPS} loopback
+//! registry × {no flag, each flag, both}, through `vouch digest`. No hint
+//! suggests a flag that was given.
+
+use crate::common;
+
+use std::process::{Command, Output};
+
+use vouch_testkit::{LocalRegistry, Publisher};
+
+const HTTP: &str = "--allow-http-registry";
+const INSECURE: &str = "--allow-insecure-registry";
+
+fn flag_sets() -> [Vec<&'static str>; 4] {
+    [vec![], vec![HTTP], vec![INSECURE], vec![HTTP, INSECURE]]
+}
+
+fn digest(home: &std::path::Path, flags: &[&str], image: &str) -> Output {
+    common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
+        .arg("digest")
+        .args(flags)
+        .arg(image)
+        .env("HOME", home)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .output()
+        .unwrap()
+}
+
+fn assert_no_hint_for_a_given_flag(flags: &[&str], out: &Output) {
+    let stderr = common::stderr(out);
+    for flag in flags {
+        assert!(!stderr.contains(flag), "{flags:?} given, yet: {stderr}");
+    }
+}
+
+fn home(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("vouch-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_plain_http_loopback_registry_works_with_every_flag_combination() {
+    let Some(registry) = LocalRegistry::start(None) else {
+        return;
+    };
+    let pushed = Publisher::new(&registry.host(), None).push_image("acme/app", "v1", "app v1");
+    let home = home("http-flags");
+    let image = format!("{}/acme/app:v1", registry.host());
+    for flags in flag_sets() {
+        let out = digest(&home, &flags, &image);
+        assert!(out.status.success(), "{flags:?}: {}", common::stderr(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            pushed.digest,
+            "{flags:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn a_self_signed_https_registry_works_with_allow_insecure_registry_alone_or_with_both() {
+    let Some(registry) = LocalRegistry::start_tls() else {
+        return;
+    };
+    let home = home("tls-flags");
+    // The registry is empty: reaching it means the tag is not found (exit 11).
+    let image = format!("{}/acme/app:v1", registry.host());
+    for flags in flag_sets() {
+        let out = digest(&home, &flags, &image);
+        if flags.contains(&INSECURE) {
+            common::assert_fails(&out, 11, "image not found");
+        } else {
+            // An access failure (4): nothing was read, nothing found forged.
+            common::assert_fails(&out, 4, "presented a TLS certificate that is not trusted");
+            common::assert_fails(&out, 4, "hint: if this is a test registry");
+            assert!(common::stderr(&out).contains(INSECURE));
+            assert!(!common::stderr(&out).contains(HTTP));
+        }
+        assert_no_hint_for_a_given_flag(&flags, &out);
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn an_unreachable_loopback_registry_suggests_no_flag() {
+    let port = common::closed_port();
+    let home = home("unreachable-flags");
+    let image = format!("127.0.0.1:{port}/acme/app:v1");
+    for flags in flag_sets() {
+        let out = digest(&home, &flags, &image);
+        common::assert_fails(&out, 4, "cannot reach registry");
+        common::assert_fails(&out, 4, "HTTPS was tried, then plain HTTP");
+        assert!(!common::stderr(&out).contains("--allow-"), "{flags:?}");
+    }
+    let _ = std::fs::remove_dir_all(&home);
+}

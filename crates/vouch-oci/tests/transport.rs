@@ -1,0 +1,178 @@
+//! The two registry flags, as cosign defines them: `--allow-http-registry`
+//! (`PlainHttp::Allowed`) lets a registry fall back to plain HTTP,
+//! `--allow-insecure-registry` (`TlsVerification::InsecureSkipVerify`) skips
+//! certificate verification. Every combination against a plain-HTTP and a
+//! self-signed HTTPS registry on loopback (Debian's docker-registry), and a
+//! plain-HTTP stub on a non-loopback address; no hint ever suggests a flag
+//! that is already set.
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use vouch_oci::*;
+use vouch_testkit::LocalRegistry;
+
+/// The four combinations of the two flags.
+fn combinations() -> [Transport; 4] {
+    let t = |plain_http, tls| Transport { plain_http, tls };
+    [
+        t(PlainHttp::LoopbackOnly, TlsVerification::Verify),
+        t(PlainHttp::Allowed, TlsVerification::Verify),
+        t(PlainHttp::LoopbackOnly, TlsVerification::InsecureSkipVerify),
+        t(PlainHttp::Allowed, TlsVerification::InsecureSkipVerify),
+    ]
+}
+
+async fn ping(transport: Transport, host: &str) -> Result<(), OciError> {
+    let client = RegistryClient::new(ClientOptions {
+        transport,
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let registry: Reference = format!("{host}/acme/app:v1").parse().unwrap();
+    client.ping(registry.repository().registry()).await
+}
+
+/// A hint names a flag only when it is not set.
+fn assert_no_hint_for_a_set_flag(transport: Transport, err: &OciError) {
+    let text = err.to_string();
+    if transport.plain_http == PlainHttp::Allowed {
+        assert!(!text.contains("--allow-http-registry"), "{text}");
+    }
+    if transport.tls == TlsVerification::InsecureSkipVerify {
+        assert!(!text.contains("--allow-insecure-registry"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_plain_http_loopback_registry_works_with_every_combination() {
+    let Some(registry) = LocalRegistry::start(None) else {
+        return;
+    };
+    for transport in combinations() {
+        let result = ping(transport, &registry.host()).await;
+        assert!(result.is_ok(), "{transport:?}: {}", result.unwrap_err());
+    }
+}
+
+#[tokio::test]
+async fn a_self_signed_https_registry_needs_allow_insecure_registry_and_nothing_else() {
+    let Some(registry) = LocalRegistry::start_tls() else {
+        return;
+    };
+    for transport in combinations() {
+        let result = ping(transport, &registry.host()).await;
+        match transport.tls {
+            TlsVerification::InsecureSkipVerify => {
+                assert!(result.is_ok(), "{transport:?}: {}", result.unwrap_err());
+            }
+            TlsVerification::Verify => {
+                let err = result.unwrap_err();
+                // Not a plain-HTTP retry's confusing 400: the certificate.
+                assert!(
+                    matches!(err, OciError::UntrustedCertificate { .. }),
+                    "{transport:?}: {err}"
+                );
+                let text = err.to_string();
+                assert!(
+                    text.contains("TLS certificate that is not trusted"),
+                    "{text}"
+                );
+                assert!(text.contains("--allow-insecure-registry"), "{text}");
+                assert!(!text.contains("--allow-http-registry"), "{text}");
+                assert_no_hint_for_a_set_flag(transport, &err);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_loopback_registry_is_tried_on_both_schemes_and_no_flag_is_suggested() {
+    // Bind and drop to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for transport in combinations() {
+        let err = ping(transport, &format!("127.0.0.1:{port}"))
+            .await
+            .unwrap_err();
+        match &err {
+            OciError::Unreachable { tried, reason, .. } => {
+                assert_eq!(*tried, SchemesAllowed::HttpsThenHttp, "{err}");
+                assert!(
+                    reason.contains(&format!("https://127.0.0.1:{port}/v2/"))
+                        && reason.contains(&format!("http://127.0.0.1:{port}/v2/")),
+                    "{reason}"
+                );
+            }
+            other => panic!("{transport:?}: expected Unreachable, got {other}"),
+        }
+        let text = err.to_string();
+        assert!(!text.contains("--allow-"), "{transport:?}: {text}");
+    }
+}
+
+/// This machine's address on its default route, if it has one that is not
+/// loopback (a UDP `connect` picks it without sending anything).
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("198.51.100.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// A plain-HTTP server answering every request 200 with `{}`; a TLS
+/// ClientHello gets the connection closed, as a plain-HTTP server would.
+async fn plain_http_stub() -> u16 {
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                if n == 0 || buf[0] == 0x16 {
+                    return;
+                }
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                    )
+                    .await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_plain_http_registry_off_loopback_needs_allow_http_registry_and_nothing_else() {
+    let Some(ip) = non_loopback_address() else {
+        eprintln!("SKIP: no non-loopback address on this machine");
+        return;
+    };
+    let port = plain_http_stub().await;
+    let host = format!("{ip}:{port}");
+    for transport in combinations() {
+        let result = ping(transport, &host).await;
+        match transport.plain_http {
+            PlainHttp::Allowed => {
+                assert!(result.is_ok(), "{transport:?}: {}", result.unwrap_err());
+            }
+            PlainHttp::LoopbackOnly => {
+                let err = result.unwrap_err();
+                match &err {
+                    OciError::Unreachable { tried, url, .. } => {
+                        assert_eq!(*tried, SchemesAllowed::HttpsOnly, "{err}");
+                        assert!(url.starts_with("https://"), "{err}");
+                    }
+                    other => panic!("{transport:?}: expected Unreachable, got {other}"),
+                }
+                let text = err.to_string();
+                assert!(text.contains("needs --allow-http-registry"), "{text}");
+                assert!(!text.contains("--allow-insecure-registry"), "{text}");
+                assert_no_hint_for_a_set_flag(transport, &err);
+            }
+        }
+    }
+}

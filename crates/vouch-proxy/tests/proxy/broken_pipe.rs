@@ -1,0 +1,194 @@
+//! A closed stdout ends an admin command the way it ends `cat` (SIGPIPE,
+//! nothing on stderr), while `serve` keeps SIGPIPE ignored so that a client
+//! hanging up can never kill the proxy.
+
+use std::io::BufRead as _;
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common;
+
+const BIN: &str = env!("CARGO_BIN_EXE_vouch-proxy");
+/// The signal a write to a pipe without readers raises.
+const SIGPIPE: i32 = 13;
+
+fn config(dir: &Path) -> PathBuf {
+    let path = dir.join("proxy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\npublic_scheme = \"http\"\nshutdown_grace_secs = 5\n\
+             [state]\ndir = \"{}\"\n\
+             [[upstreams]]\nname = \"up.test\"\nurl = \"http://127.0.0.1:9\"\ninsecure_allow_http = true\n",
+            dir.join("state").display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn proxy(config: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("VOUCH_PROXY_CONFIG");
+    c
+}
+
+fn ok(mut command: Command) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs `command` with its stdout on a pipe whose read end was closed
+/// before it started.
+fn run_into_closed_pipe(mut command: Command) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    command
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn admin_commands_end_by_sigpipe_when_stdout_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    ok(proxy(
+        &cfg,
+        &["app", "add", "acme", "--allow", "up.test/acme"],
+    ));
+    ok(proxy(
+        &cfg,
+        &[
+            "channel",
+            "add-version",
+            "--app",
+            "acme",
+            "--channel",
+            "stable",
+            "--version",
+            "1.0",
+        ],
+    ));
+    let license = [
+        "license",
+        "create",
+        "--app",
+        "acme",
+        "--email",
+        "a@example.com",
+        "--channel",
+        "stable",
+        "--expires",
+        "never",
+    ];
+    ok(proxy(&cfg, &license));
+    for args in [
+        &["license", "list"][..],
+        &["app", "list"],
+        &["channel", "list", "--app", "acme"],
+        &license,
+    ] {
+        // Each prints when read...
+        let printed = proxy(&cfg, args).output().unwrap();
+        assert!(printed.status.success(), "{args:?}");
+        assert!(!printed.stdout.is_empty(), "{args:?} printed nothing");
+        // ...and ends quietly when not.
+        let out = run_into_closed_pipe(proxy(&cfg, args));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), Some(SIGPIPE), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// Whether `pid` ignores SIGPIPE: bit 13 of `SigIgn` in /proc/PID/status.
+fn ignores_sigpipe(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .expect("SigIgn line");
+    let mask = u64::from_str_radix(mask.trim(), 16).unwrap();
+    mask & (1 << (SIGPIPE - 1)) != 0
+}
+
+#[test]
+fn serve_keeps_sigpipe_ignored_and_outlives_clients_that_hang_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let mut child = proxy(&cfg, &["serve"])
+        .env("VOUCH_PROXY_LOG", "info")
+        .env("VOUCH_PROXY_LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (bound, address) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = common::serving_address(&line) {
+                let _ = bound.send(addr);
+            }
+        }
+    });
+    let addr = address
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve did not log the address it listens on");
+    assert!(ignores_sigpipe(child.id()), "serve must ignore SIGPIPE");
+    // Clients that send a request and leave without reading the answer.
+    for _ in 0..50 {
+        use std::io::Write as _;
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let _ = write!(
+            s,
+            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\nGET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n"
+        );
+        drop(s);
+    }
+    let health = {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(child.try_wait().unwrap().is_none(), "serve died");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+}
