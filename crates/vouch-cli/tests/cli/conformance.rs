@@ -101,3 +101,55 @@ fn sign_bundle_is_unsupported() {
     assert!(!out.status.success());
     assert!(common::stderr(&out).contains("unsupported"));
 }
+
+/// Issue 13, item 3, through the binary: a Rekor v2 bundle (inclusion proof
+/// and checkpoint, no SET) edited in a field nothing signed used to be
+/// accepted; each edit is now exit 1 with a message naming the field, the
+/// bundle's value and the expected one.
+#[test]
+fn rekor_v2_fields_that_disagree_with_the_signed_checkpoint_are_refused() {
+    let Some(fixtures) = common::fixtures() else {
+        return;
+    };
+    let cases = fixtures.join("sigstore-conformance/test/assets/bundle-verify");
+    let case = cases.join("rekor2-happy-path");
+    let original: serde_json::Value =
+        serde_json::from_slice(&fs::read(case.join("bundle.sigstore.json")).unwrap()).unwrap();
+    let dir = std::env::temp_dir().join(format!("vouch-rekor2-edits-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    fs::copy(
+        case.join("trusted_root.json"),
+        dir.join("trusted_root.json"),
+    )
+    .unwrap();
+    let artifact = cases.join("a.txt").display().to_string();
+    // The unedited copy verifies: the refusals below are the edits' doing.
+    fs::write(dir.join("bundle.sigstore.json"), original.to_string()).unwrap();
+    let out = common::vouch(args_for(&dir, &artifact));
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let zeros = "A".repeat(43) + "=";
+    for (pointer, value, field) in [
+        (
+            "/inclusionProof/logIndex",
+            serde_json::json!("734"),
+            "inclusionProof.logIndex",
+        ),
+        (
+            "/inclusionProof/rootHash",
+            serde_json::json!(zeros),
+            "inclusionProof.rootHash",
+        ),
+        ("/logId/keyId", serde_json::json!(zeros), "logId.keyId"),
+    ] {
+        let mut edited = original.clone();
+        *edited["verificationMaterial"]["tlogEntries"][0]
+            .pointer_mut(pointer)
+            .unwrap() = value;
+        fs::write(dir.join("bundle.sigstore.json"), edited.to_string()).unwrap();
+        let out = common::vouch(args_for(&dir, &artifact));
+        common::assert_fails(&out, 1, field);
+        let err = common::stderr(&out);
+        assert!(err.contains("expected"), "{field}: {err}");
+    }
+    let _ = fs::remove_dir_all(&dir);
+}

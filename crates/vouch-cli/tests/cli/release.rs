@@ -397,3 +397,21 @@ fn a_broken_referrers_api_fails_unless_the_fallback_is_asked_for_and_then_it_is_
         "{err}"
     );
 }
+
+/// A version on a channel the license lacks (the proxy's 403): exit 4 with
+/// the proxy's reason, once, for the release and for a single image.
+#[test]
+fn a_version_the_license_is_not_entitled_to_exits_4_with_the_reason() {
+    let Some(w) = world("denied") else { return };
+    let forwarder =
+        common::FaultyForwarder::start(&w.registry.host(), common::Fault::DenyOn("/manifests/"));
+    w.login(&forwarder.host);
+    let policy = w.policy("denied.toml", &forwarder.host, "");
+    let out = w.verify_release(&policy, "v2.0.0", &[]);
+    common::assert_access_failure(&out, "license 7 is entitled to stable");
+    assert!(!stdout(&out).contains("FAIL"), "{}", stdout(&out));
+    let mut digest = w.command();
+    digest.args(["digest", &format!("{}/acme/ui:v2.0.0", forwarder.host)]);
+    let out = digest.output().unwrap();
+    common::assert_access_failure(&out, "license 7 is entitled to stable");
+}

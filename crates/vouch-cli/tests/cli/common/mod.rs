@@ -112,10 +112,15 @@ pub enum Fault {
     RevokeFrom(&'static str),
     /// Every request whose path contains this is answered 500.
     ServerErrorOn(&'static str),
+    /// Every request whose path contains this is answered 403, as
+    /// vouch-proxy answers a version on a channel the license lacks.
+    DenyOn(&'static str),
 }
 
 /// vouch-proxy's answer to a revoked license.
 const REVOKED_BODY: &str = r#"{"errors":[{"code":"UNAUTHORIZED","message":"license 7 was revoked at 2026-12-07T10:00:00Z","detail":null}]}"#;
+/// vouch-proxy's answer to a version of another channel.
+const DENIED_BODY: &str = r#"{"errors":[{"code":"DENIED","message":"tag v2.0.0 is released on channel beta; license 7 is entitled to stable","detail":null}]}"#;
 /// A registry's internal error.
 const SERVER_ERROR_BODY: &str =
     r#"{"errors":[{"code":"UNKNOWN","message":"internal error","detail":null}]}"#;
@@ -149,6 +154,9 @@ impl FaultyForwarder {
                         Fault::ServerErrorOn(part) => path
                             .contains(part)
                             .then_some(("500 Internal Server Error", SERVER_ERROR_BODY)),
+                        Fault::DenyOn(part) => path
+                            .contains(part)
+                            .then_some(("403 Forbidden", DENIED_BODY)),
                     };
                     match answer {
                         Some((status, body)) => {
