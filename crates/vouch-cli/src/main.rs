@@ -1,6 +1,11 @@
 //! The `vouch` binary: parse arguments, run one command, map the outcome to
 //! a documented exit code. All verification logic lives in the library crates.
 #![forbid(unsafe_code)]
+// Stdout is written only through `output` (a closed stdout is handled there).
+#![deny(clippy::print_stdout)]
+
+#[macro_use]
+mod output;
 
 mod args;
 mod commands;
@@ -16,8 +21,10 @@ use args::{Cli, Command};
 use failure::Failure;
 
 fn main() -> ExitCode {
-    end_quietly_when_stdout_closes();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_or_help(&e),
+    };
     let outcome = match &cli.command {
         Command::Verify(a) => commands::verify::run(a),
         Command::VerifyAttestation(a) => commands::verify_attestation::run(a),
@@ -43,26 +50,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// A reader that goes away (`vouch discover IMG | head`, `| true`) ends
-/// vouch the way it ends `cat` or `ls`: killed by SIGPIPE, silently (a shell
-/// reports status 141), for every command and every write to stdout.
-///
-/// Rust starts programs with SIGPIPE ignored, so a closed stdout turns each
-/// `println!` into a panic ("failed printing to stdout: Broken pipe", exit
-/// 101). The alternative, writes that return `io::Error` with `BrokenPipe`
-/// mapped to a quiet exit, would have to reach every `println!` in every
-/// command and stay that way; restoring the default signal covers them all
-/// in one place. `sigpipe::reset()` is that one `signal(SIGPIPE, SIG_DFL)`
-/// call, so this crate keeps `forbid(unsafe_code)`.
-///
-/// The price, checked in the sources: std's `TcpStream::write` sends with
-/// `MSG_NOSIGNAL`, but `write_vectored` is a plain `writev`, and hyper (HTTP/1
-/// over a tokio `TcpStream`) and tokio-rustls write vectored. A registry that
-/// resets a connection which hyper then writes to again would end vouch by the
-/// same signal, without a message; that needs two writes after the reset on
-/// one of vouch's body-less GETs, and the exit status is non-zero all the same
-/// (it fails closed). `vouch-proxy serve`, which writes to sockets all day,
-/// keeps SIGPIPE ignored for exactly this reason.
-fn end_quietly_when_stdout_closes() {
-    sigpipe::reset();
+/// Prints clap's help, version or usage error (its own `exit` would panic on a
+/// closed stdout) and returns its exit code: 0 for `--help`, 2 for a usage error.
+fn usage_or_help(error: &clap::Error) -> ExitCode {
+    if let Err(e) = error.print()
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::from(output::CLOSED_STDOUT_EXIT as u8);
+    }
+    ExitCode::from(error.exit_code() as u8)
 }

@@ -66,7 +66,7 @@ pub fn run(args: &AuditArgs) -> Result<(), Failure> {
         )
     })?;
     match args.output {
-        OutputFormat::Json => println!("{}", serde_json::json!({"containers": findings})),
+        OutputFormat::Json => outln!("{}", serde_json::json!({"containers": findings})),
         OutputFormat::Text => print_table(&findings),
     }
     let bad = findings.iter().filter(|f| f.status != "OK").count();
@@ -248,12 +248,16 @@ fn print_table(findings: &[Finding]) {
             .zip(widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", line.join("  ").trim_end());
+        outln!("{}", line.join("  ").trim_end());
     }
     for f in findings.iter().filter(|f| f.status != "OK") {
-        println!(
+        outln!(
             "{} {}/{} {}: {}",
-            f.status, f.namespace, f.pod, f.container, f.detail
+            f.status,
+            f.namespace,
+            f.pod,
+            f.container,
+            f.detail
         );
     }
 }

@@ -25,7 +25,7 @@ pub fn run(args: &DigestArgs) -> Result<(), Failure> {
                     format!("image not found: {reference}"),
                 )
             })?;
-        println!("{}", fetched.digest);
+        outln!("{}", fetched.digest);
         Ok(())
     })
 }

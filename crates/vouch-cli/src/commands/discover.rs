@@ -70,7 +70,7 @@ pub fn run(args: &DiscoverArgs) -> Result<(), Failure> {
             })).collect::<Vec<_>>(),
         });
         match args.output {
-            OutputFormat::Json => println!("{tree}"),
+            OutputFormat::Json => outln!("{tree}"),
             OutputFormat::Text => print_tree(
                 &tree,
                 &legacy.iter().map(|(_, what, _)| *what).collect::<Vec<_>>(),
@@ -81,12 +81,12 @@ pub fn run(args: &DiscoverArgs) -> Result<(), Failure> {
 }
 
 fn print_tree(tree: &Value, legacy_kinds: &[&str]) {
-    println!("{}", tree["image"].as_str().unwrap_or_default());
+    outln!("{}", tree["image"].as_str().unwrap_or_default());
     let referrers = tree["referrers"]["manifests"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    println!(
+    outln!(
         "├── referrers ({}; {} found)",
         tree["referrers"]["source"].as_str().unwrap_or_default(),
         referrers.len()
@@ -102,19 +102,19 @@ fn print_tree(tree: &Value, legacy_kinds: &[&str]) {
             .as_str()
             .map(|p| format!(" {p}"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "│   {branch} {} {kind}{predicate}",
             r["digest"].as_str().unwrap_or_default()
         );
     }
     let legacy = tree["legacy"].as_array().cloned().unwrap_or_default();
     if legacy.is_empty() {
-        println!("└── no legacy cosign tags (.sig, .att, .sbom)");
+        outln!("└── no legacy cosign tags (.sig, .att, .sbom)");
     }
     for (i, entry) in legacy.iter().enumerate() {
         let last = i + 1 == legacy.len();
         let layers = entry["layers"].as_array().cloned().unwrap_or_default();
-        println!(
+        outln!(
             "{} {} ({} {})",
             if last { "└──" } else { "├──" },
             entry["tag"].as_str().unwrap_or_default(),
@@ -132,7 +132,7 @@ fn print_tree(tree: &Value, legacy_kinds: &[&str]) {
                 .as_str()
                 .map(|p| format!(" {p}"))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "{prefix}{branch} {} {}{predicate}",
                 layer["digest"].as_str().unwrap_or_default(),
                 layer["mediaType"].as_str().unwrap_or_default()

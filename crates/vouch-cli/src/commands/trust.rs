@@ -92,19 +92,19 @@ fn print_trust(loaded: &LoadedTrust, output: OutputFormat) {
                 })
                 .collect();
             let doc = json!({ "source": source, "overrides": overrides, "instances": instances });
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&doc).expect("serializes")
             );
         }
         OutputFormat::Text => {
-            println!("{}", source_line(&loaded.provenance, now));
+            outln!("{}", source_line(&loaded.provenance, now));
             for line in inputs::override_notices(&loaded.overridden) {
-                println!("{}", line.trim_start_matches("Note: "));
+                outln!("{}", line.trim_start_matches("Note: "));
             }
-            println!("Instances:");
+            outln!("Instances:");
             for i in &instances {
-                println!(
+                outln!(
                     "  {:<22} {:<45} {}  valid {} .. {}",
                     i.kind,
                     i.url,

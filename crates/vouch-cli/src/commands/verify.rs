@@ -44,10 +44,10 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
                 eprintln!("Platform {platform} of {}@{}: {digest}", resolved.reference.repository(), resolved.digest);
             }
             match args.output {
-                OutputFormat::Json => println!("\n{}", Value::Array(payloads)),
+                OutputFormat::Json => outln!("\n{}", Value::Array(payloads)),
                 OutputFormat::Text => {
                     for payload in payloads {
-                        println!("{payload}");
+                        outln!("{payload}");
                     }
                 }
             }

@@ -53,9 +53,9 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
             );
             for att in &matching {
                 if args.summary {
-                    println!("{}", summary_line(att));
+                    outln!("{}", summary_line(att));
                 } else if let SignedContent::Dsse { envelope_json, .. } = att.signature().content() {
-                    println!("{envelope_json}");
+                    outln!("{envelope_json}");
                 }
             }
             if let Some(path) = &args.predicate_out {

@@ -16,7 +16,7 @@ pub fn run(args: &VerifyBlobArgs) -> Result<(), Failure> {
     let material = inputs::trust_material(&args.trust, false)?;
     let verified = verify_bundle(&material, &bundle, artifact.input(), &policy)?;
     match args.output {
-        OutputFormat::Json => println!("{}", report::signature_json(&verified)),
+        OutputFormat::Json => outln!("{}", report::signature_json(&verified)),
         OutputFormat::Text => eprint!("Verified OK\n{}", report::signature_text(&verified)),
     }
     Ok(())

@@ -33,7 +33,7 @@ pub fn run(args: &VerifyBlobAttestationArgs) -> Result<(), Failure> {
         .into());
     }
     match args.output {
-        OutputFormat::Json => println!("{}", report::attestation_json(&verified)),
+        OutputFormat::Json => outln!("{}", report::attestation_json(&verified)),
         OutputFormat::Text => eprint!("Verified OK\n{}", report::attestation_text(&verified)),
     }
     Ok(())

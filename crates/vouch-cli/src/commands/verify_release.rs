@@ -55,8 +55,8 @@ pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
         eprint!("\r\x1b[2K");
     }
     match args.output {
-        OutputFormat::Json => println!("{}", to_json(&report)),
-        OutputFormat::Text => print!("{}", to_table(&report)),
+        OutputFormat::Json => outln!("{}", to_json(&report)),
+        OutputFormat::Text => out!("{}", to_table(&report)),
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, to_junit(&report))
