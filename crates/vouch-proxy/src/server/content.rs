@@ -127,7 +127,10 @@ impl Proxy {
                         entitlements.digest_refusal(&ctx.repository, digest),
                     ));
                 }
-                (digest.clone(), self.manifest_by_digest(ctx, digest).await?)
+                let manifest = self.manifest_by_digest(ctx, digest).await?;
+                self.confirm_held(ctx, ContentKind::Manifest, digest)
+                    .await?;
+                (digest.clone(), manifest)
             }
         };
         let mut response = Response::new(if method == Method::HEAD {
@@ -359,6 +362,7 @@ impl Proxy {
         if let Err(e) = self.stores.content.put_manifest(&digest, &manifest).await {
             tracing::warn!(%digest, error = %e, "could not cache manifest; serving it anyway");
         }
+        self.held.record(repository, &digest);
         Ok((digest, manifest))
     }
 
@@ -511,15 +515,19 @@ impl Proxy {
         };
         if let Some(handle) = self.cached_blob(digest, access).await {
             self.metrics.cache(ContentKind::Blob, true);
+            self.confirm_held(ctx, ContentKind::Blob, digest).await?;
             return self.file_response(handle, method, digest, range).await;
         }
         self.metrics.cache(ContentKind::Blob, false);
         if method == Method::HEAD {
             return self.blob_head_upstream(ctx, digest).await;
         }
-        let (upstream, repository, blob) =
-            (ctx.upstream.clone(), ctx.repository.clone(), digest.clone());
-        let metrics = self.metrics.clone();
+        let (this, upstream, repository, blob) = (
+            self.clone(),
+            ctx.upstream.clone(),
+            ctx.repository.clone(),
+            digest.clone(),
+        );
         let fetch = async move {
             let request = UpstreamRequest {
                 method: Method::GET,
@@ -528,11 +536,16 @@ impl Proxy {
                 headers: HeaderMap::new(),
             };
             let response = upstream
-                .send(&request, &metrics)
+                .send(&request, &this.metrics)
                 .await
                 .map_err(|e| e.to_api())?;
             match response.status() {
-                StatusCode::OK => Ok(response),
+                StatusCode::OK => {
+                    // Recorded before the fill reports its start, so the
+                    // requests of this repository that joined it see it.
+                    this.held.record(&repository, &blob);
+                    Ok(response)
+                }
                 StatusCode::NOT_FOUND => Err(blob_unknown(&repository, &blob)),
                 other => Err(ApiError::bad_gateway(format!(
                     "upstream {} answered {other} for blob {blob}",
@@ -540,10 +553,17 @@ impl Proxy {
                 ))),
             }
         };
-        let (fill, _) = self
+        let (fill, ours) = self
             .fills
             .join_or_start(digest, self.stores.content.clone(), fetch);
-        let total = fill.started().await?;
+        let started = fill.started().await;
+        // A fill started by another request serves this one only once this
+        // repository is known to hold the blob: the fill was for it (and
+        // recorded that when the upstream answered), or its upstream says so.
+        if !ours {
+            self.confirm_held(ctx, ContentKind::Blob, digest).await?;
+        }
+        let total = started?;
         if let (None, Some(total)) = (range, total.filter(|t| *t > VERIFY_BEFORE_SEND_BYTES))
             && let Some(stream) = fill.follow(total).await
         {
@@ -571,36 +591,45 @@ impl Proxy {
         }
     }
 
-    async fn blob_head_upstream(&self, ctx: &Ctx, digest: &Digest) -> Result<Response, ApiError> {
-        let request = UpstreamRequest {
-            method: Method::HEAD,
-            repository: &ctx.repository.path,
-            suffix: format!("blobs/{digest}"),
-            headers: HeaderMap::new(),
-        };
-        let response = ctx
-            .upstream
-            .send(&request, &self.metrics)
+    /// Cached bytes are given out for a repository only once it is known
+    /// to hold the digest (see [`crate::cache::held`]): fetched from it, or
+    /// confirmed by a `HEAD` to its upstream now. A 404 there is this
+    /// repository's 404; any other failure is what an uncached pull would
+    /// answer (502, 503, 429), and the cached bytes stay unserved.
+    async fn confirm_held(
+        &self,
+        ctx: &Ctx,
+        kind: ContentKind,
+        digest: &Digest,
+    ) -> Result<(), ApiError> {
+        if self.held.holds(&ctx.repository, digest) {
+            return Ok(());
+        }
+        let (upstream, repository, wanted, metrics) = (
+            ctx.upstream.clone(),
+            ctx.repository.clone(),
+            digest.clone(),
+            self.metrics.clone(),
+        );
+        self.held
+            .confirm(&ctx.repository, digest, move || async move {
+                head_upstream(&upstream, &repository, kind, &wanted, &metrics)
+                    .await
+                    .map(|_| ())
+            })
             .await
-            .map_err(|e| e.to_api())?;
-        match response.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Err(blob_unknown(&ctx.repository, digest)),
-            other => {
-                return Err(ApiError::bad_gateway(format!(
-                    "upstream {} answered {other} for blob {digest}",
-                    ctx.upstream.name()
-                )));
-            }
-        }
-        if let Some(h) = response.headers().get("docker-content-digest")
-            && h.to_str().ok().and_then(|v| Digest::parse(v).ok()).as_ref() != Some(digest)
-        {
-            return Err(ApiError::bad_gateway(format!(
-                "upstream {} answered HEAD {digest} with another digest",
-                ctx.upstream.name()
-            )));
-        }
+    }
+
+    async fn blob_head_upstream(&self, ctx: &Ctx, digest: &Digest) -> Result<Response, ApiError> {
+        let response = head_upstream(
+            &ctx.upstream,
+            &ctx.repository,
+            ContentKind::Blob,
+            digest,
+            &self.metrics,
+        )
+        .await?;
+        self.held.record(&ctx.repository, digest);
         let length = response
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -984,6 +1013,66 @@ fn media_type_field(bytes: &[u8]) -> Option<String> {
         .ok()?
         .media_type
         .filter(|m| check_media_type(m).is_ok())
+}
+
+/// `HEAD` of a manifest or blob in `repository` on its upstream: the
+/// response when the upstream holds it (and does not name another
+/// digest), else the error a client gets (404 `MANIFEST_UNKNOWN` /
+/// `BLOB_UNKNOWN`, or the upstream failure).
+async fn head_upstream(
+    upstream: &Upstream,
+    repository: &Repository,
+    kind: ContentKind,
+    digest: &Digest,
+    metrics: &Metrics,
+) -> Result<reqwest::Response, ApiError> {
+    let mut headers = HeaderMap::new();
+    let what = match kind {
+        ContentKind::Manifest => {
+            // distribution answers 404 for an OCI manifest or index by
+            // digest when the Accept header does not list its type.
+            headers.insert(
+                header::ACCEPT,
+                HeaderValue::from_static(upstream::DEFAULT_MANIFEST_ACCEPT),
+            );
+            "manifests"
+        }
+        ContentKind::Blob => "blobs",
+    };
+    let request = UpstreamRequest {
+        method: Method::HEAD,
+        repository: &repository.path,
+        suffix: format!("{what}/{digest}"),
+        headers,
+    };
+    let response = upstream
+        .send(&request, metrics)
+        .await
+        .map_err(|e| e.to_api())?;
+    match response.status() {
+        StatusCode::OK => {}
+        StatusCode::NOT_FOUND => {
+            return Err(match kind {
+                ContentKind::Manifest => manifest_unknown(repository, digest),
+                ContentKind::Blob => blob_unknown(repository, digest),
+            });
+        }
+        other => {
+            return Err(ApiError::bad_gateway(format!(
+                "upstream {} answered {other} for HEAD of {what}/{digest} in {repository}",
+                upstream.name()
+            )));
+        }
+    }
+    if let Some(h) = response.headers().get("docker-content-digest")
+        && h.to_str().ok().and_then(|v| Digest::parse(v).ok()).as_ref() != Some(digest)
+    {
+        return Err(ApiError::bad_gateway(format!(
+            "upstream {} answered HEAD {digest} with another digest",
+            upstream.name()
+        )));
+    }
+    Ok(response)
 }
 
 fn blob_headers(h: &mut HeaderMap, digest: &Digest, length: u64) {

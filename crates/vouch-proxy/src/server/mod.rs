@@ -27,6 +27,7 @@ use jiff::Timestamp;
 use crate::auth::{self, Presented, TokenError};
 use crate::cache::BlobStore;
 use crate::cache::fill::Fills;
+use crate::cache::held::Holdings;
 use crate::config::Settings;
 use crate::entitlement::Links;
 use crate::error::ApiError;
@@ -104,6 +105,8 @@ pub struct Proxy {
         Result<(Digest, crate::cache::StoredManifest), ApiError>,
     >,
     fills: Fills,
+    /// Which repository is known to hold which cached digest.
+    held: Holdings,
     limiter: RateLimiter,
     metrics: Arc<Metrics>,
     pull_log: PullLogWriter,
@@ -156,6 +159,7 @@ impl Proxy {
             links: TtlMap::new(LINKS_TTL, MEMO_CAPACITY),
             manifest_flights: SingleFlight::default(),
             fills: Fills::default(),
+            held: Holdings::default(),
             limiter: RateLimiter::new(settings.rate_limit),
             metrics: Arc::new(Metrics::default()),
             pull_log,
