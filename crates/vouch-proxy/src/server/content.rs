@@ -67,6 +67,17 @@ fn manifest_unknown(repository: &Repository, reference: &impl std::fmt::Display)
     )
 }
 
+/// A 404 for content the license's entitlement does not reach: the answer
+/// for content that does not exist, so nothing is learnt about the
+/// upstream (issue 14, finding 10), with the reason in the message.
+fn not_entitled(kind: ContentKind, message: String) -> ApiError {
+    let code = match kind {
+        ContentKind::Manifest => ErrorCode::ManifestUnknown,
+        ContentKind::Blob => ErrorCode::BlobUnknown,
+    };
+    ApiError::new(StatusCode::NOT_FOUND, code, message)
+}
+
 fn blob_unknown(repository: &Repository, digest: &Digest) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -98,14 +109,21 @@ impl Proxy {
                     TagDecision::Artifact(subject) => {
                         if !self.digest_entitled(ctx, &subject).await? {
                             self.metrics.denial("not_entitled");
-                            return Err(ApiError::denied(format!(
-                                "tag {tag} is an artefact of {subject}, which is not entitled: {}",
-                                entitlements.digest_refusal(&ctx.repository, &subject)
-                            )));
+                            return Err(not_entitled(
+                                ContentKind::Manifest,
+                                format!(
+                                    "tag {tag} is an artefact of {subject}, which is not entitled: {}",
+                                    entitlements.digest_refusal(&ctx.repository, &subject)
+                                ),
+                            ));
                         }
                         Some(subject)
                     }
-                    TagDecision::Refused(message) => {
+                    TagDecision::NotReleased(message) => {
+                        self.metrics.denial("not_entitled");
+                        return Err(not_entitled(ContentKind::Manifest, message));
+                    }
+                    TagDecision::OnOtherChannel(message) => {
                         self.metrics.denial("not_entitled");
                         return Err(ApiError::denied(message));
                     }
@@ -123,7 +141,8 @@ impl Proxy {
             Reference::Digest(digest) => {
                 if !self.digest_entitled(ctx, digest).await? {
                     self.metrics.denial("not_entitled");
-                    return Err(ApiError::denied(
+                    return Err(not_entitled(
+                        ContentKind::Manifest,
                         entitlements.digest_refusal(&ctx.repository, digest),
                     ));
                 }
@@ -500,7 +519,8 @@ impl Proxy {
         if !self.digest_entitled(ctx, digest).await? {
             self.metrics.denial("not_entitled");
             let entitlements = Entitlements::new(&ctx.license, &ctx.app.releases);
-            return Err(ApiError::denied(
+            return Err(not_entitled(
+                ContentKind::Blob,
                 entitlements.digest_refusal(&ctx.repository, digest),
             ));
         }
@@ -873,13 +893,6 @@ impl Proxy {
         if ctx.app.app.referrers == crate::store::ReferrersMode::NotFound {
             return Err(unavailable(""));
         }
-        if !self.digest_entitled(ctx, subject).await? {
-            self.metrics.denial("not_entitled");
-            let entitlements = Entitlements::new(&ctx.license, &ctx.app.releases);
-            return Err(ApiError::denied(
-                entitlements.digest_refusal(&ctx.repository, subject),
-            ));
-        }
         // Only artifactType is forwarded; it is checked to be a plain
         // media-type token so nothing else rides along.
         let artifact_type = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
@@ -890,6 +903,13 @@ impl Proxy {
                     && v.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+/".contains(&b))
             });
+        if !self.digest_entitled(ctx, subject).await? {
+            // For this license the subject has no referrers: the spec's
+            // answer is 200 with an empty index (a 403 is a hard error for
+            // cosign and oras, not a fallback), and the upstream is not asked.
+            self.metrics.denial("not_entitled");
+            return Ok(empty_referrers(artifact_type.is_some()));
+        }
         let suffix = match &artifact_type {
             Some(t) => format!("referrers/{subject}?artifactType={}", t.replace('+', "%2B")),
             None => format!("referrers/{subject}"),
@@ -938,6 +958,30 @@ impl Proxy {
         }
         Ok(out)
     }
+}
+
+/// The referrers of a subject that has none (distribution-spec, "Listing
+/// Referrers": 200 with an image index whose `manifests` is empty), with
+/// `OCI-Filters-Applied` when an `artifactType` filter was asked for.
+fn empty_referrers(filtered: bool) -> Response {
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [],
+    });
+    let mut out = Response::new(Body::from(index.to_string()));
+    let h = out.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.oci.image.index.v1+json"),
+    );
+    if filtered {
+        h.insert(
+            "oci-filters-applied",
+            HeaderValue::from_static("artifactType"),
+        );
+    }
+    out
 }
 
 /// Joins the `manifests` of several upstream referrers pages into one

@@ -5,7 +5,8 @@
 //! Order of checks for a repository request, each refusing with its own
 //! status before the next runs: method (405) → path (400/404) →
 //! credentials (401) → license status (401) → rate (429) → app (403) →
-//! repository allow-list (403) → entitlement (403) → upstream.
+//! repository allow-list (403) → entitlement (404; 403 for a tag of
+//! another channel) → upstream.
 
 mod content;
 mod token;

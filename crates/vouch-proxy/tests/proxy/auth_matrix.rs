@@ -218,7 +218,7 @@ async fn a_license_of_another_app_is_denied() {
 }
 
 #[tokio::test]
-async fn a_tag_outside_the_licenses_channels_is_denied_naming_the_channel() {
+async fn a_tag_on_another_channel_is_denied_naming_it_and_an_unreleased_tag_is_unknown() {
     let Some(w) = world(ReferrersMode::NotFound, Options::default()).await else {
         return;
     };
@@ -236,11 +236,14 @@ async fn a_tag_outside_the_licenses_channels_is_denied_naming_the_channel() {
         "{}",
         got.2
     );
+    // Released on no channel: the spec's 404 for a manifest not found,
+    // the same as a tag the upstream does not have (nothing is learnt),
+    // with the reason in the message.
     let got = get(&w, "manifests/latest", Some(&auth)).await;
     refused(
         &got,
-        403,
-        "DENIED",
+        404,
+        "MANIFEST_UNKNOWN",
         "not released on any channel",
         &w.release.unreleased.manifest,
     );
@@ -257,62 +260,108 @@ async fn a_tag_outside_the_licenses_channels_is_denied_naming_the_channel() {
 }
 
 #[tokio::test]
-async fn digests_not_reachable_from_an_entitled_tag_are_denied() {
+async fn digests_not_reachable_from_an_entitled_tag_are_unknown() {
     let Some(w) = world(ReferrersMode::NotFound, Options::default()).await else {
         return;
     };
     let stable = basic(EMAIL, &w.licenses.stable);
     let beta = basic(EMAIL, &w.licenses.beta);
     let r = &w.release;
-    for (auth, path, secret) in [
+    for (auth, path, secret, code) in [
         (
             &stable,
             format!("manifests/{}", r.beta.manifest.digest),
             &r.beta.manifest,
+            "MANIFEST_UNKNOWN",
         ),
         (
             &stable,
             format!("blobs/{}", r.beta.layers[0].digest),
             &r.beta.layers[0],
+            "BLOB_UNKNOWN",
         ),
         (
             &stable,
             format!("manifests/{}", r.unreleased.manifest.digest),
             &r.unreleased.manifest,
+            "MANIFEST_UNKNOWN",
         ),
         (
             &stable,
             format!("blobs/{}", r.unreleased.config.digest),
             &r.unreleased.config,
+            "BLOB_UNKNOWN",
         ),
-        (&beta, format!("manifests/{}", r.index.digest), &r.index),
+        (
+            &beta,
+            format!("manifests/{}", r.index.digest),
+            &r.index,
+            "MANIFEST_UNKNOWN",
+        ),
         (
             &beta,
             format!("blobs/{}", r.amd64.layers[0].digest),
             &r.amd64.layers[0],
+            "BLOB_UNKNOWN",
         ),
         (
             &beta,
             format!("manifests/sha256-{}.sig", r.index.hex()),
             &r.signature.manifest,
+            "MANIFEST_UNKNOWN",
         ),
         (
             &beta,
             format!("blobs/{}", r.signature.layers[0].digest),
             &r.signature.layers[0],
+            "BLOB_UNKNOWN",
         ),
     ] {
         let got = get(&w, &path, Some(auth)).await;
-        refused(&got, 403, "DENIED", "is not part of any version", secret);
+        refused(&got, 404, code, "is not part of any version", secret);
     }
-    // A digest that exists nowhere is denied too (not 404: nothing leaks).
+    // A digest that exists nowhere gets the same answer: nothing leaks.
     let got = get(
         &w,
         &format!("blobs/sha256:{}", "0".repeat(64)),
         Some(&stable),
     )
     .await;
-    refused(&got, 403, "DENIED", "is not part of any version", &r.index);
+    refused(
+        &got,
+        404,
+        "BLOB_UNKNOWN",
+        "is not part of any version",
+        &r.index,
+    );
+    w.proxy.stop().await;
+}
+
+/// The distribution-spec conformance suite's `missing-manifest/by-tag` and
+/// `missing-manifest/by-digest` (read-only pull mode): a manifest that is
+/// not found MUST be 404 (issue 14, finding 10).
+#[tokio::test]
+async fn missing_manifests_are_404_manifest_unknown_by_tag_and_by_digest() {
+    let Some(w) = world(ReferrersMode::NotFound, Options::default()).await else {
+        return;
+    };
+    let auth = basic(EMAIL, &w.licenses.stable);
+    let missing = format!("sha256:{}", "e".repeat(64));
+    for (reference, reason) in [
+        ("no-such-tag", "not released on any channel of app acme"),
+        (missing.as_str(), "is not part of any version"),
+    ] {
+        let path = format!("manifests/{reference}");
+        let got = get(&w, &path, Some(&auth)).await;
+        refused(&got, 404, "MANIFEST_UNKNOWN", reason, &w.release.index);
+        let head = client()
+            .head(w.proxy.repo_url(REPO, &path))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), 404, "HEAD {path}");
+    }
     w.proxy.stop().await;
 }
 
