@@ -502,13 +502,7 @@ impl Proxy {
                         )
                     })?;
                 if let Some(name) = scope_name.filter(|n| !claims.grants(n)) {
-                    return Err(self.refuse_with(
-                        headers,
-                        scope_name,
-                        "insufficient_scope",
-                        format!("token does not grant pull on {name}; request a token for this repository"),
-                        true,
-                    ));
+                    return Err(self.token_lacks_scope(headers, name, &license).await);
                 }
                 license
             }

@@ -398,14 +398,15 @@ async fn tokens_for_another_repository_or_from_another_key_are_refused() {
             .unwrap()
             .contains("insufficient_scope")
     );
-    // Another app's license asking for our repository gets an empty grant.
+    // Another app's license asking for our repository gets an empty grant,
+    // and then the reason no token will ever grant it.
     let other = token_for(&w.licenses.other_app, &format!("proxy/acme/up.test/{REPO}")).await;
     let got = get(&w, "manifests/1.0", Some(&other)).await;
     refused(
         &got,
-        401,
-        "UNAUTHORIZED",
-        "does not grant pull",
+        403,
+        "DENIED",
+        "is for app other, not acme",
         &w.release.index,
     );
     // Signed by another deployment's key, or expired.
@@ -593,13 +594,14 @@ async fn upstream_hosts_and_repositories_outside_the_allow_list_are_denied() {
     .await;
     let v: serde_json::Value = r.json().await.unwrap();
     let token = format!("Bearer {}", v["token"].as_str().unwrap());
-    let (got, _) = raw_get(
+    let (got, body) = raw_get(
         proxy.addr,
         "/v2/proxy/acme/up.test/other/x/manifests/1.0",
         &token,
     )
     .await;
-    assert_eq!(got, 401);
+    assert_eq!(got, 403, "{body}");
+    assert!(body.contains("is not served by app acme"), "{body}");
     assert!(stub.seen().is_empty(), "upstream saw {:?}", stub.seen());
     // Control: an allowed request does reach the upstream.
     let (got, _) = raw_get(
@@ -626,5 +628,106 @@ async fn the_catalog_and_unknown_endpoints_reveal_nothing() {
     assert_eq!(got, 404);
     assert_eq!(error_code(&body), "NAME_UNKNOWN");
     assert!(stub.seen().is_empty());
+    proxy.stop().await;
+}
+
+/// With the docker token flow a license that may not pull a repository
+/// gets a token that grants nothing; using it must say why, as Basic auth
+/// does, not a bare `insufficient_scope` that clients print as "requested
+/// access to the resource is denied" (issue 14, finding 11).
+#[tokio::test]
+async fn token_flow_denials_say_why_as_basic_auth_does() {
+    let (stub, proxy, licenses, _dir) = stub_world().await;
+    let token_for = |license: &str, name: &str| {
+        let url = proxy.url(&format!("/v2/token?scope=repository:{name}:pull"));
+        let auth = basic(EMAIL, license);
+        async move {
+            let r = send(Method::GET, url, &auth, &[]).await;
+            assert_eq!(r.status(), 200);
+            let v: serde_json::Value = r.json().await.unwrap();
+            format!("Bearer {}", v["token"].as_str().unwrap())
+        }
+    };
+    for (license, name, reason) in [
+        (
+            &licenses.other_app,
+            format!("proxy/acme/up.test/{REPO}"),
+            "is for app other, not acme",
+        ),
+        (
+            &licenses.stable,
+            "proxy/acme/up.test/other/x".to_string(),
+            "repository up.test/other/x is not served by app acme",
+        ),
+        (
+            &licenses.stable,
+            "proxy/acme/evil.test/x".to_string(),
+            "repository evil.test/x is not served by app acme",
+        ),
+    ] {
+        let path = format!("/v2/{name}/manifests/1.0");
+        let token = token_for(license, &name).await;
+        let (status, body) = raw_get(proxy.addr, &path, &token).await;
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (403, "DENIED"),
+            "{name}: {body}"
+        );
+        assert!(body.contains(reason), "{name}: {body}");
+        // The very message Basic auth gives.
+        let (status, basic_body) = raw_get(proxy.addr, &path, &basic(EMAIL, license)).await;
+        assert_eq!(status, 403);
+        let message = |b: &str| {
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            v["errors"][0]["message"].as_str().unwrap().to_string()
+        };
+        assert_eq!(message(&body), message(&basic_body), "{name}");
+    }
+    assert!(stub.seen().is_empty(), "upstream saw {:?}", stub.seen());
+    // A token for a repository the license could be granted is still a
+    // 401 insufficient_scope: the client asks for a new token and goes on.
+    let web = token_for(&licenses.stable, "proxy/acme/up.test/acme/web").await;
+    let r = send(
+        Method::GET,
+        proxy.url(&format!("/v2/proxy/acme/up.test/{REPO}/manifests/1.0")),
+        &web,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"insufficient_scope\"")
+    );
+    // The license is checked first: a revoked one is told so, not 403.
+    let other = token_for(&licenses.other_app, &format!("proxy/acme/up.test/{REPO}")).await;
+    let number = proxy
+        .store
+        .licenses(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.app.as_str() == "other")
+        .unwrap()
+        .number;
+    proxy
+        .store
+        .revoke_license(number, jiff::Timestamp::now())
+        .await
+        .unwrap();
+    let (status, body) = raw_get(
+        proxy.addr,
+        &format!("/v2/proxy/acme/up.test/{REPO}/manifests/1.0"),
+        &other,
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (401, "UNAUTHORIZED"),
+        "{body}"
+    );
+    assert!(body.contains("was revoked at"), "{body}");
     proxy.stop().await;
 }
