@@ -13,6 +13,14 @@
 //!   through index → manifest → config/layers links, or through artefacts
 //!   attached to a reachable manifest.
 //!
+//! What is not allowed is, for the license, not there: a 404
+//! (`MANIFEST_UNKNOWN` / `BLOB_UNKNOWN`, as the distribution-spec requires
+//! for content not found), the same answer whether or not the upstream
+//! has it, with the reason in the message. Only a tag that another
+//! channel of the app releases is a 403 `DENIED` naming that channel: the
+//! customer needs that message, and it tells them nothing about the
+//! upstream they could not read in the vendor's release notes.
+//!
 //! This module decides tags and parses manifest links; walking the graph
 //! needs manifests and upstream answers, so it lives with the server.
 
@@ -37,8 +45,13 @@ pub enum TagDecision {
     Granted,
     /// An artefact tag: allowed if this subject digest is.
     Artifact(Digest),
-    /// Refused, with the message to show.
-    Refused(String),
+    /// No channel of the app releases it here: for this license the tag
+    /// does not exist (a 404, like a tag the upstream lacks), with the
+    /// message to show.
+    NotReleased(String),
+    /// Another channel of the app releases it: refused (403) with the
+    /// message to show, which names that channel.
+    OnOtherChannel(String),
 }
 
 /// One license's view of its app's releases.
@@ -100,20 +113,19 @@ impl<'a> Entitlements<'a> {
         serving.sort();
         serving.dedup();
         let number = self.license.number;
-        let message = if serving.is_empty() {
-            format!(
+        if serving.is_empty() {
+            TagDecision::NotReleased(format!(
                 "tag {tag} of {repository} is not released on any channel of app {}; license {number} is assigned to channel(s): {}",
                 self.license.app,
                 self.license_channels()
-            )
+            ))
         } else {
-            format!(
+            TagDecision::OnOtherChannel(format!(
                 "tag {tag} of {repository} is served by channel(s) {}, but license {number} is assigned to channel(s): {}; the license must be assigned to the channel serving the version",
                 names(&serving),
                 self.license_channels()
-            )
-        };
-        TagDecision::Refused(message)
+            ))
+        }
     }
 
     /// Roots of the digest graph in `repository`: pinned digests, and the
@@ -275,18 +287,18 @@ mod tests {
             e.tag(&api, &Tag::new("api-only").unwrap()),
             TagDecision::Granted
         );
-        let TagDecision::Refused(m) = e.tag(&web, &Tag::new("api-only").unwrap()) else {
+        let TagDecision::NotReleased(m) = e.tag(&web, &Tag::new("api-only").unwrap()) else {
             panic!()
         };
         assert!(m.contains("not released on any channel"), "{m}");
-        let TagDecision::Refused(m) = e.tag(&api, &Tag::new("1.1").unwrap()) else {
+        let TagDecision::OnOtherChannel(m) = e.tag(&api, &Tag::new("1.1").unwrap()) else {
             panic!()
         };
         assert!(
             m.contains("served by channel(s) beta") && m.contains("assigned to channel(s): stable"),
             "{m}"
         );
-        let TagDecision::Refused(m) = e.tag(&api, &Tag::new("latest").unwrap()) else {
+        let TagDecision::NotReleased(m) = e.tag(&api, &Tag::new("latest").unwrap()) else {
             panic!()
         };
         assert!(m.contains("not released"), "{m}");

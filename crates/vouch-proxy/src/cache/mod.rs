@@ -10,6 +10,7 @@
 
 pub mod disk;
 pub mod fill;
+pub mod held;
 pub mod s3;
 
 use std::future::Future;

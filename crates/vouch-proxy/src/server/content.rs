@@ -67,6 +67,17 @@ fn manifest_unknown(repository: &Repository, reference: &impl std::fmt::Display)
     )
 }
 
+/// A 404 for content the license's entitlement does not reach: the answer
+/// for content that does not exist, so nothing is learnt about the
+/// upstream (issue 14, finding 10), with the reason in the message.
+fn not_entitled(kind: ContentKind, message: String) -> ApiError {
+    let code = match kind {
+        ContentKind::Manifest => ErrorCode::ManifestUnknown,
+        ContentKind::Blob => ErrorCode::BlobUnknown,
+    };
+    ApiError::new(StatusCode::NOT_FOUND, code, message)
+}
+
 fn blob_unknown(repository: &Repository, digest: &Digest) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -98,14 +109,21 @@ impl Proxy {
                     TagDecision::Artifact(subject) => {
                         if !self.digest_entitled(ctx, &subject).await? {
                             self.metrics.denial("not_entitled");
-                            return Err(ApiError::denied(format!(
-                                "tag {tag} is an artefact of {subject}, which is not entitled: {}",
-                                entitlements.digest_refusal(&ctx.repository, &subject)
-                            )));
+                            return Err(not_entitled(
+                                ContentKind::Manifest,
+                                format!(
+                                    "tag {tag} is an artefact of {subject}, which is not entitled: {}",
+                                    entitlements.digest_refusal(&ctx.repository, &subject)
+                                ),
+                            ));
                         }
                         Some(subject)
                     }
-                    TagDecision::Refused(message) => {
+                    TagDecision::NotReleased(message) => {
+                        self.metrics.denial("not_entitled");
+                        return Err(not_entitled(ContentKind::Manifest, message));
+                    }
+                    TagDecision::OnOtherChannel(message) => {
                         self.metrics.denial("not_entitled");
                         return Err(ApiError::denied(message));
                     }
@@ -123,11 +141,15 @@ impl Proxy {
             Reference::Digest(digest) => {
                 if !self.digest_entitled(ctx, digest).await? {
                     self.metrics.denial("not_entitled");
-                    return Err(ApiError::denied(
+                    return Err(not_entitled(
+                        ContentKind::Manifest,
                         entitlements.digest_refusal(&ctx.repository, digest),
                     ));
                 }
-                (digest.clone(), self.manifest_by_digest(ctx, digest).await?)
+                let manifest = self.manifest_by_digest(ctx, digest).await?;
+                self.confirm_held(ctx, ContentKind::Manifest, digest)
+                    .await?;
+                (digest.clone(), manifest)
             }
         };
         let mut response = Response::new(if method == Method::HEAD {
@@ -359,6 +381,7 @@ impl Proxy {
         if let Err(e) = self.stores.content.put_manifest(&digest, &manifest).await {
             tracing::warn!(%digest, error = %e, "could not cache manifest; serving it anyway");
         }
+        self.held.record(repository, &digest);
         Ok((digest, manifest))
     }
 
@@ -496,7 +519,8 @@ impl Proxy {
         if !self.digest_entitled(ctx, digest).await? {
             self.metrics.denial("not_entitled");
             let entitlements = Entitlements::new(&ctx.license, &ctx.app.releases);
-            return Err(ApiError::denied(
+            return Err(not_entitled(
+                ContentKind::Blob,
                 entitlements.digest_refusal(&ctx.repository, digest),
             ));
         }
@@ -511,15 +535,19 @@ impl Proxy {
         };
         if let Some(handle) = self.cached_blob(digest, access).await {
             self.metrics.cache(ContentKind::Blob, true);
+            self.confirm_held(ctx, ContentKind::Blob, digest).await?;
             return self.file_response(handle, method, digest, range).await;
         }
         self.metrics.cache(ContentKind::Blob, false);
         if method == Method::HEAD {
             return self.blob_head_upstream(ctx, digest).await;
         }
-        let (upstream, repository, blob) =
-            (ctx.upstream.clone(), ctx.repository.clone(), digest.clone());
-        let metrics = self.metrics.clone();
+        let (this, upstream, repository, blob) = (
+            self.clone(),
+            ctx.upstream.clone(),
+            ctx.repository.clone(),
+            digest.clone(),
+        );
         let fetch = async move {
             let request = UpstreamRequest {
                 method: Method::GET,
@@ -528,11 +556,16 @@ impl Proxy {
                 headers: HeaderMap::new(),
             };
             let response = upstream
-                .send(&request, &metrics)
+                .send(&request, &this.metrics)
                 .await
                 .map_err(|e| e.to_api())?;
             match response.status() {
-                StatusCode::OK => Ok(response),
+                StatusCode::OK => {
+                    // Recorded before the fill reports its start, so the
+                    // requests of this repository that joined it see it.
+                    this.held.record(&repository, &blob);
+                    Ok(response)
+                }
                 StatusCode::NOT_FOUND => Err(blob_unknown(&repository, &blob)),
                 other => Err(ApiError::bad_gateway(format!(
                     "upstream {} answered {other} for blob {blob}",
@@ -540,10 +573,17 @@ impl Proxy {
                 ))),
             }
         };
-        let (fill, _) = self
+        let (fill, ours) = self
             .fills
             .join_or_start(digest, self.stores.content.clone(), fetch);
-        let total = fill.started().await?;
+        let started = fill.started().await;
+        // A fill started by another request serves this one only once this
+        // repository is known to hold the blob: the fill was for it (and
+        // recorded that when the upstream answered), or its upstream says so.
+        if !ours {
+            self.confirm_held(ctx, ContentKind::Blob, digest).await?;
+        }
+        let total = started?;
         if let (None, Some(total)) = (range, total.filter(|t| *t > VERIFY_BEFORE_SEND_BYTES))
             && let Some(stream) = fill.follow(total).await
         {
@@ -571,36 +611,45 @@ impl Proxy {
         }
     }
 
-    async fn blob_head_upstream(&self, ctx: &Ctx, digest: &Digest) -> Result<Response, ApiError> {
-        let request = UpstreamRequest {
-            method: Method::HEAD,
-            repository: &ctx.repository.path,
-            suffix: format!("blobs/{digest}"),
-            headers: HeaderMap::new(),
-        };
-        let response = ctx
-            .upstream
-            .send(&request, &self.metrics)
+    /// Cached bytes are given out for a repository only once it is known
+    /// to hold the digest (see [`crate::cache::held`]): fetched from it, or
+    /// confirmed by a `HEAD` to its upstream now. A 404 there is this
+    /// repository's 404; any other failure is what an uncached pull would
+    /// answer (502, 503, 429), and the cached bytes stay unserved.
+    async fn confirm_held(
+        &self,
+        ctx: &Ctx,
+        kind: ContentKind,
+        digest: &Digest,
+    ) -> Result<(), ApiError> {
+        if self.held.holds(&ctx.repository, digest) {
+            return Ok(());
+        }
+        let (upstream, repository, wanted, metrics) = (
+            ctx.upstream.clone(),
+            ctx.repository.clone(),
+            digest.clone(),
+            self.metrics.clone(),
+        );
+        self.held
+            .confirm(&ctx.repository, digest, move || async move {
+                head_upstream(&upstream, &repository, kind, &wanted, &metrics)
+                    .await
+                    .map(|_| ())
+            })
             .await
-            .map_err(|e| e.to_api())?;
-        match response.status() {
-            StatusCode::OK => {}
-            StatusCode::NOT_FOUND => return Err(blob_unknown(&ctx.repository, digest)),
-            other => {
-                return Err(ApiError::bad_gateway(format!(
-                    "upstream {} answered {other} for blob {digest}",
-                    ctx.upstream.name()
-                )));
-            }
-        }
-        if let Some(h) = response.headers().get("docker-content-digest")
-            && h.to_str().ok().and_then(|v| Digest::parse(v).ok()).as_ref() != Some(digest)
-        {
-            return Err(ApiError::bad_gateway(format!(
-                "upstream {} answered HEAD {digest} with another digest",
-                ctx.upstream.name()
-            )));
-        }
+    }
+
+    async fn blob_head_upstream(&self, ctx: &Ctx, digest: &Digest) -> Result<Response, ApiError> {
+        let response = head_upstream(
+            &ctx.upstream,
+            &ctx.repository,
+            ContentKind::Blob,
+            digest,
+            &self.metrics,
+        )
+        .await?;
+        self.held.record(&ctx.repository, digest);
         let length = response
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -844,13 +893,6 @@ impl Proxy {
         if ctx.app.app.referrers == crate::store::ReferrersMode::NotFound {
             return Err(unavailable(""));
         }
-        if !self.digest_entitled(ctx, subject).await? {
-            self.metrics.denial("not_entitled");
-            let entitlements = Entitlements::new(&ctx.license, &ctx.app.releases);
-            return Err(ApiError::denied(
-                entitlements.digest_refusal(&ctx.repository, subject),
-            ));
-        }
         // Only artifactType is forwarded; it is checked to be a plain
         // media-type token so nothing else rides along.
         let artifact_type = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
@@ -861,6 +903,13 @@ impl Proxy {
                     && v.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+/".contains(&b))
             });
+        if !self.digest_entitled(ctx, subject).await? {
+            // For this license the subject has no referrers: the spec's
+            // answer is 200 with an empty index (a 403 is a hard error for
+            // cosign and oras, not a fallback), and the upstream is not asked.
+            self.metrics.denial("not_entitled");
+            return Ok(empty_referrers(artifact_type.is_some()));
+        }
         let suffix = match &artifact_type {
             Some(t) => format!("referrers/{subject}?artifactType={}", t.replace('+', "%2B")),
             None => format!("referrers/{subject}"),
@@ -909,6 +958,30 @@ impl Proxy {
         }
         Ok(out)
     }
+}
+
+/// The referrers of a subject that has none (distribution-spec, "Listing
+/// Referrers": 200 with an image index whose `manifests` is empty), with
+/// `OCI-Filters-Applied` when an `artifactType` filter was asked for.
+fn empty_referrers(filtered: bool) -> Response {
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [],
+    });
+    let mut out = Response::new(Body::from(index.to_string()));
+    let h = out.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.oci.image.index.v1+json"),
+    );
+    if filtered {
+        h.insert(
+            "oci-filters-applied",
+            HeaderValue::from_static("artifactType"),
+        );
+    }
+    out
 }
 
 /// Joins the `manifests` of several upstream referrers pages into one
@@ -984,6 +1057,66 @@ fn media_type_field(bytes: &[u8]) -> Option<String> {
         .ok()?
         .media_type
         .filter(|m| check_media_type(m).is_ok())
+}
+
+/// `HEAD` of a manifest or blob in `repository` on its upstream: the
+/// response when the upstream holds it (and does not name another
+/// digest), else the error a client gets (404 `MANIFEST_UNKNOWN` /
+/// `BLOB_UNKNOWN`, or the upstream failure).
+async fn head_upstream(
+    upstream: &Upstream,
+    repository: &Repository,
+    kind: ContentKind,
+    digest: &Digest,
+    metrics: &Metrics,
+) -> Result<reqwest::Response, ApiError> {
+    let mut headers = HeaderMap::new();
+    let what = match kind {
+        ContentKind::Manifest => {
+            // distribution answers 404 for an OCI manifest or index by
+            // digest when the Accept header does not list its type.
+            headers.insert(
+                header::ACCEPT,
+                HeaderValue::from_static(upstream::DEFAULT_MANIFEST_ACCEPT),
+            );
+            "manifests"
+        }
+        ContentKind::Blob => "blobs",
+    };
+    let request = UpstreamRequest {
+        method: Method::HEAD,
+        repository: &repository.path,
+        suffix: format!("{what}/{digest}"),
+        headers,
+    };
+    let response = upstream
+        .send(&request, metrics)
+        .await
+        .map_err(|e| e.to_api())?;
+    match response.status() {
+        StatusCode::OK => {}
+        StatusCode::NOT_FOUND => {
+            return Err(match kind {
+                ContentKind::Manifest => manifest_unknown(repository, digest),
+                ContentKind::Blob => blob_unknown(repository, digest),
+            });
+        }
+        other => {
+            return Err(ApiError::bad_gateway(format!(
+                "upstream {} answered {other} for HEAD of {what}/{digest} in {repository}",
+                upstream.name()
+            )));
+        }
+    }
+    if let Some(h) = response.headers().get("docker-content-digest")
+        && h.to_str().ok().and_then(|v| Digest::parse(v).ok()).as_ref() != Some(digest)
+    {
+        return Err(ApiError::bad_gateway(format!(
+            "upstream {} answered HEAD {digest} with another digest",
+            upstream.name()
+        )));
+    }
+    Ok(response)
 }
 
 fn blob_headers(h: &mut HeaderMap, digest: &Digest, length: u64) {

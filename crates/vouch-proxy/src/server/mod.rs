@@ -5,7 +5,8 @@
 //! Order of checks for a repository request, each refusing with its own
 //! status before the next runs: method (405) → path (400/404) →
 //! credentials (401) → license status (401) → rate (429) → app (403) →
-//! repository allow-list (403) → entitlement (403) → upstream.
+//! repository allow-list (403) → entitlement (404; 403 for a tag of
+//! another channel) → upstream.
 
 mod content;
 mod token;
@@ -27,6 +28,7 @@ use jiff::Timestamp;
 use crate::auth::{self, Presented, TokenError};
 use crate::cache::BlobStore;
 use crate::cache::fill::Fills;
+use crate::cache::held::Holdings;
 use crate::config::Settings;
 use crate::entitlement::Links;
 use crate::error::ApiError;
@@ -104,6 +106,8 @@ pub struct Proxy {
         Result<(Digest, crate::cache::StoredManifest), ApiError>,
     >,
     fills: Fills,
+    /// Which repository is known to hold which cached digest.
+    held: Holdings,
     limiter: RateLimiter,
     metrics: Arc<Metrics>,
     pull_log: PullLogWriter,
@@ -156,6 +160,7 @@ impl Proxy {
             links: TtlMap::new(LINKS_TTL, MEMO_CAPACITY),
             manifest_flights: SingleFlight::default(),
             fills: Fills::default(),
+            held: Holdings::default(),
             limiter: RateLimiter::new(settings.rate_limit),
             metrics: Arc::new(Metrics::default()),
             pull_log,
@@ -497,13 +502,7 @@ impl Proxy {
                         )
                     })?;
                 if let Some(name) = scope_name.filter(|n| !claims.grants(n)) {
-                    return Err(self.refuse_with(
-                        headers,
-                        scope_name,
-                        "insufficient_scope",
-                        format!("token does not grant pull on {name}; request a token for this repository"),
-                        true,
-                    ));
+                    return Err(self.token_lacks_scope(headers, name, &license).await);
                 }
                 license
             }

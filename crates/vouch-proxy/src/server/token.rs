@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
-use super::Proxy;
+use super::{AppView, Proxy};
 use crate::auth::{self, MAX_SCOPES, Presented};
 use crate::error::ApiError;
+use crate::names::{AppSlug, Repository};
 use crate::route::{client_name, parse_client_name};
 use crate::store::{License, PullAction, PullRecord};
 
@@ -165,11 +166,9 @@ impl Proxy {
             let Ok((slug, repository)) = parse_client_name(&name) else {
                 continue;
             };
-            let allowed = slug == license.app
-                && self.upstreams.contains_key(&repository.upstream)
-                && app
-                    .as_ref()
-                    .is_some_and(|a| a.app.repositories.iter().any(|p| repository.is_within(p)));
+            let allowed = self
+                .pull_refusal(license, app.as_deref(), &slug, &repository)
+                .is_none();
             if allowed && granted.len() < MAX_SCOPES {
                 granted.push(client_name(&slug, &repository));
             }
@@ -177,10 +176,113 @@ impl Proxy {
         Ok(granted)
     }
 
+    /// Why `license` may never pull `repository` of app `slug`, whatever
+    /// token it asks for; `None` when a token for it is granted. `app` is
+    /// the license's app. The same checks, in the same order, as a request
+    /// with Basic auth (`authorize`).
+    fn pull_refusal(
+        &self,
+        license: &License,
+        app: Option<&AppView>,
+        slug: &AppSlug,
+        repository: &Repository,
+    ) -> Option<PullRefusal> {
+        if *slug != license.app {
+            return Some(PullRefusal::OtherApp);
+        }
+        if !app.is_some_and(|a| a.app.repositories.iter().any(|p| repository.is_within(p))) {
+            return Some(PullRefusal::NotServed);
+        }
+        if !self.upstreams.contains_key(&repository.upstream) {
+            return Some(PullRefusal::UpstreamMissing);
+        }
+        None
+    }
+
+    /// The answer to a valid token that does not grant `name` (a client
+    /// repository name from the request path). If no token ever would —
+    /// another app's repository, one outside the allow-list — the reason,
+    /// as Basic auth gives it (403 DENIED; issue 14, finding 11): a 401
+    /// `insufficient_scope` would send the client for a token that grants
+    /// nothing again, and it prints "requested access to the resource is
+    /// denied" without the reason. Otherwise (a token for another
+    /// repository of the app) the 401 `insufficient_scope` challenge, so
+    /// the client fetches a token for this one. The license's status comes
+    /// first, as for every request.
+    pub(super) async fn token_lacks_scope(
+        &self,
+        headers: &HeaderMap,
+        name: &str,
+        license: &License,
+    ) -> ApiError {
+        if let Err((reason, message)) = self.check_license_status(license) {
+            return self.refuse(headers, Some(name), reason, message);
+        }
+        if let Ok((slug, repository)) = parse_client_name(name) {
+            let app = match self.app(&license.app).await {
+                Ok(app) => app,
+                Err(e) => return e,
+            };
+            if let Some(refusal) = self.pull_refusal(license, app.as_deref(), &slug, &repository) {
+                return refusal.error(&self.metrics, license, &slug, &repository);
+            }
+        }
+        self.refuse_with(
+            headers,
+            Some(name),
+            "insufficient_scope",
+            format!("token does not grant pull on {name}; request a token for this repository"),
+            true,
+        )
+    }
+
     fn refuse_token(&self, reason: &'static str, message: String) -> ApiError {
         self.metrics.auth_failure(reason);
         ApiError::unauthorized(message)
             .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"vouch-proxy\"")
+    }
+}
+
+/// Why a license may not pull a repository, whatever token it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PullRefusal {
+    /// The repository path names another app.
+    OtherApp,
+    /// The app's allow-list does not cover the repository.
+    NotServed,
+    /// Allowed, but its upstream is not configured on this proxy.
+    UpstreamMissing,
+}
+
+impl PullRefusal {
+    /// The error a request gets, counted under its denial reason; the
+    /// messages are those of `authorize` (a request with Basic auth).
+    fn error(
+        self,
+        metrics: &crate::metrics::Metrics,
+        license: &License,
+        slug: &AppSlug,
+        repository: &Repository,
+    ) -> ApiError {
+        match self {
+            Self::OtherApp => {
+                metrics.denial("wrong_app");
+                ApiError::denied(format!(
+                    "license {} is for app {}, not {slug}",
+                    license.number, license.app
+                ))
+            }
+            Self::NotServed => {
+                metrics.denial("repository_not_allowed");
+                ApiError::denied(format!(
+                    "repository {repository} is not served by app {slug}"
+                ))
+            }
+            Self::UpstreamMissing => ApiError::bad_gateway(format!(
+                "upstream {} is allowed for app {slug} but not configured on this proxy",
+                repository.upstream
+            )),
+        }
     }
 }
 

@@ -218,7 +218,7 @@ async fn a_license_of_another_app_is_denied() {
 }
 
 #[tokio::test]
-async fn a_tag_outside_the_licenses_channels_is_denied_naming_the_channel() {
+async fn a_tag_on_another_channel_is_denied_naming_it_and_an_unreleased_tag_is_unknown() {
     let Some(w) = world(ReferrersMode::NotFound, Options::default()).await else {
         return;
     };
@@ -236,11 +236,14 @@ async fn a_tag_outside_the_licenses_channels_is_denied_naming_the_channel() {
         "{}",
         got.2
     );
+    // Released on no channel: the spec's 404 for a manifest not found,
+    // the same as a tag the upstream does not have (nothing is learnt),
+    // with the reason in the message.
     let got = get(&w, "manifests/latest", Some(&auth)).await;
     refused(
         &got,
-        403,
-        "DENIED",
+        404,
+        "MANIFEST_UNKNOWN",
         "not released on any channel",
         &w.release.unreleased.manifest,
     );
@@ -257,62 +260,108 @@ async fn a_tag_outside_the_licenses_channels_is_denied_naming_the_channel() {
 }
 
 #[tokio::test]
-async fn digests_not_reachable_from_an_entitled_tag_are_denied() {
+async fn digests_not_reachable_from_an_entitled_tag_are_unknown() {
     let Some(w) = world(ReferrersMode::NotFound, Options::default()).await else {
         return;
     };
     let stable = basic(EMAIL, &w.licenses.stable);
     let beta = basic(EMAIL, &w.licenses.beta);
     let r = &w.release;
-    for (auth, path, secret) in [
+    for (auth, path, secret, code) in [
         (
             &stable,
             format!("manifests/{}", r.beta.manifest.digest),
             &r.beta.manifest,
+            "MANIFEST_UNKNOWN",
         ),
         (
             &stable,
             format!("blobs/{}", r.beta.layers[0].digest),
             &r.beta.layers[0],
+            "BLOB_UNKNOWN",
         ),
         (
             &stable,
             format!("manifests/{}", r.unreleased.manifest.digest),
             &r.unreleased.manifest,
+            "MANIFEST_UNKNOWN",
         ),
         (
             &stable,
             format!("blobs/{}", r.unreleased.config.digest),
             &r.unreleased.config,
+            "BLOB_UNKNOWN",
         ),
-        (&beta, format!("manifests/{}", r.index.digest), &r.index),
+        (
+            &beta,
+            format!("manifests/{}", r.index.digest),
+            &r.index,
+            "MANIFEST_UNKNOWN",
+        ),
         (
             &beta,
             format!("blobs/{}", r.amd64.layers[0].digest),
             &r.amd64.layers[0],
+            "BLOB_UNKNOWN",
         ),
         (
             &beta,
             format!("manifests/sha256-{}.sig", r.index.hex()),
             &r.signature.manifest,
+            "MANIFEST_UNKNOWN",
         ),
         (
             &beta,
             format!("blobs/{}", r.signature.layers[0].digest),
             &r.signature.layers[0],
+            "BLOB_UNKNOWN",
         ),
     ] {
         let got = get(&w, &path, Some(auth)).await;
-        refused(&got, 403, "DENIED", "is not part of any version", secret);
+        refused(&got, 404, code, "is not part of any version", secret);
     }
-    // A digest that exists nowhere is denied too (not 404: nothing leaks).
+    // A digest that exists nowhere gets the same answer: nothing leaks.
     let got = get(
         &w,
         &format!("blobs/sha256:{}", "0".repeat(64)),
         Some(&stable),
     )
     .await;
-    refused(&got, 403, "DENIED", "is not part of any version", &r.index);
+    refused(
+        &got,
+        404,
+        "BLOB_UNKNOWN",
+        "is not part of any version",
+        &r.index,
+    );
+    w.proxy.stop().await;
+}
+
+/// The distribution-spec conformance suite's `missing-manifest/by-tag` and
+/// `missing-manifest/by-digest` (read-only pull mode): a manifest that is
+/// not found MUST be 404 (issue 14, finding 10).
+#[tokio::test]
+async fn missing_manifests_are_404_manifest_unknown_by_tag_and_by_digest() {
+    let Some(w) = world(ReferrersMode::NotFound, Options::default()).await else {
+        return;
+    };
+    let auth = basic(EMAIL, &w.licenses.stable);
+    let missing = format!("sha256:{}", "e".repeat(64));
+    for (reference, reason) in [
+        ("no-such-tag", "not released on any channel of app acme"),
+        (missing.as_str(), "is not part of any version"),
+    ] {
+        let path = format!("manifests/{reference}");
+        let got = get(&w, &path, Some(&auth)).await;
+        refused(&got, 404, "MANIFEST_UNKNOWN", reason, &w.release.index);
+        let head = client()
+            .head(w.proxy.repo_url(REPO, &path))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(head.status(), 404, "HEAD {path}");
+    }
     w.proxy.stop().await;
 }
 
@@ -349,14 +398,15 @@ async fn tokens_for_another_repository_or_from_another_key_are_refused() {
             .unwrap()
             .contains("insufficient_scope")
     );
-    // Another app's license asking for our repository gets an empty grant.
+    // Another app's license asking for our repository gets an empty grant,
+    // and then the reason no token will ever grant it.
     let other = token_for(&w.licenses.other_app, &format!("proxy/acme/up.test/{REPO}")).await;
     let got = get(&w, "manifests/1.0", Some(&other)).await;
     refused(
         &got,
-        401,
-        "UNAUTHORIZED",
-        "does not grant pull",
+        403,
+        "DENIED",
+        "is for app other, not acme",
         &w.release.index,
     );
     // Signed by another deployment's key, or expired.
@@ -544,13 +594,14 @@ async fn upstream_hosts_and_repositories_outside_the_allow_list_are_denied() {
     .await;
     let v: serde_json::Value = r.json().await.unwrap();
     let token = format!("Bearer {}", v["token"].as_str().unwrap());
-    let (got, _) = raw_get(
+    let (got, body) = raw_get(
         proxy.addr,
         "/v2/proxy/acme/up.test/other/x/manifests/1.0",
         &token,
     )
     .await;
-    assert_eq!(got, 401);
+    assert_eq!(got, 403, "{body}");
+    assert!(body.contains("is not served by app acme"), "{body}");
     assert!(stub.seen().is_empty(), "upstream saw {:?}", stub.seen());
     // Control: an allowed request does reach the upstream.
     let (got, _) = raw_get(
@@ -577,5 +628,106 @@ async fn the_catalog_and_unknown_endpoints_reveal_nothing() {
     assert_eq!(got, 404);
     assert_eq!(error_code(&body), "NAME_UNKNOWN");
     assert!(stub.seen().is_empty());
+    proxy.stop().await;
+}
+
+/// With the docker token flow a license that may not pull a repository
+/// gets a token that grants nothing; using it must say why, as Basic auth
+/// does, not a bare `insufficient_scope` that clients print as "requested
+/// access to the resource is denied" (issue 14, finding 11).
+#[tokio::test]
+async fn token_flow_denials_say_why_as_basic_auth_does() {
+    let (stub, proxy, licenses, _dir) = stub_world().await;
+    let token_for = |license: &str, name: &str| {
+        let url = proxy.url(&format!("/v2/token?scope=repository:{name}:pull"));
+        let auth = basic(EMAIL, license);
+        async move {
+            let r = send(Method::GET, url, &auth, &[]).await;
+            assert_eq!(r.status(), 200);
+            let v: serde_json::Value = r.json().await.unwrap();
+            format!("Bearer {}", v["token"].as_str().unwrap())
+        }
+    };
+    for (license, name, reason) in [
+        (
+            &licenses.other_app,
+            format!("proxy/acme/up.test/{REPO}"),
+            "is for app other, not acme",
+        ),
+        (
+            &licenses.stable,
+            "proxy/acme/up.test/other/x".to_string(),
+            "repository up.test/other/x is not served by app acme",
+        ),
+        (
+            &licenses.stable,
+            "proxy/acme/evil.test/x".to_string(),
+            "repository evil.test/x is not served by app acme",
+        ),
+    ] {
+        let path = format!("/v2/{name}/manifests/1.0");
+        let token = token_for(license, &name).await;
+        let (status, body) = raw_get(proxy.addr, &path, &token).await;
+        assert_eq!(
+            (status, error_code(&body).as_str()),
+            (403, "DENIED"),
+            "{name}: {body}"
+        );
+        assert!(body.contains(reason), "{name}: {body}");
+        // The very message Basic auth gives.
+        let (status, basic_body) = raw_get(proxy.addr, &path, &basic(EMAIL, license)).await;
+        assert_eq!(status, 403);
+        let message = |b: &str| {
+            let v: serde_json::Value = serde_json::from_str(b).unwrap();
+            v["errors"][0]["message"].as_str().unwrap().to_string()
+        };
+        assert_eq!(message(&body), message(&basic_body), "{name}");
+    }
+    assert!(stub.seen().is_empty(), "upstream saw {:?}", stub.seen());
+    // A token for a repository the license could be granted is still a
+    // 401 insufficient_scope: the client asks for a new token and goes on.
+    let web = token_for(&licenses.stable, "proxy/acme/up.test/acme/web").await;
+    let r = send(
+        Method::GET,
+        proxy.url(&format!("/v2/proxy/acme/up.test/{REPO}/manifests/1.0")),
+        &web,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"insufficient_scope\"")
+    );
+    // The license is checked first: a revoked one is told so, not 403.
+    let other = token_for(&licenses.other_app, &format!("proxy/acme/up.test/{REPO}")).await;
+    let number = proxy
+        .store
+        .licenses(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.app.as_str() == "other")
+        .unwrap()
+        .number;
+    proxy
+        .store
+        .revoke_license(number, jiff::Timestamp::now())
+        .await
+        .unwrap();
+    let (status, body) = raw_get(
+        proxy.addr,
+        &format!("/v2/proxy/acme/up.test/{REPO}/manifests/1.0"),
+        &other,
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body).as_str()),
+        (401, "UNAUTHORIZED"),
+        "{body}"
+    );
+    assert!(body.contains("was revoked at"), "{body}");
     proxy.stop().await;
 }

@@ -14,6 +14,7 @@ mod faults;
 mod migrate;
 mod pull;
 mod replicas;
+mod repository_scope;
 mod s3_proxy;
 mod store_backends;
 mod vouch_client;
