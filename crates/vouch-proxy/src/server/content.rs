@@ -1031,8 +1031,11 @@ pub enum ByteRange {
 
 impl ByteRange {
     /// Parses a single range; anything else (several ranges, other
-    /// units, malformed) is `None`, and RFC 9110 lets the server ignore
-    /// such a header and send the whole blob.
+    /// units, malformed) is `None`, and RFC 9110 §14.2 lets the server
+    /// ignore such a header and send the whole blob (200): several ranges
+    /// get the whole blob, never `multipart/byteranges`. An inverted
+    /// range (`bytes=500-0`) is kept, so that [`Self::resolve`] refuses it
+    /// with a 416 instead of sending the whole blob.
     pub fn parse(value: &str) -> Option<Self> {
         let spec = value.trim().strip_prefix("bytes=")?;
         if spec.contains(',') {
@@ -1047,18 +1050,17 @@ impl ByteRange {
         match (first.trim(), last.trim()) {
             ("", n) => number(n).filter(|n| *n > 0).map(Self::Suffix),
             (a, "") => number(a).map(|a| Self::From(a, None)),
-            (a, b) => {
-                let (a, b) = (number(a)?, number(b)?);
-                (a <= b).then_some(Self::From(a, Some(b)))
-            }
+            (a, b) => Some(Self::From(number(a)?, Some(number(b)?))),
         }
     }
 
     /// The inclusive byte span within a blob of `size`, or `None` when
-    /// the range cannot be satisfied (416).
+    /// the range cannot be satisfied (416): it starts at or beyond the end,
+    /// or ends before it starts.
     pub fn resolve(self, size: u64) -> Option<(u64, u64)> {
         match self {
             Self::From(first, _) if first >= size => None,
+            Self::From(first, Some(last)) if last < first => None,
             Self::From(first, last) => Some((first, last.map_or(size - 1, |l| l.min(size - 1)))),
             Self::Suffix(_) if size == 0 => None,
             Self::Suffix(n) => Some((size - n.min(size), size - 1)),
@@ -1167,8 +1169,13 @@ mod tests {
             Some(ByteRange::From(100, None))
         );
         assert_eq!(ByteRange::parse("bytes=-5"), Some(ByteRange::Suffix(5)));
+        assert_eq!(
+            ByteRange::parse("bytes=500-0"),
+            Some(ByteRange::From(500, Some(0)))
+        );
+        assert_eq!(ByteRange::From(500, Some(0)).resolve(1000), None);
+        assert_eq!(ByteRange::From(5, Some(1)).resolve(3), None);
         for ignored in [
-            "bytes=5-1",
             "bytes=0-1,3-4",
             "items=0-1",
             "bytes=-0",
