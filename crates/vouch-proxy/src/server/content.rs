@@ -21,7 +21,7 @@ use crate::metrics::{ContentKind, Metrics};
 use crate::names::{Digest, Reference, Repository, Tag, UpstreamName};
 use crate::pulllog::PullLogWriter;
 use crate::store::PullRecord;
-use crate::upstream::{self, Upstream, UpstreamRequest, read_limited};
+use crate::upstream::{self, Upstream, UpstreamRequest, check_manifest, read_limited};
 
 /// Largest manifest accepted from an upstream: the distribution-spec
 /// says registries SHOULD accept manifests of at least 4 MiB, and
@@ -336,6 +336,12 @@ impl Proxy {
             .ok_or_else(|| {
                 ApiError::bad_gateway(format!("manifest {reference} has no media type"))
             })?;
+        check_manifest(&media_type, &bytes).map_err(|e| {
+            ApiError::bad_gateway(format!(
+                "upstream {} answered manifest {reference} with something else: {e}: refused, not cached",
+                upstream.name()
+            ))
+        })?;
         let digest = match (reference, &header_digest) {
             (Reference::Digest(d), Some(h)) if h != d => {
                 return Err(ApiError::bad_gateway(format!(
@@ -1018,6 +1024,17 @@ fn redirect_response(url: &reqwest::Url, digest: &Digest) -> Response {
 fn file_body(file: tokio::fs::File, length: u64, metrics: Arc<Metrics>) -> Body {
     let reader = tokio_util::io::ReaderStream::with_capacity(file.take(length), FILE_CHUNK_BYTES);
     Body::from_stream(Counted::new(reader, metrics))
+}
+
+/// Adds `X-Content-Type-Options: nosniff` to every response (a layer on
+/// both routers): a browser shown a manifest, blob or error never guesses
+/// it is HTML (issue 14, finding 3).
+pub(super) async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// A single byte range from a `Range` header (RFC 9110 §14.1.2).

@@ -182,7 +182,9 @@ impl Proxy {
         if self.settings.ops_listen.is_none() {
             router = router.route("/metrics", get(metrics));
         }
-        router.with_state(self.clone())
+        router
+            .layer(axum::middleware::map_response(content::nosniff))
+            .with_state(self.clone())
     }
 
     /// The ops router: `/metrics` and `/healthz`.
@@ -190,6 +192,7 @@ impl Proxy {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
+            .layer(axum::middleware::map_response(content::nosniff))
             .with_state(self.clone())
     }
 

@@ -16,4 +16,5 @@ mod pull;
 mod replicas;
 mod s3_proxy;
 mod store_backends;
+mod upstream_policy;
 mod vouch_client;
