@@ -661,7 +661,7 @@ pub struct InternalAddress {
 /// [`InternalAddress`]. Checking here, where the connection gets its
 /// addresses, leaves no window for DNS to answer differently between a
 /// check and the connection. (IP literals never reach a resolver; see
-/// [`Upstream::client_elsewhere`].)
+/// `Upstream::client_elsewhere`.)
 #[derive(Debug)]
 pub struct PublicOnlyResolver;
 
