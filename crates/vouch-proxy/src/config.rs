@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::cache::s3::{S3Config, S3ConfigError, S3Credentials, S3Serve};
 use crate::names::{NameError, UpstreamName};
 use crate::store::postgres::{DEFAULT_MAX_CONNECTIONS, redact_database_url};
+use crate::upstream::RealmHost;
 
 /// Default listen address: loopback, so a fresh install is not exposed
 /// before someone decides where it should listen.
@@ -209,6 +210,16 @@ pub struct UpstreamSection {
     /// Allow a plain-HTTP `url` (credentials and content travel unencrypted).
     #[serde(default)]
     pub insecure_allow_http: bool,
+    /// Hosts (`host` or `host:port`) besides the upstream's own that may
+    /// receive the vendor's credentials as the token realm of its
+    /// `WWW-Authenticate` challenge (Docker Hub: `auth.docker.io`).
+    #[serde(default)]
+    pub realm_hosts: Vec<String>,
+    /// Follow upstream redirects (and anonymous token realms) to loopback,
+    /// private, link-local and unspecified addresses other than the
+    /// upstream's own origin (blob storage on an internal network).
+    #[serde(default)]
+    pub insecure_allow_internal_redirects: bool,
 }
 
 /// Why the configuration cannot be used.
@@ -319,6 +330,11 @@ pub struct UpstreamSettings {
     pub credentials: UpstreamCredentials,
     /// Whether plain HTTP is allowed for this upstream (its URL and redirects).
     pub allow_http: bool,
+    /// Other hosts the vendor's credentials may be sent to as a token realm.
+    pub realm_hosts: Vec<RealmHost>,
+    /// Whether redirects may lead to internal addresses other than the
+    /// upstream's own origin (`insecure_allow_internal_redirects`).
+    pub allow_internal_redirects: bool,
 }
 
 /// Validated settings ("high-level args").
@@ -762,11 +778,18 @@ fn resolve_upstream(
             ));
         }
     };
+    let realm_hosts = section
+        .realm_hosts
+        .iter()
+        .map(|h| RealmHost::parse(h).map_err(|reason| invalid(key("realm_hosts"), reason)))
+        .collect::<Result<_, _>>()?;
     Ok(UpstreamSettings {
         name,
         url,
         credentials,
         allow_http: section.insecure_allow_http,
+        realm_hosts,
+        allow_internal_redirects: section.insecure_allow_internal_redirects,
     })
 }
 
@@ -864,6 +887,14 @@ mod tests {
             ("name = \"x.io\"\nurl = \"https://x.io/v2\"", "no path"),
             ("name = \"x.io\"\nurl = \"https://u:p@x.io\"", "user info"),
             ("name = \"x.io\"\nurl = \"file:///etc\"", "scheme"),
+            (
+                "name = \"x.io\"\nrealm_hosts = [\"https://auth.x.io\"]",
+                "realm_hosts",
+            ),
+            (
+                "name = \"x.io\"\nrealm_hosts = [\"auth.x.io/token\"]",
+                "realm_hosts",
+            ),
             ("name = \"X.io\"", "invalid repository name"),
             ("name = \"x.io:5000\"", "invalid repository name"),
             (

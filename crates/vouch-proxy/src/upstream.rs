@@ -2,9 +2,22 @@
 //! vendor's credentials (Basic, a static bearer token, or the docker token
 //! flow), following redirects without credentials, and mapping upstream
 //! failures to what a client should see (research/proxy.md §2.10).
+//!
+//! What an upstream can make the proxy contact is bounded (issue 14,
+//! finding 3). "The upstream's own host" is the origin of its configured
+//! `url`: scheme, host as written, and port. Anything else it names — a
+//! redirect target, a token realm — is another host:
+//! - the vendor's credentials go only to the upstream's origin and to
+//!   token realms on hosts listed in `realm_hosts`;
+//! - other hosts are reached only at public addresses: an IP literal is
+//!   checked before connecting, a name is resolved by [`PublicOnlyResolver`]
+//!   (so a public-looking name resolving to 127.0.0.1 is refused, and DNS
+//!   cannot answer differently between the check and the connection),
+//!   unless the vendor sets `insecure_allow_internal_redirects`.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -128,7 +141,11 @@ struct AuthState {
 #[derive(Debug)]
 pub struct Upstream {
     settings: UpstreamSettings,
+    /// For the upstream's own origin and its listed realm hosts.
     client: reqwest::Client,
+    /// For every other host an upstream names: connects to public
+    /// addresses only (unless internal redirects are allowed).
+    elsewhere: reqwest::Client,
     auth: Mutex<AuthState>,
 }
 
@@ -148,17 +165,31 @@ pub struct UpstreamRequest<'a> {
 impl Upstream {
     /// A client for one configured upstream.
     pub fn new(settings: UpstreamSettings) -> Result<Self, UpstreamError> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
-            .user_agent(concat!("vouch-proxy/", env!("CARGO_PKG_VERSION")))
-            .no_proxy()
-            .build()
-            .map_err(|e| UpstreamError::Unreachable {
+        let builder = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(READ_TIMEOUT)
+                .user_agent(concat!("vouch-proxy/", env!("CARGO_PKG_VERSION")))
+                .no_proxy()
+        };
+        let elsewhere = if settings.allow_internal_redirects {
+            tracing::warn!(
+                upstream = %settings.name,
+                "redirects to internal addresses are followed (insecure_allow_internal_redirects)"
+            );
+            builder()
+        } else {
+            builder().dns_resolver(Arc::new(PublicOnlyResolver))
+        };
+        let built = |b: reqwest::ClientBuilder| {
+            b.build().map_err(|e| UpstreamError::Unreachable {
                 upstream: settings.name.to_string(),
                 reason: format!("cannot build HTTP client: {e}"),
-            })?;
+            })
+        };
+        let client = built(builder())?;
+        let elsewhere = built(elsewhere)?;
         let scheme = match settings.credentials {
             UpstreamCredentials::Bearer(_) => Scheme::Bearer,
             _ => Scheme::Unknown,
@@ -166,6 +197,7 @@ impl Upstream {
         Ok(Self {
             settings,
             client,
+            elsewhere,
             auth: Mutex::new(AuthState {
                 scheme,
                 tokens: HashMap::new(),
@@ -337,6 +369,19 @@ impl Upstream {
         let mut url =
             reqwest::Url::parse(realm).map_err(|e| self.bad(format!("realm {realm:?}: {e}")))?;
         self.check_url(&url)?;
+        let trusted =
+            self.is_own_origin(&url) || self.settings.realm_hosts.iter().any(|h| h.matches(&url));
+        let client = match (trusted, credentials) {
+            (true, _) => &self.client,
+            (false, UpstreamCredentials::Anonymous) => self.client_elsewhere(&url)?,
+            (false, _) => {
+                return Err(self.bad(format!(
+                    "the token realm {url} is not on the upstream's host, so the vendor's credentials are not sent there; \
+                     if it is the upstream's token server, list {:?} in realm_hosts",
+                    host_port(&url)
+                )));
+            }
+        };
         {
             let mut query = url.query_pairs_mut();
             if let Some(service) = service {
@@ -344,14 +389,14 @@ impl Upstream {
             }
             query.append_pair("scope", scope);
         }
-        let mut builder = self.client.get(url);
+        let mut builder = client.get(url.clone());
         if let UpstreamCredentials::Basic { username, password } = credentials {
             builder = builder.header(header::AUTHORIZATION, basic(username, password));
         }
         let response = builder
             .send()
             .await
-            .map_err(|e| self.unreachable(error_chain(&e)))?;
+            .map_err(|e| self.send_error(&e, &url))?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(UpstreamError::CredentialsRefused {
@@ -396,10 +441,62 @@ impl Upstream {
         }
     }
 
+    /// Whether `url` is on the upstream's own origin (scheme, host as
+    /// configured, port): `localhost` is not `127.0.0.1`, and another port
+    /// is another service.
+    fn is_own_origin(&self, url: &reqwest::Url) -> bool {
+        url.origin() == self.settings.url.origin()
+    }
+
+    /// The client for a host the upstream named (a redirect target, an
+    /// anonymous token realm): the upstream's own client for its origin;
+    /// otherwise refuses an internal IP literal here and leaves names to
+    /// [`PublicOnlyResolver`].
+    fn client_elsewhere(&self, url: &reqwest::Url) -> Result<&reqwest::Client, UpstreamError> {
+        if self.is_own_origin(url) {
+            return Ok(&self.client);
+        }
+        if self.settings.allow_internal_redirects {
+            return Ok(&self.elsewhere);
+        }
+        // The URL parser has already normalised IPv4 forms (`0x7f.1`) to
+        // dotted decimal; an IPv6 literal comes bracketed.
+        let literal = url.host_str().and_then(|h| {
+            h.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .ok()
+        });
+        match literal {
+            Some(ip) if is_internal(ip) => Err(self.bad(format!(
+                "refusing {url}: {ip} is an internal address (loopback, private, link-local or unspecified) \
+                 and not the upstream's own host; insecure_allow_internal_redirects permits it"
+            ))),
+            _ => Ok(&self.elsewhere),
+        }
+    }
+
+    /// A failed request: refused by [`PublicOnlyResolver`] (the upstream
+    /// named an internal host: 502), or the host is unreachable (503).
+    fn send_error(&self, e: &reqwest::Error, url: &reqwest::Url) -> UpstreamError {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(s) = source {
+            if let Some(internal) = s.downcast_ref::<InternalAddress>() {
+                return self.bad(format!(
+                    "refusing {url}: {internal}, and it is not the upstream's own host; \
+                     insecure_allow_internal_redirects permits it"
+                ));
+            }
+            source = s.source();
+        }
+        self.unreachable(error_chain(e))
+    }
+
     /// Follows 301/302/303/307/308 with GET/HEAD and no credentials:
     /// redirect targets are storage (S3, GCS, CDN) that must not see the
     /// vendor's registry credentials (distribution-spec: clients must not
-    /// forward Authorization across hosts).
+    /// forward Authorization across hosts). Targets off the upstream's
+    /// origin must be public addresses ([`Self::client_elsewhere`]).
     async fn follow_redirects(
         &self,
         request: &UpstreamRequest<'_>,
@@ -422,19 +519,19 @@ impl Upstream {
                 .join(location)
                 .map_err(|e| self.bad(format!("redirect to {location:?}: {e}")))?;
             self.check_url(&next)?;
+            let client = self.client_elsewhere(&next)?;
             let mut headers = HeaderMap::new();
             for name in [header::RANGE, header::ACCEPT] {
                 if let Some(v) = request.headers.get(&name) {
                     headers.insert(name, v.clone());
                 }
             }
-            response = self
-                .client
-                .request(request.method.clone(), next)
+            response = client
+                .request(request.method.clone(), next.clone())
                 .headers(headers)
                 .send()
                 .await
-                .map_err(|e| self.unreachable(error_chain(&e)))?;
+                .map_err(|e| self.send_error(&e, &next))?;
         }
         Err(self.bad(format!("more than {MAX_REDIRECTS} redirects")))
     }
@@ -468,6 +565,124 @@ impl Upstream {
             }
             _ => Ok(response),
         }
+    }
+}
+
+/// A host besides the upstream's own that may receive the vendor's
+/// credentials as a token realm (`realm_hosts = ["auth.docker.io"]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealmHost {
+    host: String,
+    /// `None`: the realm URL's scheme's default port.
+    port: Option<u16>,
+}
+
+impl RealmHost {
+    /// Parses `host` or `host:port` (no scheme, path or user info).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let refuse = |why: &str| format!("{text:?}: {why}; expected host or host:port");
+        if text.is_empty() || text.contains(['/', '@', '?', '#', '\\']) {
+            return Err(refuse("not a host"));
+        }
+        let url =
+            reqwest::Url::parse(&format!("https://{text}")).map_err(|e| refuse(&e.to_string()))?;
+        let host = url.host_str().ok_or_else(|| refuse("no host"))?;
+        // An explicit :443 is normalised away by the URL parser; keep it.
+        let port = match text.rsplit_once(':') {
+            Some((_, p)) if !text.ends_with(']') => {
+                Some(p.parse().map_err(|_| refuse("bad port"))?)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            host: host.to_string(),
+            port,
+        })
+    }
+
+    /// Whether `url` is on this host (and port).
+    pub fn matches(&self, url: &reqwest::Url) -> bool {
+        url.host_str() == Some(self.host.as_str())
+            && match self.port {
+                None => url.port().is_none(),
+                Some(port) => url.port_or_known_default() == Some(port),
+            }
+    }
+}
+
+/// `host[:port]` of a URL, as `realm_hosts` takes it.
+fn host_port(url: &reqwest::Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_string(),
+        (None, _) => String::new(),
+    }
+}
+
+/// Whether an upstream may not send the proxy to `ip` (a host other than
+/// its own): loopback, private (RFC 1918; IPv6 unique local, RFC 4193),
+/// shared address space (RFC 6598: carrier NAT, some clouds' metadata
+/// services), link-local (RFC 3927, RFC 4291: cloud metadata at
+/// 169.254.169.254), unspecified and "this network" (RFC 1122 §3.2.1.3:
+/// Linux connects 0.0.0.0 to loopback). IPv4-mapped IPv6 addresses are
+/// judged as IPv4.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || a == 0
+                || (a == 100 && (b & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_internal(IpAddr::V4(v4)),
+            None => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_unique_local()
+                    || v6.is_unicast_link_local()
+            }
+        },
+    }
+}
+
+/// A name that resolves only to internal addresses ([`is_internal`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{host} resolves only to internal addresses ({addresses})")]
+pub struct InternalAddress {
+    host: String,
+    addresses: String,
+}
+
+/// DNS for hosts an upstream names other than its own: internal
+/// addresses are dropped, and a name with no other address fails with
+/// [`InternalAddress`]. Checking here, where the connection gets its
+/// addresses, leaves no window for DNS to answer differently between a
+/// check and the connection. (IP literals never reach a resolver; see
+/// `Upstream::client_elsewhere`.)
+#[derive(Debug)]
+pub struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let (internal, public): (Vec<SocketAddr>, Vec<SocketAddr>) =
+                tokio::net::lookup_host((host.as_str(), 0))
+                    .await?
+                    .partition(|a| is_internal(a.ip()));
+            if public.is_empty() && !internal.is_empty() {
+                let addresses = internal
+                    .iter()
+                    .map(|a| a.ip().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(Box::new(InternalAddress { host, addresses }) as _);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -598,6 +813,43 @@ pub fn manifest_accept(headers: &HeaderMap) -> HeaderValue {
     HeaderValue::from_static(DEFAULT_MANIFEST_ACCEPT)
 }
 
+/// The media types served as manifests: OCI image manifest and index
+/// (image-spec v1.1 `media-types.md`), Docker image manifest v2 schema 2
+/// and manifest list — exactly what [`DEFAULT_MANIFEST_ACCEPT`] asks for.
+/// Docker schema 1 is deprecated and never asked for.
+pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// Why upstream content is not served as a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotAManifest {
+    /// The media type is not one of [`MANIFEST_MEDIA_TYPES`] (an upstream
+    /// answering `text/html`, say, after a redirect to a web page).
+    #[error("media type {0:?} is not an OCI or Docker manifest or index type")]
+    MediaType(String),
+    /// The body is not a JSON object.
+    #[error("the body is not a JSON object ({0})")]
+    NotJson(String),
+}
+
+/// Refuses upstream content that is not a manifest: a media type outside
+/// [`MANIFEST_MEDIA_TYPES`], or a body that is not a JSON object (both
+/// image-spec manifest and index are JSON objects). Never served, never
+/// cached.
+pub fn check_manifest(media_type: &str, bytes: &[u8]) -> Result<(), NotAManifest> {
+    if !MANIFEST_MEDIA_TYPES.contains(&media_type) {
+        return Err(NotAManifest::MediaType(media_type.to_string()));
+    }
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
+        .map(drop)
+        .map_err(|e| NotAManifest::NotJson(e.to_string()))
+}
+
 /// Longest Accept value passed upstream (the full list of every manifest
 /// type with parameters is under 1 KiB).
 pub const MAX_ACCEPT_LEN: usize = 4 * 1024;
@@ -654,6 +906,89 @@ mod tests {
             manifest_accept(&h),
             "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
         );
+    }
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for internal in [
+            "127.0.0.1",
+            "127.9.9.9",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.100.100.200",
+            "0.0.0.0",
+            "0.1.2.3",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(is_internal(internal.parse().unwrap()), "{internal}");
+        }
+        for public in [
+            "52.216.0.1",
+            "172.32.0.1",
+            "100.128.0.1",
+            "8.8.8.8",
+            "2600:1f18::1",
+            "::ffff:52.216.0.1",
+        ] {
+            assert!(!is_internal(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn realm_hosts_match_host_and_port() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let docker = RealmHost::parse("auth.docker.io").unwrap();
+        assert!(docker.matches(&url("https://auth.docker.io/token")));
+        assert!(docker.matches(&url("https://auth.docker.io:443/token")));
+        assert!(!docker.matches(&url("https://auth.docker.io:8443/token")));
+        assert!(!docker.matches(&url("https://auth.docker.io.evil.test/token")));
+        let port = RealmHost::parse("127.0.0.1:5001").unwrap();
+        assert!(port.matches(&url("http://127.0.0.1:5001/token")));
+        assert!(!port.matches(&url("http://127.0.0.1:5002/token")));
+        assert!(!port.matches(&url("http://localhost:5001/token")));
+        let v6 = RealmHost::parse("[::1]:5001").unwrap();
+        assert!(v6.matches(&url("http://[::1]:5001/token")));
+        assert!(
+            RealmHost::parse("[::1]")
+                .unwrap()
+                .matches(&url("https://[::1]/t"))
+        );
+        for bad in [
+            "",
+            "https://auth.docker.io",
+            "auth.docker.io/token",
+            "u@h",
+            "h:x",
+        ] {
+            assert!(RealmHost::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_manifests_pass_as_manifests() {
+        let oci = "application/vnd.oci.image.manifest.v1+json";
+        assert_eq!(check_manifest(oci, br#"{"schemaVersion":2}"#), Ok(()));
+        assert!(matches!(
+            check_manifest("text/html", b"<html></html>"),
+            Err(NotAManifest::MediaType(_))
+        ));
+        assert!(matches!(
+            check_manifest("application/json", b"{}"),
+            Err(NotAManifest::MediaType(_))
+        ));
+        for body in [&b"<html>"[..], b"[1]", b"\"s\"", b""] {
+            assert!(matches!(
+                check_manifest(oci, body),
+                Err(NotAManifest::NotJson(_))
+            ));
+        }
     }
 
     #[test]

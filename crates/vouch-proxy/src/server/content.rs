@@ -21,7 +21,7 @@ use crate::metrics::{ContentKind, Metrics};
 use crate::names::{Digest, Reference, Repository, Tag, UpstreamName};
 use crate::pulllog::PullLogWriter;
 use crate::store::PullRecord;
-use crate::upstream::{self, Upstream, UpstreamRequest, read_limited};
+use crate::upstream::{self, Upstream, UpstreamRequest, check_manifest, read_limited};
 
 /// Largest manifest accepted from an upstream: the distribution-spec
 /// says registries SHOULD accept manifests of at least 4 MiB, and
@@ -358,6 +358,12 @@ impl Proxy {
             .ok_or_else(|| {
                 ApiError::bad_gateway(format!("manifest {reference} has no media type"))
             })?;
+        check_manifest(&media_type, &bytes).map_err(|e| {
+            ApiError::bad_gateway(format!(
+                "upstream {} answered manifest {reference} with something else: {e}: refused, not cached",
+                upstream.name()
+            ))
+        })?;
         let digest = match (reference, &header_digest) {
             (Reference::Digest(d), Some(h)) if h != d => {
                 return Err(ApiError::bad_gateway(format!(
@@ -1153,6 +1159,17 @@ fn file_body(file: tokio::fs::File, length: u64, metrics: Arc<Metrics>) -> Body 
     Body::from_stream(Counted::new(reader, metrics))
 }
 
+/// Adds `X-Content-Type-Options: nosniff` to every response (a layer on
+/// both routers): a browser shown a manifest, blob or error never guesses
+/// it is HTML (issue 14, finding 3).
+pub(super) async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
 /// A single byte range from a `Range` header (RFC 9110 §14.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ByteRange {
@@ -1164,8 +1181,11 @@ pub enum ByteRange {
 
 impl ByteRange {
     /// Parses a single range; anything else (several ranges, other
-    /// units, malformed) is `None`, and RFC 9110 lets the server ignore
-    /// such a header and send the whole blob.
+    /// units, malformed) is `None`, and RFC 9110 §14.2 lets the server
+    /// ignore such a header and send the whole blob (200): several ranges
+    /// get the whole blob, never `multipart/byteranges`. An inverted
+    /// range (`bytes=500-0`) is kept, so that [`Self::resolve`] refuses it
+    /// with a 416 instead of sending the whole blob.
     pub fn parse(value: &str) -> Option<Self> {
         let spec = value.trim().strip_prefix("bytes=")?;
         if spec.contains(',') {
@@ -1180,18 +1200,17 @@ impl ByteRange {
         match (first.trim(), last.trim()) {
             ("", n) => number(n).filter(|n| *n > 0).map(Self::Suffix),
             (a, "") => number(a).map(|a| Self::From(a, None)),
-            (a, b) => {
-                let (a, b) = (number(a)?, number(b)?);
-                (a <= b).then_some(Self::From(a, Some(b)))
-            }
+            (a, b) => Some(Self::From(number(a)?, Some(number(b)?))),
         }
     }
 
     /// The inclusive byte span within a blob of `size`, or `None` when
-    /// the range cannot be satisfied (416).
+    /// the range cannot be satisfied (416): it starts at or beyond the end,
+    /// or ends before it starts.
     pub fn resolve(self, size: u64) -> Option<(u64, u64)> {
         match self {
             Self::From(first, _) if first >= size => None,
+            Self::From(first, Some(last)) if last < first => None,
             Self::From(first, last) => Some((first, last.map_or(size - 1, |l| l.min(size - 1)))),
             Self::Suffix(_) if size == 0 => None,
             Self::Suffix(n) => Some((size - n.min(size), size - 1)),
@@ -1300,8 +1319,13 @@ mod tests {
             Some(ByteRange::From(100, None))
         );
         assert_eq!(ByteRange::parse("bytes=-5"), Some(ByteRange::Suffix(5)));
+        assert_eq!(
+            ByteRange::parse("bytes=500-0"),
+            Some(ByteRange::From(500, Some(0)))
+        );
+        assert_eq!(ByteRange::From(500, Some(0)).resolve(1000), None);
+        assert_eq!(ByteRange::From(5, Some(1)).resolve(3), None);
         for ignored in [
-            "bytes=5-1",
             "bytes=0-1,3-4",
             "items=0-1",
             "bytes=-0",

@@ -187,7 +187,9 @@ impl Proxy {
         if self.settings.ops_listen.is_none() {
             router = router.route("/metrics", get(metrics));
         }
-        router.with_state(self.clone())
+        router
+            .layer(axum::middleware::map_response(content::nosniff))
+            .with_state(self.clone())
     }
 
     /// The ops router: `/metrics` and `/healthz`.
@@ -195,6 +197,7 @@ impl Proxy {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
+            .layer(axum::middleware::map_response(content::nosniff))
             .with_state(self.clone())
     }
 

@@ -17,4 +17,5 @@ mod replicas;
 mod repository_scope;
 mod s3_proxy;
 mod store_backends;
+mod upstream_policy;
 mod vouch_client;

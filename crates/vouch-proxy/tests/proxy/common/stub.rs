@@ -66,6 +66,7 @@ struct Inner {
     routes: HashMap<String, Behaviour>,
     seen: Vec<Seen>,
     bearer: Option<(String, String)>, // (expected Basic header for /token, token)
+    realm: Option<String>,            // the challenge's realm; default this stub's /token
 }
 
 /// The stub server.
@@ -108,6 +109,12 @@ impl Stub {
         self.inner.lock().unwrap().bearer = Some((basic_header.to_string(), token.to_string()));
     }
 
+    /// Names another token endpoint in the bearer challenge (a realm on
+    /// another host); default `http://<this stub>/token`.
+    pub fn set_realm(&self, realm: &str) {
+        self.inner.lock().unwrap().realm = Some(realm.to_string());
+    }
+
     pub fn seen(&self) -> Vec<Seen> {
         self.inner.lock().unwrap().seen.clone()
     }
@@ -132,7 +139,7 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let (behaviour, bearer) = {
+    let (behaviour, bearer, realm) = {
         let mut inner = inner.lock().unwrap();
         inner.seen.push(Seen {
             method: request.method().to_string(),
@@ -147,6 +154,7 @@ async fn handle(
                 .or_else(|| inner.routes.get(&bare))
                 .cloned(),
             inner.bearer.clone(),
+            inner.realm.clone(),
         )
     };
     if let Some((basic, token)) = bearer {
@@ -161,7 +169,8 @@ async fn handle(
         if authorization.as_deref() != Some(format!("Bearer {token}").as_str())
             && path.starts_with("/v2/")
         {
-            let challenge = format!("Bearer realm=\"http://{addr}/token\",service=\"stub\"");
+            let realm = realm.unwrap_or_else(|| format!("http://{addr}/token"));
+            let challenge = format!("Bearer realm=\"{realm}\",service=\"stub\"");
             let mut r = (
                 StatusCode::UNAUTHORIZED,
                 "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}",
