@@ -9,6 +9,7 @@ mod common;
 mod auth_matrix;
 mod blob_store;
 mod cli;
+mod edge;
 mod faults;
 mod migrate;
 mod pull;
