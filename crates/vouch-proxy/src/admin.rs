@@ -54,6 +54,31 @@ pub fn parse_expiry(value: &str) -> Result<Option<Timestamp>, AdminError> {
         })
 }
 
+/// What to do with an `--expires` time that has already passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PastExpiry {
+    /// Refuse it: a license created expired is almost always a typo.
+    Refuse,
+    /// Accept it (`--allow-past`: tests of expiry handling).
+    Allow,
+}
+
+/// Refuses an expiry at or before `now` unless `past` allows it; `value`
+/// is the argument as typed, for the message.
+pub fn check_expiry(
+    value: &str,
+    expires_at: Option<Timestamp>,
+    now: Timestamp,
+    past: PastExpiry,
+) -> Result<(), AdminError> {
+    match expires_at {
+        Some(at) if at <= now && past == PastExpiry::Refuse => Err(AdminError::Invalid(format!(
+            "--expires {value}: {at} has already passed (now {now}), so the license could never pull; give a future time, or --allow-past to create it expired"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Checks an email address loosely (one `@`, no spaces or control
 /// characters, at most 254 bytes): it is the expected username, not a
 /// mailbox we write to.

@@ -49,6 +49,25 @@ pub const DEFAULT_RATE_PER_SECOND: f64 = 20.0;
 pub const DEFAULT_RATE_BURST: u32 = 200;
 /// How long graceful shutdown waits for in-flight requests.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default time from the first byte of a request to its complete head.
+/// Registry clients (docker, containerd, helm, a load balancer) send a head
+/// of well under 8 KiB in one write; ten seconds is ample for a slow link
+/// and a third of hyper's own 30 s default, so a slowloris client holding a
+/// connection slot is dropped quickly.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a connection may sit with no request in flight. Longer than
+/// the 60 s idle timeout of common load balancers (AWS ALB's default), so
+/// the proxy never closes a kept-alive connection the balancer is about to
+/// reuse (which the balancer would report as a 502); nginx's
+/// `keepalive_timeout` default is the same 75 s.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// Default cap on connections open at once: half of 1024, the usual Linux
+/// soft limit on open files, leaving the other half for upstream
+/// connections, the state database and cache files.
+pub const DEFAULT_MAX_CLIENT_CONNECTIONS: usize = 512;
+/// The longest a timeout may be set to: an hour is already far beyond any
+/// legitimate header read or keep-alive.
+pub const MAX_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 /// A secret file larger than this is certainly not a password.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
@@ -94,6 +113,18 @@ pub struct ServerSection {
     pub license_cache_secs: Option<u64>,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: Option<u64>,
+    /// The host (and port) clients use, for the token realm; default: the
+    /// request's own authority (`Host`, or `:authority` for HTTP/2).
+    pub public_host: Option<String>,
+    /// Seconds from the first byte of a request to its complete head.
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds a connection may sit with no request in flight.
+    pub idle_timeout_secs: Option<u64>,
+    /// Connections open at once, per listener.
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one client address; 0 (default): no
+    /// per-address limit.
+    pub max_connections_per_ip: Option<usize>,
 }
 
 /// `[state]`.
@@ -348,6 +379,10 @@ pub struct Settings {
     pub public_scheme: PublicScheme,
     /// Honour `X-Forwarded-Proto`.
     pub trust_forwarded_proto: bool,
+    /// The realm host, when fixed by configuration.
+    pub public_host: Option<String>,
+    /// Timeouts and caps for client connections.
+    pub connections: ConnectionLimits,
     /// Token lifetime.
     pub token_ttl: Duration,
     /// License cache lifetime.
@@ -372,6 +407,30 @@ pub struct Settings {
     pub secret_file: PathBuf,
     /// S3-compatible content storage instead of the disk cache, when set.
     pub s3: Option<S3Config>,
+}
+
+/// The limits applied to every client connection of one listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time from the first byte of a request to its complete head.
+    pub header_read_timeout: Duration,
+    /// Time a connection may sit with no request in flight.
+    pub idle_timeout: Duration,
+    /// Connections open at once (per listener).
+    pub max_connections: usize,
+    /// Connections open at once from one client address; `None`: no limit.
+    pub max_connections_per_ip: Option<usize>,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CLIENT_CONNECTIONS,
+            max_connections_per_ip: None,
+        }
+    }
 }
 
 /// Validated `[state] database_url`.
@@ -425,6 +484,7 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("VOUCH_PROXY_LISTEN", "server.listen"),
     ("VOUCH_PROXY_OPS_LISTEN", "server.ops_listen"),
     ("VOUCH_PROXY_PUBLIC_SCHEME", "server.public_scheme"),
+    ("VOUCH_PROXY_PUBLIC_HOST", "server.public_host"),
     ("VOUCH_PROXY_TOKEN_TTL_SECS", "server.token_ttl_secs"),
     ("VOUCH_PROXY_STATE_DIR", "state.dir"),
     ("VOUCH_PROXY_DATABASE_URL", "state.database_url"),
@@ -469,6 +529,7 @@ impl ConfigFile {
                 "VOUCH_PROXY_LISTEN" => self.server.listen = Some(v),
                 "VOUCH_PROXY_OPS_LISTEN" => self.server.ops_listen = Some(v),
                 "VOUCH_PROXY_PUBLIC_SCHEME" => self.server.public_scheme = Some(v),
+                "VOUCH_PROXY_PUBLIC_HOST" => self.server.public_host = Some(v),
                 "VOUCH_PROXY_TOKEN_TTL_SECS" => self.server.token_ttl_secs = Some(num(var, &v)?),
                 "VOUCH_PROXY_STATE_DIR" => self.state.dir = Some(v.into()),
                 "VOUCH_PROXY_DATABASE_URL" => {
@@ -523,6 +584,22 @@ impl ConfigFile {
                 ),
             ));
         }
+        let public_host = self
+            .server
+            .public_host
+            .as_deref()
+            .map(|host| {
+                if crate::auth::is_valid_host(host) {
+                    Ok(host.to_string())
+                } else {
+                    Err(invalid(
+                        "server.public_host",
+                        format!("expected host[:port] (no scheme or path), found {host:?}"),
+                    ))
+                }
+            })
+            .transpose()?;
+        let connections = self.server.connection_limits()?;
         let state_dir = self
             .state
             .dir
@@ -612,6 +689,8 @@ impl ConfigFile {
             ops_listen,
             public_scheme,
             trust_forwarded_proto: self.server.trust_forwarded_proto.unwrap_or(false),
+            public_host,
+            connections,
             token_ttl,
             license_cache_ttl: self
                 .server
@@ -630,6 +709,45 @@ impl ConfigFile {
                 .map_or(DEFAULT_TAG_TTL, Duration::from_secs),
             rate_limit,
             upstreams,
+        })
+    }
+}
+
+impl ServerSection {
+    /// The connection timeouts and caps, defaults filled in and checked.
+    fn connection_limits(&self) -> Result<ConnectionLimits, ConfigError> {
+        let timeout = |key: &str, secs: Option<u64>, default: Duration| {
+            let value = secs.map_or(default, Duration::from_secs);
+            if value.is_zero() || value > MAX_CONNECTION_TIMEOUT {
+                return Err(invalid(
+                    key,
+                    format!(
+                        "must be between 1 and {} seconds",
+                        MAX_CONNECTION_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+            Ok(value)
+        };
+        let max_connections = self
+            .max_connections
+            .unwrap_or(DEFAULT_MAX_CLIENT_CONNECTIONS);
+        if max_connections == 0 {
+            return Err(invalid("server.max_connections", "must be at least 1"));
+        }
+        Ok(ConnectionLimits {
+            header_read_timeout: timeout(
+                "server.header_read_timeout_secs",
+                self.header_read_timeout_secs,
+                DEFAULT_HEADER_READ_TIMEOUT,
+            )?,
+            idle_timeout: timeout(
+                "server.idle_timeout_secs",
+                self.idle_timeout_secs,
+                DEFAULT_IDLE_TIMEOUT,
+            )?,
+            max_connections,
+            max_connections_per_ip: self.max_connections_per_ip.filter(|n| *n > 0),
         })
     }
 }

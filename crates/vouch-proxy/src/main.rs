@@ -5,7 +5,9 @@
 //! admin command whose stdout is closed early (`license list | head`) is
 //! ended by SIGPIPE, like `cat` (a shell reports 141).
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
@@ -162,6 +164,10 @@ enum LicenseCommand {
         /// `never`, a date (2027-01-31 = 00:00 UTC) or an RFC 3339 time.
         #[arg(long)]
         expires: String,
+        /// Accept an `--expires` time that has already passed (the license
+        /// is created expired: useful in tests).
+        #[arg(long)]
+        allow_past: bool,
     },
     /// List licenses (number, app, email, channels, status).
     List {
@@ -212,10 +218,28 @@ fn referrers_mode(value: &str) -> Result<ReferrersMode> {
         .with_context(|| format!("referrers mode {value:?}: expected not-found or passthrough"))
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+/// Runs the command; an error is printed as its message and causes, never
+/// with a backtrace (`RUST_BACKTRACE` is for panics), as `vouch` does.
+fn main() -> ExitCode {
     let cli = Cli::parse();
     end_quietly_when_stdout_closes(&cli.command);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("Error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
     if let Command::Migrate(args) = &cli.command {
         return migrate(args).await;
     }
@@ -318,6 +342,7 @@ async fn main() -> Result<()> {
             email,
             channels,
             expires,
+            allow_past,
         }) => {
             let secret = ServerSecret::load_or_create(&settings.secret_path())?;
             let channels = channels
@@ -325,6 +350,12 @@ async fn main() -> Result<()> {
                 .map(|c| ChannelName::new(c))
                 .collect::<Result<Vec<_>, _>>()?;
             let expires_at = admin::parse_expiry(&expires)?;
+            let past = if allow_past {
+                admin::PastExpiry::Allow
+            } else {
+                admin::PastExpiry::Refuse
+            };
+            admin::check_expiry(&expires, expires_at, now, past)?;
             let (number, id) = admin::create_license(
                 store,
                 &secret.license_hasher(),
@@ -424,8 +455,12 @@ async fn serve(settings: Settings) -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VOUCH_PROXY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = std::env::var("VOUCH_PROXY_LOG_FORMAT").is_ok_and(|v| v == "json");
+    // Colour only for a person at a terminal: escape codes in a log file or
+    // a collector are noise. NO_COLOR (no-color.org) turns it off there too.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();

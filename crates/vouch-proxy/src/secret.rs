@@ -83,6 +83,27 @@ impl fmt::Debug for ServerSecret {
     }
 }
 
+/// Mode of directories the proxy creates for its state: owner only, like
+/// `secret.key` (0600): the database holds license hashes, emails and the
+/// pull log (issue 14, finding 7).
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+/// Mode of state files the proxy creates (`secret.key`, `state.db`; SQLite
+/// gives `-wal` and `-shm` the database file's mode).
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` and any missing parents with [`PRIVATE_DIR_MODE`]
+/// (directories that exist are left as they are: the operator chose them).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(PRIVATE_DIR_MODE);
+    }
+    builder.create(dir)
+}
+
 fn random_bytes<const N: usize>() -> Result<[u8; N], SecretError> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| SecretError::Random(e.to_string()))?;
@@ -116,14 +137,14 @@ impl ServerSecret {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let bytes = random_bytes::<SERVER_SECRET_BYTES>()?;
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(io)?;
+                    create_private_dir(parent).map_err(io)?;
                 }
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
                 {
                     use std::os::unix::fs::OpenOptionsExt as _;
-                    options.mode(0o600);
+                    options.mode(PRIVATE_FILE_MODE);
                 }
                 match options.open(path) {
                     Ok(mut file) => {

@@ -9,6 +9,7 @@
 //! another channel) → upstream.
 
 mod content;
+pub mod listen;
 mod token;
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::Timestamp;
@@ -389,23 +390,38 @@ impl Proxy {
 
     // ---- authentication -------------------------------------------------
 
-    /// The `WWW-Authenticate` challenge for this request.
+    /// The `WWW-Authenticate` challenge for this request. The realm names
+    /// `server.public_host` when set; otherwise the host the client used:
+    /// the request's authority (HTTP/2 `:authority`, or an absolute-form
+    /// HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over `Host`), else
+    /// its `Host` header.
     fn challenge(
         &self,
-        headers: &HeaderMap,
+        parts: &Parts,
         scope_name: Option<&str>,
         insufficient: bool,
     ) -> Result<String, ApiError> {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| auth::is_valid_host(h))
-            .ok_or_else(|| ApiError::name_invalid("missing or invalid Host header"))?;
+        let host = match &self.settings.public_host {
+            Some(host) => host.as_str(),
+            None => parts
+                .uri
+                .authority()
+                .map(|a| a.as_str())
+                .or_else(|| {
+                    parts
+                        .headers
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                })
+                .filter(|h| auth::is_valid_host(h))
+                .ok_or_else(|| ApiError::name_invalid("missing or invalid Host header"))?,
+        };
         let forwarded = self
             .settings
             .trust_forwarded_proto
             .then(|| {
-                headers
+                parts
+                    .headers
                     .get("x-forwarded-proto")
                     .and_then(|v| v.to_str().ok())
             })
@@ -423,24 +439,24 @@ impl Proxy {
     /// A 401 with the challenge, counted under `reason`.
     fn refuse(
         &self,
-        headers: &HeaderMap,
+        parts: &Parts,
         scope_name: Option<&str>,
         reason: &'static str,
         message: String,
     ) -> ApiError {
-        self.refuse_with(headers, scope_name, reason, message, false)
+        self.refuse_with(parts, scope_name, reason, message, false)
     }
 
     fn refuse_with(
         &self,
-        headers: &HeaderMap,
+        parts: &Parts,
         scope_name: Option<&str>,
         reason: &'static str,
         message: String,
         insufficient: bool,
     ) -> ApiError {
         self.metrics.auth_failure(reason);
-        let challenge = match self.challenge(headers, scope_name, insufficient) {
+        let challenge = match self.challenge(parts, scope_name, insufficient) {
             Ok(c) => c,
             Err(e) => return e,
         };
@@ -464,11 +480,11 @@ impl Proxy {
         let headers = &parts.headers;
         let presented =
             auth::parse_authorization(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
-                .map_err(|e| self.refuse(headers, scope_name, "malformed", e.to_string()))?;
+                .map_err(|e| self.refuse(parts, scope_name, "malformed", e.to_string()))?;
         let license = match presented {
             Presented::Missing => {
                 return Err(self.refuse(
-                    headers,
+                    parts,
                     scope_name,
                     "missing",
                     "authentication required: log in with your email as username and your license ID as password".into(),
@@ -477,7 +493,7 @@ impl Proxy {
             Presented::Basic { username, password } => self
                 .license_from_basic(&username, &password)
                 .await
-                .map_err(|(reason, message)| self.refuse(headers, scope_name, reason, message))?,
+                .map_err(|(reason, message)| self.refuse(parts, scope_name, reason, message))?,
             Presented::Bearer(token) => {
                 let now = Timestamp::now().as_second();
                 let claims = auth::verify(&self.token_key, &token, now).map_err(|e| {
@@ -486,7 +502,7 @@ impl Proxy {
                         _ => "bad_token",
                     };
                     self.refuse(
-                        headers,
+                        parts,
                         scope_name,
                         reason,
                         format!("{e}; request a new token"),
@@ -498,20 +514,20 @@ impl Proxy {
                     .filter(|l| l.app.as_str() == claims.app)
                     .ok_or_else(|| {
                         self.refuse(
-                            headers,
+                            parts,
                             scope_name,
                             "bad_token",
                             "token names an unknown license".into(),
                         )
                     })?;
                 if let Some(name) = scope_name.filter(|n| !claims.grants(n)) {
-                    return Err(self.token_lacks_scope(headers, name, &license).await);
+                    return Err(self.token_lacks_scope(parts, name, &license).await);
                 }
                 license
             }
         };
         self.check_license_status(&license)
-            .map_err(|(reason, message)| self.refuse(headers, scope_name, reason, message))?;
+            .map_err(|(reason, message)| self.refuse(parts, scope_name, reason, message))?;
         Ok(license)
     }
 
@@ -635,14 +651,30 @@ fn store_error(e: StoreError) -> ApiError {
 async fn v2(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let started = Instant::now();
+    let request_id = new_request_id();
     let (label, mut response) = proxy.dispatch(&parts, body).await;
-    response.headers_mut().insert(
+    if response.status().is_server_error() {
+        response = conceal_server_error(response, &request_id, &parts).await;
+    }
+    let headers = response.headers_mut();
+    headers.insert(
         header::HeaderName::from_static("docker-distribution-api-version"),
         HeaderValue::from_static("registry/2.0"),
     );
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID_HEADER, id);
+    }
+    // A challenge or a token is for this client, now: no cache (a shared
+    // one above all) may keep or replay it (issue 14, finding 6).
+    if label == "token" || response.status() == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     let status = response.status().as_u16();
     proxy.metrics.request(label, status);
     tracing::debug!(
+        request_id,
         method = %parts.method,
         path = parts.uri.path(),
         status,
@@ -650,6 +682,72 @@ async fn v2(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
         "request"
     );
     response
+}
+
+/// The response header carrying [`new_request_id`]'s ID.
+pub const REQUEST_ID_HEADER: header::HeaderName = header::HeaderName::from_static("x-request-id");
+/// Random bytes in a request ID: 64 bits make a collision among the
+/// requests of one log's lifetime vanishingly unlikely.
+pub const REQUEST_ID_BYTES: usize = 8;
+/// The most of a 5xx body kept for the log. Our own error bodies are a
+/// message of a few hundred bytes (upstream text in them is cut at 512).
+pub const MAX_LOGGED_ERROR_BODY: usize = 16 * 1024;
+
+/// A new request ID: 16 hex digits.
+fn new_request_id() -> String {
+    let mut bytes = [0u8; REQUEST_ID_BYTES];
+    // With no random source the ID is still a correlation handle, only not
+    // a unique one; requests are not refused for it.
+    let _ = getrandom::fill(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Replaces a 5xx body, which may name internal URLs, OS errors or words
+/// the upstream said (possibly the vendor's own secrets), with a short
+/// message and the request ID; the full body goes to the log at `error`
+/// level with the same ID (issue 14, finding 4). 4xx bodies are kept: they
+/// tell the customer about their own license, channel and entitlement.
+async fn conceal_server_error(response: Response, request_id: &str, parts: &Parts) -> Response {
+    let (mut head, body) = response.into_parts();
+    let detail = match axum::body::to_bytes(body, MAX_LOGGED_ERROR_BODY).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => format!("(error body unreadable or over {MAX_LOGGED_ERROR_BODY} bytes)"),
+    };
+    let status = head.status;
+    tracing::error!(
+        request_id,
+        method = %parts.method,
+        path = parts.uri.path(),
+        status = status.as_u16(),
+        detail,
+        "request failed"
+    );
+    let (code, what) = match status {
+        StatusCode::SERVICE_UNAVAILABLE => (
+            crate::error::ErrorCode::Unavailable,
+            "the upstream registry cannot be reached now; try again later",
+        ),
+        StatusCode::BAD_GATEWAY => (
+            crate::error::ErrorCode::Unknown,
+            "the upstream registry gave an answer the proxy cannot use",
+        ),
+        _ => (
+            crate::error::ErrorCode::Unknown,
+            "the proxy could not answer this request",
+        ),
+    };
+    let error = ApiError::new(
+        status,
+        code,
+        format!("{what}; if it persists, give the vendor request ID {request_id}"),
+    )
+    .with_detail(serde_json::json!({ "request_id": request_id }));
+    head.headers.remove(header::CONTENT_LENGTH);
+    head.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(head, Body::from(error.body()))
 }
 
 async fn healthz() -> &'static str {
@@ -672,6 +770,8 @@ async fn not_found() -> Response {
 
 /// Serves until `shutdown` resolves, then waits up to the configured grace
 /// period for in-flight requests. `ops` serves `/metrics` and `/healthz`.
+/// Both listeners speak HTTP/1.1 and cleartext HTTP/2 and apply
+/// `server.*` connection limits ([`listen::serve`]).
 pub async fn serve(
     proxy: Arc<Proxy>,
     listener: tokio::net::TcpListener,
@@ -679,40 +779,29 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = proxy.settings.shutdown_grace;
+    let limits = proxy.settings.connections;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
     let ops_task = ops.map(|listener| {
         let router = proxy.ops_router();
-        let mut rx = stop_rx.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await;
-        })
-    });
-    let mut rx = stop_rx.clone();
-    let server = axum::serve(listener, proxy.router()).with_graceful_shutdown(async move {
-        let _ = rx.wait_for(|stop| *stop).await;
+        tokio::spawn(listen::serve(
+            listener,
+            router,
+            limits,
+            stopped(stop_rx.clone()),
+            grace,
+        ))
     });
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
     });
-    let mut rx = stop_rx;
-    let result = tokio::select! {
-        result = server => result,
-        () = async {
-            let _ = rx.wait_for(|stop| *stop).await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace period over; dropping remaining connections");
-            Ok(())
-        }
-    };
+    listen::serve(listener, proxy.router(), limits, stopped(stop_rx), grace).await;
     if let Some(task) = ops_task {
         task.abort();
     }
-    result
+    Ok(())
 }

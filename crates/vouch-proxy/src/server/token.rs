@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
@@ -211,12 +211,12 @@ impl Proxy {
     /// first, as for every request.
     pub(super) async fn token_lacks_scope(
         &self,
-        headers: &HeaderMap,
+        parts: &Parts,
         name: &str,
         license: &License,
     ) -> ApiError {
         if let Err((reason, message)) = self.check_license_status(license) {
-            return self.refuse(headers, Some(name), reason, message);
+            return self.refuse(parts, Some(name), reason, message);
         }
         if let Ok((slug, repository)) = parse_client_name(name) {
             let app = match self.app(&license.app).await {
@@ -228,7 +228,7 @@ impl Proxy {
             }
         }
         self.refuse_with(
-            headers,
+            parts,
             Some(name),
             "insufficient_scope",
             format!("token does not grant pull on {name}; request a token for this repository"),

@@ -150,16 +150,52 @@ fn pull_record(license: LicenseNumber, row: PullRow) -> Result<PullRecord, Store
     })
 }
 
+/// Creates the database file owner-only ([`PRIVATE_FILE_MODE`]) before
+/// SQLite opens it, or takes group and other access away from one that
+/// exists: SQLite creates `-wal` and `-shm` with the database file's mode,
+/// so this covers all three (issue 14, finding 7).
+///
+/// [`PRIVATE_FILE_MODE`]: crate::secret::PRIVATE_FILE_MODE
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let failed = |e: std::io::Error| StoreError::Backend {
+            operation: "make the state file private",
+            message: format!("{}: {e}", path.display()),
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(crate::secret::PRIVATE_FILE_MODE)
+            .open(path)
+            .map_err(failed)?;
+        let mode = file.metadata().map_err(failed)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(
+                crate::secret::PRIVATE_FILE_MODE,
+            ))
+            .map_err(failed)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema
     /// up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Backend {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            crate::secret::create_private_dir(parent).map_err(|e| StoreError::Backend {
                 operation: "create state directory",
                 message: format!("{}: {e}", parent.display()),
             })?;
         }
+        make_private(path)?;
         let conn = Connection::open(path).map_err(backend("open"))?;
         Self::init(conn)
     }

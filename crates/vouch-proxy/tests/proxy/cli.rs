@@ -202,6 +202,17 @@ fn a_bad_configuration_is_refused_with_the_setting_named() {
     );
 }
 
+/// A child process killed when the test ends, passed or failed: a `serve`
+/// left running would hold the test harness's output pipe open.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn serve_answers_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -212,20 +223,25 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
     ));
     ok(&add_version(&cfg, "1.0", None));
     let id = ok(&create_license(&cfg, "stable", "never"));
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(&cfg)
-        .arg("serve")
-        .env("TEST_VENDOR_PASSWORD", "pw")
-        .env("VOUCH_PROXY_LOG", "info")
-        .env("VOUCH_PROXY_LOG_FORMAT", "json")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Reap(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("serve")
+            .env("TEST_VENDOR_PASSWORD", "pw")
+            .env("VOUCH_PROXY_LOG", "info")
+            .env("VOUCH_PROXY_LOG_FORMAT", "json")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
     // Its stderr, drained on a thread (a full pipe would stall it); the
     // bound address comes back as soon as it is logged.
     let (bound, address) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().unwrap();
+    let logged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = logged.clone();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr)
             .lines()
@@ -234,6 +250,7 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
             if let Some(addr) = common::serving_address(&line) {
                 let _ = bound.send(addr);
             }
+            log.lock().unwrap().push(line);
         }
     });
     let port = address
@@ -280,6 +297,35 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
     )
     .unwrap();
     assert!(pull.starts_with("HTTP/1.1 503"), "{pull}");
+    // The customer gets a request ID, not the upstream's address; the log
+    // gets both, at error level (issue 14, finding 4).
+    assert!(!pull.contains("127.0.0.1:9"), "{pull}");
+    let request_id = pull
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap_or_else(|| panic!("no x-request-id: {pull}"))
+        .to_string();
+    assert!(pull.contains(&format!("request ID {request_id}")), "{pull}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = logged.lock().unwrap().iter().any(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+            v["level"] == "ERROR"
+                && v["fields"]["request_id"] == request_id.as_str()
+                && v["fields"]["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("127.0.0.1:9"))
+        });
+        if found {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no error line for {request_id}: {:?}",
+            logged.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let metrics = get("/metrics", None).unwrap();
     assert!(
         metrics.contains("vouch_proxy_requests_total{route=\"base\",code=\"200\"} 1"),
@@ -304,5 +350,129 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
     assert!(
         pulls.contains("\tmanifest\tGET\tup.test/acme/api\t1.0\t503\t"),
         "{pulls}"
+    );
+}
+
+#[test]
+fn license_create_refuses_a_past_expiry_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    ok(&run(
+        &cfg,
+        &["app", "add", "acme", "--allow", "up.test/acme"],
+    ));
+    ok(&add_version(&cfg, "1.0", None));
+    fails(
+        &create_license(&cfg, "stable", "2020-01-01"),
+        1,
+        "--expires 2020-01-01: 2020-01-01T00:00:00Z has already passed",
+    );
+    assert_eq!(ok(&run(&cfg, &["license", "list"])), "");
+    let mut args = vec![
+        "license",
+        "create",
+        "--app",
+        "acme",
+        "--email",
+        "a@example.com",
+        "--channel",
+        "stable",
+        "--expires",
+        "2020-01-01",
+        "--allow-past",
+    ];
+    ok(&run(&cfg, &args));
+    let list = ok(&run(&cfg, &["license", "list"]));
+    assert!(list.contains("expired 2020-01-01T00:00:00Z"), "{list}");
+    args.truncate(args.len() - 3);
+    args.extend(["--expires", "2099-01-01"]);
+    ok(&run(&cfg, &args));
+}
+
+#[test]
+fn admin_errors_print_the_message_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&cfg)
+        .args(["license", "revoke", "7"])
+        .env("TEST_VENDOR_PASSWORD", "pw")
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("VOUCH_PROXY_CONFIG")
+        .output()
+        .unwrap();
+    fails(&out, 1, "Error: license 7 does not exist");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.to_lowercase().contains("backtrace"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn admin_commands_create_the_state_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    ok(&run(
+        &cfg,
+        &["app", "add", "acme", "--allow", "up.test/acme"],
+    ));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let state = dir.path().join("state");
+    assert_eq!(mode(&state), 0o700);
+    assert_eq!(mode(&state.join("state.db")), 0o600);
+}
+
+#[test]
+fn serve_logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let mut child = Reap(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("serve")
+            .env("TEST_VENDOR_PASSWORD", "pw")
+            .env("VOUCH_PROXY_LOG", "info")
+            .env_remove("VOUCH_PROXY_LOG_FORMAT")
+            .env_remove("NO_COLOR")
+            .env_remove("VOUCH_PROXY_CONFIG")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("vouch-proxy serving"))
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        seen.iter().any(|l| l.contains("vouch-proxy serving")),
+        "serve did not log its address: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|l| !l.contains('\u{1b}')),
+        "colour codes in a log that is not a terminal: {seen:?}"
     );
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::images::{
     Blob, Image, OCI_INDEX, OCI_MANIFEST, image, index, noise, referrers_index, signature,
 };
+use common::logs::logged_error;
 use common::setup::REPO;
 use common::stub::{Behaviour, Stub};
 use common::{
@@ -134,9 +135,9 @@ async fn a_lying_upstream_manifest_is_refused_and_not_cached() {
             body: other.manifest.bytes.clone(),
         },
     );
-    let r = f.get("manifests/1.0").await;
-    assert_eq!(r.status(), 502);
-    assert!(r.text().await.unwrap().contains("refused, not cached"));
+    let (status, logged) = logged_error(f.get("manifests/1.0").await).await;
+    assert_eq!(status, 502);
+    assert!(logged.contains("refused, not cached"), "{logged}");
     assert!(f.proxy.cache_files("manifests").is_empty());
     f.proxy.stop().await;
 }
@@ -337,9 +338,10 @@ async fn redirect_loops_and_non_http_targets_are_refused() {
     assert_eq!(status, 502);
     f.stub
         .set(&blob, Behaviour::Redirect("file:///etc/passwd".into()));
-    let r = f.get(&format!("blobs/{}", img.layers[0].digest)).await;
-    assert_eq!(r.status(), 502);
-    assert!(r.text().await.unwrap().contains("refusing a file:// URL"));
+    let (status, logged) =
+        logged_error(f.get(&format!("blobs/{}", img.layers[0].digest)).await).await;
+    assert_eq!(status, 502);
+    assert!(logged.contains("refusing a file:// URL"), "{logged}");
     f.proxy.stop().await;
 }
 
@@ -537,9 +539,8 @@ async fn referrers_passthrough_follows_upstream_pages_and_serves_one_index() {
             body: Vec::new(),
         },
     );
-    let r = f.get(&format!("referrers/{subject}")).await;
-    assert_eq!(r.status(), 502);
-    let text = r.text().await.unwrap();
+    let (status, text) = logged_error(f.get(&format!("referrers/{subject}")).await).await;
+    assert_eq!(status, 502);
     assert!(
         text.contains("answered 404 Not Found for page 2 of the referrers of"),
         "{text}"
@@ -557,9 +558,8 @@ async fn a_blob_larger_than_the_cache_is_a_502_naming_the_setting() {
     let img = image("too-big", "amd64", 20_000);
     f.release(&img);
     let layer = &img.layers[0];
-    let r = f.get(&format!("blobs/{}", layer.digest)).await;
-    assert_eq!(r.status(), 502);
-    let body = r.text().await.unwrap();
+    let (status, body) = logged_error(f.get(&format!("blobs/{}", layer.digest)).await).await;
+    assert_eq!(status, 502);
     assert!(
         body.contains("larger than the cache accepts (4096 bytes); raise cache.max_bytes"),
         "{body}"
@@ -577,8 +577,8 @@ async fn oversized_and_short_upstream_bodies_are_refused() {
         &format!("/v2/{REPO}/manifests/1.0"),
         Behaviour::ok(OCI_MANIFEST, noise("huge", 5 << 20)),
     );
-    let r = f.get("manifests/1.0").await;
-    assert_eq!(r.status(), 502);
-    assert!(r.text().await.unwrap().contains("larger than"));
+    let (status, logged) = logged_error(f.get("manifests/1.0").await).await;
+    assert_eq!(status, 502);
+    assert!(logged.contains("larger than"), "{logged}");
     f.proxy.stop().await;
 }

@@ -10,6 +10,7 @@ mod auth_matrix;
 mod blob_store;
 mod broken_pipe;
 mod cli;
+mod edge;
 mod faults;
 mod migrate;
 mod pull;

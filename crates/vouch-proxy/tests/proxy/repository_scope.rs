@@ -135,7 +135,20 @@ impl Scope {
             &[("accept", "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json")],
         )
         .await;
-        (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        let status = r.status().as_u16();
+        // A 5xx body holds only a request ID (finding 4): append what the
+        // proxy logged for it, so tests can tell which failure happened.
+        let logged = r
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .and_then(common::logs::logged)
+            .filter(|_| status >= 500);
+        let mut body = r.bytes().await.unwrap().to_vec();
+        if let Some(logged) = logged {
+            body.extend_from_slice(format!("\nlogged: {logged}").as_bytes());
+        }
+        (status, body)
     }
 
     /// The beta customer pulls the secret image through `up.test/acme/api`,

@@ -63,9 +63,20 @@ impl Fixture {
     }
 }
 
+/// The status and body; for a 5xx, whose body holds only a request ID
+/// (finding 4), the body followed by the error the proxy logged for it.
 async fn status_and_body(r: reqwest::Response) -> (u16, String) {
     let status = r.status().as_u16();
-    (status, r.text().await.unwrap())
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = r.text().await.unwrap();
+    match id.and_then(|id| common::logs::logged(&id)) {
+        Some(logged) if status >= 500 => (status, format!("{body}\nlogged: {logged}")),
+        _ => (status, body),
+    }
 }
 
 #[tokio::test]

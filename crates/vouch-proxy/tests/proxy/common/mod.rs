@@ -3,6 +3,7 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod images;
+pub mod logs;
 pub mod postgres;
 pub mod s3;
 pub mod setup;
@@ -57,6 +58,8 @@ pub fn basic(user: &str, pass: &str) -> String {
 pub struct Options {
     /// TOML appended to the generated config.
     pub extra_toml: String,
+    /// TOML lines added to the generated `[server]` table.
+    pub server_toml: String,
     /// Vendor credentials as TOML lines for the upstream entry (default:
     /// VENDOR_USER / VENDOR_PASS).
     pub upstream_auth: Option<String>,
@@ -79,16 +82,18 @@ pub struct TestProxy {
 impl TestProxy {
     /// Starts a proxy in `dir` (state and cache) in front of `upstream_url`.
     pub async fn start(dir: &Path, upstream_url: &str, options: &Options) -> Self {
+        logs::install();
         let auth = options.upstream_auth.clone().unwrap_or_else(|| {
             format!("username = \"{VENDOR_USER}\"\npassword = \"{VENDOR_PASS}\"")
         });
         let (rate, burst) = options.rate_limit.unwrap_or((0.0, 1));
         let toml = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\npublic_scheme = \"http\"\nlicense_cache_secs = 0\nshutdown_grace_secs = 2\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\npublic_scheme = \"http\"\nlicense_cache_secs = 0\nshutdown_grace_secs = 2\n{}\n\
              [state]\ndir = \"{}\"\n\
              [rate_limit]\nrequests_per_second = {rate:?}\nburst = {burst}\n\
              {}\n\
              [[upstreams]]\nname = \"{UPSTREAM}\"\nurl = \"{upstream_url}\"\ninsecure_allow_http = true\n{auth}\n",
+            options.server_toml,
             dir.display(),
             options.extra_toml,
         );
@@ -267,9 +272,14 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// The OCI error code of a response body (panics on anything else).
+/// The OCI error code of a response body (panics on anything else). Text
+/// after the JSON document is ignored: tests append the error the proxy
+/// logged for a 5xx (`logged: …`) to its body.
 pub fn error_code(body: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body)
+    let v: serde_json::Value = serde_json::Deserializer::from_str(body)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("empty body"))
         .unwrap_or_else(|e| panic!("not an OCI error body ({e}): {body}"));
     let errors = v["errors"]
         .as_array()

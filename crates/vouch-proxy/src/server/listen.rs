@@ -1,0 +1,409 @@
+//! The accept loop: HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge)
+//! on one port, with the limits `axum::serve` does not offer (issue 14,
+//! finding 2):
+//!
+//! - a per-process connection cap (a semaphore taken before `accept`, so
+//!   excess clients wait in the kernel's backlog instead of using file
+//!   descriptors),
+//! - an optional per-address connection cap,
+//! - a header-read timeout: once bytes of a new request arrive on a
+//!   connection with no request in flight, the request must reach the
+//!   router within it,
+//! - an idle timeout: a connection with no request in flight and no new
+//!   bytes is closed after it.
+//!
+//! Both timeouts are counted per connection by [`Activity`], which sees
+//! the bytes read (through [`Watched`]) and the requests in flight (a
+//! [`InFlight`] guard lives in each response body until it is sent).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+use crate::config::ConnectionLimits;
+
+/// How long to pause accepting after an `accept` error that is not about
+/// one connection (EMFILE, ENFILE, ENOMEM): the same one second
+/// `axum::serve` and hyper's examples use, long enough for connections to
+/// close and free descriptors, short enough to be unnoticed.
+pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_secs(1);
+
+/// What a connection is doing, as far as the timeouts care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No request in flight and none being read: the idle clock runs.
+    Idle,
+    /// Bytes of a request arrived; its head has not reached the router.
+    ReadingHead,
+    /// At least one request is being answered: no clock runs.
+    Busy,
+}
+
+#[derive(Debug)]
+struct ActivityState {
+    phase: Phase,
+    in_flight: usize,
+    /// When the current phase began.
+    since: Instant,
+}
+
+/// One connection's activity, shared by its reader, its requests and its
+/// watchdog.
+#[derive(Debug)]
+struct Activity {
+    state: Mutex<ActivityState>,
+    changed: Notify,
+}
+
+impl Activity {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(ActivityState {
+                phase: Phase::Idle,
+                in_flight: 0,
+                since: Instant::now(),
+            }),
+            changed: Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ActivityState> {
+        // The state is three plain fields; a panic elsewhere cannot leave
+        // it half-written, so a poisoned lock is still good.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Bytes arrived from the client.
+    fn bytes_read(&self) {
+        let mut state = self.lock();
+        if state.phase == Phase::Idle {
+            state.phase = Phase::ReadingHead;
+            state.since = Instant::now();
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A request reached the router; the guard ends it.
+    fn begin(self: &Arc<Self>) -> InFlight {
+        let mut state = self.lock();
+        state.in_flight += 1;
+        state.phase = Phase::Busy;
+        drop(state);
+        self.changed.notify_one();
+        InFlight(self.clone())
+    }
+
+    /// When the connection should be closed, if nothing changes first.
+    fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
+        let state = self.lock();
+        match state.phase {
+            Phase::Idle => Some(state.since + limits.idle_timeout),
+            Phase::ReadingHead => Some(state.since + limits.header_read_timeout),
+            Phase::Busy => None,
+        }
+    }
+}
+
+/// A request in flight on a connection: created when the request reaches
+/// the router, dropped when its response body is sent or abandoned.
+#[derive(Debug)]
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.in_flight -= 1;
+        if state.in_flight == 0 {
+            state.phase = Phase::Idle;
+            state.since = Instant::now();
+        }
+        drop(state);
+        self.0.changed.notify_one();
+    }
+}
+
+/// A response body that keeps its request counted until it is done.
+struct Guarded {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for Guarded {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A TCP stream that reports the bytes it reads to its [`Activity`].
+struct Watched {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.bytes_read();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// Connections open per client address.
+#[derive(Debug, Default)]
+struct PerAddress(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection counted against its address; uncounted on drop.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    ip: IpAddr,
+}
+
+impl PerAddress {
+    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<AddressSlot> {
+        let mut table = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = table.entry(ip).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            table: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut table = self
+            .table
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = table.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                table.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// `accept` errors that concern one connection only: try the next.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
+}
+
+/// Serves `router` on `listener` until `stop` resolves, then asks every
+/// connection to finish (HTTP/1.1: after the response in flight; HTTP/2:
+/// GOAWAY) and waits for them up to `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    stop: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let per_address = Arc::new(PerAddress::default());
+    let graceful = GracefulShutdown::new();
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    tokio::pin!(stop);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut stop => break,
+            accepted = accept(&listener, &permits) => accepted,
+        };
+        let Some((stream, peer, permit)) = accepted else {
+            continue;
+        };
+        let slot = match limits.max_connections_per_ip {
+            Some(max) => match per_address.take(peer.ip(), max) {
+                Some(slot) => Some(slot),
+                None => {
+                    tracing::debug!(%peer, max, "connection refused: per-address limit");
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let activity = Activity::new();
+        let io = TokioIo::new(Watched {
+            stream,
+            activity: activity.clone(),
+        });
+        let service = {
+            let activity = activity.clone();
+            let router = router.clone();
+            hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let in_flight = activity.begin();
+                let mut router = router.clone();
+                async move {
+                    let response =
+                        match tower_service::Service::call(&mut router, request.map(Body::new))
+                            .await
+                        {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        };
+                    Ok::<_, Infallible>(response.map(|body| {
+                        Body::new(Guarded {
+                            body,
+                            _in_flight: in_flight,
+                        })
+                    }))
+                }
+            })
+        };
+        let watcher = graceful.watcher();
+        let builder = builder.clone();
+        tokio::spawn(async move {
+            let connection = watcher.watch(builder.serve_connection(io, service));
+            let _held = (permit, slot);
+            watch_connection(connection, &activity, &limits, peer).await;
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "shutdown grace period over; dropping remaining connections"
+        );
+    }
+}
+
+/// The next connection, once a connection permit is free. `None` after an
+/// error (logged; after a resource error, once [`ACCEPT_ERROR_BACKOFF`]
+/// has passed).
+async fn accept(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+) -> Option<(
+    TcpStream,
+    std::net::SocketAddr,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
+    let permit = permits
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
+    match listener.accept().await {
+        Ok((stream, peer)) => Some((stream, peer, permit)),
+        Err(e) if is_connection_error(&e) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "accepting connections failed; pausing");
+            tokio::time::sleep(ACCEPT_ERROR_BACKOFF).await;
+            None
+        }
+    }
+}
+
+/// Drives one connection until it ends or one of its timeouts passes.
+async fn watch_connection<F: Future>(
+    connection: F,
+    activity: &Activity,
+    limits: &ConnectionLimits,
+    peer: std::net::SocketAddr,
+) {
+    tokio::pin!(connection);
+    loop {
+        let deadline = activity.deadline(limits);
+        let expired = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut connection => return,
+            () = activity.changed.notified() => {}
+            () = expired => {
+                // Re-read: a request may have begun at the same instant.
+                if activity.deadline(limits).is_some_and(|at| at <= Instant::now()) {
+                    tracing::debug!(%peer, "closing connection: header-read or idle timeout");
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The proxy's `error`-level "request failed" log lines, captured by
+//! request ID: a 5xx body holds only the ID (issue 14, finding 4), so
+//! tests that check *which* failure happened read the log line.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::SubscriberExt as _;
+
+static DETAILS: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+
+fn details() -> &'static Mutex<HashMap<String, String>> {
+    DETAILS.get_or_init(Default::default)
+}
+
+struct Capture;
+
+#[derive(Default)]
+struct Fields {
+    request_id: Option<String>,
+    detail: Option<String>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "request_id" => self.request_id = Some(value.to_string()),
+            "detail" => self.detail = Some(value.to_string()),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() != tracing::Level::ERROR {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        if let (Some(id), Some(detail)) = (fields.request_id, fields.detail) {
+            details().lock().unwrap().insert(id, detail);
+        }
+    }
+}
+
+/// Installs the capture as the process's subscriber (once; a no-op when
+/// another subscriber is already installed).
+pub fn install() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ =
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Capture));
+    });
+}
+
+/// The full error logged for request `id`, if any.
+pub fn logged(id: &str) -> Option<String> {
+    details().lock().unwrap().get(id).cloned()
+}
+
+/// The status of a 5xx response and the full error the proxy logged for
+/// it (found by its `X-Request-Id`).
+pub async fn logged_error(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .expect("no X-Request-Id")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = r.text().await.unwrap();
+    let detail = details()
+        .lock()
+        .unwrap()
+        .get(&id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no error logged for request {id}: {body}"));
+    (status, detail)
+}
