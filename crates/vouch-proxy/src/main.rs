@@ -1,9 +1,14 @@
 //! The `vouch-proxy` binary: argument parsing, configuration loading,
 //! logging, and printing. The work happens in the library.
 //!
-//! Exit codes: 0 success, 1 failure (message on stderr), 2 usage error. An
-//! admin command whose stdout is closed early (`license list | head`) is
-//! ended by SIGPIPE, like `cat` (a shell reports 141).
+//! Exit codes: 0 success, 1 failure (message on stderr), 2 usage error, 141
+//! when an admin command's stdout is closed early (`license list | head`),
+//! as a shell reports for `cat` (see `output.rs`).
+// Stdout is written only through `output` (a closed stdout is handled there).
+#![deny(clippy::print_stdout)]
+
+#[macro_use]
+mod output;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -221,8 +226,10 @@ fn referrers_mode(value: &str) -> Result<ReferrersMode> {
 /// Runs the command; an error is printed as its message and causes, never
 /// with a backtrace (`RUST_BACKTRACE` is for panics), as `vouch` does.
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    end_quietly_when_stdout_closes(&cli.command);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_or_help(&e),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -265,7 +272,7 @@ async fn run(cli: Cli) -> Result<()> {
                 referrers_mode(&referrers)?,
             )
             .await?;
-            println!(
+            outln!(
                 "added app {} (referrers: {})",
                 app.slug,
                 app.referrers.as_str()
@@ -288,7 +295,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::App(AppCommand::List) => {
             for app in store.apps().await? {
                 let prefixes: Vec<_> = app.repositories.iter().map(|r| r.to_string()).collect();
-                println!(
+                outln!(
                     "{}\treferrers={}\t{}",
                     app.slug,
                     app.referrers.as_str(),
@@ -307,9 +314,11 @@ async fn run(cli: Cli) -> Result<()> {
             .await?;
             for r in releases {
                 let repo = r.repository.map_or("*".to_string(), |r| r.to_string());
-                println!(
+                outln!(
                     "channel {} version {}: {repo} {}",
-                    r.channel, r.version, r.reference
+                    r.channel,
+                    r.version,
+                    r.reference
                 );
             }
         }
@@ -321,19 +330,19 @@ async fn run(cli: Cli) -> Result<()> {
                     &Tag::new(&version.version)?,
                 )
                 .await?;
-            println!("removed {n} release entries");
+            outln!("removed {n} release entries");
         }
         Command::Channel(ChannelCommand::List { app }) => {
             let app = AppSlug::new(&app)?;
             let releases = store.releases(&app).await?;
             for channel in store.channels(&app).await? {
-                println!("{channel}");
+                outln!("{channel}");
                 for r in releases.iter().filter(|r| r.channel == channel) {
                     let repo = r
                         .repository
                         .as_ref()
                         .map_or("*".to_string(), |r| r.to_string());
-                    println!("  {}\t{repo}\t{}", r.version, r.reference);
+                    outln!("  {}\t{repo}\t{}", r.version, r.reference);
                 }
             }
         }
@@ -369,21 +378,21 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!(
                 "created license {number} for {email}; its ID is printed below, once: it is not stored and cannot be shown again"
             );
-            println!("{}", id.expose());
+            outln!("{}", id.expose());
         }
         Command::License(LicenseCommand::List { app }) => {
             let app = app.map(|a| AppSlug::new(&a)).transpose()?;
             for license in store.licenses(app.as_ref()).await? {
-                println!("{}", admin::describe_license(&license, now));
+                outln!("{}", admin::describe_license(&license, now));
             }
         }
         Command::License(LicenseCommand::Revoke { number }) => {
             let license = store.revoke_license(LicenseNumber(number), now).await?;
-            println!("{}", admin::describe_license(&license, now));
+            outln!("{}", admin::describe_license(&license, now));
         }
         Command::License(LicenseCommand::Pulls { number, limit }) => {
             for p in state.pull_log.pulls(LicenseNumber(number), limit).await? {
-                println!(
+                outln!(
                     "{}\t{}\t{}\t{}\t{}\t{}\t{}",
                     p.at,
                     p.action.as_str(),
@@ -397,24 +406,6 @@ async fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Every command but `serve` gets the default SIGPIPE action back, so a
-/// reader that goes away ends it silently instead of a `println!` panicking
-/// with "failed printing to stdout" (Rust starts with SIGPIPE ignored). One
-/// call covers every print; see `vouch`'s `main.rs` for the same choice.
-///
-/// `serve` keeps SIGPIPE ignored: std's `TcpStream::write` sends with
-/// `MSG_NOSIGNAL`, but `write_vectored` is a plain `writev`, and hyper's HTTP/1
-/// server and tokio-rustls both write vectored. With the default action, a
-/// client hanging up mid-response could kill the proxy; ignored, that write
-/// fails with `EPIPE` and only the one connection ends. (`migrate` talks to
-/// PostgreSQL through sqlx, whose socket writes are `send` calls, so the
-/// default action is safe there.)
-fn end_quietly_when_stdout_closes(command: &Command) {
-    if !matches!(command, Command::Serve) {
-        sigpipe::reset();
-    }
 }
 
 async fn migrate(args: &MigrateArgs) -> Result<()> {
@@ -438,14 +429,14 @@ async fn migrate(args: &MigrateArgs) -> Result<()> {
         .with_context(|| format!("copying {} into {shown}", args.from.display()))?;
     to.close().await;
     if !report.replaced.is_empty() {
-        println!("deleted from the target first: {}", report.replaced);
+        outln!("deleted from the target first: {}", report.replaced);
     }
-    println!(
+    outln!(
         "copied {} into {shown}: {}",
         args.from.display(),
         report.copied
     );
-    println!(
+    outln!(
         "every replica must use the secret.key this SQLite state was used with: license IDs are stored as hashes keyed by it"
     );
     Ok(())
@@ -521,4 +512,15 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
+}
+
+/// Prints clap's help, version or usage error (its own `exit` would panic on a
+/// closed stdout) and returns its exit code: 0 for `--help`, 2 for a usage error.
+fn usage_or_help(error: &clap::Error) -> ExitCode {
+    if let Err(e) = error.print()
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::from(output::CLOSED_STDOUT_EXIT as u8);
+    }
+    ExitCode::from(error.exit_code() as u8)
 }
