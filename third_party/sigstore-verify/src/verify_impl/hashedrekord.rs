@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use sigstore_rekor::body::RekorEntryBody;
 use sigstore_types::bundle::VerificationMaterialContent;
 use sigstore_types::{
-    Bundle, DerPublicKey, KindVersion, Sha256Hash, SignatureContent, TransparencyLogEntry,
+    Bundle, DerPublicKey, HashAlgorithm, KindVersion, Sha256Hash, SignatureContent,
+    TransparencyLogEntry,
 };
 use x509_cert::der::Decode;
 use x509_cert::Certificate;
@@ -31,26 +32,30 @@ pub(crate) fn verify_hashedrekord_entry(
     let body = RekorEntryBody::parse(&entry.canonicalized_body, entry.kind_version)
         .map_err(|e| Error::malformed_entry(format!("failed to parse Rekor body: {}", e)))?;
 
-    // Compute hash from artifact (bytes or pre-computed digest) or DSSE envelope
-    let hash = match &bundle.content {
-        SignatureContent::MessageSignature(_) => artifact.sha256()?,
-        SignatureContent::DsseEnvelope(envelope) => sigstore_crypto::sha256(&envelope.pae()),
-        _ => {
-            return Err(Error::UnsupportedBundle(
-                "unsupported bundle signature content".to_string(),
-            ))
-        }
-    };
-
-    // Validate artifact hash matches what's in Rekor
+    // Validate the artifact hash recorded in Rekor
     match &body {
         RekorEntryBody::HashedRekordV001(rekord) => {
-            // v0.0.1: spec.data.hash.value (hex-encoded)
-            let expected =
-                Sha256Hash::from_hex(rekord.spec.data.hash.value.as_str()).map_err(|e| {
-                    Error::malformed_entry(format!("invalid hash in Rekor entry: {}", e))
-                })?;
-            validate_artifact_hash(&hash, &expected)?;
+            // v0.0.1: spec.data.hash.{algorithm,value} (hex-encoded). cosign
+            // and sigstore-go log the digest with the key's hash (SHA-384 for
+            // P-384, SHA-512 for P-521), so compare in the logged algorithm.
+            let logged = &rekord.spec.data.hash;
+            let expected = hex::decode(logged.value.as_str()).map_err(|e| {
+                Error::malformed_entry(format!("invalid hash in Rekor entry: {}", e))
+            })?;
+            if expected.len() != logged.algorithm.digest_size() {
+                return Err(Error::malformed_entry(format!(
+                    "invalid hash in Rekor entry: {} hash must be {} bytes, got {}",
+                    logged.algorithm,
+                    logged.algorithm.digest_size(),
+                    expected.len()
+                )));
+            }
+            let actual = logged_content_digest(bundle, artifact, logged.algorithm)?;
+            if actual != expected {
+                return Err(Error::ArtifactMismatch(
+                    "artifact hash mismatch for hashedrekord entry".to_string(),
+                ));
+            }
         }
         RekorEntryBody::HashedRekordV002(rekord) => {
             // v0.0.2 is currently defined only for SHA-256/P-256 entries. Do
@@ -65,6 +70,17 @@ pub(crate) fn verify_hashedrekord_entry(
             let expected = Sha256Hash::try_from(&logged.data.digest).map_err(|e| {
                 Error::malformed_entry(format!("invalid digest in Rekor entry: {}", e))
             })?;
+            let hash = match &bundle.content {
+                SignatureContent::MessageSignature(_) => artifact.sha256()?,
+                SignatureContent::DsseEnvelope(envelope) => {
+                    sigstore_crypto::sha256(&envelope.pae())
+                }
+                _ => {
+                    return Err(Error::UnsupportedBundle(
+                        "unsupported bundle signature content".to_string(),
+                    ))
+                }
+            };
             validate_artifact_hash(&hash, &expected)?;
         }
         _ => {
@@ -85,6 +101,42 @@ pub(crate) fn verify_hashedrekord_entry(
     validate_integrated_time(entry, bundle)?;
 
     Ok(())
+}
+
+/// The digest a `hashedrekord` v0.0.1 entry must record, in the `algorithm`
+/// it records: the artifact's for a message signature (whose declared
+/// `messageDigest.algorithm` must be that same algorithm), SHA-256 of the PAE
+/// for a DSSE envelope.
+fn logged_content_digest(
+    bundle: &Bundle,
+    artifact: &PreparedArtifact<'_>,
+    algorithm: HashAlgorithm,
+) -> Result<Vec<u8>> {
+    match &bundle.content {
+        SignatureContent::MessageSignature(signature) => {
+            if let Some(declared) = &signature.message_digest {
+                if declared.algorithm != algorithm {
+                    return Err(Error::entry_mismatch(format!(
+                        "Rekor entry hash algorithm {} does not match the bundle's message digest algorithm {}",
+                        algorithm, declared.algorithm
+                    )));
+                }
+            }
+            Ok(artifact.digest(algorithm)?.as_bytes().to_vec())
+        }
+        SignatureContent::DsseEnvelope(envelope) => {
+            if algorithm != HashAlgorithm::Sha2256 {
+                return Err(Error::UnsupportedBundle(format!(
+                    "unsupported hashedrekord digest algorithm for a DSSE envelope: {}",
+                    algorithm
+                )));
+            }
+            Ok(sigstore_crypto::sha256(&envelope.pae()).as_bytes().to_vec())
+        }
+        _ => Err(Error::UnsupportedBundle(
+            "unsupported bundle signature content".to_string(),
+        )),
+    }
 }
 
 /// Validate artifact hash matches expected hash
