@@ -108,7 +108,7 @@ impl DigestAlgorithm {
     }
 
     /// The digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             Self::Sha256 => 32,
             Self::Sha384 => 48,
@@ -163,7 +163,7 @@ impl ArtifactDigest {
 
     /// The raw digest bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.algorithm.len()]
+        &self.bytes[..self.algorithm.digest_len()]
     }
 
     /// The lowercase hex digits, without the algorithm prefix.
@@ -200,7 +200,7 @@ impl FromStr for ArtifactDigest {
         };
         let (name, hex_digits) = s.split_once(':').ok_or_else(malformed)?;
         let algorithm = DigestAlgorithm::from_name(name).ok_or_else(malformed)?;
-        if hex_digits.len() != 2 * algorithm.len()
+        if hex_digits.len() != 2 * algorithm.digest_len()
             || !hex_digits
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -208,7 +208,8 @@ impl FromStr for ArtifactDigest {
             return Err(malformed());
         }
         let mut bytes = [0u8; MAX_DIGEST_LEN];
-        hex::decode_to_slice(hex_digits, &mut bytes[..algorithm.len()]).map_err(|_| malformed())?;
+        hex::decode_to_slice(hex_digits, &mut bytes[..algorithm.digest_len()])
+            .map_err(|_| malformed())?;
         Ok(Self { algorithm, bytes })
     }
 }
@@ -233,7 +234,7 @@ mod tests {
     fn artifact_digests_round_trip_in_every_algorithm() {
         for algorithm in DigestAlgorithm::ALL {
             let d = ArtifactDigest::of(algorithm, b"hello");
-            assert_eq!(d.as_bytes().len(), algorithm.len());
+            assert_eq!(d.as_bytes().len(), algorithm.digest_len());
             let s = d.to_string();
             assert!(s.starts_with(&format!("{}:", algorithm.name())));
             assert_eq!(s.parse::<ArtifactDigest>().unwrap(), d);
