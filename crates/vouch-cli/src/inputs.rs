@@ -10,8 +10,8 @@ use vouch_trust::{
     LoadedTrust, Network, Provenance, TrustSource, TufInstance, TufOptions, TufStatus,
 };
 use vouch_verify::{
-    GitHubWorkflowPolicy, IdentityPolicy, MAX_BUNDLE_SIZE, Sha256Digest, SignerPolicy,
-    SigstoreBundle, TrustedMaterial, ValueMatcher,
+    ArtifactDigest, DigestAlgorithm, GitHubWorkflowPolicy, IdentityPolicy, MAX_BUNDLE_SIZE,
+    SignerPolicy, SigstoreBundle, TrustedMaterial, ValueMatcher,
 };
 
 use crate::args::{IdentityArgs, TrustArgs, TufArgs};
@@ -22,24 +22,33 @@ use crate::failure::Failure;
 const MAX_KEY_FILE_SIZE: u64 = 64 * 1024;
 
 /// Upper bound on an artifact read into memory for verification. Blobs
-/// bigger than this should be verified by digest (`sha256:<hex>`).
+/// bigger than this should be verified by digest (`sha256:<hex>`, or
+/// `sha384:` / `sha512:`).
 const MAX_ARTIFACT_SIZE: u64 = 4 * 1024 * 1024 * 1024;
 
 /// The artifact given on the command line.
 pub enum Artifact {
     /// File contents.
     Bytes(Vec<u8>),
-    /// `sha256:<hex>`.
-    Digest(Sha256Digest),
+    /// `sha256:<hex>`, `sha384:<hex>` or `sha512:<hex>`.
+    Digest(ArtifactDigest),
 }
 
 impl Artifact {
-    /// Parses `sha256:<hex>` or reads the named file.
+    /// Parses `sha256:<hex>` (or `sha384:`, `sha512:`; npm provenance names
+    /// packages by SHA-512) or reads the named file.
     pub fn from_arg(arg: &str) -> Result<Self, Failure> {
+        let is_digest = DigestAlgorithm::ALL.iter().any(|a| {
+            arg.strip_prefix(a.name())
+                .is_some_and(|r| r.starts_with(':'))
+        });
+        let bad = |e: vouch_verify::VerifyError| Failure::input(e.to_string());
         if arg.starts_with("sha256:") {
-            return Ok(Self::Digest(arg.parse().map_err(
-                |e: vouch_verify::VerifyError| Failure::input(e.to_string()),
-            )?));
+            let digest: vouch_verify::Sha256Digest = arg.parse().map_err(bad)?;
+            return Ok(Self::Digest(digest.into()));
+        }
+        if is_digest {
+            return Ok(Self::Digest(arg.parse().map_err(bad)?));
         }
         read_bounded(Path::new(arg), MAX_ARTIFACT_SIZE, "artifact").map(Self::Bytes)
     }
@@ -48,7 +57,10 @@ impl Artifact {
     pub fn input(&self) -> vouch_verify::ArtifactInput<'_> {
         match self {
             Self::Bytes(b) => vouch_verify::ArtifactInput::Bytes(b),
-            Self::Digest(d) => vouch_verify::ArtifactInput::Sha256(*d),
+            Self::Digest(d) => match d.as_sha256() {
+                Some(sha256) => vouch_verify::ArtifactInput::Sha256(sha256),
+                None => vouch_verify::ArtifactInput::Digest(*d),
+            },
         }
     }
 }

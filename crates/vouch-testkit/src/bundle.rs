@@ -2,7 +2,7 @@
 //! mapping: int64 as strings, bytes as base64, default values omitted).
 
 use crate::dsse::SignedEnvelope;
-use crate::options::{LogOptions, Presence};
+use crate::options::{HashAlg, LogOptions, Presence};
 use crate::rekor::LoggedEntry;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -38,11 +38,13 @@ impl EntryKind {
 
 /// What the bundle signs.
 pub(crate) enum Content<'a> {
-    /// A signature over an artifact with this SHA-256 digest.
+    /// A signature over an artifact with this digest.
     MessageSignature {
-        /// SHA-256 of the artifact.
-        digest: [u8; 32],
-        /// DER ECDSA signature.
+        /// The digest's algorithm.
+        algorithm: HashAlg,
+        /// The artifact's digest.
+        digest: &'a [u8],
+        /// The signature (DER ECDSA or RSA PKCS#1 v1.5).
         signature: &'a [u8],
     },
     /// A DSSE envelope.
@@ -91,9 +93,13 @@ pub(crate) fn bundle_v03(cert_der: &[u8], tlog_entry: Value, content: Content<'_
         },
     });
     match content {
-        Content::MessageSignature { digest, signature } => {
+        Content::MessageSignature {
+            algorithm,
+            digest,
+            signature,
+        } => {
             bundle["messageSignature"] = json!({
-                "messageDigest": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest)},
+                "messageDigest": {"algorithm": algorithm.bundle_name(), "digest": STANDARD.encode(digest)},
                 "signature": STANDARD.encode(signature),
             });
         }

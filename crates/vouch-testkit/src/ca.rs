@@ -21,6 +21,7 @@ use x509_cert::ext::pkix::{
 };
 use x509_cert::name::{Name, RdnSequence};
 use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use x509_cert::time::Validity;
 
 /// `id-kp-codeSigning` (RFC 5280 §4.2.1.12).
@@ -54,8 +55,8 @@ enum FulcioEncoding {
 
 /// Parameters of one leaf certificate.
 pub(crate) struct LeafRequest<'a> {
-    /// The ephemeral key the certificate binds.
-    pub(crate) subject_key: &'a SigningKey,
+    /// The ephemeral key the certificate binds, as a SubjectPublicKeyInfo.
+    pub(crate) subject_spki: SubjectPublicKeyInfoOwned,
     /// Positive serial number bytes.
     pub(crate) serial: [u8; 16],
     /// Start of validity, Unix seconds.
@@ -95,8 +96,8 @@ impl CertificateAuthority {
             SigningKey::derive(seed, &format!("{label}/intermediate"), Curve::P384);
         let root_name = name(organization, "sigstore");
         let intermediate_name = name(organization, "sigstore-intermediate");
-        let root_ski = key_identifier(&root_key);
-        let intermediate_ski = key_identifier(&intermediate_key);
+        let root_ski = key_identifier(&root_key.spki());
+        let intermediate_ski = key_identifier(&intermediate_key.spki());
         let validity = Validity {
             not_before: x509_time(not_before),
             not_after: x509_time(not_after),
@@ -176,7 +177,7 @@ impl CertificateAuthority {
             },
             // Fulcio leaves have an empty subject; the identity is in the SAN.
             subject: RdnSequence(Vec::new()),
-            subject_public_key_info: request.subject_key.spki(),
+            subject_public_key_info: request.subject_spki.clone(),
             issuer_unique_id: None,
             subject_unique_id: None,
             extensions: Some(leaf_extensions(request, &self.intermediate_ski)),
@@ -208,7 +209,7 @@ fn leaf_extensions(request: &LeafRequest<'_>, issuer_ski: &[u8]) -> Vec<Extensio
         LeafEku::ServerAuthOnly => exts.push(eku_extension(&[ID_KP_SERVER_AUTH])),
         LeafEku::Omitted => {}
     }
-    exts.push(ski_extension(&key_identifier(request.subject_key)));
+    exts.push(ski_extension(&key_identifier(&request.subject_spki)));
     exts.push(aki_extension(issuer_ski));
 
     let sans: Vec<GeneralName> = std::iter::once(&identity.san)
@@ -378,8 +379,7 @@ fn aki_extension(issuer_ski: &[u8]) -> Extension {
 
 /// Key identifier: the first 160 bits of SHA-256 of the subjectPublicKey
 /// (RFC 7093 §2 method 1).
-fn key_identifier(key: &SigningKey) -> Vec<u8> {
-    let spki = key.spki();
+fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
     Sha256::digest(spki.subject_public_key.raw_bytes())[..20].to_vec()
 }
 

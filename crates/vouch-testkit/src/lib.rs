@@ -64,8 +64,8 @@ pub use legacy::{
     SIMPLE_SIGNING_MEDIA_TYPE,
 };
 pub use options::{
-    CertOptions, DsseEntryKind, IssuerClaim, IssuingCa, LEAF_LIFETIME_SECS, LeafEku, LogOptions,
-    Presence, SctChoice, SignOptions,
+    CertOptions, DsseEntryKind, HashAlg, IssuerClaim, IssuingCa, KeyType, LEAF_LIFETIME_SECS,
+    LeafEku, LogOptions, Presence, SctChoice, SignOptions, SignatureOptions,
 };
 pub use publish::{
     AttestationSpec, BUNDLE_V03_ARTIFACT, Layout, OCI_INDEX, OCI_MANIFEST, Publisher, Pushed,

@@ -80,6 +80,122 @@ pub enum DsseEntryKind {
     IntotoV002,
 }
 
+/// A hash function, as a signature or a logged digest uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashAlg {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+impl HashAlg {
+    /// The digest of `bytes`.
+    pub fn digest(self, bytes: &[u8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        match self {
+            Self::Sha256 => sha2::Sha256::digest(bytes).to_vec(),
+            Self::Sha384 => sha2::Sha384::digest(bytes).to_vec(),
+            Self::Sha512 => sha2::Sha512::digest(bytes).to_vec(),
+        }
+    }
+
+    /// The name Rekor and in-toto use (`sha256`, `sha384`, `sha512`).
+    pub fn rekor_name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "sha256",
+            Self::Sha384 => "sha384",
+            Self::Sha512 => "sha512",
+        }
+    }
+
+    /// The protobuf-specs `HashAlgorithm` name a bundle uses (`SHA2_256`, …).
+    pub fn bundle_name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "SHA2_256",
+            Self::Sha384 => "SHA2_384",
+            Self::Sha512 => "SHA2_512",
+        }
+    }
+}
+
+/// The type of the ephemeral key the leaf certificate binds. Fulcio issues
+/// certificates for each; cosign 3 / sigstore-go sign with the hash the key
+/// type implies ([`KeyType::default_hash`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyType {
+    /// ECDSA on NIST P-256 (what cosign generates; the default).
+    #[default]
+    EcdsaP256,
+    /// ECDSA on NIST P-384.
+    EcdsaP384,
+    /// ECDSA on NIST P-521.
+    EcdsaP521,
+    /// RSA, 2048-bit modulus, PKCS#1 v1.5 signatures.
+    Rsa2048,
+    /// RSA, 3072-bit modulus, PKCS#1 v1.5 signatures.
+    Rsa3072,
+    /// RSA, 4096-bit modulus, PKCS#1 v1.5 signatures.
+    Rsa4096,
+}
+
+impl KeyType {
+    /// The hash sigstore-go's `LoadDefaultSignerVerifier` pairs with the key
+    /// (Sigstore `PublicKeyDetails`: P-256 → SHA-256, P-384 → SHA-384,
+    /// P-521 → SHA-512, RSA PKCS#1 v1.5 → SHA-256).
+    pub fn default_hash(self) -> HashAlg {
+        match self {
+            Self::EcdsaP256 | Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => HashAlg::Sha256,
+            Self::EcdsaP384 => HashAlg::Sha384,
+            Self::EcdsaP521 => HashAlg::Sha512,
+        }
+    }
+}
+
+/// The signing key and hashes of one signature.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignatureOptions {
+    /// The leaf key's type.
+    pub key_type: KeyType,
+    /// The digest algorithm a message signature declares
+    /// (`messageDigest.algorithm`) and its `hashedrekord` entry (or a legacy
+    /// signature's entry) logs. `None` means the key type's default hash.
+    pub digest: Option<HashAlg>,
+    /// The hash the signature is actually computed with. `None` means the
+    /// declared digest algorithm (message signatures) or the key type's
+    /// default hash (DSSE). Set it apart from `digest` to forge a
+    /// curve/hash mismatch.
+    pub hash: Option<HashAlg>,
+    /// The algorithm the `hashedrekord` entry logs the digest in. `None`
+    /// means the declared digest algorithm; set it apart to make the log
+    /// entry disagree with the bundle's `messageDigest`.
+    pub logged: Option<HashAlg>,
+}
+
+impl SignatureOptions {
+    /// The digest algorithm declared and logged.
+    pub fn digest_algorithm(&self) -> HashAlg {
+        self.digest.unwrap_or(self.key_type.default_hash())
+    }
+
+    /// The algorithm the `hashedrekord` entry logs.
+    pub fn logged_algorithm(&self) -> HashAlg {
+        self.logged.unwrap_or(self.digest_algorithm())
+    }
+
+    /// The hash a message signature is computed with.
+    pub fn message_hash(&self) -> HashAlg {
+        self.hash.unwrap_or(self.digest_algorithm())
+    }
+
+    /// The hash a DSSE signature over the PAE is computed with.
+    pub fn dsse_hash(&self) -> HashAlg {
+        self.hash.unwrap_or(self.key_type.default_hash())
+    }
+}
+
 /// How the leaf certificate is minted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CertOptions {
@@ -126,6 +242,8 @@ pub struct SignOptions {
     pub cert: CertOptions,
     /// Transparency log knobs.
     pub log: LogOptions,
+    /// Signing key type and hashes.
+    pub signature: SignatureOptions,
 }
 
 impl SignOptions {
@@ -136,6 +254,7 @@ impl SignOptions {
             time: None,
             cert: CertOptions::default(),
             log: LogOptions::default(),
+            signature: SignatureOptions::default(),
         }
     }
 
@@ -202,6 +321,32 @@ impl SignOptions {
     /// Includes or leaves out the inclusion promise (SET).
     pub fn inclusion_promise(mut self, presence: Presence) -> Self {
         self.log.inclusion_promise = presence;
+        self
+    }
+
+    /// Signs with an ephemeral key of this type.
+    pub fn key_type(mut self, key_type: KeyType) -> Self {
+        self.signature.key_type = key_type;
+        self
+    }
+
+    /// Declares and logs the message digest with this algorithm (default:
+    /// the key type's hash).
+    pub fn digest_algorithm(mut self, hash: HashAlg) -> Self {
+        self.signature.digest = Some(hash);
+        self
+    }
+
+    /// Computes the signature with this hash, whatever is declared.
+    pub fn signature_hash(mut self, hash: HashAlg) -> Self {
+        self.signature.hash = Some(hash);
+        self
+    }
+
+    /// Logs the `hashedrekord` digest with this algorithm, whatever the
+    /// bundle declares.
+    pub fn logged_digest_algorithm(mut self, hash: HashAlg) -> Self {
+        self.signature.logged = Some(hash);
         self
     }
 

@@ -8,6 +8,7 @@
 
 use crate::keys::{Curve, SigningKey};
 use crate::merkle::{self, Hash};
+use crate::options::HashAlg;
 use crate::pem;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -191,10 +192,11 @@ fn compact(value: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(value).expect("JSON serializes")
 }
 
-/// `hashedrekord` 0.0.1 body for a signature over an artifact with SHA-256
-/// digest `artifact_sha256`.
+/// `hashedrekord` 0.0.1 body for a signature over an artifact with
+/// `algorithm` digest `artifact_digest`.
 pub(crate) fn hashedrekord_body(
-    artifact_sha256: &[u8; 32],
+    algorithm: HashAlg,
+    artifact_digest: &[u8],
     signature: &[u8],
     cert_der: &[u8],
 ) -> Vec<u8> {
@@ -202,7 +204,7 @@ pub(crate) fn hashedrekord_body(
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(artifact_sha256)}},
+            "data": {"hash": {"algorithm": algorithm.rekor_name(), "value": hex::encode(artifact_digest)}},
             "signature": {
                 "content": STANDARD.encode(signature),
                 "publicKey": {"content": pem_b64(cert_der)},
@@ -298,7 +300,7 @@ mod tests {
 
     #[test]
     fn hashedrekord_body_has_rekor_layout() {
-        let body = hashedrekord_body(&[0xab; 32], b"sig", b"cert");
+        let body = hashedrekord_body(HashAlg::Sha256, &[0xab; 32], b"sig", b"cert");
         let text = String::from_utf8(body).expect("utf8");
         assert!(text.starts_with(
             "{\"apiVersion\":\"0.0.1\",\"kind\":\"hashedrekord\",\"spec\":{\"data\":{\"hash\":{\"algorithm\":\"sha256\",\"value\":\"abab"

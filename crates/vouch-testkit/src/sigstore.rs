@@ -6,7 +6,7 @@ use crate::bundle::{self, Content, EntryKind};
 use crate::ca::{CertificateAuthority, LeafRequest, positive_serial};
 use crate::ct::CtLog;
 use crate::dsse::{IN_TOTO_PAYLOAD_TYPE, SignedEnvelope, pae};
-use crate::keys::{Curve, SigningKey};
+use crate::keys::LeafKey;
 use crate::legacy::{self, LegacyAttestation, LegacySignature};
 use crate::options::{DsseEntryKind, IssuingCa, LEAF_LIFETIME_SECS, SctChoice, SignOptions};
 use crate::pem;
@@ -43,7 +43,7 @@ pub struct SignedBundle {
 
 /// A leaf certificate and its key, fresh from the CA.
 struct IssuedLeaf {
-    key: SigningKey,
+    key: LeafKey,
     cert_der: Vec<u8>,
     chain_pem: String,
     signing_time: u64,
@@ -226,13 +226,19 @@ impl VirtualSigstore {
     }
 
     /// Signs `blob` as `cosign sign-blob --bundle` / `sigstore sign` do: a
-    /// v0.3 bundle with a message signature and a `hashedrekord` 0.0.1 entry.
+    /// v0.3 bundle with a message signature and a `hashedrekord` 0.0.1 entry,
+    /// both recording the artifact's digest with the hash the key type
+    /// implies (SHA-384 for P-384, SHA-512 for P-521: sigstore-go's default
+    /// signer) unless [`SignOptions::digest_algorithm`] picks another.
     pub fn sign_blob(&self, blob: &[u8], options: impl Into<SignOptions>) -> SignedBundle {
         let options = options.into();
         let leaf = self.issue_leaf(&options);
-        let signature = leaf.key.sign(blob);
-        let digest: [u8; 32] = Sha256::digest(blob).into();
-        let body = rekor::hashedrekord_body(&digest, &signature, &leaf.cert_der);
+        let algorithm = options.signature.digest_algorithm();
+        let signature = leaf.key.sign(blob, options.signature.message_hash());
+        let digest = algorithm.digest(blob);
+        let logged = options.signature.logged_algorithm();
+        let body =
+            rekor::hashedrekord_body(logged, &logged.digest(blob), &signature, &leaf.cert_der);
         let entry = self.log(body, &options, leaf.signing_time);
         let tlog = bundle::tlog_entry(
             &entry,
@@ -244,7 +250,8 @@ impl VirtualSigstore {
             &leaf.cert_der,
             tlog,
             Content::MessageSignature {
-                digest,
+                algorithm,
+                digest: &digest,
                 signature: &signature,
             },
         );
@@ -283,7 +290,9 @@ impl VirtualSigstore {
     /// `docker_reference` (e.g. `registry.test/acme/app`) as keyless
     /// `cosign sign` does: simple-signing payload, signature, certificate,
     /// chain, and a `hashedrekord` 0.0.1 entry whose data hash is the
-    /// payload's SHA-256, recorded in the Rekor bundle annotation.
+    /// payload's digest (SHA-256 for cosign's P-256 keys; the key type's hash
+    /// or [`SignOptions::digest_algorithm`] otherwise), recorded in the Rekor
+    /// bundle annotation.
     pub fn sign_image_legacy(
         &self,
         docker_reference: &str,
@@ -293,9 +302,10 @@ impl VirtualSigstore {
         let options = options.into();
         let leaf = self.issue_leaf(&options);
         let payload = legacy::simple_signing_payload(docker_reference, manifest_digest);
-        let signature = leaf.key.sign(&payload);
-        let digest: [u8; 32] = Sha256::digest(&payload).into();
-        let body = rekor::hashedrekord_body(&digest, &signature, &leaf.cert_der);
+        let logged = options.signature.logged_algorithm();
+        let signature = leaf.key.sign(&payload, options.signature.message_hash());
+        let digest = logged.digest(&payload);
+        let body = rekor::hashedrekord_body(logged, &digest, &signature, &leaf.cert_der);
         let entry = self.log(body, &options, leaf.signing_time);
         LegacySignature {
             payload,
@@ -342,11 +352,16 @@ impl VirtualSigstore {
         format!("https://{service}.{}.test", self.name)
     }
 
-    /// Issues a leaf certificate for a fresh ephemeral P-256 key.
+    /// Issues a leaf certificate for a fresh ephemeral key of the type the
+    /// options ask for (P-256 by default).
     fn issue_leaf(&self, options: &SignOptions) -> IssuedLeaf {
         let n = self.leaves_issued.fetch_add(1, Ordering::Relaxed);
         let seed = format!("vouch-testkit/{}", self.name);
-        let key = SigningKey::derive(seed.as_bytes(), &format!("leaf/{n}"), Curve::P256);
+        let key = LeafKey::new(
+            seed.as_bytes(),
+            &format!("leaf/{n}"),
+            options.signature.key_type,
+        );
         let signing_time = options.time.unwrap_or(self.now);
         let (not_before, not_after) = options
             .cert
@@ -367,7 +382,7 @@ impl VirtualSigstore {
             .chain_update(n.to_be_bytes())
             .finalize();
         let request = LeafRequest {
-            subject_key: &key,
+            subject_spki: key.spki(),
             serial: positive_serial(&serial_entropy),
             not_before,
             not_after,
@@ -401,7 +416,9 @@ impl VirtualSigstore {
         let envelope = SignedEnvelope {
             payload_type: payload_type.to_owned(),
             payload: payload.to_vec(),
-            signature: leaf.key.sign(&pae(payload_type, payload)),
+            signature: leaf
+                .key
+                .sign(&pae(payload_type, payload), options.signature.dsse_hash()),
         };
         let envelope_json = envelope.to_json();
         let (body, kind) = match options.log.dsse_entry_kind {

@@ -8,7 +8,7 @@ use sigstore_types::{Artifact, Bundle, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
 use crate::claims::CertificateClaims;
-use crate::digest::Sha256Digest;
+use crate::digest::{ArtifactDigest, Sha256Digest};
 use crate::error::VerifyError;
 use crate::policy::SignerPolicy;
 use crate::trust::TrustedMaterial;
@@ -62,13 +62,23 @@ impl SigstoreBundle {
 }
 
 /// What a signature is checked against: the artifact's bytes, or only its
-/// SHA-256 digest (an image manifest digest, or `sha256:…` on the command line).
+/// digest (an image manifest digest, or `sha256:…` / `sha384:…` /
+/// `sha512:…` on the command line).
+///
+/// Given the bytes, every digest the bundle can be bound by is computed:
+/// for a DSSE envelope each algorithm its statement's subjects use (SHA-256,
+/// SHA-512), for a message signature its `messageDigest` algorithm. Given a
+/// digest, a DSSE subject must carry that algorithm's digest, and a message
+/// signature's `messageDigest` must be in that algorithm (a P-384 signature
+/// made by cosign 3 is over SHA-384, a P-521 one over SHA-512).
 #[derive(Debug, Clone, Copy)]
 pub enum ArtifactInput<'a> {
     /// The artifact itself.
     Bytes(&'a [u8]),
     /// The artifact's SHA-256 digest.
     Sha256(Sha256Digest),
+    /// The artifact's digest in any [`crate::DigestAlgorithm`].
+    Digest(ArtifactDigest),
 }
 
 /// Verifies `bundle` over `artifact` and checks the signer against `policy`.
@@ -88,6 +98,12 @@ pub fn verify_bundle(
     let sv_artifact: Artifact<'_> = match artifact {
         ArtifactInput::Bytes(bytes) => Artifact::Blob(bytes),
         ArtifactInput::Sha256(d) => Artifact::from(sigstore_types::Sha256Hash::new(*d.as_bytes())),
+        ArtifactInput::Digest(d) => Artifact::Digest(
+            sigstore_types::ArtifactDigest::new(d.algorithm().to_sigstore(), d.as_bytes())
+                .map_err(|e| VerifyError::MalformedArtifactDigest {
+                    found: format!("{d}: {e}"),
+                })?,
+        ),
     };
     let has_certificate = !matches!(
         b.verification_material.content,
@@ -145,7 +161,9 @@ pub fn verify_bundle(
 }
 
 /// Verifies a DSSE in-toto attestation bundle about `subject` (an image
-/// digest, or a blob whose statement may name it by SHA-256 or SHA-512):
+/// digest, or a blob or blob digest whose statement may name it by SHA-256
+/// or SHA-512; a subject matches on any algorithm it shares with the
+/// artifact, sigstore-go `verifyEnvelopeWithArtifactDigests`):
 /// everything [`verify_bundle`] checks, plus the payload type and the
 /// statement's subject. It does not filter on the
 /// predicate type: callers filter among *verified* attestations (cosign's
@@ -261,6 +279,7 @@ fn artifact_digest(artifact: ArtifactInput<'_>) -> String {
     match artifact {
         ArtifactInput::Bytes(bytes) => Sha256Digest::of(bytes).to_string(),
         ArtifactInput::Sha256(d) => d.to_string(),
+        ArtifactInput::Digest(d) => d.to_string(),
     }
 }
 

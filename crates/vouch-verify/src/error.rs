@@ -13,6 +13,16 @@ pub enum VerifyError {
         /// The first characters of what was given.
         found: String,
     },
+    /// An artifact digest is not `sha256:`, `sha384:` or `sha512:` followed
+    /// by the digest's length in lowercase hex digits.
+    #[error(
+        "malformed artifact digest `{found}`: expected `sha256:`, `sha384:` or `sha512:` followed \
+         by 64, 96 or 128 lowercase hex digits"
+    )]
+    MalformedArtifactDigest {
+        /// The first characters of what was given.
+        found: String,
+    },
     /// The bundle is not a well-formed Sigstore bundle.
     #[error("malformed Sigstore bundle: {detail}")]
     MalformedBundle {

@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use crate::bundle::{ArtifactInput, SigstoreBundle, verify_bundle};
-use crate::digest::Sha256Digest;
+use crate::digest::{ArtifactDigest, DigestAlgorithm, Sha256Digest};
 use crate::error::VerifyError;
 use crate::policy::SignerPolicy;
 use crate::simple_signing::SimpleSigningPayload;
@@ -212,7 +212,7 @@ pub fn verify_legacy_attestation(
     let (bundle, body) = legacy_bundle(
         &attestation.certificate,
         attestation.rekor_bundle.as_deref(),
-        content,
+        |_| Ok(content),
     )?;
     check_envelope_hash(&body, &attestation.envelope)?;
     let verified = verify_bundle(material, &bundle, ArtifactInput::Sha256(image), policy)?;
@@ -245,7 +245,11 @@ fn check_envelope_hash(body: &serde_json::Value, envelope: &[u8]) -> Result<(), 
     Ok(())
 }
 
-/// Builds the v0.1 bundle cosign would build from a `.sig` layer.
+/// Builds the v0.1 bundle cosign would build from a `.sig` layer. The
+/// message digest is the payload's, in the algorithm the SET-signed
+/// `hashedrekord` entry logged: SHA-256 for cosign's P-256 keys (and for
+/// older clients' P-384 keys), SHA-384 / SHA-512 when cosign 3 signs with a
+/// P-384 / P-521 key. The verifier then checks the signature with that hash.
 fn to_bundle(sig: &LegacySignature) -> Result<SigstoreBundle, VerifyError> {
     let bad = |detail: String| VerifyError::LegacySignature { detail };
     let signature = STANDARD
@@ -254,25 +258,46 @@ fn to_bundle(sig: &LegacySignature) -> Result<SigstoreBundle, VerifyError> {
     if signature.is_empty() {
         return Err(bad("signature annotation is empty".into()));
     }
-    let content = serde_json::json!({
-        "messageSignature": {
-            "messageDigest": {
-                "algorithm": "SHA2_256",
-                "digest": STANDARD.encode(Sha256Digest::of(&sig.payload).as_bytes()),
+    let content = |body: &serde_json::Value| {
+        let digest = ArtifactDigest::of(logged_payload_algorithm(body)?, &sig.payload);
+        Ok(serde_json::json!({
+            "messageSignature": {
+                "messageDigest": {
+                    "algorithm": digest.algorithm().to_sigstore().to_string(),
+                    "digest": STANDARD.encode(digest.as_bytes()),
+                },
+                "signature": STANDARD.encode(&signature),
             },
-            "signature": STANDARD.encode(&signature),
-        },
-    });
+        }))
+    };
     legacy_bundle(&sig.certificate, sig.rekor_bundle.as_deref(), content).map(|(b, _)| b)
 }
 
+/// The algorithm a `hashedrekord` entry logs the payload digest in
+/// (`spec.data.hash.algorithm`). Other entry kinds cannot log a message
+/// signature; they keep SHA-256 and the verifier refuses them by kind.
+fn logged_payload_algorithm(body: &serde_json::Value) -> Result<DigestAlgorithm, VerifyError> {
+    if body["kind"] != "hashedrekord" {
+        return Ok(DigestAlgorithm::Sha256);
+    }
+    let name = body["spec"]["data"]["hash"]["algorithm"]
+        .as_str()
+        .unwrap_or_default();
+    DigestAlgorithm::from_name(name).ok_or_else(|| VerifyError::LegacySignature {
+        detail: format!(
+            "Rekor bundle annotation: the hashedrekord entry logs the payload with hash \
+             algorithm `{name}`; expected sha256, sha384 or sha512"
+        ),
+    })
+}
+
 /// A v0.1 bundle from the certificate and Rekor bundle annotations and the
-/// signed content (`messageSignature` or `dsseEnvelope`), plus the decoded
-/// Rekor entry body.
+/// signed content (`messageSignature` or `dsseEnvelope`, made from the
+/// decoded Rekor entry body), plus that body.
 fn legacy_bundle(
     certificate: &Option<String>,
     rekor_bundle: Option<&[u8]>,
-    content: serde_json::Value,
+    content: impl FnOnce(&serde_json::Value) -> Result<serde_json::Value, VerifyError>,
 ) -> Result<(SigstoreBundle, serde_json::Value), VerifyError> {
     let bad = |detail: String| VerifyError::LegacySignature { detail };
     let rekor = rekor_bundle.ok_or_else(|| {
@@ -292,7 +317,7 @@ fn legacy_bundle(
         _ => serde_json::json!({"publicKey": {"hint": ""}}),
     };
     material["tlogEntries"] = serde_json::json!([entry]);
-    let mut bundle = content;
+    let mut bundle = content(&body)?;
     bundle["mediaType"] = "application/vnd.dev.sigstore.bundle+json;version=0.1".into();
     bundle["verificationMaterial"] = material;
     let inner = sigstore_types::Bundle::from_json(&bundle.to_string())

@@ -45,7 +45,7 @@ pub use bundle::{
     verify_bundle,
 };
 pub use claims::{CertificateClaims, GitHubClaims};
-pub use digest::Sha256Digest;
+pub use digest::{ArtifactDigest, DigestAlgorithm, Sha256Digest};
 pub use error::{PolicyError, VerifyError};
 pub use legacy::{
     LegacyAttestation, LegacySignature, MAX_REKOR_BUNDLE_SIZE, verify_legacy_attestation,

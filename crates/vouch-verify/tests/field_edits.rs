@@ -156,6 +156,7 @@ fn other_cases(f: &Path) -> Vec<Case> {
     });
     cases.push(v01_with_intermediate(f));
     let othername = read(&f.join("sigstore-go/pkg/testing/data/bundles/othername.sigstore.json"));
+    cases.extend(testkit_key_type_cases());
     cases.push(Case {
         name: "sigstore-go/othername.sigstore.json".into(),
         artifact: Artifact::Sha256(message_digest(&othername)),
@@ -164,6 +165,32 @@ fn other_cases(f: &Path) -> Vec<Case> {
         policy: keyless("foo!oidc.local", "http://oidc.local:8080"),
     });
     cases
+}
+
+/// Message signatures with a P-384 (SHA-384) and a P-521 (SHA-512) key from
+/// the virtual Sigstore: no real fixture has one, and the digest algorithm
+/// they declare and log must be as tamper-evident as SHA-256 (issue 16).
+fn testkit_key_type_cases() -> Vec<Case> {
+    use vouch_testkit::{GITHUB_ACTIONS_ISSUER, Identity, KeyType, SignOptions, VirtualSigstore};
+    let sigstore = VirtualSigstore::new("field-edits", 1_750_000_000);
+    let identity =
+        Identity::github_actions("acme/app", ".github/workflows/release.yml", "refs/tags/v1");
+    [KeyType::EcdsaP384, KeyType::EcdsaP521]
+        .into_iter()
+        .map(|key_type| {
+            let signed = sigstore.sign_blob(
+                b"artifact",
+                SignOptions::new(identity.clone()).key_type(key_type),
+            );
+            Case {
+                name: format!("testkit {key_type:?} message signature"),
+                bundle: signed.json.into_bytes(),
+                root: sigstore.trusted_root_json().into_bytes(),
+                artifact: Artifact::Bytes(b"artifact".to_vec()),
+                policy: keyless(identity.san.value(), GITHUB_ACTIONS_ISSUER),
+            }
+        })
+        .collect()
 }
 
 /// conformance `happy-path-v0.1` with the production Fulcio intermediate

@@ -10,6 +10,7 @@ mod audit;
 mod bad_input;
 mod broken_pipe;
 mod conformance;
+mod digests;
 mod image;
 mod registry_flags;
 mod release;
