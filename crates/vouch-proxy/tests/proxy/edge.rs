@@ -268,13 +268,7 @@ async fn pull(p: &TestProxy, license: &str) -> (u16, String, String) {
         .await
         .unwrap();
     let status = r.status().as_u16();
-    let id = r
-        .headers()
-        .get("x-request-id")
-        .expect("no X-Request-Id")
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = crate::common::logs::request_id(&r).expect("no X-Request-Id");
     (status, id, r.text().await.unwrap())
 }
 

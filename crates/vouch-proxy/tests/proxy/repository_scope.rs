@@ -136,19 +136,12 @@ impl Scope {
         )
         .await;
         let status = r.status().as_u16();
-        // A 5xx body holds only a request ID (finding 4): append what the
-        // proxy logged for it, so tests can tell which failure happened.
-        let logged = r
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .and_then(common::logs::logged)
-            .filter(|_| status >= 500);
-        let mut body = r.bytes().await.unwrap().to_vec();
-        if let Some(logged) = logged {
-            body.extend_from_slice(format!("\nlogged: {logged}").as_bytes());
+        if status >= 500 {
+            // The body holds only a request ID: add what the proxy logged.
+            let (status, text) = common::logs::status_and_body(r).await;
+            return (status, text.into_bytes());
         }
-        (status, body)
+        (status, r.bytes().await.unwrap().to_vec())
     }
 
     /// The beta customer pulls the secret image through `up.test/acme/api`,

@@ -7,6 +7,8 @@
 
 use crate::common;
 
+use common::logs::status_and_body;
+
 use common::images::{OCI_MANIFEST, image};
 use common::setup::REPO;
 use common::stub::{Behaviour, Stub};
@@ -63,20 +65,14 @@ impl Fixture {
     }
 }
 
-/// The status and body; for a 5xx, whose body holds only a request ID
-/// (finding 4), the body followed by the error the proxy logged for it.
-async fn status_and_body(r: reqwest::Response) -> (u16, String) {
-    let status = r.status().as_u16();
-    let id = r
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = r.text().await.unwrap();
-    match id.and_then(|id| common::logs::logged(&id)) {
-        Some(logged) if status >= 500 => (status, format!("{body}\nlogged: {logged}")),
-        _ => (status, body),
-    }
+/// A refusal: 502 `UNKNOWN`, and the proxy logged `fragment` as the reason.
+fn assert_refused(status: u16, body: &str, fragment: &str) {
+    assert_eq!(
+        (status, error_code(body).as_str()),
+        (502, "UNKNOWN"),
+        "{body}"
+    );
+    assert!(body.contains(fragment), "expected `{fragment}` in: {body}");
 }
 
 #[tokio::test]
@@ -94,11 +90,7 @@ async fn a_redirect_to_another_internal_address_is_refused_and_not_followed() {
         Behaviour::ok("text/html", b"<html>admin</html>".to_vec()),
     );
     let (status, body) = status_and_body(f.get("manifests/1.0", &[]).await).await;
-    assert_eq!(
-        (status, error_code(&body).as_str()),
-        (502, "UNKNOWN"),
-        "{body}"
-    );
+    assert_refused(status, &body, "");
     assert!(f.proxy.cache_files("manifests").is_empty());
     f.upstream.image(REPO, "1.0", &img);
     let layer = &img.layers[0];
@@ -126,12 +118,7 @@ async fn a_redirect_to_another_internal_address_is_refused_and_not_followed() {
     );
     let (status, body) =
         status_and_body(f.get(&format!("blobs/{}", layer.digest), &[]).await).await;
-    assert_eq!(
-        (status, error_code(&body).as_str()),
-        (502, "UNKNOWN"),
-        "{body}"
-    );
-    assert!(body.contains("internal address"), "{body}");
+    assert_refused(status, &body, "internal address");
     assert!(
         f.internal.seen().is_empty(),
         "the internal service was reached: {:?}",
@@ -161,12 +148,7 @@ async fn a_redirect_to_a_name_resolving_to_loopback_is_refused_even_on_the_upstr
     );
     let (status, body) =
         status_and_body(f.get(&format!("blobs/{}", layer.digest), &[]).await).await;
-    assert_eq!(
-        (status, error_code(&body).as_str()),
-        (502, "UNKNOWN"),
-        "{body}"
-    );
-    assert!(body.contains("localhost"), "{body}");
+    assert_refused(status, &body, "localhost");
     assert_eq!(f.upstream.count("/storage/layer"), 0);
     f.proxy.stop().await;
 }
@@ -207,12 +189,7 @@ async fn a_realm_on_an_unlisted_host_gets_no_request_and_no_credentials() {
     f.upstream.set_realm(&format!("{}/token", f.internal.url()));
     f.internal.require_bearer(&vendor, "upstream-token");
     let (status, body) = status_and_body(f.get("manifests/1.0", &[]).await).await;
-    assert_eq!(
-        (status, error_code(&body).as_str()),
-        (502, "UNKNOWN"),
-        "{body}"
-    );
-    assert!(body.contains("realm_hosts"), "{body}");
+    assert_refused(status, &body, "realm_hosts");
     assert!(
         f.internal.seen().is_empty(),
         "the realm host was asked: {:?}",
@@ -242,11 +219,7 @@ async fn an_anonymous_upstream_fetches_no_token_from_an_internal_realm() {
         .await
         .unwrap();
     let (status, body) = status_and_body(r).await;
-    assert_eq!(
-        (status, error_code(&body).as_str()),
-        (502, "UNKNOWN"),
-        "{body}"
-    );
+    assert_refused(status, &body, "");
     assert!(internal.seen().is_empty(), "{:?}", internal.seen());
     proxy.stop().await;
 }

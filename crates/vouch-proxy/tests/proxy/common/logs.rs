@@ -64,17 +64,34 @@ pub fn logged(id: &str) -> Option<String> {
     details().lock().unwrap().get(id).cloned()
 }
 
+/// A response's `X-Request-Id`.
+pub fn request_id(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// The status and body of a response; for a 5xx, whose body holds only a
+/// request ID (issue 14, finding 4), the body followed by `logged: ` and the
+/// error the proxy logged for it, so tests can tell which failure happened.
+pub async fn status_and_body(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let logged = request_id(&r)
+        .and_then(|id| logged(&id))
+        .filter(|_| status >= 500);
+    let body = r.text().await.unwrap();
+    match logged {
+        Some(logged) => (status, format!("{body}\nlogged: {logged}")),
+        None => (status, body),
+    }
+}
+
 /// The status of a 5xx response and the full error the proxy logged for
 /// it (found by its `X-Request-Id`).
 pub async fn logged_error(r: reqwest::Response) -> (u16, String) {
     let status = r.status().as_u16();
-    let id = r
-        .headers()
-        .get("x-request-id")
-        .expect("no X-Request-Id")
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = request_id(&r).expect("no X-Request-Id");
     let body = r.text().await.unwrap();
     let detail = details()
         .lock()
