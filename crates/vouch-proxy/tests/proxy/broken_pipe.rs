@@ -6,7 +6,7 @@
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common;
 
@@ -181,18 +181,5 @@ fn serve_keeps_sigpipe_ignored_and_outlives_clients_that_hang_up() {
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(child.try_wait().unwrap().is_none(), "serve died");
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(exit.success(), "exit status {exit:?}");
+    common::stop_gracefully(&mut child);
 }

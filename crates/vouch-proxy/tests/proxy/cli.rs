@@ -331,20 +331,7 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
         metrics.contains("vouch_proxy_requests_total{route=\"base\",code=\"200\"} 1"),
         "{metrics}"
     );
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(exit.success(), "exit status {exit:?}");
+    common::stop_gracefully(child);
     // The pull log was flushed on the way out.
     let pulls = ok(&run(&cfg, &["license", "pulls", "1"]));
     assert!(

@@ -272,6 +272,28 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// Sends SIGTERM to a `vouch-proxy serve` child and asserts that it exits
+/// successfully within 10 s (graceful shutdown).
+pub fn stop_gracefully(child: &mut std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
 /// The OCI error code of a response body (panics on anything else). Text
 /// after the JSON document is ignored: tests append the error the proxy
 /// logged for a 5xx (`logged: …`) to its body.
