@@ -369,8 +369,9 @@ impl Upstream {
         let mut url =
             reqwest::Url::parse(realm).map_err(|e| self.bad(format!("realm {realm:?}: {e}")))?;
         self.check_url(&url)?;
-        let trusted =
-            self.is_own_origin(&url) || self.settings.realm_hosts.iter().any(|h| h.matches(&url));
+        let trusted = self.is_own_origin(&url)
+            || self.settings.realm_hosts.iter().any(|h| h.matches(&url))
+            || is_known_realm(&self.settings.url, &url);
         let client = match (trusted, credentials) {
             (true, _) => &self.client,
             (false, UpstreamCredentials::Anonymous) => self.client_elsewhere(&url)?,
@@ -566,6 +567,28 @@ impl Upstream {
             _ => Ok(response),
         }
     }
+}
+
+/// Token servers that well-known registries name in their challenges,
+/// trusted for them without `realm_hosts`: (registry host, realm host), both
+/// HTTPS on the default port. Docker Hub serves its API on
+/// `registry-1.docker.io` and its tokens on `auth.docker.io`; GHCR, Quay,
+/// ECR, GAR and distribution serve tokens on the registry host itself.
+const KNOWN_REALMS: &[(&str, &str)] = &[
+    ("registry-1.docker.io", "auth.docker.io"),
+    ("index.docker.io", "auth.docker.io"),
+    ("docker.io", "auth.docker.io"),
+];
+
+/// Whether `realm` is the well-known token server of the registry at
+/// `upstream` ([`KNOWN_REALMS`]).
+fn is_known_realm(upstream: &reqwest::Url, realm: &reqwest::Url) -> bool {
+    let https_default = |u: &reqwest::Url| u.scheme() == "https" && u.port().is_none();
+    https_default(upstream)
+        && https_default(realm)
+        && KNOWN_REALMS.iter().any(|(registry, token_server)| {
+            upstream.host_str() == Some(registry) && realm.host_str() == Some(token_server)
+        })
 }
 
 /// A host besides the upstream's own that may receive the vendor's
@@ -938,6 +961,43 @@ mod tests {
             "::ffff:52.216.0.1",
         ] {
             assert!(!is_internal(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn docker_hubs_token_server_is_known_only_for_docker_hub_over_https() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let realm = url("https://auth.docker.io/token");
+        for hub in ["https://registry-1.docker.io", "https://index.docker.io"] {
+            assert!(is_known_realm(&url(hub), &realm), "{hub}");
+        }
+        for (upstream, realm) in [
+            ("https://ghcr.io", "https://auth.docker.io/token"),
+            (
+                "https://registry-1.docker.io",
+                "http://auth.docker.io/token",
+            ),
+            (
+                "https://registry-1.docker.io",
+                "https://auth.docker.io:8443/token",
+            ),
+            (
+                "https://registry-1.docker.io",
+                "https://auth.docker.io.evil.test/token",
+            ),
+            (
+                "http://registry-1.docker.io",
+                "https://auth.docker.io/token",
+            ),
+            (
+                "https://registry-1.docker.io.evil.test",
+                "https://auth.docker.io/token",
+            ),
+        ] {
+            assert!(
+                !is_known_realm(&url(upstream), &url(realm)),
+                "{upstream} {realm}"
+            );
         }
     }
 
