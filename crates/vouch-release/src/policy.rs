@@ -183,8 +183,11 @@ pub enum Presence {
     /// when present it is verified like any other.
     Optional,
     /// `since = "v1.3.0"`: part of the release from that version on. At an
-    /// earlier version it is not looked up; at that version or later, or at a
-    /// version that is not comparable (`latest`, a branch name), it is required.
+    /// earlier version it may be absent (then it is skipped) and is verified
+    /// when present; at that version or later, or at a version that is not
+    /// comparable (`latest`, a branch name), it is required. It is always
+    /// looked up: `v1.3.0-fips` sorts before `v1.3.0` as a semver
+    /// pre-release, and an image that is there must never go unchecked.
     Since(String, Version),
 }
 
@@ -195,8 +198,6 @@ pub enum Expected {
     Required,
     /// It is verified if it exists, skipped if not; the text says why.
     IfPresent(String),
-    /// It is not part of this version; the text says why.
-    NotInVersion(String),
 }
 
 impl ReleaseImage {
@@ -207,7 +208,7 @@ impl ReleaseImage {
             Presence::Optional => Expected::IfPresent("optional in the policy".into()),
             Presence::Since(text, since) => match Version::parse(version) {
                 Some(v) if v < *since => {
-                    Expected::NotInVersion(format!("part of the release since {text}"))
+                    Expected::IfPresent(format!("part of the release since {text}"))
                 }
                 _ => Expected::Required,
             },
@@ -416,11 +417,11 @@ mod presence_tests {
         let image = &p.images[0];
         assert!(matches!(
             image.expected_at("v1.2.9"),
-            Expected::NotInVersion(_)
+            Expected::IfPresent(_)
         ));
         assert!(matches!(
             image.expected_at("1.3.0-rc.1"),
-            Expected::NotInVersion(_)
+            Expected::IfPresent(_)
         ));
         assert_eq!(image.expected_at("v1.3.0"), Expected::Required);
         assert_eq!(image.expected_at("v2.0"), Expected::Required);

@@ -186,7 +186,7 @@ async fn the_demo_release_verifies_in_one_pass() {
     assert_eq!(row(&rows, "envoy").verdict, Verdict::Ok);
     assert_eq!(
         row(&rows, "unreleased").problems,
-        ["not part of v1.2.0: part of the release since v1.3.0"]
+        ["no image at v1.2.0 (the registry has no tag `v1.2.0`); part of the release since v1.3.0"]
     );
     let junit = to_junit(&rows);
     assert!(

@@ -203,9 +203,21 @@ fn an_optional_image_or_one_not_yet_released_is_skipped_with_the_reason() {
         "{table}"
     );
     assert!(
-        table.contains("SKIP worker: not part of v2.0.0: part of the release since v2.1.0"),
+        table.contains(
+            "SKIP worker: no image at v2.0.0 (the registry has no tag `v2.0.0`); part of the release since v2.1.0"
+        ),
         "{table}"
     );
+    // Before its first version an image that is there anyway is verified,
+    // never skipped unlooked: `v2.1.0-fips` sorts before `v2.1.0`, and an
+    // unsigned image there must fail.
+    Publisher::new(&w.registry.host(), Some((USER, PASSWORD))).push_image(
+        "acme/worker",
+        "v2.0.0",
+        "an unsigned worker",
+    );
+    let out = w.verify_release(&policy, "v2.0.0", &[]);
+    common::assert_fails(&out, 1, "failed verification: worker");
     // From its first version on, an image with `since` is required.
     let policy = w.policy(
         "since.toml",
