@@ -175,7 +175,7 @@ impl RegistryClient {
             let next = next_link(response.headers());
             let bytes = read_limited(response, MAX_MANIFEST_SIZE, "referrers index").await?;
             let index: ImageIndex =
-                oci::parse(&bytes, "referrers index").map_err(|e| OciError::Referrers {
+                oci::parse(&bytes, "referrers index").map_err(|e| OciError::ReferrersRefused {
                     subject: format!("{repo}@{subject}"),
                     reason: format!(
                         "GET {}{path} answered 200 with Content-Type `{OCI_INDEX}` but the \
@@ -185,7 +185,7 @@ impl RegistryClient {
                 })?;
             all.extend(index.manifests);
             if all.len() > MAX_REFERRERS {
-                return Err(OciError::Referrers {
+                return Err(OciError::ReferrersRefused {
                     subject: format!("{repo}@{subject}"),
                     reason: format!("more than {MAX_REFERRERS} referrers"),
                 });
@@ -193,7 +193,7 @@ impl RegistryClient {
             match next {
                 Some(next) if next.starts_with("/v2/") => path = next,
                 Some(next) => {
-                    return Err(OciError::Referrers {
+                    return Err(OciError::ReferrersRefused {
                         subject: format!("{repo}@{subject}"),
                         reason: format!("refusing to follow a Link to another host: {next}"),
                     });
@@ -201,7 +201,7 @@ impl RegistryClient {
                 None => return Ok(ApiAnswer::Listed(all)),
             }
         }
-        Err(OciError::Referrers {
+        Err(OciError::ReferrersRefused {
             subject: format!("{repo}@{subject}"),
             reason: format!("more than {MAX_REFERRER_PAGES} pages of referrers"),
         })
@@ -220,7 +220,7 @@ impl RegistryClient {
         };
         let index: ImageIndex = oci::parse(&fetched.bytes, &format!("referrers tag {repo}:{tag}"))?;
         if index.manifests.len() > MAX_REFERRERS {
-            return Err(OciError::Referrers {
+            return Err(OciError::ReferrersRefused {
                 subject: format!("{repo}@{subject}"),
                 reason: format!("more than {MAX_REFERRERS} referrers in the tag-schema index"),
             });

@@ -147,6 +147,19 @@ pub enum OciError {
         /// What went wrong.
         reason: String,
     },
+    /// The referrers the registry answered cannot be used: a body that is not
+    /// an image index, more referrers or pages than vouch's limits, a `Link`
+    /// to another host. Content that arrived and failed a check, so not an
+    /// access failure: whoever can push to the repository can cause it.
+    #[error(
+        "listing referrers of {subject}: {reason}\nhint: the registry's referrers answer is malformed or beyond vouch's limits; the referrers API must answer 200 with a valid image index, or 404 when it is unsupported. Ask the registry operator."
+    )]
+    ReferrersRefused {
+        /// The subject.
+        subject: String,
+        /// What is wrong with the answer.
+        reason: String,
+    },
 }
 
 impl OciError {
@@ -174,6 +187,7 @@ impl OciError {
             | Self::DigestMismatch { .. }
             | Self::TooLarge { .. }
             | Self::NotFound { .. }
+            | Self::ReferrersRefused { .. }
             | Self::Malformed { .. } => false,
         }
     }

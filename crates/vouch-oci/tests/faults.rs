@@ -545,13 +545,15 @@ async fn a_malformed_referrers_index_names_the_url_and_the_fix() {
         .referrers(&repo(s.port), &d, None)
         .await
         .unwrap_err();
-    assert!(matches!(err, OciError::Referrers { .. }), "{err}");
+    // Content that failed a check (exit 1), not an access failure (exit 4).
+    assert!(matches!(err, OciError::ReferrersRefused { .. }), "{err}");
+    assert!(!err.is_access_failure());
     let text = err.to_string();
     let url = format!("GET http://127.0.0.1:{}/v2/acme/app/referrers/{d}", s.port);
     assert!(text.contains(&url), "{text}");
     assert!(text.contains("not a valid image index"), "{text}");
     assert!(
-        text.contains("must answer 200 with an image index, or 404"),
+        text.contains("must answer 200 with a valid image index, or 404"),
         "{text}"
     );
 }
