@@ -287,17 +287,30 @@ pub async fn verify_release(
     let mut rows: Vec<Option<ImageRow>> = vec![None; total];
     let mut access_failure = None;
     let mut done = 0;
+    // Which row each task is for, so a task that panicked still names its row.
+    let mut row_of = std::collections::HashMap::new();
     loop {
         while access_failure.is_none() && tasks.len() < limit && next < total {
-            spawn_image(&mut tasks, next, client, &material, policy, options);
+            let task = spawn_image(&mut tasks, next, client, &material, policy, options);
+            row_of.insert(task.id(), next);
             next += 1;
         }
         let Some(joined) = tasks.join_next().await else {
             break;
         };
-        // A task that panicked or was cancelled leaves its row empty; it is
-        // filled in below, never dropped from the report.
-        let Ok((i, row)) = joined else { continue };
+        // A task cancelled after an access failure leaves its row empty (it
+        // is filled in below as not checked); one that panicked is a FAIL,
+        // whatever else happened: never dropped, never "not checked".
+        let (i, row) = match joined {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => {
+                let i = row_of[&e.id()];
+                let row = planned_row(policy, options, i)
+                    .fail("internal error: the check of this image did not complete");
+                (i, row)
+            }
+            Err(_) => continue,
+        };
         done += 1;
         progress(Progress {
             done,
@@ -330,6 +343,7 @@ pub async fn verify_release(
                         ));
                         row
                     }
+                    // Unreachable: without an access failure every task ran.
                     None => {
                         planned.fail("internal error: the check of this image did not complete")
                     }
@@ -369,7 +383,7 @@ fn spawn_image(
     material: &Arc<TrustedMaterial>,
     policy: &ReleasePolicy,
     options: &ReleaseOptions,
-) {
+) -> tokio::task::AbortHandle {
     let (client, material) = (client.clone(), material.clone());
     let row = planned_row(policy, options, i);
     match i.checked_sub(policy.images.len()) {
@@ -380,13 +394,13 @@ fn spawn_image(
                 let row =
                     verify_signed_image(&client, &material, &image, row, &version, missing).await;
                 (i, row)
-            });
+            })
         }
         Some(j) => {
             let image = policy.third_party[j].clone();
             tasks.spawn(
                 async move { (i, verify_third_party(&client, &material, &image, row).await) },
-            );
+            )
         }
     }
 }
@@ -602,4 +616,111 @@ async fn verify_third_party(
         }
     }
     row.finish()
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    fn row(name: &str, kind: &str, verdict: Verdict, missing: bool) -> ImageRow {
+        let mut row = ImageRow::new(name, kind, format!("r.example/{name}:v1"));
+        row.verdict = verdict;
+        row.missing = missing;
+        row
+    }
+
+    fn report(rows: Vec<ImageRow>, access: bool) -> ReleaseReport {
+        ReleaseReport {
+            version: "v1".into(),
+            rows,
+            access_failure: access.then(|| AccessFailure {
+                image: "b".into(),
+                message: "401".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_failure_outranks_an_access_failure_which_outranks_nothing_verified() {
+        use Verdict::{Error, Fail, Ok, Skip};
+        let failed = report(
+            vec![
+                row("a", SIGNED_KIND, Fail, false),
+                row("b", SIGNED_KIND, Error, false),
+            ],
+            true,
+        );
+        assert_eq!(
+            failed.outcome(),
+            Outcome::Failed {
+                images: vec!["a".into()],
+                all_missing: false
+            }
+        );
+        let unreachable = report(
+            vec![
+                row("a", SIGNED_KIND, Ok, false),
+                row("b", SIGNED_KIND, Error, false),
+            ],
+            true,
+        );
+        assert!(matches!(unreachable.outcome(), Outcome::AccessFailed(_)));
+        assert!(!unreachable.passed());
+        let skipped = report(
+            vec![
+                row("a", SIGNED_KIND, Skip, true),
+                row("envoy", "upstream", Ok, false),
+            ],
+            false,
+        );
+        assert_eq!(skipped.outcome(), Outcome::NothingVerified { skipped: 1 });
+        let passed = report(
+            vec![
+                row("a", SIGNED_KIND, Ok, false),
+                row("b", SIGNED_KIND, Skip, true),
+            ],
+            false,
+        );
+        assert_eq!(
+            passed.outcome(),
+            Outcome::Passed {
+                verified: 1,
+                skipped: 1
+            }
+        );
+    }
+
+    #[test]
+    fn every_signed_image_missing_is_named_as_a_probable_version_typo() {
+        use Verdict::{Fail, Ok, Skip};
+        let typo = report(
+            vec![
+                row("a", SIGNED_KIND, Fail, true),
+                row("b", SIGNED_KIND, Skip, true),
+                row("envoy", "upstream", Ok, false),
+            ],
+            false,
+        );
+        assert!(matches!(
+            typo.outcome(),
+            Outcome::Failed {
+                all_missing: true,
+                ..
+            }
+        ));
+        let one_missing = report(
+            vec![
+                row("a", SIGNED_KIND, Fail, true),
+                row("b", SIGNED_KIND, Ok, false),
+            ],
+            false,
+        );
+        assert!(matches!(
+            one_missing.outcome(),
+            Outcome::Failed {
+                all_missing: false,
+                ..
+            }
+        ));
+    }
 }
