@@ -370,7 +370,7 @@ impl Upstream {
             reqwest::Url::parse(realm).map_err(|e| self.bad(format!("realm {realm:?}: {e}")))?;
         self.check_url(&url)?;
         let trusted = self.is_own_origin(&url)
-            || self.settings.realm_hosts.iter().any(|h| h.matches(&url))
+            || is_listed_realm(&self.settings.url, &self.settings.realm_hosts, &url)
             || is_known_realm(&self.settings.url, &url);
         let client = match (trusted, credentials) {
             (true, _) => &self.client,
@@ -567,6 +567,13 @@ impl Upstream {
             _ => Ok(response),
         }
     }
+}
+
+/// Whether `realm` is on a host the vendor listed in `realm_hosts`, over the
+/// upstream's own scheme: a listed host never gets the credentials in
+/// cleartext for an HTTPS upstream.
+fn is_listed_realm(upstream: &reqwest::Url, listed: &[RealmHost], realm: &reqwest::Url) -> bool {
+    realm.scheme() == upstream.scheme() && listed.iter().any(|h| h.matches(realm))
 }
 
 /// Token servers that well-known registries name in their challenges,
@@ -999,6 +1006,34 @@ mod tests {
                 "{upstream} {realm}"
             );
         }
+    }
+
+    #[test]
+    fn a_listed_realm_gets_credentials_only_over_the_upstreams_scheme() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let listed = [RealmHost::parse("auth.example.com").unwrap()];
+        let https = url("https://registry.example.com");
+        assert!(is_listed_realm(
+            &https,
+            &listed,
+            &url("https://auth.example.com/t")
+        ));
+        assert!(!is_listed_realm(
+            &https,
+            &listed,
+            &url("http://auth.example.com/t")
+        ));
+        assert!(!is_listed_realm(
+            &https,
+            &listed,
+            &url("https://other.example.com/t")
+        ));
+        let http = url("http://registry.internal:5000");
+        assert!(is_listed_realm(
+            &http,
+            &listed,
+            &url("http://auth.example.com/t")
+        ));
     }
 
     #[test]

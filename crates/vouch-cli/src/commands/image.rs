@@ -58,6 +58,22 @@ pub fn client(
             TlsVerification::Verify
         },
     };
+    // Options that weaken the transport say so (STYLE.md): what is verified
+    // does not change, but who can see and replace the traffic does.
+    if args.allow_insecure_registry {
+        eprintln!(
+            "WARNING: --allow-insecure-registry: registry TLS certificates are not verified; \
+             anyone on the network path can impersonate the registry (signatures are still \
+             verified)"
+        );
+    }
+    if args.allow_http_registry {
+        eprintln!(
+            "WARNING: --allow-http-registry: a registry that fails over HTTPS is reached over \
+             plain HTTP; credentials and content cross the network unencrypted (signatures \
+             are still verified)"
+        );
+    }
     let referrers_fallback = if args.referrers_fallback_on_error {
         ReferrersFallback::OnServerError
     } else {
