@@ -61,6 +61,11 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// reuse (which the balancer would report as a 502); nginx's
 /// `keepalive_timeout` default is the same 75 s.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+/// Default time a response write may wait for a client that stopped
+/// reading before the connection is closed: nginx's `send_timeout` default.
+/// Only a write the client blocks counts, never time spent waiting for the
+/// upstream, so a slow cold pull is not cut.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default cap on connections open at once: half of 1024, the usual Linux
 /// soft limit on open files, leaving the other half for upstream
 /// connections, the state database and cache files.
@@ -120,6 +125,8 @@ pub struct ServerSection {
     pub header_read_timeout_secs: Option<u64>,
     /// Seconds a connection may sit with no request in flight.
     pub idle_timeout_secs: Option<u64>,
+    /// Seconds a response write may wait for a client that stopped reading.
+    pub send_timeout_secs: Option<u64>,
     /// Connections open at once, per listener.
     pub max_connections: Option<usize>,
     /// Connections open at once from one client address; 0 (default): no
@@ -416,6 +423,8 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// Time a connection may sit with no request in flight.
     pub idle_timeout: Duration,
+    /// Time a response write may wait for a client that stopped reading.
+    pub send_timeout: Duration,
     /// Connections open at once (per listener).
     pub max_connections: usize,
     /// Connections open at once from one client address; `None`: no limit.
@@ -427,6 +436,7 @@ impl Default for ConnectionLimits {
         Self {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
             max_connections: DEFAULT_MAX_CLIENT_CONNECTIONS,
             max_connections_per_ip: None,
         }
@@ -745,6 +755,11 @@ impl ServerSection {
                 "server.idle_timeout_secs",
                 self.idle_timeout_secs,
                 DEFAULT_IDLE_TIMEOUT,
+            )?,
+            send_timeout: timeout(
+                "server.send_timeout_secs",
+                self.send_timeout_secs,
+                DEFAULT_SEND_TIMEOUT,
             )?,
             max_connections,
             max_connections_per_ip: self.max_connections_per_ip.filter(|n| *n > 0),

@@ -10,7 +10,15 @@
 //!   connection with no request in flight, the request must reach the
 //!   router within it,
 //! - an idle timeout: a connection with no request in flight and no new
-//!   bytes is closed after it.
+//!   bytes is closed after it,
+//! - a send timeout: a connection whose client stops reading (a response
+//!   write blocked that long) is closed.
+//!
+//! A new connection starts in the header-read phase, so one that never
+//! sends a byte is closed after the header-read timeout, not the idle one.
+//! HTTP/2 connections (recognised by their preface) skip the header-read
+//! clock between requests: PING, SETTINGS and WINDOW_UPDATE frames arrive
+//! on idle connections and are not the start of a request.
 //!
 //! Both timeouts are counted per connection by [`Activity`], which sees
 //! the bytes read (through [`Watched`]) and the requests in flight (a
@@ -60,7 +68,17 @@ struct ActivityState {
     in_flight: usize,
     /// When the current phase began.
     since: Instant,
+    /// The connection speaks HTTP/2 (its first bytes were the preface).
+    http2: bool,
+    /// No bytes read yet: the first read decides `http2`.
+    first_read: bool,
+    /// Since when a response write has been waiting for the client to read.
+    write_blocked_since: Option<Instant>,
 }
+
+/// The HTTP/2 connection preface's first bytes (RFC 9113 §3.4); no HTTP/1
+/// method is `PRI`.
+const HTTP2_PREFACE_START: &[u8] = b"PRI * HTTP/2.0";
 
 /// One connection's activity, shared by its reader, its requests and its
 /// watchdog.
@@ -74,9 +92,12 @@ impl Activity {
     fn new() -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(ActivityState {
-                phase: Phase::Idle,
+                phase: Phase::ReadingHead,
                 in_flight: 0,
                 since: Instant::now(),
+                http2: false,
+                first_read: true,
+                write_blocked_since: None,
             }),
             changed: Notify::new(),
         })
@@ -90,12 +111,45 @@ impl Activity {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Bytes arrived from the client.
-    fn bytes_read(&self) {
+    /// Bytes arrived from the client; `first` are the first of them when
+    /// this is the connection's first read.
+    fn bytes_read(&self, read: &[u8]) {
         let mut state = self.lock();
-        if state.phase == Phase::Idle {
+        if state.first_read {
+            state.first_read = false;
+            let n = read.len().min(HTTP2_PREFACE_START.len());
+            if n >= 4 && read[..n] == HTTP2_PREFACE_START[..n] {
+                // A preface is no request: the idle clock runs until one.
+                state.http2 = true;
+                state.phase = Phase::Idle;
+                state.since = Instant::now();
+                drop(state);
+                self.changed.notify_one();
+                return;
+            }
+        }
+        if state.phase == Phase::Idle && !state.http2 {
             state.phase = Phase::ReadingHead;
             state.since = Instant::now();
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A response write could not proceed: the client is not reading.
+    fn write_blocked(&self) {
+        let mut state = self.lock();
+        if state.write_blocked_since.is_none() {
+            state.write_blocked_since = Some(Instant::now());
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A response write went through.
+    fn wrote(&self) {
+        let mut state = self.lock();
+        if state.write_blocked_since.take().is_some() {
             drop(state);
             self.changed.notify_one();
         }
@@ -111,13 +165,28 @@ impl Activity {
         InFlight(self.clone())
     }
 
+    /// Records what a socket write did: blocked (the client is not reading)
+    /// or went through.
+    fn write_progress(&self, result: &Poll<std::io::Result<usize>>) {
+        match result {
+            Poll::Pending => self.write_blocked(),
+            Poll::Ready(Ok(n)) if *n > 0 => self.wrote(),
+            Poll::Ready(_) => {}
+        }
+    }
+
     /// When the connection should be closed, if nothing changes first.
     fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
         let state = self.lock();
-        match state.phase {
+        let phase = match state.phase {
             Phase::Idle => Some(state.since + limits.idle_timeout),
             Phase::ReadingHead => Some(state.since + limits.header_read_timeout),
             Phase::Busy => None,
+        };
+        let send = state.write_blocked_since.map(|t| t + limits.send_timeout);
+        match (phase, send) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 }
@@ -181,7 +250,7 @@ impl AsyncRead for Watched {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.stream).poll_read(cx, buf);
         if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.bytes_read();
+            self.activity.bytes_read(&buf.filled()[before..]);
         }
         result
     }
@@ -193,7 +262,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.activity.write_progress(&result);
+        result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -209,7 +280,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let result = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.activity.write_progress(&result);
+        result
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -400,10 +473,76 @@ async fn watch_connection<F: Future>(
             () = expired => {
                 // Re-read: a request may have begun at the same instant.
                 if activity.deadline(limits).is_some_and(|at| at <= Instant::now()) {
-                    tracing::debug!(%peer, "closing connection: header-read or idle timeout");
+                    tracing::debug!(%peer, "closing connection: header-read, idle or send timeout");
                     return;
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            send_timeout: Duration::from_secs(60),
+            ..ConnectionLimits::default()
+        }
+    }
+
+    /// The deadline's distance from the current phase's start.
+    fn after_phase_start(activity: &Activity) -> Option<Duration> {
+        let since = activity.lock().since;
+        activity.deadline(&limits()).map(|at| at - since)
+    }
+
+    #[test]
+    fn a_new_connection_has_the_header_read_timeout_until_it_is_http2() {
+        let http1 = Activity::new();
+        assert_eq!(after_phase_start(&http1), Some(Duration::from_secs(10)));
+        http1.bytes_read(b"GET /v2/ HTTP/1.1\r\n");
+        assert_eq!(after_phase_start(&http1), Some(Duration::from_secs(10)));
+
+        let http2 = Activity::new();
+        http2.bytes_read(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        assert_eq!(after_phase_start(&http2), Some(Duration::from_secs(75)));
+        // PING, SETTINGS or WINDOW_UPDATE frames between requests start no
+        // header clock on an HTTP/2 connection.
+        http2.bytes_read(&[0, 0, 8, 6, 0, 0, 0, 0, 0]);
+        assert_eq!(after_phase_start(&http2), Some(Duration::from_secs(75)));
+
+        // On HTTP/1.1 bytes after an idle spell start a request head.
+        let request = http1.begin();
+        drop(request);
+        assert_eq!(after_phase_start(&http1), Some(Duration::from_secs(75)));
+        http1.bytes_read(b"GET");
+        assert_eq!(after_phase_start(&http1), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn a_blocked_response_write_has_the_send_timeout_and_progress_clears_it() {
+        let activity = Activity::new();
+        activity.bytes_read(b"GET /v2/x/blobs/sha256:0 HTTP/1.1\r\n\r\n");
+        let _request = activity.begin();
+        assert_eq!(activity.deadline(&limits()), None, "busy, writing");
+        activity.write_progress(&Poll::Pending);
+        let blocked_at = activity.lock().write_blocked_since.expect("blocked");
+        assert_eq!(
+            activity.deadline(&limits()),
+            Some(blocked_at + Duration::from_secs(60))
+        );
+        // Still blocked: the clock keeps its start.
+        std::thread::sleep(Duration::from_millis(5));
+        activity.write_progress(&Poll::Pending);
+        assert_eq!(
+            activity.deadline(&limits()),
+            Some(blocked_at + Duration::from_secs(60))
+        );
+        activity.write_progress(&Poll::Ready(Ok(4096)));
+        assert_eq!(activity.deadline(&limits()), None, "the client read again");
     }
 }

@@ -58,15 +58,24 @@ impl Proxy {
                 }
             }
             Method::POST => {
-                let bytes = axum::body::to_bytes(body, MAX_TOKEN_FORM_BYTES)
-                    .await
-                    .map_err(|_| {
-                        oauth_error(
-                            StatusCode::BAD_REQUEST,
-                            "invalid_request",
-                            "form body too large or unreadable",
-                        )
-                    })?;
+                let unreadable = || {
+                    oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "form body too large, unreadable or not sent in time",
+                    )
+                };
+                // The request is in flight while its body is read, so no
+                // connection timeout runs: the form (one packet from any
+                // real client) gets the header-read timeout, so a client
+                // announcing a body and sending nothing cannot hold a slot.
+                let bytes = tokio::time::timeout(
+                    self.settings.connections.header_read_timeout,
+                    axum::body::to_bytes(body, MAX_TOKEN_FORM_BYTES),
+                )
+                .await
+                .map_err(|_| unreadable())?
+                .map_err(|_| unreadable())?;
                 let mut grant_type = None;
                 let (mut username, mut password, mut scopes) = (None, None, Vec::new());
                 for (k, v) in form_urlencoded::parse(&bytes) {

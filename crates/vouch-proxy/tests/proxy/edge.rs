@@ -128,12 +128,6 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
         "header_read_timeout_secs = 600\nidle_timeout_secs = 1",
     )
     .await;
-    // Connected, never a byte.
-    let mut silent = TcpStream::connect(p.addr).await.unwrap();
-    assert_eq!(
-        closed_by_server(&mut silent, "a silent connection").await,
-        ""
-    );
     // One request, answered, then kept alive and left idle.
     let mut kept = TcpStream::connect(p.addr).await.unwrap();
     kept.write_all(format!("GET /v2/ HTTP/1.1\r\nHost: {}\r\n\r\n", p.addr).as_bytes())
@@ -141,6 +135,41 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
         .unwrap();
     let answered = closed_by_server(&mut kept, "a kept-alive idle connection").await;
     assert!(answered.starts_with("HTTP/1.1 401"), "{answered}");
+    p.stop().await;
+}
+
+/// A connection that never sends a byte, or a token request that announces
+/// a body and never sends it, holds its slot only for the header-read
+/// timeout (the idle timeout here is ten minutes).
+#[tokio::test]
+async fn silent_connections_and_stalled_bodies_are_dropped_after_the_header_read_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = proxy(
+        dir.path(),
+        "http://127.0.0.1:9",
+        "header_read_timeout_secs = 1\nidle_timeout_secs = 600",
+    )
+    .await;
+    let mut silent = TcpStream::connect(p.addr).await.unwrap();
+    assert_eq!(
+        closed_by_server(&mut silent, "a silent connection").await,
+        ""
+    );
+    let mut stalled = TcpStream::connect(p.addr).await.unwrap();
+    stalled
+        .write_all(
+            format!(
+                "POST /v2/token HTTP/1.1\r\nHost: {}\r\nContent-Type: \
+                 application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n",
+                p.addr
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let answered = closed_by_server(&mut stalled, "a token request without its body").await;
+    assert!(answered.starts_with("HTTP/1.1 400"), "{answered}");
+    assert!(answered.contains("not sent in time"), "{answered}");
     p.stop().await;
 }
 
