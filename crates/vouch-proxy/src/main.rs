@@ -378,7 +378,15 @@ async fn run(cli: Cli) -> Result<()> {
             eprintln!(
                 "created license {number} for {email}; its ID is printed below, once: it is not stored and cannot be shown again"
             );
-            outln!("{}", id.expose());
+            // The ID exists nowhere else: if it cannot be shown, say which
+            // license to revoke instead of leaving a usable one unknown.
+            if let Err(e) = output::try_write(format_args!("{}\n", id.expose())) {
+                anyhow::bail!(
+                    "license {number} was created but its ID could not be written to stdout \
+                     ({e}); it cannot be shown again: revoke it with `vouch-proxy license \
+                     revoke {number}` and create another"
+                );
+            }
         }
         Command::License(LicenseCommand::List { app }) => {
             let app = app.map(|a| AppSlug::new(&a)).transpose()?;

@@ -12,11 +12,17 @@ use std::io::Write as _;
 /// 128 + SIGPIPE (13): the exit status for a closed stdout.
 pub const CLOSED_STDOUT_EXIT: i32 = 141;
 
+/// Writes `text` to stdout and flushes it, returning the error: for output
+/// that must not be lost silently (a license ID is shown once).
+pub fn try_write(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_fmt(text).and_then(|()| stdout.flush())
+}
+
 /// Writes `text` to stdout and flushes it; ends the process when stdout is
 /// closed (141) or cannot be written (1, with the error).
 pub fn write(text: std::fmt::Arguments<'_>) {
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+    if let Err(e) = try_write(text) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(CLOSED_STDOUT_EXIT);
         }

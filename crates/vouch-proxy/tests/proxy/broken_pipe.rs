@@ -100,7 +100,6 @@ fn admin_commands_and_help_end_quietly_when_stdout_is_closed() {
         &["license", "list"][..],
         &["app", "list"],
         &["channel", "list", "--app", "acme"],
-        &license,
         &["--help"],
         &["license", "--help"],
     ] {
@@ -117,6 +116,16 @@ fn admin_commands_and_help_end_quietly_when_stdout_is_closed() {
             "{args:?}: {stderr}"
         );
     }
+    // A license ID is shown once: when it cannot be, the command fails and
+    // names the license to revoke, instead of ending quietly.
+    let out = run_into_closed_pipe(proxy(&cfg, &license));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("was created but its ID could not be written to stdout")
+            && stderr.contains("vouch-proxy license revoke"),
+        "{stderr}"
+    );
 }
 
 /// Whether `pid` ignores SIGPIPE: bit 13 of `SigIgn` in /proc/PID/status.
