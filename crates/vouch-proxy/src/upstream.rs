@@ -663,18 +663,43 @@ pub fn is_internal(ip: IpAddr) -> bool {
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast()
                 || a == 0
+                || a >= 240
                 || (a == 100 && (b & 0xc0) == 64)
+                || (a == 198 && (b & 0xfe) == 18)
         }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_ipv4(v6) {
             Some(v4) => is_internal(IpAddr::V4(v4)),
             None => {
                 v6.is_loopback()
                     || v6.is_unspecified()
                     || v6.is_unique_local()
                     || v6.is_unicast_link_local()
+                    || v6.is_multicast()
             }
         },
+    }
+}
+
+/// The IPv4 address an IPv6 address reaches, where it embeds one: mapped
+/// (`::ffff:a.b.c.d`), compatible (`::a.b.c.d`, deprecated but routed by
+/// some stacks), NAT64 (`64:ff9b::/96`, RFC 6052) and 6to4 (`2002::/16`,
+/// RFC 3056). Each is judged as the IPv4 address it leads to.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let o = v6.octets();
+    let v4 = |a: u8, b: u8, c: u8, d: u8| Some(std::net::Ipv4Addr::new(a, b, c, d));
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, ..] | [0, 0, 0, 0, 0, 0, ..]
+            if !v6.is_loopback() && !v6.is_unspecified() =>
+        {
+            v4(o[12], o[13], o[14], o[15])
+        }
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => v4(o[12], o[13], o[14], o[15]),
+        [0x2002, ..] => v4(o[2], o[3], o[4], o[5]),
+        _ => None,
     }
 }
 
@@ -956,6 +981,14 @@ mod tests {
             "fd00:ec2::254",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "224.0.0.1",
+            "255.255.255.255",
+            "240.0.0.1",
+            "198.18.0.1",
+            "ff02::1",
         ] {
             assert!(is_internal(internal.parse().unwrap()), "{internal}");
         }
@@ -966,6 +999,9 @@ mod tests {
             "8.8.8.8",
             "2600:1f18::1",
             "::ffff:52.216.0.1",
+            "64:ff9b::808:808",
+            "2002:808:808::",
+            "198.20.0.1",
         ] {
             assert!(!is_internal(public.parse().unwrap()), "{public}");
         }

@@ -334,6 +334,22 @@ impl Drop for AddressSlot {
     }
 }
 
+/// The address a per-address cap counts: an IPv4 address as it is, an IPv6
+/// address by its /64 (one subscriber's prefix: a client that holds a /64
+/// has 2^64 addresses to spread connections over).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
 /// `accept` errors that concern one connection only: try the next.
 fn is_connection_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
@@ -367,7 +383,7 @@ pub async fn serve(
             continue;
         };
         let slot = match limits.max_connections_per_ip {
-            Some(max) => match per_address.take(peer.ip(), max) {
+            Some(max) => match per_address.take(client_key(peer.ip()), max) {
                 Some(slot) => Some(slot),
                 None => {
                     tracing::debug!(%peer, max, "connection refused: per-address limit");
@@ -521,6 +537,15 @@ mod tests {
         assert_eq!(after_phase_start(&http1), Some(Duration::from_secs(75)));
         http1.bytes_read(b"GET");
         assert_eq!(after_phase_start(&http1), Some(Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn the_per_address_cap_counts_ipv6_clients_by_their_64() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.1"), key("192.0.2.1"));
+        assert_ne!(key("192.0.2.1"), key("192.0.2.2"));
     }
 
     #[test]
