@@ -470,7 +470,7 @@ impl Upstream {
         });
         match literal {
             Some(ip) if is_internal(ip) => Err(self.bad(format!(
-                "refusing {url}: {ip} is an internal address (loopback, private, link-local or unspecified) \
+                "refusing {url}: {ip} is an internal address (loopback, private, link-local, multicast, reserved or unspecified) \
                  and not the upstream's own host; insecure_allow_internal_redirects permits it"
             ))),
             _ => Ok(&self.elsewhere),
