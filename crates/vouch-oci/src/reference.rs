@@ -32,6 +32,17 @@ impl Registry {
             reference: host.to_string(),
             reason: why.to_string(),
         };
+        if let Some((scheme, rest)) = host.split_once("://") {
+            return Err(bad(&format!(
+                "a registry host has no scheme: drop `{scheme}://` and give `{rest}`"
+            )));
+        }
+        if let Some((registry, _)) = host.split_once('/') {
+            return Err(bad(&format!(
+                "expected a registry host (e.g. `ghcr.io` or `proxy.example.com:5000`), not a \
+                 repository path: give `{registry}`"
+            )));
+        }
         let (name, port) = match host.rsplit_once(':') {
             Some((name, port)) => (name, Some(port)),
             None => (host, None),
@@ -297,6 +308,14 @@ impl FromStr for Reference {
         if s.is_empty() || s.len() > 2 * MAX_NAME_LEN {
             return Err(bad("empty or overlong reference"));
         }
+        // Kubernetes reports running images as `docker-pullable://…` (older
+        // kubelets) or `docker://…`; URLs carry `https://`. A reference has
+        // no scheme: say exactly what to give instead.
+        if let Some((scheme, rest)) = s.split_once("://") {
+            return Err(bad(&format!(
+                "an image reference has no scheme: drop the `{scheme}://` prefix and give `{rest}`"
+            )));
+        }
         let (rest, digest) = match s.split_once('@') {
             Some((rest, digest)) => (
                 rest,
@@ -368,6 +387,38 @@ mod tests {
 
     fn parse(s: &str) -> Reference {
         s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn refusal(result: Result<impl std::fmt::Debug, OciError>) -> String {
+        match result {
+            Err(OciError::BadReference { reason, .. }) => reason,
+            other => panic!("expected BadReference, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_scheme_or_a_path_where_a_host_belongs_says_what_to_give() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for scheme in ["docker-pullable", "docker", "https"] {
+            let given = format!("{scheme}://ghcr.io/acme/app@{digest}");
+            let reason = refusal(given.parse::<Reference>());
+            assert!(
+                reason.contains(&format!(
+                    "drop the `{scheme}://` prefix and give `ghcr.io/acme/app@{digest}`"
+                )),
+                "{reason}"
+            );
+        }
+        let reason = refusal(Registry::new("proxy.example.com/proxy/acme"));
+        assert!(
+            reason.contains("not a repository path: give `proxy.example.com`"),
+            "{reason}"
+        );
+        let reason = refusal(Registry::new("https://ghcr.io"));
+        assert!(
+            reason.contains("drop `https://` and give `ghcr.io`"),
+            "{reason}"
+        );
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub fn run(args: &LoginArgs) -> Result<(), Failure> {
             "give the password on stdin with --password-stdin (it then stays out of shell history)",
         ));
     }
+    // The host is checked before the password is read: a wrong host is a
+    // usage error whatever the password.
+    let registry = Registry::new(&args.host)?;
     let mut password = String::new();
     std::io::stdin()
         .take(MAX_PASSWORD_LEN)
@@ -28,7 +31,6 @@ pub fn run(args: &LoginArgs) -> Result<(), Failure> {
     if password.is_empty() {
         return Err(Failure::usage("the password read from stdin is empty"));
     }
-    let registry = Registry::new(&args.host)?;
     let store = CredentialStore::new(image::auth_locations());
     let checking = store.clone().with_override(
         registry.clone(),

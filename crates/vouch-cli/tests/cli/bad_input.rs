@@ -304,3 +304,34 @@ fn predicate_out_with_several_images_is_refused() {
     );
     assert_eq!(fs::read(&out).unwrap(), b"untouched");
 }
+
+/// A kubelet `imageID` or a URL where an image reference belongs, and a
+/// repository path where `login` wants a host: exit 2, saying exactly what
+/// to give instead (issue 16, item 6).
+#[test]
+fn a_scheme_or_a_path_where_a_host_belongs_says_what_to_give() {
+    let digest = format!("sha256:{}", "a".repeat(64));
+    for scheme in ["docker-pullable", "docker"] {
+        let image = format!("{scheme}://ghcr.io/acme/app@{digest}");
+        expect(
+            &["digest", &image],
+            2,
+            &format!("drop the `{scheme}://` prefix and give `ghcr.io/acme/app@{digest}`"),
+        );
+    }
+    let out = common::run_with_stdin(
+        {
+            let mut c = common::isolated(std::process::Command::new(env!("CARGO_BIN_EXE_vouch")));
+            c.args([
+                "login",
+                "proxy.example.com/proxy/acme",
+                "-u",
+                "a@example.com",
+                "--password-stdin",
+            ]);
+            c
+        },
+        b"LICENSE",
+    );
+    common::assert_fails(&out, 2, "not a repository path: give `proxy.example.com`");
+}
