@@ -48,6 +48,8 @@ pub fn run(args: &LoginArgs) -> Result<(), Failure> {
     let client = image::client(&registry_args, checking)?;
     image::runtime()?.block_on(client.ping(&registry))?;
     let place = store.login(&registry, &args.username, &password)?;
-    eprintln!("Login Succeeded (credentials stored in {place})");
+    eprintln!("credentials stored in {place}");
+    // On stdout, as `docker login` prints it, for scripts that look for it.
+    outln!("Login Succeeded");
     Ok(())
 }

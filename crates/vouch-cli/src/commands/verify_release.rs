@@ -15,6 +15,18 @@ use crate::inputs;
 
 /// Runs the command.
 pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
+    // Said before any registry work, not after a whole release was verified.
+    if let Some(dir) = args
+        .vex_dir
+        .as_deref()
+        .filter(|d| d.exists() && !d.is_dir())
+    {
+        return Err(Failure::usage(format!(
+            "--vex-dir {}: not a directory (it is created if missing; give a directory for \
+             one <image>.vex.json per image)",
+            dir.display()
+        )));
+    }
     let text = inputs::read_bounded(
         &args.policy,
         vouch_release::MAX_POLICY_SIZE as u64,

@@ -69,6 +69,8 @@ impl World {
         login.args(["login", host, "-u", USER, "--password-stdin"]);
         let login = common::run_with_stdin(login, PASSWORD.as_bytes());
         assert!(login.status.success(), "{}", common::stderr(&login));
+        // On stdout, as `docker login` prints it.
+        assert_eq!(stdout(&login), "Login Succeeded\n");
     }
 
     /// Writes a policy for `registry` (the vendor's identity, the three
@@ -336,6 +338,24 @@ fn an_unreachable_registry_exits_4_with_one_message() {
     for image in report["images"].as_array().unwrap() {
         assert_eq!(image["verdict"], "ERROR", "{report}");
     }
+}
+
+#[test]
+fn a_vex_dir_that_is_a_file_is_refused_before_any_registry_work() {
+    let dir = std::env::temp_dir().join(format!("vouch-vex-file-{}", std::process::id()));
+    std::fs::write(&dir, "a file").unwrap();
+    let out = common::vouch([
+        "verify-release",
+        "--policy",
+        "does-not-matter.toml",
+        "--version",
+        "v1",
+        "--vex-dir",
+        dir.to_str().unwrap(),
+    ]);
+    common::assert_fails(&out, 2, "not a directory");
+    assert_eq!(std::fs::read_to_string(&dir).unwrap(), "a file");
+    let _ = std::fs::remove_file(&dir);
 }
 
 #[test]
