@@ -7,7 +7,7 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use vouch_verify::*;
@@ -15,49 +15,16 @@ use vouch_verify::*;
 const ID: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
-struct Case {
-    dir: PathBuf,
-    cases: PathBuf,
-}
+use common::ConformanceCase as Case;
 
 fn case(name: &str) -> Option<Case> {
-    let f = common::fixtures()?;
-    let cases = f.join("sigstore-conformance/test/assets/bundle-verify");
-    Some(Case {
-        dir: cases.join(name),
-        cases,
-    })
+    Case::named(name)
 }
 
 impl Case {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&fs::read(self.dir.join("bundle.sigstore.json")).unwrap()).unwrap()
-    }
-    fn artifact(&self) -> Vec<u8> {
-        fs::read(self.dir.join("artifact"))
-            .unwrap_or_else(|_| fs::read(self.cases.join("a.txt")).unwrap())
-    }
-    fn root(&self) -> Vec<u8> {
-        fs::read(self.dir.join("trusted_root.json")).unwrap_or_else(|_| {
-            fs::read(
-                self.cases
-                    .join("../../../../trust/production-trusted_root.json"),
-            )
-            .unwrap()
-        })
-    }
-    /// Verifies `bundle` (the case's own, or a mutation of it) and returns the error text.
+    /// Verifies `bundle` and returns the error text.
     fn verify(&self, bundle: &Value, policy: &SignerPolicy) -> Result<VerifiedSignature, String> {
-        let material = TrustedMaterial::from_json(&self.root()).map_err(|e| e.to_string())?;
-        let bundle =
-            SigstoreBundle::from_json(bundle.to_string().as_bytes()).map_err(|e| e.to_string())?;
-        verify_bundle(
-            &material,
-            &bundle,
-            ArtifactInput::Bytes(&self.artifact()),
-            policy,
-        )
-        .map_err(|e| e.to_string())
+        self.verify_with(bundle, policy).map_err(|e| e.to_string())
     }
     fn rejects(&self, bundle: &Value, fragment: &str) {
         let err = self.verify(bundle, &keyless()).expect_err("accepted");

@@ -5,7 +5,7 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -15,36 +15,15 @@ use vouch_verify::*;
 const ID: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
-/// A conformance case that verifies as is.
-struct Case {
-    dir: PathBuf,
-    cases: PathBuf,
-}
+use common::ConformanceCase as Case;
 
 fn case(name: &str) -> Option<Case> {
-    let cases = common::fixtures()?.join("sigstore-conformance/test/assets/bundle-verify");
-    Some(Case {
-        dir: cases.join(name),
-        cases,
-    })
+    Case::named(name)
 }
 
 impl Case {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&fs::read(self.dir.join("bundle.sigstore.json")).unwrap()).unwrap()
-    }
+    /// The case's verification under its own identity and issuer files.
     fn verify(&self, bundle: &Value) -> Result<VerifiedSignature, VerifyError> {
-        let root = fs::read(self.dir.join("trusted_root.json")).unwrap_or_else(|_| {
-            fs::read(
-                self.cases
-                    .join("../../../../trust/production-trusted_root.json"),
-            )
-            .unwrap()
-        });
-        let artifact = fs::read(self.dir.join("artifact"))
-            .unwrap_or_else(|_| fs::read(self.cases.join("a.txt")).unwrap());
-        let material = TrustedMaterial::from_json(&root)?;
-        let bundle = SigstoreBundle::from_json(bundle.to_string().as_bytes())?;
         let text = |name: &str, default: &str| {
             fs::read_to_string(self.dir.join(name))
                 .map(|s| s.trim().to_string())
@@ -54,7 +33,7 @@ impl Case {
             ValueMatcher::Exact(text("identity", ID)),
             ValueMatcher::Exact(text("issuer", ISSUER)),
         ));
-        verify_bundle(&material, &bundle, ArtifactInput::Bytes(&artifact), &policy)
+        self.verify_with(bundle, &policy)
     }
     /// Asserts the unedited case verifies and `edit` of it is refused as an
     /// inconsistent log entry naming `field`.

@@ -5,10 +5,11 @@
 
 use crate::common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use vouch_testkit::{
-    Identity, Layout, LocalRegistry, Publisher, VirtualSigstore, standard_attestations,
+    Identity, Layout, LocalRegistry, Publisher, VirtualSigstore, run_into_closed_pipe,
+    standard_attestations,
 };
 
 const NOW: u64 = 1_750_000_000;
@@ -19,18 +20,6 @@ const BUILDER: &str =
 /// vouch's exit status for a closed stdout: 128 + SIGPIPE, as a shell
 /// reports `cat` killed by the signal.
 const CLOSED_STDOUT: i32 = 141;
-
-/// Runs `vouch` with its stdout on a pipe whose read end was closed before
-/// it started, so its first write fails however fast it is.
-fn run_into_closed_pipe(mut command: Command) -> Output {
-    let (reader, writer) = std::io::pipe().unwrap();
-    drop(reader);
-    command
-        .stdout(Stdio::from(writer))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
-}
 
 fn assert_ended_quietly(what: &str, out: &Output) {
     let stderr = common::stderr(out);

@@ -528,45 +528,14 @@ fn access_failures_exit_4_and_corrupt_credentials_exit_3() {
     let Some(w) = world("faults") else { return };
     let port = common::closed_port();
     let unreachable = format!("127.0.0.1:{port}/acme/app:v1");
-    let root = w.root();
-    let commands: [(&str, Vec<&str>); 4] = [
-        (
-            "verify",
-            vec![
-                "--certificate-identity-regexp",
-                ID_REGEXP,
-                "--certificate-oidc-issuer",
-                ISSUER,
-                "--trusted-root",
-                &root,
-            ],
-        ),
-        (
-            "verify-attestation",
-            vec![
-                "--type",
-                "spdxjson",
-                "--certificate-identity-regexp",
-                ID_REGEXP,
-                "--certificate-oidc-issuer",
-                ISSUER,
-                "--trusted-root",
-                &root,
-            ],
-        ),
-        ("discover", vec![]),
-        ("digest", vec![]),
-    ];
+    // verify and verify-attestation with identity and trust flags (World::verify).
     let run = |image: &str| -> Vec<Output> {
-        commands
-            .iter()
-            .map(|(command, flags)| {
-                let mut args = vec![*command];
-                args.extend(flags);
-                args.push(image);
-                w.run(&args)
-            })
-            .collect()
+        vec![
+            w.verify("verify", &[], image),
+            w.verify("verify-attestation", &["--type", "spdxjson"], image),
+            w.run(&["discover", image]),
+            w.run(&["digest", image]),
+        ]
     };
     for out in run(&unreachable) {
         common::assert_access_failure(&out, "cannot reach registry");

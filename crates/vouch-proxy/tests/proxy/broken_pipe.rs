@@ -5,10 +5,11 @@
 
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common;
+use vouch_testkit::run_into_closed_pipe;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vouch-proxy");
 /// The signal a write to a pipe without readers raises.
@@ -48,18 +49,6 @@ fn ok(mut command: Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs `command` with its stdout on a pipe whose read end was closed
-/// before it started.
-fn run_into_closed_pipe(mut command: Command) -> Output {
-    let (reader, writer) = std::io::pipe().unwrap();
-    drop(reader);
-    command
-        .stdout(Stdio::from(writer))
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap()
 }
 
 #[test]

@@ -213,15 +213,20 @@ impl Drop for Reap {
     }
 }
 
+/// App `acme` (allowing `up.test/acme`) with `1.0` released on `stable`.
+fn released_app(cfg: &Path) {
+    ok(&run(
+        cfg,
+        &["app", "add", "acme", "--allow", "up.test/acme"],
+    ));
+    ok(&add_version(cfg, "1.0", None));
+}
+
 #[test]
 fn serve_answers_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    ok(&run(
-        &cfg,
-        &["app", "add", "acme", "--allow", "up.test/acme"],
-    ));
-    ok(&add_version(&cfg, "1.0", None));
+    released_app(&cfg);
     let id = ok(&create_license(&cfg, "stable", "never"));
     let mut child = Reap(
         Command::new(BIN)
@@ -344,11 +349,7 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
 fn license_create_refuses_a_past_expiry_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    ok(&run(
-        &cfg,
-        &["app", "add", "acme", "--allow", "up.test/acme"],
-    ));
-    ok(&add_version(&cfg, "1.0", None));
+    released_app(&cfg);
     fails(
         &create_license(&cfg, "stable", "2020-01-01"),
         1,

@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use common::images::{Blob, Image, OCI_CONFIG, OCI_MANIFEST, image, index};
+use common::images::{Blob, Image, image, image_over, index};
 use common::setup::REPO;
 use common::stub::{Behaviour, Stub};
 use common::{
@@ -42,29 +42,7 @@ struct Scope {
 
 /// An image manifest with its own config and `layer` from elsewhere.
 fn lure(layer: &Blob) -> Image {
-    let config = Blob::new(
-        OCI_CONFIG,
-        serde_json::to_vec(&serde_json::json!({
-            "architecture": "arm64", "os": "linux", "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [layer.digest]},
-        }))
-        .unwrap(),
-    );
-    let manifest = Blob::new(
-        OCI_MANIFEST,
-        serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": config.descriptor(),
-            "layers": [layer.descriptor()],
-        }))
-        .unwrap(),
-    );
-    Image {
-        manifest,
-        config,
-        layers: vec![layer.clone()],
-    }
+    image_over(layer.clone(), "arm64")
 }
 
 /// Two stub upstreams (`up.test`, `up2.test`) and two apps. `acme/api:1.1`

@@ -89,6 +89,11 @@ pub fn image(seed: &str, arch: &str, layer_bytes: usize) -> Image {
         OCI_LAYER_TAR,
         tar(&format!("{seed}.bin"), &noise(seed, layer_bytes)),
     );
+    image_over(layer, arch)
+}
+
+/// An image of `arch` whose one layer is `layer`, with its own config.
+pub fn image_over(layer: Blob, arch: &str) -> Image {
     let config = Blob::new(
         OCI_CONFIG,
         serde_json::to_vec(&serde_json::json!({
