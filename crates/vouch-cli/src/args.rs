@@ -12,10 +12,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// vouch — verify software distributed as container images and blobs,
 /// signed keylessly with Sigstore (cosign-compatible).
 #[derive(Debug, Parser)]
-#[command(name = "vouch", version, about, long_about = None)]
+#[command(name = "vouch", version, long_version = vouch_clikit::LONG_VERSION, about, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 verified, 1 verification failed, 2 usage error, \
-3 unreadable or malformed input. See docs/exit-codes.md."
+3 unreadable or malformed input, 4 registry or network access failed. \
+See docs/exit-codes.md."
 )]
 pub struct Cli {
     /// The command to run.
@@ -40,7 +41,8 @@ pub enum Command {
     ///     registry.example.com/acme/app@sha256:...
     ///
     /// Exit codes: 0 verified, 10 no signatures found, 11 tag not found,
-    /// 12 no matching signatures, 1 other verification or registry failure.
+    /// 12 no matching signatures, 1 other verification failure, 4 registry
+    /// access failed (nothing was verified).
     #[command(verbatim_doc_comment)]
     Verify(VerifyArgs),
     /// Verify in-toto attestations on container images (like `cosign
@@ -61,8 +63,9 @@ pub enum Command {
     ///
     /// Prints a table (or --output json), optionally a JUnit file for CI and
     /// each image's OpenVEX document for `trivy --vex`. An image missing at
-    /// that version is SKIP unless --require-all. Exit code 0 only when every
-    /// required check passed; 1 when any image failed.
+    /// that version fails the release, unless the policy marks it optional
+    /// (or --allow-missing). Exit code 0 only when every required check
+    /// passed; 1 when any image failed; 4 when a registry could not be read.
     #[command(verbatim_doc_comment)]
     VerifyRelease(VerifyReleaseArgs),
     /// Verify what a Kubernetes cluster is actually running, against a release
@@ -123,6 +126,51 @@ pub enum Command {
     /// See docs/air-gap.md.
     #[command(verbatim_doc_comment, subcommand)]
     Trust(TrustCommand),
+    /// Print vouch's version, the commit it was built from, the build date
+    /// and the date of the trusted root embedded in it (like `cosign version`).
+    Version(VersionArgs),
+    /// Print a shell completion script (like `cosign completion`).
+    ///
+    ///   vouch completion bash > /etc/bash_completion.d/vouch
+    ///   vouch completion zsh  > "${fpath[1]}/_vouch"
+    ///   vouch completion fish > ~/.config/fish/completions/vouch.fish
+    ///   vouch completion powershell >> $PROFILE
+    #[command(verbatim_doc_comment)]
+    Completion(CompletionArgs),
+    /// Write man pages for vouch and each of its commands (vouch.1,
+    /// vouch-verify.1, …) into a directory.
+    ///
+    ///   sudo vouch man --dir /usr/local/share/man/man1 && man vouch-verify
+    #[command(verbatim_doc_comment)]
+    Man(ManArgs),
+}
+
+/// `vouch version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// `text` (default) or `json`.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// The same as `--output json` (cosign's flag).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vouch completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: vouch_clikit::Shell,
+}
+
+/// `vouch man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write the pages to (created if missing), e.g.
+    /// /usr/local/share/man/man1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Where the trusted root comes from (docs/air-gap.md).

@@ -28,7 +28,7 @@ use vouch_proxy::{admin, backends};
 
 /// License-gated pull-through OCI registry proxy.
 #[derive(Parser)]
-#[command(name = "vouch-proxy", version, about)]
+#[command(name = "vouch-proxy", version, long_version = vouch_clikit::LONG_VERSION, about)]
 struct Cli {
     /// Configuration file (TOML); also VOUCH_PROXY_CONFIG.
     #[arg(long, global = true, env = "VOUCH_PROXY_CONFIG")]
@@ -60,6 +60,26 @@ enum Command {
     /// Manage licenses.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Print the version, the commit it was built from and the build date.
+    Version {
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell), e.g.
+    /// `vouch-proxy completion bash > /etc/bash_completion.d/vouch-proxy`.
+    Completion {
+        /// The shell to complete for.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: vouch_clikit::Shell,
+    },
+    /// Write man pages for vouch-proxy and each of its commands into a
+    /// directory, e.g. `vouch-proxy man --dir /usr/local/share/man/man1`.
+    Man {
+        /// The directory to write the pages to (created if missing).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Copy the SQLite state into PostgreSQL (one transaction). Every
     /// replica must then use the same secret.key as the SQLite server:
     /// license IDs are stored as hashes keyed by it.
@@ -230,6 +250,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_or_help(&e),
     };
+    if let Some(result) = about_this_binary(&cli.command) {
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -246,6 +275,43 @@ fn main() -> ExitCode {
     }
 }
 
+/// `version`, `completion` and `man`: they need no configuration, state or
+/// runtime. `None` for every other command.
+fn about_this_binary(command: &Command) -> Option<Result<()>> {
+    use clap::CommandFactory as _;
+    match command {
+        Command::Version { json: true } => {
+            let doc = serde_json::json!({
+                "name": "vouch-proxy",
+                "version": vouch_clikit::VERSION,
+                "commit": vouch_clikit::COMMIT,
+                "buildDate": vouch_clikit::BUILD_DATE,
+            });
+            outln!("{doc:#}");
+        }
+        Command::Version { json: false } => {
+            outln!("vouch-proxy {}", vouch_clikit::VERSION);
+            outln!("commit: {}", vouch_clikit::COMMIT);
+            outln!("built:  {}", vouch_clikit::BUILD_DATE);
+        }
+        Command::Completion { shell } => {
+            let script = vouch_clikit::completion(*shell, Cli::command());
+            outln!("{}", String::from_utf8_lossy(&script).trim_end());
+        }
+        Command::Man { dir } => {
+            return Some(
+                vouch_clikit::write_man_pages(Cli::command(), dir)
+                    .map(|written| {
+                        eprintln!("Wrote {} man pages to {}", written.len(), dir.display());
+                    })
+                    .with_context(|| format!("writing man pages to {}", dir.display())),
+            );
+        }
+        _ => return None,
+    }
+    Some(Ok(()))
+}
+
 async fn run(cli: Cli) -> Result<()> {
     if let Command::Migrate(args) = &cli.command {
         return migrate(args).await;
@@ -258,7 +324,11 @@ async fn run(cli: Cli) -> Result<()> {
     let store = &*state.licenses;
     let now = Timestamp::now();
     match cli.command {
-        Command::Serve | Command::Migrate(_) => unreachable!("handled above"),
+        Command::Serve
+        | Command::Migrate(_)
+        | Command::Version { .. }
+        | Command::Completion { .. }
+        | Command::Man { .. } => unreachable!("handled above"),
         Command::App(AppCommand::Add {
             slug,
             allow,

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod digest;
 pub mod discover;
+pub mod generated;
 pub mod image;
 pub mod login;
 pub mod trust;
@@ -12,3 +13,4 @@ pub mod verify_blob;
 pub mod verify_blob_attestation;
 pub mod verify_bundle;
 pub mod verify_release;
+pub mod version;

@@ -5,6 +5,8 @@
 
 mod common;
 
+mod about;
+
 mod attestation;
 mod audit;
 mod bad_input;

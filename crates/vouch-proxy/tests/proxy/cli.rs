@@ -464,3 +464,16 @@ fn serve_logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
         "colour codes in a log that is not a terminal: {seen:?}"
     );
 }
+
+/// `version`, `--version`, `completion` and `man` need no configuration
+/// (issue 16, item 11).
+#[test]
+fn vouch_proxy_describes_itself() {
+    vouch_testkit::check_self_description(
+        Path::new(BIN),
+        "vouch-proxy",
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        "license",
+        1,
+    );
+}
