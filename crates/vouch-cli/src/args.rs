@@ -444,9 +444,23 @@ pub struct LoginArgs {
     /// User name (for a license-gated proxy: your email).
     #[arg(long, short = 'u')]
     pub username: String,
-    /// Read the password (for a license-gated proxy: the license ID) from stdin.
-    #[arg(long)]
+    /// Read the password (for a license-gated proxy: the license ID) from
+    /// stdin. Without it, on a terminal, vouch asks for it without echo.
+    #[arg(long, conflicts_with = "password")]
     pub password_stdin: bool,
+    /// The password on the command line (cosign's and docker's flag): it is
+    /// then visible in the process list and shell history, so vouch warns.
+    /// Prefer --password-stdin or the prompt.
+    #[arg(long, short = 'p', value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Allow plain HTTP to this registry (cosign's flag): HTTPS is tried
+    /// first, plain HTTP when it fails. Loopback registries always may.
+    /// Testing only.
+    #[arg(long)]
+    pub allow_http_registry: bool,
+    /// Skip TLS certificate verification (cosign's flag). Testing only.
+    #[arg(long)]
+    pub allow_insecure_registry: bool,
 }
 
 /// How results are printed.

@@ -1,7 +1,7 @@
 //! `vouch login`: check credentials against the registry, then store them
 //! where `docker login` would.
 
-use std::io::Read;
+use std::io::{IsTerminal as _, Read as _};
 
 use vouch_oci::{Credential, CredentialStore, Registry};
 
@@ -14,22 +14,12 @@ const MAX_PASSWORD_LEN: u64 = 64 * 1024;
 
 /// Runs the command.
 pub fn run(args: &LoginArgs) -> Result<(), Failure> {
-    if !args.password_stdin {
-        return Err(Failure::usage(
-            "give the password on stdin with --password-stdin (it then stays out of shell history)",
-        ));
-    }
     // The host is checked before the password is read: a wrong host is a
     // usage error whatever the password.
     let registry = Registry::new(&args.host)?;
-    let mut password = String::new();
-    std::io::stdin()
-        .take(MAX_PASSWORD_LEN)
-        .read_to_string(&mut password)
-        .map_err(|e| Failure::input(format!("reading the password from stdin: {e}")))?;
-    let password = password.trim_end_matches(['\n', '\r']).to_string();
+    let password = password(args)?;
     if password.is_empty() {
-        return Err(Failure::usage("the password read from stdin is empty"));
+        return Err(Failure::usage("the password is empty"));
     }
     let store = CredentialStore::new(image::auth_locations());
     let checking = store.clone().with_override(
@@ -40,8 +30,8 @@ pub fn run(args: &LoginArgs) -> Result<(), Failure> {
         },
     );
     let registry_args = RegistryArgs {
-        allow_http_registry: false,
-        allow_insecure_registry: false,
+        allow_http_registry: args.allow_http_registry,
+        allow_insecure_registry: args.allow_insecure_registry,
         referrers_fallback_on_error: false,
         signatures_repository: None,
     };
@@ -52,4 +42,34 @@ pub fn run(args: &LoginArgs) -> Result<(), Failure> {
     // On stdout, as `docker login` prints it, for scripts that look for it.
     outln!("Login Succeeded");
     Ok(())
+}
+
+/// The password: from `--password` (with a warning), from stdin with
+/// `--password-stdin`, else asked for on the terminal without echo, as
+/// `docker login` does. Without a terminal and without either flag there is
+/// nobody to ask: a usage error.
+fn password(args: &LoginArgs) -> Result<String, Failure> {
+    if let Some(password) = &args.password {
+        eprintln!(
+            "WARNING: --password puts the password in the process list and shell history; \
+             use --password-stdin"
+        );
+        return Ok(password.clone());
+    }
+    if args.password_stdin {
+        let mut password = String::new();
+        std::io::stdin()
+            .take(MAX_PASSWORD_LEN)
+            .read_to_string(&mut password)
+            .map_err(|e| Failure::input(format!("reading the password from stdin: {e}")))?;
+        return Ok(password.trim_end_matches(['\n', '\r']).to_string());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::usage(
+            "no terminal to ask for the password on: give it on stdin with --password-stdin \
+             (e.g. `echo \"$LICENSE_ID\" | vouch login HOST -u USER --password-stdin`)",
+        ));
+    }
+    rpassword::prompt_password("Password: ")
+        .map_err(|e| Failure::input(format!("reading the password from the terminal: {e}")))
 }

@@ -421,6 +421,84 @@ fn login_with_a_wrong_password_fails_and_stores_nothing() {
     );
 }
 
+/// Drives a command on a pseudo-terminal as a user would: waits for
+/// `Password: `, types `typed` and a newline, and returns everything the
+/// terminal showed and the exit code. Python's `pty` module does the
+/// terminal work (Rust's std has none; vouch forbids `unsafe`).
+fn on_a_terminal(command: &Command, typed: &str) -> Option<(String, i32)> {
+    const DRIVER: &str = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen = b""
+def read():
+    global seen
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        return False
+    seen += chunk
+    return bool(chunk)
+while b"Password: " not in seen and read():
+    pass
+os.write(fd, sys.stdin.buffer.read() + b"\n")
+while read():
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(seen)
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    if !vouch_testkit::tool_available("python3") {
+        eprintln!("SKIP: python3 not found; the terminal prompt is not tested");
+        return None;
+    }
+    let mut driver = Command::new("python3");
+    driver.arg("-c").arg(DRIVER).arg(command.get_program());
+    driver.args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => driver.env(key, value),
+            None => driver.env_remove(key),
+        };
+    }
+    let out = common::run_with_stdin(driver, typed.as_bytes());
+    Some((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code().unwrap_or(-1),
+    ))
+}
+
+/// On a terminal, `login` without `--password-stdin` asks for the password
+/// and does not echo it (issue 16, item 5); without a terminal it says how
+/// to give it; `--password` works and warns.
+#[test]
+fn login_asks_for_the_password_on_a_terminal_without_echo() {
+    let Some(w) = world("prompt") else { return };
+    let login = ["login", &w.registry.host(), "-u", USER];
+    if let Some((screen, code)) = on_a_terminal(&w.command(&login), PASSWORD) {
+        assert_eq!(code, 0, "{screen}");
+        assert!(screen.contains("Password: "), "{screen}");
+        assert!(screen.contains("Login Succeeded"), "{screen}");
+        assert!(
+            !screen.contains(PASSWORD),
+            "the password was echoed: {screen}"
+        );
+        // A wrong password typed at the prompt is refused like any other.
+        let (screen, code) = on_a_terminal(&w.command(&login), "WRONG").unwrap();
+        assert_eq!(code, 4, "{screen}");
+    }
+    // No terminal (stdin is a pipe) and no --password-stdin: a usage error
+    // that says what to do, and nothing is read or stored.
+    let out = w.run_with_stdin(&login, PASSWORD);
+    common::assert_fails(&out, 2, "--password-stdin");
+    let mut with_flag = login.to_vec();
+    with_flag.extend(["-p", PASSWORD]);
+    let out = w.run(&with_flag);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("WARNING: --password"));
+}
+
 #[test]
 fn real_legacy_github_actions_signature_verifies_from_the_registry() {
     // The real .sig layer from ../shared/fixtures, pushed as the `.sig` tag of

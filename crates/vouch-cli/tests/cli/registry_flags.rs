@@ -117,3 +117,35 @@ fn an_unreachable_loopback_registry_suggests_no_flag() {
     }
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// `login` takes the same two flags (issue 16, item 5): a self-signed
+/// registry refuses the login (4) until `--allow-insecure-registry`.
+#[test]
+fn login_takes_the_registry_flags() {
+    let Some(registry) = LocalRegistry::start_tls() else {
+        return;
+    };
+    let home = home("login-flags");
+    let login = |flags: &[&str]| {
+        common::run_with_stdin(
+            {
+                let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
+                c.args(["login", &registry.host(), "-u", "alice", "--password-stdin"])
+                    .args(flags)
+                    .env("HOME", &home)
+                    .env_remove("DOCKER_CONFIG")
+                    .env_remove("REGISTRY_AUTH_FILE");
+                c
+            },
+            b"secret\n",
+        )
+    };
+    let out = login(&[]);
+    common::assert_fails(&out, 4, "presented a TLS certificate that is not trusted");
+    assert!(error_text(&out).contains(INSECURE));
+    let out = login(&[INSECURE]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_no_hint_for_a_given_flag(&[INSECURE], &out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Login Succeeded\n");
+    let _ = std::fs::remove_dir_all(&home);
+}
