@@ -21,6 +21,9 @@ pub enum FailureKind {
     TagNotFound,
     /// Signatures exist but none verified (12, cosign's).
     NoMatching,
+    /// The user pressed Ctrl-C (130, what a shell reports for SIGINT):
+    /// nothing was decided and no output file was written.
+    Interrupted,
 }
 
 impl FailureKind {
@@ -34,6 +37,7 @@ impl FailureKind {
             Self::NoSignatures => 10,
             Self::TagNotFound => 11,
             Self::NoMatching => 12,
+            Self::Interrupted => 130,
         })
     }
 }

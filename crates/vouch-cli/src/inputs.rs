@@ -350,6 +350,29 @@ pub fn read_bounded(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, Fail
     Ok(bytes)
 }
 
+/// Writes `bytes` to `path` whole or not at all: into a temporary file
+/// beside it, synced, then renamed over it. An interrupted run, a full disk
+/// or a crash never leaves a truncated JUnit report, VEX document or
+/// predicate under the name a later step reads.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let cannot = |e: std::io::Error| Failure::input(format!("writing {}: {e}", display(path)));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Failure::usage(format!("{}: not a file name", display(path))))?;
+    let mut temporary = name.to_os_string();
+    temporary.push(format!(".vouch-tmp-{}", std::process::id()));
+    let temporary = path.with_file_name(temporary);
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(cannot(e));
+    }
+    Ok(())
+}
+
 fn display(path: &Path) -> String {
     PathBuf::from(path).display().to_string()
 }

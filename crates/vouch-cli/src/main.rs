@@ -11,6 +11,7 @@ mod args;
 mod commands;
 mod failure;
 mod inputs;
+mod progress;
 mod report;
 
 use std::process::ExitCode;

@@ -250,15 +250,27 @@ impl ReleaseReport {
     }
 }
 
-/// A progress event, for a progress bar.
-#[derive(Debug, Clone)]
-pub struct Progress {
-    /// Images done so far.
-    pub done: usize,
-    /// Images in the release.
-    pub total: usize,
-    /// The image just finished.
-    pub name: String,
+/// A progress event, for a progress display: each image is `Started` when
+/// its check begins (so a display can show what is in flight from the first
+/// request on) and `Finished` once, when its row is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// The check of an image began.
+    Started {
+        /// The image's name in the policy.
+        name: String,
+        /// Images in the release.
+        total: usize,
+    },
+    /// The check of an image ended (with any verdict).
+    Finished {
+        /// The image's name in the policy.
+        name: String,
+        /// Images done so far, this one included.
+        done: usize,
+        /// Images in the release.
+        total: usize,
+    },
 }
 
 /// Verifies every image of the release. Never fails as a whole: each
@@ -293,6 +305,10 @@ pub async fn verify_release(
         while access_failure.is_none() && tasks.len() < limit && next < total {
             let task = spawn_image(&mut tasks, next, client, &material, policy, options);
             row_of.insert(task.id(), next);
+            progress(Progress::Started {
+                name: planned_row(policy, options, next).name,
+                total,
+            });
             next += 1;
         }
         let Some(joined) = tasks.join_next().await else {
@@ -312,10 +328,10 @@ pub async fn verify_release(
             Err(_) => continue,
         };
         done += 1;
-        progress(Progress {
+        progress(Progress::Finished {
+            name: row.name.clone(),
             done,
             total,
-            name: row.name.clone(),
         });
         if row.verdict == Verdict::Error && access_failure.is_none() {
             access_failure = Some(AccessFailure {

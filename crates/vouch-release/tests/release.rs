@@ -108,6 +108,10 @@ fn world_with(bad: Option<(&str, Vec<vouch_testkit::AttestationSpec>)>) -> Optio
 
 impl World {
     async fn verify(&self) -> ReleaseReport {
+        self.verify_reporting(|_| {}).await
+    }
+
+    async fn verify_reporting(&self, progress: impl Fn(vouch_release::Progress)) -> ReleaseReport {
         let client = RegistryClient::new(ClientOptions {
             credentials: CredentialStore::new(AuthLocations::default()).with_override(
                 Registry::new(&self.registry.host()).unwrap(),
@@ -132,7 +136,7 @@ impl World {
             material,
             &policy(&self.registry.host(), &self.third_party),
             &options,
-            |_| {},
+            progress,
         )
         .await
     }
@@ -196,6 +200,47 @@ async fn the_demo_release_verifies_in_one_pass() {
     let json = to_json(&rows);
     assert_eq!(json["passed"], true);
     assert_eq!(json["images"][0]["name"], "operator");
+}
+
+/// Each image is announced when its check starts (a display shows what is
+/// in flight before anything finished) and once when it ends, in that order.
+#[tokio::test]
+async fn progress_announces_each_image_before_it_finishes() {
+    use vouch_release::Progress;
+    let Some(w) = world() else { return };
+    let events = std::sync::Mutex::new(Vec::new());
+    let report = w
+        .verify_reporting(|p| events.lock().unwrap().push(p))
+        .await;
+    let events = events.into_inner().unwrap();
+    let total = report.rows.len();
+    assert_eq!(events.len(), 2 * total, "{events:?}");
+    for row in &report.rows {
+        let started = events.iter().position(
+            |e| matches!(e, Progress::Started { name, total: t } if *name == row.name && *t == total),
+        );
+        let finished = events.iter().position(
+            |e| matches!(e, Progress::Finished { name, total: t, .. } if *name == row.name && *t == total),
+        );
+        assert!(
+            matches!((started, finished), (Some(s), Some(f)) if s < f),
+            "{}: {events:?}",
+            row.name
+        );
+    }
+    // With 4 in flight, four checks have started before the first ends.
+    assert!(
+        events[..4].iter().all(|e| matches!(e, Progress::Started { .. })),
+        "{events:?}"
+    );
+    let dones: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            Progress::Finished { done, .. } => Some(*done),
+            Progress::Started { .. } => None,
+        })
+        .collect();
+    assert_eq!(dones, (1..=total).collect::<Vec<_>>());
 }
 
 #[tokio::test]

@@ -68,7 +68,10 @@ pub use options::{
     CertOptions, DsseEntryKind, HashAlg, IssuerClaim, IssuingCa, KeyType, LEAF_LIFETIME_SECS,
     LeafEku, LogOptions, Presence, SctChoice, SignOptions, SignatureOptions,
 };
-pub use process::{check_self_description, git_head, run_into_closed_pipe};
+pub use process::{
+    TerminalSession, TerminalStep, check_self_description, git_head, on_a_terminal,
+    run_into_closed_pipe,
+};
 pub use publish::{
     AttestationSpec, BUNDLE_V03_ARTIFACT, Layout, OCI_INDEX, OCI_MANIFEST, Publisher, Pushed,
     sha256_digest, standard_attestations,

@@ -117,3 +117,118 @@ pub fn check_self_description(
     let _ = std::fs::remove_dir_all(&dir);
     doc
 }
+
+/// One step of a terminal session: wait until the screen shows `wait_for`,
+/// then type `send`.
+#[derive(Debug, Clone, Copy)]
+pub struct TerminalStep<'a> {
+    /// Text to wait for on the screen (stdout and stderr both show there).
+    pub wait_for: &'a str,
+    /// Bytes to type then: text, `\n`, or `\x03` (Ctrl-C, which the
+    /// terminal turns into SIGINT for the program).
+    pub send: &'a [u8],
+}
+
+/// What a program showed on a terminal, and how it ended.
+#[derive(Debug)]
+pub struct TerminalSession {
+    /// Everything the screen showed, escape sequences included.
+    pub screen: String,
+    /// The exit code (128 + N for a program killed by signal N), or `None`
+    /// when the session timed out (the program was killed).
+    pub code: Option<i32>,
+}
+
+/// Runs `command` (program, arguments and environment; not its stdio) on a
+/// pseudo-terminal, as a user at a terminal would: each step waits for its
+/// text, then types. The program is killed after `timeout_secs`. `None`
+/// when python3 (whose `pty` module does the terminal work: Rust's std has
+/// none, and vouch forbids `unsafe`) is missing; the caller skips, saying so.
+pub fn on_a_terminal(
+    command: &Command,
+    steps: &[TerminalStep<'_>],
+    timeout_secs: u32,
+) -> Option<TerminalSession> {
+    const DRIVER: &str = r#"
+import json, os, pty, select, signal, sys, time
+steps = json.loads(os.environ.pop("TERMINAL_STEPS"))
+deadline = time.time() + float(os.environ.pop("TERMINAL_TIMEOUT"))
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+seen = b""
+def read():
+    global seen
+    left = deadline - time.time()
+    if left <= 0 or not select.select([fd], [], [], left)[0]:
+        return None
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        return False
+    seen += chunk
+    return bool(chunk)
+timed_out = False
+for wait_for, send in steps:
+    while wait_for.encode() not in seen:
+        r = read()
+        if r is None:
+            timed_out = True
+            break
+        if r is False:
+            break
+    if timed_out:
+        break
+    # As a person would: a moment after the text appears (a program may
+    # print a prompt just before it turns echo off).
+    time.sleep(0.3)
+    os.write(fd, bytes(send))
+while not timed_out:
+    r = read()
+    if r is None:
+        timed_out = True
+    elif r is False:
+        break
+if timed_out:
+    os.kill(pid, signal.SIGKILL)
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(seen)
+if timed_out:
+    sys.stderr.write("terminal driver: timed out\n")
+    sys.exit(1)
+code = os.waitstatus_to_exitcode(status)
+sys.exit(128 - code if code < 0 else code)
+"#;
+    if !crate::tool_available("python3") {
+        return None;
+    }
+    let steps: Vec<(&str, Vec<u8>)> = steps
+        .iter()
+        .map(|s| (s.wait_for, s.send.to_vec()))
+        .collect();
+    let mut driver = Command::new("python3");
+    driver
+        .arg("-c")
+        .arg(DRIVER)
+        .arg(command.get_program())
+        .args(command.get_args())
+        .env("TERMINAL_STEPS", serde_json::to_string(&steps).unwrap())
+        .env("TERMINAL_TIMEOUT", timeout_secs.to_string());
+    if let Some(dir) = command.get_current_dir() {
+        driver.current_dir(dir);
+    }
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => driver.env(key, value),
+            None => driver.env_remove(key),
+        };
+    }
+    let out = driver.output().expect("run python3");
+    let timed_out = String::from_utf8_lossy(&out.stderr).contains("terminal driver: timed out");
+    // Killed by signal N arrives as 128 + N, as a shell reports it.
+    let code = out.status.code().filter(|_| !timed_out);
+    Some(TerminalSession {
+        screen: String::from_utf8_lossy(&out.stdout).into_owned(),
+        code,
+    })
+}

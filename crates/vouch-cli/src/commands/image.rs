@@ -100,6 +100,25 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         })
 }
 
+/// Runs `work` until it completes or the user presses Ctrl-C; then it is
+/// dropped (its requests cancelled) and the failure is
+/// [`FailureKind::Interrupted`] (exit 130), before any output was written.
+pub async fn until_interrupted<T>(
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, Failure> {
+    let interrupted = async {
+        // Without a SIGINT handler, Ctrl-C keeps its default action (the
+        // process ends at once): never mistake that for an interruption.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        done = work => Ok(done),
+        () = interrupted => Err(Failure::new(FailureKind::Interrupted, "interrupted")),
+    }
+}
+
 /// Parses `image`, resolves a tag to its digest (once: everything after uses
 /// `repo@digest`, ATTACKS.md G.71) and warns that tags can move.
 pub async fn resolve(

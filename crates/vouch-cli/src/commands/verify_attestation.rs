@@ -162,6 +162,5 @@ fn write_predicate(
         Some(raw) => raw.to_string(),
         None => serde_json::to_string_pretty(att.statement().predicate()).unwrap_or_default(),
     };
-    std::fs::write(path, text)
-        .map_err(|e| Failure::input(format!("writing {}: {e}", path.display())))
+    crate::inputs::write_file(path, text.as_bytes())
 }

@@ -1,6 +1,5 @@
 //! `vouch verify-release`: a whole release, one concurrent pass.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
 
 use vouch_release::{
@@ -12,6 +11,7 @@ use crate::args::{OutputFormat, VerifyReleaseArgs};
 use crate::commands::image;
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
+use crate::progress::ReleaseProgress;
 
 /// Runs the command.
 pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
@@ -56,31 +56,29 @@ pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
         missing,
         concurrency: args.concurrency,
     };
-    let show_progress = std::io::stderr().is_terminal();
-    let report =
-        image::runtime()?.block_on(verify_release(&client, material, &policy, &options, |p| {
-            if show_progress {
-                eprint!("\r\x1b[2K[{}/{}] {}", p.done, p.total, p.name);
-            }
-        }));
-    if show_progress {
-        eprint!("\r\x1b[2K");
-    }
+    let progress = ReleaseProgress::start(&args.version);
+    let run = verify_release(&client, material, &policy, &options, |p| {
+        progress.update(&p)
+    });
+    let report = image::runtime()?.block_on(image::until_interrupted(run));
+    progress.finish();
+    let report = report?;
     match args.output {
         OutputFormat::Json => outln!("{}", to_json(&report)),
         OutputFormat::Text => out!("{}", to_table(&report)),
     }
     if let Some(path) = &args.junit {
-        std::fs::write(path, to_junit(&report))
-            .map_err(|e| Failure::input(format!("writing {}: {e}", path.display())))?;
+        inputs::write_file(path, to_junit(&report).as_bytes())?;
     }
     if let Some(dir) = &args.vex_dir {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::input(format!("creating {}: {e}", dir.display())))?;
         for row in report.rows.iter().filter(|r| r.vex_document.is_some()) {
             let path = dir.join(format!("{}.vex.json", row.name.replace('/', "_")));
-            std::fs::write(&path, row.vex_document.as_deref().unwrap_or_default())
-                .map_err(|e| Failure::input(format!("writing {}: {e}", path.display())))?;
+            inputs::write_file(
+                &path,
+                row.vex_document.as_deref().unwrap_or_default().as_bytes(),
+            )?;
         }
     }
     outcome(&report)

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
-use vouch_testkit::{Identity, LocalRegistry, Publisher, Pushed, VirtualSigstore};
+use vouch_testkit::{Identity, LocalRegistry, Publisher, Pushed, TerminalStep, VirtualSigstore};
 
 const USER: &str = "alice@example.com";
 const PASSWORD: &str = "LICENSE-0001";
@@ -421,54 +421,6 @@ fn login_with_a_wrong_password_fails_and_stores_nothing() {
     );
 }
 
-/// Drives a command on a pseudo-terminal as a user would: waits for
-/// `Password: `, types `typed` and a newline, and returns everything the
-/// terminal showed and the exit code. Python's `pty` module does the
-/// terminal work (Rust's std has none; vouch forbids `unsafe`).
-fn on_a_terminal(command: &Command, typed: &str) -> Option<(String, i32)> {
-    const DRIVER: &str = r#"
-import os, pty, sys
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-seen = b""
-def read():
-    global seen
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        return False
-    seen += chunk
-    return bool(chunk)
-while b"Password: " not in seen and read():
-    pass
-os.write(fd, sys.stdin.buffer.read() + b"\n")
-while read():
-    pass
-_, status = os.waitpid(pid, 0)
-sys.stdout.buffer.write(seen)
-sys.exit(os.waitstatus_to_exitcode(status))
-"#;
-    if !vouch_testkit::tool_available("python3") {
-        eprintln!("SKIP: python3 not found; the terminal prompt is not tested");
-        return None;
-    }
-    let mut driver = Command::new("python3");
-    driver.arg("-c").arg(DRIVER).arg(command.get_program());
-    driver.args(command.get_args());
-    for (key, value) in command.get_envs() {
-        match value {
-            Some(value) => driver.env(key, value),
-            None => driver.env_remove(key),
-        };
-    }
-    let out = common::run_with_stdin(driver, typed.as_bytes());
-    Some((
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        out.status.code().unwrap_or(-1),
-    ))
-}
-
 /// On a terminal, `login` without `--password-stdin` asks for the password
 /// and does not echo it (issue 16, item 5); without a terminal it says how
 /// to give it; `--password` works and warns.
@@ -476,17 +428,29 @@ sys.exit(os.waitstatus_to_exitcode(status))
 fn login_asks_for_the_password_on_a_terminal_without_echo() {
     let Some(w) = world("prompt") else { return };
     let login = ["login", &w.registry.host(), "-u", USER];
-    if let Some((screen, code)) = on_a_terminal(&w.command(&login), PASSWORD) {
-        assert_eq!(code, 0, "{screen}");
-        assert!(screen.contains("Password: "), "{screen}");
-        assert!(screen.contains("Login Succeeded"), "{screen}");
-        assert!(
-            !screen.contains(PASSWORD),
-            "the password was echoed: {screen}"
-        );
-        // A wrong password typed at the prompt is refused like any other.
-        let (screen, code) = on_a_terminal(&w.command(&login), "WRONG").unwrap();
-        assert_eq!(code, 4, "{screen}");
+    let type_password = |password: &str| {
+        let typed = format!("{password}\n");
+        let step = TerminalStep {
+            wait_for: "Password: ",
+            send: typed.as_bytes(),
+        };
+        vouch_testkit::on_a_terminal(&w.command(&login), &[step], 60)
+    };
+    match type_password(PASSWORD) {
+        Some(session) => {
+            let screen = &session.screen;
+            assert_eq!(session.code, Some(0), "{screen}");
+            assert!(screen.contains("Password: "), "{screen}");
+            assert!(screen.contains("Login Succeeded"), "{screen}");
+            assert!(
+                !screen.contains(PASSWORD),
+                "the password was echoed: {screen}"
+            );
+            // A wrong password typed at the prompt is refused like any other.
+            let session = type_password("WRONG").unwrap();
+            assert_eq!(session.code, Some(4), "{}", session.screen);
+        }
+        None => eprintln!("SKIP: python3 not found; the terminal prompt is not tested"),
     }
     // No terminal (stdin is a pipe) and no --password-stdin: a usage error
     // that says what to do, and nothing is read or stored.

@@ -84,15 +84,37 @@ impl World {
         path
     }
 
+    /// A [`common::FaultyForwarder`] with `fault` in front of the registry,
+    /// logged in to, and a policy (`file`, images `operator`, `ui`, then
+    /// `extra`) naming it.
+    fn behind(
+        &self,
+        fault: common::Fault,
+        file: &str,
+        extra: &str,
+    ) -> (common::FaultyForwarder, PathBuf) {
+        let forwarder = common::FaultyForwarder::start(&self.registry.host(), fault);
+        self.login(&forwarder.host);
+        let policy = self.policy(file, &forwarder.host, extra);
+        (forwarder, policy)
+    }
+
     /// `vouch verify-release --policy POLICY --version VERSION … EXTRA`.
-    fn verify_release(&self, policy: &PathBuf, version: &str, extra: &[&str]) -> Output {
+    fn verify_release_command(&self, policy: &PathBuf, version: &str, extra: &[&str]) -> Command {
         let mut c = self.command();
         c.args(["verify-release", "--version", version, "--trusted-root"])
             .arg(self.dir.join("trusted_root.json"))
             .arg("--policy")
             .arg(policy)
             .args(extra);
-        c.output().unwrap()
+        c
+    }
+
+    /// Runs [`Self::verify_release_command`].
+    fn verify_release(&self, policy: &PathBuf, version: &str, extra: &[&str]) -> Output {
+        self.verify_release_command(policy, version, extra)
+            .output()
+            .unwrap()
     }
 }
 
@@ -283,12 +305,9 @@ fn a_run_in_which_no_signed_image_verified_never_passes() {
 #[test]
 fn a_license_revoked_mid_run_exits_4_and_says_why_once() {
     let Some(w) = world("revoked") else { return };
-    let forwarder =
-        common::FaultyForwarder::start(&w.registry.host(), common::Fault::RevokeFrom("/acme/ui/"));
-    w.login(&forwarder.host);
-    let policy = w.policy(
+    let (_forwarder, policy) = w.behind(
+        common::Fault::RevokeFrom("/acme/ui/"),
         "revoked.toml",
-        &forwarder.host,
         "[[image]]\nname = \"api\"\n",
     );
     let out = w.verify_release(&policy, "v2.0.0", &["--concurrency", "1"]);
@@ -380,12 +399,11 @@ fn a_broken_referrers_api_fails_unless_the_fallback_is_asked_for_and_then_it_is_
     let Some(w) = world("referrers-500") else {
         return;
     };
-    let forwarder = common::FaultyForwarder::start(
-        &w.registry.host(),
+    let (forwarder, policy) = w.behind(
         common::Fault::ServerErrorOn("/referrers/"),
+        "broken.toml",
+        "",
     );
-    w.login(&forwarder.host);
-    let policy = w.policy("broken.toml", &forwarder.host, "");
     let out = w.verify_release(&policy, "v2.0.0", &[]);
     common::assert_fails(&out, 4, "not a missing signature");
 
@@ -435,10 +453,7 @@ fn a_broken_referrers_api_fails_unless_the_fallback_is_asked_for_and_then_it_is_
 #[test]
 fn a_version_the_license_is_not_entitled_to_exits_4_with_the_reason() {
     let Some(w) = world("denied") else { return };
-    let forwarder =
-        common::FaultyForwarder::start(&w.registry.host(), common::Fault::DenyOn("/manifests/"));
-    w.login(&forwarder.host);
-    let policy = w.policy("denied.toml", &forwarder.host, "");
+    let (forwarder, policy) = w.behind(common::Fault::DenyOn("/manifests/"), "denied.toml", "");
     let out = w.verify_release(&policy, "v2.0.0", &[]);
     common::assert_access_failure(&out, "license 7 is entitled to stable");
     assert!(!stdout(&out).contains("FAIL"), "{}", stdout(&out));
@@ -446,4 +461,48 @@ fn a_version_the_license_is_not_entitled_to_exits_4_with_the_reason() {
     digest.args(["digest", &format!("{}/acme/ui:v2.0.0", forwarder.host)]);
     let out = digest.output().unwrap();
     common::assert_access_failure(&out, "license 7 is entitled to stable");
+}
+
+/// On a terminal, verify-release shows each image in flight from the first
+/// request on (a spinner line per image and a count), not only once an
+/// image finished; Ctrl-C then prints "interrupted", exits 130 and writes
+/// no output file (issue 16, item 12).
+#[test]
+fn on_a_terminal_progress_shows_from_the_start_and_ctrl_c_exits_130() {
+    use vouch_testkit::TerminalStep;
+    let Some(w) = world("terminal") else { return };
+    // Every manifest request stalls: nothing finishes while we watch.
+    let (_forwarder, policy) = w.behind(common::Fault::StallOn("/manifests/"), "terminal.toml", "");
+    let junit = w.dir.join("junit.xml");
+    let c = w.verify_release_command(&policy, "v2.0.0", &["--junit", junit.to_str().unwrap()]);
+    let steps = [TerminalStep {
+        wait_for: "[0/2] verifying release v2.0.0",
+        send: b"\x03",
+    }];
+    let Some(session) = vouch_testkit::on_a_terminal(&c, &steps, 60) else {
+        eprintln!("SKIP: python3 not found; the terminal display is not tested");
+        return;
+    };
+    let screen = &session.screen;
+    assert_eq!(session.code, Some(130), "{screen}");
+    // Both images in flight, each on a spinner line, before either finished.
+    for image in ["operator", "ui"] {
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.contains(&format!(" {image}"))
+                    && "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏".chars().any(|f| l.contains(f))),
+            "no spinner line for {image}: {screen}"
+        );
+    }
+    assert!(screen.contains("Error: interrupted"), "{screen}");
+    assert!(
+        !screen.contains("RESULT") && !screen.contains("OK "),
+        "{screen}"
+    );
+    assert!(
+        !junit.exists(),
+        "an interrupted run wrote {}",
+        junit.display()
+    );
 }

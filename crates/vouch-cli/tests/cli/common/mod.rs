@@ -115,6 +115,9 @@ pub enum Fault {
     /// Every request whose path contains this is answered 403, as
     /// vouch-proxy answers a version on a channel the license lacks.
     DenyOn(&'static str),
+    /// Every request whose path contains this gets no answer for a minute:
+    /// a registry that stalls.
+    StallOn(&'static str),
 }
 
 /// vouch-proxy's answer to a revoked license.
@@ -157,6 +160,13 @@ impl FaultyForwarder {
                         Fault::DenyOn(part) => path
                             .contains(part)
                             .then_some(("403 Forbidden", DENIED_BODY)),
+                        Fault::StallOn(part) => {
+                            if path.contains(part) {
+                                std::thread::sleep(std::time::Duration::from_secs(60));
+                                return;
+                            }
+                            None
+                        }
                     };
                     match answer {
                         Some((status, body)) => {
