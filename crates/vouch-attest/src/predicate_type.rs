@@ -98,6 +98,17 @@ impl PredicateTypeName {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|known| known.as_str() == name)
     }
+
+    /// The short names whose `--type` selects statements of
+    /// `predicate_type`, in [`Self::ALL`] order (`spdx` and `spdxjson` both
+    /// select `https://spdx.dev/Document`); empty when only the URI itself
+    /// does.
+    pub fn selecting(predicate_type: &str) -> Vec<Self> {
+        Self::ALL
+            .into_iter()
+            .filter(|name| PredicateFilter::from(*name).matches(predicate_type))
+            .collect()
+    }
 }
 
 impl fmt::Display for PredicateTypeName {
@@ -220,6 +231,21 @@ fn is_absolute_uri(candidate: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_selecting_a_predicate_type() {
+        use PredicateTypeName as N;
+        assert_eq!(
+            N::selecting("https://spdx.dev/Document"),
+            [N::Spdx, N::SpdxJson]
+        );
+        assert_eq!(N::selecting("https://openvex.dev/ns/v0.2.0"), [N::OpenVex]);
+        assert_eq!(
+            N::selecting("https://slsa.dev/provenance/v1"),
+            [N::SlsaProvenance1]
+        );
+        assert!(N::selecting("https://example.com/custom-predicate").is_empty());
+    }
 
     #[test]
     fn every_short_name_round_trips() {

@@ -117,8 +117,10 @@ impl WholeMatch {
         if pattern.len() > MAX_PATTERN_LEN {
             return Err(bad(format!("longer than {MAX_PATTERN_LEN} bytes")));
         }
-        let anchored = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| bad(e.to_string()))?;
+        // The pattern as typed first: its error then quotes what the user
+        // wrote, not the anchored wrapper around it.
         let unanchored = Regex::new(pattern).map_err(|e| bad(e.to_string()))?;
+        let anchored = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| bad(e.to_string()))?;
         Ok(Self {
             compiled: Arc::new(Compiled {
                 pattern: pattern.to_string(),
@@ -290,6 +292,23 @@ mod tests {
         // Explicit anchors, as cosign users write them, still work.
         let re = ValueMatcher::regex(r"^https://github\.com/acme/app/.*$").unwrap();
         assert!(policy(re).check(&claims()).is_ok());
+    }
+
+    #[test]
+    fn a_bad_pattern_is_refused_quoting_what_was_typed() {
+        for (pattern, typed) in [("a(b", "a(b"), ("", ""), ("x[", "x[")] {
+            let refused = ValueMatcher::regex(pattern);
+            assert!(
+                matches!(&refused, Err(VerifyError::BadPattern { pattern: p, reason })
+                    if p == typed && !reason.contains("^(?:")),
+                "{refused:?}"
+            );
+        }
+        let long = "a".repeat(MAX_PATTERN_LEN + 1);
+        assert!(matches!(
+            ValueMatcher::regex(&long),
+            Err(VerifyError::BadPattern { .. })
+        ));
     }
 
     #[test]

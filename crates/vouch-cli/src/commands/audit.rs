@@ -39,13 +39,17 @@ pub fn run(args: &AuditArgs) -> Result<(), Failure> {
     )?;
     let policy = ReleasePolicy::from_toml(&String::from_utf8_lossy(&text))
         .map_err(|e| Failure::input(format!("{}: {e}", args.policy.display())))?;
+    let runtime = image::runtime()?;
+    // Which cluster, before any trust or registry work: without one there
+    // is nothing to audit, and that is what the user must hear first.
+    let cluster = runtime.block_on(cluster_config(args))?;
     let material = inputs::trust_material(&args.trust, false)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
     )?;
-    let findings = image::runtime()?.block_on(async {
-        let containers = running_containers(args).await?;
+    let findings = runtime.block_on(async {
+        let containers = running_containers(args, cluster).await?;
         let mut verdicts: BTreeMap<String, (&'static str, String)> = BTreeMap::new();
         for c in &containers {
             if !verdicts.contains_key(&c.image) {
@@ -83,24 +87,39 @@ pub fn run(args: &AuditArgs) -> Result<(), Failure> {
     }
 }
 
-/// Every container status in the selected pods, with its image ID.
-async fn running_containers(args: &AuditArgs) -> Result<Vec<Finding>, Failure> {
-    let cluster =
-        |e: String| Failure::new(FailureKind::Verification, format!("Kubernetes API: {e}"));
+/// The cluster to audit: the kubeconfig (`KUBECONFIG`, else
+/// `~/.kube/config`; `--context`), else in-cluster credentials. Neither is
+/// an unreadable input (3), said before anything else is done.
+async fn cluster_config(args: &AuditArgs) -> Result<kube::Config, Failure> {
     let options = KubeConfigOptions {
         context: args.context.clone(),
         ..KubeConfigOptions::default()
     };
-    let config = match Kubeconfig::read() {
+    match Kubeconfig::read() {
         Ok(kubeconfig) => kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| cluster(format!("kubeconfig: {e}")))?,
+            .map_err(|e| Failure::input(format!("kubeconfig: {e}"))),
+        Err(e) if std::env::var_os("KUBECONFIG").is_some() => Err(Failure::input(format!(
+            "cannot use the kubeconfig KUBECONFIG names: {e}"
+        ))),
         Err(_) => kube::Config::incluster().map_err(|e| {
-            cluster(format!(
-                "no kubeconfig (KUBECONFIG or ~/.kube/config) and not in a cluster: {e}"
+            Failure::input(format!(
+                "no cluster to audit: no kubeconfig (KUBECONFIG or ~/.kube/config) and not \
+                 running in a cluster ({e})\nhint: set KUBECONFIG, or run where `kubectl get \
+                 pods` works"
             ))
-        })?,
-    };
+        }),
+    }
+}
+
+/// Every container status in the selected pods, with its image ID. A
+/// cluster that cannot be reached or refuses the listing is an access
+/// failure (4): nothing was checked.
+async fn running_containers(
+    args: &AuditArgs,
+    config: kube::Config,
+) -> Result<Vec<Finding>, Failure> {
+    let cluster = |e: String| Failure::new(FailureKind::Access, format!("Kubernetes API: {e}"));
     let default_namespace = config.default_namespace.clone();
     let client = kube::Client::try_from(config).map_err(|e| cluster(e.to_string()))?;
     let pods: Api<Pod> = if args.all_namespaces {

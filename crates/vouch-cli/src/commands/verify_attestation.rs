@@ -1,7 +1,7 @@
 //! `vouch verify-attestation`: in-toto attestations on container images,
 //! cosign-compatible, with the summaries and files people used jq for.
 
-use vouch_attest::{Predicate, PredicateFilter, PredicateSummary};
+use vouch_attest::{Predicate, PredicateFilter, PredicateSummary, PredicateTypeName};
 use vouch_release::Lookup;
 use vouch_verify::{SignedContent, ValueMatcher, VerifiedAttestation};
 
@@ -102,12 +102,32 @@ fn select<'a>(
         return Err(Failure::new(
             FailureKind::NoMatching,
             format!(
-                "none of the attestations matched the predicate type: {given}, found: {}",
-                found.join(",")
+                "none of the attestations matched the predicate type: {given}, found: {}\n\
+                 hint: {}",
+                found.join(","),
+                type_suggestions(&found)
             ),
         ));
     }
     Ok(matching)
+}
+
+/// The `--type` values that would select the predicate types found, one
+/// per type: `--type spdxjson (https://spdx.dev/Document)`.
+fn type_suggestions(found: &[&str]) -> String {
+    let each: Vec<String> = found
+        .iter()
+        .map(|uri| {
+            let names = PredicateTypeName::selecting(uri);
+            match names.last() {
+                // `spdxjson` rather than `spdx`: the later name is the
+                // specific one where two select the same type.
+                Some(name) => format!("--type {name} ({uri})"),
+                None => format!("--type {uri}"),
+            }
+        })
+        .collect();
+    format!("these would match: {}", each.join(", "))
 }
 
 /// Every matching SLSA provenance must come from a builder matching `pattern`.

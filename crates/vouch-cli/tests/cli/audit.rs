@@ -215,3 +215,84 @@ fn audit_reports_unsigned_wrongly_signed_drifted_and_unknown_images() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `vouch audit` with a policy and `args`, in an empty HOME, with
+/// `KUBECONFIG` set to `kubeconfig` (or unset) and no in-cluster variables.
+fn audit_without_a_cluster(
+    dir: &std::path::Path,
+    kubeconfig: Option<&std::path::Path>,
+    args: &[&str],
+) -> std::process::Output {
+    let policy = dir.join("release.toml");
+    std::fs::write(&policy, "registry = \"127.0.0.1:9/acme\"\n[identity]\nsubject = \"x\"\nissuer = \"y\"\n[[image]]\nname = \"app\"\n").unwrap();
+    let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
+    c.env("HOME", dir)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("KUBERNETES_SERVICE_PORT")
+        .args(["audit", "--policy"])
+        .arg(&policy)
+        .args(args);
+    match kubeconfig {
+        Some(path) => c.env("KUBECONFIG", path),
+        None => c.env_remove("KUBECONFIG"),
+    };
+    c.output().unwrap()
+}
+
+/// No cluster to audit is said first, before any trust material is fetched
+/// (here the TUF mirror is unreachable: that error must not come first), as
+/// an unreadable input (3); a cluster that cannot be reached is an access
+/// failure (4), never "verification failed" (issue 16, item 10).
+#[test]
+fn audit_says_there_is_no_cluster_before_any_trust_work() {
+    let dir =
+        std::env::temp_dir().join(format!("vouch-cli-audit-nocluster-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mirror = format!("http://127.0.0.1:{}", common::closed_port());
+    let unreachable_tuf = [
+        "--tuf-mirror",
+        &mirror,
+        "--tuf-root",
+        "/nonexistent/root.json",
+    ];
+    let out = audit_without_a_cluster(&dir, None, &unreachable_tuf);
+    common::assert_fails(&out, 3, "no cluster to audit");
+    assert!(
+        !common::stderr(&out).contains("TUF"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = audit_without_a_cluster(
+        &dir,
+        Some(&dir.join("missing-kubeconfig")),
+        &unreachable_tuf,
+    );
+    common::assert_fails(&out, 3, "cannot use the kubeconfig KUBECONFIG names");
+
+    // A kubeconfig naming an API server nobody listens on: 4.
+    let port = common::closed_port();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+             users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: gone\n  context:\n    cluster: gone\n    user: u\n\
+             current-context: gone\n"
+        ),
+    )
+    .unwrap();
+    let root = dir.join("trusted_root.json");
+    std::fs::write(
+        &root,
+        VirtualSigstore::new("prod", 1_750_000_000).trusted_root_json(),
+    )
+    .unwrap();
+    let out = audit_without_a_cluster(
+        &dir,
+        Some(&kubeconfig),
+        &["--trusted-root", root.to_str().unwrap()],
+    );
+    common::assert_fails(&out, 4, "Kubernetes API");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -370,6 +370,18 @@ fn verify_attestation_refuses_an_untrusted_builder_and_a_missing_type() {
             && err.contains("https://slsa.dev/provenance/v1"),
         "{err}"
     );
+    // The default `--type custom` matches none of the vendor's attestations:
+    // the hint names the `--type` values that would (issue 16, item 10).
+    let out = w.verify("verify-attestation", &[], &image);
+    assert_eq!(out.status.code(), Some(12));
+    let err = common::stderr(&out);
+    for would_match in [
+        "--type spdxjson (https://spdx.dev/Document)",
+        "--type slsaprovenance1 (https://slsa.dev/provenance/v1)",
+        "--type openvex (https://openvex.dev/ns/v0.2.0)",
+    ] {
+        assert!(err.contains(would_match), "no `{would_match}` in: {err}");
+    }
 }
 
 #[test]
