@@ -145,6 +145,33 @@ pub enum Command {
     Man(ManArgs),
 }
 
+impl Command {
+    /// Whether the command was asked for JSON on stdout: then a failure is
+    /// a JSON error document there too (docs/exit-codes.md, "JSON errors").
+    pub fn wants_json(&self) -> bool {
+        let json = |format: &OutputFormat| *format == OutputFormat::Json;
+        match self {
+            Self::Verify(a) => json(&a.output),
+            Self::VerifyAttestation(a) => json(&a.output),
+            Self::VerifyRelease(a) => json(&a.output),
+            Self::Audit(a) => json(&a.output),
+            Self::Discover(a) => json(&a.output),
+            Self::VerifyBlob(a) => json(&a.output),
+            Self::VerifyBlobAttestation(a) => json(&a.output),
+            Self::Trust(TrustCommand::Show(a)) => json(&a.output),
+            Self::Trust(TrustCommand::Refresh(a)) => json(&a.output),
+            Self::Version(a) => a.json || json(&a.output),
+            Self::Trust(TrustCommand::Export(_) | TrustCommand::Import(_))
+            | Self::Digest(_)
+            | Self::Login(_)
+            | Self::VerifyBundle(_)
+            | Self::SignBundle(_)
+            | Self::Completion(_)
+            | Self::Man(_) => false,
+        }
+    }
+}
+
 /// `vouch version`.
 #[derive(Debug, Args)]
 pub struct VersionArgs {
@@ -309,8 +336,13 @@ pub struct VerifyAttestationArgs {
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
     /// Print a summary of each matching attestation instead of the envelopes.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "output")]
     pub summary: bool,
+    /// `text` (default: cosign's DSSE envelopes, one per line) or `json`: one
+    /// document with each image and its verified attestations (signer,
+    /// predicate type, summary, predicate).
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub output: OutputFormat,
     /// Write the predicate of the (single) matching attestation to FILE; only
     /// with exactly one IMAGE.
     #[arg(long, value_name = "FILE")]

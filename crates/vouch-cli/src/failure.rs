@@ -29,7 +29,12 @@ pub enum FailureKind {
 impl FailureKind {
     /// The process exit code.
     pub fn exit_code(self) -> ExitCode {
-        ExitCode::from(match self {
+        ExitCode::from(self.code())
+    }
+
+    /// The exit code as a number.
+    fn code(self) -> u8 {
+        match self {
             Self::Verification => 1,
             Self::Usage => 2,
             Self::Input => 3,
@@ -38,9 +43,27 @@ impl FailureKind {
             Self::TagNotFound => 11,
             Self::NoMatching => 12,
             Self::Interrupted => 130,
-        })
+        }
+    }
+
+    /// The name of the class in JSON error documents: a closed set, one per
+    /// exit code.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Verification => "verification-failed",
+            Self::Usage => "usage",
+            Self::Input => "input",
+            Self::Access => "access",
+            Self::NoSignatures => "no-signatures",
+            Self::TagNotFound => "tag-not-found",
+            Self::NoMatching => "no-matching",
+            Self::Interrupted => "interrupted",
+        }
     }
 }
+
+/// The version of the JSON error document's shape ([`Failure::to_json`]).
+pub const ERROR_SCHEMA_VERSION: u32 = 1;
 
 /// A failure with a message for people.
 #[derive(Debug)]
@@ -52,6 +75,20 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// The JSON error document printed on stdout when the command was asked
+    /// for JSON and failed before printing its report: `schemaVersion`, and
+    /// `error` with the exit code, its class and the message (also on stderr).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "schemaVersion": ERROR_SCHEMA_VERSION,
+            "error": {
+                "exitCode": self.kind.code(),
+                "kind": self.kind.name(),
+                "message": self.message,
+            },
+        })
+    }
+
     /// A usage error.
     pub fn usage(message: impl Into<String>) -> Self {
         Self {

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_or_help(&e),
     };
+    let wants_json = cli.command.wants_json();
     let outcome = match &cli.command {
         Command::Verify(a) => commands::verify::run(a),
         Command::VerifyAttestation(a) => commands::verify_attestation::run(a),
@@ -49,6 +50,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("Error: {failure}");
+            if wants_json && !output::wrote_anything() {
+                outln!("{:#}", failure.to_json());
+            }
             failure.kind.exit_code()
         }
     }

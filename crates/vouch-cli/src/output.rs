@@ -14,6 +14,16 @@
 //! signal, silently, in the middle of a verification.
 
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether anything reached stdout (a report printed before the exit code
+/// said it failed needs no JSON error document after it).
+static WROTE: AtomicBool = AtomicBool::new(false);
+
+/// Whether anything was written to stdout so far.
+pub fn wrote_anything() -> bool {
+    WROTE.load(Ordering::SeqCst)
+}
 
 /// The exit status when stdout is closed before everything was written:
 /// 128 + SIGPIPE (13), what a shell reports for `cat` in the same place.
@@ -24,6 +34,7 @@ pub const STDOUT_ERROR_EXIT: i32 = 3;
 
 /// Writes `text` to stdout and flushes it; ends the process on failure.
 pub fn write(text: std::fmt::Arguments<'_>) {
+    WROTE.store(true, Ordering::SeqCst);
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {

@@ -20,9 +20,9 @@ pub use policy::{
     AttestationSpec, Classification, Expected, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE,
     PolicyError, Presence, ReleaseImage, ReleasePolicy, ThirdPartyImage,
 };
-pub use report::{to_json, to_junit, to_table};
+pub use report::{REPORT_SCHEMA_VERSION, to_json, to_junit, to_table};
 pub use verify::{
-    AccessFailure, DEFAULT_CONCURRENCY, ImageRow, MissingImages, Outcome, Progress, ReleaseOptions,
-    ReleaseReport, Verdict, verify_release,
+    AccessFailure, DEFAULT_CONCURRENCY, ImageKind, ImageRow, MissingImages, Outcome, Progress,
+    ReleaseOptions, ReleaseReport, Verdict, verify_release,
 };
 pub use version::Version;

@@ -1,12 +1,20 @@
 //! The release report: a table for people, JSON for machines, JUnit XML for
 //! CI systems.
 
-use crate::verify::{ReleaseReport, Verdict};
+use crate::verify::{ImageKind, ReleaseReport, Verdict};
 
-/// The report as JSON: `passed`, the number of signed images `verified`, the
-/// `accessFailure` that stopped the run (or null) and one object per image.
+/// The version of the JSON report's shape ([`to_json`]): raised when a
+/// field changes meaning or goes away (adding one does not raise it).
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
+/// The report as JSON: `schemaVersion` ([`REPORT_SCHEMA_VERSION`]),
+/// `passed`, the number of signed images `verified`, the `accessFailure`
+/// that stopped the run (or null) and one object per image, whose `kind` is
+/// `signed` or `third-party` and whose `category` is a third-party image's
+/// category from the policy (null for signed images).
 pub fn to_json(report: &ReleaseReport) -> serde_json::Value {
     serde_json::json!({
+        "schemaVersion": REPORT_SCHEMA_VERSION,
         "version": report.version,
         "passed": report.passed(),
         "verified": report.verified(),
@@ -36,10 +44,11 @@ pub fn to_table(report: &ReleaseReport) -> String {
                 r.digest.as_deref().map_or("-".into(), |d| {
                     d.trim_start_matches("sha256:").chars().take(12).collect()
                 }),
-                match (&r.signer, r.kind.as_str()) {
-                    (Some(_), _) => "verified".into(),
-                    (None, "signed") => "-".into(),
-                    (None, kind) => kind.to_string(),
+                match (&r.signer, r.kind, &r.category) {
+                    (Some(_), ..) => "verified".into(),
+                    (None, ImageKind::ThirdParty, Some(category)) => category.clone(),
+                    (None, ImageKind::ThirdParty, None) => "third-party".into(),
+                    (None, ImageKind::Signed, _) => "-".into(),
                 },
                 r.sbom_packages.map_or("-".into(), |n| format!("{n} pkgs")),
                 r.slsa_builder.clone().unwrap_or_else(|| "-".into()),

@@ -64,8 +64,11 @@ pub enum Verdict {
 pub struct ImageRow {
     /// The image's name in the policy.
     pub name: String,
-    /// `signed` or the third-party category.
-    pub kind: String,
+    /// One of the vendor's signed images, or a third-party image pinned by
+    /// digest.
+    pub kind: ImageKind,
+    /// A third-party image's category, as the policy words it (free text).
+    pub category: Option<String>,
     /// The reference checked.
     pub reference: String,
     /// The digest verified, when resolved.
@@ -93,10 +96,11 @@ pub struct ImageRow {
 }
 
 impl ImageRow {
-    fn new(name: &str, kind: &str, reference: String) -> Self {
+    fn new(name: &str, kind: ImageKind, reference: String) -> Self {
         Self {
             name: name.to_string(),
-            kind: kind.to_string(),
+            kind,
+            category: None,
             reference,
             digest: None,
             signer: None,
@@ -113,7 +117,7 @@ impl ImageRow {
 
     /// Whether this is one of the vendor's signed images (not third-party).
     pub fn is_signed_image(&self) -> bool {
-        self.kind == SIGNED_KIND
+        self.kind == ImageKind::Signed
     }
 
     fn fail(mut self, problem: impl Into<String>) -> Self {
@@ -148,8 +152,16 @@ impl ImageRow {
     }
 }
 
-/// The `kind` of the vendor's signed images.
-const SIGNED_KIND: &str = "signed";
+/// What an image of a release is: a closed set, for machines reading the
+/// JSON report (`kind`); the policy's free-text category is a field of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageKind {
+    /// One of the vendor's images, verified by signature and attestations.
+    Signed,
+    /// A third-party image, verified by its pinned digest.
+    ThirdParty,
+}
 
 /// The registry access failure that stopped a release verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -381,11 +393,14 @@ fn planned_row(policy: &ReleasePolicy, options: &ReleaseOptions, i: usize) -> Im
         None => {
             let image = &policy.images[i];
             let reference = format!("{}/{}:{}", policy.registry, image.name, options.version);
-            ImageRow::new(&image.name, SIGNED_KIND, reference)
+            ImageRow::new(&image.name, ImageKind::Signed, reference)
         }
         Some(j) => {
             let image = &policy.third_party[j];
-            ImageRow::new(&image.name, &image.category, image.reference.clone())
+            let mut row =
+                ImageRow::new(&image.name, ImageKind::ThirdParty, image.reference.clone());
+            row.category = Some(image.category.clone());
+            row
         }
     }
 }
@@ -638,7 +653,7 @@ async fn verify_third_party(
 mod outcome_tests {
     use super::*;
 
-    fn row(name: &str, kind: &str, verdict: Verdict, missing: bool) -> ImageRow {
+    fn row(name: &str, kind: ImageKind, verdict: Verdict, missing: bool) -> ImageRow {
         let mut row = ImageRow::new(name, kind, format!("r.example/{name}:v1"));
         row.verdict = verdict;
         row.missing = missing;
@@ -661,8 +676,8 @@ mod outcome_tests {
         use Verdict::{Error, Fail, Ok, Skip};
         let failed = report(
             vec![
-                row("a", SIGNED_KIND, Fail, false),
-                row("b", SIGNED_KIND, Error, false),
+                row("a", ImageKind::Signed, Fail, false),
+                row("b", ImageKind::Signed, Error, false),
             ],
             true,
         );
@@ -675,8 +690,8 @@ mod outcome_tests {
         );
         let unreachable = report(
             vec![
-                row("a", SIGNED_KIND, Ok, false),
-                row("b", SIGNED_KIND, Error, false),
+                row("a", ImageKind::Signed, Ok, false),
+                row("b", ImageKind::Signed, Error, false),
             ],
             true,
         );
@@ -684,16 +699,16 @@ mod outcome_tests {
         assert!(!unreachable.passed());
         let skipped = report(
             vec![
-                row("a", SIGNED_KIND, Skip, true),
-                row("envoy", "upstream", Ok, false),
+                row("a", ImageKind::Signed, Skip, true),
+                row("envoy", ImageKind::ThirdParty, Ok, false),
             ],
             false,
         );
         assert_eq!(skipped.outcome(), Outcome::NothingVerified { skipped: 1 });
         let passed = report(
             vec![
-                row("a", SIGNED_KIND, Ok, false),
-                row("b", SIGNED_KIND, Skip, true),
+                row("a", ImageKind::Signed, Ok, false),
+                row("b", ImageKind::Signed, Skip, true),
             ],
             false,
         );
@@ -711,9 +726,9 @@ mod outcome_tests {
         use Verdict::{Fail, Ok, Skip};
         let typo = report(
             vec![
-                row("a", SIGNED_KIND, Fail, true),
-                row("b", SIGNED_KIND, Skip, true),
-                row("envoy", "upstream", Ok, false),
+                row("a", ImageKind::Signed, Fail, true),
+                row("b", ImageKind::Signed, Skip, true),
+                row("envoy", ImageKind::ThirdParty, Ok, false),
             ],
             false,
         );
@@ -726,8 +741,8 @@ mod outcome_tests {
         ));
         let one_missing = report(
             vec![
-                row("a", SIGNED_KIND, Fail, true),
-                row("b", SIGNED_KIND, Ok, false),
+                row("a", ImageKind::Signed, Fail, true),
+                row("b", ImageKind::Signed, Ok, false),
             ],
             false,
         );

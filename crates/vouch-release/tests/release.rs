@@ -198,8 +198,16 @@ async fn the_demo_release_verifies_in_one_pass() {
         "{junit}"
     );
     let json = to_json(&rows);
+    assert_eq!(json["schemaVersion"], vouch_release::REPORT_SCHEMA_VERSION);
     assert_eq!(json["passed"], true);
     assert_eq!(json["images"][0]["name"], "operator");
+    // `kind` is a closed set; the policy's free-text category has its own field.
+    assert_eq!(json["images"][0]["kind"], "signed");
+    assert_eq!(json["images"][0]["category"], serde_json::Value::Null);
+    let envoy = &json["images"][6];
+    assert_eq!(envoy["name"], "envoy");
+    assert_eq!(envoy["kind"], "third-party");
+    assert_eq!(envoy["category"], "upstream, not re-signed");
 }
 
 /// Each image is announced when its check starts (a display shows what is
@@ -209,9 +217,7 @@ async fn progress_announces_each_image_before_it_finishes() {
     use vouch_release::Progress;
     let Some(w) = world() else { return };
     let events = std::sync::Mutex::new(Vec::new());
-    let report = w
-        .verify_reporting(|p| events.lock().unwrap().push(p))
-        .await;
+    let report = w.verify_reporting(|p| events.lock().unwrap().push(p)).await;
     let events = events.into_inner().unwrap();
     let total = report.rows.len();
     assert_eq!(events.len(), 2 * total, "{events:?}");
@@ -230,7 +236,9 @@ async fn progress_announces_each_image_before_it_finishes() {
     }
     // With 4 in flight, four checks have started before the first ends.
     assert!(
-        events[..4].iter().all(|e| matches!(e, Progress::Started { .. })),
+        events[..4]
+            .iter()
+            .all(|e| matches!(e, Progress::Started { .. })),
         "{events:?}"
     );
     let dones: Vec<usize> = events

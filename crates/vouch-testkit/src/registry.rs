@@ -15,6 +15,12 @@ use std::time::{Duration, Instant};
 /// ~70 ms on an idle machine; a loaded CI machine gets 100× that).
 pub const REGISTRY_START_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a registry is started on a fresh port when its port was taken.
+const MAX_START_ATTEMPTS: usize = 5;
+
+/// The header each test registry adds to its answers, naming its directory.
+const IDENTITY_HEADER: &str = "X-Vouch-Test-Registry";
+
 /// A running `docker-registry`, stopped and deleted on drop.
 #[derive(Debug)]
 pub struct LocalRegistry {
@@ -64,15 +70,36 @@ impl LocalRegistry {
         {
             return None;
         }
-        let port = free_port();
+        // The port is free when picked but may be taken before the registry
+        // binds it (tests run in parallel, other servers pick ports too):
+        // then the registry exits, and it is started again on another port.
+        for _ in 0..MAX_START_ATTEMPTS {
+            let registry = Self::spawn(basic_auth, tls);
+            if registry.wait_ready() {
+                return Some(registry);
+            }
+        }
+        panic!("docker-registry did not start in {MAX_START_ATTEMPTS} attempts");
+    }
+
+    /// Starts `docker-registry` on a port that was free a moment ago.
+    fn spawn(basic_auth: Option<(&str, &str)>, tls: bool) -> Self {
+        Self::spawn_on(free_port(), basic_auth, tls)
+    }
+
+    /// Starts `docker-registry` on `port`.
+    fn spawn_on(port: u16, basic_auth: Option<(&str, &str)>, tls: bool) -> Self {
         let dir =
             std::env::temp_dir().join(format!("vouch-registry-{}-{port}", std::process::id()));
         std::fs::create_dir_all(dir.join("storage")).expect("registry dir");
+        // Every answer carries this header, so a server that took the port
+        // first is never mistaken for this registry.
         let mut config = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  \
              filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: \
-             127.0.0.1:{port}\n",
-            dir.join("storage").display()
+             127.0.0.1:{port}\n  headers:\n    {IDENTITY_HEADER}: [\"{}\"]\n",
+            dir.join("storage").display(),
+            dir.display()
         );
         if tls {
             let status = Command::new("openssl")
@@ -130,9 +157,7 @@ impl LocalRegistry {
             ))
             .spawn()
             .expect("spawn docker-registry");
-        let registry = Self { child, dir, port };
-        registry.wait_ready();
-        Some(registry)
+        Self { child, dir, port }
     }
 
     /// `127.0.0.1:<port>`.
@@ -150,18 +175,33 @@ impl LocalRegistry {
         std::fs::read_to_string(self.dir.join("registry.log")).unwrap_or_default()
     }
 
-    fn wait_ready(&self) {
+    /// Waits until this registry answers `GET /v2/` (with its identity
+    /// header, over plain HTTP; a TLS registry answers plain HTTP with a
+    /// 400 and no headers of its own). `false` when the registry exited
+    /// first (its port was taken).
+    fn wait_ready(&self) -> bool {
         let deadline = Instant::now() + REGISTRY_START_TIMEOUT;
+        let identity = format!("{IDENTITY_HEADER}: {}", self.dir.display()).to_ascii_lowercase();
+        let tls = std::fs::read_to_string(self.dir.join("config.yml"))
+            .is_ok_and(|c| c.contains("  tls:"));
         while Instant::now() < deadline {
+            if self.exited() {
+                return false;
+            }
             if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
                 let request = format!("GET /v2/ HTTP/1.0\r\nHost: {}\r\n\r\n", self.host());
-                let mut answer = [0u8; 12];
+                let mut answer = Vec::new();
                 if stream.write_all(request.as_bytes()).is_ok()
-                    && stream.read_exact(&mut answer).is_ok()
-                    && answer.starts_with(b"HTTP/1.")
+                    && stream.take(16 * 1024).read_to_end(&mut answer).is_ok()
                 {
-                    return;
+                    let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+                    if answer.starts_with("http/1.") && (tls || answer.contains(&identity)) {
+                        // A moment more: a registry that lost the port race
+                        // exits at once, while another server answered.
+                        std::thread::sleep(Duration::from_millis(50));
+                        return !self.exited();
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -171,6 +211,18 @@ impl LocalRegistry {
             self.host(),
             self.log()
         );
+    }
+
+    /// Whether the registry process has ended.
+    fn exited(&self) -> bool {
+        // `try_wait` needs `&mut`; a zero-signal `kill -0` needs a tool. The
+        // pid's /proc entry turns into a zombie's "Z" state once it exits.
+        std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .map(|stat| {
+                stat.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true)
     }
 }
 
@@ -193,6 +245,30 @@ fn free_port() -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Another server on the port answers first; the registry, unable to
+    /// bind, exits: that is never taken for a started registry.
+    #[test]
+    fn a_server_squatting_the_port_is_not_taken_for_the_registry() {
+        if !tool_available("docker-registry") {
+            eprintln!("SKIP: docker-registry not found");
+            return;
+        }
+        let squatter = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = squatter.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for mut client in squatter.incoming().flatten() {
+                let mut request = [0u8; 1024];
+                let _ = client.read(&mut request);
+                let _ = client.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+        });
+        let registry = LocalRegistry::spawn_on(port, None, false);
+        assert!(!registry.wait_ready());
+        // Started normally, it gets a port of its own and answers.
+        let registry = LocalRegistry::start(None).unwrap();
+        assert_ne!(registry.port, port);
+    }
 
     fn status_of_get_v2(registry: &LocalRegistry, auth: Option<&str>) -> String {
         let mut stream = TcpStream::connect(registry.host()).unwrap();

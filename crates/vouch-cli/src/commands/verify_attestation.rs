@@ -5,10 +5,11 @@ use vouch_attest::{Predicate, PredicateFilter, PredicateSummary, PredicateTypeNa
 use vouch_release::Lookup;
 use vouch_verify::{SignedContent, ValueMatcher, VerifiedAttestation};
 
-use crate::args::VerifyAttestationArgs;
+use crate::args::{OutputFormat, VerifyAttestationArgs};
 use crate::commands::image::{self, ResolvedImage};
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
+use crate::report;
 
 /// Runs the command.
 pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
@@ -35,6 +36,8 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
     )?;
+    let json = args.output == OutputFormat::Json;
+    let mut documents = Vec::new();
     image::runtime()?.block_on(async {
         for arg in &args.images {
             let resolved = image::resolve(&client, &args.registry, arg).await?;
@@ -51,7 +54,14 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
                     "The code-signing certificate was verified using trusted certificate authority certificates",
                 ],
             );
-            for att in &matching {
+            if json {
+                documents.push(serde_json::json!({
+                    "image": resolved.reference.to_string(),
+                    "digest": resolved.digest.to_string(),
+                    "attestations": matching.iter().map(|a| report::attestation_json(a)).collect::<Vec<_>>(),
+                }));
+            }
+            for att in matching.iter().filter(|_| !json) {
                 if args.summary {
                     outln!("{}", summary_line(att));
                 } else if let SignedContent::Dsse { envelope_json, .. } = att.signature().content() {
@@ -62,9 +72,22 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
                 write_predicate(path, &matching)?;
             }
         }
-        Ok(())
-    })
+        Ok::<_, Failure>(())
+    })?;
+    if json {
+        outln!(
+            "{:#}",
+            serde_json::json!({
+                "schemaVersion": ATTESTATIONS_SCHEMA_VERSION,
+                "images": documents,
+            })
+        );
+    }
+    Ok(())
 }
+
+/// The version of `verify-attestation --output json`'s shape.
+const ATTESTATIONS_SCHEMA_VERSION: u32 = 1;
 
 /// Every attestation on the image that verifies (bundle referrers and the
 /// legacy `.att` tag), whatever its predicate type.

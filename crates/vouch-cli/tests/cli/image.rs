@@ -751,3 +751,57 @@ fn signatures_in_another_repository_are_found_with_cosign_repository() {
         .unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
 }
+
+/// `verify-attestation --output json` is one document with each image and
+/// its verified attestations; in JSON mode a failure before any output is a
+/// JSON error document on stdout, with the message on stderr too (issue 16,
+/// item 9).
+#[test]
+fn verify_attestation_speaks_json_including_its_failures() {
+    let Some(w) = world("attjson") else { return };
+    let image = w.image(":v1");
+    let out = w.verify(
+        "verify-attestation",
+        &["--type", "spdxjson", "-o", "json"],
+        &image,
+    );
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(doc["schemaVersion"], 1);
+    let first = &doc["images"][0];
+    assert_eq!(first["image"], image);
+    assert_eq!(first["digest"], w.signed.digest);
+    let attestations = first["attestations"].as_array().unwrap();
+    // Both layouts carry an SPDX SBOM: the bundle referrer and the `.att` tag.
+    assert_eq!(attestations.len(), 2, "{doc:#}");
+    for att in attestations {
+        assert_eq!(att["predicateType"], "https://spdx.dev/Document");
+        assert_eq!(att["signer"]["issuer"], ISSUER);
+        assert_eq!(att["predicate"]["spdxVersion"], "SPDX-2.3");
+    }
+
+    // Failures: a tag that does not exist (11) and an unmatched type (12).
+    for (extra, image, code, kind) in [
+        (vec!["-o", "json"], w.image(":nope"), 11, "tag-not-found"),
+        (
+            vec!["--type", "cyclonedx", "-o", "json"],
+            w.image(":v1"),
+            12,
+            "no-matching",
+        ),
+    ] {
+        let out = w.verify("verify-attestation", &extra, &image);
+        assert_eq!(out.status.code(), Some(code), "{}", common::stderr(&out));
+        let doc: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+        assert_eq!(doc["schemaVersion"], 1);
+        assert_eq!(doc["error"]["exitCode"], code);
+        assert_eq!(doc["error"]["kind"], kind);
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(common::stderr(&out).contains(message), "{message}");
+    }
+    // Text mode keeps stdout free of it.
+    let out = w.verify("verify-attestation", &[], &w.image(":nope"));
+    assert_eq!(out.status.code(), Some(11));
+    assert!(out.stdout.is_empty());
+}

@@ -506,3 +506,28 @@ fn on_a_terminal_progress_shows_from_the_start_and_ctrl_c_exits_130() {
         junit.display()
     );
 }
+
+/// With `--output json`, a run that cannot start (an unreadable policy)
+/// prints a JSON error document; a run that reported and then failed prints
+/// the report alone: stdout is always exactly one JSON document.
+#[test]
+fn verify_release_json_is_one_document_even_when_it_fails() {
+    let Some(w) = world("jsonerr") else { return };
+    let out = w.verify_release(&w.dir.join("no-such.toml"), "v2.0.0", &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", common::stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["error"]["kind"], "input");
+    assert_eq!(doc["error"]["exitCode"], 3);
+    let policy = w.policy(
+        "jsonerr.toml",
+        &w.registry.host(),
+        "[[image]]\nname = \"api\"\n",
+    );
+    let out = w.verify_release(&policy, "v2.0.0", &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["schemaVersion"], vouch_release::REPORT_SCHEMA_VERSION);
+    assert_eq!(doc["passed"], false);
+    assert!(doc.get("error").is_none(), "{doc:#}");
+    assert_eq!(doc["images"][0]["kind"], "signed");
+}
