@@ -132,6 +132,22 @@ pub struct ServerSection {
     /// Connections open at once from one client address; 0 (default): no
     /// per-address limit.
     pub max_connections_per_ip: Option<usize>,
+    /// `[server.tls]`: serve HTTPS (and HTTP/2 by ALPN) with this
+    /// certificate instead of plain HTTP.
+    pub tls: Option<TlsSection>,
+}
+
+/// `[server.tls]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The certificate chain, leaf first (PEM).
+    pub cert_file: Option<PathBuf>,
+    /// The private key (PEM; ECDSA, Ed25519 or RSA).
+    pub key_file: Option<PathBuf>,
+    /// CA certificates (PEM): the ops listener then serves TLS and requires
+    /// a client certificate issued by one of them.
+    pub ops_client_ca_file: Option<PathBuf>,
 }
 
 /// `[state]`.
@@ -375,6 +391,23 @@ pub struct UpstreamSettings {
     pub allow_internal_redirects: bool,
 }
 
+/// `[server.tls]` → the files, both required.
+fn resolve_tls(section: &TlsSection) -> Result<crate::tls::TlsFiles, ConfigError> {
+    let required = |value: &Option<PathBuf>, key: &str| {
+        value.clone().ok_or_else(|| {
+            invalid(
+                format!("server.tls.{key}"),
+                "is required with [server.tls] (a PEM file)",
+            )
+        })
+    };
+    Ok(crate::tls::TlsFiles {
+        cert_file: required(&section.cert_file, "cert_file")?,
+        key_file: required(&section.key_file, "key_file")?,
+        ops_client_ca_file: section.ops_client_ca_file.clone(),
+    })
+}
+
 /// Validated settings ("high-level args").
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -382,6 +415,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Optional ops-only listen address.
     pub ops_listen: Option<SocketAddr>,
+    /// TLS for the listeners, when configured (`[server.tls]`).
+    pub tls: Option<crate::tls::TlsFiles>,
     /// Realm scheme.
     pub public_scheme: PublicScheme,
     /// Honour `X-Forwarded-Proto`.
@@ -580,6 +615,14 @@ impl ConfigFile {
             "server.public_scheme",
             self.server.public_scheme.as_deref().unwrap_or("https"),
         )?;
+        let tls = self.server.tls.as_ref().map(resolve_tls).transpose()?;
+        if tls.is_some() && self.server.public_scheme.as_deref() == Some("http") {
+            return Err(invalid(
+                "server.public_scheme",
+                "is \"http\" while [server.tls] makes the proxy serve HTTPS: clients would be \
+                 sent to a plain-HTTP token realm; remove it (the default is https)",
+            ));
+        }
         let token_ttl = self
             .server
             .token_ttl_secs
@@ -697,6 +740,7 @@ impl ConfigFile {
             s3,
             listen,
             ops_listen,
+            tls,
             public_scheme,
             trust_forwarded_proto: self.server.trust_forwarded_proto.unwrap_or(false),
             public_host,

@@ -12,7 +12,7 @@
 //! (valid-by-construction names and digests), [`auth`] (Authorization
 //! headers, tokens, challenges), [`secret`] (license IDs and keys),
 //! [`ratelimit`], [`entitlement`] (what a license may pull), [`server`]
-//! (handlers and wiring), [`upstream`] (the vendor's registries),
+//! (handlers and wiring; [`tls`] for its listeners), [`upstream`] (the vendor's registries),
 //! [`cache`] (verified content on disk), [`store`] (state behind traits,
 //! SQLite by default), [`pulllog`], [`metrics`], [`memo`] (in-memory
 //! caches), [`error`] (OCI error responses), [`admin`] (what the admin
@@ -37,4 +37,5 @@ pub mod route;
 pub mod secret;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod upstream;

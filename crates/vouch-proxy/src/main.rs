@@ -557,14 +557,40 @@ async fn serve(settings: Settings) -> Result<()> {
         ),
         None => None,
     };
+    let tls = match &settings.tls {
+        Some(files) => {
+            let public_host = settings.public_host.clone();
+            let key = vouch_proxy::tls::load_certified_key(
+                files,
+                public_host.as_deref(),
+                std::time::SystemTime::now(),
+            )
+            .context("[server.tls]")?;
+            let slot = vouch_proxy::tls::CertificateSlot::new(key);
+            let acceptors = vouch_proxy::tls::acceptors(&slot, files).context("[server.tls]")?;
+            tokio::spawn(vouch_proxy::tls::reload_on_change(
+                slot,
+                files.clone(),
+                public_host,
+            ));
+            Some(acceptors)
+        }
+        None => None,
+    };
     let stores = state.with_content(content);
     // The bound addresses, not the configured ones: with port 0 the system
     // picks the port, and this line is where an operator (or a test) finds it.
     let bound = listener.local_addr().context("reading the bound address")?;
     let ops_bound = ops.as_ref().and_then(|l| l.local_addr().ok());
-    tracing::info!(listen = %bound, ops = ?ops_bound, "vouch-proxy serving");
+    tracing::info!(
+        listen = %bound,
+        ops = ?ops_bound,
+        tls = tls.is_some(),
+        ops_client_certificates = tls.as_ref().is_some_and(|t| t.ops.is_some()),
+        "vouch-proxy serving"
+    );
     let (proxy, pull_log) = Proxy::new(settings, stores, &secret)?;
-    server::serve(proxy, listener, ops, shutdown_signal()).await?;
+    server::serve(proxy, listener, ops, tls, shutdown_signal()).await?;
     pull_log.finish().await;
     tracing::info!("stopped");
     Ok(())

@@ -53,6 +53,7 @@ mod registry;
 mod rekor;
 mod sigstore;
 mod time;
+mod tls_ca;
 pub mod tuf;
 
 pub use bundle::BUNDLE_V03_MEDIA_TYPE;
@@ -70,7 +71,7 @@ pub use options::{
 };
 pub use process::{
     TerminalSession, TerminalStep, check_self_description, git_head, on_a_terminal,
-    run_into_closed_pipe,
+    run_into_closed_pipe, run_with_stdin,
 };
 pub use publish::{
     AttestationSpec, BUNDLE_V03_ARTIFACT, Layout, OCI_INDEX, OCI_MANIFEST, Publisher, Pushed,
@@ -81,3 +82,4 @@ pub use rekor::INACTIVE_SHARDS_SIZE;
 pub use sigstore::{
     CA_LIFETIME_AFTER_NOW_SECS, SignedBundle, TRUST_EPOCH_BEFORE_NOW_SECS, VirtualSigstore,
 };
+pub use tls_ca::{IssuedCert, TestCa, TlsKey, Usage, Validity};

@@ -2,6 +2,25 @@
 
 use std::process::{Command, Output, Stdio};
 
+/// Runs `command` with `input` on its stdin (e.g. `login --password-stdin`),
+/// capturing stdout and stderr.
+pub fn run_with_stdin(mut command: Command, input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the command");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("wait for the command")
+}
+
 /// Runs `command` with its stdout on a pipe whose read end was closed before
 /// it started (`cmd | true` that never reads), so its first write to stdout
 /// fails however fast it is; stderr is captured.

@@ -102,37 +102,20 @@ impl LocalRegistry {
             dir.display()
         );
         if tls {
-            let status = Command::new("openssl")
-                .args([
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-nodes",
-                    "-days",
-                    "1",
-                ])
-                .args([
-                    "-subj",
-                    "/CN=127.0.0.1",
-                    "-addext",
-                    "subjectAltName=IP:127.0.0.1",
-                ])
-                .arg("-keyout")
-                .arg(dir.join("key.pem"))
-                .arg("-out")
-                .arg(dir.join("cert.pem"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("run openssl");
-            assert!(status.success(), "openssl could not make a certificate");
+            // A certificate from a CA nobody trusts: as good as self-signed
+            // to a client, which is what the TLS tests need.
+            let ca = crate::TestCa::new(&dir.join("ca")).expect("openssl for a TLS registry");
+            let cert = ca.issue(
+                "registry",
+                crate::TlsKey::EcdsaP256,
+                crate::Validity::Current,
+                crate::Usage::Server,
+                "IP:127.0.0.1",
+            );
             config.push_str(&format!(
                 "  tls:\n    certificate: {}\n    key: {}\n",
-                dir.join("cert.pem").display(),
-                dir.join("key.pem").display()
+                cert.cert.display(),
+                cert.key.display()
             ));
         }
         if let Some((user, password)) = basic_auth {

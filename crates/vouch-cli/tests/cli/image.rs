@@ -115,21 +115,7 @@ impl World {
         self.command(args).output().unwrap()
     }
     fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        common::run_with_stdin(self.command(args), stdin.as_bytes())
     }
     fn root(&self) -> String {
         self.dir.join("trusted_root.json").display().to_string()

@@ -235,13 +235,14 @@ impl http_body::Body for Guarded {
     }
 }
 
-/// A TCP stream that reports the bytes it reads to its [`Activity`].
-struct Watched {
-    stream: TcpStream,
+/// A connection's stream (TCP, or TLS over it) that reports the bytes it
+/// reads to its [`Activity`].
+struct Watched<S> {
+    stream: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -256,7 +257,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -359,13 +360,18 @@ fn is_connection_error(e: &std::io::Error) -> bool {
     )
 }
 
-/// Serves `router` on `listener` until `stop` resolves, then asks every
-/// connection to finish (HTTP/1.1: after the response in flight; HTTP/2:
-/// GOAWAY) and waits for them up to `grace`.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until
+/// `stop` resolves, then asks every connection to finish (HTTP/1.1: after
+/// the response in flight; HTTP/2: GOAWAY) and waits for them up to `grace`.
+///
+/// A TLS handshake must complete within the header-read timeout, like a
+/// request head: a client that opens a connection and sends nothing, or
+/// stalls mid-handshake, holds a connection slot no longer.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: impl Future<Output = ()>,
     grace: Duration,
 ) {
@@ -392,6 +398,54 @@ pub async fn serve(
             },
             None => None,
         };
+        let connection = Connection {
+            router: router.clone(),
+            builder: builder.clone(),
+            watcher: graceful.watcher(),
+            limits,
+            peer,
+        };
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _held = (permit, slot);
+            let Some(acceptor) = tls else {
+                return connection.run(stream).await;
+            };
+            match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => connection.run(stream).await,
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "closing connection: TLS handshake timeout"),
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "shutdown grace period over; dropping remaining connections"
+        );
+    }
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    router: Router,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    watcher: hyper_util::server::graceful::Watcher,
+    limits: ConnectionLimits,
+    peer: std::net::SocketAddr,
+}
+
+impl Connection {
+    /// Serves HTTP/1.1 or HTTP/2 on `stream` until the connection ends or
+    /// one of its timeouts passes.
+    async fn run<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let activity = Activity::new();
         let io = TokioIo::new(Watched {
             stream,
@@ -399,7 +453,7 @@ pub async fn serve(
         });
         let service = {
             let activity = activity.clone();
-            let router = router.clone();
+            let router = self.router;
             hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let in_flight = activity.begin();
                 let mut router = router.clone();
@@ -420,23 +474,10 @@ pub async fn serve(
                 }
             })
         };
-        let watcher = graceful.watcher();
-        let builder = builder.clone();
-        tokio::spawn(async move {
-            let connection = watcher.watch(builder.serve_connection(io, service));
-            let _held = (permit, slot);
-            watch_connection(connection, &activity, &limits, peer).await;
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            grace_secs = grace.as_secs(),
-            "shutdown grace period over; dropping remaining connections"
-        );
+        let connection = self
+            .watcher
+            .watch(self.builder.serve_connection(io, service));
+        watch_connection(connection, &activity, &self.limits, self.peer).await;
     }
 }
 

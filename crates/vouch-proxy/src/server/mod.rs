@@ -776,6 +776,7 @@ pub async fn serve(
     proxy: Arc<Proxy>,
     listener: tokio::net::TcpListener,
     ops: Option<tokio::net::TcpListener>,
+    tls: Option<crate::tls::ServerTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = proxy.settings.shutdown_grace;
@@ -790,6 +791,7 @@ pub async fn serve(
             listener,
             router,
             limits,
+            tls.as_ref().and_then(|tls| tls.ops.clone()),
             stopped(stop_rx.clone()),
             grace,
         ))
@@ -799,7 +801,16 @@ pub async fn serve(
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
     });
-    listen::serve(listener, proxy.router(), limits, stopped(stop_rx), grace).await;
+    let main_tls = tls.map(|tls| tls.main);
+    listen::serve(
+        listener,
+        proxy.router(),
+        limits,
+        main_tls,
+        stopped(stop_rx),
+        grace,
+    )
+    .await;
     if let Some(task) = ops_task {
         task.abort();
     }

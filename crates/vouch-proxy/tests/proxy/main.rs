@@ -18,5 +18,6 @@ mod replicas;
 mod repository_scope;
 mod s3_proxy;
 mod store_backends;
+mod tls;
 mod upstream_policy;
 mod vouch_client;

@@ -373,6 +373,7 @@ async fn serve_on(
         proxy,
         listener,
         None,
+        None,
         std::future::pending::<()>(),
     ));
     move |id: String| {

@@ -195,32 +195,12 @@ async fn cluster(registry: &LocalRegistry) -> Option<Cluster> {
         store,
     };
     cluster.admin(&["app", "add", APP, "--allow", ALLOWED]);
-    cluster.admin(&[
-        "channel",
-        "add-version",
-        "--app",
-        APP,
-        "--channel",
-        "stable",
-        "--version",
-        "1.0",
-    ]);
+    cluster.admin(&common::ADD_STABLE_1_0);
     Some(cluster)
 }
 
 fn create_license(cluster: &Cluster) -> (String, String) {
-    let out = cluster.admin(&[
-        "license",
-        "create",
-        "--app",
-        APP,
-        "--email",
-        EMAIL,
-        "--channel",
-        "stable",
-        "--expires",
-        "never",
-    ]);
+    let out = cluster.admin(&common::license_create_args(EMAIL, "stable"));
     let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let number = String::from_utf8_lossy(&out.stderr)
         .split_whitespace()

@@ -427,7 +427,7 @@ async fn a_license_revoked_mid_release_stops_the_run_as_an_access_failure() {
         &release.policy,
         &release.options,
         |p| {
-            if p.done == 1 {
+            if matches!(p, vouch_release::Progress::Finished { done: 1, .. }) {
                 // One image verified: the vendor revokes the license before
                 // the next image is started (one at a time).
                 tokio::task::block_in_place(|| {

@@ -46,23 +46,8 @@ pub fn isolated(mut command: Command) -> Command {
     command
 }
 
-/// Runs `command` with `input` on its stdin (e.g. `login --password-stdin`).
-pub fn run_with_stdin(mut command: Command, input: &[u8]) -> Output {
-    use std::io::Write as _;
-    let mut child = command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run vouch");
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(input)
-        .expect("write stdin");
-    child.wait_with_output().expect("wait for vouch")
-}
+#[allow(unused_imports)]
+pub use vouch_testkit::run_with_stdin;
 
 /// stderr as text.
 pub fn stderr(out: &Output) -> String {

@@ -37,6 +37,36 @@ pub fn serving_address(stderr_line: &str) -> Option<SocketAddr> {
     fields["listen"].as_str()?.parse().ok()
 }
 
+/// The admin command that releases version 1.0 of [`APP`] on `stable` (the
+/// tag `1.0` in every repository the app allows).
+pub const ADD_STABLE_1_0: [&str; 8] = [
+    "channel",
+    "add-version",
+    "--app",
+    APP,
+    "--channel",
+    "stable",
+    "--version",
+    "1.0",
+];
+
+/// The admin command that creates a license of [`APP`] for `email` on
+/// `channel`, never expiring.
+pub fn license_create_args<'a>(email: &'a str, channel: &'a str) -> [&'a str; 10] {
+    [
+        "license",
+        "create",
+        "--app",
+        APP,
+        "--email",
+        email,
+        "--channel",
+        channel,
+        "--expires",
+        "never",
+    ]
+}
+
 /// Vendor credentials on the upstream registry.
 pub const VENDOR_USER: &str = "vendor-bot";
 pub const VENDOR_PASS: &str = "vendor-secret";
@@ -120,7 +150,7 @@ impl TestProxy {
         let (proxy, log_task) = Proxy::new(settings.clone(), stores, &secret).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            server::serve(proxy, listener, None, async move {
+            server::serve(proxy, listener, None, None, async move {
                 let _ = stopped.await;
             })
             .await
