@@ -291,7 +291,7 @@ impl Upstream {
     /// The Authorization header to send up front, from what earlier
     /// challenges taught us.
     fn authorization(&self, scope: &str) -> Option<String> {
-        let auth = self.auth.lock().expect("auth lock");
+        let auth = crate::memo::lock(&self.auth);
         match (&self.settings.credentials, auth.scheme) {
             (UpstreamCredentials::Bearer(token), _) => Some(format!("Bearer {token}")),
             (UpstreamCredentials::Basic { username, password }, Scheme::Basic) => {
@@ -322,7 +322,7 @@ impl Upstream {
             .ok_or_else(|| self.bad(format!("unreadable challenge {challenge:?}")))?;
         match (parsed.scheme, &self.settings.credentials) {
             (Scheme::Basic, UpstreamCredentials::Basic { username, password }) => {
-                self.auth.lock().expect("auth lock").scheme = Scheme::Basic;
+                crate::memo::lock(&self.auth).scheme = Scheme::Basic;
                 Ok(basic(username, password))
             }
             (Scheme::Basic, _) => Err(refused(
@@ -344,7 +344,7 @@ impl Upstream {
                         credentials,
                     )
                     .await?;
-                let mut auth = self.auth.lock().expect("auth lock");
+                let mut auth = crate::memo::lock(&self.auth);
                 auth.scheme = Scheme::Bearer;
                 if auth.tokens.len() >= MAX_CACHED_TOKENS {
                     auth.tokens.clear();

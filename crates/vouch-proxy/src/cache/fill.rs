@@ -80,7 +80,7 @@ impl Fills {
     where
         F: Future<Output = Result<reqwest::Response, ApiError>> + Send + 'static,
     {
-        let mut inflight = self.inflight.lock().expect("fills lock");
+        let mut inflight = crate::memo::lock(&self.inflight);
         if let Some(fill) = inflight.get(digest) {
             return (fill.clone(), false);
         }
@@ -101,7 +101,7 @@ impl Fills {
                 let _ = tokio::fs::remove_file(&task_fill.staged).await;
             }
             {
-                let mut inflight = registry.lock().expect("fills lock");
+                let mut inflight = crate::memo::lock(&registry);
                 if inflight
                     .get(&task_fill.digest)
                     .is_some_and(|f| Arc::ptr_eq(f, &task_fill))
@@ -116,7 +116,7 @@ impl Fills {
 
     /// How many fills are running.
     pub fn in_flight(&self) -> usize {
-        self.inflight.lock().expect("fills lock").len()
+        crate::memo::lock(&self.inflight).len()
     }
 }
 

@@ -29,8 +29,8 @@ use crate::names::{Digest, Repository};
 /// upstream (a layer withdrawn from one repository) goes unnoticed by the
 /// cache, at one `HEAD` per repository and digest per day.
 pub const HELD_TTL: Duration = Duration::from_secs(24 * 3600);
-/// Repository–digest pairs remembered at most (the map is emptied when it
-/// is full, see [`TtlMap`]); ~300 bytes each, ~30 MiB at the bound.
+/// Repository–digest pairs remembered at most (a full map evicts entry by
+/// entry, see [`TtlMap`]); ~300 bytes each, ~30 MiB at the bound.
 pub const MAX_HELD: usize = 100_000;
 
 type Key = (Repository, Digest);

@@ -17,7 +17,7 @@ use super::{Ctx, Proxy, store_error};
 use crate::cache::{BlobAccess, BlobBody, BlobHandle, StoredManifest, check_media_type};
 use crate::entitlement::{Entitlements, Links, MAX_MANIFESTS_PER_CHECK, TagDecision, links};
 use crate::error::{ApiError, ErrorCode};
-use crate::metrics::{ContentKind, Metrics};
+use crate::metrics::{CacheLookup, ContentKind, Metrics};
 use crate::names::{Digest, Reference, Repository, Tag, UpstreamName};
 use crate::pulllog::PullLogWriter;
 use crate::store::PullRecord;
@@ -189,10 +189,10 @@ impl Proxy {
         if let Some(digest) = self.tag_digests.get(&key)
             && let Some(m) = self.cached_manifest(&digest).await
         {
-            self.metrics.cache(ContentKind::Manifest, true);
+            self.metrics.cache(ContentKind::Manifest, CacheLookup::Hit);
             return Ok((digest, m));
         }
-        self.metrics.cache(ContentKind::Manifest, false);
+        self.metrics.cache(ContentKind::Manifest, CacheLookup::Miss);
         let flight = ManifestKey::Tag(
             ctx.upstream_name(),
             ctx.repository.clone(),
@@ -261,10 +261,10 @@ impl Proxy {
         digest: &Digest,
     ) -> Result<StoredManifest, ApiError> {
         if let Some(m) = self.cached_manifest(digest).await {
-            self.metrics.cache(ContentKind::Manifest, true);
+            self.metrics.cache(ContentKind::Manifest, CacheLookup::Hit);
             return Ok(m);
         }
-        self.metrics.cache(ContentKind::Manifest, false);
+        self.metrics.cache(ContentKind::Manifest, CacheLookup::Miss);
         let flight =
             ManifestKey::Digest(ctx.upstream_name(), ctx.repository.clone(), digest.clone());
         let (this, upstream, repository, digest) = (
@@ -540,11 +540,11 @@ impl Proxy {
             BlobAccess::Get
         };
         if let Some(handle) = self.cached_blob(digest, access).await {
-            self.metrics.cache(ContentKind::Blob, true);
+            self.metrics.cache(ContentKind::Blob, CacheLookup::Hit);
             self.confirm_held(ctx, ContentKind::Blob, digest).await?;
             return self.file_response(handle, method, digest, range).await;
         }
-        self.metrics.cache(ContentKind::Blob, false);
+        self.metrics.cache(ContentKind::Blob, CacheLookup::Miss);
         if method == Method::HEAD {
             return self.blob_head_upstream(ctx, digest).await;
         }

@@ -46,8 +46,8 @@ use crate::store::{
 };
 use crate::upstream::{Upstream, UpstreamError};
 
-/// Licenses, apps and decisions held in memory at most (each map is
-/// emptied when it reaches this; see [`TtlMap`]).
+/// Licenses, apps and decisions held in memory at most (each map then
+/// evicts entry by entry; see [`TtlMap`]).
 pub const MEMO_CAPACITY: usize = 100_000;
 /// Manifests are immutable, so their parsed links are kept for a day.
 pub const LINKS_TTL: Duration = Duration::from_secs(24 * 3600);
