@@ -1,7 +1,7 @@
 //! The authenticate stage: who is calling, from Basic credentials or one
 //! of our tokens, and whether their license is current. Failures are
-//! [`AuthFailure`]s, each counted under its own reason; they become 401s
-//! with the `WWW-Authenticate` challenge here, the edge of this stage.
+//! [`AuthFailure`]s, each counted under its own reason; the edge
+//! (`edge.rs`) makes them 401s with the `WWW-Authenticate` challenge.
 
 use std::sync::Arc;
 
@@ -96,91 +96,6 @@ pub(crate) fn check_license_status(license: &License) -> Result<(), AuthFailure>
 }
 
 impl Proxy {
-    /// The `WWW-Authenticate` challenge for this request. The realm names
-    /// `server.public_host` when set; otherwise the host the client used:
-    /// the request's authority (HTTP/2 `:authority`, or an absolute-form
-    /// HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over `Host`), else
-    /// its `Host` header.
-    pub(super) fn challenge(
-        &self,
-        parts: &Parts,
-        scope_name: Option<&str>,
-        insufficient: bool,
-    ) -> Result<String, ApiError> {
-        let host = match &self.settings.public_host {
-            Some(host) => host.as_str(),
-            None => parts
-                .uri
-                .authority()
-                .map(|a| a.as_str())
-                .or_else(|| {
-                    parts
-                        .headers
-                        .get(header::HOST)
-                        .and_then(|h| h.to_str().ok())
-                })
-                .filter(|h| auth::is_valid_host(h))
-                .ok_or_else(|| ApiError::name_invalid("missing or invalid Host header"))?,
-        };
-        let forwarded = self
-            .settings
-            .trust_forwarded_proto
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-proto")
-                    .and_then(|v| v.to_str().ok())
-            })
-            .flatten()
-            .filter(|p| *p == "http" || *p == "https");
-        let scheme = forwarded.unwrap_or(self.settings.public_scheme.as_str());
-        Ok(auth::bearer_challenge(
-            scheme,
-            host,
-            scope_name,
-            insufficient,
-        ))
-    }
-
-    /// A 401 with the challenge, counted under the failure's reason.
-    pub(super) fn refuse(
-        &self,
-        parts: &Parts,
-        scope_name: Option<&str>,
-        failure: &AuthFailure,
-    ) -> ApiError {
-        self.refuse_with(
-            parts,
-            scope_name,
-            failure.reason(),
-            failure.to_string(),
-            false,
-        )
-    }
-
-    pub(super) fn refuse_with(
-        &self,
-        parts: &Parts,
-        scope_name: Option<&str>,
-        reason: &'static str,
-        message: String,
-        insufficient: bool,
-    ) -> ApiError {
-        self.metrics.auth_failure(reason);
-        let challenge = match self.challenge(parts, scope_name, insufficient) {
-            Ok(c) => c,
-            Err(e) => return e,
-        };
-        let mut error =
-            ApiError::unauthorized(message).with_header(header::WWW_AUTHENTICATE, &challenge);
-        if let Some(name) = scope_name {
-            error = error.with_detail(
-                serde_json::json!([{"Type": "repository", "Name": name, "Action": "pull"}]),
-            );
-        }
-        error
-    }
-
     /// Who is calling: a valid, current license from Basic credentials or
     /// one of our tokens (which must grant `scope_name` when given).
     pub(super) async fn authenticate(

@@ -1,13 +1,19 @@
 //! The edge of the pipeline: the one place where typed failures of the
-//! stages behind it (authorize, entitlement, content service, upstream,
-//! cache fill, state store) become HTTP statuses and OCI error bodies.
+//! stages behind it (authenticate, authorize, entitlement, content
+//! service, upstream, cache fill, state store) become HTTP statuses and
+//! OCI error bodies, and where 5xx bodies are concealed.
 
 use std::time::Duration;
 
-use axum::http::{StatusCode, header};
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::authn::AuthFailure;
 use super::service::ContentError;
+use super::{MAX_LOGGED_ERROR_BODY, Proxy};
+use crate::auth;
 use crate::cache::fill::FillError;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::ContentKind;
@@ -88,6 +94,15 @@ pub(crate) enum RequestError {
     /// The content service failed.
     #[error(transparent)]
     Content(#[from] ContentError),
+    /// A method other than GET and HEAD (the token endpoint aside).
+    #[error("{0} is not supported: this is a pull-only proxy")]
+    Push(Method),
+    /// A blob upload.
+    #[error("blob uploads are not supported: this is a pull-only proxy")]
+    Upload,
+    /// `/v2/_catalog`.
+    #[error("the catalog is not served; ask the vendor for your image list")]
+    Catalog,
 }
 
 impl From<StoreError> for RequestError {
@@ -140,6 +155,10 @@ impl From<RequestError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, ErrorCode::Unsupported, message)
             }
             RequestError::Content(e) => e.into(),
+            RequestError::Push(_) | RequestError::Upload => ApiError::unsupported(message),
+            RequestError::Catalog => {
+                ApiError::new(StatusCode::NOT_FOUND, ErrorCode::Unsupported, message)
+            }
         }
     }
 }
@@ -243,6 +262,145 @@ fn not_found(resource: &Resource) -> ApiError {
         ),
     };
     ApiError::new(StatusCode::NOT_FOUND, code, message)
+}
+
+impl Proxy {
+    /// The `WWW-Authenticate` challenge for this request. The realm names
+    /// `server.public_host` when set; otherwise the host the client used:
+    /// the request's authority (HTTP/2 `:authority`, or an absolute-form
+    /// HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over `Host`), else
+    /// its `Host` header.
+    pub(super) fn challenge(
+        &self,
+        parts: &Parts,
+        scope_name: Option<&str>,
+        insufficient: bool,
+    ) -> Result<String, ApiError> {
+        let host = match &self.settings.public_host {
+            Some(host) => host.as_str(),
+            None => parts
+                .uri
+                .authority()
+                .map(|a| a.as_str())
+                .or_else(|| {
+                    parts
+                        .headers
+                        .get(header::HOST)
+                        .and_then(|h| h.to_str().ok())
+                })
+                .filter(|h| auth::is_valid_host(h))
+                .ok_or_else(|| ApiError::name_invalid("missing or invalid Host header"))?,
+        };
+        let forwarded = self
+            .settings
+            .trust_forwarded_proto
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-proto")
+                    .and_then(|v| v.to_str().ok())
+            })
+            .flatten()
+            .filter(|p| *p == "http" || *p == "https");
+        let scheme = forwarded.unwrap_or(self.settings.public_scheme.as_str());
+        Ok(auth::bearer_challenge(
+            scheme,
+            host,
+            scope_name,
+            insufficient,
+        ))
+    }
+
+    /// A 401 with the challenge, counted under the failure's reason.
+    pub(super) fn refuse(
+        &self,
+        parts: &Parts,
+        scope_name: Option<&str>,
+        failure: &AuthFailure,
+    ) -> ApiError {
+        self.refuse_with(
+            parts,
+            scope_name,
+            failure.reason(),
+            failure.to_string(),
+            false,
+        )
+    }
+
+    pub(super) fn refuse_with(
+        &self,
+        parts: &Parts,
+        scope_name: Option<&str>,
+        reason: &'static str,
+        message: String,
+        insufficient: bool,
+    ) -> ApiError {
+        self.metrics.auth_failure(reason);
+        let challenge = match self.challenge(parts, scope_name, insufficient) {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let mut error =
+            ApiError::unauthorized(message).with_header(header::WWW_AUTHENTICATE, &challenge);
+        if let Some(name) = scope_name {
+            error = error.with_detail(
+                serde_json::json!([{"Type": "repository", "Name": name, "Action": "pull"}]),
+            );
+        }
+        error
+    }
+}
+
+/// Replaces a 5xx body, which may name internal URLs, OS errors or words
+/// the upstream said (possibly the vendor's own secrets), with a short
+/// message and the request ID; the full body goes to the log at `error`
+/// level with the same ID (issue 14, finding 4). 4xx bodies are kept: they
+/// tell the customer about their own license, channel and entitlement.
+pub(super) async fn conceal_server_error(
+    response: Response,
+    request_id: &str,
+    parts: &Parts,
+) -> Response {
+    let (mut head, body) = response.into_parts();
+    let detail = match axum::body::to_bytes(body, MAX_LOGGED_ERROR_BODY).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => format!("(error body unreadable or over {MAX_LOGGED_ERROR_BODY} bytes)"),
+    };
+    let status = head.status;
+    tracing::error!(
+        request_id,
+        method = %parts.method,
+        path = parts.uri.path(),
+        status = status.as_u16(),
+        detail,
+        "request failed"
+    );
+    let (code, what) = match status {
+        StatusCode::SERVICE_UNAVAILABLE => (
+            crate::error::ErrorCode::Unavailable,
+            "the upstream registry cannot be reached now; try again later",
+        ),
+        StatusCode::BAD_GATEWAY => (
+            crate::error::ErrorCode::Unknown,
+            "the upstream registry gave an answer the proxy cannot use",
+        ),
+        _ => (
+            crate::error::ErrorCode::Unknown,
+            "the proxy could not answer this request",
+        ),
+    };
+    let error = ApiError::new(
+        status,
+        code,
+        format!("{what}; if it persists, give the vendor request ID {request_id}"),
+    )
+    .with_detail(serde_json::json!({ "request_id": request_id }));
+    head.headers.remove(header::CONTENT_LENGTH);
+    head.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(head, Body::from(error.body()))
 }
 
 #[cfg(test)]

@@ -219,11 +219,7 @@ impl Proxy {
             ),
             (_, false) => (
                 "write",
-                ApiError::unsupported(format!(
-                    "{} is not supported: this is a pull-only proxy",
-                    parts.method
-                ))
-                .into_response(),
+                RequestError::Push(parts.method.clone()).into_response(),
             ),
             (Err(e), true) => ("invalid", e.into_response()),
             (Ok(Route::Base), true) => (
@@ -235,12 +231,7 @@ impl Proxy {
             (Ok(Route::Catalog), true) => (
                 "catalog",
                 match self.authenticate(parts, None).await {
-                    Ok(_) => ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        crate::error::ErrorCode::Unsupported,
-                        "the catalog is not served; ask the vendor for your image list",
-                    )
-                    .into_response(),
+                    Ok(_) => RequestError::Catalog.into_response(),
                     Err(e) => e.into_response(),
                 },
             ),
@@ -264,10 +255,7 @@ impl Proxy {
 
     async fn repository_request(self: &Arc<Self>, parts: &Parts, request: RepoRequest) -> Response {
         let Some(operation) = ContentOperation::of(request.operation.clone()) else {
-            return ApiError::unsupported(
-                "blob uploads are not supported: this is a pull-only proxy",
-            )
-            .into_response();
+            return RequestError::Upload.into_response();
         };
         let received = Timestamp::now();
         let license = match self.authenticate(parts, Some(&request.name())).await {
@@ -399,7 +387,7 @@ async fn v2(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let request_id = new_request_id();
     let (label, mut response) = proxy.dispatch(&parts, body).await;
     if response.status().is_server_error() {
-        response = conceal_server_error(response, &request_id, &parts).await;
+        response = edge::conceal_server_error(response, &request_id, &parts).await;
     }
     let headers = response.headers_mut();
     headers.insert(
@@ -445,54 +433,6 @@ fn new_request_id() -> String {
     // a unique one; requests are not refused for it.
     let _ = getrandom::fill(&mut bytes);
     hex::encode(bytes)
-}
-
-/// Replaces a 5xx body, which may name internal URLs, OS errors or words
-/// the upstream said (possibly the vendor's own secrets), with a short
-/// message and the request ID; the full body goes to the log at `error`
-/// level with the same ID (issue 14, finding 4). 4xx bodies are kept: they
-/// tell the customer about their own license, channel and entitlement.
-async fn conceal_server_error(response: Response, request_id: &str, parts: &Parts) -> Response {
-    let (mut head, body) = response.into_parts();
-    let detail = match axum::body::to_bytes(body, MAX_LOGGED_ERROR_BODY).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => format!("(error body unreadable or over {MAX_LOGGED_ERROR_BODY} bytes)"),
-    };
-    let status = head.status;
-    tracing::error!(
-        request_id,
-        method = %parts.method,
-        path = parts.uri.path(),
-        status = status.as_u16(),
-        detail,
-        "request failed"
-    );
-    let (code, what) = match status {
-        StatusCode::SERVICE_UNAVAILABLE => (
-            crate::error::ErrorCode::Unavailable,
-            "the upstream registry cannot be reached now; try again later",
-        ),
-        StatusCode::BAD_GATEWAY => (
-            crate::error::ErrorCode::Unknown,
-            "the upstream registry gave an answer the proxy cannot use",
-        ),
-        _ => (
-            crate::error::ErrorCode::Unknown,
-            "the proxy could not answer this request",
-        ),
-    };
-    let error = ApiError::new(
-        status,
-        code,
-        format!("{what}; if it persists, give the vendor request ID {request_id}"),
-    )
-    .with_detail(serde_json::json!({ "request_id": request_id }));
-    head.headers.remove(header::CONTENT_LENGTH);
-    head.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(head, Body::from(error.body()))
 }
 
 async fn healthz() -> &'static str {
