@@ -289,12 +289,12 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is not valid TOML or has unknown keys.
-    #[error("parsing {}: {message}", path.display())]
+    #[error("parsing {}: {source}", path.display())]
     Parse {
         /// The file.
         path: PathBuf,
         /// What the parser said.
-        message: String,
+        source: toml::de::Error,
     },
     /// A value is out of range or malformed.
     #[error("{key}: {reason}")]
@@ -551,15 +551,15 @@ impl ConfigFile {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text).map_err(|message| ConfigError::Parse {
+        Self::parse(&text).map_err(|source| ConfigError::Parse {
             path: path.to_path_buf(),
-            message,
+            source,
         })
     }
 
     /// Parses TOML text.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| e.to_string())
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
     }
 
     /// Applies [`ENV_OVERRIDES`], looking each variable up with `env`.
@@ -958,7 +958,7 @@ fn resolve_upstream(
     let realm_hosts = section
         .realm_hosts
         .iter()
-        .map(|h| RealmHost::parse(h).map_err(|reason| invalid(key("realm_hosts"), reason)))
+        .map(|h| RealmHost::parse(h).map_err(|e| invalid(key("realm_hosts"), e.to_string())))
         .collect::<Result<_, _>>()?;
     Ok(UpstreamSettings {
         name,
@@ -1101,7 +1101,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let err = ConfigFile::parse("[server]\nlisten_addr = \"x\"\n").unwrap_err();
+        let err = ConfigFile::parse("[server]\nlisten_addr = \"x\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("listen_addr"), "{err}");
     }
 
@@ -1285,7 +1287,9 @@ mod tests {
             assert!(err.contains(expected), "{text}: {err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
-        let err = ConfigFile::parse("[cache.s3]\nserve = \"proxy\"").unwrap_err();
+        let err = ConfigFile::parse("[cache.s3]\nserve = \"proxy\"")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("unknown variant `proxy`, expected `stream` or `redirect`"),
             "{err}"

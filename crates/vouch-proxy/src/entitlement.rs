@@ -21,8 +21,11 @@
 //! customer needs that message, and it tells them nothing about the
 //! upstream they could not read in the vendor's release notes.
 //!
-//! This module decides tags and parses manifest links; walking the graph
-//! needs manifests and upstream answers, so it lives with the server.
+//! This module decides tags and parses manifest links; [`graph`] walks
+//! the graph of links, reading manifests and tags through a trait the
+//! server implements.
+
+pub mod graph;
 
 use serde::Deserialize;
 

@@ -3,56 +3,93 @@
 //! asks while it runs).
 
 use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt as _;
 use futures_util::future::Shared;
 
-/// A map whose entries expire `ttl` after insertion. When it reaches its
-/// capacity it is emptied: the caches it backs are hot sets much smaller
-/// than the cap, so a rare full reset costs less than tracking recency.
-#[derive(Debug)]
-pub struct TtlMap<K, V> {
-    ttl: Duration,
-    capacity: usize,
-    entries: Mutex<HashMap<K, (V, Instant)>>,
+/// Locks `mutex`, recovering it if a panic elsewhere poisoned it. Every
+/// mutex in the server guards a cache, a table of counters or a map of
+/// in-flight work, each of which a panic leaves usable (at worst an entry
+/// is missing or stale, which costs a recomputation); a poisoned lock must
+/// not turn every later request into a panic.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
-    /// An empty map.
+/// Where a [`TtlMap`] reads the time: [`SystemClock`] in the server, a
+/// hand-moved clock in tests.
+pub trait Clock: Send + Sync {
+    /// Now, on a monotonic clock.
+    fn now(&self) -> Instant;
+}
+
+/// [`Instant::now`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A bounded map whose entries expire `ttl` after insertion. When full it
+/// evicts entry by entry (quick_cache's CLOCK-Pro: cold, rarely read
+/// entries go first), so a full map never drops its hot set at once.
+pub struct TtlMap<K, V> {
+    ttl: Duration,
+    clock: Arc<dyn Clock>,
+    entries: quick_cache::sync::Cache<K, (V, Instant)>,
+}
+
+impl<K, V> fmt::Debug for TtlMap<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TtlMap")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
+    /// An empty map of at most about `capacity` entries, on the system clock.
     pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self::with_clock(ttl, capacity, Arc::new(SystemClock))
+    }
+
+    /// An empty map reading the time from `clock`.
+    pub fn with_clock(ttl: Duration, capacity: usize, clock: Arc<dyn Clock>) -> Self {
         Self {
             ttl,
-            capacity,
-            entries: Mutex::new(HashMap::new()),
+            clock,
+            entries: quick_cache::sync::Cache::new(capacity),
         }
     }
 
-    /// The value, if present and younger than the TTL.
+    /// The value, if present and younger than the TTL (an expired entry
+    /// is removed).
     pub fn get(&self, key: &K) -> Option<V> {
-        let entries = self.entries.lock().expect("ttl map lock");
-        entries
-            .get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(v, _)| v.clone())
+        let (value, at) = self.entries.get(key)?;
+        if self.clock.now().saturating_duration_since(at) < self.ttl {
+            return Some(value);
+        }
+        self.entries.remove_if(key, |(_, stored)| *stored == at);
+        None
     }
 
-    /// Inserts or replaces.
+    /// Inserts or replaces; when the map is full, another entry is evicted.
     pub fn insert(&self, key: K, value: V) {
-        let mut entries = self.entries.lock().expect("ttl map lock");
-        if entries.len() >= self.capacity {
-            entries.clear();
-        }
-        entries.insert(key, (value, Instant::now()));
+        self.entries.insert(key, (value, self.clock.now()));
     }
 
     /// Removes every entry.
     pub fn clear(&self) {
-        self.entries.lock().expect("ttl map lock").clear();
+        self.entries.clear();
     }
 }
 
@@ -86,7 +123,7 @@ impl<K: Eq + Hash + Clone, V: Clone + Send + Sync + 'static> SingleFlight<K, V> 
         F: Future<Output = V> + Send + 'static,
     {
         let shared = {
-            let mut inflight = self.inflight.lock().expect("single flight lock");
+            let mut inflight = lock(&self.inflight);
             match inflight.get(&key) {
                 Some(existing) => existing.clone(),
                 None => {
@@ -98,7 +135,7 @@ impl<K: Eq + Hash + Clone, V: Clone + Send + Sync + 'static> SingleFlight<K, V> 
             }
         };
         let value = shared.clone().await;
-        let mut inflight = self.inflight.lock().expect("single flight lock");
+        let mut inflight = lock(&self.inflight);
         if inflight.get(&key).is_some_and(|f| f.ptr_eq(&shared)) {
             inflight.remove(&key);
         }
@@ -107,7 +144,7 @@ impl<K: Eq + Hash + Clone, V: Clone + Send + Sync + 'static> SingleFlight<K, V> 
 
     /// Computations running now.
     pub fn len(&self) -> usize {
-        self.inflight.lock().expect("single flight lock").len()
+        lock(&self.inflight).len()
     }
 
     /// Whether none is running.
@@ -119,21 +156,64 @@ impl<K: Eq + Hash + Clone, V: Clone + Send + Sync + 'static> SingleFlight<K, V> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// A clock moved by hand.
+    #[derive(Debug)]
+    struct TestClock(Mutex<Instant>);
+
+    impl TestClock {
+        fn advance(&self, by: Duration) {
+            *lock(&self.0) += by;
+        }
+    }
+
+    impl Clock for TestClock {
+        fn now(&self) -> Instant {
+            *lock(&self.0)
+        }
+    }
+
     #[test]
-    fn ttl_map_expires_and_resets_when_full() {
-        let m = TtlMap::new(Duration::from_millis(30), 2);
+    fn ttl_map_expires_entries_at_their_ttl() {
+        let clock = Arc::new(TestClock(Mutex::new(Instant::now())));
+        let m = TtlMap::with_clock(Duration::from_secs(30), 10, clock.clone());
         m.insert(1, "a");
-        assert_eq!(m.get(&1), Some("a"));
-        std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(m.get(&1), None);
+        clock.advance(Duration::from_secs(20));
         m.insert(2, "b");
-        m.insert(3, "c");
-        m.insert(4, "d");
-        assert_eq!(m.get(&2), None);
-        assert_eq!(m.get(&4), Some("d"));
+        assert_eq!(m.get(&1), Some("a"));
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(m.get(&1), None, "30 s old");
+        assert_eq!(m.get(&2), Some("b"), "10 s old");
+        m.insert(1, "c");
+        assert_eq!(m.get(&1), Some("c"), "a new insert starts a new TTL");
+    }
+
+    #[test]
+    fn a_full_ttl_map_evicts_entry_by_entry() {
+        let clock = Arc::new(TestClock(Mutex::new(Instant::now())));
+        let m = TtlMap::with_clock(Duration::from_secs(30), 100, clock);
+        for i in 0..1000 {
+            m.insert(i, i);
+        }
+        let kept = (0..1000).filter(|i| m.get(i).is_some()).count();
+        assert!(kept > 0, "never emptied at once");
+        assert!(kept <= 200, "bounded: {kept} kept");
+        assert_eq!(m.get(&999), Some(999), "the newest entry stays");
+    }
+
+    #[test]
+    fn a_poisoned_lock_is_recovered() {
+        let mutex = Arc::new(Mutex::new(1));
+        let poisoner = mutex.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = poisoner.lock().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(mutex.is_poisoned());
+        *lock(&mutex) += 1;
+        assert_eq!(*lock(&mutex), 2);
     }
 
     #[tokio::test]

@@ -41,6 +41,15 @@ impl ContentKind {
     }
 }
 
+/// What a cache lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheLookup {
+    /// The content was cached.
+    Hit,
+    /// It was not: the upstream is asked.
+    Miss,
+}
+
 const KINDS: [ContentKind; 2] = [ContentKind::Manifest, ContentKind::Blob];
 
 #[derive(Debug, Default)]
@@ -70,7 +79,7 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
-    *map.lock().expect("metrics lock").entry(key).or_insert(0) += 1;
+    *crate::memo::lock(map).entry(key).or_insert(0) += 1;
 }
 
 impl Metrics {
@@ -85,11 +94,10 @@ impl Metrics {
     }
 
     /// Counts a cache lookup.
-    pub fn cache(&self, kind: ContentKind, hit: bool) {
-        let counters = if hit {
-            &self.cache_hits
-        } else {
-            &self.cache_misses
+    pub fn cache(&self, kind: ContentKind, lookup: CacheLookup) {
+        let counters = match lookup {
+            CacheLookup::Hit => &self.cache_hits,
+            CacheLookup::Miss => &self.cache_misses,
         };
         counters[kind.index()].fetch_add(1, Ordering::Relaxed);
     }
@@ -141,7 +149,7 @@ impl Metrics {
             "counter",
             "Requests answered, by route and HTTP status.",
         );
-        for ((route, status), n) in self.requests.lock().expect("metrics lock").iter() {
+        for ((route, status), n) in crate::memo::lock(&self.requests).iter() {
             let _ = writeln!(
                 out,
                 "vouch_proxy_requests_total{{route=\"{route}\",code=\"{status}\"}} {n}"
@@ -187,7 +195,7 @@ impl Metrics {
             "counter",
             "Upstream requests, by HTTP status (0: no response).",
         );
-        for (status, n) in self.upstream_requests.lock().expect("metrics lock").iter() {
+        for (status, n) in crate::memo::lock(&self.upstream_requests).iter() {
             let _ = writeln!(
                 out,
                 "vouch_proxy_upstream_requests_total{{code=\"{status}\"}} {n}"
@@ -224,7 +232,7 @@ impl Metrics {
             "counter",
             "Refused authentications (401), by reason.",
         );
-        for (reason, n) in self.auth_failures.lock().expect("metrics lock").iter() {
+        for (reason, n) in crate::memo::lock(&self.auth_failures).iter() {
             let _ = writeln!(
                 out,
                 "vouch_proxy_auth_failures_total{{reason=\"{reason}\"}} {n}"
@@ -236,7 +244,7 @@ impl Metrics {
             "counter",
             "Refused authorizations (403), by reason.",
         );
-        for (reason, n) in self.denials.lock().expect("metrics lock").iter() {
+        for (reason, n) in crate::memo::lock(&self.denials).iter() {
             let _ = writeln!(out, "vouch_proxy_denials_total{{reason=\"{reason}\"}} {n}");
         }
         family(
@@ -275,7 +283,7 @@ mod tests {
         m.request("manifest", 200);
         m.request("manifest", 200);
         m.bytes_sent(ContentKind::Blob, 10);
-        m.cache(ContentKind::Manifest, true);
+        m.cache(ContentKind::Manifest, CacheLookup::Hit);
         m.upstream_request(Duration::from_millis(3), Some(200));
         m.auth_failure("expired");
         let text = m.render();

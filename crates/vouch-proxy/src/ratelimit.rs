@@ -40,7 +40,7 @@ impl RateLimiter {
     pub fn check(&self, license: LicenseNumber, now: Instant) -> Result<(), Duration> {
         let Some(rate) = self.rate else { return Ok(()) };
         let burst = f64::from(rate.burst);
-        let mut buckets = self.buckets.lock().expect("rate limiter lock");
+        let mut buckets = crate::memo::lock(&self.buckets);
         if buckets.len() >= MAX_TRACKED_LICENSES && !buckets.contains_key(&license) {
             buckets.retain(|_, b| {
                 b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate.per_second

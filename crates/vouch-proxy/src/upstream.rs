@@ -25,9 +25,12 @@ use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::config::{UpstreamCredentials, UpstreamSettings};
-use crate::error::{ApiError, ErrorCode};
 use crate::metrics::Metrics;
 use crate::names::RepoPath;
+
+pub mod fetch;
+
+pub use fetch::{BadContent, Resource};
 
 /// Redirects followed per request. distribution's client and Go's
 /// net/http stop at 10; blob storage needs one (registry → S3/GCS), so 5
@@ -84,7 +87,7 @@ pub enum UpstreamError {
         retry_after: Option<String>,
     },
     /// An answer that makes no sense (bad challenge, bad token response,
-    /// bad redirect, wrong content, oversized body, 5xx).
+    /// bad redirect, 5xx).
     #[error("upstream {upstream}: {reason}")]
     BadResponse {
         /// Upstream name.
@@ -92,31 +95,37 @@ pub enum UpstreamError {
         /// What was wrong.
         reason: String,
     },
-}
-
-impl UpstreamError {
-    /// The response a client gets for this failure. Upstream auth failures
-    /// are the vendor's problem, so never a 401 that would make the client
-    /// re-prompt for its license.
-    pub fn to_api(&self) -> ApiError {
-        match self {
-            Self::Unreachable { .. } => ApiError::unavailable(self.to_string()),
-            Self::RateLimited { retry_after, .. } => {
-                let e = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    ErrorCode::TooManyRequests,
-                    self.to_string(),
-                );
-                match retry_after {
-                    Some(v) => e.with_header(header::RETRY_AFTER, v),
-                    None => e,
-                }
-            }
-            Self::CredentialsRefused { .. } | Self::BadResponse { .. } => {
-                ApiError::bad_gateway(self.to_string())
-            }
-        }
-    }
+    /// The upstream does not have it (404).
+    #[error("upstream {upstream} has no {resource}")]
+    NotFound {
+        /// Upstream name.
+        upstream: String,
+        /// What was asked for.
+        resource: Box<Resource>,
+    },
+    /// A status the request does not expect (not 200 or 404, and none of
+    /// the failures above).
+    #[error("upstream {upstream} answered {status} for {}{resource}", page.map(|p| format!("page {p} of ")).unwrap_or_default())]
+    Status {
+        /// Upstream name.
+        upstream: String,
+        /// The status.
+        status: StatusCode,
+        /// What was asked for.
+        resource: Box<Resource>,
+        /// The page of a paged list (1-based).
+        page: Option<usize>,
+    },
+    /// Content that is not what was asked for: refused, never cached.
+    #[error("upstream {upstream} answered {resource} with {problem}: refused, not cached")]
+    Invalid {
+        /// Upstream name.
+        upstream: String,
+        /// What was asked for.
+        resource: Box<Resource>,
+        /// What is wrong with it.
+        problem: BadContent,
+    },
 }
 
 /// An authentication scheme named in a challenge.
@@ -291,7 +300,7 @@ impl Upstream {
     /// The Authorization header to send up front, from what earlier
     /// challenges taught us.
     fn authorization(&self, scope: &str) -> Option<String> {
-        let auth = self.auth.lock().expect("auth lock");
+        let auth = crate::memo::lock(&self.auth);
         match (&self.settings.credentials, auth.scheme) {
             (UpstreamCredentials::Bearer(token), _) => Some(format!("Bearer {token}")),
             (UpstreamCredentials::Basic { username, password }, Scheme::Basic) => {
@@ -322,7 +331,7 @@ impl Upstream {
             .ok_or_else(|| self.bad(format!("unreadable challenge {challenge:?}")))?;
         match (parsed.scheme, &self.settings.credentials) {
             (Scheme::Basic, UpstreamCredentials::Basic { username, password }) => {
-                self.auth.lock().expect("auth lock").scheme = Scheme::Basic;
+                crate::memo::lock(&self.auth).scheme = Scheme::Basic;
                 Ok(basic(username, password))
             }
             (Scheme::Basic, _) => Err(refused(
@@ -344,7 +353,7 @@ impl Upstream {
                         credentials,
                     )
                     .await?;
-                let mut auth = self.auth.lock().expect("auth lock");
+                let mut auth = crate::memo::lock(&self.auth);
                 auth.scheme = Scheme::Bearer;
                 if auth.tokens.len() >= MAX_CACHED_TOKENS {
                     auth.tokens.clear();
@@ -609,18 +618,23 @@ pub struct RealmHost {
 
 impl RealmHost {
     /// Parses `host` or `host:port` (no scheme, path or user info).
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let refuse = |why: &str| format!("{text:?}: {why}; expected host or host:port");
+    pub fn parse(text: &str) -> Result<Self, InvalidRealmHost> {
+        let refuse = |problem| InvalidRealmHost {
+            text: text.to_string(),
+            problem,
+        };
         if text.is_empty() || text.contains(['/', '@', '?', '#', '\\']) {
-            return Err(refuse("not a host"));
+            return Err(refuse(RealmHostProblem::NotAHost));
         }
-        let url =
-            reqwest::Url::parse(&format!("https://{text}")).map_err(|e| refuse(&e.to_string()))?;
-        let host = url.host_str().ok_or_else(|| refuse("no host"))?;
+        let url = reqwest::Url::parse(&format!("https://{text}"))
+            .map_err(|e| refuse(RealmHostProblem::Url(e.to_string())))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| refuse(RealmHostProblem::NoHost))?;
         // An explicit :443 is normalised away by the URL parser; keep it.
         let port = match text.rsplit_once(':') {
             Some((_, p)) if !text.ends_with(']') => {
-                Some(p.parse().map_err(|_| refuse("bad port"))?)
+                Some(p.parse().map_err(|_| refuse(RealmHostProblem::BadPort))?)
             }
             _ => None,
         };
@@ -638,6 +652,34 @@ impl RealmHost {
                 Some(port) => url.port_or_known_default() == Some(port),
             }
     }
+}
+
+/// A `realm_hosts` entry that is not `host` or `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?}: {problem}; expected host or host:port")]
+pub struct InvalidRealmHost {
+    /// The entry.
+    pub text: String,
+    /// What is wrong with it.
+    pub problem: RealmHostProblem,
+}
+
+/// What is wrong with a `realm_hosts` entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RealmHostProblem {
+    /// Empty, or holds a path, user info, query or fragment.
+    #[error("not a host")]
+    NotAHost,
+    /// Not a URL authority.
+    #[error("{0}")]
+    Url(String),
+    /// No host in it.
+    #[error("no host")]
+    NoHost,
+    /// A port that is not a number up to 65535.
+    #[error("bad port")]
+    BadPort,
 }
 
 /// `host[:port]` of a URL, as `realm_hosts` takes it.
@@ -1098,7 +1140,18 @@ mod tests {
             "u@h",
             "h:x",
         ] {
-            assert!(RealmHost::parse(bad).is_err(), "{bad}");
+            assert!(
+                matches!(
+                    RealmHost::parse(bad),
+                    Err(InvalidRealmHost {
+                        problem: RealmHostProblem::NotAHost
+                            | RealmHostProblem::BadPort
+                            | RealmHostProblem::Url(_),
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
         }
     }
 
@@ -1120,31 +1173,5 @@ mod tests {
                 Err(NotAManifest::NotJson(_))
             ));
         }
-    }
-
-    #[test]
-    fn upstream_failures_never_look_like_client_auth_failures() {
-        let e = UpstreamError::CredentialsRefused {
-            upstream: "ghcr.io".into(),
-            status: 401,
-            detail: "bad".into(),
-        };
-        assert_eq!(e.to_api().status, StatusCode::BAD_GATEWAY);
-        let e = UpstreamError::Unreachable {
-            upstream: "ghcr.io".into(),
-            reason: "refused".into(),
-        };
-        assert_eq!(e.to_api().status, StatusCode::SERVICE_UNAVAILABLE);
-        let e = UpstreamError::RateLimited {
-            upstream: "ghcr.io".into(),
-            retry_after: Some("7".into()),
-        };
-        let api = e.to_api();
-        assert_eq!(api.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(
-            api.headers
-                .iter()
-                .any(|(n, v)| n == header::RETRY_AFTER && v == "7")
-        );
     }
 }

@@ -153,7 +153,7 @@ impl DiskStore {
         };
         let mut evicted = Vec::new();
         {
-            let mut lru = store.lru.lock().expect("lru lock");
+            let mut lru = crate::memo::lock(&store.lru);
             for (_, kind, digest, size) in found {
                 evicted.extend(lru.insert((kind, digest), size, max_bytes));
             }
@@ -173,16 +173,12 @@ impl DiskStore {
 
     /// Bytes currently cached.
     pub fn used_bytes(&self) -> u64 {
-        self.lru.lock().expect("lru lock").total
+        crate::memo::lock(&self.lru).total
     }
 
     /// Records a new file and deletes what it pushes out.
     async fn admit(&self, key: Key, size: u64) {
-        let evicted = self
-            .lru
-            .lock()
-            .expect("lru lock")
-            .insert(key, size, self.max_bytes);
+        let evicted = crate::memo::lock(&self.lru).insert(key, size, self.max_bytes);
         for victim in evicted {
             // Readers holding the file open keep reading (Unix semantics).
             let _ = tokio::fs::remove_file(self.path(&victim)).await;
@@ -190,11 +186,11 @@ impl DiskStore {
     }
 
     fn touch(&self, key: &Key) -> bool {
-        self.lru.lock().expect("lru lock").touch(key)
+        crate::memo::lock(&self.lru).touch(key)
     }
 
     fn forget(&self, key: &Key) {
-        self.lru.lock().expect("lru lock").remove(key);
+        crate::memo::lock(&self.lru).remove(key);
     }
 }
 

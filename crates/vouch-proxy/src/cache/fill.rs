@@ -25,10 +25,10 @@ use futures_util::Stream;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::watch;
 
-use super::BlobStore;
 use super::disk::unique;
-use crate::error::ApiError;
+use super::{BlobStore, CacheError};
 use crate::names::Digest;
+use crate::upstream::UpstreamError;
 
 /// Bytes gathered before each write to the staging file (and each wake-up
 /// of readers): large enough that a 1 GiB layer costs ~4000 writes, small
@@ -36,6 +36,78 @@ use crate::names::Digest;
 pub const STAGING_WRITE_BYTES: usize = 256 * 1024;
 /// Largest chunk a reader sends at once.
 pub const READ_CHUNK_BYTES: u64 = 256 * 1024;
+
+/// Why a fill failed. Cloned to every request that joined it, so the
+/// causes that are not `Clone` are shared.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum FillError {
+    /// The upstream did not send the blob.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The upstream announced more than the cache takes.
+    #[error(
+        "blob {digest} is {size} bytes, larger than the cache accepts ({max} bytes); raise {setting}"
+    )]
+    TooLarge {
+        /// The blob.
+        digest: Digest,
+        /// Its announced size.
+        size: u64,
+        /// The cache's limit.
+        max: u64,
+        /// The setting that raises it.
+        setting: &'static str,
+    },
+    /// The upstream sent more than it announced (or than the cache takes).
+    #[error("upstream sent more than {limit} bytes for blob {digest}")]
+    Overlong {
+        /// The blob.
+        digest: Digest,
+        /// What it announced, or the cache's limit.
+        limit: u64,
+    },
+    /// The body ended before its announced length.
+    #[error("upstream ended blob {digest} after {written} of {size} bytes")]
+    Short {
+        /// The blob.
+        digest: Digest,
+        /// Bytes received.
+        written: u64,
+        /// Bytes announced.
+        size: u64,
+    },
+    /// Reading the body failed.
+    #[error("reading blob {digest} from upstream: {reason}")]
+    Read {
+        /// The blob.
+        digest: Digest,
+        /// What failed.
+        reason: String,
+    },
+    /// The bytes do not hash to the digest.
+    #[error("upstream sent content for {digest} that hashes to {found}: refused, not cached")]
+    DigestMismatch {
+        /// The blob asked for.
+        digest: Digest,
+        /// What the bytes hash to.
+        found: Digest,
+    },
+    /// Writing the staging file failed.
+    #[error("cache staging file {}: {source}", path.display())]
+    Staging {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: Arc<io::Error>,
+    },
+    /// The store did not take the verified file.
+    #[error(transparent)]
+    Store(Arc<CacheError>),
+    /// The fill's task ended without reporting (it panicked).
+    #[error("blob fetch task ended without a result")]
+    Lost,
+}
 
 /// Where a fill is.
 #[derive(Debug, Clone)]
@@ -50,7 +122,7 @@ pub enum FillState {
         written: u64,
     },
     /// Finished: the blob's size once verified and stored, or why not.
-    Done(Result<u64, ApiError>),
+    Done(Result<u64, FillError>),
 }
 
 /// One blob being fetched.
@@ -69,8 +141,7 @@ pub struct Fills {
 
 impl Fills {
     /// Joins the fill for `digest`, or starts one with `fetch` (which must
-    /// resolve to the upstream's 200 response for the blob, or the error
-    /// a client should see). Returns the fill and whether this call started it.
+    /// resolve to the upstream's 200 response for the blob, or why not). Returns the fill and whether this call started it.
     pub fn join_or_start<F>(
         &self,
         digest: &Digest,
@@ -78,9 +149,9 @@ impl Fills {
         fetch: F,
     ) -> (Arc<Fill>, bool)
     where
-        F: Future<Output = Result<reqwest::Response, ApiError>> + Send + 'static,
+        F: Future<Output = Result<reqwest::Response, UpstreamError>> + Send + 'static,
     {
-        let mut inflight = self.inflight.lock().expect("fills lock");
+        let mut inflight = crate::memo::lock(&self.inflight);
         if let Some(fill) = inflight.get(digest) {
             return (fill.clone(), false);
         }
@@ -101,7 +172,7 @@ impl Fills {
                 let _ = tokio::fs::remove_file(&task_fill.staged).await;
             }
             {
-                let mut inflight = registry.lock().expect("fills lock");
+                let mut inflight = crate::memo::lock(&registry);
                 if inflight
                     .get(&task_fill.digest)
                     .is_some_and(|f| Arc::ptr_eq(f, &task_fill))
@@ -116,7 +187,7 @@ impl Fills {
 
     /// How many fills are running.
     pub fn in_flight(&self) -> usize {
-        self.inflight.lock().expect("fills lock").len()
+        crate::memo::lock(&self.inflight).len()
     }
 }
 
@@ -125,22 +196,24 @@ async fn run<F>(
     store: &Arc<dyn BlobStore>,
     fetch: F,
     tx: &watch::Sender<FillState>,
-) -> Result<u64, ApiError>
+) -> Result<u64, FillError>
 where
-    F: Future<Output = Result<reqwest::Response, ApiError>>,
+    F: Future<Output = Result<reqwest::Response, UpstreamError>>,
 {
     let mut response = fetch.await?;
     let max = store.max_blob_size();
     let total = response.content_length();
     if let Some(total) = total.filter(|t| *t > max) {
-        return Err(ApiError::bad_gateway(format!(
-            "blob {} is {total} bytes, larger than the cache accepts ({max} bytes); raise {}",
-            fill.digest,
-            store.max_blob_size_setting()
-        )));
+        return Err(FillError::TooLarge {
+            digest: fill.digest.clone(),
+            size: total,
+            max,
+            setting: store.max_blob_size_setting(),
+        });
     }
-    let staging_error = |e: io::Error| {
-        ApiError::internal(format!("cache staging file {}: {e}", fill.staged.display()))
+    let staging_error = |e: io::Error| FillError::Staging {
+        path: fill.staged.clone(),
+        source: Arc::new(e),
     };
     let mut file = tokio::fs::File::create_new(&fill.staged)
         .await
@@ -150,18 +223,18 @@ where
     let mut written = 0u64;
     let mut buffer = BytesMut::with_capacity(STAGING_WRITE_BYTES);
     loop {
-        let chunk = response.chunk().await.map_err(|e| {
-            ApiError::bad_gateway(format!("reading blob {} from upstream: {e}", fill.digest))
+        let chunk = response.chunk().await.map_err(|e| FillError::Read {
+            digest: fill.digest.clone(),
+            reason: e.to_string(),
         })?;
         let end = chunk.is_none();
         if let Some(chunk) = chunk {
             let received = written + buffer.len() as u64 + chunk.len() as u64;
             if total.is_some_and(|t| received > t) || received > max {
-                return Err(ApiError::bad_gateway(format!(
-                    "upstream sent more than {} bytes for blob {}",
-                    total.unwrap_or(max),
-                    fill.digest
-                )));
+                return Err(FillError::Overlong {
+                    digest: fill.digest.clone(),
+                    limit: total.unwrap_or(max),
+                });
             }
             verifier.update(&chunk);
             buffer.extend_from_slice(&chunk);
@@ -184,54 +257,57 @@ where
         }
     }
     if let Some(total) = total.filter(|t| *t != written) {
-        return Err(ApiError::bad_gateway(format!(
-            "upstream ended blob {} after {written} of {total} bytes",
-            fill.digest
-        )));
+        return Err(FillError::Short {
+            digest: fill.digest.clone(),
+            written,
+            size: total,
+        });
     }
-    verifier.finish().map_err(|found| {
-        ApiError::bad_gateway(format!(
-            "upstream sent content for {} that hashes to {found}: refused, not cached",
-            fill.digest
-        ))
-    })?;
+    verifier
+        .finish()
+        .map_err(|found| FillError::DigestMismatch {
+            digest: fill.digest.clone(),
+            found,
+        })?;
     file.sync_data().await.map_err(staging_error)?;
     drop(file);
     store
         .import_blob(&fill.digest, &fill.staged, written)
         .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        .map_err(|e| FillError::Store(Arc::new(e)))?;
     Ok(written)
 }
 
 impl Fill {
     /// Waits for the upstream's answer: the blob's length (if the upstream
     /// sent one), or the error to return.
-    pub async fn started(&self) -> Result<Option<u64>, ApiError> {
+    pub async fn started(&self) -> Result<Option<u64>, FillError> {
         let mut rx = self.state.clone();
         let state = rx
             .wait_for(|s| !matches!(s, FillState::Starting))
             .await
-            .map_err(|_| ApiError::internal("blob fetch task ended without a result"))?
+            .map_err(|_| FillError::Lost)?
             .clone();
         match state {
             FillState::Receiving { total, .. } => Ok(total),
             FillState::Done(result) => result.map(Some),
-            FillState::Starting => unreachable!("waited for another state"),
+            // wait_for returned only once the state left Starting.
+            FillState::Starting => Err(FillError::Lost),
         }
     }
 
     /// Waits for the end: the verified size, or why it failed.
-    pub async fn finished(&self) -> Result<u64, ApiError> {
+    pub async fn finished(&self) -> Result<u64, FillError> {
         let mut rx = self.state.clone();
         let state = rx
             .wait_for(|s| matches!(s, FillState::Done(_)))
             .await
-            .map_err(|_| ApiError::internal("blob fetch task ended without a result"))?
+            .map_err(|_| FillError::Lost)?
             .clone();
         match state {
             FillState::Done(result) => result,
-            _ => unreachable!("waited for Done"),
+            // wait_for returned only once the state was Done.
+            _ => Err(FillError::Lost),
         }
     }
 
@@ -272,7 +348,7 @@ impl Follower {
                     ((*written).min(self.total.saturating_sub(1)), false)
                 }
                 FillState::Done(Ok(size)) => (*size, true),
-                FillState::Done(Err(e)) => return Some(Err(io::Error::other(e.message.clone()))),
+                FillState::Done(Err(e)) => return Some(Err(io::Error::other(e.clone()))),
             };
             if self.offset < readable {
                 let n = (readable - self.offset).min(READ_CHUNK_BYTES) as usize;
@@ -328,10 +404,13 @@ mod tests {
         format!("http://{addr}/blob")
     }
 
-    async fn fetch(url: String) -> Result<reqwest::Response, ApiError> {
+    async fn fetch(url: String) -> Result<reqwest::Response, UpstreamError> {
         reqwest::get(url)
             .await
-            .map_err(|e| ApiError::unavailable(e.to_string()))
+            .map_err(|e| UpstreamError::Unreachable {
+                upstream: "test".into(),
+                reason: e.to_string(),
+            })
     }
 
     /// A blob as a `GET` finds it (`None` when absent).
@@ -380,9 +459,15 @@ mod tests {
         let total = fill.started().await.unwrap().unwrap();
         let stream = fill.follow(total).await.unwrap();
         let err = collect(stream).await.unwrap_err();
-        assert!(err.to_string().contains("refused, not cached"), "{err}");
+        assert!(
+            matches!(
+                err.get_ref().and_then(|e| e.downcast_ref::<FillError>()),
+                Some(FillError::DigestMismatch { .. })
+            ),
+            "{err}"
+        );
         let err = fill.finished().await.unwrap_err();
-        assert_eq!(err.status.as_u16(), 502);
+        assert!(matches!(err, FillError::DigestMismatch { .. }), "{err}");
         assert!(cached(&*store, &claimed).await.is_none());
         assert_eq!(std::fs::read_dir(store.staging_dir()).unwrap().count(), 0);
     }
@@ -397,8 +482,14 @@ mod tests {
         let (fill, _) = Fills::default().join_or_start(&digest, store.clone(), fetch(url));
         let err = fill.finished().await.unwrap_err();
         assert!(
-            err.message.contains("after 1000 of 2000 bytes")
-                || err.message.contains("reading blob"),
+            matches!(
+                err,
+                FillError::Short {
+                    written: 1000,
+                    size: 2000,
+                    ..
+                } | FillError::Read { .. }
+            ),
             "{err}"
         );
         assert!(cached(&*store, &digest).await.is_none());

@@ -20,17 +20,17 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::error::ApiError;
 use crate::memo::{SingleFlight, TtlMap};
 use crate::names::{Digest, Repository};
+use crate::upstream::UpstreamError;
 
 /// How long a confirmation is trusted. A repository keeps its content
 /// until the vendor deletes it there; a day bounds how long a deletion
 /// upstream (a layer withdrawn from one repository) goes unnoticed by the
 /// cache, at one `HEAD` per repository and digest per day.
 pub const HELD_TTL: Duration = Duration::from_secs(24 * 3600);
-/// Repository–digest pairs remembered at most (the map is emptied when it
-/// is full, see [`TtlMap`]); ~300 bytes each, ~30 MiB at the bound.
+/// Repository–digest pairs remembered at most (a full map evicts entry by
+/// entry, see [`TtlMap`]); ~300 bytes each, ~30 MiB at the bound.
 pub const MAX_HELD: usize = 100_000;
 
 type Key = (Repository, Digest);
@@ -39,7 +39,7 @@ type Key = (Repository, Digest);
 /// running now (one upstream `HEAD` per pair, however many clients ask).
 pub struct Holdings {
     known: TtlMap<Key, ()>,
-    confirming: SingleFlight<Key, Result<(), ApiError>>,
+    confirming: SingleFlight<Key, Result<(), UpstreamError>>,
 }
 
 impl std::fmt::Debug for Holdings {
@@ -73,15 +73,15 @@ impl Holdings {
 
     /// `Ok` when `repository` holds `digest`: known already, or `ask` (the
     /// upstream's answer, run once for concurrent callers) says so, which
-    /// is then recorded. Otherwise the error `ask` gave, for the client.
+    /// is then recorded. Otherwise why `ask` could not confirm it.
     pub async fn confirm<F>(
         &self,
         repository: &Repository,
         digest: &Digest,
         ask: impl FnOnce() -> F,
-    ) -> Result<(), ApiError>
+    ) -> Result<(), UpstreamError>
     where
-        F: Future<Output = Result<(), ApiError>> + Send + 'static,
+        F: Future<Output = Result<(), UpstreamError>> + Send + 'static,
     {
         if self.holds(repository, digest) {
             return Ok(());
@@ -119,14 +119,17 @@ mod tests {
         assert!(!holdings.holds(&api, &digest("b")), "another digest");
 
         let asked = Arc::new(AtomicUsize::new(0));
-        let ask = |answer: Result<(), ApiError>| {
+        let ask = |answer: Result<(), UpstreamError>| {
             let asked = asked.clone();
             move || async move {
                 asked.fetch_add(1, Ordering::SeqCst);
                 answer
             }
         };
-        let no = ApiError::bad_gateway("upstream answered 500");
+        let no = UpstreamError::BadResponse {
+            upstream: "up2.test".into(),
+            reason: "answered 500".into(),
+        };
         assert!(holdings.confirm(&mirror, &d, ask(Err(no))).await.is_err());
         assert!(!holdings.holds(&mirror, &d), "a failure is not recorded");
         holdings.confirm(&mirror, &d, ask(Ok(()))).await.unwrap();

@@ -968,27 +968,36 @@ mod tests {
 
     #[test]
     fn refuses_bad_urls_saying_what_was_expected() {
-        let err = |url: &str| S3Config::from_url(url, staging()).unwrap_err().to_string();
+        let error = |url: &str| S3Config::from_url(url, staging()).unwrap_err();
+        let err = |url: &str| error(url).to_string();
+        let field_of = |url: &str| match error(url) {
+            S3ConfigError::Invalid { field, .. } => field,
+            other => panic!("{url}: {other}"),
+        };
         assert_eq!(
             err("https://bucket/x"),
             "S3 URL: expected `s3://<bucket>[/<prefix>][?options]`, found \"https://bucket/x\""
         );
-        assert!(err("s3://AKIA:secret@bucket").contains("credentials do not belong"));
+        assert!(matches!(
+            error("s3://AKIA:secret@bucket"),
+            S3ConfigError::CredentialsInUrl
+        ));
         assert!(!err("s3://AKIA:secret@bucket").contains("secret@"));
         assert!(err("s3://Bucket").starts_with("S3 bucket: expected 3–63 characters"));
-        assert!(err("s3://ab").starts_with("S3 bucket:"));
-        assert!(err("s3://bucket/a/../b").starts_with("S3 prefix:"));
-        assert!(err("s3://bucket/a//b").starts_with("S3 prefix:"));
-        assert!(err("s3://bucket/a%20b").starts_with("S3 prefix:"));
+        assert_eq!(field_of("s3://Bucket"), "bucket");
+        assert_eq!(field_of("s3://ab"), "bucket");
+        assert_eq!(field_of("s3://bucket/a/../b"), "prefix");
+        assert_eq!(field_of("s3://bucket/a//b"), "prefix");
+        assert_eq!(field_of("s3://bucket/a%20b"), "prefix");
         assert_eq!(
             err("s3://bucket?serve=proxy"),
             "S3 serve: expected `stream` or `redirect`, found \"proxy\""
         );
-        assert_eq!(
-            err("s3://bucket?serve=stream&serve=redirect"),
-            "S3 URL: option \"serve\" given twice"
-        );
-        assert!(err("s3://bucket?access_key_id=x").starts_with("S3 URL option: expected one of"));
+        assert!(matches!(
+            error("s3://bucket?serve=stream&serve=redirect"),
+            S3ConfigError::DuplicateOption(option) if option == "serve"
+        ));
+        assert_eq!(field_of("s3://bucket?access_key_id=x"), "URL option");
         assert_eq!(
             err("s3://bucket?endpoint=http://127.0.0.1:9000"),
             "S3 endpoint: expected `https://` (`http://` needs insecure_allow_http), found \"http://127.0.0.1\""
@@ -997,12 +1006,15 @@ mod tests {
         assert!(with_password.contains("no credentials"), "{with_password}");
         assert!(!with_password.contains("hunter2"), "{with_password}");
         assert!(err("s3://bucket?endpoint=https://minio.example/path").contains("scheme://host"));
-        assert!(err("s3://bucket?presign_ttl_secs=0").starts_with("S3 presign_ttl:"));
-        assert!(err("s3://bucket?presign_ttl_secs=604801").starts_with("S3 presign_ttl:"));
+        assert_eq!(field_of("s3://bucket?presign_ttl_secs=0"), "presign_ttl");
+        assert_eq!(
+            field_of("s3://bucket?presign_ttl_secs=604801"),
+            "presign_ttl"
+        );
         assert!(S3Config::from_url("s3://bucket?presign_ttl_secs=604800", staging()).is_ok());
-        assert!(err("s3://bucket?max_blob_size=0").starts_with("S3 max_blob_size:"));
+        assert_eq!(field_of("s3://bucket?max_blob_size=0"), "max_blob_size");
         assert!(err("s3://bucket?max_blob_size=x").contains("expected a whole number"));
-        assert!(err("s3://bucket?region=EU").starts_with("S3 region:"));
+        assert_eq!(field_of("s3://bucket?region=EU"), "region");
     }
 
     #[test]

@@ -8,8 +8,12 @@
 //! repository allow-list (403) → entitlement (404; 403 for a tag of
 //! another channel) → upstream.
 
+mod authn;
+mod body;
 mod content;
+mod edge;
 pub mod listen;
+mod service;
 mod token;
 
 use std::collections::BTreeMap;
@@ -26,7 +30,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jiff::Timestamp;
 
-use crate::auth::{self, Presented, TokenError};
 use crate::cache::BlobStore;
 use crate::cache::fill::Fills;
 use crate::cache::held::Holdings;
@@ -39,15 +42,18 @@ use crate::names::{AppSlug, Digest, Repository, Tag, UpstreamName};
 use crate::pulllog::{PullLogTask, PullLogWriter};
 use crate::ratelimit::RateLimiter;
 use crate::route::{self, Operation, RepoRequest, Route};
-use crate::secret::{LicenseId, LicenseIdHash, LicenseIdHasher, ServerSecret, TokenKey};
+use crate::secret::{LicenseIdHash, LicenseIdHasher, ServerSecret, TokenKey};
 use crate::store::{
     App, License, LicenseNumber, LicenseStore, PullAction, PullLog, PullRecord, Release,
     ResolutionStore, StoreError,
 };
 use crate::upstream::{Upstream, UpstreamError};
+use content::ContentOperation;
+use edge::RequestError;
+use service::ContentError;
 
-/// Licenses, apps and decisions held in memory at most (each map is
-/// emptied when it reaches this; see [`TtlMap`]).
+/// Licenses, apps and decisions held in memory at most (each map then
+/// evicts entry by entry; see [`TtlMap`]).
 pub const MEMO_CAPACITY: usize = 100_000;
 /// Manifests are immutable, so their parsed links are kept for a day.
 pub const LINKS_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -102,10 +108,7 @@ pub struct Proxy {
     tag_resolved: TtlMap<(Repository, Tag), Option<Digest>>,
     decisions: TtlMap<(LicenseNumber, Repository, Digest), ()>,
     links: TtlMap<Digest, Arc<Links>>,
-    manifest_flights: SingleFlight<
-        content::ManifestKey,
-        Result<(Digest, crate::cache::StoredManifest), ApiError>,
-    >,
+    manifest_flights: SingleFlight<service::ManifestKey, Result<service::Manifest, ContentError>>,
     fills: Fills,
     /// Which repository is known to hold which cached digest.
     held: Holdings,
@@ -189,7 +192,7 @@ impl Proxy {
             router = router.route("/metrics", get(metrics));
         }
         router
-            .layer(axum::middleware::map_response(content::nosniff))
+            .layer(axum::middleware::map_response(body::nosniff))
             .with_state(self.clone())
     }
 
@@ -198,55 +201,41 @@ impl Proxy {
         Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
-            .layer(axum::middleware::map_response(content::nosniff))
+            .layer(axum::middleware::map_response(body::nosniff))
             .with_state(self.clone())
     }
 
     async fn dispatch(self: &Arc<Self>, parts: &Parts, body: Body) -> (&'static str, Response) {
-        let path = parts.uri.path();
-        if path == "/v2/token" {
-            return (
+        // The token endpoint takes POST; every other route is pull-only.
+        match (
+            route::parse(parts.uri.path()),
+            route::is_pull_method(&parts.method),
+        ) {
+            (Ok(Route::Token), _) => (
                 "token",
                 self.token(parts, body)
                     .await
                     .unwrap_or_else(IntoResponse::into_response),
-            );
-        }
-        if !route::is_pull_method(&parts.method) {
-            return (
+            ),
+            (_, false) => (
                 "write",
-                ApiError::unsupported(format!(
-                    "{} is not supported: this is a pull-only proxy",
-                    parts.method
-                ))
-                .into_response(),
-            );
-        }
-        let route = match route::parse(path) {
-            Ok(route) => route,
-            Err(e) => return ("invalid", e.into_response()),
-        };
-        match route {
-            Route::Base => (
+                RequestError::Push(parts.method.clone()).into_response(),
+            ),
+            (Err(e), true) => ("invalid", e.into_response()),
+            (Ok(Route::Base), true) => (
                 "base",
                 self.base(parts)
                     .await
                     .unwrap_or_else(IntoResponse::into_response),
             ),
-            Route::Token => unreachable!("handled above"),
-            Route::Catalog => (
+            (Ok(Route::Catalog), true) => (
                 "catalog",
                 match self.authenticate(parts, None).await {
-                    Ok(_) => ApiError::new(
-                        StatusCode::NOT_FOUND,
-                        crate::error::ErrorCode::Unsupported,
-                        "the catalog is not served; ask the vendor for your image list",
-                    )
-                    .into_response(),
+                    Ok(_) => RequestError::Catalog.into_response(),
                     Err(e) => e.into_response(),
                 },
             ),
-            Route::Repo(request) => {
+            (Ok(Route::Repo(request)), true) => {
                 let label = match request.operation {
                     Operation::Manifest(_) => "manifest",
                     Operation::Blob(_) => "blob",
@@ -265,23 +254,19 @@ impl Proxy {
     }
 
     async fn repository_request(self: &Arc<Self>, parts: &Parts, request: RepoRequest) -> Response {
-        if request.operation == Operation::Upload {
-            return ApiError::unsupported(
-                "blob uploads are not supported: this is a pull-only proxy",
-            )
-            .into_response();
-        }
+        let Some(operation) = ContentOperation::of(request.operation.clone()) else {
+            return RequestError::Upload.into_response();
+        };
         let received = Timestamp::now();
         let license = match self.authenticate(parts, Some(&request.name())).await {
             Ok(license) => license,
             Err(e) => return e.into_response(),
         };
-        let (action, reference) = match &request.operation {
-            Operation::Manifest(r) => (PullAction::Manifest, r.to_string()),
-            Operation::Blob(d) => (PullAction::Blob, d.to_string()),
-            Operation::TagsList => (PullAction::Tags, String::new()),
-            Operation::Referrers(d) => (PullAction::Referrers, d.to_string()),
-            Operation::Upload => unreachable!("refused above"),
+        let (action, reference) = match &operation {
+            ContentOperation::Manifest(r) => (PullAction::Manifest, r.to_string()),
+            ContentOperation::Blob(d) => (PullAction::Blob, d.to_string()),
+            ContentOperation::TagsList => (PullAction::Tags, String::new()),
+            ContentOperation::Referrers(d) => (PullAction::Referrers, d.to_string()),
         };
         let record = PullRecord {
             license: license.number,
@@ -293,14 +278,12 @@ impl Proxy {
             status: 0,
             bytes: 0,
         };
-        let response = match self.authorize(&license, &request).await {
-            Ok(ctx) => match self.serve_operation(&ctx, parts, &request.operation).await {
-                Ok(response) => response,
-                Err(e) => e.into_response(),
-            },
-            Err(e) => e.into_response(),
+        let served = match self.authorize(&license, &request).await {
+            Ok(ctx) => self.serve_operation(&ctx, parts, &operation).await,
+            Err(e) => Err(e),
         };
-        content::log_when_sent(response, record, self.pull_log.clone())
+        let response = served.unwrap_or_else(IntoResponse::into_response);
+        body::log_when_sent(response, record, self.pull_log.clone())
     }
 
     /// Rate limit, app and repository allow-list.
@@ -308,21 +291,22 @@ impl Proxy {
         &self,
         license: &Arc<License>,
         request: &RepoRequest,
-    ) -> Result<Ctx, ApiError> {
+    ) -> Result<Ctx, RequestError> {
         self.rate_limit(license.number)?;
         if license.app != request.app {
             self.metrics.denial("wrong_app");
-            return Err(ApiError::denied(format!(
-                "license {} is for app {}, not {}",
-                license.number, license.app, request.app
-            )));
+            return Err(RequestError::WrongApp {
+                license: license.number,
+                app: license.app.clone(),
+                requested: request.app.clone(),
+            });
         }
         let not_served = || {
             self.metrics.denial("repository_not_allowed");
-            ApiError::denied(format!(
-                "repository {} is not served by app {}",
-                request.repository, request.app
-            ))
+            RequestError::RepositoryNotServed {
+                repository: request.repository.clone(),
+                app: request.app.clone(),
+            }
         };
         let app = self.app(&request.app).await?.ok_or_else(not_served)?;
         if !app
@@ -337,11 +321,9 @@ impl Proxy {
             .upstreams
             .get(&request.repository.upstream)
             .cloned()
-            .ok_or_else(|| {
-                ApiError::bad_gateway(format!(
-                    "upstream {} is allowed for app {} but not configured on this proxy",
-                    request.repository.upstream, request.app
-                ))
+            .ok_or_else(|| RequestError::UpstreamNotConfigured {
+                upstream: request.repository.upstream.clone(),
+                app: request.app.clone(),
             })?;
         Ok(Ctx {
             license: license.clone(),
@@ -352,16 +334,10 @@ impl Proxy {
         })
     }
 
-    fn rate_limit(&self, license: LicenseNumber) -> Result<(), ApiError> {
+    fn rate_limit(&self, license: LicenseNumber) -> Result<(), RequestError> {
         self.limiter.check(license, Instant::now()).map_err(|wait| {
             self.metrics.rate_limited();
-            let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                crate::error::ErrorCode::TooManyRequests,
-                format!("license {license} is over its request rate; retry in {secs} s"),
-            )
-            .with_header(header::RETRY_AFTER, &secs.to_string())
+            RequestError::RateLimited { license, wait }
         })
     }
 
@@ -369,271 +345,32 @@ impl Proxy {
         self: &Arc<Self>,
         ctx: &Ctx,
         parts: &Parts,
-        operation: &Operation,
-    ) -> Result<Response, ApiError> {
+        operation: &ContentOperation,
+    ) -> Result<Response, RequestError> {
         match operation {
-            Operation::Manifest(reference) => {
+            ContentOperation::Manifest(reference) => {
                 self.serve_manifest(ctx, &parts.method, reference, &parts.headers)
                     .await
             }
-            Operation::Blob(digest) => {
+            ContentOperation::Blob(digest) => {
                 self.serve_blob(ctx, &parts.method, digest, &parts.headers)
                     .await
             }
-            Operation::TagsList => self.serve_tags(ctx, parts.uri.query()).await,
-            Operation::Referrers(digest) => {
+            ContentOperation::TagsList => self.serve_tags(ctx, parts.uri.query()).await,
+            ContentOperation::Referrers(digest) => {
                 self.serve_referrers(ctx, digest, parts.uri.query()).await
             }
-            Operation::Upload => unreachable!("refused before authorization"),
         }
     }
 
-    // ---- authentication -------------------------------------------------
-
-    /// The `WWW-Authenticate` challenge for this request. The realm names
-    /// `server.public_host` when set; otherwise the host the client used:
-    /// the request's authority (HTTP/2 `:authority`, or an absolute-form
-    /// HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over `Host`), else
-    /// its `Host` header.
-    fn challenge(
-        &self,
-        parts: &Parts,
-        scope_name: Option<&str>,
-        insufficient: bool,
-    ) -> Result<String, ApiError> {
-        let host = match &self.settings.public_host {
-            Some(host) => host.as_str(),
-            None => parts
-                .uri
-                .authority()
-                .map(|a| a.as_str())
-                .or_else(|| {
-                    parts
-                        .headers
-                        .get(header::HOST)
-                        .and_then(|h| h.to_str().ok())
-                })
-                .filter(|h| auth::is_valid_host(h))
-                .ok_or_else(|| ApiError::name_invalid("missing or invalid Host header"))?,
-        };
-        let forwarded = self
-            .settings
-            .trust_forwarded_proto
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-proto")
-                    .and_then(|v| v.to_str().ok())
-            })
-            .flatten()
-            .filter(|p| *p == "http" || *p == "https");
-        let scheme = forwarded.unwrap_or(self.settings.public_scheme.as_str());
-        Ok(auth::bearer_challenge(
-            scheme,
-            host,
-            scope_name,
-            insufficient,
-        ))
-    }
-
-    /// A 401 with the challenge, counted under `reason`.
-    fn refuse(
-        &self,
-        parts: &Parts,
-        scope_name: Option<&str>,
-        reason: &'static str,
-        message: String,
-    ) -> ApiError {
-        self.refuse_with(parts, scope_name, reason, message, false)
-    }
-
-    fn refuse_with(
-        &self,
-        parts: &Parts,
-        scope_name: Option<&str>,
-        reason: &'static str,
-        message: String,
-        insufficient: bool,
-    ) -> ApiError {
-        self.metrics.auth_failure(reason);
-        let challenge = match self.challenge(parts, scope_name, insufficient) {
-            Ok(c) => c,
-            Err(e) => return e,
-        };
-        let mut error =
-            ApiError::unauthorized(message).with_header(header::WWW_AUTHENTICATE, &challenge);
-        if let Some(name) = scope_name {
-            error = error.with_detail(
-                serde_json::json!([{"Type": "repository", "Name": name, "Action": "pull"}]),
-            );
-        }
-        error
-    }
-
-    /// Who is calling: a valid, current license from Basic credentials or
-    /// one of our tokens (which must grant `scope_name` when given).
-    async fn authenticate(
-        &self,
-        parts: &Parts,
-        scope_name: Option<&str>,
-    ) -> Result<Arc<License>, ApiError> {
-        let headers = &parts.headers;
-        let presented =
-            auth::parse_authorization(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
-                .map_err(|e| self.refuse(parts, scope_name, "malformed", e.to_string()))?;
-        let license = match presented {
-            Presented::Missing => {
-                return Err(self.refuse(
-                    parts,
-                    scope_name,
-                    "missing",
-                    "authentication required: log in with your email as username and your license ID as password".into(),
-                ));
-            }
-            Presented::Basic { username, password } => self
-                .license_from_basic(&username, &password)
-                .await
-                .map_err(|(reason, message)| self.refuse(parts, scope_name, reason, message))?,
-            Presented::Bearer(token) => {
-                let now = Timestamp::now().as_second();
-                let claims = auth::verify(&self.token_key, &token, now).map_err(|e| {
-                    let reason = match e {
-                        TokenError::Expired(_) => "expired_token",
-                        _ => "bad_token",
-                    };
-                    self.refuse(
-                        parts,
-                        scope_name,
-                        reason,
-                        format!("{e}; request a new token"),
-                    )
-                })?;
-                let license = self
-                    .license_by_number(claims.license())
-                    .await?
-                    .filter(|l| l.app.as_str() == claims.app)
-                    .ok_or_else(|| {
-                        self.refuse(
-                            parts,
-                            scope_name,
-                            "bad_token",
-                            "token names an unknown license".into(),
-                        )
-                    })?;
-                if let Some(name) = scope_name.filter(|n| !claims.grants(n)) {
-                    return Err(self.token_lacks_scope(parts, name, &license).await);
-                }
-                license
-            }
-        };
-        self.check_license_status(&license)
-            .map_err(|(reason, message)| self.refuse(parts, scope_name, reason, message))?;
-        Ok(license)
-    }
-
-    /// The license for Basic credentials: the password must be a license
-    /// ID and the username its email (any case) or the ID itself (the
-    /// `licenseID:licenseID` form of KOTS pull secrets).
-    pub(crate) async fn license_from_basic(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Arc<License>, (&'static str, String)> {
-        let unknown = || {
-            (
-                "unknown_license",
-                "invalid username or license ID".to_string(),
-            )
-        };
-        let id = LicenseId::parse(password).map_err(|_| unknown())?;
-        let hash = self.hasher.hash(&id);
-        let license = match self.licenses_by_hash.get(&hash) {
-            Some(l) => l,
-            None => {
-                let found = self
-                    .stores
-                    .licenses
-                    .license_by_hash(&hash)
-                    .await
-                    .map_err(|e| ("store", format!("cannot check the license now: {e}")))?
-                    .ok_or_else(unknown)?;
-                let found = Arc::new(found);
-                self.licenses_by_hash.insert(hash, found.clone());
-                found
-            }
-        };
-        // The lookup was by hash; compare again in constant time so the
-        // decision does not rest on the index alone.
-        if !license.id_hash.ct_eq(&hash) {
-            return Err(unknown());
-        }
-        if !(username.eq_ignore_ascii_case(&license.email) || username == password) {
-            return Err((
-                "wrong_username",
-                "username does not match the license: use the email the license was issued to"
-                    .into(),
-            ));
-        }
-        Ok(license)
-    }
-
-    async fn license_by_number(
-        &self,
-        number: LicenseNumber,
-    ) -> Result<Option<Arc<License>>, ApiError> {
-        if let Some(l) = self.licenses_by_number.get(&number) {
-            return Ok(Some(l));
-        }
-        let found = self
-            .stores
-            .licenses
-            .license(number)
-            .await
-            .map_err(store_error)?;
-        Ok(found.map(|l| {
-            let l = Arc::new(l);
-            self.licenses_by_number.insert(number, l.clone());
-            l
-        }))
-    }
-
-    /// Expired and revoked licenses are refused on every request, not
-    /// only when a token is issued.
-    pub(crate) fn check_license_status(
-        &self,
-        license: &License,
-    ) -> Result<(), (&'static str, String)> {
-        if let Some(at) = license.revoked_at {
-            return Err((
-                "revoked",
-                format!("license {} was revoked at {at}", license.number),
-            ));
-        }
-        if let Some(at) = license.expires_at.filter(|at| *at <= Timestamp::now()) {
-            return Err((
-                "expired",
-                format!(
-                    "license {} expired at {at}; ask the vendor to renew it",
-                    license.number
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn app(&self, slug: &AppSlug) -> Result<Option<Arc<AppView>>, ApiError> {
+    pub(crate) async fn app(&self, slug: &AppSlug) -> Result<Option<Arc<AppView>>, StoreError> {
         if let Some(view) = self.apps.get(slug) {
             return Ok(Some(view));
         }
-        let Some(app) = self.stores.licenses.app(slug).await.map_err(store_error)? else {
+        let Some(app) = self.stores.licenses.app(slug).await? else {
             return Ok(None);
         };
-        let releases = self
-            .stores
-            .licenses
-            .releases(slug)
-            .await
-            .map_err(store_error)?;
+        let releases = self.stores.licenses.releases(slug).await?;
         let view = Arc::new(AppView { app, releases });
         self.apps.insert(slug.clone(), view.clone());
         Ok(Some(view))
@@ -644,17 +381,13 @@ impl Proxy {
     }
 }
 
-fn store_error(e: StoreError) -> ApiError {
-    ApiError::internal(format!("state store: {e}"))
-}
-
 async fn v2(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let started = Instant::now();
     let request_id = new_request_id();
     let (label, mut response) = proxy.dispatch(&parts, body).await;
     if response.status().is_server_error() {
-        response = conceal_server_error(response, &request_id, &parts).await;
+        response = edge::conceal_server_error(response, &request_id, &parts).await;
     }
     let headers = response.headers_mut();
     headers.insert(
@@ -700,54 +433,6 @@ fn new_request_id() -> String {
     // a unique one; requests are not refused for it.
     let _ = getrandom::fill(&mut bytes);
     hex::encode(bytes)
-}
-
-/// Replaces a 5xx body, which may name internal URLs, OS errors or words
-/// the upstream said (possibly the vendor's own secrets), with a short
-/// message and the request ID; the full body goes to the log at `error`
-/// level with the same ID (issue 14, finding 4). 4xx bodies are kept: they
-/// tell the customer about their own license, channel and entitlement.
-async fn conceal_server_error(response: Response, request_id: &str, parts: &Parts) -> Response {
-    let (mut head, body) = response.into_parts();
-    let detail = match axum::body::to_bytes(body, MAX_LOGGED_ERROR_BODY).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(_) => format!("(error body unreadable or over {MAX_LOGGED_ERROR_BODY} bytes)"),
-    };
-    let status = head.status;
-    tracing::error!(
-        request_id,
-        method = %parts.method,
-        path = parts.uri.path(),
-        status = status.as_u16(),
-        detail,
-        "request failed"
-    );
-    let (code, what) = match status {
-        StatusCode::SERVICE_UNAVAILABLE => (
-            crate::error::ErrorCode::Unavailable,
-            "the upstream registry cannot be reached now; try again later",
-        ),
-        StatusCode::BAD_GATEWAY => (
-            crate::error::ErrorCode::Unknown,
-            "the upstream registry gave an answer the proxy cannot use",
-        ),
-        _ => (
-            crate::error::ErrorCode::Unknown,
-            "the proxy could not answer this request",
-        ),
-    };
-    let error = ApiError::new(
-        status,
-        code,
-        format!("{what}; if it persists, give the vendor request ID {request_id}"),
-    )
-    .with_detail(serde_json::json!({ "request_id": request_id }));
-    head.headers.remove(header::CONTENT_LENGTH);
-    head.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Response::from_parts(head, Body::from(error.body()))
 }
 
 async fn healthz() -> &'static str {

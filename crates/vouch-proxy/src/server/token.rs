@@ -10,6 +10,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
+use super::authn::check_license_status;
 use super::{AppView, Proxy};
 use crate::auth::{self, MAX_SCOPES, Presented};
 use crate::error::ApiError;
@@ -112,9 +113,9 @@ impl Proxy {
         let license = self
             .license_from_basic(&username, &password)
             .await
-            .map_err(|(reason, message)| self.refuse_token(reason, message))?;
-        self.check_license_status(&license)
-            .map_err(|(reason, message)| self.refuse_token(reason, message))?;
+            .map_err(|failure| self.refuse_token(failure.reason(), failure.to_string()))?;
+        check_license_status(&license)
+            .map_err(|failure| self.refuse_token(failure.reason(), failure.to_string()))?;
         self.rate_limit(license.number)?;
         let granted = self
             .grant(&license, scopes.iter().map(String::as_str))
@@ -224,13 +225,13 @@ impl Proxy {
         name: &str,
         license: &License,
     ) -> ApiError {
-        if let Err((reason, message)) = self.check_license_status(license) {
-            return self.refuse(parts, Some(name), reason, message);
+        if let Err(failure) = check_license_status(license) {
+            return self.refuse(parts, Some(name), &failure);
         }
         if let Ok((slug, repository)) = parse_client_name(name) {
             let app = match self.app(&license.app).await {
                 Ok(app) => app,
-                Err(e) => return e,
+                Err(e) => return e.into(),
             };
             if let Some(refusal) = self.pull_refusal(license, app.as_deref(), &slug, &repository) {
                 return refusal.error(&self.metrics, license, &slug, &repository);

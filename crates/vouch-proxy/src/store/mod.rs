@@ -39,13 +39,13 @@ pub enum StoreError {
     /// The named thing already exists.
     #[error("{0} already exists")]
     Conflict(String),
-    /// The backend failed (I/O, locking, SQL).
-    #[error("state database, {operation}: {message}")]
+    /// The backend failed (I/O, SQL, connecting).
+    #[error("state database, {operation}: {source}")]
     Backend {
         /// What was being done.
         operation: &'static str,
-        /// What the backend said.
-        message: String,
+        /// What failed.
+        source: BackendError,
     },
     /// A stored value no longer parses (written by a newer version, or edited by hand).
     #[error("state database holds an invalid {what}: {value:?}")]
@@ -54,6 +54,42 @@ pub enum StoreError {
         what: &'static str,
         /// The value.
         value: String,
+    },
+}
+
+/// What failed in a state backend, kept whole where it can be.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// SQLite.
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL, once connected (its errors never hold the URL).
+    #[error(transparent)]
+    Postgres(#[from] sqlx_core::Error),
+    /// Connecting to PostgreSQL or migrating it: the database's message
+    /// after the URL shown without its password, with every form of the
+    /// password scrubbed from it (which is why the error is not kept whole).
+    #[error("{0}")]
+    Connect(String),
+    /// A file or directory of the state.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The blocking task running a query ended abnormally.
+    #[error(transparent)]
+    Task(#[from] tokio::task::JoinError),
+    /// A connection pool size outside 1 to `MAX_POOL_CONNECTIONS`.
+    #[error("expected between 1 and {max} connections, got {got}")]
+    PoolSize {
+        /// The largest allowed.
+        max: u32,
+        /// What was asked for.
+        got: u32,
     },
 }
 

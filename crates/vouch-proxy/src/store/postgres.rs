@@ -30,10 +30,10 @@ use sqlx_postgres::{
 };
 
 use super::{
-    App, Attachment, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore, NewLicense, PullAction,
-    PullLog, PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot,
-    StoreError, StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest,
-    parse_repository, parse_slug, release_from_row, ts,
+    App, Attachment, BackendError, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore,
+    NewLicense, PullAction, PullLog, PullRecord, ReferrersMode, Release, ResolutionStore,
+    StateCounts, StateSnapshot, StoreError, StoreFuture, TagSighting, corrupt, from_ts,
+    parse_channel, parse_digest, parse_repository, parse_slug, release_from_row, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Repository, Tag};
 use crate::secret::LicenseIdHash;
@@ -232,7 +232,7 @@ fn scrub(message: &str, url: &str) -> String {
 fn backend(operation: &'static str) -> impl Fn(sqlx_core::Error) -> StoreError {
     move |e| StoreError::Backend {
         operation,
-        message: e.to_string(),
+        source: e.into(),
     }
 }
 
@@ -258,15 +258,16 @@ impl PostgresStore {
         if !(1..=MAX_POOL_CONNECTIONS).contains(&max_connections) {
             return Err(StoreError::Backend {
                 operation: "configure the connection pool",
-                message: format!(
-                    "expected between 1 and {MAX_POOL_CONNECTIONS} connections, got {max_connections}"
-                ),
+                source: BackendError::PoolSize {
+                    max: MAX_POOL_CONNECTIONS,
+                    got: max_connections,
+                },
             });
         }
         let shown = redact_database_url(url);
         let fail = |operation: &'static str, detail: String| StoreError::Backend {
             operation,
-            message: format!("{shown}: {}", scrub(&detail, url)),
+            source: BackendError::Connect(format!("{shown}: {}", scrub(&detail, url))),
         };
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| fail("read the database URL", e.to_string()))?;

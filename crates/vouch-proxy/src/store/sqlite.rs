@@ -16,10 +16,10 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    App, Attachment, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore, NewLicense, PullAction,
-    PullLog, PullRecord, ReferrersMode, Release, ResolutionStore, StateCounts, StateSnapshot,
-    StoreError, StoreFuture, TagSighting, corrupt, from_ts, parse_channel, parse_digest,
-    parse_repository, parse_slug, release_from_row, ts,
+    App, Attachment, BackendError, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore,
+    NewLicense, PullAction, PullLog, PullRecord, ReferrersMode, Release, ResolutionStore,
+    StateCounts, StateSnapshot, StoreError, StoreFuture, TagSighting, corrupt, from_ts,
+    parse_channel, parse_digest, parse_repository, parse_slug, release_from_row, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Repository, Tag};
 use crate::secret::LicenseIdHash;
@@ -111,7 +111,7 @@ impl std::fmt::Debug for SqliteStore {
 fn backend(operation: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| StoreError::Backend {
         operation,
-        message: e.to_string(),
+        source: e.into(),
     }
 }
 
@@ -160,9 +160,12 @@ fn make_private(path: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        let failed = |e: std::io::Error| StoreError::Backend {
+        let failed = |source: std::io::Error| StoreError::Backend {
             operation: "make the state file private",
-            message: format!("{}: {e}", path.display()),
+            source: BackendError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
         };
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -190,9 +193,12 @@ impl SqliteStore {
     /// up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            crate::secret::create_private_dir(parent).map_err(|e| StoreError::Backend {
+            crate::secret::create_private_dir(parent).map_err(|source| StoreError::Backend {
                 operation: "create state directory",
-                message: format!("{}: {e}", parent.display()),
+                source: BackendError::Io {
+                    path: parent.to_path_buf(),
+                    source,
+                },
             })?;
         }
         make_private(path)?;
@@ -246,16 +252,15 @@ impl SqliteStore {
         let conn = self.conn.clone();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                let mut guard = conn.lock().map_err(|_| StoreError::Backend {
-                    operation,
-                    message: "connection lock poisoned by an earlier panic".into(),
-                })?;
+                // A panic in an earlier query dropped its transaction
+                // (rolled back); the connection itself is still good.
+                let mut guard = crate::memo::lock(&conn);
                 f(&mut guard)
             })
             .await
             .map_err(|e| StoreError::Backend {
                 operation,
-                message: e.to_string(),
+                source: e.into(),
             })?
         })
     }

@@ -1,0 +1,377 @@
+//! The content service behind the handlers: manifests and blobs from the
+//! cache, else from the upstream (one fetch per key however many ask),
+//! verified and cached; and the entitlement graph read through them. It
+//! returns typed values and [`ContentError`]s; what a client sees for each
+//! is decided in `edge.rs`.
+
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use jiff::Timestamp;
+
+use super::{Ctx, Proxy};
+use crate::cache::fill::{Fill, FillError};
+use crate::cache::{BlobAccess, BlobHandle, StoredManifest};
+use crate::entitlement::graph::{self, ManifestGraph, Reach};
+use crate::entitlement::{Entitlements, Links, links};
+use crate::metrics::{CacheLookup, ContentKind};
+use crate::names::{Digest, Reference, Repository, Tag, UpstreamName};
+use crate::store::StoreError;
+use crate::upstream::{self, UpstreamError};
+
+/// Why content could not be served.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum ContentError {
+    /// The upstream did not give it (including its 404).
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// Fetching a blob into the cache failed.
+    #[error(transparent)]
+    Fill(#[from] FillError),
+    /// The state store failed (shared: flights hand one error to many).
+    #[error("state store: {0}")]
+    Store(Arc<StoreError>),
+    /// A blob fetched for this request was evicted before it was read.
+    #[error("blob {0} left the cache before it could be served; retry")]
+    Evicted(Digest),
+    /// Reading a cached blob failed.
+    #[error("cache read of {digest}: {reason}")]
+    CacheRead {
+        /// The blob.
+        digest: Digest,
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl From<StoreError> for ContentError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
+}
+
+/// What a manifest fetch is coalesced on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum ManifestKey {
+    /// By tag, per Accept value.
+    Tag(UpstreamName, Repository, Tag, String),
+    /// By digest.
+    Digest(UpstreamName, Repository, Digest),
+}
+
+/// A fetched or cached manifest and its digest.
+pub(crate) type Manifest = (Digest, StoredManifest);
+
+impl Proxy {
+    /// A manifest by tag: the tag cache (short TTL), else the upstream;
+    /// when the upstream cannot answer (anything but a 404 or 429), the
+    /// digest the tag pointed to last, if that manifest is cached.
+    pub(super) async fn manifest_by_tag(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        tag: &Tag,
+        accept: &HeaderValue,
+    ) -> Result<Manifest, ContentError> {
+        let accept_text = String::from_utf8_lossy(accept.as_bytes()).into_owned();
+        let key = (ctx.repository.clone(), tag.clone(), accept_text.clone());
+        if let Some(digest) = self.tag_digests.get(&key)
+            && let Some(m) = self.cached_manifest(&digest).await
+        {
+            self.metrics.cache(ContentKind::Manifest, CacheLookup::Hit);
+            return Ok((digest, m));
+        }
+        self.metrics.cache(ContentKind::Manifest, CacheLookup::Miss);
+        let flight = ManifestKey::Tag(
+            ctx.upstream_name(),
+            ctx.repository.clone(),
+            tag.clone(),
+            accept_text,
+        );
+        let (this, upstream, repository, wanted, accept) = (
+            self.clone(),
+            ctx.upstream.clone(),
+            ctx.repository.clone(),
+            tag.clone(),
+            accept.clone(),
+        );
+        let fetched = self
+            .manifest_flights
+            .run(flight, move || async move {
+                let reference = Reference::Tag(wanted.clone());
+                let (digest, manifest) = this
+                    .fetch_manifest(&upstream, &repository, &reference, accept)
+                    .await?;
+                this.tag_digests.insert(key, digest.clone());
+                this.tag_resolved
+                    .insert((repository.clone(), wanted.clone()), Some(digest.clone()));
+                this.stores
+                    .resolutions
+                    .record_tag(&repository, &wanted, &digest, Timestamp::now())
+                    .await?;
+                Ok((digest, manifest))
+            })
+            .await;
+        match fetched {
+            Err(ContentError::Upstream(e))
+                if !matches!(
+                    e,
+                    UpstreamError::NotFound { .. } | UpstreamError::RateLimited { .. }
+                ) =>
+            {
+                self.stale_tag(ctx, tag)
+                    .await
+                    .ok_or(ContentError::Upstream(e))
+            }
+            other => other,
+        }
+    }
+
+    /// The digest a tag pointed to last, if that manifest is cached (a
+    /// pull-through cache keeps serving what it has).
+    async fn stale_tag(&self, ctx: &Ctx, tag: &Tag) -> Option<Manifest> {
+        let known = self
+            .stores
+            .resolutions
+            .tag_digests(&ctx.repository, tag)
+            .await
+            .ok()?;
+        for digest in known {
+            if let Some(m) = self.cached_manifest(&digest).await {
+                tracing::warn!(repository = %ctx.repository, %tag, %digest, "upstream unavailable; serving the last known digest of the tag");
+                return Some((digest, m));
+            }
+        }
+        None
+    }
+
+    /// A manifest by digest: the cache, else the upstream.
+    pub(super) async fn manifest_by_digest(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        digest: &Digest,
+    ) -> Result<StoredManifest, ContentError> {
+        if let Some(m) = self.cached_manifest(digest).await {
+            self.metrics.cache(ContentKind::Manifest, CacheLookup::Hit);
+            return Ok(m);
+        }
+        self.metrics.cache(ContentKind::Manifest, CacheLookup::Miss);
+        let flight =
+            ManifestKey::Digest(ctx.upstream_name(), ctx.repository.clone(), digest.clone());
+        let (this, upstream, repository, digest) = (
+            self.clone(),
+            ctx.upstream.clone(),
+            ctx.repository.clone(),
+            digest.clone(),
+        );
+        let accept = HeaderValue::from_static(upstream::DEFAULT_MANIFEST_ACCEPT);
+        self.manifest_flights
+            .run(flight, move || async move {
+                let reference = Reference::Digest(digest);
+                this.fetch_manifest(&upstream, &repository, &reference, accept)
+                    .await
+            })
+            .await
+            .map(|(_, m)| m)
+    }
+
+    async fn cached_manifest(&self, digest: &Digest) -> Option<StoredManifest> {
+        match self.stores.content.manifest(digest).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(%digest, error = %e, "cache read failed; fetching from upstream");
+                None
+            }
+        }
+    }
+
+    /// Fetches a verified manifest and caches it.
+    async fn fetch_manifest(
+        &self,
+        upstream: &upstream::Upstream,
+        repository: &Repository,
+        reference: &Reference,
+        accept: HeaderValue,
+    ) -> Result<Manifest, ContentError> {
+        let (digest, manifest) = upstream
+            .manifest(repository, reference, accept, &self.metrics)
+            .await?;
+        if let Err(e) = self.stores.content.put_manifest(&digest, &manifest).await {
+            tracing::warn!(%digest, error = %e, "could not cache manifest; serving it anyway");
+        }
+        self.held.record(repository, &digest);
+        Ok((digest, manifest))
+    }
+
+    /// A cached blob, if there is one (a failing cache is a miss).
+    pub(super) async fn cached_blob(
+        &self,
+        digest: &Digest,
+        access: BlobAccess,
+    ) -> Option<BlobHandle> {
+        match self.stores.content.blob(digest, access).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(%digest, error = %e, "cache read failed; fetching from upstream");
+                None
+            }
+        }
+    }
+
+    /// Joins or starts the fill of a blob from this repository's upstream,
+    /// and waits for the upstream's answer: the fill and the blob's length
+    /// if announced. A fill another request started serves this one only
+    /// once this repository is known to hold the blob: the fill was for it
+    /// (and recorded that when the upstream answered), or its upstream
+    /// says so.
+    pub(super) async fn fill_blob(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        digest: &Digest,
+    ) -> Result<(Arc<Fill>, Option<u64>), ContentError> {
+        let (this, upstream, repository, blob) = (
+            self.clone(),
+            ctx.upstream.clone(),
+            ctx.repository.clone(),
+            digest.clone(),
+        );
+        let fetch = async move {
+            let response = upstream.blob(&repository, &blob, &this.metrics).await?;
+            // Recorded before the fill reports its start, so the requests
+            // of this repository that joined it see it.
+            this.held.record(&repository, &blob);
+            Ok(response)
+        };
+        let (fill, ours) = self
+            .fills
+            .join_or_start(digest, self.stores.content.clone(), fetch);
+        let started = fill.started().await;
+        if !ours {
+            self.confirm_held(ctx, ContentKind::Blob, digest).await?;
+        }
+        let total = started?;
+        Ok((fill, total))
+    }
+
+    /// Cached bytes are given out for a repository only once it is known
+    /// to hold the digest (see [`crate::cache::held`]): fetched from it, or
+    /// confirmed by a `HEAD` to its upstream now. A 404 there is this
+    /// repository's 404; any other failure is what an uncached pull would
+    /// answer, and the cached bytes stay unserved.
+    pub(super) async fn confirm_held(
+        &self,
+        ctx: &Ctx,
+        kind: ContentKind,
+        digest: &Digest,
+    ) -> Result<(), ContentError> {
+        let (upstream, repository, wanted, metrics) = (
+            ctx.upstream.clone(),
+            ctx.repository.clone(),
+            digest.clone(),
+            self.metrics.clone(),
+        );
+        self.held
+            .confirm(&ctx.repository, digest, move || async move {
+                upstream
+                    .head(&repository, kind, &wanted, &metrics)
+                    .await
+                    .map(drop)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `target` is reachable from the license's roots in this
+    /// repository ([`graph::reach`]); a yes is remembered for the tag TTL.
+    pub(super) async fn digest_entitled(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        target: &Digest,
+    ) -> Result<bool, ContentError> {
+        let key = (ctx.license.number, ctx.repository.clone(), target.clone());
+        if self.decisions.get(&key).is_some() {
+            return Ok(true);
+        }
+        let entitlements = Entitlements::new(&ctx.license, &ctx.app.releases);
+        let (roots, tags) = entitlements.roots(&ctx.repository);
+        let repository = RepositoryGraph { proxy: self, ctx };
+        match graph::reach(&repository, roots, &tags, target).await? {
+            Reach::Reachable => {
+                self.decisions.insert(key, ());
+                Ok(true)
+            }
+            Reach::Unreachable => Ok(false),
+            Reach::TooLarge => {
+                tracing::warn!(repository = %ctx.repository, %target, "entitlement search stopped at {} manifests", crate::entitlement::MAX_MANIFESTS_PER_CHECK);
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// One repository's manifests, tags and attachments as the entitlement
+/// search reads them: the caches, the state store and the upstream.
+struct RepositoryGraph<'a> {
+    proxy: &'a Arc<Proxy>,
+    ctx: &'a Ctx,
+}
+
+impl ManifestGraph for RepositoryGraph<'_> {
+    type Error = ContentError;
+
+    async fn recorded_tag_digests(&self, tag: &Tag) -> Result<Vec<Digest>, ContentError> {
+        let resolutions = &self.proxy.stores.resolutions;
+        Ok(resolutions.tag_digests(&self.ctx.repository, tag).await?)
+    }
+
+    /// Resolved within the tag TTL: that answer (it may not be in the
+    /// store yet); otherwise the upstream's.
+    async fn current_tag_digest(&self, tag: &Tag) -> Result<Option<Digest>, ContentError> {
+        let key = (self.ctx.repository.clone(), tag.clone());
+        if let Some(known) = self.proxy.tag_resolved.get(&key) {
+            return Ok(known);
+        }
+        let accept = HeaderValue::from_static(upstream::DEFAULT_MANIFEST_ACCEPT);
+        match self.proxy.manifest_by_tag(self.ctx, tag, &accept).await {
+            Ok((digest, _)) => Ok(Some(digest)),
+            Err(ContentError::Upstream(UpstreamError::NotFound { .. })) => {
+                self.proxy.tag_resolved.insert(key, None);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn links(&self, digest: &Digest) -> Result<Arc<Links>, ContentError> {
+        if let Some(links) = self.proxy.links.get(digest) {
+            return Ok(links);
+        }
+        let links = match self.proxy.manifest_by_digest(self.ctx, digest).await {
+            Ok(m) => links(&m.bytes).unwrap_or_else(|e| {
+                tracing::warn!(%digest, error = %e, "manifest links unreadable; treating as a leaf");
+                Links::default()
+            }),
+            // A root the upstream no longer has links to nothing.
+            Err(ContentError::Upstream(UpstreamError::NotFound { .. })) => {
+                return Ok(Arc::new(Links::default()));
+            }
+            Err(e) => return Err(e),
+        };
+        let links = Arc::new(links);
+        self.proxy.links.insert(digest.clone(), links.clone());
+        Ok(links)
+    }
+
+    async fn attachments(&self, manifest: &Digest) -> Result<Vec<Digest>, ContentError> {
+        let resolutions = &self.proxy.stores.resolutions;
+        Ok(resolutions
+            .attachments(&self.ctx.repository, manifest)
+            .await?)
+    }
+}
+
+impl Ctx {
+    fn upstream_name(&self) -> UpstreamName {
+        self.repository.upstream.clone()
+    }
+}
