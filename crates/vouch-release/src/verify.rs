@@ -10,7 +10,7 @@ use vouch_attest::{Predicate, PredicateFilter};
 use vouch_oci::{OciError, Reference, RegistryClient};
 use vouch_verify::{TrustedMaterial, VerifiedAttestation, VerifiedSignature};
 
-use crate::attached::{Attached, Lookup, verify_attached};
+use vouch_image::{Attached, Lookup, verify_attached};
 
 use crate::policy::{Expected, ReleaseImage, ReleasePolicy, ThirdPartyImage};
 

@@ -10,7 +10,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Serialize;
-use vouch_release::{Classification, Lookup, ReleasePolicy, verify_attached};
+use vouch_image::{Lookup, verify_attached};
+use vouch_release::{Classification, ReleasePolicy};
 use vouch_verify::TrustedMaterial;
 
 use crate::args::{AuditArgs, OutputFormat};

@@ -8,7 +8,7 @@
 //! signature (ATTACKS.md F.67; cosign v3 accepts any verified bundle).
 
 use serde_json::{Map, Value, json};
-use vouch_release::{COSIGN_SIGN_PREDICATE, ImageSignature, Lookup};
+use vouch_image::{COSIGN_SIGN_PREDICATE, ImageSignature, Lookup};
 use vouch_verify::{TrustedMaterial, VerifiedSignature};
 
 use crate::args::{OutputFormat, VerifyArgs};

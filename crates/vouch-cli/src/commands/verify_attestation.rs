@@ -2,7 +2,7 @@
 //! cosign-compatible, with the summaries and files people used jq for.
 
 use vouch_attest::{Predicate, PredicateFilter, PredicateSummary};
-use vouch_release::Lookup;
+use vouch_image::Lookup;
 use vouch_verify::{SignedContent, ValueMatcher, VerifiedAttestation};
 
 use crate::args::VerifyAttestationArgs;

@@ -1,7 +1,14 @@
+//! # vouch-image: find and verify what is attached to one image
+//!
 //! Everything attached to one image, listed once and verified: Sigstore
 //! bundle referrers (cosign v3), legacy `.sig` signatures and `.att`
-//! attestations (cosign v2). Shared by `vouch verify`, `verify-attestation`
-//! and `verify-release`.
+//! attestations (cosign v2). [`verify_attached`] is shared by `vouch verify`,
+//! `verify-attestation`, `verify-release` (through `vouch-release`) and
+//! `audit`; the registry work is `vouch-oci`'s, the verification
+//! `vouch-verify`'s, and this crate decides which is which: a bundle whose
+//! predicate is [`COSIGN_SIGN_PREDICATE`] is a signature, any other an
+//! attestation.
+#![forbid(unsafe_code)]
 
 use vouch_oci::{OciError, ReferrersSource, RegistryClient, Repository};
 use vouch_verify::{
