@@ -85,6 +85,7 @@ impl From<vouch_verify::VerifyError> for Failure {
         let kind = match &error {
             E::MalformedDigest { .. }
             | E::MalformedBundle { .. }
+            | E::BundleField(_)
             | E::BundleTooLarge { .. }
             | E::TrustedRoot { .. }
             | E::MalformedKey { .. } => FailureKind::Input,

@@ -44,7 +44,7 @@ impl SigstoreBundle {
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("not UTF-8".into()))?;
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| malformed(format!("not JSON: {e}")))?;
-        crate::schema::check_bundle_fields(&value).map_err(malformed)?;
+        crate::schema::check_bundle_fields(&value)?;
         let inner = Bundle::from_json(text).map_err(|e| malformed(e.to_string()))?;
         refuse_root_in_chain(&inner)?;
         refuse_duplicate_entries(&inner)?;
@@ -132,10 +132,7 @@ pub fn verify_bundle(
             });
         }
     }
-    .map_err(|source| VerifyError::Sigstore {
-        check: describe_failure(&source),
-        source,
-    })?;
+    .map_err(crate::upstream::translate)?;
     // Fields sigstore-verify leaves unchecked (issue 13): checked after it,
     // so that a forged signature or proof reports its own, more basic error.
     crate::consistency::check_unchecked_fields(material, b)?;
@@ -302,21 +299,4 @@ fn signed_content(bundle: &Bundle) -> Result<SignedContent, VerifyError> {
         }
         _ => SignedContent::Artifact,
     })
-}
-
-/// Names the verification step a `sigstore-verify` error comes from.
-fn describe_failure(error: &sigstore_verify::Error) -> &'static str {
-    use sigstore_verify::Error as E;
-    match error {
-        E::IdentityMismatch { .. } | E::IssuerMismatch { .. } => "identity check failed",
-        E::SignatureInvalid(_) => "signature verification failed",
-        E::ArtifactMismatch(_) => "the signature is not for this artifact",
-        E::Certificate(_) => "certificate verification failed",
-        E::TransparencyLog(_) => "transparency log verification failed",
-        E::Timestamp(_) => "timestamp verification failed",
-        E::InvalidTrustRoot(_) | E::TrustRoot(_) | E::TrustedCertificate(_) => {
-            "the trusted root cannot verify this bundle"
-        }
-        _ => "bundle verification failed",
-    }
 }
