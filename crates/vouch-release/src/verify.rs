@@ -501,7 +501,7 @@ fn no_signature(found: &Attached) -> String {
     if found.rejected.is_empty() {
         "signature: no signatures found".to_string()
     } else {
-        format!("signature: {}", found.rejected.join("; "))
+        format!("signature: {}", found.rejections("; "))
     }
 }
 
@@ -523,7 +523,7 @@ fn missing(filter: &PredicateFilter, found: &Attached) -> String {
         }
     );
     if !found.rejected.is_empty() {
-        text.push_str(&format!("; rejected: {}", found.rejected.join("; ")));
+        text.push_str(&format!("; rejected: {}", found.rejections("; ")));
     }
     text
 }

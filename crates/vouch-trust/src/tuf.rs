@@ -952,10 +952,8 @@ mod tests {
             root_file: Some(root.clone()),
         };
         let err = load(&opts, SystemTime::now()).unwrap_err();
-        assert!(matches!(err, TrustError::NoOfflineData { .. }), "{err}");
         assert!(
-            err.to_string()
-                .contains("--offline: no TUF cache for http://127.0.0.1:9/"),
+            matches!(&err, TrustError::NoOfflineData { mirror, .. } if mirror == "http://127.0.0.1:9/"),
             "{err}"
         );
         assert!(!dir.exists(), "offline load must not create the cache");
@@ -1112,11 +1110,6 @@ mod tests {
             .port();
         let err = load_from_local_port(&dir, port);
         assert!(matches!(err, TrustError::Network { .. }), "{err}");
-        let text = err.to_string();
-        assert!(
-            text.contains("--offline") && text.contains("--trusted-root"),
-            "{text}"
-        );
         assert!(
             !dir.join("cache").exists(),
             "no cache after a failed refresh"
@@ -1125,8 +1118,8 @@ mod tests {
     }
 
     /// A mirror behind a broken proxy (every answer 502) or pointing at the
-    /// wrong place (404) is unusable from here: the offline advice, not a
-    /// TUF refusal.
+    /// wrong place (404) is unusable from here: a network failure (for which
+    /// the CLI gives the offline advice), not a TUF refusal.
     #[test]
     fn http_errors_from_the_mirror_are_reported_as_network_failure() {
         use std::io::{Read as _, Write as _};
@@ -1156,7 +1149,6 @@ mod tests {
                     || (code == "404" && text.contains("timestamp.json not found")),
                 "{status}: {text}"
             );
-            assert!(text.contains("--offline"), "{text}");
             assert!(!dir.join("cache").exists());
             std::fs::remove_dir_all(&dir).unwrap();
         }

@@ -9,7 +9,7 @@ use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
 use crate::claims::CertificateClaims;
 use crate::digest::{ArtifactDigest, Sha256Digest};
-use crate::error::VerifyError;
+use crate::error::{SignerKind, VerifyError};
 use crate::policy::SignerPolicy;
 use crate::trust::TrustedMaterial;
 use crate::verified::{SignedContent, Signer, VerifiedAttestation, VerifiedSignature};
@@ -121,14 +121,14 @@ pub fn verify_bundle(
             .verify(sv_artifact, b, &VerificationPolicy::any_identity()),
         (SignerPolicy::PublicKey(_), true) => {
             return Err(VerifyError::SignerKindMismatch {
-                expected: "a signature made with the supplied public key",
-                found: "a Fulcio certificate",
+                expected: SignerKind::PublicKey,
+                found: SignerKind::Certificate,
             });
         }
         (_, false) => {
             return Err(VerifyError::SignerKindMismatch {
-                expected: "a keyless signature with a Fulcio certificate",
-                found: "a managed-key signature (pass the key with --key)",
+                expected: SignerKind::Certificate,
+                found: SignerKind::PublicKey,
             });
         }
     }

@@ -177,12 +177,12 @@ pub enum VerifyError {
     },
     /// The bundle is signed with a key but the policy wants a Fulcio
     /// certificate, or the other way round.
-    #[error("signer kind mismatch: expected {expected}, the bundle has {found}")]
+    #[error("signer kind mismatch: expected {}, the bundle has {}", expected.wanted(), found.carried())]
     SignerKindMismatch {
         /// What the policy requires.
-        expected: &'static str,
+        expected: SignerKind,
         /// What the bundle carries.
-        found: &'static str,
+        found: SignerKind,
     },
     /// A signed payload (simple-signing, DSSE, in-toto) is malformed.
     #[error("malformed signed payload: {detail}")]
@@ -212,6 +212,34 @@ pub enum VerifyError {
         /// The statement's predicateType.
         found: String,
     },
+}
+
+/// Who can make a signature: a Fulcio certificate (keyless) or a managed key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignerKind {
+    /// A short-lived Fulcio certificate (keyless signing).
+    Certificate,
+    /// A managed key, checked against a public key the verifier supplies.
+    PublicKey,
+}
+
+impl SignerKind {
+    /// As a policy asks for it.
+    fn wanted(self) -> &'static str {
+        match self {
+            Self::Certificate => "a keyless signature with a Fulcio certificate",
+            Self::PublicKey => "a signature made with the supplied public key",
+        }
+    }
+
+    /// As a bundle carries it.
+    fn carried(self) -> &'static str {
+        match self {
+            Self::Certificate => "a Fulcio certificate",
+            Self::PublicKey => "a managed-key signature",
+        }
+    }
 }
 
 /// Why the signing certificate was refused. Times are the verified signing

@@ -47,7 +47,7 @@ pub use bundle::{
 };
 pub use claims::{CertificateClaims, GitHubClaims};
 pub use digest::{ArtifactDigest, DigestAlgorithm, Sha256Digest};
-pub use error::{CertificateError, LogError, PolicyError, TimestampError, VerifyError};
+pub use error::{CertificateError, LogError, PolicyError, SignerKind, TimestampError, VerifyError};
 pub use legacy::{
     LegacyAttestation, LegacySignature, MAX_REKOR_BUNDLE_SIZE, verify_legacy_attestation,
     verify_legacy_signature,

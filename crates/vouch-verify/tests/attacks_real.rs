@@ -308,7 +308,15 @@ fn b19_key_signed_bundle_without_key_is_refused() {
     let Some(c) = case("managed-key-no-key_fail") else {
         return;
     };
-    c.rejects_as_is(|e| matches!(e, VerifyError::SignerKindMismatch { .. }));
+    c.rejects_as_is(|e| {
+        matches!(
+            e,
+            VerifyError::SignerKindMismatch {
+                expected: SignerKind::Certificate,
+                found: SignerKind::PublicKey,
+            }
+        )
+    });
 }
 
 #[test]
@@ -719,7 +727,13 @@ fn f65_certificate_bundle_under_a_key_policy_is_refused() {
     let key = text(&case("managed-key-happy-path").unwrap().dir.join("key.pub"));
     let err = c.error(&c.json(), &SignerPolicy::public_key_pem(&key).unwrap());
     assert!(
-        matches!(err, VerifyError::SignerKindMismatch { .. }),
+        matches!(
+            err,
+            VerifyError::SignerKindMismatch {
+                expected: SignerKind::PublicKey,
+                found: SignerKind::Certificate,
+            }
+        ),
         "{err:?}"
     );
 }

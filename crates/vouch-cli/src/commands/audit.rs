@@ -217,7 +217,7 @@ async fn judge(
                 Ok(found) if found.signature_candidates == 0 => {
                     ("UNSIGNED", "no signatures found".into())
                 }
-                Ok(found) => ("WRONG SIGNER", found.rejected.join("; ")),
+                Ok(found) => ("WRONG SIGNER", crate::failure::rejections(&found, "; ")),
                 Err(e) => ("ERROR", e.to_string()),
             }
         }

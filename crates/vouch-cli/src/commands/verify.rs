@@ -65,7 +65,8 @@ async fn verify_image(
 ) -> Result<Vec<Value>, Failure> {
     let found = image::attached(client, material, policy, image, Lookup::Signatures).await?;
     if found.signatures.is_empty() {
-        let mut reasons = found.rejected;
+        let mut reasons = vec![crate::failure::rejections(&found, "\n")];
+        reasons.retain(|r| !r.is_empty());
         reasons.extend(found.attestations.iter().map(|att| {
             format!(
                 "a verified attestation of type {}, not a signature ({COSIGN_SIGN_PREDICATE})",

@@ -78,7 +78,10 @@ async fn verified_attestations(
     if found.attestations.is_empty() {
         return Err(Failure::new(
             FailureKind::NoMatching,
-            format!("no matching attestations:\n{}", found.rejected.join("\n")),
+            format!(
+                "no matching attestations:\n{}",
+                crate::failure::rejections(&found, "\n")
+            ),
         ));
     }
     Ok(found.attestations)
