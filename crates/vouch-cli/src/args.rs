@@ -459,8 +459,10 @@ pub struct VerifyBlobAttestationArgs {
 #[derive(Debug, Args)]
 pub struct VerifyBundleArgs {
     /// Use the embedded Sigstore staging root instead of production.
+    /// (A flag is a bool to clap; [`VerifyBundleArgs::default_trust`] is
+    /// what the command reads.)
     #[arg(long)]
-    pub staging: bool,
+    staging: bool,
     /// The Sigstore bundle.
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
@@ -561,5 +563,17 @@ fn concurrency(text: &str) -> Result<usize, String> {
         _ => Err(format!(
             "expected a whole number from 1 to {MAX_CONCURRENCY}, got `{text}`"
         )),
+    }
+}
+
+impl VerifyBundleArgs {
+    /// Where trust comes from without `--trusted-root`: `--staging` selects
+    /// the embedded staging root, otherwise TUF.
+    pub fn default_trust(&self) -> crate::inputs::DefaultTrust {
+        if self.staging {
+            crate::inputs::DefaultTrust::EmbeddedStaging
+        } else {
+            crate::inputs::DefaultTrust::Tuf
+        }
     }
 }

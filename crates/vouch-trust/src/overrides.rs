@@ -201,21 +201,29 @@ pub enum OverrideProblem {
         /// How many certificates it holds.
         found: usize,
     },
-    /// A certificate of a Fulcio roots file that does not chain to one of
-    /// its roots; cosign would never use it.
+    /// A CA certificate of a Fulcio roots file that does not chain to one
+    /// of its roots; cosign would never use it.
     #[error(
-        "certificate {certificate} ({subject}) is {}; cosign would not use it, so vouch refuses \
-         the file",
-        if *is_ca { "a CA certificate not signed by a root (or a CA chaining to one) in this file" }
-        else { "not a CA certificate" }
+        "certificate {certificate} ({subject}) is a CA certificate not signed by a root (or a CA \
+         chaining to one) in this file; cosign would not use it, so vouch refuses the file"
     )]
     Unchained {
         /// Its position, from 1.
         certificate: usize,
         /// Its subject.
         subject: String,
-        /// Whether it is a CA certificate (a leaf never chains).
-        is_ca: bool,
+    },
+    /// A certificate of a Fulcio roots file that is not a CA certificate
+    /// (a leaf); cosign would never use it.
+    #[error(
+        "certificate {certificate} ({subject}) is not a CA certificate; cosign would not use it, \
+         so vouch refuses the file"
+    )]
+    NotCa {
+        /// Its position, from 1.
+        certificate: usize,
+        /// Its subject.
+        subject: String,
     },
     /// A TSA chain that does not end in a self-signed root.
     #[error(
@@ -512,10 +520,17 @@ fn fulcio_entries(origin: &str, certs: &[Cert]) -> Result<Vec<Value>, OverridePr
         }
     }
     if let Some(i) = windows.iter().position(Option::is_none) {
-        return Err(OverrideProblem::Unchained {
-            certificate: i + 1,
-            subject: certs[i].subject().to_string(),
-            is_ca: certs[i].is_ca,
+        let (certificate, subject) = (i + 1, certs[i].subject().to_string());
+        return Err(if certs[i].is_ca {
+            OverrideProblem::Unchained {
+                certificate,
+                subject,
+            }
+        } else {
+            OverrideProblem::NotCa {
+                certificate,
+                subject,
+            }
         });
     }
     Ok(certs
@@ -756,11 +771,7 @@ mod tests {
         assert!(
             matches!(
                 err.problem,
-                OverrideProblem::Unchained {
-                    certificate: 1,
-                    is_ca: true,
-                    ..
-                }
+                OverrideProblem::Unchained { certificate: 1, .. }
             ),
             "{err:?}"
         );
@@ -777,14 +788,7 @@ mod tests {
         let with_leaf = signed.certificate_pem.clone() + &a.fulcio_chain_pem();
         let err = one(OverrideKind::FulcioRoots, &with_leaf).unwrap_err();
         assert!(
-            matches!(
-                err.problem,
-                OverrideProblem::Unchained {
-                    certificate: 1,
-                    is_ca: false,
-                    ..
-                }
-            ),
+            matches!(err.problem, OverrideProblem::NotCa { certificate: 1, .. }),
             "{err:?}"
         );
     }

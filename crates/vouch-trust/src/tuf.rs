@@ -396,7 +396,16 @@ fn distinct_role_keys(root_metadata: &[u8]) -> Result<(), sigstore_tuf::Error> {
     Ok(())
 }
 
-fn status(session: &Session, opts: &TufOptions, refreshed_now: bool) -> TufStatus {
+/// Whether a load's metadata was just fetched from the mirror.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetch {
+    /// This load refreshed from the mirror.
+    FromMirror,
+    /// This load used the cache (or an import) as it was.
+    None,
+}
+
+fn status(session: &Session, opts: &TufOptions, fetch: Fetch) -> TufStatus {
     let trusted = session.updater.trusted();
     let state = read_state(&opts.cache_dir());
     let (ts_v, ts_e) = trusted
@@ -424,7 +433,7 @@ fn status(session: &Session, opts: &TufOptions, refreshed_now: bool) -> TufStatu
         targets_expires: tg_e,
         verified_at: state.as_ref().map(|s| s.verified_at),
         last_source: state.map(|s| s.source),
-        refreshed_now,
+        refreshed_now: fetch == Fetch::FromMirror,
         expired: None,
     }
 }
@@ -481,7 +490,7 @@ pub(crate) fn load(opts: &TufOptions, now: SystemTime) -> Result<LoadedTrust, Tr
     if has_cache(&dir) && opts.network != Network::RefreshNow {
         let offline = DirRepository::new(&dir);
         match rt.block_on(session(offline, Some(&dir), &bootstrap, now)) {
-            Ok(s) => return loaded(&s, status(&s, opts, false)),
+            Ok(s) => return loaded(&s, status(&s, opts, Fetch::None)),
             Err(e) if opts.network == Network::Offline => {
                 return offline_stale(opts, &bootstrap, &rt, e);
             }
@@ -504,7 +513,7 @@ pub(crate) fn load(opts: &TufOptions, now: SystemTime) -> Result<LoadedTrust, Tr
             // The target must be a usable trusted root *before* it is
             // cached: a TUF-valid but unusable target would otherwise sit in
             // the cache, and block refreshes, until the timestamp expires.
-            let mut trust = loaded(&s, status(&s, opts, true))?;
+            let mut trust = loaded(&s, status(&s, opts, Fetch::FromMirror))?;
             commit(&s, opts, now, "network".into())?;
             if let Provenance::Tuf(status) = &mut trust.provenance {
                 status.verified_at = Some(now);
@@ -543,7 +552,7 @@ fn offline_stale(
             context: context.clone(),
             error,
         })?;
-    let mut stale = status(&s, opts, false);
+    let mut stale = status(&s, opts, Fetch::None);
     stale.expired = Some(expired);
     loaded(&s, stale)
 }
@@ -674,7 +683,7 @@ pub fn import(opts: &TufOptions, dir: &Path, now: SystemTime) -> Result<TufStatu
         source,
     })?;
     commit(&s, opts, now, format!("import from {}", dir.display()))?;
-    Ok(status(&s, opts, false))
+    Ok(status(&s, opts, Fetch::None))
 }
 
 /// Subdirectory of an export holding the TUF repository.

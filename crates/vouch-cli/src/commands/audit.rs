@@ -18,6 +18,7 @@ use crate::args::{AuditArgs, OutputFormat};
 use crate::commands::image;
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
+use crate::inputs::DefaultTrust;
 
 /// One running container and what vouch found about its image.
 #[derive(Debug, Clone, Serialize)]
@@ -40,7 +41,7 @@ pub fn run(args: &AuditArgs) -> Result<(), Failure> {
     )?;
     let policy = ReleasePolicy::from_toml(&String::from_utf8_lossy(&text))
         .map_err(|e| Failure::input(format!("{}: {e}", args.policy.display())))?;
-    let material = inputs::trust_material(&args.trust, false)?;
+    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),

@@ -15,11 +15,12 @@ use crate::args::{OutputFormat, VerifyArgs};
 use crate::commands::image::{self, ResolvedImage};
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
+use crate::inputs::DefaultTrust;
 
 /// Runs the command.
 pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_material(&args.trust, false)?;
+    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),

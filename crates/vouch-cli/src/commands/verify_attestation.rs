@@ -9,6 +9,7 @@ use crate::args::VerifyAttestationArgs;
 use crate::commands::image::{self, ResolvedImage};
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
+use crate::inputs::DefaultTrust;
 
 /// Runs the command.
 pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
@@ -30,7 +31,7 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
         .map(ValueMatcher::regex)
         .transpose()?;
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_material(&args.trust, false)?;
+    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
