@@ -555,14 +555,32 @@ pub struct TrustDirArgs {
 /// but memory.
 pub const MAX_CONCURRENCY: usize = 256;
 
+/// A `--concurrency` value out of range or not a number (clap prints it
+/// after the flag's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadConcurrency {
+    /// What was given.
+    pub given: String,
+}
+
+impl std::fmt::Display for BadConcurrency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "expected a whole number from 1 to {MAX_CONCURRENCY}, got `{}`",
+            self.given
+        )
+    }
+}
+
+impl std::error::Error for BadConcurrency {}
+
 /// Parses `--concurrency`: a whole number from 1 to [`MAX_CONCURRENCY`]; 0
 /// would verify nothing.
-fn concurrency(text: &str) -> Result<usize, String> {
+fn concurrency(text: &str) -> Result<usize, BadConcurrency> {
     match text.parse::<usize>() {
         Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "expected a whole number from 1 to {MAX_CONCURRENCY}, got `{text}`"
-        )),
+        _ => Err(BadConcurrency { given: text.into() }),
     }
 }
 
@@ -574,6 +592,28 @@ impl VerifyBundleArgs {
             crate::inputs::DefaultTrust::EmbeddedStaging
         } else {
             crate::inputs::DefaultTrust::Tuf
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_is_a_whole_number_from_one_to_the_maximum() {
+        assert_eq!(concurrency("1"), Ok(1));
+        assert_eq!(
+            concurrency(&MAX_CONCURRENCY.to_string()),
+            Ok(MAX_CONCURRENCY)
+        );
+        for given in ["0", "257", "-1", "four", ""] {
+            assert_eq!(
+                concurrency(given),
+                Err(BadConcurrency {
+                    given: given.into()
+                })
+            );
         }
     }
 }
