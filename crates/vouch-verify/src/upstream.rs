@@ -63,6 +63,16 @@ fn certificate(error: UpCert) -> CertificateError {
         },
         UpCert::NoValidAuthority { time } => CertificateError::NoAuthorityAt { signed_at: time },
         UpCert::Sct(detail) => CertificateError::Sct { detail },
+        // webpki's parse of the leaf, again as its Debug name.
+        UpCert::Malformed(detail) if detail.starts_with(LEAF_UNPARSABLE) => {
+            let name = detail[LEAF_UNPARSABLE.len()..]
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or_default();
+            CertificateError::Malformed {
+                detail: chain_reason(name).replace("a certificate of the chain", "the certificate"),
+            }
+        }
         UpCert::Malformed(detail) => CertificateError::Malformed { detail },
         e => CertificateError::Malformed {
             detail: e.to_string(),
@@ -102,6 +112,10 @@ fn timestamp(error: UpTime) -> TimestampError {
         },
     }
 }
+
+/// What sigstore-verify puts before webpki's error when webpki cannot parse
+/// the leaf (`verify_impl/helpers.rs::verify_certificate_chain`).
+const LEAF_UNPARSABLE: &str = "failed to parse end-entity certificate: ";
 
 /// What sigstore-verify (`verify_impl/helpers.rs::verify_certificate_chain`)
 /// and sigstore-tsa (`verify.rs`, "TSA certificate chain validation failed")
@@ -228,6 +242,17 @@ mod tests {
         assert_eq!(
             unix_time("CertExpired { signed_time: UnixTime(1) }", "time"),
             None
+        );
+    }
+
+    #[test]
+    fn an_unparsable_leaf_is_worded_without_webpki_names() {
+        let err = certificate(UpCert::Malformed(format!("{LEAF_UNPARSABLE}BadDer")));
+        assert_eq!(
+            err,
+            CertificateError::Malformed {
+                detail: "the certificate is not valid DER".into()
+            }
         );
     }
 

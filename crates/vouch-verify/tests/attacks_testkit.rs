@@ -473,3 +473,67 @@ fn legacy_attestation_with_two_signatures_is_refused() {
         "{err:?}"
     );
 }
+
+// D. Certificates, against trusted roots that cannot vouch for them
+
+/// `s`'s trusted root with its Fulcio CAs replaced by `edit`'s result.
+fn material_with_cas(
+    s: &VirtualSigstore,
+    edit: impl FnOnce(serde_json::Value) -> serde_json::Value,
+) -> TrustedMaterial {
+    let mut root: serde_json::Value = serde_json::from_str(&s.trusted_root_json()).unwrap();
+    root["certificateAuthorities"] = edit(root["certificateAuthorities"].take());
+    TrustedMaterial::from_json(root.to_string().as_bytes()).unwrap()
+}
+
+fn verify_with(material: &TrustedMaterial, s: &VirtualSigstore) -> VerifyError {
+    let signed = s.sign_blob(b"artifact", identity());
+    let bundle = SigstoreBundle::from_json(signed.json.as_bytes()).unwrap();
+    verify_bundle(
+        material,
+        &bundle,
+        ArtifactInput::Bytes(b"artifact"),
+        &policy(),
+    )
+    .unwrap_err()
+}
+
+#[test]
+fn d49_leaf_whose_issuer_is_no_ca_of_the_trusted_root_is_refused() {
+    // The instance's log and CT keys, but the public-good Fulcio CAs: no CA
+    // of the root has the leaf's issuer name.
+    let s = sigstore();
+    let public_good: serde_json::Value =
+        serde_json::from_str(sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT).unwrap();
+    let material = material_with_cas(&s, |_| public_good["certificateAuthorities"].clone());
+    let err = verify_with(&material, &s);
+    assert!(
+        matches!(
+            err,
+            VerifyError::Certificate(CertificateError::UntrustedIssuer)
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn d43_no_ca_of_the_trusted_root_valid_at_the_signing_time_is_refused() {
+    // The instance's own CA, but trusted only until before the signature.
+    let s = sigstore();
+    let end = jiff::Timestamp::from_second(NOW as i64 - 60).unwrap();
+    let material = material_with_cas(&s, |mut cas| {
+        for ca in cas.as_array_mut().unwrap() {
+            ca["validFor"]["end"] = end.to_string().into();
+        }
+        cas
+    });
+    let err = verify_with(&material, &s);
+    assert!(
+        matches!(
+            err,
+            VerifyError::Certificate(CertificateError::NoAuthorityAt { signed_at })
+                if signed_at.as_second() == NOW as i64
+        ),
+        "{err:?}"
+    );
+}
