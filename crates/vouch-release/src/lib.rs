@@ -16,7 +16,7 @@ mod version;
 
 pub use policy::{
     AttestationSpec, Classification, Expected, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE,
-    PolicyError, Presence, ReleaseImage, ReleasePolicy, ThirdPartyImage,
+    PolicyError, PolicyProblem, Presence, ReleaseImage, ReleasePolicy, ThirdPartyImage,
 };
 pub use report::{to_json, to_junit, to_table};
 pub use verify::{
