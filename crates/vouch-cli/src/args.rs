@@ -553,8 +553,10 @@ pub struct VerifyBlobAttestationArgs {
 #[derive(Debug, Args)]
 pub struct VerifyBundleArgs {
     /// Use the embedded Sigstore staging root instead of production.
+    /// (A flag is a bool to clap; [`VerifyBundleArgs::default_trust`] is
+    /// what the command reads.)
     #[arg(long)]
-    pub staging: bool,
+    staging: bool,
     /// The Sigstore bundle.
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
@@ -647,13 +649,65 @@ pub struct TrustDirArgs {
 /// but memory.
 pub const MAX_CONCURRENCY: usize = 256;
 
+/// A `--concurrency` value out of range or not a number (clap prints it
+/// after the flag's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadConcurrency {
+    /// What was given.
+    pub given: String,
+}
+
+impl std::fmt::Display for BadConcurrency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "expected a whole number from 1 to {MAX_CONCURRENCY}, got `{}`",
+            self.given
+        )
+    }
+}
+
+impl std::error::Error for BadConcurrency {}
+
 /// Parses `--concurrency`: a whole number from 1 to [`MAX_CONCURRENCY`]; 0
 /// would verify nothing.
-fn concurrency(text: &str) -> Result<usize, String> {
+fn concurrency(text: &str) -> Result<usize, BadConcurrency> {
     match text.parse::<usize>() {
         Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "expected a whole number from 1 to {MAX_CONCURRENCY}, got `{text}`"
-        )),
+        _ => Err(BadConcurrency { given: text.into() }),
+    }
+}
+
+impl VerifyBundleArgs {
+    /// Where trust comes from without `--trusted-root`: `--staging` selects
+    /// the embedded staging root, otherwise TUF.
+    pub fn default_trust(&self) -> crate::inputs::DefaultTrust {
+        if self.staging {
+            crate::inputs::DefaultTrust::EmbeddedStaging
+        } else {
+            crate::inputs::DefaultTrust::Tuf
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_is_a_whole_number_from_one_to_the_maximum() {
+        assert_eq!(concurrency("1"), Ok(1));
+        assert_eq!(
+            concurrency(&MAX_CONCURRENCY.to_string()),
+            Ok(MAX_CONCURRENCY)
+        );
+        for given in ["0", "257", "-1", "four", ""] {
+            assert_eq!(
+                concurrency(given),
+                Err(BadConcurrency {
+                    given: given.into()
+                })
+            );
+        }
     }
 }

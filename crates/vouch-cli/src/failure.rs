@@ -126,6 +126,7 @@ impl From<vouch_verify::VerifyError> for Failure {
         let kind = match &error {
             E::MalformedDigest { .. }
             | E::MalformedBundle { .. }
+            | E::BundleField(_)
             | E::BundleTooLarge { .. }
             | E::TrustedRoot { .. }
             | E::MalformedKey { .. } => FailureKind::Input,
@@ -134,9 +135,31 @@ impl From<vouch_verify::VerifyError> for Failure {
         };
         Self {
             kind,
-            message: error.to_string(),
+            message: with_verify_advice(&error),
         }
     }
+}
+
+/// The error's text, with the flag that fixes it where there is one.
+pub fn with_verify_advice(error: &vouch_verify::VerifyError) -> String {
+    match error {
+        vouch_verify::VerifyError::SignerKindMismatch {
+            found: vouch_verify::SignerKind::PublicKey,
+            ..
+        } => format!("{error} (pass the key with --key)"),
+        _ => error.to_string(),
+    }
+}
+
+/// Why each candidate attached to an image was rejected, one a line (or
+/// joined by `separator`), with the same advice.
+pub fn rejections(found: &vouch_image::Attached, separator: &str) -> String {
+    found
+        .rejected
+        .iter()
+        .map(|r| format!("{}: {}", r.candidate, with_verify_advice(&r.error)))
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 impl From<vouch_trust::TrustError> for Failure {
@@ -152,7 +175,32 @@ impl From<vouch_trust::TrustError> for Failure {
         } else {
             FailureKind::Input
         };
-        Self::new(kind, error.to_string())
+        Self::new(kind, with_trust_advice(&error))
+    }
+}
+
+/// The error's text, with what to do about it in terms of vouch's flags and
+/// commands (the library says what happened; the CLI knows its flags).
+fn with_trust_advice(error: &vouch_trust::TrustError) -> String {
+    use vouch_trust::TrustError as E;
+    match error {
+        E::Network { .. } => format!(
+            "{error}\nTo verify without network: add --offline (uses the TUF cache, or the \
+             trusted root embedded in vouch, and says how old it is), give --trusted-root FILE, \
+             or run `vouch trust import DIR` with a directory made by `vouch trust export DIR` \
+             on a connected machine"
+        ),
+        E::NoOfflineData { .. } => format!(
+            "--offline: {error}; run once online, `vouch trust import DIR`, or give \
+             --trusted-root FILE"
+        ),
+        E::NoCachedRoot { .. } => format!(
+            "{error}; give --tuf-root FILE (or TUF_ROOT_JSON), the initial root.json of that \
+             repository"
+        ),
+        E::StaleExport { .. } => format!("{error} (run without --offline)"),
+        E::MirrorMismatch { found, .. } => format!("{error}; give --tuf-mirror {found}"),
+        _ => error.to_string(),
     }
 }
 

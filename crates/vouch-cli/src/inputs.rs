@@ -80,17 +80,36 @@ pub fn bundle(path: &Path) -> Result<SigstoreBundle, Failure> {
 /// staging root; else TUF: public-good (root embedded in vouch) or
 /// `--tuf-mirror`/`--tuf-root`, cached under `--tuf-cache`/`$TUF_ROOT`, else
 /// `$XDG_CACHE_HOME/vouch/tuf`, else `$HOME/.cache/vouch/tuf`.
-pub fn trust_source(trust: &TrustArgs, staging: bool) -> Result<TrustSource, Failure> {
+pub fn trust_source(trust: &TrustArgs, fallback: DefaultTrust) -> Result<TrustSource, Failure> {
     if let Some(path) = &trust.trusted_root {
         if trust.tuf.tuf_mirror.is_some() || trust.tuf.tuf_root.is_some() {
             eprintln!("Note: --trusted-root bypasses TUF, so --tuf-mirror/--tuf-root are ignored");
         }
         return Ok(TrustSource::File(path.clone()));
     }
-    if staging {
-        return Ok(TrustSource::EmbeddedStaging);
+    match fallback {
+        DefaultTrust::EmbeddedStaging => Ok(TrustSource::EmbeddedStaging),
+        DefaultTrust::Tuf => Ok(TrustSource::Tuf(tuf_options(&trust.tuf)?)),
     }
-    Ok(TrustSource::Tuf(tuf_options(&trust.tuf)?))
+}
+
+/// Where trust comes from when no `--trusted-root` (and no complete set of
+/// `SIGSTORE_*` overrides) is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultTrust {
+    /// TUF: the public-good instance, or the `--tuf-mirror` given.
+    Tuf,
+    /// The Sigstore staging root embedded in vouch (`verify-bundle --staging`).
+    EmbeddedStaging,
+}
+
+/// Whether loading trust may use the network (`--offline`, `VOUCH_OFFLINE`).
+fn network(tuf: &TufArgs) -> Network {
+    if tuf.offline {
+        Network::Offline
+    } else {
+        Network::RefreshWhenDue
+    }
 }
 
 /// An environment variable's value; set but empty counts as unset, as in
@@ -147,9 +166,7 @@ pub fn tuf_options(trust: &TufArgs) -> Result<TufOptions, Failure> {
         }
     };
     let mut options = TufOptions::new(instance, cache_root);
-    if trust.offline {
-        options.network = Network::Offline;
-    }
+    options.network = network(trust);
     Ok(options)
 }
 
@@ -173,13 +190,13 @@ pub fn env_overrides() -> Vec<(OverrideKind, PathBuf)> {
 /// When the overrides name the Fulcio roots, the Rekor key and the CT log key
 /// there is nothing left to take from TUF, and it is not used (no network).
 /// With `--trusted-root`, overrides are ignored, with a note.
-pub fn load_trust(trust: &TrustArgs, staging: bool) -> Result<LoadedTrust, Failure> {
+pub fn load_trust(trust: &TrustArgs, fallback: DefaultTrust) -> Result<LoadedTrust, Failure> {
     let overrides = env_overrides();
     let kinds: Vec<OverrideKind> = overrides.iter().map(|(k, _)| *k).collect();
     let source = if trust.trusted_root.is_none() && vouch_trust::overrides::covers_keyless(&kinds) {
         TrustSource::OverridesOnly
     } else {
-        trust_source(trust, staging)?
+        trust_source(trust, fallback)?
     };
     let loaded = source.load(SystemTime::now())?;
     if trust.trusted_root.is_some() {
@@ -199,9 +216,12 @@ pub fn load_trust(trust: &TrustArgs, staging: bool) -> Result<LoadedTrust, Failu
 /// Loads the trust material the flags select, and tells the user on stderr
 /// where it came from when that is not the usual fresh TUF data, and which
 /// parts the environment replaced.
-pub fn trust_material(trust: &TrustArgs, staging: bool) -> Result<TrustedMaterial, Failure> {
-    let loaded = load_trust(trust, staging)?;
-    if let Some(notice) = provenance_notice(&loaded.provenance, trust.tuf.offline) {
+pub fn trust_material(
+    trust: &TrustArgs,
+    fallback: DefaultTrust,
+) -> Result<TrustedMaterial, Failure> {
+    let loaded = load_trust(trust, fallback)?;
+    if let Some(notice) = provenance_notice(&loaded.provenance, network(&trust.tuf)) {
         eprintln!("{notice}");
     }
     for line in override_notices(&loaded.overridden) {
@@ -227,7 +247,7 @@ pub fn override_notices(overridden: &[(OverrideKind, PathBuf)]) -> Vec<String> {
 
 /// A line about where trust came from: always with `--offline`, and
 /// whenever the data is stale.
-pub fn provenance_notice(provenance: &Provenance, offline: bool) -> Option<String> {
+pub fn provenance_notice(provenance: &Provenance, network: Network) -> Option<String> {
     let now = SystemTime::now();
     match provenance {
         Provenance::Embedded {
@@ -254,7 +274,7 @@ pub fn provenance_notice(provenance: &Provenance, offline: bool) -> Option<Strin
             expired.expires,
             verified_at(s, now)
         )),
-        Provenance::Tuf(s) if offline => Some(format!(
+        Provenance::Tuf(s) if network == Network::Offline => Some(format!(
             "Note: --offline: TUF metadata of {} from {}, verified at {}, valid until {}",
             s.mirror,
             s.cache_dir.display(),

@@ -9,16 +9,14 @@
 //! verified and nothing failed or went unchecked passes.
 #![forbid(unsafe_code)]
 
-mod attached;
 mod policy;
 mod report;
 mod verify;
 mod version;
 
-pub use attached::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, verify_attached};
 pub use policy::{
     AttestationSpec, Classification, Expected, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE,
-    PolicyError, Presence, ReleaseImage, ReleasePolicy, ThirdPartyImage,
+    PolicyError, PolicyProblem, Presence, ReleaseImage, ReleasePolicy, ThirdPartyImage,
 };
 pub use report::{REPORT_SCHEMA_VERSION, to_json, to_junit, to_table};
 pub use verify::{

@@ -23,13 +23,64 @@ pub enum PolicyError {
     /// The file is not valid TOML for this schema.
     #[error("release policy: {0}")]
     Parse(String),
+    /// The file is larger than [`MAX_POLICY_SIZE`].
+    #[error("release policy: larger than {MAX_POLICY_SIZE} bytes")]
+    TooLarge,
+    /// The file lists more than [`MAX_IMAGES`] images.
+    #[error("release policy: more than {MAX_IMAGES} images")]
+    TooManyImages,
     /// A value in it is invalid.
-    #[error("release policy: {what}: {reason}")]
+    #[error("release policy: {what}: {problem}")]
     Invalid {
-        /// Where.
+        /// Where, e.g. ``image `ui` ``.
         what: String,
         /// Why.
-        reason: String,
+        problem: PolicyProblem,
+    },
+}
+
+/// What is wrong with one image (or the defaults) of a policy.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyProblem {
+    /// Two images of the same name.
+    #[error("listed twice")]
+    ListedTwice,
+    /// A third-party image named by tag, which could change under it.
+    #[error("third-party images must be pinned by digest (`…@sha256:<hex>`)")]
+    NotPinned,
+    /// An identity or builder pattern that cannot be used.
+    #[error(transparent)]
+    Pattern(vouch_verify::VerifyError),
+    /// An attestation type that is neither a `--type` name nor a URI.
+    #[error(transparent)]
+    AttestationType(vouch_attest::AttestError),
+    /// Both the exact value and the pattern of one identity claim.
+    #[error("give `{claim}` or `{claim}_regexp`, not both")]
+    ExactAndPattern {
+        /// `subject` or `issuer`.
+        claim: &'static str,
+    },
+    /// Neither the exact value nor the pattern of one identity claim.
+    #[error("`{claim}` or `{claim}_regexp` is required")]
+    MissingClaim {
+        /// `subject` or `issuer`.
+        claim: &'static str,
+    },
+    /// `optional = true` and `since` together.
+    #[error(
+        "give `optional = true` or `since`, not both: `since` already says which versions may \
+         lack the image"
+    )]
+    OptionalAndSince,
+    /// A `since` that is not a version.
+    #[error(
+        "`since = \"{since}\"` is not a version: expected numbers separated by dots, with an \
+         optional leading `v` and `-pre-release` (e.g. `v1.3.0`)"
+    )]
+    NotAVersion {
+        /// What was given.
+        since: String,
     },
 }
 
@@ -66,17 +117,17 @@ impl Patterns {
 
 impl IdentitySpec {
     fn to_policy(&self, what: &str, patterns: &mut Patterns) -> Result<SignerPolicy, PolicyError> {
-        let invalid = |reason: String| PolicyError::Invalid {
+        let invalid = |problem| PolicyError::Invalid {
             what: what.to_string(),
-            reason,
+            problem,
         };
-        let mut pick = |exact: &Option<String>, re: &Option<String>, name: &str| match (exact, re) {
+        let mut pick = |exact: &Option<String>, re: &Option<String>, claim| match (exact, re) {
             (Some(v), None) => Ok(ValueMatcher::Exact(v.clone())),
-            (None, Some(p)) => patterns.regex(p).map_err(|e| invalid(e.to_string())),
-            (Some(_), Some(_)) => Err(invalid(format!(
-                "give `{name}` or `{name}_regexp`, not both"
-            ))),
-            (None, None) => Err(invalid(format!("`{name}` or `{name}_regexp` is required"))),
+            (None, Some(p)) => patterns
+                .regex(p)
+                .map_err(|e| invalid(PolicyProblem::Pattern(e))),
+            (Some(_), Some(_)) => Err(invalid(PolicyProblem::ExactAndPattern { claim })),
+            (None, None) => Err(invalid(PolicyProblem::MissingClaim { claim })),
         };
         Ok(SignerPolicy::keyless(IdentityPolicy::new(
             pick(&self.subject, &self.subject_regexp, "subject")?,
@@ -122,24 +173,19 @@ struct RawImage {
 
 impl RawImage {
     fn presence(&self, what: &str) -> Result<Presence, PolicyError> {
-        let invalid = |reason: String| PolicyError::Invalid {
+        let invalid = |problem| PolicyError::Invalid {
             what: what.to_string(),
-            reason,
+            problem,
         };
         match (&self.since, self.optional) {
             (None, false) => Ok(Presence::Required),
             (None, true) => Ok(Presence::Optional),
-            (Some(_), true) => Err(invalid(
-                "give `optional = true` or `since`, not both: `since` already says which \
-                 versions may lack the image"
-                    .into(),
-            )),
+            (Some(_), true) => Err(invalid(PolicyProblem::OptionalAndSince)),
             (Some(since), false) => match Version::parse(since) {
                 Some(version) => Ok(Presence::Since(since.clone(), version)),
-                None => Err(invalid(format!(
-                    "`since = \"{since}\"` is not a version: expected numbers separated by \
-                     dots, with an optional leading `v` and `-pre-release` (e.g. `v1.3.0`)"
-                ))),
+                None => Err(invalid(PolicyProblem::NotAVersion {
+                    since: since.clone(),
+                })),
             },
         }
     }
@@ -245,13 +291,11 @@ impl ReleasePolicy {
     /// unknown `--type` names and duplicate image names are refused.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
         if text.len() > MAX_POLICY_SIZE {
-            return Err(PolicyError::Parse(format!(
-                "larger than {MAX_POLICY_SIZE} bytes"
-            )));
+            return Err(PolicyError::TooLarge);
         }
         let raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
         if raw.images.len() + raw.third_party.len() > MAX_IMAGES {
-            return Err(PolicyError::Parse(format!("more than {MAX_IMAGES} images")));
+            return Err(PolicyError::TooManyImages);
         }
         let registry = raw.registry.trim_end_matches('/').to_string();
         let mut seen = BTreeMap::new();
@@ -261,7 +305,7 @@ impl ReleasePolicy {
             if seen.insert(image.name.clone(), ()).is_some() {
                 return Err(PolicyError::Invalid {
                     what: format!("image `{}`", image.name),
-                    reason: "listed twice".into(),
+                    problem: PolicyProblem::ListedTwice,
                 });
             }
             let what = format!("image `{}`", image.name);
@@ -276,7 +320,7 @@ impl ReleasePolicy {
                     .map(|t| {
                         PredicateFilter::parse(t).map_err(|e| PolicyError::Invalid {
                             what: what.clone(),
-                            reason: e.to_string(),
+                            problem: PolicyProblem::AttestationType(e),
                         })
                     })
                     .collect::<Result<_, _>>()?,
@@ -286,7 +330,7 @@ impl ReleasePolicy {
                     .map(|p| {
                         patterns.regex(p).map_err(|e| PolicyError::Invalid {
                             what: what.clone(),
-                            reason: e.to_string(),
+                            problem: PolicyProblem::Pattern(e),
                         })
                     })
                     .transpose()?,
@@ -301,8 +345,7 @@ impl ReleasePolicy {
                 if !t.reference.contains("@sha256:") {
                     return Err(PolicyError::Invalid {
                         what,
-                        reason: "third-party images must be pinned by digest (`…@sha256:<hex>`)"
-                            .into(),
+                        problem: PolicyProblem::NotPinned,
                     });
                 }
                 Ok(ThirdPartyImage {
@@ -360,36 +403,64 @@ reference = "docker.io/envoyproxy/gateway@sha256:0000000000000000000000000000000
 
     #[test]
     fn refuses_unknown_keys_bad_types_duplicates_and_unpinned_third_party() {
-        for (edit, fragment) in [
+        type Check = fn(&PolicyError) -> bool;
+        let cases: [(String, Check); 5] = [
             (
                 POLICY.replace("name = \"ui\"", "name = \"ui\"\ncolour = 1"),
-                "unknown field",
+                |e| matches!(e, PolicyError::Parse(detail) if detail.contains("unknown field")),
             ),
             (
                 POLICY.replace("\"openvex\"]", "\"openvex\", \"spdx-json\"]"),
-                "spdx-json",
+                |e| {
+                    matches!(e, PolicyError::Invalid {
+                        problem: PolicyProblem::AttestationType(
+                            vouch_attest::AttestError::UnknownPredicateType { given },
+                        ),
+                        ..
+                    } if given == "spdx-json")
+                },
             ),
             (
                 POLICY.replace("name = \"ui\"", "name = \"operator\""),
-                "listed twice",
+                |e| {
+                    matches!(e, PolicyError::Invalid { what, problem: PolicyProblem::ListedTwice }
+                        if what == "image `operator`")
+                },
             ),
             (
                 POLICY.replace(
                     "@sha256:0000000000000000000000000000000000000000000000000000000000000000",
                     ":v1",
                 ),
-                "pinned by digest",
+                |e| {
+                    matches!(
+                        e,
+                        PolicyError::Invalid {
+                            problem: PolicyProblem::NotPinned,
+                            ..
+                        }
+                    )
+                },
             ),
             (
                 POLICY.replace(
                     "issuer = \"https",
                     "issuer_regexp = \"(\"\nissuer = \"https",
                 ),
-                "not both",
+                |e| {
+                    matches!(
+                        e,
+                        PolicyError::Invalid {
+                            problem: PolicyProblem::ExactAndPattern { claim: "issuer" },
+                            ..
+                        }
+                    )
+                },
             ),
-        ] {
-            let err = ReleasePolicy::from_toml(&edit).unwrap_err().to_string();
-            assert!(err.contains(fragment), "expected `{fragment}` in: {err}");
+        ];
+        for (edit, expected) in cases {
+            let err = ReleasePolicy::from_toml(&edit).unwrap_err();
+            assert!(expected(&err), "{err:?}");
         }
     }
 }
@@ -440,7 +511,17 @@ mod presence_tests {
         }
         assert!(matches!(
             policy("since = \"next\""),
-            Err(PolicyError::Invalid { .. })
+            Err(PolicyError::Invalid {
+                problem: PolicyProblem::NotAVersion { .. },
+                ..
+            })
+        ));
+        assert!(matches!(
+            policy("since = \"v1.3.0\"\noptional = true"),
+            Err(PolicyError::Invalid {
+                problem: PolicyProblem::OptionalAndSince,
+                ..
+            })
         ));
     }
 }

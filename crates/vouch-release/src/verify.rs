@@ -10,7 +10,7 @@ use vouch_attest::{Predicate, PredicateFilter};
 use vouch_oci::{OciError, Reference, RegistryClient};
 use vouch_verify::{TrustedMaterial, VerifiedAttestation, VerifiedSignature};
 
-use crate::attached::{Attached, Lookup, verify_attached};
+use vouch_image::{Attached, Lookup, verify_attached};
 
 use crate::policy::{Expected, ReleaseImage, ReleasePolicy, ThirdPartyImage};
 
@@ -532,7 +532,7 @@ fn no_signature(found: &Attached) -> String {
     if found.rejected.is_empty() {
         "signature: no signatures found".to_string()
     } else {
-        format!("signature: {}", found.rejected.join("; "))
+        format!("signature: {}", found.rejections("; "))
     }
 }
 
@@ -554,7 +554,7 @@ fn missing(filter: &PredicateFilter, found: &Attached) -> String {
         }
     );
     if !found.rejected.is_empty() {
-        text.push_str(&format!("; rejected: {}", found.rejected.join("; ")));
+        text.push_str(&format!("; rejected: {}", found.rejections("; ")));
     }
     text
 }

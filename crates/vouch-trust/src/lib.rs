@@ -185,24 +185,17 @@ pub enum TrustError {
         error: sigstore_tuf::Error,
     },
     /// The mirror could not be reached, or did not answer in time.
-    #[error(
-        "cannot reach the TUF mirror {mirror}: {detail}\n\
-         To verify without network: add --offline (uses the TUF cache, or the trusted root \
-         embedded in vouch, and says how old it is), give --trusted-root FILE, or run \
-         `vouch trust import DIR` with a directory made by `vouch trust export DIR` on a \
-         connected machine"
-    )]
+    #[error("cannot reach the TUF mirror {mirror}: {detail}")]
     Network {
         /// The mirror.
         mirror: String,
         /// What failed.
         detail: String,
     },
-    /// `--offline` for a private mirror with nothing cached.
+    /// An offline load for a private mirror with nothing cached.
     #[error(
-        "--offline: no TUF cache for {mirror} at {cache_dir}, and vouch embeds no trusted root \
-         for a private instance; run once online, `vouch trust import DIR`, or give \
-         --trusted-root FILE"
+        "no TUF cache for {mirror} at {cache_dir}, and vouch embeds no trusted root for a \
+         private instance"
     )]
     NoOfflineData {
         /// The mirror.
@@ -213,12 +206,11 @@ pub enum TrustError {
     /// A `SIGSTORE_*` override file is not what its variable names.
     #[error(transparent)]
     Override(#[from] OverrideError),
-    /// A private mirror without `--tuf-root`, and no `root.json` cached
+    /// A private mirror without an initial `root.json`, and none cached
     /// for it.
     #[error(
-        "no root.json to start TUF for {mirror}: give --tuf-root FILE (or TUF_ROOT_JSON), the \
-         initial root.json of that repository; {path} does not exist (it is written by the \
-         first successful refresh or `vouch trust import`)"
+        "no root.json to start TUF for {mirror}: {path} does not exist (it is written by the \
+         first successful refresh or import)"
     )]
     NoCachedRoot {
         /// The mirror.
@@ -235,7 +227,7 @@ pub enum TrustError {
     /// Export of metadata that expired: no import would accept it.
     #[error(
         "the TUF metadata cached at {cache_dir} expired at {expired}; an export of it could \
-         not be imported. Refresh online first (run without --offline)"
+         not be imported. Refresh online first"
     )]
     StaleExport {
         /// The cache directory.
@@ -244,7 +236,7 @@ pub enum TrustError {
         expired: jiff::Timestamp,
     },
     /// An export directory is for another mirror.
-    #[error("{dir} was exported from {found}, not {expected}; give --tuf-mirror {found}")]
+    #[error("{dir} was exported from {found}, not {expected}")]
     MirrorMismatch {
         /// The export.
         dir: PathBuf,

@@ -336,7 +336,7 @@ fn rejects_a_trusted_root_target_whose_hash_does_not_match() {
 }
 
 #[test]
-fn a_mirror_that_never_answers_times_out_with_the_offline_advice() {
+fn a_mirror_that_never_answers_times_out_as_a_network_failure() {
     let Some(mut s) = setup("hang", "v1") else {
         return;
     };
@@ -360,13 +360,9 @@ fn a_mirror_that_never_answers_times_out_with_the_offline_advice() {
         "took {:?}",
         start.elapsed()
     );
-    assert!(err.is_network(), "{err}");
-    let text = err.to_string();
-    assert!(text.contains("cannot reach the TUF mirror"), "{text}");
-    assert!(
-        text.contains("--offline") && text.contains("vouch trust import"),
-        "{text}"
-    );
+    // The CLI adds the offline advice to a network failure (vouch-cli
+    // failure.rs); the library says what happened.
+    assert!(matches!(err, TrustError::Network { .. }), "{err}");
     assert!(!s.opts.cache_dir().exists());
 }
 
@@ -593,10 +589,8 @@ fn import_refuses_an_expired_export_and_one_from_another_mirror() {
         root_file: Some(s.repos.bootstrap_root()),
     };
     let err = import(&other, &out, now).unwrap_err();
-    assert!(matches!(err, TrustError::MirrorMismatch { .. }), "{err}");
     assert!(
-        err.to_string()
-            .contains(&format!("give --tuf-mirror {}", s.mirror.url())),
+        matches!(&err, TrustError::MirrorMismatch { found, .. } if *found == s.mirror.url()),
         "{err}"
     );
     assert!(
@@ -693,7 +687,7 @@ fn rejects_an_oversized_root_rotation() {
 }
 
 #[test]
-fn an_expired_cache_with_the_mirror_gone_says_how_to_work_offline() {
+fn an_expired_cache_with_the_mirror_gone_is_a_network_failure_and_offline_works() {
     let Some(s) = setup("expired-mirror-gone", "v2") else {
         return;
     };
@@ -705,11 +699,9 @@ fn an_expired_cache_with_the_mirror_gone_says_how_to_work_offline() {
     s.mirror.set_root(&empty);
     // v2's timestamp expired after a day: a refresh is due and fails.
     let err = assert_refused(&s.opts, now + 2 * DAY, "cannot reach the TUF mirror");
-    assert!(err.is_network(), "{err}");
-    let text = err.to_string();
     assert!(
-        text.contains("timestamp.json not found") && text.contains("--offline"),
-        "{text}"
+        matches!(&err, TrustError::Network { detail, .. } if detail.contains("timestamp.json not found")),
+        "{err}"
     );
     // And --offline then works from the expired cache, saying so.
     let mut offline = s.opts.clone();

@@ -9,7 +9,7 @@ use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
 use crate::claims::CertificateClaims;
 use crate::digest::{ArtifactDigest, Sha256Digest};
-use crate::error::VerifyError;
+use crate::error::{SignerKind, VerifyError};
 use crate::policy::SignerPolicy;
 use crate::trust::TrustedMaterial;
 use crate::verified::{SignedContent, Signer, VerifiedAttestation, VerifiedSignature};
@@ -44,7 +44,7 @@ impl SigstoreBundle {
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("not UTF-8".into()))?;
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| malformed(format!("not JSON: {e}")))?;
-        crate::schema::check_bundle_fields(&value).map_err(malformed)?;
+        crate::schema::check_bundle_fields(&value)?;
         let inner = Bundle::from_json(text).map_err(|e| malformed(e.to_string()))?;
         refuse_root_in_chain(&inner)?;
         refuse_duplicate_entries(&inner)?;
@@ -121,21 +121,18 @@ pub fn verify_bundle(
             .verify(sv_artifact, b, &VerificationPolicy::any_identity()),
         (SignerPolicy::PublicKey(_), true) => {
             return Err(VerifyError::SignerKindMismatch {
-                expected: "a signature made with the supplied public key",
-                found: "a Fulcio certificate",
+                expected: SignerKind::PublicKey,
+                found: SignerKind::Certificate,
             });
         }
         (_, false) => {
             return Err(VerifyError::SignerKindMismatch {
-                expected: "a keyless signature with a Fulcio certificate",
-                found: "a managed-key signature (pass the key with --key)",
+                expected: SignerKind::Certificate,
+                found: SignerKind::PublicKey,
             });
         }
     }
-    .map_err(|source| VerifyError::Sigstore {
-        check: describe_failure(&source),
-        source,
-    })?;
+    .map_err(crate::upstream::translate)?;
     // Fields sigstore-verify leaves unchecked (issue 13): checked after it,
     // so that a forged signature or proof reports its own, more basic error.
     crate::consistency::check_unchecked_fields(material, b)?;
@@ -302,21 +299,4 @@ fn signed_content(bundle: &Bundle) -> Result<SignedContent, VerifyError> {
         }
         _ => SignedContent::Artifact,
     })
-}
-
-/// Names the verification step a `sigstore-verify` error comes from.
-fn describe_failure(error: &sigstore_verify::Error) -> &'static str {
-    use sigstore_verify::Error as E;
-    match error {
-        E::IdentityMismatch { .. } | E::IssuerMismatch { .. } => "identity check failed",
-        E::SignatureInvalid(_) => "signature verification failed",
-        E::ArtifactMismatch(_) => "the signature is not for this artifact",
-        E::Certificate(_) => "certificate verification failed",
-        E::TransparencyLog(_) => "transparency log verification failed",
-        E::Timestamp(_) => "timestamp verification failed",
-        E::InvalidTrustRoot(_) | E::TrustRoot(_) | E::TrustedCertificate(_) => {
-            "the trusted root cannot verify this bundle"
-        }
-        _ => "bundle verification failed",
-    }
 }

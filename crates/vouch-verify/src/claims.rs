@@ -109,6 +109,20 @@ impl CertificateClaims {
     }
 }
 
+/// A SAN's kind in words (RFC 5280 §4.2.1.6 `GeneralName`).
+fn san_kind(name: &GeneralName) -> &'static str {
+    match name {
+        GeneralName::OtherName(_) => "an otherName of another type than username",
+        GeneralName::Rfc822Name(_) => "an email address",
+        GeneralName::DnsName(_) => "a DNS name",
+        GeneralName::DirectoryName(_) => "a directory name",
+        GeneralName::EdiPartyName(_) => "an EDI party name",
+        GeneralName::UniformResourceIdentifier(_) => "a URI",
+        GeneralName::IpAddress(_) => "an IP address",
+        GeneralName::RegisteredId(_) => "a registered ID",
+    }
+}
+
 /// The one SAN Fulcio puts in a certificate. A certificate with several is
 /// refused: cosign's legacy engine would accept it if *any* SAN matched, the
 /// bundle engine only looks at the first one.
@@ -133,7 +147,12 @@ fn single_identity(cert: &Certificate) -> Result<String, VerifyError> {
                     .map_err(|e| ambiguous(format!("otherName SAN is not a UTF8String: {e}")))?
                     .to_string()
             }
-            other => return Err(ambiguous(format!("unsupported SAN kind {other:?}"))),
+            other => {
+                return Err(ambiguous(format!(
+                    "a subject alternative name of a kind Fulcio never issues ({})",
+                    san_kind(other)
+                )));
+            }
         });
     }
     match names.len() {

@@ -228,7 +228,8 @@ fn check_envelope_hash(body: &serde_json::Value, envelope: &[u8]) -> Result<(), 
         other => {
             return Err(VerifyError::LegacySignature {
                 detail: format!(
-                    "Rekor entry kind {other:?} cannot log an attestation; expected intoto or dsse"
+                    "Rekor entry kind {} cannot log an attestation; expected intoto or dsse",
+                    other.map_or_else(|| "(none)".to_string(), |kind| format!("`{kind}`"))
                 ),
             });
         }

@@ -38,6 +38,7 @@ mod policy;
 mod schema;
 mod simple_signing;
 mod trust;
+mod upstream;
 mod verified;
 
 pub use bundle::{
@@ -46,7 +47,7 @@ pub use bundle::{
 };
 pub use claims::{CertificateClaims, GitHubClaims};
 pub use digest::{ArtifactDigest, DigestAlgorithm, Sha256Digest};
-pub use error::{PolicyError, VerifyError};
+pub use error::{CertificateError, LogError, PolicyError, SignerKind, TimestampError, VerifyError};
 pub use legacy::{
     LegacyAttestation, LegacySignature, MAX_REKOR_BUNDLE_SIZE, verify_legacy_attestation,
     verify_legacy_signature,
@@ -54,6 +55,7 @@ pub use legacy::{
 pub use policy::{
     GitHubWorkflowPolicy, IdentityPolicy, MAX_PATTERN_LEN, SignerPolicy, ValueMatcher, WholeMatch,
 };
+pub use schema::BundleFieldError;
 pub use simple_signing::{MAX_SIMPLE_SIGNING_SIZE, SIMPLE_SIGNING_TYPE, SimpleSigningPayload};
 pub use trust::{MAX_TRUSTED_ROOT_SIZE, TRUSTED_ROOT_MEDIA_TYPES, TrustedMaterial};
 pub use verified::{SignedContent, Signer, VerifiedAttestation, VerifiedSignature};

@@ -86,18 +86,44 @@ const BUNDLE: Shape = Object(&[
     ),
 ]);
 
+/// A bundle field the schema does not allow, by its JSON path (`$.a.b[0]`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleFieldError {
+    /// A key the schema does not define (protojson refuses it).
+    #[error("unknown field `{path}`")]
+    Unknown {
+        /// Where.
+        path: String,
+    },
+    /// A field that must be an object is not.
+    #[error("`{path}` must be an object")]
+    NotAnObject {
+        /// Where.
+        path: String,
+    },
+    /// A field that must be an array is not.
+    #[error("`{path}` must be an array")]
+    NotAnArray {
+        /// Where.
+        path: String,
+    },
+}
+
 /// Refuses a bundle with a key the schema does not define, naming its path.
-pub(crate) fn check_bundle_fields(value: &Value) -> Result<(), String> {
+pub(crate) fn check_bundle_fields(value: &Value) -> Result<(), BundleFieldError> {
     check(value, &BUNDLE, "$")
 }
 
-fn check(value: &Value, shape: &Shape, path: &str) -> Result<(), String> {
+fn check(value: &Value, shape: &Shape, path: &str) -> Result<(), BundleFieldError> {
     match (shape, value) {
         (_, Value::Null) | (Scalar, _) => Ok(()),
         (Object(fields), Value::Object(map)) => {
             for (key, child) in map {
                 let Some((_, child_shape)) = fields.iter().find(|(name, _)| name == key) else {
-                    return Err(format!("unknown field `{path}.{key}`"));
+                    return Err(BundleFieldError::Unknown {
+                        path: format!("{path}.{key}"),
+                    });
                 };
                 check(child, child_shape, &format!("{path}.{key}"))?;
             }
@@ -107,8 +133,8 @@ fn check(value: &Value, shape: &Shape, path: &str) -> Result<(), String> {
             .iter()
             .enumerate()
             .try_for_each(|(i, v)| check(v, item, &format!("{path}[{i}]"))),
-        (Object(_), _) => Err(format!("`{path}` must be an object")),
-        (Array(_), _) => Err(format!("`{path}` must be an array")),
+        (Object(_), _) => Err(BundleFieldError::NotAnObject { path: path.into() }),
+        (Array(_), _) => Err(BundleFieldError::NotAnArray { path: path.into() }),
     }
 }
 
@@ -121,24 +147,24 @@ mod tests {
         let v = serde_json::json!({"mediaType": "x", "verificationMaterial": {"tlogEntries": [{"logIndex": "1", "evil": 1}]}});
         assert_eq!(
             check_bundle_fields(&v).unwrap_err(),
-            "unknown field `$.verificationMaterial.tlogEntries[0].evil`"
+            BundleFieldError::Unknown {
+                path: "$.verificationMaterial.tlogEntries[0].evil".into()
+            }
         );
     }
 
     #[test]
     fn rejects_wrong_container_types() {
         let v = serde_json::json!({"verificationMaterial": []});
-        assert!(
-            check_bundle_fields(&v)
-                .unwrap_err()
-                .contains("must be an object")
-        );
+        assert!(matches!(
+            check_bundle_fields(&v),
+            Err(BundleFieldError::NotAnObject { path }) if path == "$.verificationMaterial"
+        ));
         let v = serde_json::json!({"verificationMaterial": {"tlogEntries": {}}});
-        assert!(
-            check_bundle_fields(&v)
-                .unwrap_err()
-                .contains("must be an array")
-        );
+        assert!(matches!(
+            check_bundle_fields(&v),
+            Err(BundleFieldError::NotAnArray { path }) if path == "$.verificationMaterial.tlogEntries"
+        ));
     }
 
     #[test]

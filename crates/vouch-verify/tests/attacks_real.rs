@@ -1,6 +1,8 @@
 //! ATTACKS.md cases exercised with real Sigstore data: one named test per
-//! case, each asserting the *reason* for the rejection, so that removing the
-//! check makes the test fail (a rejection for another reason does not count).
+//! case, each asserting the *reason* for the rejection (the error variant,
+//! and where a variant covers several checks, the check its detail names),
+//! so that removing the check makes the test fail (a rejection for another
+//! reason does not count).
 //! Cases that need material no real fixture has (bad EKU, extra SANs,
 //! disagreeing issuers, …) are in `attacks_testkit.rs`.
 
@@ -22,21 +24,23 @@ fn case(name: &str) -> Option<Case> {
 }
 
 impl Case {
-    /// Verifies `bundle` and returns the error text.
-    fn verify(&self, bundle: &Value, policy: &SignerPolicy) -> Result<VerifiedSignature, String> {
-        self.verify_with(bundle, policy).map_err(|e| e.to_string())
+    /// Verifies `bundle` under `policy` and returns why it was refused.
+    fn error(&self, bundle: &Value, policy: &SignerPolicy) -> VerifyError {
+        self.verify_with(bundle, policy).expect_err("accepted")
     }
-    fn rejects(&self, bundle: &Value, fragment: &str) {
-        let err = self.verify(bundle, &keyless()).expect_err("accepted");
-        assert!(
-            err.contains(fragment),
-            "{}: expected `{fragment}` in: {err}",
-            self.dir.display()
-        );
+    /// Asserts that `bundle` is refused with an error `expected` accepts.
+    fn rejects(&self, bundle: &Value, expected: impl Fn(&VerifyError) -> bool) {
+        let err = self.error(bundle, &keyless());
+        assert!(expected(&err), "{}: refused as {err:?}", self.dir.display());
     }
-    fn rejects_as_is(&self, fragment: &str) {
-        self.rejects(&self.json(), fragment);
+    fn rejects_as_is(&self, expected: impl Fn(&VerifyError) -> bool) {
+        self.rejects(&self.json(), expected);
     }
+}
+
+/// An upstream detail that names which check of a variant failed.
+fn names(detail: &str, fragment: &str) -> bool {
+    detail.contains(fragment)
 }
 
 fn keyless() -> SignerPolicy {
@@ -44,6 +48,23 @@ fn keyless() -> SignerPolicy {
         ValueMatcher::Exact(ID.into()),
         ValueMatcher::Exact(ISSUER.into()),
     ))
+}
+
+fn no_inclusion_proof(e: &VerifyError) -> bool {
+    matches!(e, VerifyError::UnverifiableBundle { detail }
+        if names(detail, "must have an inclusion proof"))
+}
+
+fn invalid_set(e: &VerifyError) -> bool {
+    matches!(e, VerifyError::TransparencyLog(LogError::InclusionPromise { detail })
+        if names(detail, "SET verification failed"))
+}
+
+/// The certificate had expired at a verified signing time, and both times
+/// say so.
+fn expired_at_signing_time(e: &VerifyError) -> bool {
+    matches!(e, VerifyError::Certificate(CertificateError::ExpiredAtSigningTime { signed_at, not_after })
+        if signed_at > not_after)
 }
 
 fn text(path: &Path) -> String {
@@ -58,8 +79,11 @@ fn a01_truncated_json_bundle_is_refused() {
         return;
     };
     let bytes = fs::read(c.dir.join("bundle.sigstore.json")).unwrap();
-    let err = SigstoreBundle::from_json(&bytes).unwrap_err().to_string();
-    assert!(err.contains("not JSON"), "{err}");
+    let err = SigstoreBundle::from_json(&bytes).unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::MalformedBundle { detail } if names(detail, "not JSON")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -67,7 +91,9 @@ fn a02_unknown_bundle_version_is_refused() {
     let Some(c) = case("bundle-unknown-version_fail") else {
         return;
     };
-    c.rejects_as_is("Invalid media type");
+    c.rejects_as_is(
+        |e| matches!(e, VerifyError::MalformedBundle { detail } if names(detail, "Invalid media type")),
+    );
 }
 
 #[test]
@@ -77,8 +103,9 @@ fn a03_empty_certificate_chain_is_refused() {
     };
     let mut b = c.json();
     b["verificationMaterial"]["x509CertificateChain"]["certificates"] = Value::Array(vec![]);
-    let err = c.verify(&b, &keyless()).unwrap_err();
-    assert!(err.contains("certificate"), "{err}");
+    c.rejects(&b, |e| {
+        matches!(e, VerifyError::UnverifiableBundle { detail } if names(detail, "no signing certificate"))
+    });
 }
 
 #[test]
@@ -86,7 +113,9 @@ fn a04_chain_containing_a_root_is_refused() {
     let Some(c) = case("bundle-with-root-cert_fail") else {
         return;
     };
-    c.rejects_as_is("self-signed root");
+    c.rejects_as_is(
+        |e| matches!(e, VerifyError::MalformedBundle { detail } if names(detail, "self-signed root")),
+    );
 }
 
 #[test]
@@ -94,7 +123,9 @@ fn a05_signature_not_base64_is_refused() {
     let Some(c) = case("bundle-invalid-base64-signature_fail") else {
         return;
     };
-    c.rejects_as_is("base64");
+    c.rejects_as_is(
+        |e| matches!(e, VerifyError::MalformedBundle { detail } if names(detail, "base64")),
+    );
 }
 
 #[test]
@@ -102,7 +133,9 @@ fn a06_negative_log_index_is_refused() {
     let Some(c) = case("bundle-negative-log-index_fail") else {
         return;
     };
-    c.rejects_as_is("negative log index");
+    c.rejects_as_is(
+        |e| matches!(e, VerifyError::MalformedBundle { detail } if names(detail, "negative log index")),
+    );
 }
 
 #[test]
@@ -110,7 +143,10 @@ fn a07_bundle_from_another_instance_is_refused() {
     let Some(c) = case("bundle-from-wrong-instance_fail") else {
         return;
     };
-    c.rejects_as_is("No log key valid");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::TransparencyLog(LogError::InclusionPromise { detail })
+            if names(detail, "No log key valid"))
+    });
 }
 
 #[test]
@@ -120,11 +156,10 @@ fn a08_kind_version_disagreeing_with_body_is_refused() {
     };
     let mut b = c.json();
     b["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"] = "dsse".into();
-    let err = c.verify(&b, &keyless()).unwrap_err();
-    assert!(
-        err.contains("Rekor entry dsse/0.0.1 is incompatible with a message signature"),
-        "{err}"
-    );
+    c.rejects(&b, |e| {
+        matches!(e, VerifyError::UnverifiableBundle { detail }
+            if names(detail, "Rekor entry dsse/0.0.1 is incompatible with a message signature"))
+    });
 }
 
 #[test]
@@ -132,7 +167,7 @@ fn a09_v02_without_inclusion_proof_and_v01_without_set_are_refused() {
     let Some(c) = case("intoto-missing-inclusion-proof_fail") else {
         return;
     };
-    c.rejects_as_is("must have an inclusion proof");
+    c.rejects_as_is(no_inclusion_proof);
     let Some(c) = case("happy-path-v0.1") else {
         return;
     };
@@ -141,8 +176,10 @@ fn a09_v02_without_inclusion_proof_and_v01_without_set_are_refused() {
         .as_object_mut()
         .unwrap()
         .remove("inclusionPromise");
-    let err = c.verify(&b, &keyless()).unwrap_err();
-    assert!(err.to_lowercase().contains("inclusion promise"), "{err}");
+    c.rejects(&b, |e| {
+        matches!(e, VerifyError::UnverifiableBundle { detail }
+            if names(detail, "must have an inclusion promise"))
+    });
 }
 
 #[test]
@@ -156,7 +193,10 @@ fn a10_duplicate_tlog_entries_are_refused() {
         .as_array_mut()
         .unwrap()
         .push(entry);
-    c.rejects(&b, "duplicate transparency log entries");
+    c.rejects(&b, |e| {
+        matches!(e, VerifyError::MalformedBundle { detail }
+            if names(detail, "duplicate transparency log entries"))
+    });
 }
 
 #[test]
@@ -170,10 +210,11 @@ fn a11_dsse_envelope_with_two_signatures_is_refused() {
         .as_array_mut()
         .unwrap()
         .push(sig);
-    let err = SigstoreBundle::from_json(b.to_string().as_bytes())
-        .unwrap_err()
-        .to_string();
-    assert!(err.to_lowercase().contains("signature"), "{err}");
+    let err = SigstoreBundle::from_json(b.to_string().as_bytes()).unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::MalformedBundle { detail } if names(detail, "signature")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -183,10 +224,10 @@ fn a12_unknown_bundle_fields_are_refused() {
     };
     let mut b = c.json();
     b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["extra"] = "x".into();
-    c.rejects(
-        &b,
-        "unknown field `$.verificationMaterial.tlogEntries[0].inclusionProof.extra`",
-    );
+    c.rejects(&b, |e| {
+        matches!(e, VerifyError::BundleField(BundleFieldError::Unknown { path })
+            if path == "$.verificationMaterial.tlogEntries[0].inclusionProof.extra")
+    });
 }
 
 // B. Signature, artifact and key binding
@@ -196,7 +237,7 @@ fn b13_altered_signature_is_refused() {
     let Some(c) = case("signature-mismatch_fail") else {
         return;
     };
-    c.rejects_as_is("signature verification failed");
+    c.rejects_as_is(|e| matches!(e, VerifyError::SignatureInvalid { .. }));
 }
 
 #[test]
@@ -212,9 +253,11 @@ fn b14_bundle_for_another_artifact_is_refused() {
         ArtifactInput::Bytes(b"another artifact"),
         &keyless(),
     )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("not for this artifact"), "{err}");
+    .unwrap_err();
+    assert!(
+        matches!(err, VerifyError::ArtifactMismatch { .. }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -222,7 +265,10 @@ fn b15_message_digest_disagreeing_with_artifact_is_refused() {
     let Some(c) = case("message-digest-mismatch_fail") else {
         return;
     };
-    c.rejects_as_is("message digest in bundle does not match artifact hash");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::ArtifactMismatch { detail }
+            if names(detail, "message digest in bundle does not match artifact hash"))
+    });
 }
 
 #[test]
@@ -230,7 +276,9 @@ fn b16_invalid_dsse_signature_is_refused() {
     let Some(c) = case("dsse-invalid-sig_fail") else {
         return;
     };
-    c.rejects_as_is("DSSE signature verification failed");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::SignatureInvalid { detail } if names(detail, "DSSE signature"))
+    });
 }
 
 #[test]
@@ -238,7 +286,10 @@ fn b17_dsse_resigned_envelope_not_the_logged_one_is_refused() {
     let Some(c) = case("dsse-mismatch-sig_fail") else {
         return;
     };
-    c.rejects_as_is("does not match any signature in Rekor entry");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::TransparencyLog(LogError::EntryMismatch { detail })
+            if names(detail, "does not match any signature in Rekor entry"))
+    });
 }
 
 #[test]
@@ -246,7 +297,10 @@ fn b18_dsse_envelope_differing_from_the_logged_one_is_refused() {
     let Some(c) = case("dsse-mismatch-envelope_fail") else {
         return;
     };
-    c.rejects_as_is("DSSE payload hash mismatch");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::TransparencyLog(LogError::EntryMismatch { detail })
+            if names(detail, "DSSE payload hash mismatch"))
+    });
 }
 
 #[test]
@@ -254,7 +308,15 @@ fn b19_key_signed_bundle_without_key_is_refused() {
     let Some(c) = case("managed-key-no-key_fail") else {
         return;
     };
-    c.rejects_as_is("signer kind mismatch");
+    c.rejects_as_is(|e| {
+        matches!(
+            e,
+            VerifyError::SignerKindMismatch {
+                expected: SignerKind::Certificate,
+                found: SignerKind::PublicKey,
+            }
+        )
+    });
 }
 
 #[test]
@@ -267,15 +329,15 @@ fn b20_key_signed_bundle_with_another_key_is_refused() {
     let other =
         SignerPolicy::public_key_pem(&text(&f.join("sigstore-go/examples/publish_key.pub")))
             .unwrap();
-    let err = c.verify(&c.json(), &other).unwrap_err();
+    let err = c.error(&c.json(), &other);
     assert!(
-        err.contains("signature verification failed")
-            && err.contains("ECDSA_P256_SHA256 signature invalid"),
-        "{err}"
+        matches!(&err, VerifyError::SignatureInvalid { detail }
+            if names(detail, "ECDSA_P256_SHA256 signature invalid")),
+        "{err:?}"
     );
     // The right key verifies, so the rejection above is about the key.
     let right = SignerPolicy::public_key_pem(&text(&c.dir.join("key.pub"))).unwrap();
-    assert!(c.verify(&c.json(), &right).is_ok());
+    assert!(c.verify_with(&c.json(), &right).is_ok());
 }
 
 #[test]
@@ -283,7 +345,7 @@ fn b21_altered_public_key_in_log_entry_is_refused() {
     let Some(c) = case("incorrect-public-key_fail") else {
         return;
     };
-    c.rejects_as_is("SET verification failed");
+    c.rejects_as_is(invalid_set);
 }
 
 // C. Transparency-log entry consistency and proofs
@@ -293,7 +355,10 @@ fn c26_log_entry_for_another_artifact_is_refused() {
     let Some(c) = case("wrong-hashedrekord-artifact_fail") else {
         return;
     };
-    c.rejects_as_is("artifact hash mismatch for hashedrekord entry");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::ArtifactMismatch { detail }
+            if names(detail, "artifact hash mismatch for hashedrekord entry"))
+    });
 }
 
 #[test]
@@ -301,7 +366,10 @@ fn c27_log_entry_with_other_certificate_and_signature_is_refused() {
     let Some(c) = case("wrong-hashedrekord-cert-and-sig_fail") else {
         return;
     };
-    c.rejects_as_is("certificate in bundle does not match certificate in Rekor entry");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::TransparencyLog(LogError::EntryMismatch { detail })
+            if names(detail, "certificate in bundle does not match certificate in Rekor entry"))
+    });
 }
 
 #[test]
@@ -309,7 +377,9 @@ fn c28_unrelated_log_entry_is_refused() {
     let Some(c) = case("wrong-hashedrekord-entry_fail") else {
         return;
     };
-    c.rejects_as_is("hashedrekord entry");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::ArtifactMismatch { detail } if names(detail, "hashedrekord entry"))
+    });
 }
 
 #[test]
@@ -317,7 +387,10 @@ fn c29_intoto_entry_not_matching_envelope_is_refused() {
     let Some(c) = case("intoto-log-entry-mismatch_fail") else {
         return;
     };
-    c.rejects_as_is("Rekor signature");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::TransparencyLog(LogError::MalformedEntry { detail })
+            if names(detail, "Rekor signature"))
+    });
 }
 
 #[test]
@@ -325,7 +398,7 @@ fn c30_invalid_set_is_refused() {
     let Some(c) = case("set-invalid-signature_fail") else {
         return;
     };
-    c.rejects_as_is("SET verification failed");
+    c.rejects_as_is(invalid_set);
 }
 
 #[test]
@@ -339,7 +412,12 @@ fn c31_inclusion_proof_from_another_tree_is_refused() {
     let proof = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"];
     let index: u64 = proof["logIndex"].as_str().unwrap().parse().unwrap();
     proof["logIndex"] = (index - 1).to_string().into();
-    c.rejects(&b, "inclusion proof");
+    c.rejects(&b, |e| {
+        matches!(
+            e,
+            VerifyError::TransparencyLog(LogError::InclusionProof { .. })
+        )
+    });
 }
 
 #[test]
@@ -347,7 +425,10 @@ fn c32_corrupted_audit_path_hash_is_refused() {
     let Some(c) = case("inclusion-proof-corrupted-hash_fail") else {
         return;
     };
-    c.rejects_as_is("root hash mismatch");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::TransparencyLog(LogError::InclusionProof { detail })
+            if names(detail, "root hash mismatch"))
+    });
 }
 
 #[test]
@@ -355,7 +436,10 @@ fn c33_invalid_checkpoint_signature_is_refused() {
     let Some(c) = case("invalid-checkpoint-signature_fail") else {
         return;
     };
-    c.rejects_as_is("No valid Rekor signature found on checkpoint");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::TransparencyLog(LogError::Checkpoint { detail })
+            if names(detail, "No valid Rekor signature found on checkpoint"))
+    });
 }
 
 #[test]
@@ -363,7 +447,10 @@ fn c34_checkpoint_with_foreign_key_hint_is_refused() {
     let Some(c) = case("checkpoint-bad-keyhint_fail") else {
         return;
     };
-    c.rejects_as_is("No matching Rekor key found for checkpoint signature");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::TransparencyLog(LogError::Checkpoint { detail })
+            if names(detail, "No matching Rekor key found for checkpoint signature"))
+    });
 }
 
 #[test]
@@ -371,7 +458,10 @@ fn c35_checkpoint_root_not_the_proof_root_is_refused() {
     let Some(c) = case("checkpoint-wrong-roothash_fail") else {
         return;
     };
-    c.rejects_as_is("root hash does not match checkpoint root hash");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::UnverifiableBundle { detail }
+            if names(detail, "root hash does not match checkpoint root hash"))
+    });
 }
 
 #[test]
@@ -390,9 +480,15 @@ fn c38_entry_from_a_log_not_in_the_trusted_root_is_refused() {
         ArtifactInput::Bytes(&c.artifact()),
         &keyless(),
     )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("log") || err.contains("certificate"), "{err}");
+    .unwrap_err();
+    // The staging root knows neither the production log nor its Fulcio CA;
+    // the log evidence is checked first (sigstore-go's order): the SET's log
+    // has no key in this root.
+    assert!(
+        matches!(&err, VerifyError::TransparencyLog(LogError::InclusionPromise { detail })
+            if names(detail, "No log key valid")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -406,7 +502,7 @@ fn c41_set_over_a_changed_log_index_is_refused() {
     entry.as_object_mut().unwrap().remove("inclusionProof");
     let index: u64 = entry["logIndex"].as_str().unwrap().parse().unwrap();
     entry["logIndex"] = (index + 1).to_string().into();
-    c.rejects(&b, "SET verification failed");
+    c.rejects(&b, invalid_set);
 }
 
 // D. Time and validity windows
@@ -418,7 +514,7 @@ fn d42_integrated_time_outside_certificate_validity_is_refused() {
         "intoto-set-outside-signing-cert-validity_fail",
     ] {
         let Some(c) = case(name) else { return };
-        c.rejects_as_is("CertExpired");
+        c.rejects_as_is(expired_at_signing_time);
     }
 }
 
@@ -427,7 +523,10 @@ fn d43_certificate_outside_ca_validity_is_refused() {
     let Some(c) = case("intoto-expired-certificate_fail") else {
         return;
     };
-    c.rejects_as_is("CertNotValidYet");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::Certificate(CertificateError::NotYetValidAtSigningTime { signed_at, not_before })
+            if signed_at < not_before)
+    });
 }
 
 #[test]
@@ -435,7 +534,7 @@ fn d44_tsa_time_outside_certificate_validity_is_refused() {
     let Some(c) = case("intoto-tsa-timestamp-outside-cert-validity_fail") else {
         return;
     };
-    c.rejects_as_is("CertExpired");
+    c.rejects_as_is(expired_at_signing_time);
 }
 
 #[test]
@@ -443,7 +542,10 @@ fn d45_sct_from_unknown_ct_key_is_refused() {
     let Some(c) = case("invalid-ct-key_fail") else {
         return;
     };
-    c.rejects_as_is("SCT signature verification failed");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::Certificate(CertificateError::Sct { detail })
+            if names(detail, "SCT signature verification failed"))
+    });
 }
 
 #[test]
@@ -451,10 +553,11 @@ fn d46_trusted_root_log_without_validity_start_is_refused() {
     let Some(c) = case("trust-root-tlog-missing-validity-start_fail") else {
         return;
     };
-    let err = TrustedMaterial::from_json(&c.root())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("validFor.start"), "{err}");
+    let err = TrustedMaterial::from_json(&c.root()).unwrap_err();
+    assert!(
+        matches!(&err, VerifyError::TrustedRoot { detail } if names(detail, "validFor.start")),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -464,7 +567,7 @@ fn d47_bundle_without_any_log_entry_or_timestamp_is_refused() {
     };
     let mut b = c.json();
     b["verificationMaterial"]["tlogEntries"] = Value::Array(vec![]);
-    c.rejects(&b, "must have an inclusion proof");
+    c.rejects(&b, no_inclusion_proof);
 }
 
 // E. Rekor v2 and timestamp authorities
@@ -474,7 +577,7 @@ fn e50_rekor_v2_entry_without_inclusion_proof_is_refused() {
     let Some(c) = case("rekor2-no-inclusion-proof_fail") else {
         return;
     };
-    c.rejects_as_is("must have an inclusion proof");
+    c.rejects_as_is(no_inclusion_proof);
 }
 
 #[test]
@@ -482,7 +585,10 @@ fn e51_rekor_v2_entry_without_timestamp_is_refused() {
     let Some(c) = case("rekor2-no-timestamp_fail") else {
         return;
     };
-    c.rejects_as_is("requires RFC3161 timestamp");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::Timestamp(TimestampError::NoVerifiedTime { detail })
+            if names(detail, "requires RFC3161 timestamp"))
+    });
 }
 
 #[test]
@@ -503,7 +609,9 @@ fn e52_e53_malformed_rekor_v2_checkpoints_are_refused() {
         ("rekor2-checkpoint-missing-size_fail", "invalid tree size"),
     ] {
         let Some(c) = case(name) else { return };
-        c.rejects_as_is(fragment);
+        c.rejects_as_is(
+            |e| matches!(e, VerifyError::MalformedBundle { detail } if names(detail, fragment)),
+        );
     }
 }
 
@@ -512,27 +620,32 @@ fn e54_checkpoint_signed_under_another_name_is_refused() {
     let Some(c) = case("rekor2-checkpoint-no-matching-signature_fail") else {
         return;
     };
-    c.rejects_as_is("No valid Rekor signature found on checkpoint");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::TransparencyLog(LogError::Checkpoint { detail })
+            if names(detail, "No valid Rekor signature found on checkpoint"))
+    });
 }
 
 #[test]
 fn e55_rekor_v2_dsse_mismatches_are_refused() {
-    for (name, fragment) in [
+    type Check = fn(&VerifyError) -> bool;
+    let checks: [(&str, Check); 3] = [
         (
             "rekor2-dsse-invalid-sig_fail",
-            "DSSE signature verification failed",
+            |e| matches!(e, VerifyError::SignatureInvalid { detail } if names(detail, "DSSE signature")),
         ),
-        (
-            "rekor2-dsse-mismatch-envelope_fail",
-            "artifact hash mismatch",
-        ),
-        (
-            "rekor2-dsse-mismatch-sig_fail",
-            "does not match signature in Rekor entry",
-        ),
-    ] {
+        ("rekor2-dsse-mismatch-envelope_fail", |e| {
+            matches!(e, VerifyError::ArtifactMismatch { detail }
+                if names(detail, "artifact hash mismatch"))
+        }),
+        ("rekor2-dsse-mismatch-sig_fail", |e| {
+            matches!(e, VerifyError::TransparencyLog(LogError::EntryMismatch { detail })
+                if names(detail, "does not match signature in Rekor entry"))
+        }),
+    ];
+    for (name, check) in checks {
         let Some(c) = case(name) else { return };
-        c.rejects_as_is(fragment);
+        c.rejects_as_is(check);
     }
 }
 
@@ -541,7 +654,10 @@ fn e56_timestamp_over_another_signature_is_refused() {
     let Some(c) = case("rekor2-timestamp-payload-mismatch_fail") else {
         return;
     };
-    c.rejects_as_is("message hash mismatch");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::Timestamp(TimestampError::Invalid { detail })
+            if names(detail, "message hash mismatch"))
+    });
 }
 
 #[test]
@@ -549,7 +665,12 @@ fn e57_timestamp_outside_trusted_tsa_window_is_refused() {
     let Some(c) = case("rekor2-timestamp-outside-trust-root-tsa-validity_fail") else {
         return;
     };
-    c.rejects_as_is("outside the validity period of the authority");
+    c.rejects_as_is(|e| {
+        matches!(
+            e,
+            VerifyError::Timestamp(TimestampError::OutsideAuthorityValidity { .. })
+        )
+    });
 }
 
 #[test]
@@ -557,7 +678,11 @@ fn e58_timestamp_from_expired_tsa_certificate_is_refused() {
     let Some(c) = case("rekor2-timestamp-outside-tsa-cert-validity_fail") else {
         return;
     };
-    c.rejects_as_is("TSA certificate");
+    c.rejects_as_is(|e| {
+        matches!(e, VerifyError::Timestamp(TimestampError::AuthorityCertificate(
+            CertificateError::ExpiredAtSigningTime { signed_at, not_after },
+        )) if signed_at > not_after)
+    });
 }
 
 #[test]
@@ -567,7 +692,10 @@ fn e59_timestamp_from_untrusted_tsa_is_refused() {
         "rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail",
     ] {
         let Some(c) = case(name) else { return };
-        c.rejects_as_is("CMS signer");
+        c.rejects_as_is(|e| {
+            matches!(e, VerifyError::Timestamp(TimestampError::Invalid { detail })
+                if names(detail, "CMS signer"))
+        });
     }
 }
 
@@ -579,16 +707,14 @@ fn e60_timestamp_outside_signing_certificate_lifetime_is_refused() {
     let Some(c) = case("rekor2-timestamp-with-incorrect-time_fail") else {
         return;
     };
-    c.rejects_as_is("base64");
+    c.rejects_as_is(
+        |e| matches!(e, VerifyError::MalformedBundle { detail } if names(detail, "base64")),
+    );
     let raw = text(&c.dir.join("bundle.sigstore.json"));
     let mut b: Value = serde_json::from_str(&raw).unwrap();
     let ts = &mut b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"];
     *ts = ts.as_str().unwrap().replace('\n', "").into();
-    let err = c.verify(&b, &keyless()).unwrap_err();
-    assert!(
-        err.contains("CertExpired") || err.contains("CertNotValidYet") || err.contains("valid"),
-        "{err}"
-    );
+    c.rejects(&b, expired_at_signing_time);
 }
 
 // F. Identity policy (see also the unit tests in src/policy.rs)
@@ -599,8 +725,15 @@ fn f65_certificate_bundle_under_a_key_policy_is_refused() {
         return;
     };
     let key = text(&case("managed-key-happy-path").unwrap().dir.join("key.pub"));
-    let err = c
-        .verify(&c.json(), &SignerPolicy::public_key_pem(&key).unwrap())
-        .unwrap_err();
-    assert!(err.contains("signer kind mismatch"), "{err}");
+    let err = c.error(&c.json(), &SignerPolicy::public_key_pem(&key).unwrap());
+    assert!(
+        matches!(
+            err,
+            VerifyError::SignerKindMismatch {
+                expected: SignerKind::PublicKey,
+                found: SignerKind::Certificate,
+            }
+        ),
+        "{err:?}"
+    );
 }

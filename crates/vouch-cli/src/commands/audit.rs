@@ -10,13 +10,15 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Serialize;
-use vouch_release::{Classification, Lookup, ReleasePolicy, verify_attached};
+use vouch_image::{Lookup, verify_attached};
+use vouch_release::{Classification, ReleasePolicy};
 use vouch_verify::TrustedMaterial;
 
 use crate::args::{AuditArgs, OutputFormat};
 use crate::commands::image;
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
+use crate::inputs::DefaultTrust;
 
 /// One running container and what vouch found about its image.
 #[derive(Debug, Clone, Serialize)]
@@ -43,7 +45,7 @@ pub fn run(args: &AuditArgs) -> Result<(), Failure> {
     // Which cluster, before any trust or registry work: without one there
     // is nothing to audit, and that is what the user must hear first.
     let cluster = runtime.block_on(cluster_config(args))?;
-    let material = inputs::trust_material(&args.trust, false)?;
+    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
@@ -235,7 +237,7 @@ async fn judge(
                 Ok(found) if found.signature_candidates == 0 => {
                     ("UNSIGNED", "no signatures found".into())
                 }
-                Ok(found) => ("WRONG SIGNER", found.rejected.join("; ")),
+                Ok(found) => ("WRONG SIGNER", crate::failure::rejections(&found, "; ")),
                 Err(e) => ("ERROR", e.to_string()),
             }
         }

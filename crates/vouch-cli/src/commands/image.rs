@@ -251,9 +251,9 @@ pub async fn attached(
     material: &vouch_verify::TrustedMaterial,
     policy: &vouch_verify::SignerPolicy,
     image: &ResolvedImage,
-    lookup: vouch_release::Lookup,
-) -> Result<vouch_release::Attached, Failure> {
-    let found = vouch_release::verify_attached(
+    lookup: vouch_image::Lookup,
+) -> Result<vouch_image::Attached, Failure> {
+    let found = vouch_image::verify_attached(
         client,
         material,
         &image.signatures,
@@ -266,9 +266,7 @@ pub async fn attached(
         eprintln!("WARNING: {}@{}: {warning}", image.signatures, image.digest);
     }
     let (candidates, what, suffix) = match lookup {
-        vouch_release::Lookup::Attestations => {
-            (found.attestation_candidates, "attestations", "att")
-        }
+        vouch_image::Lookup::Attestations => (found.attestation_candidates, "attestations", "att"),
         _ => (found.signature_candidates, "signatures", "sig"),
     };
     if candidates == 0 {

@@ -1,5 +1,9 @@
 //! The subcommands ("high-level args" turned into work).
 
+#[cfg(feature = "audit")]
+pub mod audit;
+#[cfg(not(feature = "audit"))]
+#[path = "audit_unavailable.rs"]
 pub mod audit;
 pub mod digest;
 pub mod discover;

@@ -10,6 +10,7 @@ use vouch_trust::{LoadedTrust, Network, Provenance, age_in_days};
 use crate::args::{OutputFormat, TrustCommand, TrustDirArgs, TrustRefreshArgs, TrustShowArgs};
 use crate::failure::Failure;
 use crate::inputs;
+use crate::inputs::DefaultTrust;
 
 /// Runs the subcommand.
 pub fn run(command: &TrustCommand) -> Result<(), Failure> {
@@ -25,7 +26,7 @@ fn show(args: &TrustShowArgs) -> Result<(), Failure> {
     // `show` reports what is there; it never refreshes.
     let mut trust = args.trust.clone();
     trust.tuf.offline = true;
-    let loaded = inputs::load_trust(&trust, false)?;
+    let loaded = inputs::load_trust(&trust, DefaultTrust::Tuf)?;
     print_trust(&loaded, args.output);
     Ok(())
 }

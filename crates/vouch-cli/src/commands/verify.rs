@@ -8,18 +8,19 @@
 //! signature (ATTACKS.md F.67; cosign v3 accepts any verified bundle).
 
 use serde_json::{Map, Value, json};
-use vouch_release::{COSIGN_SIGN_PREDICATE, ImageSignature, Lookup};
+use vouch_image::{COSIGN_SIGN_PREDICATE, ImageSignature, Lookup};
 use vouch_verify::{TrustedMaterial, VerifiedSignature};
 
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::commands::image::{self, ResolvedImage};
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
+use crate::inputs::DefaultTrust;
 
 /// Runs the command.
 pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_material(&args.trust, false)?;
+    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
@@ -65,7 +66,8 @@ async fn verify_image(
 ) -> Result<Vec<Value>, Failure> {
     let found = image::attached(client, material, policy, image, Lookup::Signatures).await?;
     if found.signatures.is_empty() {
-        let mut reasons = found.rejected;
+        let mut reasons = vec![crate::failure::rejections(&found, "\n")];
+        reasons.retain(|r| !r.is_empty());
         reasons.extend(found.attestations.iter().map(|att| {
             format!(
                 "a verified attestation of type {}, not a signature ({COSIGN_SIGN_PREDICATE})",

@@ -2,13 +2,14 @@
 //! cosign-compatible, with the summaries and files people used jq for.
 
 use vouch_attest::{Predicate, PredicateFilter, PredicateSummary, PredicateTypeName};
-use vouch_release::Lookup;
+use vouch_image::Lookup;
 use vouch_verify::{SignedContent, ValueMatcher, VerifiedAttestation};
 
 use crate::args::{OutputFormat, VerifyAttestationArgs};
 use crate::commands::image::{self, ResolvedImage};
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
+use crate::inputs::DefaultTrust;
 use crate::report;
 
 /// Runs the command.
@@ -31,7 +32,7 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
         .map(ValueMatcher::regex)
         .transpose()?;
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_material(&args.trust, false)?;
+    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
@@ -101,7 +102,10 @@ async fn verified_attestations(
     if found.attestations.is_empty() {
         return Err(Failure::new(
             FailureKind::NoMatching,
-            format!("no matching attestations:\n{}", found.rejected.join("\n")),
+            format!(
+                "no matching attestations:\n{}",
+                crate::failure::rejections(&found, "\n")
+            ),
         ));
     }
     Ok(found.attestations)

@@ -4,6 +4,7 @@ use vouch_verify::verify_bundle;
 
 use crate::args::{OutputFormat, VerifyBlobArgs};
 use crate::failure::Failure;
+use crate::inputs::DefaultTrust;
 use crate::inputs::{self, Artifact};
 use crate::report;
 
@@ -13,7 +14,7 @@ pub fn run(args: &VerifyBlobArgs) -> Result<(), Failure> {
     let bundle = inputs::bundle(&args.bundle)?;
     let artifact = Artifact::from_arg(&args.artifact)?;
     // Trust last: a malformed input should not cost a TUF refresh.
-    let material = inputs::trust_material(&args.trust, false)?;
+    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
     let verified = verify_bundle(&material, &bundle, artifact.input(), &policy)?;
     match args.output {
         OutputFormat::Json => outln!("{}", report::signature_json(&verified)),

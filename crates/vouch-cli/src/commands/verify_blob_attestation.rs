@@ -5,6 +5,7 @@ use vouch_verify::{VerifyError, verify_attestation};
 
 use crate::args::{OutputFormat, VerifyBlobAttestationArgs};
 use crate::failure::Failure;
+use crate::inputs::DefaultTrust;
 use crate::inputs::{self, Artifact};
 use crate::report;
 
@@ -22,7 +23,7 @@ pub fn run(args: &VerifyBlobAttestationArgs) -> Result<(), Failure> {
     let bundle = inputs::bundle(&args.bundle)?;
     let artifact = Artifact::from_arg(&args.artifact)?;
     // Trust last: a malformed input should not cost a TUF refresh.
-    let material = inputs::trust_material(&args.trust, false)?;
+    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
     // Verification first, filtering second (SPEC.md §4.2, ATTACKS.md F.66).
     let verified = verify_attestation(&material, &bundle, artifact.input(), &policy)?;
     if let Some(filter) = filter.filter(|f| !f.matches(verified.predicate_type())) {

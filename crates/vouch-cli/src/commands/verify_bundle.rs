@@ -26,7 +26,7 @@ pub fn run(args: &VerifyBundleArgs) -> Result<(), Failure> {
     let bundle = inputs::bundle(&args.bundle)?;
     let artifact = Artifact::from_arg(&args.artifact)?;
     // Trust last: a malformed input should not cost a TUF refresh.
-    let material = inputs::trust_material(&args.trust, args.staging)?;
+    let material = inputs::trust_material(&args.trust, args.default_trust())?;
     verify_bundle(&material, &bundle, artifact.input(), &policy)?;
     eprintln!("Verified OK");
     Ok(())

@@ -11,6 +11,7 @@ use crate::args::{OutputFormat, VerifyReleaseArgs};
 use crate::commands::image;
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
+use crate::inputs::DefaultTrust;
 use crate::progress::ReleaseProgress;
 
 /// Runs the command.
@@ -36,7 +37,7 @@ pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
         .map_err(|_| Failure::input(format!("{}: not UTF-8", args.policy.display())))?;
     let policy = ReleasePolicy::from_toml(&text)
         .map_err(|e| Failure::input(format!("{}: {e}", args.policy.display())))?;
-    let material = Arc::new(inputs::trust_material(&args.trust, false)?);
+    let material = Arc::new(inputs::trust_material(&args.trust, DefaultTrust::Tuf)?);
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),

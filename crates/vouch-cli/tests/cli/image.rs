@@ -16,7 +16,7 @@ const NOW: u64 = 1_750_000_000;
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const ID_REGEXP: &str =
     r"https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*";
-const COSIGN_SIGN: &str = "https://sigstore.dev/cosign/sign/v1";
+use vouch_image::COSIGN_SIGN_PREDICATE as COSIGN_SIGN;
 
 struct World {
     registry: LocalRegistry,

@@ -8,7 +8,10 @@ mod common;
 mod about;
 
 mod attestation;
+#[cfg(feature = "audit")]
 mod audit;
+#[cfg(not(feature = "audit"))]
+mod audit_unavailable;
 mod bad_input;
 mod broken_pipe;
 mod conformance;

@@ -532,7 +532,7 @@ fn sigstore_variables_replace_their_part_of_the_trusted_root_as_in_cosign() {
     // Each one replaces only its own part: leaving out any one of the three
     // leaves the public-good material for that part, which must fail.
     let reasons = [
-        "certificate chain is invalid",
+        "was not issued by a certificate authority of the trusted root",
         "transparency log verification failed",
         "invalid signed certificate timestamp",
     ];

@@ -7,12 +7,12 @@ use crate::common;
 
 use common::setup::world;
 use common::{APP, EMAIL, Options, UPSTREAM, VENDOR_PASS, VENDOR_USER};
+use vouch_image::{ImageSignature, Lookup, verify_attached};
 use vouch_oci::{
     AuthLocations, ClientOptions, Credential, CredentialStore, Reference, Registry, RegistryClient,
     oci,
 };
 use vouch_proxy::store::{LicenseStore as _, ReferrersMode};
-use vouch_release::{ImageSignature, Lookup, verify_attached};
 use vouch_testkit::{Identity, Layout, Publisher, VirtualSigstore, standard_attestations};
 use vouch_verify::{IdentityPolicy, SignerPolicy, TrustedMaterial, ValueMatcher};
 

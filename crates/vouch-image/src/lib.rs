@@ -1,13 +1,20 @@
+//! # vouch-image: find and verify what is attached to one image
+//!
 //! Everything attached to one image, listed once and verified: Sigstore
 //! bundle referrers (cosign v3), legacy `.sig` signatures and `.att`
-//! attestations (cosign v2). Shared by `vouch verify`, `verify-attestation`
-//! and `verify-release`.
+//! attestations (cosign v2). [`verify_attached`] is shared by `vouch verify`,
+//! `verify-attestation`, `verify-release` (through `vouch-release`) and
+//! `audit`; the registry work is `vouch-oci`'s, the verification
+//! `vouch-verify`'s, and this crate decides which is which: a bundle whose
+//! predicate is [`COSIGN_SIGN_PREDICATE`] is a signature, any other an
+//! attestation.
+#![forbid(unsafe_code)]
 
 use vouch_oci::{OciError, ReferrersSource, RegistryClient, Repository};
 use vouch_verify::{
     ArtifactInput, LegacySignature, Sha256Digest, SignerPolicy, SigstoreBundle, TrustedMaterial,
-    VerifiedAttestation, VerifiedSignature, verify_attestation, verify_legacy_attestation,
-    verify_legacy_signature,
+    VerifiedAttestation, VerifiedSignature, VerifyError, verify_attestation,
+    verify_legacy_attestation, verify_legacy_signature,
 };
 
 /// The predicate type `cosign sign` (v3) signs; a bundle with any other type
@@ -45,6 +52,53 @@ impl ImageSignature {
     }
 }
 
+/// One thing attached to an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Candidate {
+    /// A Sigstore bundle referrer, by its manifest's digest.
+    Referrer(Sha256Digest),
+    /// Layer `layer` (from 0) of the legacy `sha256-<image>.sig` manifest.
+    LegacySignature {
+        /// The signed image.
+        image: Sha256Digest,
+        /// The layer's position.
+        layer: usize,
+    },
+    /// Layer `layer` (from 0) of the legacy `sha256-<image>.att` manifest.
+    LegacyAttestation {
+        /// The attested image.
+        image: Sha256Digest,
+        /// The layer's position.
+        layer: usize,
+    },
+}
+
+impl std::fmt::Display for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Referrer(digest) => write!(f, "referrer {digest}"),
+            Self::LegacySignature { image, layer } => {
+                write!(f, "sha256-{}.sig layer {layer}", image.hex())
+            }
+            Self::LegacyAttestation { image, layer } => {
+                write!(f, "sha256-{}.att layer {layer}", image.hex())
+            }
+        }
+    }
+}
+
+/// A candidate that did not verify, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{candidate}: {error}")]
+pub struct Rejection {
+    /// What was rejected.
+    pub candidate: Candidate,
+    /// Why.
+    #[source]
+    pub error: VerifyError,
+}
+
 /// What verified on one image, and what did not.
 #[derive(Debug)]
 pub struct Attached {
@@ -53,7 +107,7 @@ pub struct Attached {
     /// Verified attestations (any predicate type but cosign's signature type).
     pub attestations: Vec<VerifiedAttestation>,
     /// Why each other candidate was rejected, naming it.
-    pub rejected: Vec<String>,
+    pub rejected: Vec<Rejection>,
     /// How many signature candidates there were (bundle referrers and `.sig` layers).
     pub signature_candidates: usize,
     /// How many attestation candidates there were (bundle referrers and `.att` layers).
@@ -63,6 +117,15 @@ pub struct Attached {
 }
 
 impl Attached {
+    /// Every rejection's text, joined by `separator`.
+    pub fn rejections(&self, separator: &str) -> String {
+        self.rejected
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(separator)
+    }
+
     /// A warning to show when the referrers were listed from the tag schema
     /// only because the referrers API failed and the caller allowed that.
     pub fn fallback_warning(&self) -> Option<String> {
@@ -113,9 +176,10 @@ pub async fn verify_attached(
                 found.signatures.push(ImageSignature::Bundle(Box::new(att)))
             }
             Ok(att) => found.attestations.push(att),
-            Err(e) => found
-                .rejected
-                .push(format!("referrer {}: {e}", referrer.manifest_digest)),
+            Err(error) => found.rejected.push(Rejection {
+                candidate: Candidate::Referrer(referrer.manifest_digest),
+                error,
+            }),
         }
     }
     for (i, sig) in legacy_sigs.into_iter().enumerate() {
@@ -123,17 +187,25 @@ pub async fn verify_attached(
             Ok(v) => found
                 .signatures
                 .push(ImageSignature::Legacy(Box::new(v), Box::new(sig))),
-            Err(e) => found
-                .rejected
-                .push(format!("sha256-{}.sig layer {i}: {e}", digest.hex())),
+            Err(error) => found.rejected.push(Rejection {
+                candidate: Candidate::LegacySignature {
+                    image: digest,
+                    layer: i,
+                },
+                error,
+            }),
         }
     }
     for (i, att) in legacy_atts.iter().enumerate() {
         match verify_legacy_attestation(material, att, digest, signer) {
             Ok(att) => found.attestations.push(att),
-            Err(e) => found
-                .rejected
-                .push(format!("sha256-{}.att layer {i}: {e}", digest.hex())),
+            Err(error) => found.rejected.push(Rejection {
+                candidate: Candidate::LegacyAttestation {
+                    image: digest,
+                    layer: i,
+                },
+                error,
+            }),
         }
     }
     Ok(found)
