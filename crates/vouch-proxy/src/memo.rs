@@ -87,6 +87,11 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
         self.entries.insert(key, (value, self.clock.now()));
     }
 
+    /// Removes one entry.
+    pub fn remove(&self, key: &K) {
+        self.entries.remove(key);
+    }
+
     /// Removes every entry.
     pub fn clear(&self) {
         self.entries.clear();

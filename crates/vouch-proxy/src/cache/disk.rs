@@ -94,6 +94,26 @@ impl Lru {
         evicted
     }
 
+    /// Takes the least recently used entries out until at least `bytes`
+    /// are freed (or nothing is left); returns them.
+    fn evict_at_least(&mut self, bytes: u64) -> Vec<Key> {
+        let mut freed = 0;
+        let mut evicted = Vec::new();
+        while freed < bytes {
+            let Some((&oldest, victim)) = self.order.iter().next() else {
+                break;
+            };
+            let victim = victim.clone();
+            self.order.remove(&oldest);
+            if let Some((size, _)) = self.entries.remove(&victim) {
+                self.total -= size;
+                freed += size;
+            }
+            evicted.push(victim);
+        }
+        evicted
+    }
+
     fn remove(&mut self, key: &Key) {
         if let Some((size, tick)) = self.entries.remove(key) {
             self.order.remove(&tick);
@@ -315,6 +335,23 @@ impl BlobStore for DiskStore {
         })
     }
 
+    /// Evicts least recently used files until `bytes` are freed (what
+    /// a reader holds open is freed when it closes).
+    fn make_room(&self, bytes: u64) -> CacheFuture<'_, u64> {
+        Box::pin(async move {
+            let evicted = crate::memo::lock(&self.lru).evict_at_least(bytes);
+            let mut freed = 0;
+            for victim in evicted {
+                let path = self.path(&victim);
+                let size = tokio::fs::metadata(&path).await.map_or(0, |m| m.len());
+                if tokio::fs::remove_file(&path).await.is_ok() {
+                    freed += size;
+                }
+            }
+            Ok(freed)
+        })
+    }
+
     fn max_blob_size(&self) -> u64 {
         self.max_bytes
     }
@@ -367,6 +404,20 @@ mod tests {
         // Bigger than the whole cache: everything else goes, it stays.
         assert_eq!(lru.insert(k("d"), 20, 10).len(), 2);
         assert_eq!(lru.total, 20);
+    }
+
+    #[test]
+    fn making_room_evicts_the_least_recently_used_until_enough_is_freed() {
+        let mut lru = Lru::default();
+        let k = |s: &str| (Kind::Blob, Digest::sha256_of(s.as_bytes()));
+        for name in ["a", "b", "c"] {
+            assert!(lru.insert(k(name), 4, 100).is_empty());
+        }
+        assert!(lru.touch(&k("a")));
+        assert_eq!(lru.evict_at_least(5), vec![k("b"), k("c")]);
+        assert_eq!(lru.total, 4);
+        assert_eq!(lru.evict_at_least(100), vec![k("a")]);
+        assert!(lru.evict_at_least(1).is_empty());
     }
 
     #[tokio::test]

@@ -13,22 +13,40 @@
 //! cut short of `Content-Length`). Small blobs are not streamed at all
 //! before verification (see the blob handler), so they fail with a clean
 //! 502.
+//!
+//! The cache is only a cache (issue 21): when the store side fails (the
+//! staging file cannot be written, even after the store made room, or
+//! the store does not take the verified file), readers are not cut. Each
+//! one carries on with a [`Passthrough`]: its own transfer from the
+//! upstream, hashed from the first byte, whose bytes the reader already
+//! sent are compared with what it sent, and whose final byte is again
+//! held back until the whole blob verified. Nothing is cached then.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 use tokio::sync::watch;
 
 use super::disk::unique;
 use super::{BlobStore, CacheError};
-use crate::names::Digest;
+use crate::names::{Digest, DigestVerifier};
 use crate::upstream::UpstreamError;
+
+/// Starts one upstream transfer of a blob: resolves to the upstream's 200
+/// response, or why not. Called once by a fill, and again by each reader
+/// that carries on without the cache ([`Passthrough`]).
+pub type Fetcher = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<reqwest::Response, UpstreamError>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Bytes gathered before each write to the staging file (and each wake-up
 /// of readers): large enough that a 1 GiB layer costs ~4000 writes, small
@@ -107,6 +125,26 @@ pub enum FillError {
     /// The fill's task ended without reporting (it panicked).
     #[error("blob fetch task ended without a result")]
     Lost,
+    /// A reader carrying on without the cache got other bytes from the
+    /// upstream than the ones it had already sent.
+    #[error(
+        "upstream sent blob {digest} differently the second time (first difference before byte {offset}): refused"
+    )]
+    Inconsistent {
+        /// The blob.
+        digest: Digest,
+        /// The end of the chunk that differed.
+        offset: u64,
+    },
+}
+
+impl FillError {
+    /// Whether the failure is the cache's own (writing the staging file,
+    /// or the store taking the verified file) rather than the upstream's:
+    /// then the blob can still be served, uncached.
+    pub fn is_store_side(&self) -> bool {
+        matches!(self, Self::Staging { .. } | Self::Store(_))
+    }
 }
 
 /// Where a fill is.
@@ -126,11 +164,20 @@ pub enum FillState {
 }
 
 /// One blob being fetched.
-#[derive(Debug)]
 pub struct Fill {
     digest: Digest,
     staged: PathBuf,
     state: watch::Receiver<FillState>,
+    fetch: Fetcher,
+}
+
+impl std::fmt::Debug for Fill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fill")
+            .field("digest", &self.digest)
+            .field("staged", &self.staged)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The fills in progress, by digest.
@@ -140,17 +187,14 @@ pub struct Fills {
 }
 
 impl Fills {
-    /// Joins the fill for `digest`, or starts one with `fetch` (which must
-    /// resolve to the upstream's 200 response for the blob, or why not). Returns the fill and whether this call started it.
-    pub fn join_or_start<F>(
+    /// Joins the fill for `digest`, or starts one with `fetch` (see
+    /// [`Fetcher`]). Returns the fill and whether this call started it.
+    pub fn join_or_start(
         &self,
         digest: &Digest,
         store: Arc<dyn BlobStore>,
-        fetch: F,
-    ) -> (Arc<Fill>, bool)
-    where
-        F: Future<Output = Result<reqwest::Response, UpstreamError>> + Send + 'static,
-    {
+        fetch: Fetcher,
+    ) -> (Arc<Fill>, bool) {
         let mut inflight = crate::memo::lock(&self.inflight);
         if let Some(fill) = inflight.get(digest) {
             return (fill.clone(), false);
@@ -162,12 +206,13 @@ impl Fills {
                 .staging_dir()
                 .join(format!("b-{}-{}", digest.hex(), unique())),
             state: rx,
+            fetch,
         });
         inflight.insert(digest.clone(), fill.clone());
         let task_fill = fill.clone();
         let registry = self.inflight.clone();
         tokio::spawn(async move {
-            let result = run(&task_fill, &store, fetch, &tx).await;
+            let result = run(&task_fill, &store, &tx).await;
             if result.is_err() {
                 let _ = tokio::fs::remove_file(&task_fill.staged).await;
             }
@@ -191,16 +236,12 @@ impl Fills {
     }
 }
 
-async fn run<F>(
+async fn run(
     fill: &Fill,
     store: &Arc<dyn BlobStore>,
-    fetch: F,
     tx: &watch::Sender<FillState>,
-) -> Result<u64, FillError>
-where
-    F: Future<Output = Result<reqwest::Response, UpstreamError>>,
-{
-    let mut response = fetch.await?;
+) -> Result<u64, FillError> {
+    let mut response = (fill.fetch)().await?;
     let max = store.max_blob_size();
     let total = response.content_length();
     if let Some(total) = total.filter(|t| *t > max) {
@@ -240,10 +281,10 @@ where
             buffer.extend_from_slice(&chunk);
         }
         if buffer.len() >= STAGING_WRITE_BYTES || (end && !buffer.is_empty()) {
-            file.write_all(&buffer).await.map_err(staging_error)?;
-            // tokio writes in the background; flush so readers only ever
-            // see `written` bytes that are really in the file.
-            file.flush().await.map_err(staging_error)?;
+            let remaining = total.map_or(buffer.len() as u64, |t| t - written);
+            stage(&mut file, written, &buffer, store, remaining)
+                .await
+                .map_err(staging_error)?;
             written += buffer.len() as u64;
             buffer.clear();
             tx.send_modify(|s| {
@@ -276,6 +317,48 @@ where
         .await
         .map_err(|e| FillError::Store(Arc::new(e)))?;
     Ok(written)
+}
+
+/// Appends `buffer` to the staging file at `offset`. A full disk or
+/// quota gets one more try after the store made room for `remaining`
+/// bytes (evicting least recently used content); any other failure, or a
+/// second one, is the caller's.
+async fn stage(
+    file: &mut tokio::fs::File,
+    offset: u64,
+    buffer: &[u8],
+    store: &Arc<dyn BlobStore>,
+    remaining: u64,
+) -> io::Result<()> {
+    match write_flushed(file, buffer).await {
+        Err(e) if is_out_of_space(&e) => {
+            let freed = store.make_room(remaining).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "making room in the cache failed");
+                0
+            });
+            tracing::warn!(needed = remaining, freed, error = %e, "cache disk full while staging a blob; evicted least recently used content to retry once");
+            // Undo a partial write before trying again.
+            file.set_len(offset).await?;
+            file.seek(io::SeekFrom::Start(offset)).await?;
+            write_flushed(file, buffer).await
+        }
+        other => other,
+    }
+}
+
+async fn write_flushed(file: &mut tokio::fs::File, buffer: &[u8]) -> io::Result<()> {
+    file.write_all(buffer).await?;
+    // tokio writes in the background; flush so readers only ever see
+    // `written` bytes that are really in the file.
+    file.flush().await
+}
+
+/// Whether `e` says the filesystem or the quota is full.
+pub fn is_out_of_space(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
 
 impl Fill {
@@ -324,10 +407,19 @@ impl Fill {
             file,
             offset: 0,
             total,
+            digest: self.digest.clone(),
+            fetch: self.fetch.clone(),
+            passthrough: None,
         };
         Some(futures_util::stream::unfold(follower, |mut f| async move {
             f.next_chunk().await.map(|item| (item, f))
         }))
+    }
+
+    /// The fetcher this fill was started with, for serving the blob
+    /// without the cache.
+    pub fn fetcher(&self) -> Fetcher {
+        self.fetch.clone()
     }
 }
 
@@ -336,19 +428,30 @@ struct Follower {
     file: tokio::fs::File,
     offset: u64,
     total: u64,
+    digest: Digest,
+    fetch: Fetcher,
+    passthrough: Option<Passthrough>,
 }
 
 impl Follower {
     async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        if let Some(passthrough) = &mut self.passthrough {
+            return passthrough.next_chunk().await;
+        }
         loop {
-            let (readable, verified) = match &*self.state.borrow_and_update() {
+            let state = self.state.borrow_and_update().clone();
+            let (readable, verified) = match state {
                 FillState::Starting => (0, false),
                 // Hold back the last byte until the digest is checked.
                 FillState::Receiving { written, .. } => {
-                    ((*written).min(self.total.saturating_sub(1)), false)
+                    (written.min(self.total.saturating_sub(1)), false)
                 }
-                FillState::Done(Ok(size)) => (*size, true),
-                FillState::Done(Err(e)) => return Some(Err(io::Error::other(e.clone()))),
+                FillState::Done(Ok(size)) => (size, true),
+                // Not a problem of the bytes: they can still be served.
+                FillState::Done(Err(e)) if e.is_store_side() => {
+                    return self.carry_on_uncached(e).await;
+                }
+                FillState::Done(Err(e)) => return Some(Err(io::Error::other(e))),
             };
             if self.offset < readable {
                 let n = (readable - self.offset).min(READ_CHUNK_BYTES) as usize;
@@ -368,6 +471,180 @@ impl Follower {
                 )));
             }
         }
+    }
+
+    /// The fill failed on the cache's side after this reader sent
+    /// `offset` bytes: carry on with a transfer of its own.
+    async fn carry_on_uncached(&mut self, cause: FillError) -> Option<io::Result<Bytes>> {
+        tracing::warn!(digest = %self.digest, sent = self.offset, error = %cause, "cache failed mid-blob; serving the rest from the upstream, uncached");
+        let response = match (self.fetch)().await {
+            Ok(r) => r,
+            Err(e) => return Some(Err(io::Error::other(FillError::Upstream(e)))),
+        };
+        // A second handle on the same open file (the fill may have
+        // unlinked it), positioned at its start.
+        let file = match self.file.try_clone().await {
+            Ok(mut file) => match file.seek(io::SeekFrom::Start(0)).await {
+                Ok(_) => file,
+                Err(e) => return Some(Err(e)),
+            },
+            Err(e) => return Some(Err(e)),
+        };
+        let sent = Prefix {
+            file,
+            len: self.offset,
+        };
+        let passthrough =
+            self.passthrough
+                .insert(Passthrough::new(response, self.digest.clone(), Some(sent)));
+        passthrough.next_chunk().await
+    }
+}
+
+/// Bytes a reader already sent, to compare with a second transfer.
+struct Prefix {
+    /// Positioned at the start.
+    file: tokio::fs::File,
+    len: u64,
+}
+
+/// One client's transfer of a blob straight from the upstream, without
+/// the cache: hashed from the first byte, the final byte held back until
+/// the whole blob verified, and the bytes the client already received
+/// (a [`Prefix`]) compared rather than sent again.
+pub struct Passthrough {
+    response: reqwest::Response,
+    digest: Digest,
+    verifier: Option<DigestVerifier>,
+    total: Option<u64>,
+    received: u64,
+    sent: Option<Prefix>,
+    held: Option<u8>,
+}
+
+impl Passthrough {
+    /// A transfer of `response` (the upstream's 200 for `digest`),
+    /// skipping what `sent` holds.
+    fn new(response: reqwest::Response, digest: Digest, sent: Option<Prefix>) -> Self {
+        Self {
+            total: response.content_length(),
+            verifier: Some(digest.verifier()),
+            response,
+            digest,
+            received: 0,
+            sent,
+            held: None,
+        }
+    }
+
+    /// A whole blob from `response`, for a request the cache cannot serve.
+    pub fn start(
+        response: reqwest::Response,
+        digest: Digest,
+    ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        Self::new(response, digest, None).into_stream()
+    }
+
+    fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        futures_util::stream::unfold(self, |mut p| async move {
+            p.next_chunk().await.map(|item| (item, p))
+        })
+    }
+
+    /// The announced length, if any.
+    pub fn announced(&self) -> Option<u64> {
+        self.total
+    }
+
+    async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        let failed = |e: FillError| Some(Err(io::Error::other(e)));
+        loop {
+            let verifier = self.verifier.as_mut()?;
+            let chunk = match self.response.chunk().await {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    return failed(FillError::Read {
+                        digest: self.digest.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            let Some(chunk) = chunk else {
+                return self.finish();
+            };
+            let start = self.received;
+            self.received += chunk.len() as u64;
+            if self.total.is_some_and(|t| self.received > t) {
+                return failed(FillError::Overlong {
+                    digest: self.digest.clone(),
+                    limit: self.total.unwrap_or_default(),
+                });
+            }
+            verifier.update(&chunk);
+            let fresh = match self.compare_sent(start, &chunk).await {
+                Ok(fresh) => fresh,
+                Err(e) => return Some(Err(e)),
+            };
+            if fresh.is_empty() {
+                continue;
+            }
+            // Hold back the last byte received until the next chunk, or
+            // the end once verified.
+            let mut out = BytesMut::with_capacity(fresh.len());
+            out.extend(self.held.take());
+            out.extend_from_slice(&fresh[..fresh.len() - 1]);
+            self.held = Some(fresh[fresh.len() - 1]);
+            if !out.is_empty() {
+                return Some(Ok(out.freeze()));
+            }
+        }
+    }
+
+    /// The part of `chunk` (at `start`) beyond what was sent already,
+    /// after checking the part within it equals what was sent.
+    async fn compare_sent(&mut self, start: u64, chunk: &Bytes) -> io::Result<Bytes> {
+        let Some(sent) = &mut self.sent else {
+            return Ok(chunk.clone());
+        };
+        let overlap = sent.len.saturating_sub(start).min(chunk.len() as u64) as usize;
+        if overlap > 0 {
+            let mut before = vec![0u8; overlap];
+            sent.file.read_exact(&mut before).await?;
+            if before[..] != chunk[..overlap] {
+                return Err(io::Error::other(FillError::Inconsistent {
+                    digest: self.digest.clone(),
+                    offset: start + overlap as u64,
+                }));
+            }
+        }
+        if start + chunk.len() as u64 >= sent.len {
+            self.sent = None;
+        }
+        Ok(chunk.slice(overlap..))
+    }
+
+    fn finish(&mut self) -> Option<io::Result<Bytes>> {
+        let verifier = self.verifier.take()?;
+        if let Some(total) = self.total.filter(|t| *t != self.received) {
+            return Some(Err(io::Error::other(FillError::Short {
+                digest: self.digest.clone(),
+                written: self.received,
+                size: total,
+            })));
+        }
+        if self.sent.as_ref().is_some_and(|s| s.len > self.received) {
+            return Some(Err(io::Error::other(FillError::Inconsistent {
+                digest: self.digest.clone(),
+                offset: self.received,
+            })));
+        }
+        if let Err(found) = verifier.finish() {
+            return Some(Err(io::Error::other(FillError::DigestMismatch {
+                digest: self.digest.clone(),
+                found,
+            })));
+        }
+        self.held.take().map(|b| Ok(Bytes::from(vec![b])))
     }
 }
 
@@ -404,13 +681,18 @@ mod tests {
         format!("http://{addr}/blob")
     }
 
-    async fn fetch(url: String) -> Result<reqwest::Response, UpstreamError> {
-        reqwest::get(url)
-            .await
-            .map_err(|e| UpstreamError::Unreachable {
-                upstream: "test".into(),
-                reason: e.to_string(),
+    fn fetch(url: String) -> Fetcher {
+        Arc::new(move || {
+            let url = url.clone();
+            Box::pin(async move {
+                reqwest::get(url)
+                    .await
+                    .map_err(|e| UpstreamError::Unreachable {
+                        upstream: "test".into(),
+                        reason: e.to_string(),
+                    })
             })
+        })
     }
 
     /// A blob as a `GET` finds it (`None` when absent).

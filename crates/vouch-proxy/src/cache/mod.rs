@@ -256,6 +256,19 @@ pub trait BlobStore: Send + Sync {
         staged: &'a Path,
         size: u64,
     ) -> CacheFuture<'a, ()>;
+    /// Frees at least `bytes` of the local disk staging shares with the
+    /// store, by evicting least recently used content, when the disk is
+    /// full; returns the bytes freed. Stores that keep nothing on the
+    /// staging disk free nothing.
+    fn make_room(&self, bytes: u64) -> CacheFuture<'_, u64> {
+        let _ = bytes;
+        Box::pin(async { Ok(0) })
+    }
+    /// Forgets what the store believes about a blob (its size, that it is
+    /// there) after reading it failed, so the next request asks afresh.
+    fn forget_blob(&self, digest: &Digest) {
+        let _ = digest;
+    }
     /// The largest blob the store can hold.
     fn max_blob_size(&self) -> u64;
     /// The setting that raises [`BlobStore::max_blob_size`], for messages.

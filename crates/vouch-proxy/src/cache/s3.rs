@@ -889,6 +889,12 @@ impl BlobStore for S3Store {
         &self.config.staging_dir
     }
 
+    /// Drops the remembered size, so the next request asks the bucket
+    /// (an object deleted or replaced behind the proxy's back).
+    fn forget_blob(&self, digest: &Digest) {
+        self.known_blobs.remove(digest);
+    }
+
     fn import_blob<'a>(
         &'a self,
         digest: &'a Digest,

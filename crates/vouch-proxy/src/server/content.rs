@@ -14,6 +14,7 @@ use tokio::io::AsyncSeekExt as _;
 use super::body::{ByteRange, Counted, file_body};
 use super::edge::RequestError;
 use super::{Ctx, Proxy};
+use crate::cache::fill::{FillError, Passthrough};
 use crate::cache::{BlobAccess, BlobBody, BlobHandle};
 use crate::entitlement::{Entitlements, TagDecision, links};
 use crate::metrics::{CacheLookup, ContentKind};
@@ -209,9 +210,18 @@ impl Proxy {
         if let Some(handle) = self.cached_blob(digest, access).await {
             self.metrics.cache(ContentKind::Blob, CacheLookup::Hit);
             self.confirm_held(ctx, ContentKind::Blob, digest).await?;
-            return self.file_response(handle, method, digest, range).await;
+            match self.file_response(handle, method, digest, range).await {
+                // The cache is a cache: content it cannot read (an object
+                // gone from the bucket) is fetched again.
+                Err(RequestError::Content(ContentError::CacheRead { reason, .. })) => {
+                    tracing::warn!(%digest, reason, "reading a cached blob failed; fetching it from the upstream again");
+                    self.stores.content.forget_blob(digest);
+                }
+                other => return other,
+            }
+        } else {
+            self.metrics.cache(ContentKind::Blob, CacheLookup::Miss);
         }
-        self.metrics.cache(ContentKind::Blob, CacheLookup::Miss);
         if method == Method::HEAD {
             let length = ctx
                 .upstream
@@ -222,7 +232,12 @@ impl Proxy {
             blob_headers(out.headers_mut(), digest, length);
             return Ok(out);
         }
-        let (fill, total) = self.fill_blob(ctx, digest).await?;
+        let (fill, total) = match self.fill_blob(ctx, digest).await {
+            Err(ContentError::Fill(e)) if e.is_store_side() => {
+                return self.uncached_blob(ctx, digest, &e).await;
+            }
+            other => other?,
+        };
         if let (None, Some(total)) = (range, total.filter(|t| *t > VERIFY_BEFORE_SEND_BYTES))
             && let Some(stream) = fill.follow(total).await
         {
@@ -231,12 +246,50 @@ impl Proxy {
             blob_headers(response.headers_mut(), digest, total);
             return Ok(response);
         }
-        fill.finished().await.map_err(ContentError::from)?;
-        let handle = self
-            .cached_blob(digest, access)
-            .await
-            .ok_or_else(|| ContentError::Evicted(digest.clone()))?;
-        self.file_response(handle, method, digest, range).await
+        match fill.finished().await {
+            Err(e) if e.is_store_side() => return self.uncached_blob(ctx, digest, &e).await,
+            other => other.map_err(ContentError::from)?,
+        };
+        match self.cached_blob(digest, access).await {
+            Some(handle) => self.file_response(handle, method, digest, range).await,
+            None => {
+                let cause = "it left the cache before it could be read";
+                self.uncached_blob(ctx, digest, &cause).await
+            }
+        }
+    }
+
+    /// Serves a blob the cache cannot (its disk full or failing, its
+    /// bucket unreachable): a transfer of its own from the upstream,
+    /// verified as a fill is, never stored. A small blob is verified
+    /// before any byte is sent; a large one streams with its final byte
+    /// held back. A `Range` is ignored (RFC 9110 §14.2 allows it): the
+    /// whole blob is the only thing that can be verified.
+    async fn uncached_blob(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        digest: &Digest,
+        cause: &(dyn std::fmt::Display + Sync),
+    ) -> Result<Response, RequestError> {
+        tracing::warn!(%digest, cause = %cause, "the cache cannot serve this blob; serving it from the upstream, uncached");
+        let response = (self.blob_fetcher(ctx, digest))().await?;
+        let total = response.content_length();
+        let stream = Passthrough::start(response, digest.clone());
+        let mut out = match total {
+            Some(total) if total <= VERIFY_BEFORE_SEND_BYTES => {
+                let bytes = collect_verified(stream, digest).await?;
+                Response::new(Body::from(bytes))
+            }
+            _ => Response::new(Body::from_stream(Counted::new(
+                stream,
+                self.metrics.clone(),
+            ))),
+        };
+        blob_headers(out.headers_mut(), digest, total.unwrap_or_default());
+        if total.is_none() {
+            out.headers_mut().remove(header::CONTENT_LENGTH);
+        }
+        Ok(out)
     }
 
     /// Serves a cached blob: the whole of it, or one range (206; 416 when
@@ -504,6 +557,34 @@ fn merge_referrers_pages(pages: &[Page]) -> Result<Bytes, (usize, serde_json::Er
         "manifests": manifests,
     });
     Ok(Bytes::from(index.to_string()))
+}
+
+/// The whole of a small verified blob, or the [`FillError`] that ended
+/// its stream.
+async fn collect_verified(
+    stream: impl futures_util::Stream<Item = std::io::Result<Bytes>>,
+    digest: &Digest,
+) -> Result<Bytes, ContentError> {
+    use futures_util::StreamExt as _;
+    let mut out = bytes::BytesMut::new();
+    futures_util::pin_mut!(stream);
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => out.extend_from_slice(&chunk),
+            Err(e) => {
+                let reason = e.to_string();
+                let e = match e.into_inner().map(|inner| inner.downcast::<FillError>()) {
+                    Some(Ok(fill)) => *fill,
+                    _ => FillError::Read {
+                        digest: digest.clone(),
+                        reason,
+                    },
+                };
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(out.freeze())
 }
 
 fn blob_headers(h: &mut HeaderMap, digest: &Digest, length: u64) {

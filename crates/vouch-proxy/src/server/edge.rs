@@ -188,7 +188,6 @@ impl From<ContentError> for ApiError {
         match e {
             ContentError::Upstream(e) => e.into(),
             ContentError::Fill(e) => e.into(),
-            ContentError::Evicted(_) => ApiError::unavailable(e.to_string()),
             ContentError::Store(_) | ContentError::CacheRead { .. } => {
                 ApiError::internal(e.to_string())
             }

@@ -10,7 +10,7 @@ use axum::http::HeaderValue;
 use jiff::Timestamp;
 
 use super::{Ctx, Proxy};
-use crate::cache::fill::{Fill, FillError};
+use crate::cache::fill::{Fetcher, Fill, FillError};
 use crate::cache::{BlobAccess, BlobHandle, StoredManifest};
 use crate::entitlement::graph::{self, ManifestGraph, Reach};
 use crate::entitlement::{Entitlements, Links, links};
@@ -32,9 +32,6 @@ pub(crate) enum ContentError {
     /// The state store failed (shared: flights hand one error to many).
     #[error("state store: {0}")]
     Store(Arc<StoreError>),
-    /// A blob fetched for this request was evicted before it was read.
-    #[error("blob {0} left the cache before it could be served; retry")]
-    Evicted(Digest),
     /// Reading a cached blob failed.
     #[error("cache read of {digest}: {reason}")]
     CacheRead {
@@ -229,28 +226,44 @@ impl Proxy {
         ctx: &Ctx,
         digest: &Digest,
     ) -> Result<(Arc<Fill>, Option<u64>), ContentError> {
-        let (this, upstream, repository, blob) = (
-            self.clone(),
-            ctx.upstream.clone(),
-            ctx.repository.clone(),
-            digest.clone(),
+        let (fill, ours) = self.fills.join_or_start(
+            digest,
+            self.stores.content.clone(),
+            self.blob_fetcher(ctx, digest),
         );
-        let fetch = async move {
-            let response = upstream.blob(&repository, &blob, &this.metrics).await?;
-            // Recorded before the fill reports its start, so the requests
-            // of this repository that joined it see it.
-            this.held.record(&repository, &blob);
-            Ok(response)
-        };
-        let (fill, ours) = self
-            .fills
-            .join_or_start(digest, self.stores.content.clone(), fetch);
         let started = fill.started().await;
         if !ours {
             self.confirm_held(ctx, ContentKind::Blob, digest).await?;
         }
         let total = started?;
         Ok((fill, total))
+    }
+
+    /// Starts transfers of `digest` from this repository's upstream (see
+    /// [`Fetcher`]); each records that the repository holds the blob once
+    /// the upstream answered.
+    pub(super) fn blob_fetcher(self: &Arc<Self>, ctx: &Ctx, digest: &Digest) -> Fetcher {
+        let (this, upstream, repository, blob) = (
+            self.clone(),
+            ctx.upstream.clone(),
+            ctx.repository.clone(),
+            digest.clone(),
+        );
+        Arc::new(move || {
+            let (this, upstream, repository, blob) = (
+                this.clone(),
+                upstream.clone(),
+                repository.clone(),
+                blob.clone(),
+            );
+            Box::pin(async move {
+                let response = upstream.blob(&repository, &blob, &this.metrics).await?;
+                // Recorded before the fill reports its start, so the
+                // requests of this repository that joined it see it.
+                this.held.record(&repository, &blob);
+                Ok(response)
+            })
+        })
     }
 
     /// Cached bytes are given out for a repository only once it is known

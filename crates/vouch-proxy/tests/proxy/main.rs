@@ -9,6 +9,7 @@ mod common;
 mod auth_matrix;
 mod blob_store;
 mod broken_pipe;
+mod cache_faults;
 mod cli;
 mod edge;
 mod faults;

@@ -1,0 +1,246 @@
+//! The cache is a cache (issue 21, item 1): with the content store's disk
+//! full, every pull still completes with the right bytes, served from the
+//! upstream and verified; least recently used content is evicted to make
+//! room; and caching resumes once there is room, without a restart.
+//!
+//! The cache lives on a small tmpfs mounted for the test (tests run as
+//! root here and in CI); a test that cannot mount one says so and skips.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use common::images::{Image, image, index};
+use common::setup::REPO;
+use common::stub::Stub;
+use common::{EMAIL, Options, TestProxy, basic, client, setup_licenses};
+use vouch_proxy::cache::BlobStore;
+use vouch_proxy::cache::disk::DiskStore;
+use vouch_proxy::store::ReferrersMode;
+
+/// Layer size: the 4 MiB blobs of the issue's measurement (17 of 24
+/// pulls cut with the disk full).
+const LAYER_BYTES: usize = 4 << 20;
+
+/// A tmpfs of `megabytes` mounted under a temporary directory, unmounted
+/// on drop.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// `None` (after a SKIP line) when mounting is not possible here.
+    fn mount(megabytes: u32) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match out {
+            Ok(out) if out.status.success() => Some(Self { dir }),
+            other => {
+                eprintln!(
+                    "SKIP: cannot mount a tmpfs for the disk-full tests (needs root): {other:?}"
+                );
+                None
+            }
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// Fills the filesystem at `dir` until at most `leave` bytes are free.
+fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
+    let filler = dir.join("filler");
+    let free = free_bytes(dir);
+    let size = free.saturating_sub(leave);
+    std::fs::write(&filler, vec![0u8; size as usize]).unwrap();
+    filler
+}
+
+fn free_bytes(dir: &Path) -> u64 {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+struct Fixture {
+    stub: Stub,
+    proxy: TestProxy,
+    license: String,
+    images: Vec<Image>,
+    _dir: tempfile::TempDir,
+}
+
+/// A proxy whose disk cache lives at `cache` (unbounded by
+/// `cache.max_bytes`: only the disk limits it), with tag 1.0 an index of
+/// `count` images of one 4 MiB layer each.
+async fn fixture(cache: &Path, count: usize) -> Fixture {
+    let stub = Stub::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let content: Arc<dyn BlobStore> = Arc::new(DiskStore::open(cache, 1 << 40).unwrap());
+    let options = Options {
+        content: Some(content),
+        ..Options::default()
+    };
+    let proxy = TestProxy::start(dir.path(), &stub.url(), &options).await;
+    let license = setup_licenses(&proxy, ReferrersMode::NotFound).await.stable;
+    let images: Vec<Image> = (0..count)
+        .map(|i| image(&format!("disk-full-{i}"), "amd64", LAYER_BYTES))
+        .collect();
+    let arches: Vec<String> = (0..count).map(|i| format!("arch{i}")).collect();
+    let pairs: Vec<(&Image, &str)> = images
+        .iter()
+        .zip(&arches)
+        .map(|(i, a)| (i, a.as_str()))
+        .collect();
+    let idx = index(&pairs);
+    for (i, img) in images.iter().enumerate() {
+        stub.image(REPO, &format!("img{i}"), img);
+    }
+    stub.manifest(REPO, "1.0", &idx);
+    stub.manifest(REPO, &idx.digest, &idx);
+    Fixture {
+        stub,
+        proxy,
+        license,
+        images,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    /// Pulls blob `digest`: the bytes, or what went wrong.
+    async fn pull(&self, digest: &str) -> Result<Vec<u8>, String> {
+        let r = client()
+            .get(self.proxy.repo_url(REPO, &format!("blobs/{digest}")))
+            .header("authorization", basic(EMAIL, &self.license))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status();
+        let body = r
+            .bytes()
+            .await
+            .map_err(|e| format!("{status}: body cut: {e}"))?;
+        if status != 200 {
+            return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+        }
+        Ok(body.to_vec())
+    }
+
+    /// Pulls every image's layer `rounds` times, each round concurrently;
+    /// returns how many pulls got exactly the right bytes, and the failures.
+    async fn pull_all(&self, rounds: usize) -> (usize, Vec<String>) {
+        let mut right = 0;
+        let mut failures = Vec::new();
+        for _ in 0..rounds {
+            let pulls = self.images.iter().map(|img| async move {
+                let layer = &img.layers[0];
+                (self.pull(&layer.digest).await, layer)
+            });
+            for (got, layer) in futures_util::future::join_all(pulls).await {
+                match got {
+                    Ok(bytes) if bytes == layer.bytes => right += 1,
+                    Ok(bytes) => failures.push(format!(
+                        "{}: wrong bytes ({} of {})",
+                        layer.digest,
+                        bytes.len(),
+                        layer.bytes.len()
+                    )),
+                    Err(e) => failures.push(format!("{}: {e}", layer.digest)),
+                }
+            }
+        }
+        (right, failures)
+    }
+}
+
+fn cached_blobs(cache: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(cache.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect()
+}
+
+#[tokio::test]
+async fn with_the_cache_disk_full_every_pull_completes_with_the_right_bytes() {
+    let Some(tmpfs) = Tmpfs::mount(40) else {
+        return;
+    };
+    let f = fixture(tmpfs.path(), 8).await;
+    // Less room than one layer, and nothing cached that eviction could
+    // free: every fill runs out of disk part way.
+    let filler = fill_disk(tmpfs.path(), 1 << 20);
+    let (right, failures) = f.pull_all(3).await;
+    assert_eq!((right, &failures), (24, &Vec::<String>::new()));
+    assert!(cached_blobs(tmpfs.path()).is_empty(), "nothing fit");
+    // Room again: the next pull is cached, without a restart.
+    std::fs::remove_file(filler).unwrap();
+    let layer = &f.images[0].layers[0];
+    assert_eq!(f.pull(&layer.digest).await.unwrap(), layer.bytes);
+    let cached = cached_blobs(tmpfs.path());
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert!(cached[0].ends_with(layer.digest.trim_start_matches("sha256:")));
+    f.proxy.stop().await;
+    drop(f.stub);
+}
+
+#[tokio::test]
+async fn a_full_cache_disk_evicts_least_recently_used_blobs_to_make_room() {
+    // Room for about two 4 MiB layers (and the config blobs).
+    let Some(tmpfs) = Tmpfs::mount(10) else {
+        return;
+    };
+    let f = fixture(tmpfs.path(), 4).await;
+    let (right, failures) = {
+        let mut right = 0;
+        let mut failures = Vec::new();
+        // One at a time, so the order of use is known.
+        for img in &f.images {
+            let layer = &img.layers[0];
+            match f.pull(&layer.digest).await {
+                Ok(bytes) if bytes == layer.bytes => right += 1,
+                other => failures.push(format!("{}: {:?}", layer.digest, other.map(|b| b.len()))),
+            }
+        }
+        (right, failures)
+    };
+    assert_eq!((right, &failures), (4, &Vec::<String>::new()));
+    // The last layer pulled was cached: room was made for it by evicting
+    // the first ones, not by refusing to cache.
+    let hex = |img: &Image| {
+        img.layers[0]
+            .digest
+            .trim_start_matches("sha256:")
+            .to_string()
+    };
+    let cached: Vec<String> = cached_blobs(tmpfs.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(cached.contains(&hex(&f.images[3])), "{cached:?}");
+    assert!(!cached.contains(&hex(&f.images[0])), "{cached:?}");
+    f.proxy.stop().await;
+}
