@@ -8,6 +8,9 @@
 #                    POSTGRES_DIR
 #   stop_postgres    stops it and deletes the directory (idempotent; call it
 #                    from an EXIT trap)
+#   pause_postgres DIR         stops the server of the cluster in DIR (a
+#                              POSTGRES_DIR), keeping its data (fault tests)
+#   resume_postgres DIR PORT   starts it again on the same data and port
 #
 # Run as root (CI), the cluster belongs to the `postgres` OS user (the
 # package creates it; initdb refuses root) and its commands run through
@@ -35,6 +38,31 @@ postgres_as_owner() {
   fi
 }
 
+# Starts the server of the cluster in $2 (initdb done) on port $3.
+postgres_server_start() {
+  local bin=$1 dir=$2 port=$3
+  postgres_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -t "$POSTGRES_START_TIMEOUT" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" \
+    start > /dev/null || {
+    echo "PostgreSQL did not start; its log:" >&2
+    cat "$dir/server.log" >&2
+    return 1
+  }
+}
+
+pause_postgres() {
+  local bin
+  bin=$(postgres_bin) || return 1
+  postgres_as_owner "$bin/pg_ctl" -D "$1/data" -m fast -w stop > /dev/null
+}
+
+resume_postgres() {
+  local bin
+  bin=$(postgres_bin) || return 1
+  postgres_server_start "$bin" "$1" "$2"
+}
+
 start_postgres() {
   local bin port password
   bin=$(postgres_bin) || return 1
@@ -56,14 +84,7 @@ start_postgres() {
     cat "$POSTGRES_DIR/initdb.log" >&2
     return 1
   }
-  postgres_as_owner "$bin/pg_ctl" -D "$POSTGRES_DIR/data" -l "$POSTGRES_DIR/server.log" -w \
-    -t "$POSTGRES_START_TIMEOUT" \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $POSTGRES_DIR -c fsync=off -c max_connections=200" \
-    start > /dev/null || {
-    echo "PostgreSQL did not start; its log:" >&2
-    cat "$POSTGRES_DIR/server.log" >&2
-    return 1
-  }
+  postgres_server_start "$bin" "$POSTGRES_DIR" "$port" || return 1
   PGPASSWORD=$password postgres_as_owner "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
     -v ON_ERROR_STOP=1 -c "CREATE ROLE vouch_test LOGIN CREATEDB PASSWORD '$password'" > /dev/null || return 1
   export VOUCH_TEST_DATABASE_URL="postgres://vouch_test:$password@127.0.0.1:$port/postgres"

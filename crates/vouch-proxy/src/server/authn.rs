@@ -61,6 +61,9 @@ pub(crate) enum AuthFailure {
 }
 
 impl AuthFailure {
+    /// The metrics label of [`AuthFailure::Store`].
+    pub(crate) const STORE_REASON: &'static str = "store";
+
     /// The metrics label (`vouch_proxy_auth_failures_total{reason}`).
     pub(crate) fn reason(&self) -> &'static str {
         match self {
@@ -68,7 +71,7 @@ impl AuthFailure {
             Self::Missing => "missing",
             Self::UnknownLicense => "unknown_license",
             Self::WrongUsername => "wrong_username",
-            Self::Store(_) => "store",
+            Self::Store(_) => Self::STORE_REASON,
             Self::Revoked { .. } => "revoked",
             Self::Expired { .. } => "expired",
             Self::Token(TokenError::Expired(_)) => "expired_token",
@@ -114,7 +117,7 @@ impl Proxy {
             Presented::Basic { username, password } => self
                 .license_from_basic(&username, &password)
                 .await
-                .map_err(|failure| self.refuse(parts, scope_name, &failure))?,
+                .map_err(|failure| self.refuse_or_unavailable(parts, scope_name, failure))?,
             Presented::Bearer(token) => {
                 let now = Timestamp::now().as_second();
                 let claims = auth::verify(&self.token_key, &token, now)

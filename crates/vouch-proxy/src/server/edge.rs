@@ -183,14 +183,35 @@ fn unknown_code(kind: ContentKind) -> ErrorCode {
     }
 }
 
+/// Seconds a client is asked to wait (`Retry-After`) when the state store
+/// cannot answer: a PostgreSQL restart or failover takes seconds to tens
+/// of seconds, and registry clients retry a 503 that says when.
+pub const STATE_RETRY_AFTER_SECS: u64 = 10;
+
+/// The `detail.component` of a 503 for the state store, which
+/// [`conceal_server_error`] turns into "temporarily unavailable".
+const STATE_COMPONENT: &str = "database";
+
+/// The state store could not answer (connecting, a pool timeout, SQL):
+/// 503 with `Retry-After`, never a 401 that makes the client re-prompt for
+/// credentials that are fine (issue 21, item 2). Other store failures
+/// (a value that no longer parses) are our own 500.
+fn state_error(e: &StoreError) -> ApiError {
+    match e {
+        StoreError::Backend { .. } => ApiError::unavailable(format!("state store: {e}"))
+            .with_header(header::RETRY_AFTER, &STATE_RETRY_AFTER_SECS.to_string())
+            .with_detail(serde_json::json!({ "component": STATE_COMPONENT })),
+        _ => ApiError::internal(format!("state store: {e}")),
+    }
+}
+
 impl From<ContentError> for ApiError {
     fn from(e: ContentError) -> Self {
         match e {
             ContentError::Upstream(e) => e.into(),
             ContentError::Fill(e) => e.into(),
-            ContentError::Store(_) | ContentError::CacheRead { .. } => {
-                ApiError::internal(e.to_string())
-            }
+            ContentError::Store(e) => state_error(&e),
+            ContentError::CacheRead { .. } => ApiError::internal(e.to_string()),
         }
     }
 }
@@ -310,6 +331,24 @@ impl Proxy {
         ))
     }
 
+    /// What a caller who could not be authenticated sees: a 401 with the
+    /// challenge ([`Proxy::refuse`]), except when the state store could
+    /// not answer, which says nothing about the credentials (503).
+    pub(super) fn refuse_or_unavailable(
+        &self,
+        parts: &Parts,
+        scope_name: Option<&str>,
+        failure: AuthFailure,
+    ) -> ApiError {
+        match failure {
+            AuthFailure::Store(e) => {
+                self.metrics.auth_failure(AuthFailure::STORE_REASON);
+                state_error(&e)
+            }
+            failure => self.refuse(parts, scope_name, &failure),
+        }
+    }
+
     /// A 401 with the challenge, counted under the failure's reason.
     pub(super) fn refuse(
         &self,
@@ -374,7 +413,18 @@ pub(super) async fn conceal_server_error(
         detail,
         "request failed"
     );
+    let component = serde_json::from_str::<serde_json::Value>(&detail)
+        .ok()
+        .and_then(|v| {
+            v["errors"][0]["detail"]["component"]
+                .as_str()
+                .map(str::to_owned)
+        });
     let (code, what) = match status {
+        StatusCode::SERVICE_UNAVAILABLE if component.as_deref() == Some(STATE_COMPONENT) => (
+            crate::error::ErrorCode::Unavailable,
+            "the service is temporarily unavailable; try again later",
+        ),
         StatusCode::SERVICE_UNAVAILABLE => (
             crate::error::ErrorCode::Unavailable,
             "the upstream registry cannot be reached now; try again later",

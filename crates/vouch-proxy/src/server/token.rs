@@ -10,7 +10,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
-use super::authn::check_license_status;
+use super::authn::{AuthFailure, check_license_status};
 use super::{AppView, Proxy};
 use crate::auth::{self, MAX_SCOPES, Presented};
 use crate::error::ApiError;
@@ -113,7 +113,12 @@ impl Proxy {
         let license = self
             .license_from_basic(&username, &password)
             .await
-            .map_err(|failure| self.refuse_token(failure.reason(), failure.to_string()))?;
+            .map_err(|failure| match failure {
+                AuthFailure::Store(e) => {
+                    self.refuse_or_unavailable(parts, None, AuthFailure::Store(e))
+                }
+                failure => self.refuse_token(failure.reason(), failure.to_string()),
+            })?;
         check_license_status(&license)
             .map_err(|failure| self.refuse_token(failure.reason(), failure.to_string()))?;
         self.rate_limit(license.number)?;

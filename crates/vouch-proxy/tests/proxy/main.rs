@@ -18,6 +18,7 @@ mod pull;
 mod replicas;
 mod repository_scope;
 mod s3_proxy;
+mod state_faults;
 mod store_backends;
 mod tls;
 mod upstream_policy;

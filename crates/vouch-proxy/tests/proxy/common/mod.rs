@@ -4,6 +4,7 @@
 
 pub mod images;
 pub mod logs;
+pub mod pg_cluster;
 pub mod postgres;
 pub mod s3;
 pub mod setup;
@@ -21,8 +22,9 @@ use vouch_proxy::config::{ConfigFile, Settings};
 use vouch_proxy::names::{AppSlug, ChannelName, Repository, Tag};
 use vouch_proxy::secret::ServerSecret;
 use vouch_proxy::server::{self, Proxy, Stores};
+use vouch_proxy::store::postgres::PostgresStore;
 use vouch_proxy::store::sqlite::SqliteStore;
-use vouch_proxy::store::{LicenseStore as _, ReferrersMode};
+use vouch_proxy::store::{LicenseStore, ReferrersMode};
 
 /// The address a `vouch-proxy serve` child bound, from its stderr in JSON
 /// (`VOUCH_PROXY_LOG_FORMAT=json`, level info or lower): the `listen` field
@@ -97,12 +99,17 @@ pub struct Options {
     pub rate_limit: Option<(f64, u32)>,
     /// The content store; default: a `DiskStore` under the state dir.
     pub content: Option<Arc<dyn BlobStore>>,
+    /// The state store; default: SQLite under the state dir.
+    pub postgres: Option<Arc<PostgresStore>>,
 }
 
 /// A running in-process proxy.
 pub struct TestProxy {
     pub addr: SocketAddr,
+    /// The SQLite state (unused by the proxy when `Options::postgres` is set).
     pub store: Arc<SqliteStore>,
+    /// The state store the proxy uses.
+    pub licenses: Arc<dyn LicenseStore>,
     pub dir: PathBuf,
     pub settings: Settings,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -141,11 +148,25 @@ impl TestProxy {
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let stores = Stores {
-            licenses: store.clone(),
-            pull_log: store.clone(),
-            resolutions: store.clone(),
-            content,
+        let (stores, licenses): (Stores, Arc<dyn LicenseStore>) = match &options.postgres {
+            Some(pg) => (
+                Stores {
+                    licenses: pg.clone(),
+                    pull_log: pg.clone(),
+                    resolutions: pg.clone(),
+                    content,
+                },
+                pg.clone(),
+            ),
+            None => (
+                Stores {
+                    licenses: store.clone(),
+                    pull_log: store.clone(),
+                    resolutions: store.clone(),
+                    content,
+                },
+                store.clone(),
+            ),
         };
         let (proxy, log_task) = Proxy::new(settings.clone(), stores, &secret).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -160,6 +181,7 @@ impl TestProxy {
         Self {
             addr,
             store,
+            licenses,
             dir: dir.to_path_buf(),
             settings,
             stop: Some(stop),
@@ -225,7 +247,7 @@ pub const EMAIL: &str = "customer@example.com";
 /// beta (1.1), app `other` (allowing `up.test/other`, channel stable with
 /// 1.0), and one license of each kind.
 pub async fn setup_licenses(proxy: &TestProxy, referrers: ReferrersMode) -> Licenses {
-    let store = &*proxy.store;
+    let store = &*proxy.licenses;
     let settings = &proxy.settings;
     let acme = AppSlug::new(APP).unwrap();
     admin::add_app(
