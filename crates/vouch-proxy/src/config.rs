@@ -41,6 +41,10 @@ pub const DEFAULT_TAG_TTL: Duration = Duration::from_secs(30);
 /// How long a verified license stays cached in memory. Revocation and
 /// expiry take effect within this time (docs/proxy.md).
 pub const DEFAULT_LICENSE_CACHE_TTL: Duration = Duration::from_secs(5);
+/// Default `server.license_stale_secs`: ten minutes of fail-static covers
+/// a database restart or failover (seconds to minutes) while bounding how
+/// long a license revoked during an outage keeps pulling.
+pub const DEFAULT_LICENSE_STALE: Duration = Duration::from_secs(600);
 /// Default per-license request rate. One `docker pull` of a 20-layer image
 /// is ~45 requests; 20/s sustained with a burst of 200 lets several parallel
 /// pulls through and stops a runaway script.
@@ -116,6 +120,10 @@ pub struct ServerSection {
     pub token_ttl_secs: Option<u64>,
     /// Seconds a verified license is cached in memory.
     pub license_cache_secs: Option<u64>,
+    /// Seconds a license checked successfully keeps working, for the
+    /// entitlements it had, while the state database cannot answer; 0
+    /// turns this off.
+    pub license_stale_secs: Option<u64>,
     /// Seconds to wait for in-flight requests on shutdown.
     pub shutdown_grace_secs: Option<u64>,
     /// The host (and port) clients use, for the token realm; default: the
@@ -429,6 +437,9 @@ pub struct Settings {
     pub token_ttl: Duration,
     /// License cache lifetime.
     pub license_cache_ttl: Duration,
+    /// How long a checked license, app and entitlement decision are still
+    /// used while the state database cannot answer (zero: not at all).
+    pub license_stale: Duration,
     /// Shutdown grace period.
     pub shutdown_grace: Duration,
     /// State directory.
@@ -750,6 +761,10 @@ impl ConfigFile {
                 .server
                 .license_cache_secs
                 .map_or(DEFAULT_LICENSE_CACHE_TTL, Duration::from_secs),
+            license_stale: self
+                .server
+                .license_stale_secs
+                .map_or(DEFAULT_LICENSE_STALE, Duration::from_secs),
             shutdown_grace: self
                 .server
                 .shutdown_grace_secs

@@ -98,6 +98,52 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
     }
 }
 
+/// Answers of the state store kept twice: for a short `fresh` window,
+/// within which they are used without asking again, and for a longer
+/// `stale` window, within which they are used only while the store cannot
+/// answer (fail static, issue 21, item 3). A stale window of zero keeps
+/// nothing stale.
+pub struct FailStatic<K, V> {
+    fresh: TtlMap<K, V>,
+    stale: TtlMap<K, V>,
+}
+
+impl<K, V> fmt::Debug for FailStatic<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FailStatic")
+            .field("fresh", &self.fresh)
+            .field("stale", &self.stale)
+            .finish()
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> FailStatic<K, V> {
+    /// Empty, each window holding at most about `capacity` entries.
+    pub fn new(fresh: Duration, stale: Duration, capacity: usize) -> Self {
+        Self {
+            fresh: TtlMap::new(fresh, capacity),
+            stale: TtlMap::new(stale, capacity),
+        }
+    }
+
+    /// The answer, if given within the fresh window.
+    pub fn fresh(&self, key: &K) -> Option<V> {
+        self.fresh.get(key)
+    }
+
+    /// The answer, if given within the stale window: only for when the
+    /// store cannot answer.
+    pub fn stale(&self, key: &K) -> Option<V> {
+        self.stale.get(key)
+    }
+
+    /// Records an answer the store just gave.
+    pub fn insert(&self, key: K, value: V) {
+        self.fresh.insert(key.clone(), value.clone());
+        self.stale.insert(key, value);
+    }
+}
+
 type SharedFuture<V> = Shared<Pin<Box<dyn Future<Output = V> + Send>>>;
 
 /// Runs at most one computation per key at a time; callers that arrive

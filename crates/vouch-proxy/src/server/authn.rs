@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use jiff::Timestamp;
 
-use super::Proxy;
+use super::{Proxy, fail_static};
 use crate::auth::{self, AuthHeaderError, Presented, TokenError};
 use crate::error::ApiError;
 use crate::secret::LicenseId;
@@ -151,20 +151,17 @@ impl Proxy {
         let unknown = || AuthFailure::UnknownLicense;
         let id = LicenseId::parse(password).map_err(|_| unknown())?;
         let hash = self.hasher.hash(&id);
-        let license = match self.licenses_by_hash.get(&hash) {
+        let license = match self.licenses_by_hash.fresh(&hash) {
             Some(l) => l,
-            None => {
-                let found = self
-                    .stores
-                    .licenses
-                    .license_by_hash(&hash)
-                    .await
-                    .map_err(AuthFailure::Store)?
-                    .ok_or_else(unknown)?;
-                let found = Arc::new(found);
-                self.licenses_by_hash.insert(hash, found.clone());
-                found
-            }
+            None => match self.stores.licenses.license_by_hash(&hash).await {
+                Ok(found) => {
+                    let found = Arc::new(found.ok_or_else(unknown)?);
+                    self.licenses_by_hash.insert(hash, found.clone());
+                    found
+                }
+                Err(e) => fail_static(self.licenses_by_hash.stale(&hash), e, "license")
+                    .map_err(AuthFailure::Store)?,
+            },
         };
         // The lookup was by hash; compare again in constant time so the
         // decision does not rest on the index alone.
@@ -181,14 +178,20 @@ impl Proxy {
         &self,
         number: LicenseNumber,
     ) -> Result<Option<Arc<License>>, ApiError> {
-        if let Some(l) = self.licenses_by_number.get(&number) {
+        if let Some(l) = self.licenses_by_number.fresh(&number) {
             return Ok(Some(l));
         }
-        let found = self.stores.licenses.license(number).await?;
-        Ok(found.map(|l| {
-            let l = Arc::new(l);
-            self.licenses_by_number.insert(number, l.clone());
-            l
-        }))
+        match self.stores.licenses.license(number).await {
+            Ok(found) => Ok(found.map(|l| {
+                let l = Arc::new(l);
+                self.licenses_by_number.insert(number, l.clone());
+                l
+            })),
+            Err(e) => Ok(Some(fail_static(
+                self.licenses_by_number.stale(&number),
+                e,
+                "license",
+            )?)),
+        }
     }
 }

@@ -36,7 +36,7 @@ use crate::cache::held::Holdings;
 use crate::config::Settings;
 use crate::entitlement::Links;
 use crate::error::ApiError;
-use crate::memo::{SingleFlight, TtlMap};
+use crate::memo::{FailStatic, SingleFlight, TtlMap};
 use crate::metrics::Metrics;
 use crate::names::{AppSlug, Digest, Repository, Tag, UpstreamName};
 use crate::pulllog::{PullLogTask, PullLogWriter};
@@ -100,13 +100,13 @@ pub struct Proxy {
     upstreams: BTreeMap<UpstreamName, Arc<Upstream>>,
     hasher: LicenseIdHasher,
     token_key: TokenKey,
-    licenses_by_hash: TtlMap<LicenseIdHash, Arc<License>>,
-    licenses_by_number: TtlMap<LicenseNumber, Arc<License>>,
-    apps: TtlMap<AppSlug, Arc<AppView>>,
+    licenses_by_hash: FailStatic<LicenseIdHash, Arc<License>>,
+    licenses_by_number: FailStatic<LicenseNumber, Arc<License>>,
+    apps: FailStatic<AppSlug, Arc<AppView>>,
     tag_digests: TtlMap<(Repository, Tag, String), Digest>,
     /// What each tag resolved to recently (`None`: absent upstream).
     tag_resolved: TtlMap<(Repository, Tag), Option<Digest>>,
-    decisions: TtlMap<(LicenseNumber, Repository, Digest), ()>,
+    decisions: FailStatic<(LicenseNumber, Repository, Digest), ()>,
     links: TtlMap<Digest, Arc<Links>>,
     manifest_flights: SingleFlight<service::ManifestKey, Result<service::Manifest, ContentError>>,
     fills: Fills,
@@ -151,16 +151,17 @@ impl Proxy {
         let (pull_log, task) = PullLogWriter::start(stores.pull_log.clone());
         let cache_ttl = settings.license_cache_ttl;
         let tag_ttl = settings.tag_ttl;
+        let stale = settings.license_stale;
         let proxy = Self {
             upstreams,
             hasher: secret.license_hasher(),
             token_key: secret.token_key(),
-            licenses_by_hash: TtlMap::new(cache_ttl, MEMO_CAPACITY),
-            licenses_by_number: TtlMap::new(cache_ttl, MEMO_CAPACITY),
-            apps: TtlMap::new(cache_ttl, MEMO_CAPACITY),
+            licenses_by_hash: FailStatic::new(cache_ttl, stale, MEMO_CAPACITY),
+            licenses_by_number: FailStatic::new(cache_ttl, stale, MEMO_CAPACITY),
+            apps: FailStatic::new(cache_ttl, stale, MEMO_CAPACITY),
             tag_digests: TtlMap::new(tag_ttl, MEMO_CAPACITY),
             tag_resolved: TtlMap::new(tag_ttl, MEMO_CAPACITY),
-            decisions: TtlMap::new(tag_ttl, MEMO_CAPACITY),
+            decisions: FailStatic::new(tag_ttl, stale, MEMO_CAPACITY),
             links: TtlMap::new(LINKS_TTL, MEMO_CAPACITY),
             manifest_flights: SingleFlight::default(),
             fills: Fills::default(),
@@ -364,16 +365,25 @@ impl Proxy {
     }
 
     pub(crate) async fn app(&self, slug: &AppSlug) -> Result<Option<Arc<AppView>>, StoreError> {
-        if let Some(view) = self.apps.get(slug) {
+        if let Some(view) = self.apps.fresh(slug) {
             return Ok(Some(view));
         }
-        let Some(app) = self.stores.licenses.app(slug).await? else {
-            return Ok(None);
+        let found = async {
+            let Some(app) = self.stores.licenses.app(slug).await? else {
+                return Ok(None);
+            };
+            let releases = self.stores.licenses.releases(slug).await?;
+            Ok(Some(Arc::new(AppView { app, releases })))
         };
-        let releases = self.stores.licenses.releases(slug).await?;
-        let view = Arc::new(AppView { app, releases });
-        self.apps.insert(slug.clone(), view.clone());
-        Ok(Some(view))
+        match found.await {
+            Ok(view) => {
+                if let Some(view) = &view {
+                    self.apps.insert(slug.clone(), view.clone());
+                }
+                Ok(view)
+            }
+            Err(e) => fail_static(self.apps.stale(slug), e, "app").map(Some),
+        }
     }
 
     fn log(&self, record: PullRecord) {
@@ -500,4 +510,22 @@ pub async fn serve(
         task.abort();
     }
     Ok(())
+}
+
+/// Fail static (issue 21, item 3): when the state store cannot answer
+/// (a [`StoreError::Backend`]), the answer it gave within
+/// `server.license_stale_secs`, if any; otherwise the error. `what` names
+/// it in the log.
+pub(crate) fn fail_static<V>(
+    stale: Option<V>,
+    error: StoreError,
+    what: &'static str,
+) -> Result<V, StoreError> {
+    match (stale, &error) {
+        (Some(value), StoreError::Backend { .. }) => {
+            tracing::debug!(what, error = %error, "state store unavailable; using the last answer (fail static)");
+            Ok(value)
+        }
+        _ => Err(error),
+    }
 }

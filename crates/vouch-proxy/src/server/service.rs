@@ -102,10 +102,17 @@ impl Proxy {
                 this.tag_digests.insert(key, digest.clone());
                 this.tag_resolved
                     .insert((repository.clone(), wanted.clone()), Some(digest.clone()));
-                this.stores
+                // The history only ever adds entitlement; a record lost
+                // while the state store cannot answer costs a later 404 of
+                // an old digest at worst, so the pull goes on.
+                if let Err(e) = this
+                    .stores
                     .resolutions
                     .record_tag(&repository, &wanted, &digest, Timestamp::now())
-                    .await?;
+                    .await
+                {
+                    tracing::warn!(%repository, tag = %wanted, %digest, error = %e, "could not record the tag's digest in the state store");
+                }
                 Ok((digest, manifest))
             })
             .await;
@@ -302,13 +309,22 @@ impl Proxy {
         target: &Digest,
     ) -> Result<bool, ContentError> {
         let key = (ctx.license.number, ctx.repository.clone(), target.clone());
-        if self.decisions.get(&key).is_some() {
+        if self.decisions.fresh(&key).is_some() {
             return Ok(true);
         }
         let entitlements = Entitlements::new(&ctx.license, &ctx.app.releases);
         let (roots, tags) = entitlements.roots(&ctx.repository);
         let repository = RepositoryGraph { proxy: self, ctx };
-        match graph::reach(&repository, roots, &tags, target).await? {
+        let reach = match graph::reach(&repository, roots, &tags, target).await {
+            // Fail static: a yes given within the stale window stands
+            // while the state store cannot answer.
+            Err(ContentError::Store(e)) => match self.decisions.stale(&key) {
+                Some(()) if matches!(*e, StoreError::Backend { .. }) => return Ok(true),
+                _ => return Err(ContentError::Store(e)),
+            },
+            other => other?,
+        };
+        match reach {
             Reach::Reachable => {
                 self.decisions.insert(key, ());
                 Ok(true)

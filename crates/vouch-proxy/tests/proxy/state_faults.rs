@@ -7,7 +7,7 @@ use crate::common;
 
 use std::sync::Arc;
 
-use common::images::{OCI_MANIFEST, image};
+use common::images::{Image, OCI_MANIFEST, image};
 use common::pg_cluster::PrivateCluster;
 use common::setup::REPO;
 use common::stub::Stub;
@@ -19,6 +19,7 @@ struct Fixture {
     cluster: PrivateCluster,
     proxy: TestProxy,
     licenses: Licenses,
+    image: Image,
     _stub: Stub,
     _dir: tempfile::TempDir,
 }
@@ -26,7 +27,8 @@ struct Fixture {
 async fn fixture(server_toml: &str) -> Option<Fixture> {
     let cluster = PrivateCluster::start().await?;
     let stub = Stub::start().await;
-    stub.image(REPO, "1.0", &image("outage", "amd64", 1000));
+    let image = image("outage", "amd64", 1000);
+    stub.image(REPO, "1.0", &image);
     let dir = tempfile::tempdir().unwrap();
     let pg = Arc::new(PostgresStore::connect(&cluster.url, 4).await.unwrap());
     let options = Options {
@@ -40,6 +42,7 @@ async fn fixture(server_toml: &str) -> Option<Fixture> {
         cluster,
         proxy,
         licenses,
+        image,
         _stub: stub,
         _dir: dir,
     })
@@ -54,6 +57,19 @@ impl Fixture {
             .send()
             .await
             .unwrap()
+    }
+
+    async fn get(&self, path: &str, license: &str) -> reqwest::Response {
+        client()
+            .get(self.proxy.repo_url(REPO, path))
+            .header("authorization", basic(EMAIL, license))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn config_blob_path(&self) -> String {
+        format!("blobs/{}", self.image.config.digest)
     }
 
     async fn token(&self, license: &str) -> reqwest::Response {
@@ -92,12 +108,21 @@ async fn assert_state_unavailable(r: reqwest::Response, url: &str) {
 }
 
 #[tokio::test]
-async fn with_the_database_stopped_credentials_get_503_with_retry_after_never_401() {
+async fn with_the_database_stopped_a_recently_seen_license_pulls_and_an_unseen_one_gets_503() {
     let Some(f) = fixture("").await else {
         return;
     };
+    let blob = f.config_blob_path();
     assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
+    assert_eq!(f.get(&blob, &f.licenses.stable).await.status(), 200);
     f.cluster.pause();
+    // Seen within server.license_stale_secs (default 600): fail static,
+    // for what it was entitled to.
+    let r = f.pull(&f.licenses.stable).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let r = f.get(&blob, &f.licenses.stable).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(f.token(&f.licenses.stable).await.status(), 200);
     // A license this replica never saw: nothing to serve it from.
     assert_state_unavailable(f.pull(&f.licenses.beta).await, &f.cluster.url).await;
     assert_state_unavailable(f.token(&f.licenses.beta).await, &f.cluster.url).await;
@@ -107,5 +132,18 @@ async fn with_the_database_stopped_credentials_get_503_with_retry_after_never_40
     assert_eq!(f.token(&f.licenses.beta).await.status(), 200);
     // Credentials that are wrong are still a 401.
     assert_eq!(f.pull("not-a-license").await.status(), 401);
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn with_fail_static_off_every_license_gets_503_while_the_database_is_stopped() {
+    let Some(f) = fixture("license_stale_secs = 0").await else {
+        return;
+    };
+    assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
+    f.cluster.pause();
+    assert_state_unavailable(f.pull(&f.licenses.stable).await, &f.cluster.url).await;
+    f.cluster.resume();
+    assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
     f.proxy.stop().await;
 }
