@@ -452,9 +452,12 @@ async fn healthz() -> &'static str {
 async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
     let mut text = proxy.metrics.render();
     text.push_str(&format!(
-        "# HELP vouch_proxy_pull_log_dropped_total Pull-log lines dropped because the write queue was full.\n\
-         # TYPE vouch_proxy_pull_log_dropped_total counter\nvouch_proxy_pull_log_dropped_total {}\n",
-        proxy.pull_log.dropped()
+        "# HELP vouch_proxy_pulllog_dropped_total Pull-log records lost: the write queue or the outage buffer was full, or the state store could not take them at shutdown.\n\
+         # TYPE vouch_proxy_pulllog_dropped_total counter\nvouch_proxy_pulllog_dropped_total {}\n\
+         # HELP vouch_proxy_pulllog_buffered Pull-log records waiting in memory for the state store.\n\
+         # TYPE vouch_proxy_pulllog_buffered gauge\nvouch_proxy_pulllog_buffered {}\n",
+        proxy.pull_log.dropped(),
+        proxy.pull_log.buffered()
     ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -12,11 +12,13 @@ use common::pg_cluster::PrivateCluster;
 use common::setup::REPO;
 use common::stub::Stub;
 use common::{EMAIL, Licenses, Options, TestProxy, basic, client, error_code, setup_licenses};
-use vouch_proxy::store::ReferrersMode;
+use vouch_proxy::secret::{LicenseId, ServerSecret};
 use vouch_proxy::store::postgres::PostgresStore;
+use vouch_proxy::store::{LicenseStore as _, PullLog as _, PullRecord, ReferrersMode};
 
 struct Fixture {
     cluster: PrivateCluster,
+    pg: Arc<PostgresStore>,
     proxy: TestProxy,
     licenses: Licenses,
     image: Image,
@@ -32,7 +34,7 @@ async fn fixture(server_toml: &str) -> Option<Fixture> {
     let dir = tempfile::tempdir().unwrap();
     let pg = Arc::new(PostgresStore::connect(&cluster.url, 4).await.unwrap());
     let options = Options {
-        postgres: Some(pg),
+        postgres: Some(pg.clone()),
         server_toml: server_toml.to_string(),
         ..Options::default()
     };
@@ -40,6 +42,7 @@ async fn fixture(server_toml: &str) -> Option<Fixture> {
     let licenses = setup_licenses(&proxy, ReferrersMode::NotFound).await;
     Some(Fixture {
         cluster,
+        pg,
         proxy,
         licenses,
         image,
@@ -70,6 +73,16 @@ impl Fixture {
 
     fn config_blob_path(&self) -> String {
         format!("blobs/{}", self.image.config.digest)
+    }
+
+    /// The pull-log records of license `id`, newest first.
+    async fn pulls(&self, id: &str) -> Vec<PullRecord> {
+        let hasher = ServerSecret::load_or_create(&self.proxy.settings.secret_path())
+            .unwrap()
+            .license_hasher();
+        let hash = hasher.hash(&LicenseId::parse(id).unwrap());
+        let license = self.pg.license_by_hash(&hash).await.unwrap().unwrap();
+        self.pg.pulls(license.number, 1000).await.unwrap()
     }
 
     async fn token(&self, license: &str) -> reqwest::Response {
@@ -132,6 +145,21 @@ async fn with_the_database_stopped_a_recently_seen_license_pulls_and_an_unseen_o
     assert_eq!(f.token(&f.licenses.beta).await.status(), 200);
     // Credentials that are wrong are still a 401.
     assert_eq!(f.pull("not-a-license").await.status(), 401);
+    // No pull-log record lost: the three served during the outage were
+    // kept in memory and written once the database was back, before any
+    // restart (2 before, 3 during, 1 after).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut pulls = f.pulls(&f.licenses.stable).await;
+    while pulls.len() < 6 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        pulls = f.pulls(&f.licenses.stable).await;
+    }
+    let actions: Vec<String> = pulls
+        .iter()
+        .rev()
+        .map(|p| format!("{:?} {}", p.action, p.status))
+        .collect();
+    assert_eq!(actions.len(), 6, "{actions:?}");
     f.proxy.stop().await;
 }
 
