@@ -27,6 +27,7 @@ pub mod cache;
 pub mod config;
 pub mod entitlement;
 pub mod error;
+pub mod health;
 pub mod memo;
 pub mod metrics;
 pub mod migrate;

@@ -72,10 +72,26 @@ pub struct Metrics {
     denials: Mutex<BTreeMap<&'static str, u64>>,
     tokens_issued: AtomicU64,
     rate_limited: AtomicU64,
+    digest_mismatches: Mutex<BTreeMap<String, u64>>,
+    store_errors: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// A counter family with one sample per label set (`labels` as written
+/// between the braces).
+fn labelled_counter(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    samples: impl Iterator<Item = (String, u64)>,
+) {
+    family(out, name, "counter", help);
+    for (labels, n) in samples {
+        let _ = writeln!(out, "{name}{{{labels}}} {n}");
+    }
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
@@ -138,6 +154,21 @@ impl Metrics {
     /// Counts a rate-limited request.
     pub fn rate_limited(&self) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an upstream that sent bytes not matching the digest asked for.
+    pub fn digest_mismatch(&self, upstream: &str) {
+        *crate::memo::lock(&self.digest_mismatches)
+            .entry(upstream.to_string())
+            .or_default() += 1;
+    }
+
+    /// Counts a failed content-store operation (`store`: `disk` or `s3`;
+    /// `op`: `read`, `write`, `import`).
+    pub fn store_error(&self, store: &'static str, op: &'static str) {
+        *crate::memo::lock(&self.store_errors)
+            .entry((store, op))
+            .or_default() += 1;
     }
 
     /// The exposition text.
@@ -268,6 +299,22 @@ impl Metrics {
             out,
             "vouch_proxy_rate_limited_total {}",
             self.rate_limited.load(Ordering::Relaxed)
+        );
+        labelled_counter(
+            &mut out,
+            "vouch_proxy_upstream_digest_mismatch_total",
+            "Blobs an upstream sent that did not hash to the digest asked for (refused), by upstream.",
+            crate::memo::lock(&self.digest_mismatches)
+                .iter()
+                .map(|(upstream, n)| (format!("upstream=\"{upstream}\""), *n)),
+        );
+        labelled_counter(
+            &mut out,
+            "vouch_proxy_store_errors_total",
+            "Failed content-store operations, by store and operation.",
+            crate::memo::lock(&self.store_errors)
+                .iter()
+                .map(|((store, op), n)| (format!("store=\"{store}\",op=\"{op}\""), *n)),
         );
         out
     }

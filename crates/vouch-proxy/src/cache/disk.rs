@@ -352,6 +352,10 @@ impl BlobStore for DiskStore {
         })
     }
 
+    fn label(&self) -> &'static str {
+        "disk"
+    }
+
     fn max_blob_size(&self) -> u64 {
         self.max_bytes
     }

@@ -36,6 +36,8 @@ use tokio::sync::watch;
 
 use super::disk::unique;
 use super::{BlobStore, CacheError};
+use crate::health::{Component, Health, State};
+use crate::metrics::Metrics;
 use crate::names::{Digest, DigestVerifier};
 use crate::upstream::UpstreamError;
 
@@ -104,12 +106,16 @@ pub enum FillError {
         reason: String,
     },
     /// The bytes do not hash to the digest.
-    #[error("upstream sent content for {digest} that hashes to {found}: refused, not cached")]
+    #[error(
+        "upstream sent {received} bytes for {digest} that hash to {found}: refused, not cached"
+    )]
     DigestMismatch {
         /// The blob asked for.
         digest: Digest,
         /// What the bytes hash to.
         found: Digest,
+        /// How many bytes were received.
+        received: u64,
     },
     /// Writing the staging file failed.
     #[error("cache staging file {}: {source}", path.display())]
@@ -147,6 +153,53 @@ impl FillError {
     }
 }
 
+/// Where a blob's bytes come from, and who hears about its faults: a
+/// digest mismatch is logged every time (a security event) and counted
+/// per upstream; a failing store marks the store degraded.
+#[derive(Clone)]
+pub struct FillReport {
+    /// The upstream's name.
+    pub upstream: String,
+    /// The repository asked.
+    pub repository: String,
+    /// Component states.
+    pub health: Arc<Health>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+impl FillReport {
+    /// Logs and counts a refused transfer (a digest mismatch; other
+    /// failures are the request's).
+    fn refused(&self, e: &FillError) {
+        if let FillError::DigestMismatch {
+            digest,
+            found,
+            received,
+        } = e
+        {
+            tracing::error!(upstream = self.upstream, repository = self.repository, %digest, %found, received, "upstream sent a blob that does not match its digest: refused, not cached");
+            self.metrics.digest_mismatch(&self.upstream);
+        }
+    }
+
+    /// Reports how a fill ended.
+    fn ended(&self, store: &dyn BlobStore, result: &Result<u64, FillError>) {
+        match result {
+            Ok(_) => self.health.ok(&Component::Store),
+            Err(e) if e.is_store_side() => {
+                let op = match e {
+                    FillError::Staging { .. } => "write",
+                    _ => "import",
+                };
+                self.metrics.store_error(store.label(), op);
+                self.health.failing(Component::Store, State::Degraded, e);
+            }
+            Err(e) => self.refused(e),
+        }
+    }
+}
+
 /// Where a fill is.
 #[derive(Debug, Clone)]
 pub enum FillState {
@@ -169,6 +222,7 @@ pub struct Fill {
     staged: PathBuf,
     state: watch::Receiver<FillState>,
     fetch: Fetcher,
+    report: FillReport,
 }
 
 impl std::fmt::Debug for Fill {
@@ -188,12 +242,14 @@ pub struct Fills {
 
 impl Fills {
     /// Joins the fill for `digest`, or starts one with `fetch` (see
-    /// [`Fetcher`]). Returns the fill and whether this call started it.
+    /// [`Fetcher`]) that tells `report` how it went. Returns the fill and
+    /// whether this call started it.
     pub fn join_or_start(
         &self,
         digest: &Digest,
         store: Arc<dyn BlobStore>,
         fetch: Fetcher,
+        report: FillReport,
     ) -> (Arc<Fill>, bool) {
         let mut inflight = crate::memo::lock(&self.inflight);
         if let Some(fill) = inflight.get(digest) {
@@ -207,12 +263,14 @@ impl Fills {
                 .join(format!("b-{}-{}", digest.hex(), unique())),
             state: rx,
             fetch,
+            report,
         });
         inflight.insert(digest.clone(), fill.clone());
         let task_fill = fill.clone();
         let registry = self.inflight.clone();
         tokio::spawn(async move {
             let result = run(&task_fill, &store, &tx).await;
+            task_fill.report.ended(&*store, &result);
             if result.is_err() {
                 let _ = tokio::fs::remove_file(&task_fill.staged).await;
             }
@@ -309,6 +367,7 @@ async fn run(
         .map_err(|found| FillError::DigestMismatch {
             digest: fill.digest.clone(),
             found,
+            received: written,
         })?;
     file.sync_data().await.map_err(staging_error)?;
     drop(file);
@@ -336,7 +395,7 @@ async fn stage(
                 tracing::warn!(error = %e, "making room in the cache failed");
                 0
             });
-            tracing::warn!(needed = remaining, freed, error = %e, "cache disk full while staging a blob; evicted least recently used content to retry once");
+            tracing::debug!(needed = remaining, freed, error = %e, "cache disk full while staging a blob; evicted least recently used content to retry once");
             // Undo a partial write before trying again.
             file.set_len(offset).await?;
             file.seek(io::SeekFrom::Start(offset)).await?;
@@ -409,6 +468,7 @@ impl Fill {
             total,
             digest: self.digest.clone(),
             fetch: self.fetch.clone(),
+            report: self.report.clone(),
             passthrough: None,
         };
         Some(futures_util::stream::unfold(follower, |mut f| async move {
@@ -430,6 +490,7 @@ struct Follower {
     total: u64,
     digest: Digest,
     fetch: Fetcher,
+    report: FillReport,
     passthrough: Option<Passthrough>,
 }
 
@@ -476,7 +537,7 @@ impl Follower {
     /// The fill failed on the cache's side after this reader sent
     /// `offset` bytes: carry on with a transfer of its own.
     async fn carry_on_uncached(&mut self, cause: FillError) -> Option<io::Result<Bytes>> {
-        tracing::warn!(digest = %self.digest, sent = self.offset, error = %cause, "cache failed mid-blob; serving the rest from the upstream, uncached");
+        tracing::debug!(digest = %self.digest, sent = self.offset, error = %cause, "cache failed mid-blob; serving the rest from the upstream, uncached");
         let response = match (self.fetch)().await {
             Ok(r) => r,
             Err(e) => return Some(Err(io::Error::other(FillError::Upstream(e)))),
@@ -494,9 +555,12 @@ impl Follower {
             file,
             len: self.offset,
         };
-        let passthrough =
-            self.passthrough
-                .insert(Passthrough::new(response, self.digest.clone(), Some(sent)));
+        let passthrough = self.passthrough.insert(Passthrough::new(
+            response,
+            self.digest.clone(),
+            Some(sent),
+            self.report.clone(),
+        ));
         passthrough.next_chunk().await
     }
 }
@@ -520,13 +584,20 @@ pub struct Passthrough {
     received: u64,
     sent: Option<Prefix>,
     held: Option<u8>,
+    report: FillReport,
 }
 
 impl Passthrough {
     /// A transfer of `response` (the upstream's 200 for `digest`),
     /// skipping what `sent` holds.
-    fn new(response: reqwest::Response, digest: Digest, sent: Option<Prefix>) -> Self {
+    fn new(
+        response: reqwest::Response,
+        digest: Digest,
+        sent: Option<Prefix>,
+        report: FillReport,
+    ) -> Self {
         Self {
+            report,
             total: response.content_length(),
             verifier: Some(digest.verifier()),
             response,
@@ -541,8 +612,9 @@ impl Passthrough {
     pub fn start(
         response: reqwest::Response,
         digest: Digest,
+        report: FillReport,
     ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
-        Self::new(response, digest, None).into_stream()
+        Self::new(response, digest, None, report).into_stream()
     }
 
     fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
@@ -639,10 +711,13 @@ impl Passthrough {
             })));
         }
         if let Err(found) = verifier.finish() {
-            return Some(Err(io::Error::other(FillError::DigestMismatch {
+            let e = FillError::DigestMismatch {
                 digest: self.digest.clone(),
                 found,
-            })));
+                received: self.received,
+            };
+            self.report.refused(&e);
+            return Some(Err(io::Error::other(e)));
         }
         self.held.take().map(|b| Ok(Bytes::from(vec![b])))
     }
@@ -695,6 +770,15 @@ mod tests {
         })
     }
 
+    fn report() -> FillReport {
+        FillReport {
+            upstream: "test".into(),
+            repository: "test/repo".into(),
+            health: Arc::new(Health::default()),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
     /// A blob as a `GET` finds it (`None` when absent).
     async fn cached(store: &dyn BlobStore, digest: &Digest) -> Option<BlobHandle> {
         store.blob(digest, BlobAccess::Get).await.unwrap()
@@ -717,8 +801,9 @@ mod tests {
         let digest = Digest::sha256_of(&body);
         let url = serve(body.clone(), body.len()).await;
         let fills = Fills::default();
-        let (a, started_a) = fills.join_or_start(&digest, store.clone(), fetch(url.clone()));
-        let (b, started_b) = fills.join_or_start(&digest, store.clone(), fetch(url));
+        let (a, started_a) =
+            fills.join_or_start(&digest, store.clone(), fetch(url.clone()), report());
+        let (b, started_b) = fills.join_or_start(&digest, store.clone(), fetch(url), report());
         assert!(started_a && !started_b);
         assert!(Arc::ptr_eq(&a, &b));
         let total = a.started().await.unwrap().unwrap();
@@ -737,7 +822,7 @@ mod tests {
         let claimed = Digest::sha256_of(b"something else");
         let url = serve(body.clone(), body.len()).await;
         let fills = Fills::default();
-        let (fill, _) = fills.join_or_start(&claimed, store.clone(), fetch(url));
+        let (fill, _) = fills.join_or_start(&claimed, store.clone(), fetch(url), report());
         let total = fill.started().await.unwrap().unwrap();
         let stream = fill.follow(total).await.unwrap();
         let err = collect(stream).await.unwrap_err();
@@ -761,7 +846,8 @@ mod tests {
         let body = vec![1u8; 1000];
         let digest = Digest::sha256_of(&body);
         let url = serve(body.clone(), 2000).await;
-        let (fill, _) = Fills::default().join_or_start(&digest, store.clone(), fetch(url));
+        let (fill, _) =
+            Fills::default().join_or_start(&digest, store.clone(), fetch(url), report());
         let err = fill.finished().await.unwrap_err();
         assert!(
             matches!(

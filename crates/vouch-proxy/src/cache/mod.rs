@@ -269,6 +269,8 @@ pub trait BlobStore: Send + Sync {
     fn forget_blob(&self, digest: &Digest) {
         let _ = digest;
     }
+    /// Which kind of store it is, for metric labels (`disk`, `s3`).
+    fn label(&self) -> &'static str;
     /// The largest blob the store can hold.
     fn max_blob_size(&self) -> u64;
     /// The setting that raises [`BlobStore::max_blob_size`], for messages.

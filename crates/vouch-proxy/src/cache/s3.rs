@@ -924,6 +924,10 @@ impl BlobStore for S3Store {
         })
     }
 
+    fn label(&self) -> &'static str {
+        "s3"
+    }
+
     fn max_blob_size(&self) -> u64 {
         self.config.max_blob_size
     }

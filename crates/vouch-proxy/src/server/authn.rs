@@ -9,9 +9,10 @@ use axum::http::header;
 use axum::http::request::Parts;
 use jiff::Timestamp;
 
-use super::{Proxy, fail_static};
+use super::Proxy;
 use crate::auth::{self, AuthHeaderError, Presented, TokenError};
 use crate::error::ApiError;
+use crate::health::Component;
 use crate::secret::LicenseId;
 use crate::store::{License, LicenseNumber, StoreError};
 
@@ -155,11 +156,13 @@ impl Proxy {
             Some(l) => l,
             None => match self.stores.licenses.license_by_hash(&hash).await {
                 Ok(found) => {
+                    self.health.ok(&Component::Database);
                     let found = Arc::new(found.ok_or_else(unknown)?);
                     self.licenses_by_hash.insert(hash, found.clone());
                     found
                 }
-                Err(e) => fail_static(self.licenses_by_hash.stale(&hash), e, "license")
+                Err(e) => self
+                    .fail_static(self.licenses_by_hash.stale(&hash), e, "license")
                     .map_err(AuthFailure::Store)?,
             },
         };
@@ -183,11 +186,12 @@ impl Proxy {
         }
         match self.stores.licenses.license(number).await {
             Ok(found) => Ok(found.map(|l| {
+                self.health.ok(&Component::Database);
                 let l = Arc::new(l);
                 self.licenses_by_number.insert(number, l.clone());
                 l
             })),
-            Err(e) => Ok(Some(fail_static(
+            Err(e) => Ok(Some(self.fail_static(
                 self.licenses_by_number.stale(&number),
                 e,
                 "license",

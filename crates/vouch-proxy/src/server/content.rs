@@ -214,7 +214,8 @@ impl Proxy {
                 // The cache is a cache: content it cannot read (an object
                 // gone from the bucket) is fetched again.
                 Err(RequestError::Content(ContentError::CacheRead { reason, .. })) => {
-                    tracing::warn!(%digest, reason, "reading a cached blob failed; fetching it from the upstream again");
+                    tracing::debug!(%digest, reason, "reading a cached blob failed; fetching it from the upstream again");
+                    self.store_failed("read", &reason);
                     self.stores.content.forget_blob(digest);
                 }
                 other => return other,
@@ -271,10 +272,10 @@ impl Proxy {
         digest: &Digest,
         cause: &(dyn std::fmt::Display + Sync),
     ) -> Result<Response, RequestError> {
-        tracing::warn!(%digest, cause = %cause, "the cache cannot serve this blob; serving it from the upstream, uncached");
+        tracing::debug!(%digest, cause = %cause, "the cache cannot serve this blob; serving it from the upstream, uncached");
         let response = (self.blob_fetcher(ctx, digest))().await?;
         let total = response.content_length();
-        let stream = Passthrough::start(response, digest.clone());
+        let stream = Passthrough::start(response, digest.clone(), self.fill_report(ctx));
         let mut out = match total {
             Some(total) if total <= VERIFY_BEFORE_SEND_BYTES => {
                 let bytes = collect_verified(stream, digest).await?;

@@ -36,6 +36,7 @@ use crate::cache::held::Holdings;
 use crate::config::Settings;
 use crate::entitlement::Links;
 use crate::error::ApiError;
+use crate::health::{Component, Health, State as HealthState};
 use crate::memo::{FailStatic, SingleFlight, TtlMap};
 use crate::metrics::Metrics;
 use crate::names::{AppSlug, Digest, Repository, Tag, UpstreamName};
@@ -114,6 +115,8 @@ pub struct Proxy {
     held: Holdings,
     limiter: RateLimiter,
     metrics: Arc<Metrics>,
+    /// How the database, the content store and each upstream are doing.
+    health: Arc<Health>,
     pull_log: PullLogWriter,
 }
 
@@ -168,6 +171,14 @@ impl Proxy {
             held: Holdings::default(),
             limiter: RateLimiter::new(settings.rate_limit),
             metrics: Arc::new(Metrics::default()),
+            health: Arc::new(Health::new(
+                [Component::Database, Component::Store].into_iter().chain(
+                    settings
+                        .upstreams
+                        .keys()
+                        .map(|name| Component::Upstream(name.to_string())),
+                ),
+            )),
             pull_log,
             stores,
             settings,
@@ -184,23 +195,30 @@ impl Proxy {
     /// unless an ops listener serves it.
     pub fn router(self: &Arc<Self>) -> Router {
         let mut router = Router::new()
-            .route("/healthz", get(healthz))
             .route("/v2", axum::routing::any(v2))
             .route("/v2/", axum::routing::any(v2))
             .route("/v2/{*rest}", axum::routing::any(v2))
             .fallback(not_found);
-        if self.settings.ops_listen.is_none() {
-            router = router.route("/metrics", get(metrics));
-        }
+        // Component states are for operators: with an ops listener, the
+        // public `/healthz` only says the process serves.
+        router = if self.settings.ops_listen.is_none() {
+            router
+                .route("/metrics", get(metrics))
+                .route("/healthz", get(healthz))
+                .route("/readyz", get(readyz))
+        } else {
+            router.route("/healthz", get(alive))
+        };
         router
             .layer(axum::middleware::map_response(body::nosniff))
             .with_state(self.clone())
     }
 
-    /// The ops router: `/metrics` and `/healthz`.
+    /// The ops router: `/metrics`, `/healthz` and `/readyz`.
     pub fn ops_router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .layer(axum::middleware::map_response(body::nosniff))
             .with_state(self.clone())
@@ -377,12 +395,13 @@ impl Proxy {
         };
         match found.await {
             Ok(view) => {
+                self.health.ok(&Component::Database);
                 if let Some(view) = &view {
                     self.apps.insert(slug.clone(), view.clone());
                 }
                 Ok(view)
             }
-            Err(e) => fail_static(self.apps.stale(slug), e, "app").map(Some),
+            Err(e) => self.fail_static(self.apps.stale(slug), e, "app").map(Some),
         }
     }
 
@@ -445,8 +464,54 @@ fn new_request_id() -> String {
     hex::encode(bytes)
 }
 
-async fn healthz() -> &'static str {
+async fn alive() -> &'static str {
     "ok\n"
+}
+
+/// `/healthz`: 200 while the proxy serves (probes keep working), with
+/// each component's state and since when; `status` is `degraded` when any
+/// is not `ok`.
+async fn healthz(State(proxy): State<Arc<Proxy>>) -> Response {
+    health_answer(&proxy, StatusCode::OK)
+}
+
+/// `/readyz`: 200 unless the proxy can serve nothing new: the database is
+/// down and fail static is off. A database outage that fail static covers
+/// keeps every replica in the load balancer (they all share the database,
+/// so taking them out would only turn degraded service into none).
+async fn readyz(State(proxy): State<Arc<Proxy>>) -> Response {
+    let database_down = proxy.health.state(&Component::Database) == HealthState::Down;
+    let status = if database_down && proxy.settings.license_stale.is_zero() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    health_answer(&proxy, status)
+}
+
+fn health_answer(proxy: &Proxy, status: StatusCode) -> Response {
+    let reports = proxy.health.reports();
+    let components: serde_json::Map<String, serde_json::Value> = reports
+        .iter()
+        .map(|r| {
+            (
+                r.component.label(),
+                serde_json::json!({ "state": r.state.as_str(), "since": r.since.to_string() }),
+            )
+        })
+        .collect();
+    let overall = if reports.iter().all(|r| r.state == HealthState::Ok) {
+        "ok"
+    } else {
+        "degraded"
+    };
+    let body = serde_json::json!({ "status": overall, "components": components });
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
@@ -459,6 +524,17 @@ async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
         proxy.pull_log.dropped(),
         proxy.pull_log.buffered()
     ));
+    text.push_str(
+        "# HELP vouch_proxy_degraded Whether a component is failing (1) or answering (0).\n\
+         # TYPE vouch_proxy_degraded gauge\n",
+    );
+    for r in proxy.health.reports() {
+        text.push_str(&format!(
+            "vouch_proxy_degraded{{component=\"{}\"}} {}\n",
+            r.component.label(),
+            u8::from(r.state != HealthState::Ok)
+        ));
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -515,20 +591,32 @@ pub async fn serve(
     Ok(())
 }
 
-/// Fail static (issue 21, item 3): when the state store cannot answer
-/// (a [`StoreError::Backend`]), the answer it gave within
-/// `server.license_stale_secs`, if any; otherwise the error. `what` names
-/// it in the log.
-pub(crate) fn fail_static<V>(
-    stale: Option<V>,
-    error: StoreError,
-    what: &'static str,
-) -> Result<V, StoreError> {
-    match (stale, &error) {
-        (Some(value), StoreError::Backend { .. }) => {
-            tracing::debug!(what, error = %error, "state store unavailable; using the last answer (fail static)");
-            Ok(value)
+impl Proxy {
+    /// Fail static (issue 21, item 3): when the state store cannot answer
+    /// (a [`StoreError::Backend`]), the answer it gave within
+    /// `server.license_stale_secs`, if any; otherwise the error. Either
+    /// way the database is marked failing (degraded when the stale answer
+    /// serves). `what` names the answer in the log.
+    pub(crate) fn fail_static<V>(
+        &self,
+        stale: Option<V>,
+        error: StoreError,
+        what: &'static str,
+    ) -> Result<V, StoreError> {
+        if !matches!(error, StoreError::Backend { .. }) {
+            return Err(error);
         }
-        _ => Err(error),
+        let state = match stale {
+            Some(_) => HealthState::Degraded,
+            None => HealthState::Down,
+        };
+        self.health.failing(Component::Database, state, &error);
+        match stale {
+            Some(value) => {
+                tracing::debug!(what, error = %error, "state store unavailable; using the last answer (fail static)");
+                Ok(value)
+            }
+            None => Err(error),
+        }
     }
 }

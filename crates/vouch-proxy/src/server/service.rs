@@ -10,10 +10,11 @@ use axum::http::HeaderValue;
 use jiff::Timestamp;
 
 use super::{Ctx, Proxy};
-use crate::cache::fill::{Fetcher, Fill, FillError};
+use crate::cache::fill::{Fetcher, Fill, FillError, FillReport};
 use crate::cache::{BlobAccess, BlobHandle, StoredManifest};
 use crate::entitlement::graph::{self, ManifestGraph, Reach};
 use crate::entitlement::{Entitlements, Links, links};
+use crate::health::{Component, State};
 use crate::metrics::{CacheLookup, ContentKind};
 use crate::names::{Digest, Reference, Repository, Tag, UpstreamName};
 use crate::store::StoreError;
@@ -183,7 +184,8 @@ impl Proxy {
         match self.stores.content.manifest(digest).await {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(%digest, error = %e, "cache read failed; fetching from upstream");
+                tracing::debug!(%digest, error = %e, "cache read failed; fetching from upstream");
+                self.store_failed("read", &e);
                 None
             }
         }
@@ -197,11 +199,14 @@ impl Proxy {
         reference: &Reference,
         accept: HeaderValue,
     ) -> Result<Manifest, ContentError> {
-        let (digest, manifest) = upstream
+        let fetched = upstream
             .manifest(repository, reference, accept, &self.metrics)
-            .await?;
+            .await;
+        self.upstream_answered(repository, &fetched);
+        let (digest, manifest) = fetched?;
         if let Err(e) = self.stores.content.put_manifest(&digest, &manifest).await {
-            tracing::warn!(%digest, error = %e, "could not cache manifest; serving it anyway");
+            tracing::debug!(%digest, error = %e, "could not cache manifest; serving it anyway");
+            self.store_failed("write", &e);
         }
         self.held.record(repository, &digest);
         Ok((digest, manifest))
@@ -216,7 +221,8 @@ impl Proxy {
         match self.stores.content.blob(digest, access).await {
             Ok(h) => h,
             Err(e) => {
-                tracing::warn!(%digest, error = %e, "cache read failed; fetching from upstream");
+                tracing::debug!(%digest, error = %e, "cache read failed; fetching from upstream");
+                self.store_failed("read", &e);
                 None
             }
         }
@@ -237,6 +243,7 @@ impl Proxy {
             digest,
             self.stores.content.clone(),
             self.blob_fetcher(ctx, digest),
+            self.fill_report(ctx),
         );
         let started = fill.started().await;
         if !ours {
@@ -244,6 +251,39 @@ impl Proxy {
         }
         let total = started?;
         Ok((fill, total))
+    }
+
+    /// Who hears about the faults of a transfer for this request.
+    pub(super) fn fill_report(&self, ctx: &Ctx) -> FillReport {
+        FillReport {
+            upstream: ctx.repository.upstream.to_string(),
+            repository: ctx.repository.to_string(),
+            health: self.health.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Reports a failed content-store operation: counted, and the store
+    /// marked degraded (the proxy serves around it).
+    pub(super) fn store_failed(&self, op: &'static str, e: &dyn std::fmt::Display) {
+        self.metrics.store_error(self.stores.content.label(), op);
+        self.health.failing(Component::Store, State::Degraded, e);
+    }
+
+    /// Reports how an upstream answered: unreachable marks it down,
+    /// anything it said marks it up.
+    pub(super) fn upstream_answered<T>(
+        &self,
+        repository: &Repository,
+        result: &Result<T, UpstreamError>,
+    ) {
+        let component = Component::Upstream(repository.upstream.to_string());
+        match result {
+            Err(e @ UpstreamError::Unreachable { .. }) => {
+                self.health.failing(component, State::Down, e);
+            }
+            _ => self.health.ok(&component),
+        }
     }
 
     /// Starts transfers of `digest` from this repository's upstream (see
@@ -264,7 +304,9 @@ impl Proxy {
                 blob.clone(),
             );
             Box::pin(async move {
-                let response = upstream.blob(&repository, &blob, &this.metrics).await?;
+                let response = upstream.blob(&repository, &blob, &this.metrics).await;
+                this.upstream_answered(&repository, &response);
+                let response = response?;
                 // Recorded before the fill reports its start, so the
                 // requests of this repository that joined it see it.
                 this.held.record(&repository, &blob);

@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::images::{Image, image, index};
+use common::logs::lines_containing;
 use common::setup::REPO;
 use common::stub::Stub;
 use common::{EMAIL, Options, TestProxy, basic, client, setup_licenses};
@@ -196,6 +197,16 @@ async fn with_the_cache_disk_full_every_pull_completes_with_the_right_bytes() {
     let (right, failures) = f.pull_all(3).await;
     assert_eq!((right, &failures), (24, &Vec::<String>::new()));
     assert!(cached_blobs(tmpfs.path()).is_empty(), "nothing fit");
+    let metrics = f.proxy.metrics().await;
+    assert!(
+        metrics.contains("vouch_proxy_degraded{component=\"store\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("vouch_proxy_store_errors_total{store=\"disk\",op=\"write\"}"),
+        "{metrics}"
+    );
+    assert!(!lines_containing(&["fault started", "\"store\"", "No space left"]).is_empty());
     // Room again: the next pull is cached, without a restart.
     std::fs::remove_file(filler).unwrap();
     let layer = &f.images[0].layers[0];
@@ -203,6 +214,12 @@ async fn with_the_cache_disk_full_every_pull_completes_with_the_right_bytes() {
     let cached = cached_blobs(tmpfs.path());
     assert_eq!(cached.len(), 1, "{cached:?}");
     assert!(cached[0].ends_with(layer.digest.trim_start_matches("sha256:")));
+    let metrics = f.proxy.metrics().await;
+    assert!(
+        metrics.contains("vouch_proxy_degraded{component=\"store\"} 0"),
+        "{metrics}"
+    );
+    assert!(!lines_containing(&["fault ended", "\"store\""]).is_empty());
     f.proxy.stop().await;
     drop(f.stub);
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::images::{
     Blob, Image, OCI_INDEX, OCI_MANIFEST, image, index, noise, referrers_index, signature,
 };
-use common::logs::logged_error;
+use common::logs::{lines_containing, logged_error};
 use common::setup::REPO;
 use common::stub::{Behaviour, Stub};
 use common::{
@@ -74,6 +74,15 @@ async fn an_unreachable_upstream_is_503() {
     let f = fixture(Some("http://127.0.0.1:9"), ReferrersMode::NotFound).await;
     let (status, code) = status_and_code(f.get("manifests/1.0").await).await;
     assert_eq!((status, code.as_str()), (503, "UNAVAILABLE"));
+    // The proxy still serves: /healthz is 200 and names the upstream down.
+    let r = client().get(f.proxy.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let health: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        health["components"]["upstream:up.test"]["state"], "down",
+        "{health}"
+    );
+    assert!(!lines_containing(&["fault started", "upstream:up.test", "down"]).is_empty());
     f.proxy.stop().await;
 }
 
@@ -189,6 +198,19 @@ async fn a_lying_upstream_blob_is_refused_and_not_cached() {
         f.proxy.cache_files("blobs").is_empty(),
         "{:?}",
         f.proxy.cache_files("blobs")
+    );
+    // Operators are told every time: upstream, repository, digest, bytes.
+    let metrics = f.proxy.metrics().await;
+    assert!(
+        metrics.contains("vouch_proxy_upstream_digest_mismatch_total{upstream=\"up.test\"} 2"),
+        "{metrics}"
+    );
+    let logged = lines_containing(&["does not match its digest", &layer.digest]);
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(
+        logged[0].contains("up.test/acme/api")
+            && logged[0].contains(&format!("received={}", layer.bytes.len())),
+        "{logged:?}"
     );
     // Once the upstream is honest again, the blob is fetched afresh.
     f.stub.blob(REPO, layer);

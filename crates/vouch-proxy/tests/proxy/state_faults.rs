@@ -8,6 +8,7 @@ use crate::common;
 use std::sync::Arc;
 
 use common::images::{Image, OCI_MANIFEST, image};
+use common::logs::lines_containing;
 use common::pg_cluster::PrivateCluster;
 use common::setup::REPO;
 use common::stub::Stub;
@@ -75,6 +76,14 @@ impl Fixture {
         format!("blobs/{}", self.image.config.digest)
     }
 
+    /// Status and JSON of an ops endpoint (on the main listener here: no
+    /// `ops_listen`).
+    async fn ops(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = client().get(self.proxy.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
     /// The pull-log records of license `id`, newest first.
     async fn pulls(&self, id: &str) -> Vec<PullRecord> {
         let hasher = ServerSecret::load_or_create(&self.proxy.settings.secret_path())
@@ -139,9 +148,39 @@ async fn with_the_database_stopped_a_recently_seen_license_pulls_and_an_unseen_o
     // A license this replica never saw: nothing to serve it from.
     assert_state_unavailable(f.pull(&f.licenses.beta).await, &f.cluster.url).await;
     assert_state_unavailable(f.token(&f.licenses.beta).await, &f.cluster.url).await;
+    // Operators see it; the replica stays ready and healthy (200).
+    let (status, health) = f.ops("/healthz").await;
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(
+        health["components"]["database"]["state"], "down",
+        "{health}"
+    );
+    assert_eq!(health["components"]["store"]["state"], "ok", "{health}");
+    assert_eq!(f.ops("/readyz").await.0, 200);
+    assert!(
+        f.proxy
+            .metrics()
+            .await
+            .contains("vouch_proxy_degraded{component=\"database\"} 1")
+    );
     f.cluster.resume();
     // Back without a restart.
     assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
+    let (_, health) = f.ops("/healthz").await;
+    assert_eq!(health["components"]["database"]["state"], "ok", "{health}");
+    assert!(
+        f.proxy
+            .metrics()
+            .await
+            .contains("vouch_proxy_degraded{component=\"database\"} 0")
+    );
+    // Said once when it started and once when it ended (the other test
+    // of this module runs its own proxy alongside: at most one each).
+    let started = lines_containing(&["fault started", "\"database\""]);
+    let ended = lines_containing(&["fault ended", "\"database\""]);
+    assert!((1..=2).contains(&started.len()), "{started:?}");
+    assert!((1..=2).contains(&ended.len()), "{ended:?}");
     assert_eq!(f.token(&f.licenses.beta).await.status(), 200);
     // Credentials that are wrong are still a 401.
     assert_eq!(f.pull("not-a-license").await.status(), 401);
@@ -171,6 +210,8 @@ async fn with_fail_static_off_every_license_gets_503_while_the_database_is_stopp
     assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
     f.cluster.pause();
     assert_state_unavailable(f.pull(&f.licenses.stable).await, &f.cluster.url).await;
+    // Nothing new can be served: not ready (every replica alike).
+    assert_eq!(f.ops("/readyz").await.0, 503);
     f.cluster.resume();
     assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
     f.proxy.stop().await;

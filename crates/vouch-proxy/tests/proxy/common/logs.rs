@@ -1,6 +1,8 @@
 //! The proxy's `error`-level "request failed" log lines, captured by
 //! request ID: a 5xx body holds only the ID (issue 14, finding 4), so
-//! tests that check *which* failure happened read the log line.
+//! tests that check *which* failure happened read the log line. Also
+//! every line of the proxy at INFO or above, as text, for tests of what
+//! operators are told ([`lines_containing`]).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -9,6 +11,34 @@ use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::SubscriberExt as _;
 
 static DETAILS: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+static LINES: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+
+fn lines() -> &'static Mutex<Vec<String>> {
+    LINES.get_or_init(Default::default)
+}
+
+/// The captured lines (`LEVEL message field=value …`) that contain every
+/// one of `parts`.
+pub fn lines_containing(parts: &[&str]) -> Vec<String> {
+    lines()
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .cloned()
+        .collect()
+}
+
+/// Every field of an event, as text.
+#[derive(Default)]
+struct Line(String);
+
+impl Visit for Line {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write as _;
+        let _ = write!(self.0, " {}={value:?}", field.name());
+    }
+}
 
 fn details() -> &'static Mutex<HashMap<String, String>> {
     DETAILS.get_or_init(Default::default)
@@ -38,7 +68,13 @@ impl Visit for Fields {
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if *event.metadata().level() != tracing::Level::ERROR {
+        let level = *event.metadata().level();
+        if level <= tracing::Level::INFO && event.metadata().target().starts_with("vouch_proxy") {
+            let mut line = Line(level.to_string());
+            event.record(&mut line);
+            lines().lock().unwrap().push(line.0);
+        }
+        if level != tracing::Level::ERROR {
             return;
         }
         let mut fields = Fields::default();

@@ -193,6 +193,12 @@ impl TestProxy {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let r = client().get(self.url("/metrics")).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     /// `/v2/proxy/acme/up.test/<repo>/<rest>`.
     pub fn repo_url(&self, repo: &str, rest: &str) -> String {
         self.url(&format!("/v2/proxy/{APP}/{UPSTREAM}/{repo}/{rest}"))
