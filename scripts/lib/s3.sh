@@ -12,6 +12,8 @@
 #                           VOUCH_TEST_S3_REGION     us-east-1
 #                           VOUCH_TEST_S3_ACCESS_KEY_ID / VOUCH_TEST_S3_SECRET_ACCESS_KEY
 #                         (moto accepts any credentials); sets S3_PID
+#   start_s3_on DIR PORT  the same on a given port (a fault test restarting its own
+#                         server, empty, where the proxy expects it)
 #   create_bucket NAME    creates a bucket on the running server
 #   stop_s3               stops it
 
@@ -37,7 +39,7 @@ ensure_moto() {
     if [ -n "${CARGO_TARGET_DIR:-}" ]; then venv=$CARGO_TARGET_DIR/../moto-venv; else venv=target/moto-venv; fi
   fi
   ensure_venv ensure_moto "$venv" moto_ready "$MOTO_REQUIREMENT" || return 1
-  MOTO_SERVER=$VENV_DIR/bin/moto_server
+  export MOTO_SERVER=$VENV_DIR/bin/moto_server
 }
 
 create_bucket() {
@@ -45,9 +47,12 @@ create_bucket() {
 }
 
 start_s3() {
-  local dir=$1 port
+  start_s3_on "$1" "$(free_port)"
+}
+
+start_s3_on() {
+  local dir=$1 port=$2
   [ -n "${MOTO_SERVER:-}" ] || ensure_moto || return 1
-  port=$(free_port)
   mkdir -p "$dir"
   "$MOTO_SERVER" -H 127.0.0.1 -p "$port" > "$dir/moto.log" 2>&1 &
   S3_PID=$!

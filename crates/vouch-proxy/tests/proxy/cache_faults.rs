@@ -5,6 +5,8 @@
 //!
 //! The cache lives on a small tmpfs mounted for the test (tests run as
 //! root here and in CI); a test that cannot mount one says so and skips.
+//! The bucket tests run a moto server of their own, stopped and started
+//! again empty mid-test.
 
 use crate::common;
 
@@ -14,11 +16,14 @@ use std::sync::Arc;
 
 use common::images::{Image, image, index};
 use common::logs::lines_containing;
+use common::s3::{PrivateMoto, unique_prefix};
 use common::setup::REPO;
 use common::stub::Stub;
 use common::{EMAIL, Options, TestProxy, basic, client, setup_licenses};
-use vouch_proxy::cache::BlobStore;
 use vouch_proxy::cache::disk::DiskStore;
+use vouch_proxy::cache::s3::S3Serve;
+use vouch_proxy::cache::{BlobAccess, BlobStore};
+use vouch_proxy::names::Digest;
 use vouch_proxy::store::ReferrersMode;
 
 /// Layer size: the 4 MiB blobs of the measurement (17 of 24
@@ -98,9 +103,14 @@ struct Fixture {
 /// `cache.max_bytes`: only the disk limits it), with tag 1.0 an index of
 /// `count` images of one 4 MiB layer each.
 async fn fixture(cache: &Path, count: usize) -> Fixture {
+    let content: Arc<dyn BlobStore> = Arc::new(DiskStore::open(cache, 1 << 40).unwrap());
+    fixture_over(content, count).await
+}
+
+/// The same over any content store.
+async fn fixture_over(content: Arc<dyn BlobStore>, count: usize) -> Fixture {
     let stub = Stub::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let content: Arc<dyn BlobStore> = Arc::new(DiskStore::open(cache, 1 << 40).unwrap());
     let options = Options {
         content: Some(content),
         ..Options::default()
@@ -178,6 +188,16 @@ impl Fixture {
     }
 }
 
+/// Asserts `vouch_proxy_degraded{component="store"}` is `degraded` and
+/// a store error with labels starting `errors` was counted.
+async fn assert_store_state(f: &Fixture, degraded: &str, errors: &str) {
+    let metrics = f.proxy.metrics().await;
+    let gauge = format!("vouch_proxy_degraded{{component=\"store\"}} {degraded}");
+    assert!(metrics.contains(&gauge), "{metrics}");
+    let counter = format!("vouch_proxy_store_errors_total{{{errors}");
+    assert!(metrics.contains(&counter), "{metrics}");
+}
+
 fn cached_blobs(cache: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(cache.join("blobs/sha256"))
         .unwrap()
@@ -197,15 +217,7 @@ async fn with_the_cache_disk_full_every_pull_completes_with_the_right_bytes() {
     let (right, failures) = f.pull_all(3).await;
     assert_eq!((right, &failures), (24, &Vec::<String>::new()));
     assert!(cached_blobs(tmpfs.path()).is_empty(), "nothing fit");
-    let metrics = f.proxy.metrics().await;
-    assert!(
-        metrics.contains("vouch_proxy_degraded{component=\"store\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("vouch_proxy_store_errors_total{store=\"disk\",op=\"write\"}"),
-        "{metrics}"
-    );
+    assert_store_state(&f, "1", "store=\"disk\",op=\"write\"").await;
     assert!(!lines_containing(&["fault started", "\"store\"", "No space left"]).is_empty());
     // Room again: the next pull is cached, without a restart.
     std::fs::remove_file(filler).unwrap();
@@ -259,5 +271,46 @@ async fn a_full_cache_disk_evicts_least_recently_used_blobs_to_make_room() {
         .collect();
     assert!(cached.contains(&hex(&f.images[3])), "{cached:?}");
     assert!(!cached.contains(&hex(&f.images[0])), "{cached:?}");
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_bucket_down_or_emptied_cached_blobs_are_served_from_the_upstream() {
+    let Some(mut moto) = PrivateMoto::start() else {
+        return;
+    };
+    let staging = tempfile::tempdir().unwrap();
+    let store = Arc::new(moto.env.store(
+        &unique_prefix("bucket-faults"),
+        S3Serve::Stream,
+        staging.path(),
+    ));
+    let f = fixture_over(store.clone(), 2).await;
+    let (right, failures) = f.pull_all(1).await;
+    assert_eq!((right, &failures), (2, &Vec::<String>::new()));
+    let layer = &f.images[0].layers[0];
+    let digest = Digest::parse(&layer.digest).unwrap();
+    let in_bucket = || async { store.blob(&digest, BlobAccess::Head).await };
+    assert!(in_bucket().await.unwrap().is_some(), "cached in the bucket");
+
+    // The bucket unreachable: cached and uncached blobs alike come from
+    // the upstream, verified, every byte right.
+    moto.stop();
+    let (right, failures) = f.pull_all(2).await;
+    assert_eq!((right, &failures), (4, &Vec::<String>::new()));
+    assert_store_state(&f, "1", "store=\"s3\"").await;
+
+    // Back, but empty: a missing object is a cache miss, fetched,
+    // verified and stored again, without a restart.
+    moto.restart_empty();
+    assert!(in_bucket().await.unwrap().is_none(), "the bucket is empty");
+    let (right, failures) = f.pull_all(1).await;
+    assert_eq!((right, &failures), (2, &Vec::<String>::new()));
+    assert!(in_bucket().await.unwrap().is_some(), "stored again");
+    let metrics = f.proxy.metrics().await;
+    assert!(
+        metrics.contains("vouch_proxy_degraded{component=\"store\"} 0"),
+        "{metrics}"
+    );
     f.proxy.stop().await;
 }

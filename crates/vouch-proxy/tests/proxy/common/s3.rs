@@ -102,3 +102,102 @@ impl S3Env {
         }
     }
 }
+
+/// An S3 server (moto) of one test's own, which the test may stop and
+/// start again, empty, on the same port (the bucket down, then emptied).
+/// Driven by scripts/lib/s3.sh, so it is set up as the shared one is.
+pub struct PrivateMoto {
+    dir: tempfile::TempDir,
+    port: String,
+    pid: Option<String>,
+    /// Where it is.
+    pub env: S3Env,
+}
+
+fn s3_script(snippet: &str, args: &[&str]) -> Option<Vec<String>> {
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lib/s3.sh");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(". \"$0\" && {snippet}"))
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr).into_owned();
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("cannot start a private moto server: {why}");
+        }
+        eprintln!("SKIP: cannot start a private moto server: {why}");
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+impl PrivateMoto {
+    /// Starts one (with the test bucket), or `None` after a SKIP line
+    /// when moto cannot run here (a failure under `CI=true`).
+    pub fn start() -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_arg = dir.path().to_str().unwrap().to_string();
+        let lines = s3_script(
+            r#"start_s3 "$1" && echo "$VOUCH_TEST_S3_ENDPOINT" && echo "$S3_PID""#,
+            &[&dir_arg],
+        )?;
+        let endpoint = lines[0].clone();
+        let port = endpoint.rsplit(':').next().unwrap().to_string();
+        Some(Self {
+            dir,
+            port,
+            pid: Some(lines[1].clone()),
+            env: S3Env {
+                endpoint,
+                bucket: "vouch-test".into(),
+                region: "us-east-1".into(),
+                access_key_id: "vouch-test-key".into(),
+                secret_access_key: "vouch-test-secret".into(),
+            },
+        })
+    }
+
+    /// Stops the server (its objects are gone with it).
+    pub fn stop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = std::process::Command::new("kill").arg(&pid).status();
+            // Wait until the port refuses connections.
+            let addr = format!("127.0.0.1:{}", self.port);
+            for _ in 0..200 {
+                if std::net::TcpStream::connect(&addr).is_err() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            panic!("moto (pid {pid}) still answers on {addr}");
+        }
+    }
+
+    /// Starts a new, empty server (with the test bucket) on the same port.
+    pub fn restart_empty(&mut self) {
+        let dir_arg = self.dir.path().to_str().unwrap().to_string();
+        let lines = s3_script(
+            r#"start_s3_on "$1" "$2" && echo "$S3_PID""#,
+            &[&dir_arg, &self.port],
+        )
+        .expect("moto started once already");
+        self.pid = Some(lines[0].clone());
+    }
+}
+
+impl Drop for PrivateMoto {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            let _ = std::process::Command::new("kill").arg(pid).status();
+        }
+    }
+}
