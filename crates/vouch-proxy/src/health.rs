@@ -69,6 +69,7 @@ struct Entry {
     since: Timestamp,
     started: Instant,
     last_warn: Option<Instant>,
+    last_probe: Option<Instant>,
 }
 
 /// One component's state, as `/healthz` shows it.
@@ -102,6 +103,7 @@ impl Health {
                         since: now.0,
                         started: now.1,
                         last_warn: None,
+                        last_probe: None,
                     },
                 );
             }
@@ -123,6 +125,7 @@ impl Health {
                 since: Timestamp::now(),
                 started: now,
                 last_warn: None,
+                last_probe: None,
             });
             if entry.state == state {
                 return false;
@@ -170,6 +173,28 @@ impl Health {
         }
     }
 
+    /// Whether to ask `component` now: always while it is `ok`; while it
+    /// fails, once per `interval` (that caller probes it, the others do
+    /// not wait on a component known not to answer).
+    pub fn probe_due(&self, component: &Component, interval: Duration) -> bool {
+        let now = Instant::now();
+        self.entries_mut(|entries| {
+            let Some(entry) = entries.get_mut(component) else {
+                return true;
+            };
+            if entry.state == State::Ok {
+                return true;
+            }
+            let due = entry
+                .last_probe
+                .is_none_or(|at| now.duration_since(at) >= interval);
+            if due {
+                entry.last_probe = Some(now);
+            }
+            due
+        })
+    }
+
     /// The state of `component` (`ok` when never seen).
     pub fn state(&self, component: &Component) -> State {
         self.entries_mut(|entries| entries.get(component).map_or(State::Ok, |e| e.state))
@@ -207,6 +232,15 @@ mod tests {
         assert_eq!(health.reports()[0].since, since, "still the same fault");
         health.ok(&Component::Database);
         assert_eq!(health.state(&Component::Database), State::Ok);
+        health.failing(Component::Database, State::Down, &"refused");
+        assert!(health.probe_due(&Component::Database, Duration::from_secs(3600)));
+        assert!(!health.probe_due(&Component::Database, Duration::from_secs(3600)));
+        assert!(
+            health.probe_due(&Component::Store, Duration::from_secs(3600)),
+            "ok"
+        );
+        health.ok(&Component::Database);
+        assert!(health.probe_due(&Component::Database, Duration::from_secs(3600)));
         let up = Component::Upstream("ghcr.io".into());
         health.failing(up.clone(), State::Down, &"reset");
         assert_eq!(up.label(), "upstream:ghcr.io");

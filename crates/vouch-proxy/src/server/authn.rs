@@ -154,7 +154,7 @@ impl Proxy {
         let hash = self.hasher.hash(&id);
         let license = match self.licenses_by_hash.fresh(&hash) {
             Some(l) => l,
-            None => match self.stores.licenses.license_by_hash(&hash).await {
+            None => match self.lookup_by_hash(&hash).await {
                 Ok(found) => {
                     self.health.ok(&Component::Database);
                     let found = Arc::new(found.ok_or_else(unknown)?);
@@ -177,6 +177,16 @@ impl Proxy {
         Ok(license)
     }
 
+    /// The state store's answer for `hash`, unless the store is known not
+    /// to answer now ([`Proxy::database_probe`]).
+    async fn lookup_by_hash(
+        &self,
+        hash: &crate::secret::LicenseIdHash,
+    ) -> Result<Option<License>, StoreError> {
+        self.database_probe()?;
+        self.stores.licenses.license_by_hash(hash).await
+    }
+
     async fn license_by_number(
         &self,
         number: LicenseNumber,
@@ -184,7 +194,11 @@ impl Proxy {
         if let Some(l) = self.licenses_by_number.fresh(&number) {
             return Ok(Some(l));
         }
-        match self.stores.licenses.license(number).await {
+        let found = match self.database_probe() {
+            Ok(()) => self.stores.licenses.license(number).await,
+            Err(e) => Err(e),
+        };
+        match found {
             Ok(found) => Ok(found.map(|l| {
                 self.health.ok(&Component::Database);
                 let l = Arc::new(l);

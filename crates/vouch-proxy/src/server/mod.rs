@@ -387,6 +387,7 @@ impl Proxy {
             return Ok(Some(view));
         }
         let found = async {
+            self.database_probe()?;
             let Some(app) = self.stores.licenses.app(slug).await? else {
                 return Ok(None);
             };
@@ -591,7 +592,29 @@ pub async fn serve(
     Ok(())
 }
 
+/// While the state database fails, how often one request asks it again;
+/// the others go straight to fail static (or the 503) instead of each
+/// waiting out the pool's acquire timeout (5 s).
+pub const DATABASE_PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
 impl Proxy {
+    /// `Err` without asking when the state database failed recently and
+    /// another request probes it (see [`DATABASE_PROBE_INTERVAL`]).
+    pub(crate) fn database_probe(&self) -> Result<(), StoreError> {
+        if self
+            .health
+            .probe_due(&Component::Database, DATABASE_PROBE_INTERVAL)
+        {
+            return Ok(());
+        }
+        Err(StoreError::Backend {
+            operation: "ask",
+            source: crate::store::BackendError::Connect(
+                "not asked: the state database did not answer recently".into(),
+            ),
+        })
+    }
+
     /// Fail static (issue 21, item 3): when the state store cannot answer
     /// (a [`StoreError::Backend`]), the answer it gave within
     /// `server.license_stale_secs`, if any; otherwise the error. Either
