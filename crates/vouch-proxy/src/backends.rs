@@ -3,6 +3,7 @@
 //! S3-compatible object storage. Replicas that share one Postgres database,
 //! one bucket and one server secret file need no other shared state.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::cache::BlobStore;
@@ -96,6 +97,26 @@ pub async fn open_state(settings: &Settings) -> Result<State, BackendError> {
     }
 }
 
+/// Warns when `max_bytes` exceeds what the cache's filesystem has free
+/// (plus what the cache holds already): the disk will fill before the
+/// cache evicts. The proxy still serves then (a full disk makes pulls
+/// uncached, not failed), but the operator should know at start.
+fn warn_if_larger_than_the_disk(dir: &Path, max_bytes: u64, cached: u64) {
+    let Ok(stat) = rustix::fs::statvfs(dir) else {
+        return;
+    };
+    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+    if max_bytes > free.saturating_add(cached) {
+        tracing::warn!(
+            cache_dir = %dir.display(),
+            max_bytes,
+            free_bytes = free,
+            cached_bytes = cached,
+            "cache.max_bytes exceeds the free space of the cache's filesystem: the disk will fill before the cache evicts (pulls are then served uncached)"
+        );
+    }
+}
+
 /// Opens the content store the settings name.
 pub async fn open_content(settings: &Settings) -> Result<Arc<dyn BlobStore>, BackendError> {
     match &settings.s3 {
@@ -107,6 +128,11 @@ pub async fn open_content(settings: &Settings) -> Result<Arc<dyn BlobStore>, Bac
                         message: e.to_string(),
                     }
                 })?;
+            warn_if_larger_than_the_disk(
+                &settings.cache_dir,
+                settings.cache_max_bytes,
+                store.used_bytes(),
+            );
             Ok(Arc::new(store))
         }
         Some(config) => {

@@ -135,13 +135,7 @@ impl Health {
                 entry.started = now;
             }
             entry.state = state;
-            let due = entry
-                .last_warn
-                .is_none_or(|at| now.duration_since(at) >= MIN_WARN_INTERVAL);
-            if due {
-                entry.last_warn = Some(now);
-            }
-            due
+            take_turn(&mut entry.last_warn, now, MIN_WARN_INTERVAL)
         });
         if warn {
             tracing::warn!(
@@ -185,13 +179,7 @@ impl Health {
             if entry.state == State::Ok {
                 return true;
             }
-            let due = entry
-                .last_probe
-                .is_none_or(|at| now.duration_since(at) >= interval);
-            if due {
-                entry.last_probe = Some(now);
-            }
-            due
+            take_turn(&mut entry.last_probe, now, interval)
         })
     }
 
@@ -213,6 +201,16 @@ impl Health {
                 .collect()
         })
     }
+}
+
+/// Whether `interval` has passed since `last` (or there was none); if
+/// so, `now` becomes the last.
+fn take_turn(last: &mut Option<Instant>, now: Instant, interval: Duration) -> bool {
+    let due = last.is_none_or(|at| now.duration_since(at) >= interval);
+    if due {
+        *last = Some(now);
+    }
+    due
 }
 
 #[cfg(test)]

@@ -314,3 +314,53 @@ async fn with_the_bucket_down_or_emptied_cached_blobs_are_served_from_the_upstre
     );
     f.proxy.stop().await;
 }
+
+#[test]
+fn serve_warns_at_start_when_cache_max_bytes_exceeds_the_free_disk() {
+    use std::io::BufRead as _;
+    let Some(tmpfs) = Tmpfs::mount(8) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("proxy.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\npublic_scheme = \"http\"\n\
+             [state]\ndir = \"{}\"\n\
+             [cache]\ndir = \"{}\"\nmax_bytes = 1073741824\n\
+             [[upstreams]]\nname = \"up.test\"\nurl = \"http://127.0.0.1:9\"\ninsecure_allow_http = true\n",
+            dir.path().join("state").display(),
+            tmpfs.path().display(),
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vouch-proxy"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("serve")
+        .env("VOUCH_PROXY_LOG", "info")
+        .env("VOUCH_PROXY_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Everything up to the "serving" line (the warning comes before it).
+    let mut before_serving = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+    {
+        if common::serving_address(&line).is_some() {
+            break;
+        }
+        before_serving.push(line);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        before_serving
+            .iter()
+            .any(|l| l.contains("cache.max_bytes exceeds the free space")),
+        "{before_serving:#?}"
+    );
+}
