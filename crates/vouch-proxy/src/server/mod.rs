@@ -615,6 +615,21 @@ impl Proxy {
         })
     }
 
+    /// The state database's answer to `ask`, unless the database is known
+    /// not to answer now ([`Proxy::database_probe`]); an answer marks it
+    /// up again.
+    pub(crate) async fn ask_database<T>(
+        &self,
+        ask: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.database_probe()?;
+        let answer = ask.await;
+        if answer.is_ok() {
+            self.health.ok(&Component::Database);
+        }
+        answer
+    }
+
     /// Fail static (issue 21, item 3): when the state store cannot answer
     /// (a [`StoreError::Backend`]), the answer it gave within
     /// `server.license_stale_secs`, if any; otherwise the error. Either

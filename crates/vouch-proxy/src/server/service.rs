@@ -106,13 +106,17 @@ impl Proxy {
                 // The history only ever adds entitlement; a record lost
                 // while the state store cannot answer costs a later 404 of
                 // an old digest at worst, so the pull goes on.
-                if let Err(e) = this
-                    .stores
-                    .resolutions
-                    .record_tag(&repository, &wanted, &digest, Timestamp::now())
-                    .await
-                {
-                    tracing::warn!(%repository, tag = %wanted, %digest, error = %e, "could not record the tag's digest in the state store");
+                // The database's fault is logged once by the license
+                // lookups that notice it; this says only what was lost.
+                let record = this.stores.resolutions.record_tag(
+                    &repository,
+                    &wanted,
+                    &digest,
+                    Timestamp::now(),
+                );
+                let recorded = this.ask_database(record).await;
+                if let Err(e) = recorded {
+                    tracing::debug!(%repository, tag = %wanted, %digest, error = %e, "could not record the tag's digest in the state store");
                 }
                 Ok((digest, manifest))
             })
@@ -136,9 +140,7 @@ impl Proxy {
     /// pull-through cache keeps serving what it has).
     async fn stale_tag(&self, ctx: &Ctx, tag: &Tag) -> Option<Manifest> {
         let known = self
-            .stores
-            .resolutions
-            .tag_digests(&ctx.repository, tag)
+            .ask_database(self.stores.resolutions.tag_digests(&ctx.repository, tag))
             .await
             .ok()?;
         for digest in known {
@@ -392,7 +394,8 @@ impl ManifestGraph for RepositoryGraph<'_> {
 
     async fn recorded_tag_digests(&self, tag: &Tag) -> Result<Vec<Digest>, ContentError> {
         let resolutions = &self.proxy.stores.resolutions;
-        Ok(resolutions.tag_digests(&self.ctx.repository, tag).await?)
+        let ask = resolutions.tag_digests(&self.ctx.repository, tag);
+        Ok(self.proxy.ask_database(ask).await?)
     }
 
     /// Resolved within the tag TTL: that answer (it may not be in the
@@ -435,9 +438,8 @@ impl ManifestGraph for RepositoryGraph<'_> {
 
     async fn attachments(&self, manifest: &Digest) -> Result<Vec<Digest>, ContentError> {
         let resolutions = &self.proxy.stores.resolutions;
-        Ok(resolutions
-            .attachments(&self.ctx.repository, manifest)
-            .await?)
+        let ask = resolutions.attachments(&self.ctx.repository, manifest);
+        Ok(self.proxy.ask_database(ask).await?)
     }
 }
 
