@@ -129,6 +129,19 @@ pub enum Command {
     /// Print vouch's version, the commit it was built from, the build date
     /// and the date of the trusted root embedded in it (like `cosign version`).
     Version(VersionArgs),
+    /// Print what is attached to an image, as found and NOT verified (like
+    /// `cosign download`): `signature` (bundle referrers of cosign's signature
+    /// type, one JSON line each, then legacy `.sig` layers in cosign's
+    /// shape), `attestation` (DSSE envelopes, one JSON line each; `--predicate-type`
+    /// filters), `sbom` (legacy `.sbom` attachments). Verify with `vouch verify`
+    /// or `verify-attestation`; use this to inspect or archive.
+    ///
+    ///   vouch download attestation --predicate-type openvex IMAGE | jq -r .payload | base64 -d
+    ///
+    /// Exit codes: 0 something printed, 10 nothing of that kind attached,
+    /// 11 tag not found, 4 registry access failed.
+    #[command(verbatim_doc_comment, subcommand)]
+    Download(DownloadCommand),
     /// Print a shell completion script (like `cosign completion`).
     ///
     ///   vouch completion bash > /etc/bash_completion.d/vouch
@@ -163,6 +176,7 @@ impl Command {
             Self::Version(a) => a.json || json(&a.output),
             Self::Trust(TrustCommand::Export(_) | TrustCommand::Import(_))
             | Self::Digest(_)
+            | Self::Download(_)
             | Self::Login(_)
             | Self::VerifyBundle(_)
             | Self::SignBundle(_)
@@ -170,6 +184,40 @@ impl Command {
             | Self::Man(_) => false,
         }
     }
+}
+
+/// `vouch download`: what to print.
+#[derive(Debug, Subcommand)]
+pub enum DownloadCommand {
+    /// Signatures: cosign v3 bundle referrers, then legacy `.sig` layers.
+    Signature(DownloadArgs),
+    /// Attestations: DSSE envelopes from bundle referrers and `.att` layers.
+    Attestation(DownloadAttestationArgs),
+    /// Legacy `.sbom` attachments (cosign attach sbom), as stored.
+    Sbom(DownloadArgs),
+}
+
+/// `vouch download signature|sbom`.
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+/// `vouch download attestation`.
+#[derive(Debug, Args)]
+pub struct DownloadAttestationArgs {
+    /// Only attestations whose (unverified) statement has this predicate
+    /// type: a `--type` name (spdxjson, slsaprovenance1, openvex, …) or a URI.
+    #[arg(long, value_name = "TYPE")]
+    pub predicate_type: Option<String>,
+    /// The image and registry access.
+    #[command(flatten)]
+    pub target: DownloadArgs,
 }
 
 /// `vouch version`.

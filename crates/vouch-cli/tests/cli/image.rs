@@ -791,3 +791,71 @@ fn verify_attestation_speaks_json_including_its_failures() {
     assert_eq!(out.status.code(), Some(11));
     assert!(out.stdout.is_empty());
 }
+
+/// `vouch download` prints what is attached as found (issue 16, item 4):
+/// both signature layouts, DSSE envelopes filtered by predicate type, and
+/// exit 10 when nothing of the kind is attached.
+#[test]
+fn download_prints_signatures_and_attestations_as_found() {
+    let Some(w) = world("download") else { return };
+    let lines = |out: &Output| -> Vec<Value> {
+        assert!(out.status.success(), "{}", common::stderr(out));
+        stdout(out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let signatures = lines(&w.run(&["download", "signature", &w.image(":v1")]));
+    // One bundle referrer of cosign's signature type, one legacy `.sig` layer.
+    assert_eq!(signatures.len(), 2, "{signatures:?}");
+    assert_eq!(
+        signatures[0]["mediaType"],
+        vouch_testkit::BUNDLE_V03_MEDIA_TYPE
+    );
+    assert!(
+        signatures[1]["Base64Signature"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert!(
+        signatures[1]["Cert"]
+            .as_str()
+            .is_some_and(|c| c.contains("BEGIN CERTIFICATE"))
+    );
+    assert!(
+        signatures[1]["Bundle"]["Payload"].is_object(),
+        "{}",
+        signatures[1]
+    );
+
+    // Three bundle attestations and the legacy SPDX one; SPDX alone: two.
+    let all = lines(&w.run(&["download", "attestation", &w.image(":v1")]));
+    assert_eq!(all.len(), 4, "{all:?}");
+    let spdx = lines(&w.run(&[
+        "download",
+        "attestation",
+        "--predicate-type",
+        "spdxjson",
+        &w.image(":v1"),
+    ]));
+    assert_eq!(spdx.len(), 2, "{spdx:?}");
+    for envelope in &spdx {
+        assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+        assert!(envelope["signatures"][0]["sig"].is_string(), "{envelope}");
+    }
+
+    // Nothing attached: 10, and nothing on stdout.
+    let out = w.run(&["download", "signature", &w.image(":unsigned")]);
+    assert_eq!(out.status.code(), Some(10), "{}", common::stderr(&out));
+    assert!(out.stdout.is_empty());
+    let out = w.run(&["download", "sbom", &w.image(":v1")]);
+    assert_eq!(out.status.code(), Some(10), "{}", common::stderr(&out));
+    let out = w.run(&[
+        "download",
+        "attestation",
+        "--predicate-type",
+        "nope",
+        &w.image(":v1"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+}
