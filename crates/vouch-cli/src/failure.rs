@@ -115,6 +115,12 @@ impl From<vouch_trust::TrustError> for Failure {
     }
 }
 
+impl From<vouch_oci::ReferenceError> for Failure {
+    fn from(error: vouch_oci::ReferenceError) -> Self {
+        vouch_oci::OciError::from(error).into()
+    }
+}
+
 impl From<vouch_oci::OciError> for Failure {
     fn from(error: vouch_oci::OciError) -> Self {
         use vouch_oci::OciError as E;

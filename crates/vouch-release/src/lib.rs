@@ -15,7 +15,10 @@ mod report;
 mod verify;
 mod version;
 
-pub use attached::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, verify_attached};
+pub use attached::{
+    Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, legacy_attestation, legacy_signature,
+    verify_attached,
+};
 pub use policy::{
     AttestationSpec, Classification, Expected, IdentitySpec, MAX_IMAGES, MAX_POLICY_SIZE,
     PolicyError, Presence, ReleaseImage, ReleasePolicy, ThirdPartyImage,
