@@ -61,7 +61,7 @@ impl Artifact {
             Self::Bytes(b) => vouch_verify::ArtifactInput::Bytes(b),
             Self::Digest(d) => match d.as_sha256() {
                 Some(sha256) => vouch_verify::ArtifactInput::Sha256(sha256),
-                None => vouch_verify::ArtifactInput::Digest(*d),
+                None => vouch_verify::ArtifactInput::Digest(d),
             },
         }
     }

@@ -178,25 +178,25 @@ impl DigestAlgorithm {
 const MAX_DIGEST_LEN: usize = 64;
 
 /// A digest in one of the [`DigestAlgorithm`]s, written
-/// `<algorithm>:<lowercase hex>`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `<algorithm>:<lowercase hex>`. The bytes are boxed, exactly the
+/// algorithm's length, so the value stays small inside error types.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest {
     algorithm: DigestAlgorithm,
-    bytes: [u8; MAX_DIGEST_LEN],
+    bytes: Box<[u8]>,
 }
 
 impl Digest {
     /// The `algorithm` digest of `bytes`.
     pub fn of(algorithm: DigestAlgorithm, bytes: &[u8]) -> Self {
-        let mut out = [0u8; MAX_DIGEST_LEN];
-        match algorithm {
-            DigestAlgorithm::Sha256 => out[..32].copy_from_slice(&Sha256::digest(bytes)),
-            DigestAlgorithm::Sha384 => out[..48].copy_from_slice(&Sha384::digest(bytes)),
-            DigestAlgorithm::Sha512 => out.copy_from_slice(&Sha512::digest(bytes)),
-        }
+        let digest: Box<[u8]> = match algorithm {
+            DigestAlgorithm::Sha256 => Sha256::digest(bytes).as_slice().into(),
+            DigestAlgorithm::Sha384 => Sha384::digest(bytes).as_slice().into(),
+            DigestAlgorithm::Sha512 => Sha512::digest(bytes).as_slice().into(),
+        };
         Self {
             algorithm,
-            bytes: out,
+            bytes: digest,
         }
     }
 
@@ -226,8 +226,12 @@ impl Digest {
         let (name, hex_digits) = value.split_once(':')?;
         let algorithm = DigestAlgorithm::from_name(name).filter(|a| allowed.contains(a))?;
         let mut bytes = [0u8; MAX_DIGEST_LEN];
-        decode_lower_hex(hex_digits, &mut bytes[..algorithm.digest_len()])?;
-        Some(Self { algorithm, bytes })
+        let bytes = &mut bytes[..algorithm.digest_len()];
+        decode_lower_hex(hex_digits, bytes)?;
+        Some(Self {
+            algorithm,
+            bytes: (*bytes).into(),
+        })
     }
 
     /// The algorithm.
@@ -237,7 +241,7 @@ impl Digest {
 
     /// The raw digest bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..self.algorithm.digest_len()]
+        &self.bytes
     }
 
     /// The lowercase hex digits, without the algorithm prefix (safe as a
@@ -261,7 +265,7 @@ impl Digest {
     /// A hasher that checks content against this digest.
     pub fn verifier(&self) -> DigestVerifier {
         DigestVerifier {
-            expected: *self,
+            expected: self.clone(),
             state: match self.algorithm {
                 DigestAlgorithm::Sha256 => Hasher::Sha256(Sha256::new()),
                 DigestAlgorithm::Sha384 => Hasher::Sha384(Sha384::new()),
@@ -273,11 +277,9 @@ impl Digest {
 
 impl From<Sha256Digest> for Digest {
     fn from(digest: Sha256Digest) -> Self {
-        let mut bytes = [0u8; MAX_DIGEST_LEN];
-        bytes[..32].copy_from_slice(&digest.0);
         Self {
             algorithm: DigestAlgorithm::Sha256,
-            bytes,
+            bytes: digest.0.into(),
         }
     }
 }
@@ -328,12 +330,11 @@ impl DigestVerifier {
     /// `Ok(())` when the content hashes to the expected digest, otherwise
     /// the digest it does hash to.
     pub fn finish(self) -> Result<(), Digest> {
-        let mut bytes = [0u8; MAX_DIGEST_LEN];
-        match self.state {
-            Hasher::Sha256(h) => bytes[..32].copy_from_slice(&h.finalize()),
-            Hasher::Sha384(h) => bytes[..48].copy_from_slice(&h.finalize()),
-            Hasher::Sha512(h) => bytes.copy_from_slice(&h.finalize()),
-        }
+        let bytes: Box<[u8]> = match self.state {
+            Hasher::Sha256(h) => h.finalize().as_slice().into(),
+            Hasher::Sha384(h) => h.finalize().as_slice().into(),
+            Hasher::Sha512(h) => h.finalize().as_slice().into(),
+        };
         let found = Digest {
             algorithm: self.expected.algorithm,
             bytes,

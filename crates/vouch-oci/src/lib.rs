@@ -43,7 +43,7 @@ pub use token::{
 };
 pub use vouch_oci_types::{
     AuthScheme, Challenge, ChallengeError, DOCKER_HUB, DOCKER_HUB_API, Digest, DigestAlgorithm,
-    DigestError, LinkError, MAX_MANIFEST_SIZE, MAX_NAME_LEN, MAX_TAG_LEN, Reference,
-    ReferenceError, ReferenceProblem, Registry, Repository, Sha256Digest, Tag, next_link,
-    parse_challenge,
+    DigestError, LinkError, MAX_CHALLENGE_LEN, MAX_LINK_LEN, MAX_MANIFEST_SIZE, MAX_NAME_LEN,
+    MAX_TAG_LEN, Reference, ReferenceError, ReferenceProblem, Registry, Repository, Sha256Digest,
+    Tag, next_link, parse_challenge,
 };

@@ -914,7 +914,7 @@ fn resolve_upstream(
     let realm_hosts = section
         .realm_hosts
         .iter()
-        .map(|h| RealmHost::parse(h).map_err(|reason| invalid(key("realm_hosts"), reason)))
+        .map(|h| RealmHost::parse(h).map_err(|e| invalid(key("realm_hosts"), e.to_string())))
         .collect::<Result<_, _>>()?;
     Ok(UpstreamSettings {
         name,

@@ -78,7 +78,7 @@ pub enum ArtifactInput<'a> {
     /// The artifact's SHA-256 digest.
     Sha256(Sha256Digest),
     /// The artifact's digest in any [`crate::DigestAlgorithm`].
-    Digest(ArtifactDigest),
+    Digest(&'a ArtifactDigest),
 }
 
 /// Verifies `bundle` over `artifact` and checks the signer against `policy`.

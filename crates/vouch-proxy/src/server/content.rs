@@ -1040,11 +1040,7 @@ impl Ctx {
 /// the same list (`path`: `/v2/<repo>/tags/list` or `/v2/<repo>/referrers/
 /// <digest>`), if it is one; a link pointing anywhere else is ignored.
 fn next_page_query(link: &str, path: &str) -> Option<String> {
-    let (target, params) = link.split_once(';')?;
-    if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
-        return None;
-    }
-    let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+    let target = vouch_oci_types::next_link(link).ok()??;
     let (target_path, query) = target.split_once('?')?;
     (target_path == path
         && query
