@@ -310,21 +310,16 @@ mod tests {
     const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn repo_paths_refuse_traversal_and_empty_components() {
+    fn repo_paths_refuse_traversal_on_the_shared_grammar() {
+        // The grammar's cases are vouch-oci-types' tests; here, that a
+        // RepoPath is refused with the proxy's error.
         assert!(RepoPath::new("acme/api").is_ok());
-        for bad in [
-            "",
-            "/acme",
-            "acme/",
-            "acme//api",
-            "acme/../x",
-            "acme/./x",
-            "..",
-            "acme/%2e%2e",
-        ] {
-            assert!(RepoPath::new(bad).is_err(), "{bad}");
+        for bad in ["acme/../x", "acme//api", "acme/%2e%2e"] {
+            assert!(
+                matches!(RepoPath::new(bad), Err(NameError::Repository { .. })),
+                "{bad}"
+            );
         }
-        assert!(RepoPath::new(&"a/".repeat(128)).is_err());
     }
 
     #[test]
