@@ -204,6 +204,12 @@ fn with_trust_advice(error: &vouch_trust::TrustError) -> String {
     }
 }
 
+impl From<vouch_oci::ReferenceError> for Failure {
+    fn from(error: vouch_oci::ReferenceError) -> Self {
+        vouch_oci::OciError::from(error).into()
+    }
+}
+
 impl From<vouch_oci::OciError> for Failure {
     fn from(error: vouch_oci::OciError) -> Self {
         use vouch_oci::OciError as E;

@@ -42,13 +42,15 @@ impl Artifact {
             arg.strip_prefix(a.name())
                 .is_some_and(|r| r.starts_with(':'))
         });
-        let bad = |e: vouch_verify::VerifyError| Failure::input(e.to_string());
+        let bad = |e: vouch_verify::DigestError| Failure::input(e.to_string());
         if arg.starts_with("sha256:") {
             let digest: vouch_verify::Sha256Digest = arg.parse().map_err(bad)?;
             return Ok(Self::Digest(digest.into()));
         }
         if is_digest {
-            return Ok(Self::Digest(arg.parse().map_err(bad)?));
+            return Ok(Self::Digest(
+                ArtifactDigest::parse_artifact(arg).map_err(bad)?,
+            ));
         }
         read_bounded(Path::new(arg), MAX_ARTIFACT_SIZE, "artifact").map(Self::Bytes)
     }
@@ -59,7 +61,7 @@ impl Artifact {
             Self::Bytes(b) => vouch_verify::ArtifactInput::Bytes(b),
             Self::Digest(d) => match d.as_sha256() {
                 Some(sha256) => vouch_verify::ArtifactInput::Sha256(sha256),
-                None => vouch_verify::ArtifactInput::Digest(*d),
+                None => vouch_verify::ArtifactInput::Digest(d),
             },
         }
     }

@@ -10,10 +10,13 @@
 //! attestation.
 #![forbid(unsafe_code)]
 
-use vouch_oci::{OciError, ReferrersSource, RegistryClient, Repository};
+use vouch_oci::{
+    BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, LegacyLayer, OciError,
+    ReferrersSource, RegistryClient, Repository, SIGNATURE_ANNOTATION,
+};
 use vouch_verify::{
-    ArtifactInput, LegacySignature, Sha256Digest, SignerPolicy, SigstoreBundle, TrustedMaterial,
-    VerifiedAttestation, VerifiedSignature, VerifyError, verify_attestation,
+    ArtifactInput, LegacyAttestation, LegacySignature, Sha256Digest, SignerPolicy, SigstoreBundle,
+    TrustedMaterial, VerifiedAttestation, VerifiedSignature, VerifyError, verify_attestation,
     verify_legacy_attestation, verify_legacy_signature,
 };
 
@@ -141,6 +144,32 @@ impl Attached {
     }
 }
 
+/// A layer of a legacy `.sig` manifest as the cosign signature it carries:
+/// the simple-signing payload, and the signature, certificate, chain and
+/// Rekor bundle from its annotations (SPEC.md §2.1).
+pub fn legacy_signature(layer: LegacyLayer) -> LegacySignature {
+    let a = &layer.descriptor.annotations;
+    LegacySignature::new(
+        layer.content,
+        a.get(SIGNATURE_ANNOTATION).cloned().unwrap_or_default(),
+        a.get(CERTIFICATE_ANNOTATION).cloned(),
+        a.get(BUNDLE_ANNOTATION).map(|b| b.clone().into_bytes()),
+    )
+    .with_chain(a.get(CHAIN_ANNOTATION).cloned())
+}
+
+/// A layer of a legacy `.att` manifest as the cosign attestation it
+/// carries: the DSSE envelope, and the certificate and Rekor bundle from
+/// its annotations.
+pub fn legacy_attestation(layer: LegacyLayer) -> LegacyAttestation {
+    let a = &layer.descriptor.annotations;
+    LegacyAttestation::new(
+        layer.content,
+        a.get(CERTIFICATE_ANNOTATION).cloned(),
+        a.get(BUNDLE_ANNOTATION).map(|b| b.clone().into_bytes()),
+    )
+}
+
 /// Lists what is attached to `repo@digest` once and verifies all of it against `signer`.
 pub async fn verify_attached(
     client: &RegistryClient,
@@ -153,11 +182,21 @@ pub async fn verify_attached(
     let (bundles, referrers) = client.sigstore_bundles(repo, &digest).await?;
     let legacy_sigs = match lookup {
         Lookup::Attestations => Vec::new(),
-        _ => client.legacy_signatures(repo, &digest).await?,
+        _ => client
+            .legacy_layers(repo, &digest, "sig")
+            .await?
+            .into_iter()
+            .map(legacy_signature)
+            .collect(),
     };
     let legacy_atts = match lookup {
         Lookup::Signatures => Vec::new(),
-        _ => client.legacy_attestations(repo, &digest).await?,
+        _ => client
+            .legacy_layers(repo, &digest, "att")
+            .await?
+            .into_iter()
+            .map(legacy_attestation)
+            .collect(),
     };
     let mut found = Attached {
         signatures: Vec::new(),

@@ -5,13 +5,8 @@
 #[non_exhaustive]
 pub enum OciError {
     /// An image reference, repository or tag is malformed.
-    #[error("invalid reference `{reference}`: {reason}")]
-    BadReference {
-        /// What was given.
-        reference: String,
-        /// Why it is refused.
-        reason: String,
-    },
+    #[error(transparent)]
+    BadReference(#[from] vouch_oci_types::ReferenceError),
     /// A credentials file cannot be read or parsed.
     #[error("credentials file {}: {reason}", path.display())]
     Credentials {
@@ -181,7 +176,7 @@ impl OciError {
             | Self::Client(_)
             | Self::UntrustedCertificate { .. }
             | Self::Referrers { .. } => true,
-            Self::BadReference { .. }
+            Self::BadReference(_)
             | Self::Credentials { .. }
             | Self::CredentialHelper { .. }
             | Self::DigestMismatch { .. }

@@ -7,8 +7,8 @@ use serde_json::json;
 use vouch_oci::*;
 use vouch_testkit::{GITHUB_ACTIONS_ISSUER, Identity, LocalRegistry, Publisher, VirtualSigstore};
 use vouch_verify::{
-    ArtifactInput, IdentityPolicy, Sha256Digest, SignerPolicy, SigstoreBundle, TrustedMaterial,
-    ValueMatcher, verify_attestation, verify_legacy_attestation, verify_legacy_signature,
+    ArtifactInput, IdentityPolicy, SignerPolicy, SigstoreBundle, TrustedMaterial, ValueMatcher,
+    verify_attestation,
 };
 
 const USER: &str = "alice@example.com";
@@ -133,29 +133,37 @@ async fn resolves_a_tag_to_the_pushed_digest_after_login() {
 }
 
 #[tokio::test]
-async fn finds_and_verifies_legacy_signatures_and_attestations() {
+async fn finds_the_layers_of_legacy_signatures_and_attestations() {
     let Some(f) = fixture("legacy") else { return };
     f.login();
     let client = f.client();
     let sigs = client
-        .legacy_signatures(&f.repo(), &f.digest())
+        .legacy_layers(&f.repo(), &f.digest(), "sig")
         .await
         .unwrap();
     assert_eq!(sigs.len(), 1);
-    let v = verify_legacy_signature(&f.material(), &sigs[0], f.digest(), &policy()).unwrap();
-    assert_eq!(v.artifact_digest(), f.image.digest);
+    assert_eq!(sigs[0].descriptor.media_type, oci::SIMPLE_SIGNING);
+    assert!(
+        sigs[0]
+            .descriptor
+            .annotations
+            .contains_key(SIGNATURE_ANNOTATION)
+    );
+    assert_eq!(
+        Sha256Digest::of(&sigs[0].content),
+        sigs[0].descriptor.sha256().unwrap()
+    );
     let atts = client
-        .legacy_attestations(&f.repo(), &f.digest())
+        .legacy_layers(&f.repo(), &f.digest(), "att")
         .await
         .unwrap();
     assert_eq!(atts.len(), 1);
-    let a = verify_legacy_attestation(&f.material(), &atts[0], f.digest(), &policy()).unwrap();
-    assert_eq!(a.predicate_type(), "https://spdx.dev/Document");
+    assert_eq!(atts[0].descriptor.media_type, oci::DSSE_ENVELOPE);
     // Nothing is attached to another digest.
     let other = Sha256Digest::of(b"other");
     assert!(
         client
-            .legacy_signatures(&f.repo(), &other)
+            .legacy_layers(&f.repo(), &other, "sig")
             .await
             .unwrap()
             .is_empty()

@@ -104,7 +104,7 @@ pub fn parse_image(value: &str, version: &Tag) -> Result<(Repository, Reference)
     if let Some((repo, digest)) = value.split_once('@') {
         return Ok((
             Repository::parse(repo)?,
-            Reference::Digest(Digest::parse(digest)?),
+            Reference::Digest(Digest::parse(digest).map_err(NameError::Digest)?),
         ));
     }
     // Upstream names carry no port, so a ':' can only start a tag.

@@ -8,11 +8,11 @@ use sigstore_types::{Artifact, Bundle, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
 use crate::claims::CertificateClaims;
-use crate::digest::{ArtifactDigest, Sha256Digest};
 use crate::error::{SignerKind, VerifyError};
 use crate::policy::SignerPolicy;
 use crate::trust::TrustedMaterial;
 use crate::verified::{SignedContent, Signer, VerifiedAttestation, VerifiedSignature};
+use crate::{ArtifactDigest, DigestAlgorithm, Sha256Digest};
 
 /// Upper bound on a bundle's JSON. Real bundles are 5–15 KiB (a certificate,
 /// one log entry, an envelope); cosign caps a whole attachment at 128 MiB
@@ -78,7 +78,7 @@ pub enum ArtifactInput<'a> {
     /// The artifact's SHA-256 digest.
     Sha256(Sha256Digest),
     /// The artifact's digest in any [`crate::DigestAlgorithm`].
-    Digest(ArtifactDigest),
+    Digest(&'a ArtifactDigest),
 }
 
 /// Verifies `bundle` over `artifact` and checks the signer against `policy`.
@@ -99,10 +99,11 @@ pub fn verify_bundle(
         ArtifactInput::Bytes(bytes) => Artifact::Blob(bytes),
         ArtifactInput::Sha256(d) => Artifact::from(sigstore_types::Sha256Hash::new(*d.as_bytes())),
         ArtifactInput::Digest(d) => Artifact::Digest(
-            sigstore_types::ArtifactDigest::new(d.algorithm().to_sigstore(), d.as_bytes())
-                .map_err(|e| VerifyError::MalformedArtifactDigest {
+            sigstore_types::ArtifactDigest::new(to_sigstore(d.algorithm()), d.as_bytes()).map_err(
+                |e| VerifyError::MalformedArtifactDigest {
                     found: format!("{d}: {e}"),
-                })?,
+                },
+            )?,
         ),
     };
     let has_certificate = !matches!(
@@ -299,4 +300,13 @@ fn signed_content(bundle: &Bundle) -> Result<SignedContent, VerifyError> {
         }
         _ => SignedContent::Artifact,
     })
+}
+
+/// Sigstore's name for a digest algorithm.
+pub(crate) fn to_sigstore(algorithm: DigestAlgorithm) -> sigstore_types::HashAlgorithm {
+    match algorithm {
+        DigestAlgorithm::Sha256 => sigstore_types::HashAlgorithm::Sha2256,
+        DigestAlgorithm::Sha384 => sigstore_types::HashAlgorithm::Sha2384,
+        DigestAlgorithm::Sha512 => sigstore_types::HashAlgorithm::Sha2512,
+    }
 }

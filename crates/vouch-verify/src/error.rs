@@ -7,12 +7,10 @@ use crate::claims::CertificateClaims;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// A digest string is not `sha256:<64 lowercase hex>`.
-    #[error("malformed digest `{found}`: expected `sha256:` followed by 64 lowercase hex digits")]
-    MalformedDigest {
-        /// The first characters of what was given.
-        found: String,
-    },
+    /// A digest string is malformed (the grammar it breaks is in the
+    /// [`DigestError`](vouch_oci_types::DigestError)).
+    #[error(transparent)]
+    MalformedDigest(#[from] vouch_oci_types::DigestError),
     /// An artifact digest is not `sha256:`, `sha384:` or `sha512:` followed
     /// by the digest's length in lowercase hex digits.
     #[error(

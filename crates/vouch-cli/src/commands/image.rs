@@ -241,7 +241,13 @@ pub async fn platform_manifest(
             available.join(", ")
         ))
     })?;
-    Ok(entry.sha256()?)
+    entry.sha256().map_err(|e| {
+        vouch_oci::OciError::Malformed {
+            what: format!("index {repo}@{}", image.digest),
+            reason: e.to_string(),
+        }
+        .into()
+    })
 }
 
 /// Everything attached to the image, verified; "no signatures found" (exit
