@@ -51,6 +51,15 @@ struct Cli {
 enum Command {
     /// Run the proxy.
     Serve,
+    /// Check the configuration (file, environment overrides, flags) and
+    /// exit, opening and writing nothing: as the admin commands read it
+    /// (serve-only secrets unread), or with `--serve` as `serve` reads it,
+    /// every secret included. The TLS files are read by `serve` only.
+    CheckConfig {
+        /// Resolve it as `serve` does, reading upstream and S3 secrets.
+        #[arg(long)]
+        serve: bool,
+    },
     /// Manage apps.
     #[command(subcommand)]
     App(AppCommand),
@@ -399,12 +408,36 @@ async fn run(cli: Cli) -> Result<()> {
     if let Command::Serve = cli.command {
         return serve(file.resolve(&env_var)?).await;
     }
+    if let Command::CheckConfig { serve } = cli.command {
+        let (source, upstreams) = if serve {
+            let settings = file.resolve(&env_var)?;
+            (
+                "as serve reads it, secrets included",
+                settings.upstreams.len(),
+            )
+        } else {
+            let settings = file.resolve_for_admin(&env_var)?;
+            (
+                "as the admin commands read it; upstream and S3 secrets not read",
+                settings.upstreams.len(),
+            )
+        };
+        let shown = cli
+            .config
+            .as_ref()
+            .map_or("no configuration file".to_string(), |p| {
+                p.display().to_string()
+            });
+        outln!("{shown}: OK ({source}; {upstreams} upstreams)");
+        return Ok(());
+    }
     let settings: AdminSettings = file.resolve_for_admin(&env_var)?;
     let state = backends::open_admin_state(&settings).await?;
     let store = &*state.licenses;
     let now = Timestamp::now();
     match cli.command {
         Command::Serve
+        | Command::CheckConfig { .. }
         | Command::Migrate(_)
         | Command::Version { .. }
         | Command::Completion { .. }

@@ -594,6 +594,36 @@ fn admin_commands_do_not_need_the_secrets_only_serve_uses() {
 }
 
 #[test]
+fn check_config_judges_the_file_and_reads_serve_secrets_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let check = |args: &[&str], password: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.arg("--config").arg(&cfg).arg("check-config").args(args);
+        c.env_remove("VOUCH_PROXY_CONFIG")
+            .env_remove("TEST_VENDOR_PASSWORD");
+        if let Some(p) = password {
+            c.env("TEST_VENDOR_PASSWORD", p);
+        }
+        c.output().unwrap()
+    };
+    let out = ok(&check(&[], None));
+    assert!(out.contains(": OK (as the admin commands read it"), "{out}");
+    fails(
+        &check(&["--serve"], None),
+        1,
+        "environment variable TEST_VENDOR_PASSWORD is not set",
+    );
+    let out = ok(&check(&["--serve"], Some("pw")));
+    assert!(out.contains(": OK (as serve reads it"), "{out}");
+    // Nothing was created.
+    assert!(!dir.path().join("state").exists());
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n[cache]\nmax_byts = 1\n")).unwrap();
+    fails(&check(&[], None), 1, "unknown field `max_byts`");
+}
+
+#[test]
 fn admin_errors_print_the_message_without_a_backtrace() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
