@@ -258,12 +258,11 @@ enum LicenseCommand {
 /// ([`ConfigFile::resolve`]), the admin commands all but the secrets only
 /// `serve` uses ([`ConfigFile::resolve_for_admin`]).
 fn load_config(cli: &Cli) -> Result<ConfigFile> {
-    let env = |k: &str| std::env::var(k).ok();
     let mut file = match &cli.config {
         Some(path) => ConfigFile::read(path)?,
         None => ConfigFile::default(),
     };
-    file.apply_env(&env)?;
+    file.apply_env(&env_var)?;
     if let Some(url) = &cli.database_url {
         file.state.database_url = Some(SecretSource::Inline(url.clone()));
     }
@@ -273,6 +272,7 @@ fn load_config(cli: &Cli) -> Result<ConfigFile> {
     Ok(file)
 }
 
+/// The process environment, as [`ConfigFile`] looks variables up.
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
