@@ -1,15 +1,13 @@
 //! vouch-oci against a real registry (Debian's docker-registry with bcrypt
 //! basic auth), holding an image signed in both cosign layouts by the
 //! virtual Sigstore. The registry answers 404 on referrers, so bundles are
-//! found through the referrers tag schema.
+//! found through the referrers tag schema. What is found is checked here
+//! for what it is (digests, media types, annotations); verifying it is
+//! vouch-image's business, and its tests do that end to end.
 
 use serde_json::json;
 use vouch_oci::*;
-use vouch_testkit::{GITHUB_ACTIONS_ISSUER, Identity, LocalRegistry, Publisher, VirtualSigstore};
-use vouch_verify::{
-    ArtifactInput, IdentityPolicy, SignerPolicy, SigstoreBundle, TrustedMaterial, ValueMatcher,
-    verify_attestation,
-};
+use vouch_testkit::{Identity, LocalRegistry, Publisher, VirtualSigstore};
 
 const USER: &str = "alice@example.com";
 const PASSWORD: &str = "LICENSE-0001";
@@ -34,13 +32,6 @@ fn identity() -> Identity {
         ".github/workflows/release.yml",
         "refs/tags/v1.0.0",
     )
-}
-
-fn policy() -> SignerPolicy {
-    SignerPolicy::keyless(IdentityPolicy::new(
-        ValueMatcher::regex(r"https://github\.com/acme/app/.*").unwrap(),
-        ValueMatcher::Exact(GITHUB_ACTIONS_ISSUER.into()),
-    ))
 }
 
 fn statement(image: &vouch_testkit::Pushed, predicate_type: &str) -> Vec<u8> {
@@ -105,9 +96,6 @@ impl Fixture {
     }
     fn digest(&self) -> Sha256Digest {
         self.image.digest.parse().unwrap()
-    }
-    fn material(&self) -> TrustedMaterial {
-        TrustedMaterial::from_json(self.sigstore.trusted_root_json().as_bytes()).unwrap()
     }
 }
 
@@ -183,19 +171,14 @@ async fn finds_bundle_referrers_through_the_tag_schema_when_the_api_answers_404(
         matches!(&source, ReferrersSource::TagSchema { because } if because.contains("404")),
         "{source:?}"
     );
+    // Each bundle is the one its referrer manifest names (digest-checked
+    // on the way) and says which predicate it carries.
     let mut types: Vec<String> = bundles
         .iter()
         .map(|b| {
-            let bundle = SigstoreBundle::from_json(&b.bundle).unwrap();
-            verify_attestation(
-                &f.material(),
-                &bundle,
-                ArtifactInput::Sha256(f.digest()),
-                &policy(),
-            )
-            .unwrap()
-            .predicate_type()
-            .to_string()
+            let json: serde_json::Value = serde_json::from_slice(&b.bundle).unwrap();
+            assert_eq!(json["mediaType"], vouch_testkit::BUNDLE_V03_MEDIA_TYPE);
+            b.predicate_type_hint.clone().unwrap()
         })
         .collect();
     types.sort();
