@@ -16,7 +16,6 @@ const NOW: u64 = 1_750_000_000;
 struct Fixture {
     registry: LocalRegistry,
     home: std::path::PathBuf,
-    sigstore: VirtualSigstore,
     image: vouch_testkit::Pushed,
 }
 
@@ -64,7 +63,6 @@ fn fixture(name: &str) -> Option<Fixture> {
     Some(Fixture {
         registry,
         home,
-        sigstore,
         image,
     })
 }
