@@ -7,8 +7,9 @@ use sigstore_types::bundle::VerificationMaterialContent;
 use sigstore_types::{Artifact, Bundle, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
+use crate::checks::{Checks, LogCheck, SctCheck, TimestampCheck};
 use crate::claims::CertificateClaims;
-use crate::error::{SignerKind, VerifyError};
+use crate::error::{SignerKind, TimestampError, TimestampNeed, VerifyError};
 use crate::policy::SignerPolicy;
 use crate::trust::TrustedMaterial;
 use crate::verified::{SignedContent, Signer, VerifiedAttestation, VerifiedSignature};
@@ -110,16 +111,27 @@ pub fn verify_bundle(
         b.verification_material.content,
         VerificationMaterialContent::PublicKey(_)
     );
+    let checks = material.checks();
+    require_signing_time(b, checks)?;
     let result = match (policy, has_certificate) {
         (SignerPolicy::PublicKey(key), false) => {
             let key = sigstore_types::DerPublicKey::from(key.clone());
-            material
-                .verifier()
-                .verify(sv_artifact, b, &PublicKeyVerificationPolicy::new(key))
+            let mut upstream = PublicKeyVerificationPolicy::new(key);
+            if checks.log == LogCheck::InsecureSkipped {
+                upstream = upstream.skip_tlog_unsafe();
+            }
+            material.verifier().verify(sv_artifact, b, &upstream)
         }
-        (SignerPolicy::Keyless(_) | SignerPolicy::InsecureAnyIdentity, true) => material
-            .verifier()
-            .verify(sv_artifact, b, &VerificationPolicy::any_identity()),
+        (SignerPolicy::Keyless(_) | SignerPolicy::InsecureAnyIdentity, true) => {
+            let mut upstream = VerificationPolicy::any_identity();
+            if checks.log == LogCheck::InsecureSkipped {
+                upstream = upstream.skip_tlog_unsafe();
+            }
+            if checks.sct == SctCheck::InsecureSkipped {
+                upstream = upstream.skip_sct();
+            }
+            material.verifier().verify(sv_artifact, b, &upstream)
+        }
         (SignerPolicy::PublicKey(_), true) => {
             return Err(VerifyError::SignerKindMismatch {
                 expected: SignerKind::PublicKey,
@@ -212,6 +224,34 @@ pub(crate) fn attestation_from(
         signature,
         statement,
     })
+}
+
+/// Refuses, before any cryptography, a bundle that cannot prove when it was
+/// signed under `checks`: one without an RFC 3161 timestamp when those are
+/// required, or when the log is not checked and no entry carries a Signed
+/// Entry Timestamp (sigstore-verify would refuse it too, later and in
+/// vaguer words; cosign would fall back to the clock, ATTACKS.md D.47).
+fn require_signing_time(bundle: &Bundle, checks: Checks) -> Result<(), VerifyError> {
+    let has_timestamp = !bundle
+        .verification_material
+        .timestamp_verification_data
+        .rfc3161_timestamps
+        .is_empty();
+    if has_timestamp {
+        return Ok(());
+    }
+    if checks.timestamp == TimestampCheck::Required {
+        return Err(TimestampError::Missing(TimestampNeed::Required).into());
+    }
+    let has_promise = bundle
+        .verification_material
+        .tlog_entries
+        .iter()
+        .any(|e| e.inclusion_promise.is_some());
+    if checks.log == LogCheck::InsecureSkipped && !has_promise {
+        return Err(TimestampError::Missing(TimestampNeed::NoLogEvidence).into());
+    }
+    Ok(())
 }
 
 /// Trust anchors come only from the trusted root: a bundle that carries a

@@ -29,6 +29,7 @@
 #![forbid(unsafe_code)]
 
 mod bundle;
+mod checks;
 mod claims;
 mod consistency;
 mod error;
@@ -44,8 +45,11 @@ pub use bundle::{
     ArtifactInput, IN_TOTO_PAYLOAD_TYPE, MAX_BUNDLE_SIZE, SigstoreBundle, verify_attestation,
     verify_bundle,
 };
+pub use checks::{Checks, LogCheck, SctCheck, TimestampCheck};
 pub use claims::{CertificateClaims, GitHubClaims};
-pub use error::{CertificateError, LogError, PolicyError, SignerKind, TimestampError, VerifyError};
+pub use error::{
+    CertificateError, LogError, PolicyError, SignerKind, TimestampError, TimestampNeed, VerifyError,
+};
 pub use legacy::{
     LegacyAttestation, LegacySignature, MAX_REKOR_BUNDLE_SIZE, verify_legacy_attestation,
     verify_legacy_signature,
