@@ -325,6 +325,50 @@ pub struct IdentityArgs {
     pub key: Option<PathBuf>,
 }
 
+/// Trust domains other than Sigstore public-good: private deployments and
+/// GitHub's instance for private repositories (cosign's flags, same
+/// meaning). Each check switched off prints one WARNING line naming it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InfrastructureArgs {
+    /// Do not check transparency log inclusion (cosign's flag), for
+    /// signatures never uploaded to a log. Each signature then needs an
+    /// RFC 3161 timestamp from a timestamp authority of the trusted root
+    /// (or a verified Signed Entry Timestamp): vouch never falls back to
+    /// the clock, as cosign does.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// The same as --insecure-ignore-tlog, for a privately deployed
+    /// infrastructure that has no transparency log (cosign's flag).
+    #[arg(long)]
+    pub private_infrastructure: bool,
+    /// Do not check that the certificate carries an SCT from a CT log of
+    /// the trusted root (cosign's flag). The certificate chain, validity
+    /// and code-signing usage are still checked.
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+    /// Require an RFC 3161 timestamp from a timestamp authority of the
+    /// trusted root on every signature (cosign's flag).
+    #[arg(long)]
+    pub use_signed_timestamps: bool,
+    /// PEM root certificates to check signing certificates against,
+    /// instead of the trusted root's Fulcio CAs (cosign's flag).
+    #[arg(long, value_name = "FILE", conflicts_with = "certificate_chain")]
+    pub ca_roots: Option<PathBuf>,
+    /// PEM intermediate CA certificates, each chaining to --ca-roots
+    /// (cosign's flag; only with --ca-roots).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "ca_roots",
+        conflicts_with = "certificate_chain"
+    )]
+    pub ca_intermediates: Option<PathBuf>,
+    /// A PEM chain from the signing certificate's issuer to its root,
+    /// instead of the trusted root's Fulcio CAs (cosign's flag).
+    #[arg(long, value_name = "FILE")]
+    pub certificate_chain: Option<PathBuf>,
+}
+
 /// How registries are reached.
 #[derive(Debug, Args)]
 pub struct RegistryArgs {
@@ -359,6 +403,9 @@ pub struct VerifyArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -405,6 +452,9 @@ pub struct VerifyAttestationArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -451,6 +501,9 @@ pub struct VerifyReleaseArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -564,6 +617,9 @@ pub struct VerifyBlobArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -589,6 +645,9 @@ pub struct VerifyBlobAttestationArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: OutputFormat,

@@ -20,7 +20,8 @@ use crate::inputs::DefaultTrust;
 /// Runs the command.
 pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
+    let material =
+        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
@@ -29,20 +30,20 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
         for arg in &args.images {
             let resolved = image::resolve(&client, &args.registry, arg).await?;
             let platform = match &args.platform {
-                Some(platform) => Some((platform, image::platform_manifest(&client, &resolved, platform).await?)),
+                Some(platform) => Some((
+                    platform,
+                    image::platform_manifest(&client, &resolved, platform).await?,
+                )),
                 None => None,
             };
             let payloads = verify_image(&client, &material, &policy, &resolved).await?;
-            image::print_header(
-                &resolved.reference,
-                &[
-                    "The cosign claims were validated",
-                    "Existence of the claims in the transparency log was verified offline",
-                    "The code-signing certificate was verified using trusted certificate authority certificates",
-                ],
-            );
+            image::print_header(&resolved.reference, &image::checks_performed(&material));
             if let Some((platform, digest)) = platform {
-                eprintln!("Platform {platform} of {}@{}: {digest}", resolved.reference.repository(), resolved.digest);
+                eprintln!(
+                    "Platform {platform} of {}@{}: {digest}",
+                    resolved.reference.repository(),
+                    resolved.digest
+                );
             }
             match args.output {
                 OutputFormat::Json => outln!("\n{}", Value::Array(payloads)),
