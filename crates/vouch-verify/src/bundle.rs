@@ -112,7 +112,7 @@ pub fn verify_bundle(
         VerificationMaterialContent::PublicKey(_)
     );
     let checks = material.checks();
-    require_signing_time(b, checks)?;
+    require_signing_time(b, checks, has_certificate)?;
     let result = match (policy, has_certificate) {
         (SignerPolicy::PublicKey(key), false) => {
             let key = sigstore_types::DerPublicKey::from(key.clone());
@@ -228,10 +228,16 @@ pub(crate) fn attestation_from(
 
 /// Refuses, before any cryptography, a bundle that cannot prove when it was
 /// signed under `checks`: one without an RFC 3161 timestamp when those are
-/// required, or when the log is not checked and no entry carries a Signed
-/// Entry Timestamp (sigstore-verify would refuse it too, later and in
-/// vaguer words; cosign would fall back to the clock, ATTACKS.md D.47).
-fn require_signing_time(bundle: &Bundle, checks: Checks) -> Result<(), VerifyError> {
+/// required, or a certificate's when the log is not checked and no entry
+/// carries a Signed Entry Timestamp (sigstore-verify would refuse it too,
+/// later and in vaguer words; cosign would fall back to the clock,
+/// ATTACKS.md D.47). A managed key has no validity period, so its
+/// signature needs no signing time unless timestamps are required.
+fn require_signing_time(
+    bundle: &Bundle,
+    checks: Checks,
+    has_certificate: bool,
+) -> Result<(), VerifyError> {
     let has_timestamp = !bundle
         .verification_material
         .timestamp_verification_data
@@ -248,7 +254,7 @@ fn require_signing_time(bundle: &Bundle, checks: Checks) -> Result<(), VerifyErr
         .tlog_entries
         .iter()
         .any(|e| e.inclusion_promise.is_some());
-    if checks.log == LogCheck::InsecureSkipped && !has_promise {
+    if has_certificate && checks.log == LogCheck::InsecureSkipped && !has_promise {
         return Err(TimestampError::Missing(TimestampNeed::NoLogEvidence).into());
     }
     Ok(())

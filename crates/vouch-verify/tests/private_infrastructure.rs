@@ -243,3 +243,52 @@ fn a_real_github_bundle_does_not_chain_to_the_public_good_root() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_managed_key_signature_needs_no_timestamp_when_the_log_is_skipped() {
+    // sigstore-conformance's managed-key bundle, stripped of its Signed
+    // Entry Timestamp and its RFC 3161 timestamp: with the log not checked
+    // nothing proves a signing time, and a key has no validity period that
+    // would need one. (A bundle needs a log entry or a timestamp to parse.)
+    let Some(f) = vouch_testkit::fixtures() else {
+        return;
+    };
+    let case = f.join("sigstore-conformance/test/assets/bundle-verify");
+    let dir = case.join("managed-key-happy-path");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("bundle.sigstore.json")).unwrap()).unwrap();
+    let material = &mut json["verificationMaterial"];
+    material["tlogEntries"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("inclusionPromise");
+    material
+        .as_object_mut()
+        .unwrap()
+        .remove("timestampVerificationData");
+    let bundle = SigstoreBundle::from_json(json.to_string().as_bytes()).unwrap();
+    let key = std::fs::read_to_string(dir.join("key.pub")).unwrap();
+    let policy = SignerPolicy::public_key_pem(&key).unwrap();
+    let root = std::fs::read(f.join("trust/production-trusted_root.json")).unwrap();
+    let artifact = std::fs::read(case.join("a.txt")).unwrap();
+    let verify = |checks: Checks| {
+        let material = TrustedMaterial::from_json(&root)
+            .unwrap()
+            .with_checks(checks);
+        verify_bundle(&material, &bundle, ArtifactInput::Bytes(&artifact), &policy)
+    };
+    verify(Checks::all().with_log(LogCheck::InsecureSkipped)).unwrap();
+    let err = verify(
+        Checks::all()
+            .with_log(LogCheck::InsecureSkipped)
+            .with_timestamp(TimestampCheck::Required),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            VerifyError::Timestamp(TimestampError::Missing(TimestampNeed::Required))
+        ),
+        "{err:?}"
+    );
+}
