@@ -159,10 +159,16 @@ pub fn verify_bundle(
         }
         SignerPolicy::InsecureAnyIdentity => Signer::UncheckedCertificate(leaf_claims(b)?),
     };
-    let first_entry = b.verification_material.tlog_entries.first();
+    // An entry the log was not checked for proves nothing about the log.
+    let first_entry = b
+        .verification_material
+        .tlog_entries
+        .first()
+        .filter(|_| checks.log == LogCheck::Required);
     Ok(VerifiedSignature {
         artifact_digest: artifact_digest(artifact),
         signer,
+        checks,
         log_index: first_entry.map(|e| e.log_index.get()),
         integrated_time: result.integrated_time(),
         verified_times: result.verified_timestamps().to_vec(),

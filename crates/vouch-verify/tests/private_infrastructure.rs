@@ -108,7 +108,13 @@ fn required_signed_timestamps_refuse_a_log_only_signature() {
         let artifact = ArtifactInput::Bytes(b"artifact");
         verify_bundle(&material, &bundle, artifact, &policy())
     };
-    verify(Checks::all()).unwrap();
+    let checked = verify(Checks::all()).unwrap();
+    assert_eq!(checked.log_index(), Some(signed.log_index));
+    assert_eq!(checked.checks(), Checks::all());
+    // The log not checked: its entry's index is not reported as proof.
+    let unchecked = verify(Checks::all().with_log(LogCheck::InsecureSkipped)).unwrap();
+    assert_eq!(unchecked.log_index(), None);
+    assert_eq!(unchecked.checks().log, LogCheck::InsecureSkipped);
     let err = verify(Checks::all().with_timestamp(TimestampCheck::Required)).unwrap_err();
     assert!(
         matches!(

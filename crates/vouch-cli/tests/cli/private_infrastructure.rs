@@ -135,6 +135,23 @@ fn a_private_signature_verifies_with_tlog_and_sct_ignored_and_says_what_was_not_
     assert_lines(&out, TLOG_WARNING, 1);
     assert_lines(&out, SCT_WARNING, 1);
     assert_lines(&out, "WARNING:", 2);
+    assert_lines(&out, "  not checked: transparency log, SCT", 1);
+    let out = verify_blob(
+        &files,
+        &root,
+        &signed.json,
+        &[
+            "--insecure-ignore-tlog",
+            "--insecure-ignore-sct",
+            "-o",
+            "json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["transparencyLogChecked"], false, "{report}");
+    assert_eq!(report["signer"]["sctChecked"], false, "{report}");
+    assert_eq!(report["logIndex"], serde_json::Value::Null, "{report}");
+    assert_eq!(report["verifiedTimes"].as_array().unwrap().len(), 1);
 
     let out = verify_blob(
         &files,
