@@ -436,3 +436,60 @@ fn verify_and_verify_attestation_accept_private_signatures_on_images() {
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("payloadType"));
 }
+
+#[test]
+fn verify_release_takes_the_flags_and_warns_once_per_run() {
+    let Some(registry) = LocalRegistry::start(None) else {
+        return;
+    };
+    let files = Files::new("release");
+    let (s, root) = private(&files);
+    let mut p = Publisher::new(&registry.host(), None);
+    let options = SignOptions::new(identity()).private_infrastructure(NOW);
+    for name in ["operator", "ui"] {
+        let image = p.push_image(&format!("acme/{name}"), "v1.0.0", name);
+        let statement = vouch_testkit::in_toto_statement(
+            name,
+            image.hex(),
+            vouch_image::COSIGN_SIGN_PREDICATE,
+            &json!({}),
+        );
+        let bundle = s.sign_statement(&statement, options.clone());
+        p.push_bundle_referrer(
+            &format!("acme/{name}"),
+            &image,
+            &bundle.json,
+            vouch_image::COSIGN_SIGN_PREDICATE,
+        );
+    }
+    let policy = files.write(
+        "release.toml",
+        format!(
+            "registry = \"{}/acme\"\n[identity]\nsubject = \"{IDENTITY}\"\nissuer = \"{GITHUB_ACTIONS_ISSUER}\"\n[[image]]\nname = \"operator\"\n[[image]]\nname = \"ui\"\n",
+            registry.host()
+        ),
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "verify-release",
+            "--policy",
+            &policy,
+            "--version",
+            "v1.0.0",
+            "--trusted-root",
+            &root,
+        ];
+        args.extend_from_slice(extra);
+        common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
+            .env("HOME", &files.0)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let out = run(&["--private-infrastructure", "--insecure-ignore-sct"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_lines(&out, "WARNING: --private-infrastructure:", 1);
+    assert_lines(&out, "WARNING: --insecure-ignore-sct:", 1);
+}
