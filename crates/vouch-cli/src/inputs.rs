@@ -223,6 +223,11 @@ pub fn trust_material(
     trust: &TrustArgs,
     fallback: DefaultTrust,
 ) -> Result<TrustedMaterial, Failure> {
+    Ok(announced_trust(trust, fallback)?.material)
+}
+
+/// [`load_trust`], then the notices [`trust_material`] prints.
+fn announced_trust(trust: &TrustArgs, fallback: DefaultTrust) -> Result<LoadedTrust, Failure> {
     let loaded = load_trust(trust, fallback)?;
     if let Some(notice) = provenance_notice(&loaded.provenance, network(&trust.tuf)) {
         eprintln!("{notice}");
@@ -230,7 +235,7 @@ pub fn trust_material(
     for line in override_notices(&loaded.overridden) {
         eprintln!("{line}");
     }
-    Ok(loaded.material)
+    Ok(loaded)
 }
 
 /// The trust material for a `verify*` command: [`trust_material`], then
@@ -259,7 +264,7 @@ pub fn verification_material(
             pem.extend(read_bounded(path, MAX_OVERRIDE_FILE_SIZE, flag)?);
             pem.push(b'\n');
         }
-        let loaded = load_trust(trust, fallback)?;
+        let loaded = announced_trust(trust, fallback)?;
         let origin = ca_files
             .iter()
             .map(|(flag, path)| format!("{flag} {}", path.display()))
@@ -278,8 +283,8 @@ pub fn verification_material(
             .map_err(|e| Failure::input(format!("{origin}: {e}")))?;
         for (flag, path) in &ca_files {
             eprintln!(
-                "WARNING: {flag}: the trusted root's Fulcio certificate authorities were not \
-                 used; signing certificates were checked against {} instead",
+                "WARNING: {flag}: the trusted root's Fulcio certificate authorities are not \
+                 used; signing certificates are checked against {} instead",
                 path.display()
             );
         }
