@@ -382,30 +382,45 @@ fn a_real_github_bundle_passes_the_cryptography_and_is_refused_for_its_missing_i
     common::assert_fails(&out, 1, "no OIDC issuer extension");
 }
 
+/// A local registry with `acme/<name>:<tag>` pushed for each of `images`,
+/// each with one bundle referrer per `(predicate type, predicate)` signed
+/// by the private instance `s` as GitHub's instance signs (no log, no SCT,
+/// a timestamp).
+fn registry_signed_privately(
+    s: &VirtualSigstore,
+    images: &[(&str, &str)],
+    predicates: &[(&str, serde_json::Value)],
+) -> Option<LocalRegistry> {
+    let registry = LocalRegistry::start(None)?;
+    let mut p = Publisher::new(&registry.host(), None);
+    let options = SignOptions::new(identity()).private_infrastructure(NOW);
+    for (name, tag) in images {
+        let repo = format!("acme/{name}");
+        let image = p.push_image(&repo, tag, name);
+        for (predicate_type, predicate) in predicates {
+            let statement =
+                vouch_testkit::in_toto_statement(name, image.hex(), predicate_type, predicate);
+            let bundle = s.sign_statement(&statement, options.clone());
+            p.push_bundle_referrer(&repo, &image, &bundle.json, predicate_type);
+        }
+    }
+    Some(registry)
+}
+
 /// A registry holding `acme/app:v1` with a signature and an SPDX
 /// attestation made by the private instance (bundle referrers).
 #[test]
 fn verify_and_verify_attestation_accept_private_signatures_on_images() {
-    let Some(registry) = LocalRegistry::start(None) else {
-        return;
-    };
     let files = Files::new("image");
     let (s, root) = private(&files);
-    let mut p = Publisher::new(&registry.host(), None);
-    let image = p.push_image("acme/app", "v1", "app v1");
-    let options = SignOptions::new(identity()).private_infrastructure(NOW);
-    for (predicate_type, predicate) in [
+    let spdx = json!({"spdxVersion": "SPDX-2.3", "name": "app", "packages": [{"name": "a"}]});
+    let predicates = [
         (vouch_image::COSIGN_SIGN_PREDICATE, json!({})),
-        (
-            "https://spdx.dev/Document",
-            json!({"spdxVersion": "SPDX-2.3", "name": "app", "packages": [{"name": "a"}]}),
-        ),
-    ] {
-        let statement =
-            vouch_testkit::in_toto_statement("app", image.hex(), predicate_type, &predicate);
-        let bundle = s.sign_statement(&statement, options.clone());
-        p.push_bundle_referrer("acme/app", &image, &bundle.json, predicate_type);
-    }
+        ("https://spdx.dev/Document", spdx),
+    ];
+    let Some(registry) = registry_signed_privately(&s, &[("app", "v1")], &predicates) else {
+        return;
+    };
     let reference = format!("{}/acme/app:v1", registry.host());
     let run = |command: &str, extra: &[&str]| {
         let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
@@ -439,29 +454,15 @@ fn verify_and_verify_attestation_accept_private_signatures_on_images() {
 
 #[test]
 fn verify_release_takes_the_flags_and_warns_once_per_run() {
-    let Some(registry) = LocalRegistry::start(None) else {
-        return;
-    };
     let files = Files::new("release");
     let (s, root) = private(&files);
-    let mut p = Publisher::new(&registry.host(), None);
-    let options = SignOptions::new(identity()).private_infrastructure(NOW);
-    for name in ["operator", "ui"] {
-        let image = p.push_image(&format!("acme/{name}"), "v1.0.0", name);
-        let statement = vouch_testkit::in_toto_statement(
-            name,
-            image.hex(),
-            vouch_image::COSIGN_SIGN_PREDICATE,
-            &json!({}),
-        );
-        let bundle = s.sign_statement(&statement, options.clone());
-        p.push_bundle_referrer(
-            &format!("acme/{name}"),
-            &image,
-            &bundle.json,
-            vouch_image::COSIGN_SIGN_PREDICATE,
-        );
-    }
+    let Some(registry) = registry_signed_privately(
+        &s,
+        &[("operator", "v1.0.0"), ("ui", "v1.0.0")],
+        &[(vouch_image::COSIGN_SIGN_PREDICATE, json!({}))],
+    ) else {
+        return;
+    };
     let policy = files.write(
         "release.toml",
         format!(
