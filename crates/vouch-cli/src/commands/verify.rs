@@ -8,8 +8,8 @@
 //! signature (ATTACKS.md F.67; cosign v3 accepts any verified bundle).
 
 use serde_json::{Map, Value, json};
-use vouch_image::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup};
-use vouch_verify::{TrustedMaterial, VerifiedSignature, VerifyError};
+use vouch_image::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, Rejection};
+use vouch_verify::{TrustedMaterial, VerifiedSignature};
 
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::commands::image::{self, ResolvedImage};
@@ -79,43 +79,17 @@ async fn verify_image(
         .collect())
 }
 
-/// What to do when no signature verified (the vendor guide's advice:
-/// verify the identity flags, then do not use the image and contact the
-/// vendor).
-const NO_MATCH_ADVICE: &str = "Do not use this image: none of its signatures verified for the \
-signer you asked for. If your --certificate-identity and --certificate-oidc-issuer values are \
-the ones the vendor publishes, contact the vendor.";
-
 /// Why no signature verified: each signature candidate (not the
 /// attestations beside them) with its reason, each distinct signing
-/// certificate's claims once, then [`NO_MATCH_ADVICE`].
+/// certificate's claims once, then the guide's advice.
 fn no_matching(found: &Attached) -> String {
-    let mut lines = vec!["no matching signatures:".to_string()];
-    for rejection in found.signature_rejections() {
-        let reason = match &rejection.error {
-            VerifyError::Policy { problem, .. } => problem.to_string(),
-            error => crate::failure::with_verify_advice(error),
-        };
-        let reason = reason.lines().collect::<Vec<_>>().join("\n    ");
-        lines.push(format!("  {}: {reason}", rejection.candidate));
-    }
-    if lines.len() == 1 {
-        lines.push(format!(
-            "  no signature is attached; {} verified attestation(s), and an attestation is \
-             not a signature (its predicate type is not {COSIGN_SIGN_PREDICATE})",
-            found.attestations.len()
-        ));
-    }
-    let signers = found.mismatched_signers();
-    for (i, claims) in signers.iter().enumerate() {
-        lines.push(match signers.len() {
-            1 => "the signing certificate has:".to_string(),
-            n => format!("signing certificate {} of {n} has:", i + 1),
-        });
-        lines.extend(claims.describe().lines().map(|l| format!("  {l}")));
-    }
-    lines.push(NO_MATCH_ADVICE.to_string());
-    lines.join("\n")
+    let candidates: Vec<&Rejection> = found.signature_rejections().collect();
+    let none = format!(
+        "no signature is attached; {} verified attestation(s), and an attestation is not a \
+         signature (its predicate type is not {COSIGN_SIGN_PREDICATE})",
+        found.attestations.len()
+    );
+    crate::failure::no_match_report("signatures", &candidates, &none)
 }
 
 /// cosign's output object for a legacy signature: the simple-signing payload,

@@ -97,13 +97,18 @@ async fn verified_attestations(
 ) -> Result<Vec<VerifiedAttestation>, Failure> {
     let found = image::attached(client, material, policy, image, Lookup::Attestations).await?;
     if found.attestations.is_empty() {
-        return Err(Failure::new(
-            FailureKind::NoMatching,
-            format!(
-                "no matching attestations:\n{}",
-                crate::failure::rejections(&found, "\n")
-            ),
-        ));
+        // The attestation candidates only, not the signatures beside them.
+        let candidates: Vec<_> = found
+            .rejected
+            .iter()
+            .filter(|r| !r.is_signature_candidate())
+            .collect();
+        let report = crate::failure::no_match_report(
+            "attestations",
+            &candidates,
+            "no attestation is attached",
+        );
+        return Err(Failure::new(FailureKind::NoMatching, report));
     }
     Ok(found.attestations)
 }

@@ -18,8 +18,12 @@ fn release(repo: &str) -> Identity {
 
 /// `acme/app:v1` signed in both layouts, by `bundle_signer` (bundle
 /// referrer) and `legacy_signer` (`.sig`), with SBOM, SLSA and VEX bundle
-/// attestations beside them; `vouch verify` asking for `evil/*`.
-fn verify_as_evil(bundle_signer: &Identity, legacy_signer: &Identity) -> Option<Output> {
+/// attestations beside them; `vouch <command>` asking for `evil/*`.
+fn verify_as_evil(
+    command: &str,
+    bundle_signer: &Identity,
+    legacy_signer: &Identity,
+) -> Option<Output> {
     let registry = LocalRegistry::start(None)?;
     let s = VirtualSigstore::new("prod", NOW);
     let mut p = Publisher::new(&registry.host(), None);
@@ -42,7 +46,7 @@ fn verify_as_evil(bundle_signer: &Identity, legacy_signer: &Identity) -> Option<
     );
     p.push_legacy_signatures("acme/app", &image, &[sig]);
     let dir = std::env::temp_dir().join(format!(
-        "vouch-mismatch-{}-{}",
+        "vouch-mismatch-{}-{command}-{}",
         std::process::id(),
         bundle_signer == legacy_signer
     ));
@@ -52,7 +56,7 @@ fn verify_as_evil(bundle_signer: &Identity, legacy_signer: &Identity) -> Option<
     let out = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")))
         .env("HOME", &dir)
         .args([
-            "verify",
+            command,
             "--certificate-identity-regexp",
             r"https://github\.com/evil/.*",
             "--certificate-oidc-issuer",
@@ -74,7 +78,7 @@ fn count(text: &str, needle: &str) -> usize {
 #[test]
 fn a_mismatch_lists_signature_candidates_and_the_signer_once_then_advice() {
     let acme = release("acme/app");
-    let Some(out) = verify_as_evil(&acme, &acme) else {
+    let Some(out) = verify_as_evil("verify", &acme, &acme) else {
         return;
     };
     assert_eq!(out.status.code(), Some(12), "{}", common::stderr(&out));
@@ -97,7 +101,7 @@ fn a_mismatch_lists_signature_candidates_and_the_signer_once_then_advice() {
 
 #[test]
 fn two_different_signers_are_each_shown_once() {
-    let Some(out) = verify_as_evil(&release("acme/app"), &release("acme/other")) else {
+    let Some(out) = verify_as_evil("verify", &release("acme/app"), &release("acme/other")) else {
         return;
     };
     assert_eq!(out.status.code(), Some(12), "{}", common::stderr(&out));
@@ -106,4 +110,20 @@ fn two_different_signers_are_each_shown_once() {
     assert_eq!(count(&err, "signing certificate 2 of 2 has:"), 1, "{err}");
     assert_eq!(count(&err, "  repository: acme/app\n"), 1, "{err}");
     assert_eq!(count(&err, "  repository: acme/other\n"), 1, "{err}");
+}
+
+#[test]
+fn an_attestation_mismatch_lists_attestation_candidates_only() {
+    let acme = release("acme/app");
+    let Some(out) = verify_as_evil("verify-attestation", &acme, &acme) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(12), "{}", common::stderr(&out));
+    let err = common::stderr(&out);
+    assert!(err.contains("no matching attestations:"), "{err}");
+    // SBOM, SLSA and VEX referrers; not the signature referrer, not `.sig`.
+    assert_eq!(count(&err, "  referrer sha256:"), 3, "{err}");
+    assert_eq!(count(&err, ".sig layer"), 0, "{err}");
+    assert_eq!(count(&err, "the signing certificate has:"), 1, "{err}");
+    assert!(err.trim_end().ends_with("contact the vendor."), "{err}");
 }
