@@ -24,7 +24,7 @@ use vouch_oci_types::{
 
 use crate::body::ReadError;
 use crate::credentials::{Credential, CredentialStore};
-use crate::error::{OciError, SchemesAllowed};
+use crate::error::{NetworkFailure, OciError, SchemesAllowed};
 use crate::token::{
     PlainHttpRealms, RealmHosts, RealmPolicy, TokenCache, TokenCredential, TokenError,
     TokenRequest, check_realm, fetch_token,
@@ -114,6 +114,9 @@ pub struct ClientOptions {
     pub user_agent: String,
     /// When the referrers API's failure sends discovery to the tag schema.
     pub referrers_fallback: ReferrersFallback,
+    /// The longest one request may take, body included (default
+    /// [`REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
 }
 
 /// When a failing referrers API sends discovery to the referrers tag schema.
@@ -137,6 +140,7 @@ impl Default for ClientOptions {
             credentials: CredentialStore::default(),
             transport: Transport::default(),
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            request_timeout: REQUEST_TIMEOUT,
             user_agent: format!("vouch/{}", env!("CARGO_PKG_VERSION")),
             referrers_fallback: ReferrersFallback::default(),
         }
@@ -184,7 +188,7 @@ impl RegistryClient {
         let http = reqwest::Client::builder()
             .user_agent(options.user_agent.clone())
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(options.request_timeout)
             .danger_accept_invalid_certs(
                 options.transport.tls == TlsVerification::InsecureSkipVerify,
             )
@@ -278,7 +282,7 @@ impl RegistryClient {
                             reason,
                         });
                     }
-                    failures.push(format!("{url}: {}", failure_text(&e)));
+                    failures.push((url.clone(), network_failure(&e)));
                     last_url = url;
                 }
             }
@@ -286,7 +290,7 @@ impl RegistryClient {
         Err(OciError::Unreachable {
             registry: registry.to_string(),
             url: last_url,
-            reason: failures.join("; "),
+            attempts: failures,
             tried: allowed,
         })
     }
@@ -763,29 +767,58 @@ fn transport_error(registry: &Registry, url: &str, e: reqwest::Error) -> OciErro
         None => OciError::Unreachable {
             registry: registry.to_string(),
             url: url.to_string(),
-            reason: failure_text(&e),
+            attempts: vec![(url.to_string(), network_failure(&e))],
             tried: SchemesAllowed::NamedUrl,
         },
     }
 }
 
-/// What went wrong sending a request, from the innermost cause (e.g.
-/// "Connection refused (os error 111)"), which says more than reqwest's
-/// "error sending request".
-fn failure_text(e: &reqwest::Error) -> String {
+/// How sending a request failed: the kind of network failure, read from
+/// the error's causes (an `io::Error`'s kind, the connector's "dns error",
+/// a rustls error), else the innermost cause's text.
+fn network_failure(e: &reqwest::Error) -> NetworkFailure {
     if e.is_timeout() {
-        return "timed out".to_string();
+        return NetworkFailure::TimedOut;
     }
-    let mut innermost: &dyn std::error::Error = e;
-    while let Some(source) = innermost.source() {
-        innermost = source;
+    let mut causes: Vec<&(dyn std::error::Error + 'static)> = vec![e];
+    while let Some(source) = causes.last().and_then(|c| c.source()) {
+        causes.push(source);
     }
-    let text = innermost.to_string();
-    if e.is_connect() {
-        format!("could not connect: {text}")
-    } else {
-        text
+    let innermost = causes.last().map(|c| c.to_string()).unwrap_or_default();
+    if let Some(tls) = find_rustls_error(e) {
+        return match tls {
+            // The ClientHello was answered with bytes that are no TLS
+            // record: an HTTP server's "400 Bad Request".
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+                NetworkFailure::PlainHttpServer
+            }
+            other => NetworkFailure::TlsHandshake {
+                detail: other.to_string(),
+            },
+        };
     }
+    if causes.iter().any(|c| c.to_string() == "dns error") {
+        return NetworkFailure::Dns { detail: innermost };
+    }
+    for cause in &causes {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return NetworkFailure::Refused,
+                std::io::ErrorKind::TimedOut => return NetworkFailure::TimedOut,
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::BrokenPipe => return NetworkFailure::Reset,
+                _ => {}
+            }
+        }
+    }
+    // A TLS handshake the server closed without a word: rustls reports the
+    // end of the stream in text only.
+    if innermost.contains("tls handshake eof") || innermost.contains("peer closed connection") {
+        return NetworkFailure::TlsHandshake { detail: innermost };
+    }
+    NetworkFailure::Other { detail: innermost }
 }
 
 /// The certificate problem when the TLS handshake failed because the

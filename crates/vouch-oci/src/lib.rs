@@ -34,7 +34,7 @@ pub use discovery::{
     CHAIN_ANNOTATION, LegacyLayer, MAX_REFERRER_PAGES, MAX_REFERRERS, MAX_SIGNATURE_LAYERS,
     Referrers, ReferrersSource, SIGNATURE_ANNOTATION,
 };
-pub use error::{OciError, SchemesAllowed};
+pub use error::{NetworkFailure, OciError, SchemesAllowed};
 pub use token::{
     DEFAULT_TOKEN_TTL, MAX_CACHED_TOKENS, MAX_TOKEN_RESPONSE, PlainHttpRealms, RealmAccess,
     RealmError, RealmHost, RealmHostError, RealmHostProblem, RealmHosts, RealmPolicy,
