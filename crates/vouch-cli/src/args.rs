@@ -417,6 +417,12 @@ pub struct VerifyArgs {
     /// on the digest the reference names, as cosign does.
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
+    /// An annotation the signature must carry, `key=value` (repeatable, as
+    /// cosign's): in the signed payload's `optional` map (`.sig`) or the
+    /// signed statement's subject annotations (bundles). A verified
+    /// signature without it does not count.
+    #[arg(long = "annotations", short = 'a', value_name = "KEY=VALUE", value_parser = annotation)]
+    pub annotations: Vec<(String, String)>,
     /// Images to verify: `registry/repo:tag` or `registry/repo@sha256:…`.
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
@@ -750,6 +756,19 @@ pub struct TrustDirArgs {
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
+
+/// Parses `-a key=value`.
+fn annotation(text: &str) -> Result<(String, String), BadAnnotation> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(BadAnnotation(text.to_string())),
+    }
+}
+
+/// An `-a` value that is not `key=value`.
+#[derive(Debug, thiserror::Error)]
+#[error("expected key=value, got `{0}`")]
+pub struct BadAnnotation(String);
 
 /// The most images `--concurrency` lets run at once: each holds at most a few
 /// registry requests (the client allows 16 at a time), so more buys nothing

@@ -36,7 +36,8 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
                 )),
                 None => None,
             };
-            let payloads = verify_image(&client, &material, &policy, &resolved).await?;
+            let payloads =
+                verify_image(&client, &material, &policy, &resolved, &args.annotations).await?;
             image::print_header(&resolved.reference, &image::checks_performed(&material));
             if let Some((platform, digest)) = platform {
                 eprintln!(
@@ -64,14 +65,39 @@ async fn verify_image(
     material: &TrustedMaterial,
     policy: &vouch_verify::SignerPolicy,
     image: &ResolvedImage,
+    annotations: &[(String, String)],
 ) -> Result<Vec<Value>, Failure> {
     let found = image::attached(client, material, policy, image, Lookup::Signatures).await?;
     if found.signatures.is_empty() {
         return Err(Failure::new(FailureKind::NoMatching, no_matching(&found)));
     }
-    Ok(found
+    let annotated: Vec<&ImageSignature> = found
         .signatures
         .iter()
+        .filter(|s| carries(&signed_annotations(s), annotations))
+        .collect();
+    if annotated.is_empty() {
+        let wanted: Vec<String> = annotations
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let seen: Vec<String> = found
+            .signatures
+            .iter()
+            .map(|s| Value::Object(signed_annotations(s)).to_string())
+            .collect();
+        return Err(Failure::new(
+            FailureKind::NoMatching,
+            format!(
+                "{} signature(s) verified, but none carries the annotations {} (they carry: {})",
+                found.signatures.len(),
+                wanted.join(", "),
+                seen.join(", ")
+            ),
+        ));
+    }
+    Ok(annotated
+        .into_iter()
         .map(|s| match s {
             ImageSignature::Bundle(att) => bundle_payload(image, att),
             ImageSignature::Legacy(v, sig) => legacy_payload(v, sig),
@@ -90,6 +116,34 @@ fn no_matching(found: &Attached) -> String {
         found.attestations.len()
     );
     crate::failure::no_match_report("signatures", &candidates, &none)
+}
+
+/// The annotations a signature's signed content carries: the
+/// simple-signing payload's `optional` map (`.sig`), or the statement's
+/// first subject's annotations (bundles).
+fn signed_annotations(signature: &ImageSignature) -> Map<String, Value> {
+    let map = match signature {
+        ImageSignature::Bundle(att) => att
+            .statement()
+            .subjects()
+            .first()
+            .and_then(|s| s.annotations().cloned()),
+        ImageSignature::Legacy(_, sig) => serde_json::from_slice::<Value>(&sig.payload)
+            .ok()
+            .and_then(|p| p.get("optional")?.as_object().cloned()),
+    };
+    map.unwrap_or_default()
+}
+
+/// Whether `signed` has every wanted `key=value` (a string value compares
+/// as itself; any other JSON value with the value parsed as JSON, so
+/// `-a build=42` matches a number 42).
+fn carries(signed: &Map<String, Value>, wanted: &[(String, String)]) -> bool {
+    wanted.iter().all(|(key, value)| match signed.get(key) {
+        Some(Value::String(s)) => s == value,
+        Some(other) => serde_json::from_str::<Value>(value).is_ok_and(|v| v == *other),
+        None => false,
+    })
 }
 
 /// cosign's output object for a legacy signature: the simple-signing payload,

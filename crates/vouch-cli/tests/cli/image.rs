@@ -20,6 +20,7 @@ use vouch_image::COSIGN_SIGN_PREDICATE as COSIGN_SIGN;
 
 struct World {
     registry: LocalRegistry,
+    sigstore: VirtualSigstore,
     dir: PathBuf,
     signed: Pushed,
     unsigned: Pushed,
@@ -88,6 +89,7 @@ fn world(name: &str) -> Option<World> {
     std::fs::write(dir.join("trusted_root.json"), sigstore.trusted_root_json()).unwrap();
     let w = World {
         registry,
+        sigstore,
         dir,
         signed,
         unsigned,
@@ -857,5 +859,49 @@ fn download_prints_signatures_and_attestations_as_found() {
         "nope",
         &w.image(":v1"),
     ]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+}
+
+/// `-a key=value` (cosign's `--annotations`): only a verified signature
+/// whose signed content carries every annotation counts (issue 16, item 4).
+#[test]
+fn annotations_must_be_carried_by_the_signed_content() {
+    let Some(w) = world("annotations") else {
+        return;
+    };
+    // A bundle signature on `:unsigned` whose statement's subject carries
+    // annotations, as `cosign sign -a env=prod -a build=42` makes.
+    let statement = json!({
+        "_type": vouch_testkit::IN_TOTO_STATEMENT_V1,
+        "subject": [{
+            "name": "app",
+            "digest": {"sha256": w.unsigned.hex()},
+            "annotations": {"env": "prod", "build": "42"},
+        }],
+        "predicateType": COSIGN_SIGN,
+        "predicate": {},
+    });
+    let bundle = w
+        .sigstore
+        .sign_statement(&serde_json::to_vec(&statement).unwrap(), identity());
+    Publisher::new(&w.registry.host(), Some((USER, PASSWORD))).push_bundle_referrer(
+        "acme/app",
+        &w.unsigned,
+        &bundle.json,
+        COSIGN_SIGN,
+    );
+    let image = w.image(":unsigned");
+    let out = w.verify("verify", &["-a", "env=prod", "-a", "build=42"], &image);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let payloads: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(payloads[0]["optional"]["env"], "prod");
+    // A value it does not carry: verified, yet no match (12), saying what it has.
+    let out = w.verify("verify", &["-a", "env=dev"], &image);
+    common::assert_fails(&out, 12, "none carries the annotations env=dev");
+    common::assert_fails(&out, 12, "\"env\":\"prod\"");
+    // The `:v1` signatures carry none.
+    let out = w.verify("verify", &["--annotations", "env=prod"], &w.image(":v1"));
+    assert_eq!(out.status.code(), Some(12), "{}", common::stderr(&out));
+    let out = w.verify("verify", &["-a", "no-equals-sign"], &image);
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
 }
