@@ -392,6 +392,18 @@ pub struct RegistryArgs {
     /// the image's own (cosign's COSIGN_REPOSITORY).
     #[arg(long, value_name = "REPOSITORY", env = "COSIGN_REPOSITORY")]
     pub signatures_repository: Option<String>,
+    /// Registry requests in flight at once, from 1 to 256 (cosign's
+    /// `--max-workers`; default 16).
+    #[arg(long, value_name = "N", value_parser = max_workers)]
+    pub max_workers: Option<usize>,
+}
+
+/// The most `--max-workers` allows: as `--concurrency`, more buys nothing.
+pub const MAX_WORKERS: usize = 256;
+
+/// Parses `--max-workers`: a whole number from 1 to [`MAX_WORKERS`].
+fn max_workers(text: &str) -> Result<usize, BadCount> {
+    count_in(text, MAX_WORKERS)
 }
 
 /// `vouch verify`.
@@ -775,32 +787,31 @@ pub struct BadAnnotation(String);
 /// but memory.
 pub const MAX_CONCURRENCY: usize = 256;
 
-/// A `--concurrency` value out of range or not a number (clap prints it
-/// after the flag's name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadConcurrency {
+/// A count flag (`--concurrency`, `--max-workers`) out of range or not a
+/// number (clap prints it after the flag's name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a whole number from 1 to {max}, got `{given}`")]
+pub struct BadCount {
     /// What was given.
     pub given: String,
+    /// The largest allowed.
+    pub max: usize,
 }
-
-impl std::fmt::Display for BadConcurrency {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "expected a whole number from 1 to {MAX_CONCURRENCY}, got `{}`",
-            self.given
-        )
-    }
-}
-
-impl std::error::Error for BadConcurrency {}
 
 /// Parses `--concurrency`: a whole number from 1 to [`MAX_CONCURRENCY`]; 0
 /// would verify nothing.
-fn concurrency(text: &str) -> Result<usize, BadConcurrency> {
+fn concurrency(text: &str) -> Result<usize, BadCount> {
+    count_in(text, MAX_CONCURRENCY)
+}
+
+/// A whole number from 1 to `max`.
+fn count_in(text: &str, max: usize) -> Result<usize, BadCount> {
     match text.parse::<usize>() {
-        Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
-        _ => Err(BadConcurrency { given: text.into() }),
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(BadCount {
+            given: text.into(),
+            max,
+        }),
     }
 }
 
@@ -828,12 +839,13 @@ mod tests {
             Ok(MAX_CONCURRENCY)
         );
         for given in ["0", "257", "-1", "four", ""] {
-            assert_eq!(
-                concurrency(given),
-                Err(BadConcurrency {
-                    given: given.into()
-                })
-            );
+            let refused = Err(BadCount {
+                given: given.into(),
+                max: MAX_CONCURRENCY,
+            });
+            assert_eq!(concurrency(given), refused);
+            assert_eq!(max_workers(given).map_err(|e| e.given), Err(given.into()));
         }
+        assert_eq!(max_workers("1"), Ok(1));
     }
 }

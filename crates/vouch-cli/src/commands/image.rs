@@ -83,6 +83,9 @@ pub fn client(
         credentials,
         transport,
         referrers_fallback,
+        max_concurrency: args
+            .max_workers
+            .unwrap_or(vouch_oci::DEFAULT_MAX_CONCURRENCY),
         ..ClientOptions::default()
     })?)
 }

@@ -905,3 +905,18 @@ fn annotations_must_be_carried_by_the_signed_content() {
     let out = w.verify("verify", &["-a", "no-equals-sign"], &image);
     assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
 }
+
+/// `--max-workers N` (cosign's) bounds the registry requests in flight; one
+/// at a time still verifies, and 0 is refused (issue 16, item 4).
+#[test]
+fn max_workers_bounds_requests_and_refuses_zero() {
+    let Some(w) = world("workers") else { return };
+    let out = w.verify("verify", &["--max-workers", "1"], &w.image(":v1"));
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = w.verify(
+        "verify-attestation",
+        &["--max-workers", "0"],
+        &w.image(":v1"),
+    );
+    common::assert_fails(&out, 2, "expected a whole number from 1 to 256, got `0`");
+}
