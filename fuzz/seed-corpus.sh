@@ -209,15 +209,61 @@ printf '%s\n%s' "https://cyclonedx.org/bom" \
   '{"bomFormat":"CycloneDX","specVersion":"1.5","metadata":{"component":{"name":"app","version":"1.0"}},"components":[{"type":"library","name":"lib"}]}' |
   seed attest_predicate "cyclonedx-minimal"
 
+# --- oci_digest, oci_reference, oci_manifest: from the fixtures -------------
+# Every sha256 image digest and artifact digest the fixtures name, in each
+# algorithm for the fixtures' artifacts; the legacy signature's manifest
+# (first byte 1 selects the OCI manifest media type) and its payload's
+# docker reference.
+i=0
+for file in "$fixtures"/legacy-cosign/*/image-digest.txt; do
+  tr -d '\n' <"$file" | seed oci_digest "image-digest-$((i += 1))"
+done
+for artifact in "$fixtures/sigstore-conformance/test/assets/bundle-verify/a.txt" \
+  "$fixtures/gh-cli/sigstore-js-2.1.0.tgz"; do
+  [[ -f "$artifact" ]] || continue
+  for alg in 256 384 512; do
+    printf 'sha%s:%s' "$alg" "$("sha${alg}sum" "$artifact" | cut -d' ' -f1)" |
+      seed oci_digest "$(name_of "$artifact")-sha$alg"
+  done
+done
+for dir in "$fixtures"/legacy-cosign/*/; do
+  name="$(basename "$dir")"
+  { printf '\x01'; cat "$dir/sig-manifest.json"; } | seed oci_manifest "$name-sig-manifest"
+  ref="$(jq -r '.critical.identity["docker-reference"] // empty' "$dir/payload.json")"
+  if [[ -n "$ref" ]]; then
+    printf '%s' "$ref" | seed oci_reference "$name-reference"
+    printf '%s@%s' "$ref" "$(tr -d '\n' <"$dir/image-digest.txt")" |
+      seed oci_reference "$name-reference-digest"
+  fi
+done
+# Hand-written: the shapes no fixture has.
+printf '\x00{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]}' |
+  seed oci_manifest "index"
+for ref in nginx acme/app:1 localhost:5000/app:v1 \
+  proxy.example.com/proxy/app/ghcr.io/org/repo/image:1.2.3 "127.0.0.1:15000/a/b@sha256:$(printf '0%.0s' {1..64})"; do
+  printf '%s' "$ref" | seed oci_reference "$(printf '%s' "$ref" | tr '/:@' '___' | cut -c1-60)"
+done
+
+# --- oci_challenge, oci_link: hand-written (headers are not in fixtures) ---
+printf 'Bearer realm="https://auth.example/token",service="registry",scope="repository:a/b:pull"' |
+  seed oci_challenge bearer
+printf 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"' |
+  seed oci_challenge docker-hub
+printf 'Basic realm="basic-realm"' | seed oci_challenge basic
+printf 'Bearer realm="a\\"b", service=svc' | seed oci_challenge escaped
+printf '</v2/a/referrers/sha256:x?n=1&last=y>; rel="next"' | seed oci_link referrers
+printf '</v2/acme/api/tags/list?n=100&last=v9>; rel="next"' | seed oci_link tags
+printf '</v2/a?p>; rel="prev", </v2/a?n>; rel=next' | seed oci_link two-links
+
 for dir in "$corpus"/*/; do
   printf '%-20s %3d seeds\n' "$(basename "$dir")" "$(find "$dir" -type f | wc -l)"
 done
 
-# proxy_parsers: hand-written seeds (first byte selects the parser).
+# proxy_parsers: hand-written seeds (first byte selects the parser; the
+# challenge parser is fuzzed by oci_challenge).
 mkdir -p corpus/proxy_parsers
 printf '\x00/v2/proxy/acme/ghcr.io/acme/app/manifests/1.0' > corpus/proxy_parsers/route
 printf '\x00/v2/proxy/acme/ghcr.io/acme/../etc/blobs/sha256:00' > corpus/proxy_parsers/route-dotdot
 printf '\x01Basic YWxpY2U6cGFzcw==' > corpus/proxy_parsers/basic
 printf '\x01Bearer abc.def' > corpus/proxy_parsers/bearer
-printf '\x02Bearer realm="https://auth.example/token",service="registry",scope="repository:a/b:pull"' > corpus/proxy_parsers/challenge
-printf '\x03{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1}]}' > corpus/proxy_parsers/index
+printf '\x02{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000","size":1}]}' > corpus/proxy_parsers/index

@@ -2,7 +2,11 @@
 #
 #   start_registry DIR [USER PASSWORD]   starts Debian's docker-registry on 127.0.0.1 on a
 #                                        free port, storage and log under DIR; sets
-#                                        REGISTRY_HOST and REGISTRY_PID
+#                                        REGISTRY_HOST and REGISTRY_PID. With
+#                                        REGISTRY_TLS_CERT, REGISTRY_TLS_KEY and REGISTRY_CA
+#                                        (PEM files) set, it serves HTTPS with that
+#                                        certificate, and the CA is what the readiness
+#                                        check trusts
 #   stop_registry                        stops it
 
 free_port() {
@@ -17,7 +21,11 @@ start_registry() {
     echo "version: 0.1"
     echo "log: {level: error, accesslog: {disabled: ${ACCESS_LOG:-true}}}"
     echo "storage: {filesystem: {rootdirectory: $dir/storage}, delete: {enabled: true}}"
-    echo "http: {addr: 127.0.0.1:$port}"
+    if [ -n "${REGISTRY_TLS_CERT:-}" ]; then
+      echo "http: {addr: 127.0.0.1:$port, tls: {certificate: $REGISTRY_TLS_CERT, key: $REGISTRY_TLS_KEY}}"
+    else
+      echo "http: {addr: 127.0.0.1:$port}"
+    fi
     if [ -n "$user" ]; then
       htpasswd -Bbn "$user" "$pass" > "$dir/htpasswd"
       echo "auth: {htpasswd: {realm: vouch, path: $dir/htpasswd}}"
@@ -27,7 +35,11 @@ start_registry() {
   REGISTRY_PID=$!
   REGISTRY_HOST=127.0.0.1:$port
   for _ in $(seq 200); do
-    curl -s -o /dev/null "http://$REGISTRY_HOST/v2/" && return 0
+    if [ -n "${REGISTRY_TLS_CERT:-}" ]; then
+      curl -s -o /dev/null --cacert "$REGISTRY_CA" "https://$REGISTRY_HOST/v2/" && return 0
+    else
+      curl -s -o /dev/null "http://$REGISTRY_HOST/v2/" && return 0
+    fi
     sleep 0.05
   done
   echo "docker-registry did not start; its log:" >&2

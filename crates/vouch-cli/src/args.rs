@@ -129,6 +129,19 @@ pub enum Command {
     /// Print vouch's version, the commit it was built from, the build date
     /// and the date of the trusted root embedded in it (like `cosign version`).
     Version(VersionArgs),
+    /// Print what is attached to an image, as found and NOT verified (like
+    /// `cosign download`): `signature` (bundle referrers of cosign's signature
+    /// type, one JSON line each, then legacy `.sig` layers in cosign's
+    /// shape), `attestation` (DSSE envelopes, one JSON line each; `--predicate-type`
+    /// filters), `sbom` (legacy `.sbom` attachments). Verify with `vouch verify`
+    /// or `verify-attestation`; use this to inspect or archive.
+    ///
+    ///   vouch download attestation --predicate-type openvex IMAGE | jq -r .payload | base64 -d
+    ///
+    /// Exit codes: 0 something printed, 10 nothing of that kind attached,
+    /// 11 tag not found, 4 registry access failed.
+    #[command(verbatim_doc_comment, subcommand)]
+    Download(DownloadCommand),
     /// Print a shell completion script (like `cosign completion`).
     ///
     ///   vouch completion bash > /etc/bash_completion.d/vouch
@@ -163,6 +176,7 @@ impl Command {
             Self::Version(a) => a.json || json(&a.output),
             Self::Trust(TrustCommand::Export(_) | TrustCommand::Import(_))
             | Self::Digest(_)
+            | Self::Download(_)
             | Self::Login(_)
             | Self::VerifyBundle(_)
             | Self::SignBundle(_)
@@ -170,6 +184,40 @@ impl Command {
             | Self::Man(_) => false,
         }
     }
+}
+
+/// `vouch download`: what to print.
+#[derive(Debug, Subcommand)]
+pub enum DownloadCommand {
+    /// Signatures: cosign v3 bundle referrers, then legacy `.sig` layers.
+    Signature(DownloadArgs),
+    /// Attestations: DSSE envelopes from bundle referrers and `.att` layers.
+    Attestation(DownloadAttestationArgs),
+    /// Legacy `.sbom` attachments (cosign attach sbom), as stored.
+    Sbom(DownloadArgs),
+}
+
+/// `vouch download signature|sbom`.
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// The image.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+/// `vouch download attestation`.
+#[derive(Debug, Args)]
+pub struct DownloadAttestationArgs {
+    /// Only attestations whose (unverified) statement has this predicate
+    /// type: a `--type` name (spdxjson, slsaprovenance1, openvex, …) or a URI.
+    #[arg(long, value_name = "TYPE")]
+    pub predicate_type: Option<String>,
+    /// The image and registry access.
+    #[command(flatten)]
+    pub target: DownloadArgs,
 }
 
 /// `vouch version`.
@@ -277,6 +325,50 @@ pub struct IdentityArgs {
     pub key: Option<PathBuf>,
 }
 
+/// Trust domains other than Sigstore public-good: private deployments and
+/// GitHub's instance for private repositories (cosign's flags, same
+/// meaning). Each check switched off prints one WARNING line naming it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct InfrastructureArgs {
+    /// Do not check transparency log inclusion (cosign's flag), for
+    /// signatures never uploaded to a log. Each signature then needs an
+    /// RFC 3161 timestamp from a timestamp authority of the trusted root
+    /// (or a verified Signed Entry Timestamp): vouch never falls back to
+    /// the clock, as cosign does.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// The same as --insecure-ignore-tlog, for a privately deployed
+    /// infrastructure that has no transparency log (cosign's flag).
+    #[arg(long)]
+    pub private_infrastructure: bool,
+    /// Do not check that the certificate carries an SCT from a CT log of
+    /// the trusted root (cosign's flag). The certificate chain, validity
+    /// and code-signing usage are still checked.
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+    /// Require an RFC 3161 timestamp from a timestamp authority of the
+    /// trusted root on every signature (cosign's flag).
+    #[arg(long)]
+    pub use_signed_timestamps: bool,
+    /// PEM root certificates to check signing certificates against,
+    /// instead of the trusted root's Fulcio CAs (cosign's flag).
+    #[arg(long, value_name = "FILE", conflicts_with = "certificate_chain")]
+    pub ca_roots: Option<PathBuf>,
+    /// PEM intermediate CA certificates, each chaining to --ca-roots
+    /// (cosign's flag; only with --ca-roots).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "ca_roots",
+        conflicts_with = "certificate_chain"
+    )]
+    pub ca_intermediates: Option<PathBuf>,
+    /// A PEM chain from the signing certificate's issuer to its root,
+    /// instead of the trusted root's Fulcio CAs (cosign's flag).
+    #[arg(long, value_name = "FILE")]
+    pub certificate_chain: Option<PathBuf>,
+}
+
 /// How registries are reached.
 #[derive(Debug, Args)]
 pub struct RegistryArgs {
@@ -300,6 +392,18 @@ pub struct RegistryArgs {
     /// the image's own (cosign's COSIGN_REPOSITORY).
     #[arg(long, value_name = "REPOSITORY", env = "COSIGN_REPOSITORY")]
     pub signatures_repository: Option<String>,
+    /// Registry requests in flight at once, from 1 to 256 (cosign's
+    /// `--max-workers`; default 16).
+    #[arg(long, value_name = "N", value_parser = max_workers)]
+    pub max_workers: Option<usize>,
+}
+
+/// The most `--max-workers` allows: as `--concurrency`, more buys nothing.
+pub const MAX_WORKERS: usize = 256;
+
+/// Parses `--max-workers`: a whole number from 1 to [`MAX_WORKERS`].
+fn max_workers(text: &str) -> Result<usize, BadCount> {
+    count_in(text, MAX_WORKERS)
 }
 
 /// `vouch verify`.
@@ -311,6 +415,9 @@ pub struct VerifyArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -322,6 +429,12 @@ pub struct VerifyArgs {
     /// on the digest the reference names, as cosign does.
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
+    /// An annotation the signature must carry, `key=value` (repeatable, as
+    /// cosign's): in the signed payload's `optional` map (`.sig`) or the
+    /// signed statement's subject annotations (bundles). A verified
+    /// signature without it does not count.
+    #[arg(long = "annotations", short = 'a', value_name = "KEY=VALUE", value_parser = annotation)]
+    pub annotations: Vec<(String, String)>,
     /// Images to verify: `registry/repo:tag` or `registry/repo@sha256:…`.
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
@@ -357,6 +470,9 @@ pub struct VerifyAttestationArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -403,6 +519,9 @@ pub struct VerifyReleaseArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -516,6 +635,9 @@ pub struct VerifyBlobArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -541,6 +663,9 @@ pub struct VerifyBlobAttestationArgs {
     /// Trust material.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: OutputFormat,
@@ -644,37 +769,49 @@ pub struct TrustDirArgs {
     pub dir: PathBuf,
 }
 
+/// Parses `-a key=value`.
+fn annotation(text: &str) -> Result<(String, String), BadAnnotation> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(BadAnnotation(text.to_string())),
+    }
+}
+
+/// An `-a` value that is not `key=value`.
+#[derive(Debug, thiserror::Error)]
+#[error("expected key=value, got `{0}`")]
+pub struct BadAnnotation(String);
+
 /// The most images `--concurrency` lets run at once: each holds at most a few
 /// registry requests (the client allows 16 at a time), so more buys nothing
 /// but memory.
 pub const MAX_CONCURRENCY: usize = 256;
 
-/// A `--concurrency` value out of range or not a number (clap prints it
-/// after the flag's name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadConcurrency {
+/// A count flag (`--concurrency`, `--max-workers`) out of range or not a
+/// number (clap prints it after the flag's name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a whole number from 1 to {max}, got `{given}`")]
+pub struct BadCount {
     /// What was given.
     pub given: String,
+    /// The largest allowed.
+    pub max: usize,
 }
-
-impl std::fmt::Display for BadConcurrency {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "expected a whole number from 1 to {MAX_CONCURRENCY}, got `{}`",
-            self.given
-        )
-    }
-}
-
-impl std::error::Error for BadConcurrency {}
 
 /// Parses `--concurrency`: a whole number from 1 to [`MAX_CONCURRENCY`]; 0
 /// would verify nothing.
-fn concurrency(text: &str) -> Result<usize, BadConcurrency> {
+fn concurrency(text: &str) -> Result<usize, BadCount> {
+    count_in(text, MAX_CONCURRENCY)
+}
+
+/// A whole number from 1 to `max`.
+fn count_in(text: &str, max: usize) -> Result<usize, BadCount> {
     match text.parse::<usize>() {
-        Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => Ok(n),
-        _ => Err(BadConcurrency { given: text.into() }),
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(BadCount {
+            given: text.into(),
+            max,
+        }),
     }
 }
 
@@ -702,12 +839,13 @@ mod tests {
             Ok(MAX_CONCURRENCY)
         );
         for given in ["0", "257", "-1", "four", ""] {
-            assert_eq!(
-                concurrency(given),
-                Err(BadConcurrency {
-                    given: given.into()
-                })
-            );
+            let refused = Err(BadCount {
+                given: given.into(),
+                max: MAX_CONCURRENCY,
+            });
+            assert_eq!(concurrency(given), refused);
+            assert_eq!(max_workers(given).map_err(|e| e.given), Err(given.into()));
         }
+        assert_eq!(max_workers("1"), Ok(1));
     }
 }

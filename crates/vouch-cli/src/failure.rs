@@ -151,6 +151,41 @@ pub fn with_verify_advice(error: &vouch_verify::VerifyError) -> String {
     }
 }
 
+/// What to do when nothing attached to an image verified (the vendor
+/// guide's advice: check the identity flags, then do not use the image and
+/// contact the vendor).
+const NO_MATCH_ADVICE: &str = "Do not use this image: nothing attached to it verified for the \
+signer you asked for. If your --certificate-identity and --certificate-oidc-issuer values are \
+the ones the vendor publishes, contact the vendor.";
+
+/// `no matching <what>:`, then each rejected candidate with its reason
+/// (`none` when there is none), each distinct signing certificate's claims
+/// once, then [`NO_MATCH_ADVICE`].
+pub fn no_match_report(what: &str, candidates: &[&vouch_image::Rejection], none: &str) -> String {
+    let mut lines = vec![format!("no matching {what}:")];
+    for rejection in candidates {
+        let reason = match &rejection.error {
+            vouch_verify::VerifyError::Policy { problem, .. } => problem.to_string(),
+            error => with_verify_advice(error),
+        };
+        let reason = reason.lines().collect::<Vec<_>>().join("\n    ");
+        lines.push(format!("  {}: {reason}", rejection.candidate));
+    }
+    if candidates.is_empty() {
+        lines.push(format!("  {none}"));
+    }
+    let signers = vouch_image::distinct_signers(candidates.iter().copied());
+    for (i, claims) in signers.iter().enumerate() {
+        lines.push(match signers.len() {
+            1 => "the signing certificate has:".to_string(),
+            n => format!("signing certificate {} of {n} has:", i + 1),
+        });
+        lines.extend(claims.describe().lines().map(|l| format!("  {l}")));
+    }
+    lines.push(NO_MATCH_ADVICE.to_string());
+    lines.join("\n")
+}
+
 /// Why each candidate attached to an image was rejected, one a line (or
 /// joined by `separator`), with the same advice.
 pub fn rejections(found: &vouch_image::Attached, separator: &str) -> String {
@@ -201,6 +236,12 @@ fn with_trust_advice(error: &vouch_trust::TrustError) -> String {
         E::StaleExport { .. } => format!("{error} (run without --offline)"),
         E::MirrorMismatch { found, .. } => format!("{error}; give --tuf-mirror {found}"),
         _ => error.to_string(),
+    }
+}
+
+impl From<vouch_oci::ReferenceError> for Failure {
+    fn from(error: vouch_oci::ReferenceError) -> Self {
+        vouch_oci::OciError::from(error).into()
     }
 }
 

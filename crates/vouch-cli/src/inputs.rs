@@ -5,16 +5,17 @@ use std::path::{Path, PathBuf};
 
 use std::time::SystemTime;
 
-use vouch_trust::overrides::OverrideKind;
+use vouch_trust::overrides::{MAX_OVERRIDE_FILE_SIZE, Override, OverrideKind};
 use vouch_trust::{
     LoadedTrust, Network, Provenance, TrustSource, TufInstance, TufOptions, TufStatus,
 };
 use vouch_verify::{
-    ArtifactDigest, DigestAlgorithm, GitHubWorkflowPolicy, IdentityPolicy, MAX_BUNDLE_SIZE,
-    SignerPolicy, SigstoreBundle, TrustedMaterial, ValueMatcher,
+    ArtifactDigest, Checks, DigestAlgorithm, GitHubWorkflowPolicy, IdentityPolicy, LogCheck,
+    MAX_BUNDLE_SIZE, SctCheck, SignerPolicy, SigstoreBundle, TimestampCheck, TrustedMaterial,
+    ValueMatcher,
 };
 
-use crate::args::{IdentityArgs, TrustArgs, TufArgs};
+use crate::args::{IdentityArgs, InfrastructureArgs, TrustArgs, TufArgs};
 use crate::failure::Failure;
 
 /// Upper bound on a `--key` PEM file: a public key is under 1 KiB; 64 KiB
@@ -42,13 +43,15 @@ impl Artifact {
             arg.strip_prefix(a.name())
                 .is_some_and(|r| r.starts_with(':'))
         });
-        let bad = |e: vouch_verify::VerifyError| Failure::input(e.to_string());
+        let bad = |e: vouch_verify::DigestError| Failure::input(e.to_string());
         if arg.starts_with("sha256:") {
             let digest: vouch_verify::Sha256Digest = arg.parse().map_err(bad)?;
             return Ok(Self::Digest(digest.into()));
         }
         if is_digest {
-            return Ok(Self::Digest(arg.parse().map_err(bad)?));
+            return Ok(Self::Digest(
+                ArtifactDigest::parse_artifact(arg).map_err(bad)?,
+            ));
         }
         read_bounded(Path::new(arg), MAX_ARTIFACT_SIZE, "artifact").map(Self::Bytes)
     }
@@ -59,7 +62,7 @@ impl Artifact {
             Self::Bytes(b) => vouch_verify::ArtifactInput::Bytes(b),
             Self::Digest(d) => match d.as_sha256() {
                 Some(sha256) => vouch_verify::ArtifactInput::Sha256(sha256),
-                None => vouch_verify::ArtifactInput::Digest(*d),
+                None => vouch_verify::ArtifactInput::Digest(d),
             },
         }
     }
@@ -220,6 +223,11 @@ pub fn trust_material(
     trust: &TrustArgs,
     fallback: DefaultTrust,
 ) -> Result<TrustedMaterial, Failure> {
+    Ok(announced_trust(trust, fallback)?.material)
+}
+
+/// [`load_trust`], then the notices [`trust_material`] prints.
+fn announced_trust(trust: &TrustArgs, fallback: DefaultTrust) -> Result<LoadedTrust, Failure> {
     let loaded = load_trust(trust, fallback)?;
     if let Some(notice) = provenance_notice(&loaded.provenance, network(&trust.tuf)) {
         eprintln!("{notice}");
@@ -227,7 +235,94 @@ pub fn trust_material(
     for line in override_notices(&loaded.overridden) {
         eprintln!("{line}");
     }
-    Ok(loaded.material)
+    Ok(loaded)
+}
+
+/// The trust material for a `verify*` command: [`trust_material`], then
+/// the CA flags (`--ca-roots`/`--ca-intermediates` or `--certificate-chain`)
+/// in place of the Fulcio CAs and the checks the infrastructure flags skip.
+/// Prints one line per flag given: a WARNING naming what is not checked
+/// (a Note for `--use-signed-timestamps`, which checks more).
+pub fn verification_material(
+    trust: &TrustArgs,
+    infra: &InfrastructureArgs,
+    fallback: DefaultTrust,
+) -> Result<TrustedMaterial, Failure> {
+    let ca_files: Vec<(&str, &PathBuf)> = [
+        ("--ca-roots", &infra.ca_roots),
+        ("--ca-intermediates", &infra.ca_intermediates),
+        ("--certificate-chain", &infra.certificate_chain),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| Some((flag, path.as_ref()?)))
+    .collect();
+    let material = if ca_files.is_empty() {
+        trust_material(trust, fallback)?
+    } else {
+        let mut pem = Vec::new();
+        for (flag, path) in &ca_files {
+            pem.extend(read_bounded(path, MAX_OVERRIDE_FILE_SIZE, flag)?);
+            pem.push(b'\n');
+        }
+        let loaded = announced_trust(trust, fallback)?;
+        let origin = ca_files
+            .iter()
+            .map(|(flag, path)| format!("{flag} {}", path.display()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let amended = vouch_trust::overrides::apply(
+            &loaded.trusted_root_json,
+            &[Override {
+                kind: OverrideKind::FulcioRoots,
+                origin: &origin,
+                pem: &pem,
+            }],
+        )
+        .map_err(|e| Failure::input(format!("{origin}: {}", e.problem)))?;
+        let material = TrustedMaterial::from_json(&amended)
+            .map_err(|e| Failure::input(format!("{origin}: {e}")))?;
+        for (flag, path) in &ca_files {
+            eprintln!(
+                "WARNING: {flag}: the trusted root's Fulcio certificate authorities are not \
+                 used; signing certificates are checked against {} instead",
+                path.display()
+            );
+        }
+        material
+    };
+    Ok(material.with_checks(infrastructure_checks(infra)))
+}
+
+/// The checks the infrastructure flags leave, each announced on stderr.
+fn infrastructure_checks(infra: &InfrastructureArgs) -> Checks {
+    let mut checks = Checks::all();
+    let no_log = "transparency log inclusion is not checked; each signature needs an RFC \
+                  3161 timestamp from a timestamp authority of the trusted root (or a verified \
+                  Signed Entry Timestamp) instead";
+    for (given, flag) in [
+        (infra.insecure_ignore_tlog, "--insecure-ignore-tlog"),
+        (infra.private_infrastructure, "--private-infrastructure"),
+    ] {
+        if given {
+            eprintln!("WARNING: {flag}: {no_log}");
+            checks = checks.with_log(LogCheck::InsecureSkipped);
+        }
+    }
+    if infra.insecure_ignore_sct {
+        eprintln!(
+            "WARNING: --insecure-ignore-sct: the signing certificate's SCT (proof of its \
+             inclusion in a certificate transparency log) is not checked"
+        );
+        checks = checks.with_sct(SctCheck::InsecureSkipped);
+    }
+    if infra.use_signed_timestamps {
+        eprintln!(
+            "Note: --use-signed-timestamps: each signature must carry an RFC 3161 timestamp \
+             from a timestamp authority of the trusted root"
+        );
+        checks = checks.with_timestamp(TimestampCheck::Required);
+    }
+    checks
 }
 
 /// One line per applied override: which variable replaced what, from where.

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::VerifyBlobAttestation(a) => commands::verify_blob_attestation::run(a),
         Command::VerifyBundle(a) => commands::verify_bundle::run(a),
         Command::Trust(c) => commands::trust::run(c),
+        Command::Download(c) => commands::download::run(c),
         Command::Version(a) => commands::version::run(a),
         Command::Completion(a) => commands::generated::completion(a),
         Command::Man(a) => commands::generated::man(a),

@@ -2,7 +2,7 @@
 //! machines (stdout).
 
 use serde_json::{Value, json};
-use vouch_verify::{Signer, VerifiedAttestation, VerifiedSignature};
+use vouch_verify::{LogCheck, SctCheck, Signer, VerifiedAttestation, VerifiedSignature};
 
 /// The JSON description of a verified signature.
 pub fn signature_json(v: &VerifiedSignature) -> Value {
@@ -13,6 +13,7 @@ pub fn signature_json(v: &VerifiedSignature) -> Value {
             json!({
                 "kind": "certificate",
                 "identityChecked": matches!(v.signer(), Signer::Certificate(_)),
+                "sctChecked": v.checks().sct == SctCheck::Required,
                 "identity": c.identity,
                 "issuer": c.issuer,
                 "githubWorkflowRepository": gh.workflow_repository,
@@ -30,6 +31,7 @@ pub fn signature_json(v: &VerifiedSignature) -> Value {
         "verified": true,
         "artifactDigest": v.artifact_digest(),
         "signer": signer,
+        "transparencyLogChecked": v.checks().log == LogCheck::Required,
         "logIndex": v.log_index(),
         "integratedTime": v.integrated_time().map(|t| t.to_string()),
         "verifiedTimes": v.verified_times().iter().map(|t| t.to_string()).collect::<Vec<_>>(),
@@ -46,6 +48,22 @@ pub fn signature_text(v: &VerifiedSignature) -> String {
             }
         }
         None => out.push_str("  signer:     the supplied public key\n"),
+    }
+    let skipped: Vec<&str> = [
+        (
+            v.checks().log == LogCheck::InsecureSkipped,
+            "transparency log",
+        ),
+        (
+            v.checks().sct == SctCheck::InsecureSkipped && v.certificate().is_some(),
+            "SCT",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(skipped, what)| skipped.then_some(what))
+    .collect();
+    if !skipped.is_empty() {
+        out.push_str(&format!("  not checked: {}\n", skipped.join(", ")));
     }
     if let Some(index) = v.log_index() {
         out.push_str(&format!("  log index:  {index}\n"));

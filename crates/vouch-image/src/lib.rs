@@ -10,11 +10,14 @@
 //! attestation.
 #![forbid(unsafe_code)]
 
-use vouch_oci::{OciError, ReferrersSource, RegistryClient, Repository};
+use vouch_oci::{
+    BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, LegacyLayer, OciError,
+    ReferrersSource, RegistryClient, Repository, SIGNATURE_ANNOTATION,
+};
 use vouch_verify::{
-    ArtifactInput, LegacySignature, Sha256Digest, SignerPolicy, SigstoreBundle, TrustedMaterial,
-    VerifiedAttestation, VerifiedSignature, VerifyError, verify_attestation,
-    verify_legacy_attestation, verify_legacy_signature,
+    ArtifactInput, CertificateClaims, LegacyAttestation, LegacySignature, Sha256Digest,
+    SignerPolicy, SigstoreBundle, TrustedMaterial, VerifiedAttestation, VerifiedSignature,
+    VerifyError, verify_attestation, verify_legacy_attestation, verify_legacy_signature,
 };
 
 /// The predicate type `cosign sign` (v3) signs; a bundle with any other type
@@ -97,6 +100,35 @@ pub struct Rejection {
     /// Why.
     #[source]
     pub error: VerifyError,
+    /// For a bundle referrer, the predicate type it says it has (its
+    /// `dev.sigstore.bundle.predicateType` annotation, else its statement's
+    /// `predicateType`). Unverified: it only sorts rejections for display.
+    pub claimed_predicate_type: Option<String>,
+}
+
+impl Rejection {
+    /// Whether the candidate is, by its own account, a signature: a `.sig`
+    /// layer, or a bundle that claims cosign's signature predicate or no
+    /// predicate at all. Unverified, so only for choosing what to show.
+    pub fn is_signature_candidate(&self) -> bool {
+        match self.candidate {
+            Candidate::LegacySignature { .. } => true,
+            Candidate::LegacyAttestation { .. } => false,
+            Candidate::Referrer(_) => self
+                .claimed_predicate_type
+                .as_deref()
+                .is_none_or(|t| t == COSIGN_SIGN_PREDICATE),
+        }
+    }
+
+    /// The certificate's claims, when the rejection is an identity-policy
+    /// mismatch (the signature itself verified).
+    pub fn policy_mismatch(&self) -> Option<&CertificateClaims> {
+        match &self.error {
+            VerifyError::Policy { certificate, .. } => Some(certificate),
+            _ => None,
+        }
+    }
 }
 
 /// What verified on one image, and what did not.
@@ -126,6 +158,18 @@ impl Attached {
             .join(separator)
     }
 
+    /// The rejections of signature candidates only (not of the SBOM, SLSA
+    /// or VEX attestations attached beside them).
+    pub fn signature_rejections(&self) -> impl Iterator<Item = &Rejection> {
+        self.rejected.iter().filter(|r| r.is_signature_candidate())
+    }
+
+    /// Each distinct set of certificate claims among the identity-policy
+    /// mismatches of signature candidates, in the order first seen.
+    pub fn mismatched_signers(&self) -> Vec<&CertificateClaims> {
+        distinct_signers(self.signature_rejections())
+    }
+
     /// A warning to show when the referrers were listed from the tag schema
     /// only because the referrers API failed and the caller allowed that.
     pub fn fallback_warning(&self) -> Option<String> {
@@ -141,6 +185,32 @@ impl Attached {
     }
 }
 
+/// A layer of a legacy `.sig` manifest as the cosign signature it carries:
+/// the simple-signing payload, and the signature, certificate, chain and
+/// Rekor bundle from its annotations (SPEC.md §2.1).
+pub fn legacy_signature(layer: LegacyLayer) -> LegacySignature {
+    let a = &layer.descriptor.annotations;
+    LegacySignature::new(
+        layer.content,
+        a.get(SIGNATURE_ANNOTATION).cloned().unwrap_or_default(),
+        a.get(CERTIFICATE_ANNOTATION).cloned(),
+        a.get(BUNDLE_ANNOTATION).map(|b| b.clone().into_bytes()),
+    )
+    .with_chain(a.get(CHAIN_ANNOTATION).cloned())
+}
+
+/// A layer of a legacy `.att` manifest as the cosign attestation it
+/// carries: the DSSE envelope, and the certificate and Rekor bundle from
+/// its annotations.
+pub fn legacy_attestation(layer: LegacyLayer) -> LegacyAttestation {
+    let a = &layer.descriptor.annotations;
+    LegacyAttestation::new(
+        layer.content,
+        a.get(CERTIFICATE_ANNOTATION).cloned(),
+        a.get(BUNDLE_ANNOTATION).map(|b| b.clone().into_bytes()),
+    )
+}
+
 /// Lists what is attached to `repo@digest` once and verifies all of it against `signer`.
 pub async fn verify_attached(
     client: &RegistryClient,
@@ -153,11 +223,21 @@ pub async fn verify_attached(
     let (bundles, referrers) = client.sigstore_bundles(repo, &digest).await?;
     let legacy_sigs = match lookup {
         Lookup::Attestations => Vec::new(),
-        _ => client.legacy_signatures(repo, &digest).await?,
+        _ => client
+            .legacy_layers(repo, &digest, "sig")
+            .await?
+            .into_iter()
+            .map(legacy_signature)
+            .collect(),
     };
     let legacy_atts = match lookup {
         Lookup::Signatures => Vec::new(),
-        _ => client.legacy_attestations(repo, &digest).await?,
+        _ => client
+            .legacy_layers(repo, &digest, "att")
+            .await?
+            .into_iter()
+            .map(legacy_attestation)
+            .collect(),
     };
     let mut found = Attached {
         signatures: Vec::new(),
@@ -179,6 +259,7 @@ pub async fn verify_attached(
             Err(error) => found.rejected.push(Rejection {
                 candidate: Candidate::Referrer(referrer.manifest_digest),
                 error,
+                claimed_predicate_type: claimed_predicate_type(referrer),
             }),
         }
     }
@@ -193,6 +274,7 @@ pub async fn verify_attached(
                     layer: i,
                 },
                 error,
+                claimed_predicate_type: None,
             }),
         }
     }
@@ -205,8 +287,39 @@ pub async fn verify_attached(
                     layer: i,
                 },
                 error,
+                claimed_predicate_type: None,
             }),
         }
     }
     Ok(found)
+}
+
+/// Each distinct set of certificate claims among the identity-policy
+/// mismatches in `rejections`, in the order first seen.
+pub fn distinct_signers<'a>(
+    rejections: impl Iterator<Item = &'a Rejection>,
+) -> Vec<&'a CertificateClaims> {
+    let mut signers: Vec<&CertificateClaims> = Vec::new();
+    for claims in rejections.filter_map(Rejection::policy_mismatch) {
+        if !signers.contains(&claims) {
+            signers.push(claims);
+        }
+    }
+    signers
+}
+
+/// The predicate type a referrer says it has: its annotation, else the
+/// `predicateType` of the statement in its DSSE envelope. Unverified.
+fn claimed_predicate_type(referrer: &vouch_oci::BundleReferrer) -> Option<String> {
+    use base64::Engine as _;
+    if let Some(hint) = &referrer.predicate_type_hint {
+        return Some(hint.clone());
+    }
+    let bundle: serde_json::Value = serde_json::from_slice(&referrer.bundle).ok()?;
+    let payload = bundle.pointer("/dsseEnvelope/payload")?.as_str()?;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .ok()?;
+    let statement: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+    Some(statement.get("predicateType")?.as_str()?.to_string())
 }

@@ -16,16 +16,20 @@ use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, Response, StatusCode};
-use tokio::sync::{Mutex, Semaphore};
-use vouch_verify::Sha256Digest;
+use tokio::sync::Semaphore;
+use vouch_oci_types::{
+    AuthScheme, LinkError, MAX_MANIFEST_SIZE, Registry, Repository, Sha256Digest, next_link,
+    parse_challenge,
+};
 
+use crate::body::ReadError;
 use crate::credentials::{Credential, CredentialStore};
-use crate::error::{OciError, SchemesAllowed};
-use crate::reference::{Registry, Repository};
+use crate::error::{NetworkFailure, OciError, SchemesAllowed};
+use crate::token::{
+    PlainHttpRealms, RealmHosts, RealmPolicy, TokenCache, TokenCredential, TokenError,
+    TokenRequest, check_realm, fetch_token,
+};
 
-/// distribution's default limit on a manifest body (`maxManifestBodySize`,
-/// 4 MiB); ggcr allows 100 MiB, but no real manifest comes near 4 MiB.
-pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 /// cosign's default `COSIGN_MAX_ATTACHMENT_SIZE` (128 MiB): the largest
 /// signature, attestation or bundle layer we read.
 pub const MAX_ATTACHMENT_SIZE: u64 = 128 * 1024 * 1024;
@@ -41,8 +45,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 /// Concurrent requests per client unless configured otherwise.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
-/// Largest token-endpoint answer we read.
-const MAX_TOKEN_RESPONSE: u64 = 1024 * 1024;
 /// Largest error body we keep for messages.
 const MAX_ERROR_BODY: u64 = 16 * 1024;
 
@@ -112,6 +114,9 @@ pub struct ClientOptions {
     pub user_agent: String,
     /// When the referrers API's failure sends discovery to the tag schema.
     pub referrers_fallback: ReferrersFallback,
+    /// The longest one request may take, body included (default
+    /// [`REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
 }
 
 /// When a failing referrers API sends discovery to the referrers tag schema.
@@ -135,6 +140,7 @@ impl Default for ClientOptions {
             credentials: CredentialStore::default(),
             transport: Transport::default(),
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            request_timeout: REQUEST_TIMEOUT,
             user_agent: format!("vouch/{}", env!("CARGO_PKG_VERSION")),
             referrers_fallback: ReferrersFallback::default(),
         }
@@ -162,7 +168,8 @@ pub struct RegistryClient {
 struct Inner {
     http: reqwest::Client,
     options: ClientOptions,
-    tokens: Mutex<HashMap<String, String>>,
+    /// `Authorization` values by registry and scope, until they expire.
+    tokens: TokenCache,
     /// The scheme each registry answered on, once it has.
     schemes: std::sync::Mutex<HashMap<String, Scheme>>,
     permits: Semaphore,
@@ -181,7 +188,7 @@ impl RegistryClient {
         let http = reqwest::Client::builder()
             .user_agent(options.user_agent.clone())
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(options.request_timeout)
             .danger_accept_invalid_certs(
                 options.transport.tls == TlsVerification::InsecureSkipVerify,
             )
@@ -192,7 +199,7 @@ impl RegistryClient {
                 http,
                 permits: Semaphore::new(options.max_concurrency.max(1)),
                 options,
-                tokens: Mutex::new(HashMap::new()),
+                tokens: TokenCache::new(),
                 schemes: std::sync::Mutex::new(HashMap::new()),
                 requests: std::sync::atomic::AtomicU64::new(0),
             }),
@@ -275,7 +282,7 @@ impl RegistryClient {
                             reason,
                         });
                     }
-                    failures.push(format!("{url}: {}", failure_text(&e)));
+                    failures.push((url.clone(), network_failure(&e)));
                     last_url = url;
                 }
             }
@@ -283,7 +290,7 @@ impl RegistryClient {
         Err(OciError::Unreachable {
             registry: registry.to_string(),
             url: last_url,
-            reason: failures.join("; "),
+            attempts: failures,
             tried: allowed,
         })
     }
@@ -435,7 +442,7 @@ impl RegistryClient {
             .await
             .map_err(|e| OciError::Client(e.to_string()))?;
         let cache_key = format!("{registry}|{scope}");
-        let mut authorization = self.inner.tokens.lock().await.get(&cache_key).cloned();
+        let mut authorization = self.inner.tokens.get(&cache_key);
         let mut answered_challenge = false;
         let mut attempt = 0;
         loop {
@@ -461,12 +468,11 @@ impl RegistryClient {
                     let Some(challenge) = challenge else {
                         return Ok(response);
                     };
-                    let header = self.answer_challenge(registry, &challenge, scope).await?;
+                    let (header, expires_at) =
+                        self.answer_challenge(registry, &challenge, scope).await?;
                     self.inner
                         .tokens
-                        .lock()
-                        .await
-                        .insert(cache_key.clone(), header.clone());
+                        .insert(&cache_key, header.clone(), expires_at);
                     authorization = Some(header);
                 }
                 StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
@@ -484,147 +490,133 @@ impl RegistryClient {
         }
     }
 
-    /// The `Authorization` header value that answers a `WWW-Authenticate` challenge.
+    /// The `Authorization` header value that answers a `WWW-Authenticate`
+    /// challenge, and when it expires (a Basic header does not).
     async fn answer_challenge(
         &self,
         registry: &Registry,
         challenge: &str,
         scope: &str,
-    ) -> Result<String, OciError> {
+    ) -> Result<(String, Option<std::time::Instant>), OciError> {
         let credential = self.inner.options.credentials.lookup(registry)?;
-        let (kind, params) = parse_challenge(challenge).ok_or_else(|| OciError::Auth {
+        let parsed = parse_challenge(challenge).map_err(|e| OciError::Auth {
             registry: registry.to_string(),
-            reason: format!("unparsable WWW-Authenticate challenge `{challenge}`"),
+            reason: format!(
+                "unparsable WWW-Authenticate challenge `{}`: {e}",
+                challenge.chars().take(200).collect::<String>()
+            ),
         })?;
-        match kind.to_ascii_lowercase().as_str() {
-            "basic" => match credential {
-                Credential::Basic { username, password } => Ok(format!(
-                    "Basic {}",
-                    STANDARD.encode(format!("{username}:{password}"))
+        let params = parsed.params;
+        match parsed.scheme {
+            AuthScheme::Basic => match credential {
+                Credential::Basic { username, password } => Ok((
+                    format!(
+                        "Basic {}",
+                        STANDARD.encode(format!("{username}:{password}"))
+                    ),
+                    None,
                 )),
                 _ => Err(OciError::Unauthorized {
                     registry: registry.to_string(),
                     detail: "the registry wants a user name and password and none is stored".into(),
                 }),
             },
-            "bearer" => {
+            AuthScheme::Bearer => {
                 let realm = params.get("realm").ok_or_else(|| OciError::Auth {
                     registry: registry.to_string(),
                     reason: "Bearer challenge without a realm".into(),
                 })?;
-                let service = params.get("service").cloned().unwrap_or_default();
-                let scope = params
-                    .get("scope")
-                    .cloned()
-                    .unwrap_or_else(|| scope.to_string());
+                let scope = params.get("scope").map_or(scope, String::as_str);
                 let token = self
-                    .fetch_token(registry, realm, &service, &scope, &credential)
+                    .token(
+                        registry,
+                        realm,
+                        params.get("service").map(String::as_str),
+                        scope,
+                        &credential,
+                    )
                     .await?;
-                Ok(format!("Bearer {token}"))
+                Ok((format!("Bearer {}", token.value), Some(token.expires_at)))
             }
-            other => Err(OciError::Auth {
+            AuthScheme::Other(other) => Err(OciError::Auth {
                 registry: registry.to_string(),
-                reason: format!("unsupported auth scheme `{other}`"),
+                reason: format!("unsupported auth scheme `{}`", other.to_ascii_lowercase()),
             }),
         }
     }
 
-    /// The distribution token flow: GET the realm with Basic credentials, or
-    /// POST an OAuth2 refresh-token grant for an identity token.
-    async fn fetch_token(
+    /// The distribution token flow ([`crate::fetch_token`]) under vouch's
+    /// realm policy: an `https` realm, or an `http` one only when the
+    /// registry itself is reached over plain HTTP.
+    async fn token(
         &self,
         registry: &Registry,
         realm: &str,
-        service: &str,
+        service: Option<&str>,
         scope: &str,
         credential: &Credential,
-    ) -> Result<String, OciError> {
+    ) -> Result<crate::Token, OciError> {
         let auth_err = |reason: String| OciError::Auth {
             registry: registry.to_string(),
             reason,
         };
-        // Credentials never travel in clear text to a realm unless the
-        // registry itself is reached over plain HTTP.
         let realm_url = reqwest::Url::parse(realm)
             .map_err(|e| auth_err(format!("bad token realm `{realm}`: {e}")))?;
-        let registry_is_http = self.base_url(registry).starts_with("http://");
-        if !realm_allowed(realm_url.scheme(), registry_is_http) {
-            return Err(auth_err(format!(
+        let registry_url = reqwest::Url::parse(&self.base_url(registry))
+            .map_err(|e| auth_err(format!("registry URL: {e}")))?;
+        let policy = RealmPolicy {
+            registry: &registry_url,
+            plain_http: PlainHttpRealms::WhenRegistryIsHttp,
+            hosts: RealmHosts::Any,
+        };
+        // With `RealmHosts::Any`, every realm the policy admits gets the
+        // credentials; only the scheme can refuse one.
+        check_realm(&realm_url, &policy).map_err(|_| {
+            auth_err(format!(
                 "refusing to send credentials to non-HTTPS token realm `{realm}`"
-            )));
-        }
-        let build = || match credential {
-            Credential::IdentityToken(refresh) => self.inner.http.post(realm_url.clone()).form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh.as_str()),
-                ("service", service),
-                ("scope", scope),
-                ("client_id", "vouch"),
-            ]),
-            other => {
-                let mut request = self
-                    .inner
-                    .http
-                    .get(realm_url.clone())
-                    .query(&[("service", service), ("scope", scope)]);
-                if let Credential::Basic { username, password } = other {
-                    request = request.basic_auth(username, Some(password));
-                }
-                request
+            ))
+        })?;
+        let credential = match credential {
+            Credential::IdentityToken(token) => TokenCredential::RefreshToken {
+                token,
+                client_id: "vouch",
+            },
+            Credential::Basic { username, password } => {
+                TokenCredential::Basic { username, password }
             }
+            _ => TokenCredential::Anonymous,
         };
-        // A token endpoint may rate-limit too (a license-gated proxy does, per
-        // license): retry 429/503 like any other request, honouring Retry-After.
-        let mut attempt = 0;
-        let response = loop {
-            self.inner
-                .requests
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let response = build()
-                .send()
-                .await
-                .map_err(|e| transport_error(registry, realm, e))?;
-            let status = response.status();
-            if (status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::SERVICE_UNAVAILABLE)
-                && attempt < MAX_RETRIES
-            {
-                attempt += 1;
-                let wait = retry_after(response.headers()).unwrap_or_else(|| backoff(attempt));
-                if wait <= MAX_RETRY_AFTER {
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-            }
-            break response;
+        let request = TokenRequest {
+            realm: &realm_url,
+            service,
+            scope,
+            credential,
         };
-        let status = response.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            let body = read_limited(response, MAX_ERROR_BODY, "token error")
-                .await
-                .unwrap_or_default();
-            return Err(OciError::Unauthorized {
-                registry: registry.to_string(),
-                detail: format!(
-                    "the token endpoint refused the credentials ({status}): {}",
-                    oci_error_text(&body)
-                ),
-            });
-        }
-        if !status.is_success() {
-            return Err(auth_err(format!(
-                "token endpoint {realm} answered {status}"
-            )));
-        }
-        let body = read_limited(response, MAX_TOKEN_RESPONSE, "token response").await?;
-        let json: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| auth_err(format!("token response is not JSON: {e}")))?;
-        json.get("token")
-            .or_else(|| json.get("access_token"))
-            .and_then(|t| t.as_str())
-            .filter(|t| !t.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| auth_err("token response has no `token` or `access_token`".into()))
+        fetch_token(&self.inner.http, &request, Some(&self.inner.requests))
+            .await
+            .map_err(|e| match e {
+                TokenError::Send(e) => transport_error(registry, realm, e),
+                TokenError::Refused { status, detail } => OciError::Unauthorized {
+                    registry: registry.to_string(),
+                    detail: format!(
+                        "the token endpoint refused the credentials ({}): {detail}",
+                        StatusCode::from_u16(status).map_or(status.to_string(), |s| s.to_string())
+                    ),
+                },
+                TokenError::Status { status } => auth_err(format!(
+                    "token endpoint {realm} answered {}",
+                    StatusCode::from_u16(status).map_or(status.to_string(), |s| s.to_string())
+                )),
+                TokenError::Body(ReadError::TooLarge { limit }) => OciError::TooLarge {
+                    what: "token response".into(),
+                    limit,
+                },
+                TokenError::Body(ReadError::Transfer { reason }) => OciError::Transfer {
+                    what: "token response".into(),
+                    reason,
+                },
+                other => auth_err(other.to_string()),
+            })
     }
 
     /// Turns a non-success response into an error that says what to do.
@@ -657,34 +649,47 @@ impl RegistryClient {
     }
 }
 
-/// Reads a body of at most `limit` bytes, refusing more without buffering it.
+/// Reads a body of at most `limit` bytes ([`crate::read_limited`]), naming
+/// `what` in the error.
 pub(crate) async fn read_limited(
-    mut response: Response,
+    response: Response,
     limit: u64,
     what: &str,
 ) -> Result<Vec<u8>, OciError> {
-    if let Some(length) = response.content_length()
-        && length > limit
-    {
-        return Err(OciError::TooLarge {
-            what: what.to_string(),
-            limit,
-        });
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| OciError::Transfer {
-        what: what.to_string(),
-        reason: e.to_string(),
-    })? {
-        if bytes.len() as u64 + chunk.len() as u64 > limit {
-            return Err(OciError::TooLarge {
+    crate::body::read_limited(response, limit)
+        .await
+        .map_err(|e| match e {
+            ReadError::TooLarge { limit } => OciError::TooLarge {
                 what: what.to_string(),
                 limit,
-            });
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
+            },
+            ReadError::Transfer { reason } => OciError::Transfer {
+                what: what.to_string(),
+                reason,
+            },
+        })
+}
+
+/// The `rel="next"` target of a response's `Link` header (distribution-spec
+/// pagination), `None` on the last page. An unreadable header is an error,
+/// never taken for the last page.
+pub fn next_link_of(headers: &HeaderMap) -> Result<Option<String>, LinkError> {
+    let Some(value) = headers.get(reqwest::header::LINK) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| LinkError::Malformed)?;
+    Ok(next_link(value)?.map(str::to_string))
+}
+
+/// Parses a registry's JSON document, naming it in the error.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, OciError> {
+    serde_json::from_slice(bytes).map_err(|e| OciError::Malformed {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// `Content-Type` without parameters, lowercased.
@@ -733,13 +738,8 @@ pub(crate) fn oci_error_text(body: &[u8]) -> String {
         .collect()
 }
 
-/// Credentials go to an `https` realm, or to an `http` one only when the
-/// registry itself is reached over plain HTTP (loopback, `--allow-http-registry`).
-fn realm_allowed(realm_scheme: &str, registry_is_http: bool) -> bool {
-    realm_scheme == "https" || (realm_scheme == "http" && registry_is_http)
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// The `Retry-After` delay in seconds, when the header gives one.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get(RETRY_AFTER)?
         .to_str()
@@ -750,7 +750,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-fn backoff(attempt: u32) -> Duration {
+/// The wait before retry `attempt` (1-based) without a `Retry-After`.
+pub(crate) fn backoff(attempt: u32) -> Duration {
     RETRY_BASE_DELAY * 2u32.saturating_pow(attempt.saturating_sub(1))
 }
 
@@ -766,29 +767,58 @@ fn transport_error(registry: &Registry, url: &str, e: reqwest::Error) -> OciErro
         None => OciError::Unreachable {
             registry: registry.to_string(),
             url: url.to_string(),
-            reason: failure_text(&e),
+            attempts: vec![(url.to_string(), network_failure(&e))],
             tried: SchemesAllowed::NamedUrl,
         },
     }
 }
 
-/// What went wrong sending a request, from the innermost cause (e.g.
-/// "Connection refused (os error 111)"), which says more than reqwest's
-/// "error sending request".
-fn failure_text(e: &reqwest::Error) -> String {
+/// How sending a request failed: the kind of network failure, read from
+/// the error's causes (an `io::Error`'s kind, the connector's "dns error",
+/// a rustls error), else the innermost cause's text.
+fn network_failure(e: &reqwest::Error) -> NetworkFailure {
     if e.is_timeout() {
-        return "timed out".to_string();
+        return NetworkFailure::TimedOut;
     }
-    let mut innermost: &dyn std::error::Error = e;
-    while let Some(source) = innermost.source() {
-        innermost = source;
+    let mut causes: Vec<&(dyn std::error::Error + 'static)> = vec![e];
+    while let Some(source) = causes.last().and_then(|c| c.source()) {
+        causes.push(source);
     }
-    let text = innermost.to_string();
-    if e.is_connect() {
-        format!("could not connect: {text}")
-    } else {
-        text
+    let innermost = causes.last().map(|c| c.to_string()).unwrap_or_default();
+    if let Some(tls) = find_rustls_error(e) {
+        return match tls {
+            // The ClientHello was answered with bytes that are no TLS
+            // record: an HTTP server's "400 Bad Request".
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+                NetworkFailure::PlainHttpServer
+            }
+            other => NetworkFailure::TlsHandshake {
+                detail: other.to_string(),
+            },
+        };
     }
+    if causes.iter().any(|c| c.to_string() == "dns error") {
+        return NetworkFailure::Dns { detail: innermost };
+    }
+    for cause in &causes {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return NetworkFailure::Refused,
+                std::io::ErrorKind::TimedOut => return NetworkFailure::TimedOut,
+                std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::BrokenPipe => return NetworkFailure::Reset,
+                _ => {}
+            }
+        }
+    }
+    // A TLS handshake the server closed without a word: rustls reports the
+    // end of the stream in text only.
+    if innermost.contains("tls handshake eof") || innermost.contains("peer closed connection") {
+        return NetworkFailure::TlsHandshake { detail: innermost };
+    }
+    NetworkFailure::Other { detail: innermost }
 }
 
 /// The certificate problem when the TLS handshake failed because the
@@ -823,54 +853,9 @@ fn find_rustls_error<'a>(
     find_rustls_error(error.source()?)
 }
 
-/// Parses `Bearer realm="…",service="…",scope="…"` into the scheme and parameters.
-pub(crate) fn parse_challenge(header: &str) -> Option<(String, HashMap<String, String>)> {
-    let header = header.trim();
-    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    if scheme.is_empty() {
-        return None;
-    }
-    let mut params = HashMap::new();
-    let mut rest = rest.trim();
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=')?;
-        let key = key.trim().to_ascii_lowercase();
-        let after = after.trim_start();
-        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"')?;
-            (&quoted[..end], &quoted[end + 1..])
-        } else {
-            let end = after.find(',').unwrap_or(after.len());
-            (&after[..end], &after[end..])
-        };
-        params.insert(key, value.to_string());
-        rest = remaining.trim_start().trim_start_matches(',').trim_start();
-    }
-    Some((scheme.to_string(), params))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_bearer_challenges() {
-        let (scheme, p) = parse_challenge(
-            r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull""#,
-        )
-        .unwrap();
-        assert_eq!(scheme, "Bearer");
-        assert_eq!(p["realm"], "https://auth.example.com/token");
-        assert_eq!(p["service"], "registry.example.com");
-        assert_eq!(p["scope"], "repository:a/b:pull");
-        let (scheme, p) = parse_challenge(r#"Basic realm="basic-realm""#).unwrap();
-        assert_eq!(
-            (scheme.as_str(), p["realm"].as_str()),
-            ("Basic", "basic-realm")
-        );
-        assert!(parse_challenge(r#"Bearer realm="unterminated"#).is_none());
-        assert!(parse_challenge("").is_none());
-    }
 
     #[test]
     fn oci_error_bodies_become_messages() {
@@ -883,15 +868,6 @@ mod tests {
             oci_error_text(b"404 page not found\n"),
             "404 page not found"
         );
-    }
-
-    #[test]
-    fn credentials_never_go_to_a_plain_http_realm_of_an_https_registry() {
-        assert!(realm_allowed("https", false));
-        assert!(realm_allowed("https", true));
-        assert!(realm_allowed("http", true));
-        assert!(!realm_allowed("http", false));
-        assert!(!realm_allowed("ftp", true));
     }
 
     #[test]

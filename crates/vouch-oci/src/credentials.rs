@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use crate::error::OciError;
-use crate::reference::{DOCKER_HUB, Registry};
+use vouch_oci_types::{DOCKER_HUB, Registry};
 
 /// Upper bound on a credentials file: real ones are a few KiB; 1 MiB refuses
 /// anything else before parsing it.

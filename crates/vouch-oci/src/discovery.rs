@@ -1,6 +1,7 @@
 //! Finding what is attached to an image: OCI referrers (with the spec's
 //! fallback to the referrers tag schema), Sigstore bundle referrers, and
-//! cosign's legacy `sha256-<hex>.sig` / `.att` tags.
+//! the layers of cosign's legacy `sha256-<hex>.sig` / `.att` tags. What
+//! the layers mean (signatures, attestations) is the caller's to decide.
 //!
 //! The referrers fallback happens **only** where distribution-spec v1.1 says
 //! so — 404, 400, 406, or a 200 whose body is not an image index (SPEC.md
@@ -10,17 +11,16 @@
 //! ([`ReferrersFallback::OnServerError`]), and then the fallback is reported.
 
 use reqwest::{Method, StatusCode};
-use vouch_verify::{LegacyAttestation, LegacySignature, Sha256Digest};
+use vouch_oci_types::{
+    DOCKER_MANIFEST, Descriptor, ImageIndex, ImageManifest, MAX_MANIFEST_SIZE, OCI_INDEX,
+    OCI_MANIFEST, Repository, SIGSTORE_BUNDLE_PREFIX, Sha256Digest, Tag,
+};
 
 use crate::client::{
-    MAX_ATTACHMENT_SIZE, MAX_MANIFEST_SIZE, ReferrersFallback, RegistryClient, media_type,
+    MAX_ATTACHMENT_SIZE, ReferrersFallback, RegistryClient, media_type, next_link_of, parse_json,
     read_limited,
 };
 use crate::error::OciError;
-use crate::oci::{
-    self, Descriptor, ImageIndex, ImageManifest, OCI_INDEX, OCI_MANIFEST, SIGSTORE_BUNDLE_PREFIX,
-};
-use crate::reference::{Repository, Tag};
 
 /// The most referrers we accept for one subject (cosign caps signature
 /// layers at 1000, GHSA-95pr-fxf5-86gv; CVE-2023-46737 was an unbounded list).
@@ -172,10 +172,14 @@ impl RegistryClient {
                     reason: error.to_string(),
                 });
             }
-            let next = next_link(response.headers());
+            let next =
+                next_link_of(response.headers()).map_err(|e| OciError::ReferrersRefused {
+                    subject: format!("{repo}@{subject}"),
+                    reason: e.to_string(),
+                })?;
             let bytes = read_limited(response, MAX_MANIFEST_SIZE, "referrers index").await?;
             let index: ImageIndex =
-                oci::parse(&bytes, "referrers index").map_err(|e| OciError::ReferrersRefused {
+                parse_json(&bytes, "referrers index").map_err(|e| OciError::ReferrersRefused {
                     subject: format!("{repo}@{subject}"),
                     reason: format!(
                         "GET {}{path} answered 200 with Content-Type `{OCI_INDEX}` but the \
@@ -218,7 +222,7 @@ impl RegistryClient {
         let Some(fetched) = self.manifest(repo, tag.as_str(), &[OCI_INDEX]).await? else {
             return Ok(Vec::new());
         };
-        let index: ImageIndex = oci::parse(&fetched.bytes, &format!("referrers tag {repo}:{tag}"))?;
+        let index: ImageIndex = parse_json(&fetched.bytes, &format!("referrers tag {repo}:{tag}"))?;
         if index.manifests.len() > MAX_REFERRERS {
             return Err(OciError::ReferrersRefused {
                 subject: format!("{repo}@{subject}"),
@@ -246,7 +250,7 @@ impl RegistryClient {
             if !is_bundle {
                 continue;
             }
-            let digest = descriptor.sha256()?;
+            let digest = descriptor_digest(descriptor)?;
             let Some(fetched) = self
                 .manifest(repo, &digest.to_string(), &[OCI_MANIFEST])
                 .await?
@@ -254,7 +258,7 @@ impl RegistryClient {
                 continue;
             };
             let manifest: ImageManifest =
-                oci::parse(&fetched.bytes, &format!("bundle referrer {digest}"))?;
+                parse_json(&fetched.bytes, &format!("bundle referrer {digest}"))?;
             let [layer] = manifest.layers.as_slice() else {
                 continue;
             };
@@ -264,7 +268,7 @@ impl RegistryClient {
             let blob = self
                 .blob(
                     repo,
-                    &layer.sha256()?,
+                    &descriptor_digest(layer)?,
                     MAX_ATTACHMENT_SIZE.min(layer.size.max(1)),
                 )
                 .await?;
@@ -293,11 +297,11 @@ impl RegistryClient {
         suffix: &str,
     ) -> Result<Vec<LegacyLayer>, OciError> {
         let tag = Tag::for_digest(subject, suffix);
-        let accept = [OCI_MANIFEST, oci::DOCKER_MANIFEST];
+        let accept = [OCI_MANIFEST, DOCKER_MANIFEST];
         let Some(fetched) = self.manifest(repo, tag.as_str(), &accept).await? else {
             return Ok(Vec::new());
         };
-        let manifest: ImageManifest = oci::parse(&fetched.bytes, &format!("{repo}:{tag}"))?;
+        let manifest: ImageManifest = parse_json(&fetched.bytes, &format!("{repo}:{tag}"))?;
         if manifest.layers.len() > MAX_SIGNATURE_LAYERS {
             return Err(OciError::Malformed {
                 what: format!("{repo}:{tag}"),
@@ -316,7 +320,11 @@ impl RegistryClient {
                 });
             }
             let blob = self
-                .blob(repo, &descriptor.sha256()?, descriptor.size.max(1))
+                .blob(
+                    repo,
+                    &descriptor_digest(&descriptor)?,
+                    descriptor.size.max(1),
+                )
                 .await?;
             layers.push(LegacyLayer {
                 descriptor,
@@ -325,87 +333,12 @@ impl RegistryClient {
         }
         Ok(layers)
     }
-
-    /// Legacy cosign signatures (`.sig`) on `subject`.
-    pub async fn legacy_signatures(
-        &self,
-        repo: &Repository,
-        subject: &Sha256Digest,
-    ) -> Result<Vec<LegacySignature>, OciError> {
-        Ok(self
-            .legacy_layers(repo, subject, "sig")
-            .await?
-            .into_iter()
-            .map(|layer| {
-                let a = &layer.descriptor.annotations;
-                LegacySignature::new(
-                    layer.content,
-                    a.get(SIGNATURE_ANNOTATION).cloned().unwrap_or_default(),
-                    a.get(CERTIFICATE_ANNOTATION).cloned(),
-                    a.get(BUNDLE_ANNOTATION).map(|b| b.clone().into_bytes()),
-                )
-                .with_chain(a.get(CHAIN_ANNOTATION).cloned())
-            })
-            .collect())
-    }
-
-    /// Legacy cosign attestations (`.att`) on `subject`.
-    pub async fn legacy_attestations(
-        &self,
-        repo: &Repository,
-        subject: &Sha256Digest,
-    ) -> Result<Vec<LegacyAttestation>, OciError> {
-        Ok(self
-            .legacy_layers(repo, subject, "att")
-            .await?
-            .into_iter()
-            .map(|layer| {
-                let a = &layer.descriptor.annotations;
-                LegacyAttestation::new(
-                    layer.content,
-                    a.get(CERTIFICATE_ANNOTATION).cloned(),
-                    a.get(BUNDLE_ANNOTATION).map(|b| b.clone().into_bytes()),
-                )
-            })
-            .collect())
-    }
 }
 
-/// The target of `Link: <…>; rel="next"`.
-fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
-    let value = headers.get(reqwest::header::LINK)?.to_str().ok()?;
-    value.split(',').find_map(|part| {
-        let (target, params) = part.split_once(';')?;
-        let is_next = params.split(';').any(|p| {
-            let p = p.trim().replace(' ', "");
-            p == "rel=\"next\"" || p == "rel=next"
-        });
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        is_next.then(|| target.to_string())
+/// A descriptor's digest, which vouch fetches only as SHA-256.
+fn descriptor_digest(descriptor: &Descriptor) -> Result<Sha256Digest, OciError> {
+    descriptor.sha256().map_err(|e| OciError::Malformed {
+        what: "descriptor".into(),
+        reason: e.to_string(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_next_links() {
-        let mut h = reqwest::header::HeaderMap::new();
-        h.insert(
-            reqwest::header::LINK,
-            r#"</v2/a/referrers/sha256:x?n=1&last=y>; rel="next""#
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(
-            next_link(&h).as_deref(),
-            Some("/v2/a/referrers/sha256:x?n=1&last=y")
-        );
-        h.insert(
-            reqwest::header::LINK,
-            r#"</v2/a?x>; rel="prev""#.parse().unwrap(),
-        );
-        assert_eq!(next_link(&h), None);
-    }
 }

@@ -5,13 +5,8 @@
 #[non_exhaustive]
 pub enum OciError {
     /// An image reference, repository or tag is malformed.
-    #[error("invalid reference `{reference}`: {reason}")]
-    BadReference {
-        /// What was given.
-        reference: String,
-        /// Why it is refused.
-        reason: String,
-    },
+    #[error(transparent)]
+    BadReference(#[from] vouch_oci_types::ReferenceError),
     /// A credentials file cannot be read or parsed.
     #[error("credentials file {}: {reason}", path.display())]
     Credentials {
@@ -59,16 +54,20 @@ pub enum OciError {
         detail: String,
     },
     /// The registry could not be reached.
-    #[error("cannot reach registry {registry}: {reason}\nhint: {}", unreachable_hint(*.tried))]
+    #[error(
+        "cannot reach registry {registry}: {}\nhint: {}",
+        attempts_text(attempts),
+        unreachable_hint(*tried, attempts)
+    )]
     Unreachable {
         /// The registry.
         registry: String,
         /// The last URL tried.
         url: String,
-        /// What failed, for each URL tried.
-        reason: String,
-        /// Which schemes it could be reached on; decides the hint, which
-        /// never suggests a flag that would change nothing.
+        /// Each URL tried and how it failed, in order.
+        attempts: Vec<(String, NetworkFailure)>,
+        /// Which schemes it could be reached on; with the failures, decides
+        /// the hint, which never suggests a flag that would change nothing.
         tried: SchemesAllowed,
     },
     /// The registry's TLS certificate was rejected. Only happens while
@@ -181,7 +180,7 @@ impl OciError {
             | Self::Client(_)
             | Self::UntrustedCertificate { .. }
             | Self::Referrers { .. } => true,
-            Self::BadReference { .. }
+            Self::BadReference(_)
             | Self::Credentials { .. }
             | Self::CredentialHelper { .. }
             | Self::DigestMismatch { .. }
@@ -205,19 +204,96 @@ pub enum SchemesAllowed {
     NamedUrl,
 }
 
-/// The hint for an unreachable registry. `--allow-http-registry` is only
-/// suggested when plain HTTP was not already allowed for it (it is set, or
-/// the registry is on loopback, where it would change nothing).
-fn unreachable_hint(tried: SchemesAllowed) -> &'static str {
-    match tried {
-        SchemesAllowed::HttpsOnly => {
-            "check the address and your network; a registry that serves only plain HTTP needs --allow-http-registry (for test registries only)"
-        }
-        SchemesAllowed::HttpsThenHttp => {
-            "check the address and your network (HTTPS was tried, then plain HTTP)"
-        }
-        SchemesAllowed::NamedUrl => {
-            "check your network: the registry sent vouch to this URL (its token service)"
+/// How one attempt to reach a registry failed, as far as the network
+/// stack says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetworkFailure {
+    /// The host name could not be resolved.
+    Dns {
+        /// What the resolver said.
+        detail: String,
+    },
+    /// Nothing accepted the connection on that address and port.
+    Refused,
+    /// The connection was reset or closed before an answer.
+    Reset,
+    /// No answer within the time allowed.
+    TimedOut,
+    /// The server answered the TLS handshake with plain HTTP: it speaks
+    /// HTTP, not HTTPS, on that port.
+    PlainHttpServer,
+    /// The TLS handshake failed otherwise.
+    TlsHandshake {
+        /// What failed.
+        detail: String,
+    },
+    /// Anything else (the innermost error's text).
+    Other {
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for NetworkFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dns { detail } => write!(f, "the host name cannot be resolved ({detail})"),
+            Self::Refused => f.write_str("connection refused (nothing listens on that port)"),
+            Self::Reset => f.write_str("the connection was closed before an answer"),
+            Self::TimedOut => f.write_str("timed out"),
+            Self::PlainHttpServer => {
+                f.write_str("the TLS handshake failed: the server speaks plain HTTP on that port")
+            }
+            Self::TlsHandshake { detail } => write!(f, "the TLS handshake failed: {detail}"),
+            Self::Other { detail } => f.write_str(detail),
         }
     }
+}
+
+/// `url: failure; url: failure`.
+fn attempts_text(attempts: &[(String, NetworkFailure)]) -> String {
+    attempts
+        .iter()
+        .map(|(url, failure)| format!("{url}: {failure}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The hint for an unreachable registry: what the failures point at, and
+/// `--allow-http-registry` only where plain HTTP was not already allowed
+/// (it is set, or the registry is on loopback, where it would change
+/// nothing) and the failure could be a plain-HTTP server's.
+fn unreachable_hint(tried: SchemesAllowed, attempts: &[(String, NetworkFailure)]) -> String {
+    let has = |wanted: fn(&NetworkFailure) -> bool| attempts.iter().any(|(_, f)| wanted(f));
+    let mut hints = Vec::new();
+    if has(|f| matches!(f, NetworkFailure::Dns { .. })) {
+        hints.push("check the registry's host name (and your DNS)");
+    }
+    if has(|f| matches!(f, NetworkFailure::Refused)) {
+        hints.push("check the port, and that the registry is running");
+    }
+    if has(|f| matches!(f, NetworkFailure::TimedOut | NetworkFailure::Reset)) {
+        hints.push("check your network, firewall or proxy");
+    }
+    let tls = has(|f| {
+        matches!(
+            f,
+            NetworkFailure::PlainHttpServer | NetworkFailure::TlsHandshake { .. }
+        )
+    });
+    match tried {
+        SchemesAllowed::HttpsOnly if tls => hints.push(
+            "a registry that serves only plain HTTP needs --allow-http-registry (for test registries only)",
+        ),
+        SchemesAllowed::HttpsThenHttp => hints.push("HTTPS was tried, then plain HTTP"),
+        SchemesAllowed::NamedUrl => {
+            hints.push("the registry sent vouch to this URL (its token service)")
+        }
+        SchemesAllowed::HttpsOnly => {}
+    }
+    if hints.is_empty() {
+        hints.push("check the address and your network");
+    }
+    hints.join("; ")
 }

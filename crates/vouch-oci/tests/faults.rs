@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use vouch_oci::Sha256Digest;
 use vouch_oci::*;
-use vouch_verify::Sha256Digest;
 
 /// One canned answer.
 #[derive(Clone)]

@@ -97,12 +97,24 @@ async fn an_unreachable_loopback_registry_is_tried_on_both_schemes_and_no_flag_i
             .await
             .unwrap_err();
         match &err {
-            OciError::Unreachable { tried, reason, .. } => {
+            OciError::Unreachable {
+                tried, attempts, ..
+            } => {
                 assert_eq!(*tried, SchemesAllowed::HttpsThenHttp, "{err}");
+                let urls: Vec<&str> = attempts.iter().map(|(url, _)| url.as_str()).collect();
+                assert_eq!(
+                    urls,
+                    [
+                        format!("https://127.0.0.1:{port}/v2/"),
+                        format!("http://127.0.0.1:{port}/v2/")
+                    ],
+                );
+                // Both refused, and said so: nothing listens there.
                 assert!(
-                    reason.contains(&format!("https://127.0.0.1:{port}/v2/"))
-                        && reason.contains(&format!("http://127.0.0.1:{port}/v2/")),
-                    "{reason}"
+                    attempts
+                        .iter()
+                        .all(|(_, f)| matches!(f, NetworkFailure::Refused)),
+                    "{attempts:?}"
                 );
             }
             other => panic!("{transport:?}: expected Unreachable, got {other}"),
@@ -122,7 +134,8 @@ fn non_loopback_address() -> Option<std::net::IpAddr> {
 }
 
 /// A plain-HTTP server answering every request 200 with `{}`; a TLS
-/// ClientHello gets the connection closed, as a plain-HTTP server would.
+/// ClientHello gets a plain-HTTP 400, as Go's HTTP servers (distribution)
+/// answer one.
 async fn plain_http_stub() -> u16 {
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -131,7 +144,13 @@ async fn plain_http_stub() -> u16 {
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 let n = socket.read(&mut buf).await.unwrap_or(0);
-                if n == 0 || buf[0] == 0x16 {
+                if n == 0 {
+                    return;
+                }
+                if buf[0] == 0x16 {
+                    let _ = socket
+                        .write_all(b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+                        .await;
                     return;
                 }
                 let _ = socket
@@ -162,9 +181,19 @@ async fn a_plain_http_registry_off_loopback_needs_allow_http_registry_and_nothin
             PlainHttp::LoopbackOnly => {
                 let err = result.unwrap_err();
                 match &err {
-                    OciError::Unreachable { tried, url, .. } => {
+                    OciError::Unreachable {
+                        tried,
+                        url,
+                        attempts,
+                        ..
+                    } => {
                         assert_eq!(*tried, SchemesAllowed::HttpsOnly, "{err}");
                         assert!(url.starts_with("https://"), "{err}");
+                        // Said for what it is: HTTP where HTTPS was asked for.
+                        assert!(
+                            matches!(attempts[..], [(_, NetworkFailure::PlainHttpServer)]),
+                            "{attempts:?}"
+                        );
                     }
                     other => panic!("{transport:?}: expected Unreachable, got {other}"),
                 }
@@ -175,4 +204,52 @@ async fn a_plain_http_registry_off_loopback_needs_allow_http_registry_and_nothin
             }
         }
     }
+}
+
+/// Each network failure is named for what it is, with only the hints that
+/// apply (issue 16, item 7): a name that does not resolve, a port nobody
+/// listens on, a server that never answers.
+#[tokio::test]
+async fn network_failures_say_which_failure_it_was() {
+    let transport = combinations()[0];
+    let err = ping(transport, "registry.vouch-test.invalid")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OciError::Unreachable { attempts, .. }
+            if matches!(attempts[..], [(_, NetworkFailure::Dns { .. })])),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("the host name cannot be resolved"), "{text}");
+    assert!(text.contains("check the registry's host name"), "{text}");
+    assert!(!text.contains("--allow-http-registry"), "{text}");
+
+    // Accepts, then never says a word: the request times out.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let _connections: Vec<_> = listener.incoming().take(2).collect();
+        std::thread::sleep(std::time::Duration::from_secs(3));
+    });
+    let client = RegistryClient::new(ClientOptions {
+        transport,
+        request_timeout: std::time::Duration::from_millis(500),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let err = client
+        .ping(&Registry::new(&format!("127.0.0.1:{port}")).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, OciError::Unreachable { attempts, .. }
+            if attempts.iter().all(|(_, f)| matches!(f, NetworkFailure::TimedOut))),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("check your network, firewall or proxy")
+    );
+    drop(held);
 }

@@ -4,11 +4,12 @@
 
 use jiff::Timestamp;
 
-use crate::config::Settings;
+use crate::config::ConfiguredUpstreams;
 use crate::names::{AppSlug, ChannelName, Digest, NameError, Reference, Repository, Tag};
 use crate::secret::{LicenseId, LicenseIdHasher, SecretError};
 use crate::store::{
-    App, License, LicenseNumber, LicenseStore, NewLicense, ReferrersMode, Release, StoreError,
+    App, License, LicenseNumber, LicenseStore, NewLicense, PullLog, PullSummary, ReferrersMode,
+    Release, StoreError,
 };
 
 /// RFC 5321 §4.5.3.1: a forward-path is at most 256 octets including the
@@ -104,7 +105,7 @@ pub fn parse_image(value: &str, version: &Tag) -> Result<(Repository, Reference)
     if let Some((repo, digest)) = value.split_once('@') {
         return Ok((
             Repository::parse(repo)?,
-            Reference::Digest(Digest::parse(digest)?),
+            Reference::Digest(Digest::parse(digest).map_err(NameError::Digest)?),
         ));
     }
     // Upstream names carry no port, so a ':' can only start a tag.
@@ -118,7 +119,7 @@ pub fn parse_image(value: &str, version: &Tag) -> Result<(Repository, Reference)
 /// prefix must name an upstream configured in `settings`.
 pub async fn add_app(
     store: &dyn LicenseStore,
-    settings: &Settings,
+    settings: &(impl ConfiguredUpstreams + ?Sized),
     slug: AppSlug,
     prefixes: Vec<Repository>,
     referrers: ReferrersMode,
@@ -136,7 +137,7 @@ pub async fn add_app(
 /// `app allow`: adds prefixes to an existing app.
 pub async fn allow(
     store: &dyn LicenseStore,
-    settings: &Settings,
+    settings: &(impl ConfiguredUpstreams + ?Sized),
     slug: &AppSlug,
     prefixes: &[Repository],
 ) -> Result<(), AdminError> {
@@ -147,10 +148,14 @@ pub async fn allow(
     Ok(())
 }
 
-fn check_upstreams(settings: &Settings, prefixes: &[Repository]) -> Result<(), AdminError> {
+fn check_upstreams(
+    settings: &(impl ConfiguredUpstreams + ?Sized),
+    prefixes: &[Repository],
+) -> Result<(), AdminError> {
+    let configured = settings.upstream_names();
     for prefix in prefixes {
-        if !settings.upstreams.contains_key(&prefix.upstream) {
-            let known: Vec<_> = settings.upstreams.keys().map(|n| n.as_str()).collect();
+        if !configured.contains(&&prefix.upstream) {
+            let known: Vec<_> = configured.iter().map(|n| n.as_str()).collect();
             return Err(AdminError::Invalid(format!(
                 "--allow {prefix}: upstream {} is not configured (configured: {}); add an [[upstreams]] entry first",
                 prefix.upstream,
@@ -237,6 +242,126 @@ pub async fn create_license(
         })
         .await?;
     Ok((number, id))
+}
+
+/// Whether a license may pull now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LicenseStatus {
+    /// Neither revoked nor expired.
+    Active,
+    /// Its expiry time has passed.
+    Expired,
+    /// Revoked (whatever its expiry).
+    Revoked,
+}
+
+impl LicenseStatus {
+    /// The license's status at `now`; revocation wins over expiry.
+    pub fn of(license: &License, now: Timestamp) -> Self {
+        match (license.revoked_at, license.expires_at) {
+            (Some(_), _) => Self::Revoked,
+            (None, Some(at)) if at <= now => Self::Expired,
+            (None, _) => Self::Active,
+        }
+    }
+
+    /// `active`, `expired`, `revoked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// What `license show` reports: the license and its use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseReport {
+    /// The license.
+    pub license: License,
+    /// Its status when read.
+    pub status: LicenseStatus,
+    /// Its pull log, summed up.
+    pub pulls: PullSummary,
+}
+
+/// `license show`: the license with this number and a summary of its pull
+/// log; [`StoreError::NotFound`] when there is none.
+pub async fn show_license(
+    store: &dyn LicenseStore,
+    pull_log: &dyn PullLog,
+    number: LicenseNumber,
+    now: Timestamp,
+) -> Result<LicenseReport, AdminError> {
+    let license = require_license(store, number).await?;
+    let pulls = pull_log.pull_summary(number).await?;
+    Ok(LicenseReport {
+        status: LicenseStatus::of(&license, now),
+        license,
+        pulls,
+    })
+}
+
+async fn require_license(
+    store: &dyn LicenseStore,
+    number: LicenseNumber,
+) -> Result<License, AdminError> {
+    Ok(store
+        .license(number)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("license {number}")))?)
+}
+
+/// `license extend`: a new expiry (`None`: never). `value` is `--expires`
+/// as typed; a time already past is refused unless `past` allows it, as
+/// for `license create`. Revocation is not undone.
+pub async fn extend_license(
+    store: &dyn LicenseStore,
+    number: LicenseNumber,
+    value: &str,
+    now: Timestamp,
+    past: PastExpiry,
+) -> Result<License, AdminError> {
+    let expires_at = parse_expiry(value)?;
+    check_expiry(value, expires_at, now, past)?;
+    Ok(store.set_license_expiry(number, expires_at).await?)
+}
+
+/// `license set-channels`: replaces the license's channels. Every channel
+/// must exist in the license's app; the refusal names each that does not.
+pub async fn set_license_channels(
+    store: &dyn LicenseStore,
+    number: LicenseNumber,
+    channels: Vec<ChannelName>,
+) -> Result<License, AdminError> {
+    if channels.is_empty() {
+        return Err(AdminError::Invalid(
+            "a license needs at least one channel (it is what entitles it to versions)".into(),
+        ));
+    }
+    let license = require_license(store, number).await?;
+    let existing = store.channels(&license.app).await?;
+    let missing: Vec<_> = channels
+        .iter()
+        .filter(|c| !existing.contains(c))
+        .map(|c| c.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let known: Vec<_> = existing.iter().map(|c| c.as_str()).collect();
+        return Err(AdminError::Invalid(format!(
+            "license {number} is for app {app}, which has no channel {missing} (its channels: {known}); \
+             a channel is created by `channel add-version --app {app} --channel NAME`",
+            app = license.app,
+            missing = missing.join(", "),
+            known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            },
+        )));
+    }
+    Ok(store.set_license_channels(number, &channels).await?)
 }
 
 /// One line of `license list`.

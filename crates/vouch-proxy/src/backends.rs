@@ -3,13 +3,13 @@
 //! S3-compatible object storage. Replicas that share one Postgres database,
 //! one bucket and one server secret file need no other shared state.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cache::BlobStore;
 use crate::cache::disk::DiskStore;
 use crate::cache::s3::S3Store;
-use crate::config::Settings;
+use crate::config::{AdminSettings, PostgresSettings, Settings};
 use crate::server::Stores;
 use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
@@ -76,9 +76,21 @@ impl State {
 
 /// Opens the state database the settings name.
 pub async fn open_state(settings: &Settings) -> Result<State, BackendError> {
-    match &settings.database {
+    open_state_at(settings.database.as_ref(), settings.database_path()).await
+}
+
+/// Opens the state database for the admin commands.
+pub async fn open_admin_state(settings: &AdminSettings) -> Result<State, BackendError> {
+    open_state_at(settings.database.as_ref(), settings.database_path()).await
+}
+
+/// PostgreSQL when `database` is set, else SQLite at `path`.
+async fn open_state_at(
+    database: Option<&PostgresSettings>,
+    path: PathBuf,
+) -> Result<State, BackendError> {
+    match database {
         None => {
-            let path = settings.database_path();
             let store = SqliteStore::open(&path).map_err(|e| BackendError::State {
                 location: path.display().to_string(),
                 message: e.to_string(),

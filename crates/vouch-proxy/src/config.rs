@@ -782,6 +782,88 @@ impl ConfigFile {
     }
 }
 
+/// What the admin commands (`app`, `channel`, `license`) need from the
+/// configuration: where the state is and which upstreams exist. Made by
+/// [`ConfigFile::resolve_for_admin`], which checks the whole file as
+/// [`ConfigFile::resolve`] does but reads none of the secrets only `serve`
+/// uses (upstream passwords and tokens, the S3 secret key): they are often
+/// given only to the service (`{ env = … }` in its unit, a mounted file),
+/// not to the shell an operator runs `license create` in.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// State directory (SQLite database and, by default, the server secret).
+    pub state_dir: PathBuf,
+    /// PostgreSQL instead of SQLite, when set.
+    pub database: Option<PostgresSettings>,
+    /// The server secret file.
+    pub secret_file: PathBuf,
+    /// The configured upstreams' names.
+    pub upstreams: Vec<UpstreamName>,
+}
+
+impl AdminSettings {
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.state_dir.join("state.db")
+    }
+}
+
+/// The upstream names a configuration defines, which `app add` and `app
+/// allow` check `--allow` prefixes against.
+pub trait ConfiguredUpstreams {
+    /// Every configured upstream's name, sorted.
+    fn upstream_names(&self) -> Vec<&UpstreamName>;
+}
+
+impl ConfiguredUpstreams for Settings {
+    fn upstream_names(&self) -> Vec<&UpstreamName> {
+        self.upstreams.keys().collect()
+    }
+}
+
+impl ConfiguredUpstreams for AdminSettings {
+    fn upstream_names(&self) -> Vec<&UpstreamName> {
+        let mut names: Vec<_> = self.upstreams.iter().collect();
+        names.sort();
+        names
+    }
+}
+
+/// Stands in for a serve-only secret while the admin commands check the
+/// file: never read, never used (the settings holding it are dropped).
+const SERVE_ONLY_SECRET: &str = "<read by serve only>";
+
+impl ConfigFile {
+    /// Validates everything as [`ConfigFile::resolve`] does, reading only
+    /// the secrets the admin commands need (the database URL); upstream
+    /// credentials and the S3 secret key are left unread.
+    pub fn resolve_for_admin(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<AdminSettings, ConfigError> {
+        let mut file = self.clone();
+        let unread = || Some(SecretSource::Inline(SERVE_ONLY_SECRET.to_string()));
+        for upstream in &mut file.upstreams {
+            if upstream.password.is_some() {
+                upstream.password = unread();
+            }
+            if upstream.token.is_some() {
+                upstream.token = unread();
+            }
+        }
+        if file.cache.s3.secret_access_key.is_some() {
+            file.cache.s3.secret_access_key = unread();
+        }
+        let settings = file.resolve(env)?;
+        Ok(AdminSettings {
+            upstreams: settings.upstreams.into_keys().collect(),
+            state_dir: settings.state_dir,
+            database: settings.database,
+            secret_file: settings.secret_file,
+        })
+    }
+}
+
 impl ServerSection {
     /// The connection timeouts and caps, defaults filled in and checked.
     fn connection_limits(&self) -> Result<ConnectionLimits, ConfigError> {
@@ -1112,6 +1194,46 @@ mod tests {
                 .to_string()
                 .contains("twice")
         );
+    }
+
+    #[test]
+    fn admin_settings_leave_serve_only_secrets_unread() {
+        let file = ConfigFile::parse(
+            r#"
+            [state]
+            dir = "/srv/state"
+            database_url = { env = "DB" }
+            [cache]
+            store = "s3://bucket/prefix"
+            [cache.s3]
+            access_key_id = "AKIA"
+            secret_access_key = { file = "/nonexistent/s3-secret" }
+            [[upstreams]]
+            name = "ghcr.io"
+            username = "bot"
+            password = { env = "GHCR_TOKEN" }
+            [[upstreams]]
+            name = "quay.io"
+            token = { file = "/nonexistent/quay-token" }
+            "#,
+        )
+        .unwrap();
+        let env = |k: &str| (k == "DB").then(|| "postgres://vouch@db/vouch".to_string());
+        let err = file.resolve(&env).unwrap_err().to_string();
+        assert!(err.contains("GHCR_TOKEN is not set"), "{err}");
+        let admin = file.resolve_for_admin(&env).unwrap();
+        let names: Vec<_> = admin.upstream_names().iter().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["ghcr.io", "quay.io"]);
+        assert_eq!(admin.database.unwrap().url, "postgres://vouch@db/vouch");
+        assert_eq!(admin.secret_file, Path::new("/srv/state/secret.key"));
+        // The database URL is read: the admin commands need it.
+        let err = file.resolve_for_admin(&no_env).unwrap_err().to_string();
+        assert!(err.contains("state.database_url"), "{err}");
+        // Everything else is still judged.
+        let mut bad = file.clone();
+        bad.upstreams[0].token = bad.upstreams[1].token.clone();
+        let err = bad.resolve_for_admin(&env).unwrap_err().to_string();
+        assert!(err.contains("upstreams[0].username"), "{err}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
-use vouch_proxy::config::{ConfigFile, SecretSource, Settings};
+use vouch_proxy::config::{AdminSettings, ConfigFile, SecretSource, Settings};
 use vouch_proxy::names::{AppSlug, ChannelName, Repository, Tag};
 use vouch_proxy::secret::ServerSecret;
 use vouch_proxy::server::{self, Proxy};
@@ -51,6 +51,15 @@ struct Cli {
 enum Command {
     /// Run the proxy.
     Serve,
+    /// Check the configuration (file, environment overrides, flags) and
+    /// exit, opening and writing nothing: as the admin commands read it
+    /// (serve-only secrets unread), or with `--serve` as `serve` reads it,
+    /// every secret included. The TLS files are read by `serve` only.
+    CheckConfig {
+        /// Resolve it as `serve` does, reading upstream and S3 secrets.
+        #[arg(long)]
+        serve: bool,
+    },
     /// Manage apps.
     #[command(subcommand)]
     App(AppCommand),
@@ -205,6 +214,35 @@ enum LicenseCommand {
         /// The license number from `license list`.
         number: i64,
     },
+    /// Show one license: status, app, email, channels, expiry, revocation,
+    /// and its pull log summed up (requests, the last one).
+    Show {
+        /// The license number from `license list`.
+        number: i64,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a license a new expiry (revocation stays).
+    Extend {
+        /// The license number.
+        number: i64,
+        /// `never`, a date (2027-01-31 = 00:00 UTC) or an RFC 3339 time.
+        #[arg(long)]
+        expires: String,
+        /// Accept an `--expires` time that has already passed (the license
+        /// expires at once).
+        #[arg(long)]
+        allow_past: bool,
+    },
+    /// Replace a license's channels; each must exist in its app.
+    SetChannels {
+        /// The license number.
+        number: i64,
+        /// The channels it is entitled to from now on.
+        #[arg(required = true, value_name = "CHANNEL")]
+        channels: Vec<String>,
+    },
     /// Show a license's pull log, newest first.
     Pulls {
         /// The license number.
@@ -215,20 +253,70 @@ enum LicenseCommand {
     },
 }
 
-fn load_settings(cli: &Cli) -> Result<Settings> {
-    let env = |k: &str| std::env::var(k).ok();
+/// The configuration file with the environment and the global flags
+/// applied, not yet resolved: `serve` resolves all of it
+/// ([`ConfigFile::resolve`]), the admin commands all but the secrets only
+/// `serve` uses ([`ConfigFile::resolve_for_admin`]).
+fn load_config(cli: &Cli) -> Result<ConfigFile> {
     let mut file = match &cli.config {
         Some(path) => ConfigFile::read(path)?,
         None => ConfigFile::default(),
     };
-    file.apply_env(&env)?;
+    file.apply_env(&env_var)?;
     if let Some(url) = &cli.database_url {
         file.state.database_url = Some(SecretSource::Inline(url.clone()));
     }
     if let Some(store) = &cli.blob_store {
         file.cache.store = Some(store.clone());
     }
-    Ok(file.resolve(&env)?)
+    Ok(file)
+}
+
+/// The process environment, as [`ConfigFile`] looks variables up.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn past_expiry(allow_past: bool) -> admin::PastExpiry {
+    if allow_past {
+        admin::PastExpiry::Allow
+    } else {
+        admin::PastExpiry::Refuse
+    }
+}
+
+/// `license show`, as text or JSON.
+fn print_license_report(report: &admin::LicenseReport, json: bool) {
+    let license = &report.license;
+    let time = |t: Option<Timestamp>| t.map(|t| t.to_string());
+    if json {
+        let doc = serde_json::json!({
+            "number": license.number.0,
+            "status": report.status.as_str(),
+            "app": license.app.as_str(),
+            "email": license.email,
+            "channels": license.channels.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "createdAt": license.created_at.to_string(),
+            "expiresAt": time(license.expires_at),
+            "revokedAt": time(license.revoked_at),
+            "lastPullAt": time(report.pulls.last_at),
+            "pullRequests": report.pulls.requests,
+        });
+        outln!("{doc:#}");
+        return;
+    }
+    let channels: Vec<_> = license.channels.iter().map(|c| c.as_str()).collect();
+    let or = |t: Option<Timestamp>, none: &str| time(t).unwrap_or_else(|| none.to_string());
+    outln!("license:   {}", license.number);
+    outln!("status:    {}", report.status.as_str());
+    outln!("app:       {}", license.app);
+    outln!("email:     {}", license.email);
+    outln!("channels:  {}", channels.join(", "));
+    outln!("created:   {}", license.created_at);
+    outln!("expires:   {}", or(license.expires_at, "never"));
+    outln!("revoked:   {}", or(license.revoked_at, "no"));
+    outln!("last pull: {}", or(report.pulls.last_at, "never"));
+    outln!("requests:  {}", report.pulls.requests);
 }
 
 fn repositories(values: &[String]) -> Result<Vec<Repository>> {
@@ -316,15 +404,40 @@ async fn run(cli: Cli) -> Result<()> {
     if let Command::Migrate(args) = &cli.command {
         return migrate(args).await;
     }
-    let settings = load_settings(&cli)?;
+    let file = load_config(&cli)?;
     if let Command::Serve = cli.command {
-        return serve(settings).await;
+        return serve(file.resolve(&env_var)?).await;
     }
-    let state = backends::open_state(&settings).await?;
+    if let Command::CheckConfig { serve } = cli.command {
+        let (source, upstreams) = if serve {
+            let settings = file.resolve(&env_var)?;
+            (
+                "as serve reads it, secrets included",
+                settings.upstreams.len(),
+            )
+        } else {
+            let settings = file.resolve_for_admin(&env_var)?;
+            (
+                "as the admin commands read it; upstream and S3 secrets not read",
+                settings.upstreams.len(),
+            )
+        };
+        let shown = cli
+            .config
+            .as_ref()
+            .map_or("no configuration file".to_string(), |p| {
+                p.display().to_string()
+            });
+        outln!("{shown}: OK ({source}; {upstreams} upstreams)");
+        return Ok(());
+    }
+    let settings: AdminSettings = file.resolve_for_admin(&env_var)?;
+    let state = backends::open_admin_state(&settings).await?;
     let store = &*state.licenses;
     let now = Timestamp::now();
     match cli.command {
         Command::Serve
+        | Command::CheckConfig { .. }
         | Command::Migrate(_)
         | Command::Version { .. }
         | Command::Completion { .. }
@@ -423,18 +536,13 @@ async fn run(cli: Cli) -> Result<()> {
             expires,
             allow_past,
         }) => {
-            let secret = ServerSecret::load_or_create(&settings.secret_path())?;
+            let secret = ServerSecret::load_or_create(&settings.secret_file)?;
             let channels = channels
                 .iter()
                 .map(|c| ChannelName::new(c))
                 .collect::<Result<Vec<_>, _>>()?;
             let expires_at = admin::parse_expiry(&expires)?;
-            let past = if allow_past {
-                admin::PastExpiry::Allow
-            } else {
-                admin::PastExpiry::Refuse
-            };
-            admin::check_expiry(&expires, expires_at, now, past)?;
+            admin::check_expiry(&expires, expires_at, now, past_expiry(allow_past))?;
             let (number, id) = admin::create_license(
                 store,
                 &secret.license_hasher(),
@@ -466,6 +574,35 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::License(LicenseCommand::Revoke { number }) => {
             let license = store.revoke_license(LicenseNumber(number), now).await?;
+            outln!("{}", admin::describe_license(&license, now));
+        }
+        Command::License(LicenseCommand::Show { number, json }) => {
+            let report =
+                admin::show_license(store, &*state.pull_log, LicenseNumber(number), now).await?;
+            print_license_report(&report, json);
+        }
+        Command::License(LicenseCommand::Extend {
+            number,
+            expires,
+            allow_past,
+        }) => {
+            let license = admin::extend_license(
+                store,
+                LicenseNumber(number),
+                &expires,
+                now,
+                past_expiry(allow_past),
+            )
+            .await?;
+            outln!("{}", admin::describe_license(&license, now));
+        }
+        Command::License(LicenseCommand::SetChannels { number, channels }) => {
+            let channels = channels
+                .iter()
+                .map(|c| ChannelName::new(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let license =
+                admin::set_license_channels(store, LicenseNumber(number), channels).await?;
             outln!("{}", admin::describe_license(&license, now));
         }
         Command::License(LicenseCommand::Pulls { number, limit }) => {

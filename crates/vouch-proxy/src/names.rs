@@ -5,16 +5,20 @@
 //! of these parsers first, so a value of these types cannot carry `..`, `%`,
 //! `/` where it does not belong, or any byte outside the OCI grammar
 //! (distribution-spec, "Pulling manifests": `<name>` and `<reference>`).
+//!
+//! The grammar itself (path components, repository paths, tags, digests)
+//! and its limits are `vouch-oci-types`', shared with `vouch`; this module
+//! adds the proxy's own names on top of it.
 
 use std::fmt;
 
-use sha2::Digest as _;
+use vouch_oci_types::ReferenceProblem;
 
-/// distribution/reference `NameTotalLengthMax`: the longest repository name
-/// (`proxy/<app>/<upstream>/<path>` for a client, `<path>` upstream).
-pub const MAX_NAME_LEN: usize = 255;
-/// The tag grammar `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}` allows 128 characters.
-pub const MAX_TAG_LEN: usize = 128;
+/// The shared grammar and digests this module builds on.
+pub use vouch_oci_types::{
+    Digest, DigestAlgorithm, DigestError, DigestVerifier, MAX_NAME_LEN, MAX_TAG_LEN,
+    is_path_component,
+};
 /// An app slug or channel name is one DNS label (RFC 1035 §2.3.4: 63 octets),
 /// so it can also serve as a host name label for custom domains.
 pub const MAX_SLUG_LEN: usize = 63;
@@ -50,10 +54,8 @@ pub enum NameError {
     )]
     Tag(String),
     /// A digest that is not `sha256:<64 hex>` or `sha512:<128 hex>`.
-    #[error(
-        "invalid digest `{0}`: expected sha256:<64 lowercase hex> or sha512:<128 lowercase hex>"
-    )]
-    Digest(String),
+    #[error(transparent)]
+    Digest(#[from] DigestError),
 }
 
 fn is_slug(value: &str) -> bool {
@@ -115,44 +117,6 @@ slug_type!(
     "channel name"
 );
 
-/// Whether `component` matches the OCI path-component grammar
-/// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` (distribution-spec, "Pulling manifests").
-/// This excludes `.`, `..`, empty components, `%` and every upper-case letter.
-pub fn is_path_component(component: &str) -> bool {
-    let bytes = component.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let mut i = 0;
-    loop {
-        // A run of [a-z0-9]+.
-        let start = i;
-        while i < bytes.len() && alnum(bytes[i]) {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-        if i == bytes.len() {
-            return true;
-        }
-        // One separator: '.', '_', '__' or '-'+.
-        match bytes[i] {
-            b'.' => i += 1,
-            b'_' => {
-                i += 1;
-                if i < bytes.len() && bytes[i] == b'_' {
-                    i += 1;
-                }
-            }
-            b'-' => {
-                while i < bytes.len() && bytes[i] == b'-' {
-                    i += 1;
-                }
-            }
-            _ => return false,
-        }
-    }
-}
-
 /// The host component of a proxy path: `ghcr.io`, `docker.io`. It names an
 /// upstream registry in the configuration; it is never turned into a URL
 /// by itself.
@@ -201,18 +165,14 @@ impl RepoPath {
             value: value.to_string(),
             reason,
         };
-        if value.len() > MAX_NAME_LEN {
-            return Err(bad("longer than 255 characters"));
-        }
-        if value.is_empty() {
-            return Err(bad("empty"));
-        }
-        if !value.split('/').all(is_path_component) {
-            return Err(bad(
+        match vouch_oci_types::check_repository_path(value) {
+            Ok(()) => Ok(Self(value.to_string())),
+            Err(ReferenceProblem::PathLength) if value.is_empty() => Err(bad("empty")),
+            Err(ReferenceProblem::PathLength) => Err(bad("longer than 255 characters")),
+            Err(_) => Err(bad(
                 "each '/'-separated component must be lowercase letters and digits joined by '.', '_', '__' or '-'",
-            ));
+            )),
         }
-        Ok(Self(value.to_string()))
     }
 
     /// The validated text.
@@ -278,16 +238,11 @@ pub struct Tag(String);
 impl Tag {
     /// Parses and validates.
     pub fn new(value: &str) -> Result<Self, NameError> {
-        let b = value.as_bytes();
-        let ok = !b.is_empty()
-            && b.len() <= MAX_TAG_LEN
-            && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
-        if ok {
-            Ok(Self(value.to_string()))
-        } else {
-            Err(NameError::Tag(value.to_string()))
+        match vouch_oci_types::Tag::new(value) {
+            Ok(tag) => Ok(Self(tag.as_str().to_string())),
+            Err(_) => Err(NameError::Tag(
+                value.chars().take(MAX_TAG_LEN + 1).collect(),
+            )),
         }
     }
 
@@ -317,151 +272,6 @@ impl fmt::Display for Tag {
     }
 }
 
-/// A digest algorithm the proxy can verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DigestAlgorithm {
-    /// SHA-256, 64 hex characters.
-    Sha256,
-    /// SHA-512, 128 hex characters.
-    Sha512,
-}
-
-impl DigestAlgorithm {
-    /// `sha256` / `sha512`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Sha256 => "sha256",
-            Self::Sha512 => "sha512",
-        }
-    }
-
-    fn hex_len(self) -> usize {
-        match self {
-            Self::Sha256 => 64,
-            Self::Sha512 => 128,
-        }
-    }
-}
-
-/// A content digest: `sha256:<64 hex>` or `sha512:<128 hex>`, lowercase.
-/// Other algorithms are refused because the proxy could not verify them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest {
-    algorithm: DigestAlgorithm,
-    hex: String,
-}
-
-impl Digest {
-    /// Parses `algorithm:hex`.
-    pub fn parse(value: &str) -> Result<Self, NameError> {
-        let bad = || NameError::Digest(value.chars().take(200).collect());
-        let (alg, hex) = value.split_once(':').ok_or_else(bad)?;
-        let algorithm = match alg {
-            "sha256" => DigestAlgorithm::Sha256,
-            "sha512" => DigestAlgorithm::Sha512,
-            _ => return Err(bad()),
-        };
-        if hex.len() != algorithm.hex_len()
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(bad());
-        }
-        Ok(Self {
-            algorithm,
-            hex: hex.to_string(),
-        })
-    }
-
-    /// The SHA-256 digest of `bytes`.
-    pub fn sha256_of(bytes: &[u8]) -> Self {
-        Self {
-            algorithm: DigestAlgorithm::Sha256,
-            hex: hex::encode(sha2::Sha256::digest(bytes)),
-        }
-    }
-
-    /// The algorithm.
-    pub fn algorithm(&self) -> DigestAlgorithm {
-        self.algorithm
-    }
-
-    /// The lowercase hex part (safe as a file name).
-    pub fn hex(&self) -> &str {
-        &self.hex
-    }
-
-    /// The tag-schema form, `sha256-<hex>` (distribution-spec, "Referrers Tag Schema").
-    pub fn referrers_tag(&self) -> String {
-        format!("{}-{}", self.algorithm.as_str(), self.hex)
-    }
-
-    /// A hasher that checks content against this digest.
-    pub fn verifier(&self) -> DigestVerifier {
-        DigestVerifier {
-            expected: self.clone(),
-            state: match self.algorithm {
-                DigestAlgorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
-                DigestAlgorithm::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
-            },
-        }
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.algorithm.as_str(), self.hex)
-    }
-}
-
-enum Hasher {
-    Sha256(sha2::Sha256),
-    Sha512(sha2::Sha512),
-}
-
-/// Hashes content as it streams past and says at the end whether it
-/// matches the digest it was created for.
-pub struct DigestVerifier {
-    expected: Digest,
-    state: Hasher,
-}
-
-impl fmt::Debug for DigestVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DigestVerifier")
-            .field("expected", &self.expected)
-            .finish_non_exhaustive()
-    }
-}
-
-impl DigestVerifier {
-    /// Feeds bytes.
-    pub fn update(&mut self, bytes: &[u8]) {
-        match &mut self.state {
-            Hasher::Sha256(h) => h.update(bytes),
-            Hasher::Sha512(h) => h.update(bytes),
-        }
-    }
-
-    /// `Ok(())` when the content hashes to the expected digest, otherwise
-    /// the digest it does hash to.
-    pub fn finish(self) -> Result<(), Digest> {
-        let hex = match self.state {
-            Hasher::Sha256(h) => hex::encode(h.finalize()),
-            Hasher::Sha512(h) => hex::encode(h.finalize()),
-        };
-        if hex == self.expected.hex {
-            Ok(())
-        } else {
-            Err(Digest {
-                algorithm: self.expected.algorithm,
-                hex,
-            })
-        }
-    }
-}
-
 /// What a manifest request names: a tag or a digest.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Reference {
@@ -475,7 +285,9 @@ impl Reference {
     /// A digest if the text contains `:`, a tag otherwise.
     pub fn parse(value: &str) -> Result<Self, NameError> {
         if value.contains(':') {
-            Digest::parse(value).map(Self::Digest)
+            Digest::parse(value)
+                .map(Self::Digest)
+                .map_err(NameError::Digest)
         } else {
             Tag::new(value).map(Self::Tag)
         }
@@ -498,42 +310,16 @@ mod tests {
     const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
-    fn path_components_follow_the_oci_grammar() {
-        for good in [
-            "a",
-            "ghcr.io",
-            "a_b",
-            "a__b",
-            "a---b",
-            "0",
-            "us-east1-docker.pkg.dev",
-        ] {
-            assert!(is_path_component(good), "{good}");
-        }
-        for bad in [
-            "", ".", "..", "a..b", "a.", ".a", "a___b", "A", "a_.b", "a%2e", "a/b", "-a", "a-",
-            "a:5000", "a b", "é",
-        ] {
-            assert!(!is_path_component(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn repo_paths_refuse_traversal_and_empty_components() {
+    fn repo_paths_refuse_traversal_on_the_shared_grammar() {
+        // The grammar's cases are vouch-oci-types' tests; here, that a
+        // RepoPath is refused with the proxy's error.
         assert!(RepoPath::new("acme/api").is_ok());
-        for bad in [
-            "",
-            "/acme",
-            "acme/",
-            "acme//api",
-            "acme/../x",
-            "acme/./x",
-            "..",
-            "acme/%2e%2e",
-        ] {
-            assert!(RepoPath::new(bad).is_err(), "{bad}");
+        for bad in ["acme/../x", "acme//api", "acme/%2e%2e"] {
+            assert!(
+                matches!(RepoPath::new(bad), Err(NameError::Repository { .. })),
+                "{bad}"
+            );
         }
-        assert!(RepoPath::new(&"a/".repeat(128)).is_err());
     }
 
     #[test]
@@ -579,25 +365,43 @@ mod tests {
             assert!(Tag::new(good).is_ok(), "{good}");
         }
         for bad in ["", ".x", "-x", "a/b", "a:b", "a%2f", &"a".repeat(129)] {
-            assert!(Tag::new(bad).is_err(), "{bad}");
+            assert!(matches!(Tag::new(bad), Err(NameError::Tag(_))), "{bad}");
         }
     }
 
     #[test]
-    fn digests_are_strict() {
-        let d = Digest::parse(&format!("sha256:{HEX}")).unwrap();
-        assert_eq!(d.to_string(), format!("sha256:{HEX}"));
-        for bad in [
-            format!("sha256:{}", HEX.to_uppercase()),
-            format!("sha256:{}", &HEX[1..]),
-            format!("sha256:{HEX}0"),
-            format!("sha384:{HEX}"),
-            format!("sha256+b64:{HEX}"),
-            "sha256:".to_string(),
-            HEX.to_string(),
-        ] {
-            assert!(Digest::parse(&bad).is_err(), "{bad}");
+    fn references_are_tags_or_content_digests_on_the_shared_grammar() {
+        let digest = Digest::sha256_of(b"x");
+        assert_eq!(
+            Reference::parse(&digest.to_string()),
+            Ok(Reference::Digest(digest))
+        );
+        assert!(matches!(Reference::parse("v1.0"), Ok(Reference::Tag(_))));
+        let sha384 = Digest::of(DigestAlgorithm::Sha384, b"x").to_string();
+        for bad in [sha384.as_str(), "sha256:abc", "md5:00"] {
+            assert!(
+                matches!(
+                    Reference::parse(bad),
+                    Err(NameError::Digest(DigestError::Content { .. }))
+                ),
+                "{bad}"
+            );
         }
+        assert!(matches!(Reference::parse(".v1"), Err(NameError::Tag(_))));
+        assert!(matches!(
+            RepoPath::new(""),
+            Err(NameError::Repository {
+                reason: "empty",
+                ..
+            })
+        ));
+        assert!(matches!(
+            RepoPath::new(&"a".repeat(MAX_NAME_LEN + 1)),
+            Err(NameError::Repository {
+                reason: "longer than 255 characters",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -629,17 +433,5 @@ mod tests {
                 "{tag}"
             );
         }
-    }
-
-    #[test]
-    fn verifier_accepts_only_matching_content() {
-        let d = Digest::sha256_of(b"hello");
-        let mut v = d.verifier();
-        v.update(b"hel");
-        v.update(b"lo");
-        assert!(v.finish().is_ok());
-        let mut v = d.verifier();
-        v.update(b"hellO");
-        assert_eq!(v.finish().unwrap_err(), Digest::sha256_of(b"hellO"));
     }
 }

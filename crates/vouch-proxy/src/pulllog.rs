@@ -235,6 +235,15 @@ mod tests {
         fn pulls(&self, _: LicenseNumber, _: u32) -> StoreFuture<'_, Vec<PullRecord>> {
             Box::pin(async { Ok(Vec::new()) })
         }
+
+        fn pull_summary(&self, _: LicenseNumber) -> StoreFuture<'_, crate::store::PullSummary> {
+            Box::pin(async {
+                Ok(crate::store::PullSummary {
+                    requests: 0,
+                    last_at: None,
+                })
+            })
+        }
     }
 
     /// A store that is down, and an empty buffer in front of it.

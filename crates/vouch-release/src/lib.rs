@@ -21,6 +21,6 @@ pub use policy::{
 pub use report::{REPORT_SCHEMA_VERSION, to_json, to_junit, to_table};
 pub use verify::{
     AccessFailure, DEFAULT_CONCURRENCY, ImageKind, ImageRow, MissingImages, Outcome, Progress,
-    ReleaseOptions, ReleaseReport, Verdict, verify_release,
+    RejectedCandidate, ReleaseOptions, ReleaseReport, Verdict, verify_release,
 };
 pub use version::Version;

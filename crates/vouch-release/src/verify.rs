@@ -10,7 +10,7 @@ use vouch_attest::{Predicate, PredicateFilter};
 use vouch_oci::{OciError, Reference, RegistryClient};
 use vouch_verify::{TrustedMaterial, VerifiedAttestation, VerifiedSignature};
 
-use vouch_image::{Attached, Lookup, verify_attached};
+use vouch_image::{Attached, Lookup, Rejection, distinct_signers, verify_attached};
 
 use crate::policy::{Expected, ReleaseImage, ReleasePolicy, ThirdPartyImage};
 
@@ -87,6 +87,10 @@ pub struct ImageRow {
     pub missing: bool,
     /// Every failed check, naming the check (or why the image was skipped).
     pub problems: Vec<String>,
+    /// Every candidate that did not verify and why, in full (the problem
+    /// lines stay short and point here: `--output json`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RejectedCandidate>,
     /// What the verdict does not show but a person should know (e.g. that
     /// the referrers API failed and only the tag schema was searched).
     pub warnings: Vec<String>,
@@ -95,7 +99,30 @@ pub struct ImageRow {
     pub vex_document: Option<String>,
 }
 
+/// A signature or attestation attached to an image that did not verify.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectedCandidate {
+    /// What it is, e.g. `referrer sha256:…` or `sha256-….sig layer 0`.
+    pub candidate: String,
+    /// Why it was rejected, in full (with the certificate's claims for an
+    /// identity mismatch).
+    pub reason: String,
+}
+
 impl ImageRow {
+    /// Records every rejection of `found` in [`ImageRow::rejected`] (once).
+    fn record_rejections(&mut self, found: &Attached) {
+        for r in &found.rejected {
+            let candidate = r.candidate.to_string();
+            if !self.rejected.iter().any(|c| c.candidate == candidate) {
+                self.rejected.push(RejectedCandidate {
+                    candidate,
+                    reason: r.error.to_string(),
+                });
+            }
+        }
+    }
+
     fn new(name: &str, kind: ImageKind, reference: String) -> Self {
         Self {
             name: name.to_string(),
@@ -110,6 +137,7 @@ impl ImageRow {
             verdict: Verdict::Ok,
             missing: false,
             problems: Vec::new(),
+            rejected: Vec::new(),
             warnings: Vec::new(),
             vex_document: None,
         }
@@ -509,6 +537,7 @@ fn check_signed(mut row: ImageRow, image: &ReleaseImage, found: Attached) -> Ima
     if found.signatures.is_empty() {
         row.problems.push(no_signature(&found));
     }
+    row.record_rejections(&found);
     for filter in &image.required {
         // Every verified attestation of a required type must pass its checks
         // (e.g. the SLSA builder); the first one fills the summary columns.
@@ -527,13 +556,44 @@ fn check_signed(mut row: ImageRow, image: &ReleaseImage, found: Attached) -> Ima
     row
 }
 
-/// Why no signature verified: what was rejected, or that there was none.
+/// Why no signature verified, in one line: who signed instead, or the
+/// first rejection's first line. The full reasons are in
+/// [`ImageRow::rejected`] (`--output json`).
 fn no_signature(found: &Attached) -> String {
-    if found.rejected.is_empty() {
-        "signature: no signatures found".to_string()
-    } else {
-        format!("signature: {}", found.rejections("; "))
+    let rejected: Vec<&Rejection> = found.signature_rejections().collect();
+    if rejected.is_empty() {
+        return "signature: no signatures found".to_string();
     }
+    format!("signature: {}", rejection_summary(&rejected))
+}
+
+/// One line about `rejected` (not empty): who signed instead when the first
+/// is an identity mismatch, else the first reason's first line; the full
+/// reasons are in [`ImageRow::rejected`].
+fn rejection_summary(rejected: &[&Rejection]) -> String {
+    let signers = distinct_signers(rejected.iter().copied());
+    let summary = match (rejected.first(), signers.as_slice()) {
+        (Some(first), [signer, others @ ..]) if first.policy_mismatch().is_some() => format!(
+            "signed by {} ({}){}, not the policy's signer",
+            signer.identity,
+            signer.issuer,
+            match others.len() {
+                0 => String::new(),
+                n => format!(" and {n} other signer(s)"),
+            }
+        ),
+        (first, _) => format!(
+            "{} rejected; first: {}",
+            rejected.len(),
+            first
+                .map(|r| r.to_string())
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+        ),
+    };
+    format!("{summary} (details: --output json)")
 }
 
 fn missing(filter: &PredicateFilter, found: &Attached) -> String {
@@ -553,8 +613,18 @@ fn missing(filter: &PredicateFilter, found: &Attached) -> String {
             types.join(", ")
         }
     );
-    if !found.rejected.is_empty() {
-        text.push_str(&format!("; rejected: {}", found.rejections("; ")));
+    // The rejected candidates that say they are of this type (unverified).
+    let rejected: Vec<&Rejection> = found
+        .rejected
+        .iter()
+        .filter(|r| {
+            r.claimed_predicate_type
+                .as_deref()
+                .is_none_or(|t| filter.matches(t))
+        })
+        .collect();
+    if !rejected.is_empty() {
+        text.push_str(&format!("; {}", rejection_summary(&rejected)));
     }
     text
 }
@@ -642,6 +712,7 @@ async fn verify_third_party(
                 if found.signatures.is_empty() {
                     row.problems.push(no_signature(&found));
                 }
+                row.record_rejections(&found);
             }
             Err(e) => return row.registry_error("listing signatures", &e),
         }

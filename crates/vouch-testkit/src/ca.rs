@@ -24,14 +24,17 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use x509_cert::time::Validity;
 
+/// `id-kp-timeStamping` (RFC 5280 §4.2.1.12).
+pub(crate) const ID_KP_TIME_STAMPING: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// `id-kp-codeSigning` (RFC 5280 §4.2.1.12).
 const ID_KP_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 /// `id-kp-serverAuth` (RFC 5280 §4.2.1.12).
 const ID_KP_SERVER_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1");
 /// `id-ce-keyUsage`.
-const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
+pub(crate) const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 /// `id-ce-extKeyUsage`.
-const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+pub(crate) const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 /// `id-ce-subjectKeyIdentifier`.
 const ID_CE_SKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.14");
 /// `id-ce-authorityKeyIdentifier`.
@@ -39,7 +42,8 @@ const ID_CE_AKI: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.35");
 /// `id-ce-subjectAltName`.
 const ID_CE_SAN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
 /// `id-ce-basicConstraints`.
-const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
+pub(crate) const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.5.29.19");
 
 /// Fulcio extension arc 1.3.6.1.4.1.57264.1 (Fulcio `docs/oid-info.md`).
 const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1";
@@ -316,7 +320,7 @@ fn general_name(san: &San) -> GeneralName {
 }
 
 /// An extension whose value is the DER of `value`.
-fn extension(oid: ObjectIdentifier, critical: bool, value: impl Encode) -> Extension {
+pub(crate) fn extension(oid: ObjectIdentifier, critical: bool, value: impl Encode) -> Extension {
     Extension {
         extn_id: oid,
         critical,
@@ -409,7 +413,7 @@ pub(crate) fn positive_serial(entropy: &[u8]) -> [u8; 16] {
 }
 
 /// Signs `tbs` with `key` and returns the certificate DER.
-fn sign_certificate(tbs: TbsCertificate, key: &SigningKey) -> Vec<u8> {
+pub(crate) fn sign_certificate(tbs: TbsCertificate, key: &SigningKey) -> Vec<u8> {
     let tbs_der = tbs.to_der().expect("TBSCertificate encodes");
     let signature = key.sign(&tbs_der);
     Certificate {

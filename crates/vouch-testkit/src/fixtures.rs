@@ -20,3 +20,21 @@ pub fn fixtures() -> Option<PathBuf> {
     eprintln!("SKIP: fixtures not found at {}", dir.display());
     None
 }
+
+/// GitHub's real `trusted_root.json` (its artifact-attestation instance:
+/// Fulcio CAs and timestamp authorities, no transparency or CT log). Source:
+/// `data/github/SOURCE.md`.
+pub const GITHUB_TRUSTED_ROOT: &str = include_str!("../data/github/trusted_root_github.json");
+
+/// A real bundle signed by GitHub's instance: no log entry, no SCT, one
+/// RFC 3161 timestamp. Source: `data/github/SOURCE.md`.
+pub const GITHUB_ATTESTATION_BUNDLE: &str =
+    include_str!("../data/github/github-private-attestation.sigstore.json");
+
+/// A SHA-256 subject of [`GITHUB_ATTESTATION_BUNDLE`]'s statement.
+pub const GITHUB_ATTESTATION_SUBJECT: &str =
+    "sha256:76f1fe8593bf227cca2c089e3c16dc95014a8d3e89c5dd220530469ca043c428";
+
+/// The SAN of [`GITHUB_ATTESTATION_BUNDLE`]'s certificate (it has no OIDC
+/// issuer extension).
+pub const GITHUB_ATTESTATION_IDENTITY: &str = "https://dotcom.releases.github.com";

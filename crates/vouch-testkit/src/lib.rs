@@ -54,11 +54,15 @@ mod rekor;
 mod sigstore;
 mod time;
 mod tls_ca;
+mod tsa;
 pub mod tuf;
 
 pub use bundle::BUNDLE_V03_MEDIA_TYPE;
 pub use dsse::{IN_TOTO_PAYLOAD_TYPE, IN_TOTO_STATEMENT_V1, in_toto_statement};
-pub use fixtures::fixtures;
+pub use fixtures::{
+    GITHUB_ATTESTATION_BUNDLE, GITHUB_ATTESTATION_IDENTITY, GITHUB_ATTESTATION_SUBJECT,
+    GITHUB_TRUSTED_ROOT, fixtures,
+};
 pub use identity::{GITHUB_ACTIONS_ISSUER, GitHubClaims, Identity, San};
 pub use legacy::{
     BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, DSSE_ENVELOPE_MEDIA_TYPE,

@@ -228,6 +228,12 @@ pub struct LogOptions {
     pub inclusion_promise: Presence,
     /// Entry type used for DSSE envelopes.
     pub dsse_entry_kind: DsseEntryKind,
+    /// The entry itself: absent, the bundle has no `tlogEntries` (what
+    /// GitHub's instance makes for private repositories).
+    pub entry: Presence,
+    /// `genTime` of an RFC 3161 timestamp from the instance's timestamp
+    /// authority over the signature, in Unix seconds; `None` for none.
+    pub rfc3161_timestamp: Option<u64>,
 }
 
 /// Everything about one signing event. Build with [`SignOptions::new`] (or
@@ -348,6 +354,28 @@ impl SignOptions {
     pub fn logged_digest_algorithm(mut self, hash: HashAlg) -> Self {
         self.signature.logged = Some(hash);
         self
+    }
+
+    /// Leaves the transparency log entry out of the bundle.
+    pub fn log_entry(mut self, presence: Presence) -> Self {
+        self.log.entry = presence;
+        self
+    }
+
+    /// Adds an RFC 3161 timestamp from the instance's timestamp authority,
+    /// signed at `gen_time` (Unix seconds).
+    pub fn rfc3161_timestamp(mut self, gen_time: u64) -> Self {
+        self.log.rfc3161_timestamp = Some(gen_time);
+        self
+    }
+
+    /// What GitHub's instance signs for a private repository: no log entry,
+    /// no SCT, an RFC 3161 timestamp at the signing time `t`.
+    pub fn private_infrastructure(self, t: u64) -> Self {
+        self.at(t)
+            .sct(SctChoice::Omitted)
+            .log_entry(Presence::Absent)
+            .rfc3161_timestamp(t)
     }
 
     /// Chooses the Rekor entry type for DSSE envelopes.

@@ -12,6 +12,7 @@ use crate::options::{DsseEntryKind, IssuingCa, LEAF_LIFETIME_SECS, SctChoice, Si
 use crate::pem;
 use crate::rekor::{self, LoggedEntry, TransparencyLog};
 use crate::time::rfc3339;
+use crate::tsa::TimestampAuthority;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
@@ -73,6 +74,7 @@ pub struct VirtualSigstore {
     ct_log: CtLog,
     rogue_ct_log: CtLog,
     rekor: TransparencyLog,
+    tsa: TimestampAuthority,
     leaves_issued: AtomicU64,
 }
 
@@ -110,6 +112,7 @@ impl VirtualSigstore {
             ct_log: CtLog::new(&seed, "ctlog"),
             rogue_ct_log: CtLog::new(&seed, "rogue-ctlog"),
             rekor: TransparencyLog::new(&seed, name),
+            tsa: TimestampAuthority::new(&seed, "tsa", &organization, epoch, ca_end),
             leaves_issued: AtomicU64::new(0),
         }
     }
@@ -187,6 +190,33 @@ impl VirtualSigstore {
         serde_json::to_string_pretty(&root).expect("JSON serializes")
     }
 
+    /// `trusted_root.json` of a private instance such as GitHub's: this
+    /// instance's Fulcio CA and timestamp authority (chain: leaf, then
+    /// root), no transparency log and no CT log. Sign for it with
+    /// [`SignOptions::private_infrastructure`].
+    pub fn private_trusted_root_json(&self) -> String {
+        let mut root: serde_json::Value =
+            serde_json::from_str(&self.trusted_root_json()).expect("own JSON parses");
+        root["tlogs"] = json!([]);
+        root["ctlogs"] = json!([]);
+        root["timestampAuthorities"] = json!([{
+            "subject": {"organization": format!("{}.test", self.name), "commonName": "tsa"},
+            "uri": self.url("tsa"),
+            "certChain": {"certificates": [
+                {"rawBytes": STANDARD.encode(self.tsa.leaf_der())},
+                {"rawBytes": STANDARD.encode(self.tsa.root_der())},
+            ]},
+            "validFor": {"start": rfc3339(self.trust_epoch())},
+        }]);
+        serde_json::to_string_pretty(&root).expect("JSON serializes")
+    }
+
+    /// PEM of the timestamp authority's chain: leaf, then root (what cosign
+    /// takes as `--timestamp-certificate-chain`).
+    pub fn tsa_chain_pem(&self) -> String {
+        pem::certificate(self.tsa.leaf_der()) + &pem::certificate(self.tsa.root_der())
+    }
+
     /// `signing_config.v0.2.json` with made-up `https://*.<name>.test` URLs
     /// (nothing listens there; clients need the file to exist).
     pub fn signing_config_json(&self) -> String {
@@ -255,6 +285,7 @@ impl VirtualSigstore {
                 signature: &signature,
             },
         );
+        let json = self.finish(json, &options, &signature, entry.log_index);
         signed_bundle(json, &leaf, &entry)
     }
 
@@ -283,6 +314,7 @@ impl VirtualSigstore {
             self.sign_and_log_envelope(&leaf, payload_type, payload, &options);
         let tlog = bundle::tlog_entry(&entry, kind, &self.rekor.log_id(), &options.log);
         let json = bundle::bundle_v03(&leaf.cert_der, tlog, Content::Dsse(&envelope));
+        let json = self.finish(json, &options, &envelope.signature, entry.log_index);
         signed_bundle(json, &leaf, &entry)
     }
 
@@ -443,6 +475,26 @@ impl VirtualSigstore {
         };
         let entry = self.log(body, options, leaf.signing_time);
         (envelope, entry, kind)
+    }
+
+    /// Applies [`crate::LogOptions::entry`] and
+    /// [`crate::LogOptions::rfc3161_timestamp`] to bundle `json` whose
+    /// signature is `signature`.
+    fn finish(&self, json: String, options: &SignOptions, signature: &[u8], serial: u64) -> String {
+        use crate::options::Presence;
+        if options.log.entry == Presence::Present && options.log.rfc3161_timestamp.is_none() {
+            return json;
+        }
+        let mut bundle: serde_json::Value = serde_json::from_str(&json).expect("own JSON");
+        if options.log.entry == Presence::Absent {
+            bundle["verificationMaterial"]["tlogEntries"] = json!([]);
+        }
+        if let Some(gen_time) = options.log.rfc3161_timestamp {
+            let token = self.tsa.timestamp(signature, gen_time, serial + 1);
+            bundle["verificationMaterial"]["timestampVerificationData"] =
+                json!({"rfc3161Timestamps": [{"signedTimestamp": STANDARD.encode(token)}]});
+        }
+        serde_json::to_string_pretty(&bundle).expect("JSON serializes")
     }
 
     /// cosign's Rekor bundle annotation for `entry`, unless the options

@@ -7,12 +7,13 @@ use sigstore_types::bundle::VerificationMaterialContent;
 use sigstore_types::{Artifact, Bundle, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
+use crate::checks::{Checks, LogCheck, SctCheck, TimestampCheck};
 use crate::claims::CertificateClaims;
-use crate::digest::{ArtifactDigest, Sha256Digest};
-use crate::error::{SignerKind, VerifyError};
+use crate::error::{SignerKind, TimestampError, TimestampNeed, VerifyError};
 use crate::policy::SignerPolicy;
 use crate::trust::TrustedMaterial;
 use crate::verified::{SignedContent, Signer, VerifiedAttestation, VerifiedSignature};
+use crate::{ArtifactDigest, DigestAlgorithm, Sha256Digest};
 
 /// Upper bound on a bundle's JSON. Real bundles are 5–15 KiB (a certificate,
 /// one log entry, an envelope); cosign caps a whole attachment at 128 MiB
@@ -78,7 +79,7 @@ pub enum ArtifactInput<'a> {
     /// The artifact's SHA-256 digest.
     Sha256(Sha256Digest),
     /// The artifact's digest in any [`crate::DigestAlgorithm`].
-    Digest(ArtifactDigest),
+    Digest(&'a ArtifactDigest),
 }
 
 /// Verifies `bundle` over `artifact` and checks the signer against `policy`.
@@ -99,26 +100,38 @@ pub fn verify_bundle(
         ArtifactInput::Bytes(bytes) => Artifact::Blob(bytes),
         ArtifactInput::Sha256(d) => Artifact::from(sigstore_types::Sha256Hash::new(*d.as_bytes())),
         ArtifactInput::Digest(d) => Artifact::Digest(
-            sigstore_types::ArtifactDigest::new(d.algorithm().to_sigstore(), d.as_bytes())
-                .map_err(|e| VerifyError::MalformedArtifactDigest {
+            sigstore_types::ArtifactDigest::new(to_sigstore(d.algorithm()), d.as_bytes()).map_err(
+                |e| VerifyError::MalformedArtifactDigest {
                     found: format!("{d}: {e}"),
-                })?,
+                },
+            )?,
         ),
     };
     let has_certificate = !matches!(
         b.verification_material.content,
         VerificationMaterialContent::PublicKey(_)
     );
+    let checks = material.checks();
+    require_signing_time(b, checks, has_certificate)?;
     let result = match (policy, has_certificate) {
         (SignerPolicy::PublicKey(key), false) => {
             let key = sigstore_types::DerPublicKey::from(key.clone());
-            material
-                .verifier()
-                .verify(sv_artifact, b, &PublicKeyVerificationPolicy::new(key))
+            let mut upstream = PublicKeyVerificationPolicy::new(key);
+            if checks.log == LogCheck::InsecureSkipped {
+                upstream = upstream.skip_tlog_unsafe();
+            }
+            material.verifier().verify(sv_artifact, b, &upstream)
         }
-        (SignerPolicy::Keyless(_) | SignerPolicy::InsecureAnyIdentity, true) => material
-            .verifier()
-            .verify(sv_artifact, b, &VerificationPolicy::any_identity()),
+        (SignerPolicy::Keyless(_) | SignerPolicy::InsecureAnyIdentity, true) => {
+            let mut upstream = VerificationPolicy::any_identity();
+            if checks.log == LogCheck::InsecureSkipped {
+                upstream = upstream.skip_tlog_unsafe();
+            }
+            if checks.sct == SctCheck::InsecureSkipped {
+                upstream = upstream.skip_sct();
+            }
+            material.verifier().verify(sv_artifact, b, &upstream)
+        }
         (SignerPolicy::PublicKey(_), true) => {
             return Err(VerifyError::SignerKindMismatch {
                 expected: SignerKind::PublicKey,
@@ -146,10 +159,16 @@ pub fn verify_bundle(
         }
         SignerPolicy::InsecureAnyIdentity => Signer::UncheckedCertificate(leaf_claims(b)?),
     };
-    let first_entry = b.verification_material.tlog_entries.first();
+    // An entry the log was not checked for proves nothing about the log.
+    let first_entry = b
+        .verification_material
+        .tlog_entries
+        .first()
+        .filter(|_| checks.log == LogCheck::Required);
     Ok(VerifiedSignature {
         artifact_digest: artifact_digest(artifact),
         signer,
+        checks,
         log_index: first_entry.map(|e| e.log_index.get()),
         integrated_time: result.integrated_time(),
         verified_times: result.verified_timestamps().to_vec(),
@@ -211,6 +230,40 @@ pub(crate) fn attestation_from(
         signature,
         statement,
     })
+}
+
+/// Refuses, before any cryptography, a bundle that cannot prove when it was
+/// signed under `checks`: one without an RFC 3161 timestamp when those are
+/// required, or a certificate's when the log is not checked and no entry
+/// carries a Signed Entry Timestamp (sigstore-verify would refuse it too,
+/// later and in vaguer words; cosign would fall back to the clock,
+/// ATTACKS.md D.47). A managed key has no validity period, so its
+/// signature needs no signing time unless timestamps are required.
+fn require_signing_time(
+    bundle: &Bundle,
+    checks: Checks,
+    has_certificate: bool,
+) -> Result<(), VerifyError> {
+    let has_timestamp = !bundle
+        .verification_material
+        .timestamp_verification_data
+        .rfc3161_timestamps
+        .is_empty();
+    if has_timestamp {
+        return Ok(());
+    }
+    if checks.timestamp == TimestampCheck::Required {
+        return Err(TimestampError::Missing(TimestampNeed::Required).into());
+    }
+    let has_promise = bundle
+        .verification_material
+        .tlog_entries
+        .iter()
+        .any(|e| e.inclusion_promise.is_some());
+    if has_certificate && checks.log == LogCheck::InsecureSkipped && !has_promise {
+        return Err(TimestampError::Missing(TimestampNeed::NoLogEvidence).into());
+    }
+    Ok(())
 }
 
 /// Trust anchors come only from the trusted root: a bundle that carries a
@@ -299,4 +352,13 @@ fn signed_content(bundle: &Bundle) -> Result<SignedContent, VerifyError> {
         }
         _ => SignedContent::Artifact,
     })
+}
+
+/// Sigstore's name for a digest algorithm.
+pub(crate) fn to_sigstore(algorithm: DigestAlgorithm) -> sigstore_types::HashAlgorithm {
+    match algorithm {
+        DigestAlgorithm::Sha256 => sigstore_types::HashAlgorithm::Sha2256,
+        DigestAlgorithm::Sha384 => sigstore_types::HashAlgorithm::Sha2384,
+        DigestAlgorithm::Sha512 => sigstore_types::HashAlgorithm::Sha2512,
+    }
 }

@@ -7,12 +7,10 @@ use crate::claims::CertificateClaims;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// A digest string is not `sha256:<64 lowercase hex>`.
-    #[error("malformed digest `{found}`: expected `sha256:` followed by 64 lowercase hex digits")]
-    MalformedDigest {
-        /// The first characters of what was given.
-        found: String,
-    },
+    /// A digest string is malformed (the grammar it breaks is in the
+    /// [`DigestError`](vouch_oci_types::DigestError)).
+    #[error(transparent)]
+    MalformedDigest(#[from] vouch_oci_types::DigestError),
     /// An artifact digest is not `sha256:`, `sha384:` or `sha512:` followed
     /// by the digest's length in lowercase hex digits.
     #[error(
@@ -387,6 +385,10 @@ pub enum TimestampError {
         /// The signed time.
         time: jiff::Timestamp,
     },
+    /// The bundle carries no RFC 3161 timestamp, and one is needed (see
+    /// [`TimestampNeed`]).
+    #[error("the bundle has no RFC 3161 timestamp, and {0}")]
+    Missing(TimestampNeed),
     /// No verified signing time exists (no SET-backed integrated time and no
     /// RFC 3161 timestamp).
     #[error("no verified signing time: {detail}")]
@@ -394,6 +396,24 @@ pub enum TimestampError {
         /// What was missing.
         detail: String,
     },
+}
+
+/// Why a bundle without an RFC 3161 timestamp is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimestampNeed {
+    /// The caller requires signed timestamps ([`crate::TimestampCheck::Required`]).
+    #[error("signed timestamps are required")]
+    Required,
+    /// The transparency log is not checked and the bundle has no Signed
+    /// Entry Timestamp either: only a timestamp authority of the trusted
+    /// root could prove the certificate was valid when the signature was
+    /// made, and vouch never uses the clock instead (ATTACKS.md D.47).
+    #[error(
+        "the transparency log is not checked and no entry carries a Signed Entry Timestamp, so \
+         nothing proves the certificate was valid when the signature was made"
+    )]
+    NoLogEvidence,
 }
 
 /// One failed identity-policy clause.

@@ -17,12 +17,12 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use crate::bundle::{ArtifactInput, SigstoreBundle, verify_bundle};
-use crate::digest::{ArtifactDigest, DigestAlgorithm, Sha256Digest};
 use crate::error::VerifyError;
 use crate::policy::SignerPolicy;
 use crate::simple_signing::SimpleSigningPayload;
 use crate::trust::TrustedMaterial;
 use crate::verified::{SignedContent, VerifiedAttestation, VerifiedSignature};
+use crate::{ArtifactDigest, DigestAlgorithm, Sha256Digest};
 
 /// Upper bound on the `dev.sigstore.cosign/bundle` annotation. A Rekor bundle
 /// holds one base64 entry body (a certificate and a signature, ~3 KiB); an
@@ -264,7 +264,7 @@ fn to_bundle(sig: &LegacySignature) -> Result<SigstoreBundle, VerifyError> {
         Ok(serde_json::json!({
             "messageSignature": {
                 "messageDigest": {
-                    "algorithm": digest.algorithm().to_sigstore().to_string(),
+                    "algorithm": crate::bundle::to_sigstore(digest.algorithm()).to_string(),
                     "digest": STANDARD.encode(digest.as_bytes()),
                 },
                 "signature": STANDARD.encode(&signature),

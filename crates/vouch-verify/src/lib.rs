@@ -29,9 +29,9 @@
 #![forbid(unsafe_code)]
 
 mod bundle;
+mod checks;
 mod claims;
 mod consistency;
-mod digest;
 mod error;
 mod legacy;
 mod policy;
@@ -45,9 +45,11 @@ pub use bundle::{
     ArtifactInput, IN_TOTO_PAYLOAD_TYPE, MAX_BUNDLE_SIZE, SigstoreBundle, verify_attestation,
     verify_bundle,
 };
+pub use checks::{Checks, LogCheck, SctCheck, TimestampCheck};
 pub use claims::{CertificateClaims, GitHubClaims};
-pub use digest::{ArtifactDigest, DigestAlgorithm, Sha256Digest};
-pub use error::{CertificateError, LogError, PolicyError, SignerKind, TimestampError, VerifyError};
+pub use error::{
+    CertificateError, LogError, PolicyError, SignerKind, TimestampError, TimestampNeed, VerifyError,
+};
 pub use legacy::{
     LegacyAttestation, LegacySignature, MAX_REKOR_BUNDLE_SIZE, verify_legacy_attestation,
     verify_legacy_signature,
@@ -59,3 +61,7 @@ pub use schema::BundleFieldError;
 pub use simple_signing::{MAX_SIMPLE_SIGNING_SIZE, SIMPLE_SIGNING_TYPE, SimpleSigningPayload};
 pub use trust::{MAX_TRUSTED_ROOT_SIZE, TRUSTED_ROOT_MEDIA_TYPES, TrustedMaterial};
 pub use verified::{SignedContent, Signer, VerifiedAttestation, VerifiedSignature};
+/// A blob's digest in any [`DigestAlgorithm`] (the one digest type of
+/// `vouch-oci-types`, named here for what the verifier uses it for).
+pub use vouch_oci_types::Digest as ArtifactDigest;
+pub use vouch_oci_types::{DigestAlgorithm, DigestError, Sha256Digest};

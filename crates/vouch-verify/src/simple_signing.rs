@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use crate::digest::Sha256Digest;
+use crate::Sha256Digest;
 use crate::error::VerifyError;
 
 /// Upper bound on a simple-signing payload. Real ones are ~250 bytes plus
@@ -88,7 +88,7 @@ impl SimpleSigningPayload {
             .image
             .docker_manifest_digest
             .parse()
-            .map_err(|e: VerifyError| malformed(e.to_string()))?;
+            .map_err(|e: crate::DigestError| malformed(e.to_string()))?;
         Ok(Self {
             docker_reference: p.critical.identity.docker_reference,
             manifest_digest,

@@ -9,6 +9,7 @@ use sigstore_trust_root::TrustedRoot;
 use sigstore_types::Sha256Hash;
 use sigstore_verify::Verifier;
 
+use crate::checks::Checks;
 use crate::error::VerifyError;
 
 /// Upper bound on a `trusted_root.json`. The public-good root is about 8 KiB
@@ -35,6 +36,8 @@ pub struct TrustedMaterial {
     tsa_certificates: Vec<Vec<u8>>,
     /// Every certificate of every Fulcio CA's chain (DER).
     ca_certificates: Vec<Vec<u8>>,
+    /// Which checks verification runs with this material.
+    checks: Checks,
 }
 
 impl TrustedMaterial {
@@ -104,7 +107,21 @@ impl TrustedMaterial {
             log_keys,
             tsa_certificates,
             ca_certificates,
+            checks: Checks::all(),
         })
+    }
+
+    /// The same material, verifying with `checks` instead of every check.
+    /// For trust domains without a transparency log or CT log, such as
+    /// GitHub's instance for private repositories ([`crate::checks`]).
+    pub fn with_checks(mut self, checks: Checks) -> Self {
+        self.checks = checks;
+        self
+    }
+
+    /// The checks verification runs with this material.
+    pub fn checks(&self) -> Checks {
+        self.checks
     }
 
     pub(crate) fn verifier(&self) -> &Verifier {

@@ -55,6 +55,7 @@ pub struct VerifiedSignature {
     pub(crate) integrated_time: Option<jiff::Timestamp>,
     pub(crate) verified_times: Vec<jiff::Timestamp>,
     pub(crate) content: SignedContent,
+    pub(crate) checks: crate::checks::Checks,
 }
 
 impl VerifiedSignature {
@@ -73,7 +74,13 @@ impl VerifiedSignature {
             Signer::PublicKey => None,
         }
     }
-    /// The transparency log index of the (first) log entry.
+    /// The checks the signature was verified with: anything but
+    /// [`crate::Checks::all`] means the caller switched some off.
+    pub fn checks(&self) -> crate::checks::Checks {
+        self.checks
+    }
+    /// The transparency log index of the (first) log entry, when the log
+    /// was checked ([`crate::LogCheck::Required`]).
     pub fn log_index(&self) -> Option<u64> {
         self.log_index
     }

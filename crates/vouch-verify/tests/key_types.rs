@@ -85,7 +85,7 @@ fn message_signatures_verify_by_digest_in_the_key_types_hash() {
     let s = sigstore();
     for key_type in ALL_KEY_TYPES {
         let digest = key_digest(key_type);
-        let verified = verify_blob(&s, options(key_type), ArtifactInput::Digest(digest))
+        let verified = verify_blob(&s, options(key_type), ArtifactInput::Digest(&digest))
             .unwrap_or_else(|e| panic!("{key_type:?}: {e}"));
         assert_eq!(verified.artifact_digest(), digest.to_string());
     }
@@ -172,7 +172,7 @@ fn rejects_a_digest_argument_of_another_artifact() {
         let err = verify_error(verify_blob(
             &s,
             options(key_type),
-            ArtifactInput::Digest(other),
+            ArtifactInput::Digest(&other),
         ));
         assert!(
             matches!(err, VerifyError::ArtifactMismatch { .. }),

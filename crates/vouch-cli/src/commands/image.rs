@@ -8,7 +8,7 @@ use vouch_oci::{
     AuthLocations, ClientOptions, CredentialStore, PlainHttp, Reference, ReferrersFallback,
     RegistryClient, Repository, TlsVerification, Transport, oci,
 };
-use vouch_verify::Sha256Digest;
+use vouch_verify::{LogCheck, Sha256Digest, TimestampCheck, TrustedMaterial};
 
 use crate::args::RegistryArgs;
 use crate::failure::{Failure, FailureKind};
@@ -83,6 +83,9 @@ pub fn client(
         credentials,
         transport,
         referrers_fallback,
+        max_concurrency: args
+            .max_workers
+            .unwrap_or(vouch_oci::DEFAULT_MAX_CONCURRENCY),
         ..ClientOptions::default()
     })?)
 }
@@ -171,6 +174,23 @@ pub fn print_header(reference: &Reference, lines: &[&str]) {
     }
 }
 
+/// cosign's list of the checks made on each signature, without those the
+/// infrastructure flags switched off.
+pub fn checks_performed(material: &TrustedMaterial) -> Vec<&'static str> {
+    let checks = material.checks();
+    let mut lines = vec!["The cosign claims were validated"];
+    if checks.log == LogCheck::Required {
+        lines.push("Existence of the claims in the transparency log was verified offline");
+    }
+    if checks.timestamp == TimestampCheck::Required {
+        lines.push("The signatures carried RFC 3161 timestamps from a trusted timestamp authority");
+    }
+    lines.push(
+        "The code-signing certificate was verified using trusted certificate authority certificates",
+    );
+    lines
+}
+
 /// The manifest digest for `platform` (`os/arch[/variant]`) in the image
 /// index `image` names; an error when `image` is not an index or has no such
 /// platform.
@@ -241,7 +261,13 @@ pub async fn platform_manifest(
             available.join(", ")
         ))
     })?;
-    Ok(entry.sha256()?)
+    entry.sha256().map_err(|e| {
+        vouch_oci::OciError::Malformed {
+            what: format!("index {repo}@{}", image.digest),
+            reason: e.to_string(),
+        }
+        .into()
+    })
 }
 
 /// Everything attached to the image, verified; "no signatures found" (exit

@@ -34,6 +34,7 @@ pub fn run(args: &LoginArgs) -> Result<(), Failure> {
         allow_insecure_registry: args.allow_insecure_registry,
         referrers_fallback_on_error: false,
         signatures_repository: None,
+        max_workers: None,
     };
     let client = image::client(&registry_args, checking)?;
     image::runtime()?.block_on(client.ping(&registry))?;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod audit;
 pub mod digest;
 pub mod discover;
+pub mod download;
 pub mod generated;
 pub mod image;
 pub mod login;

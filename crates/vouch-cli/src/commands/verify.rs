@@ -8,7 +8,7 @@
 //! signature (ATTACKS.md F.67; cosign v3 accepts any verified bundle).
 
 use serde_json::{Map, Value, json};
-use vouch_image::{COSIGN_SIGN_PREDICATE, ImageSignature, Lookup};
+use vouch_image::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, Rejection};
 use vouch_verify::{TrustedMaterial, VerifiedSignature};
 
 use crate::args::{OutputFormat, VerifyArgs};
@@ -20,7 +20,8 @@ use crate::inputs::DefaultTrust;
 /// Runs the command.
 pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
+    let material =
+        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
@@ -29,20 +30,21 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
         for arg in &args.images {
             let resolved = image::resolve(&client, &args.registry, arg).await?;
             let platform = match &args.platform {
-                Some(platform) => Some((platform, image::platform_manifest(&client, &resolved, platform).await?)),
+                Some(platform) => Some((
+                    platform,
+                    image::platform_manifest(&client, &resolved, platform).await?,
+                )),
                 None => None,
             };
-            let payloads = verify_image(&client, &material, &policy, &resolved).await?;
-            image::print_header(
-                &resolved.reference,
-                &[
-                    "The cosign claims were validated",
-                    "Existence of the claims in the transparency log was verified offline",
-                    "The code-signing certificate was verified using trusted certificate authority certificates",
-                ],
-            );
+            let payloads =
+                verify_image(&client, &material, &policy, &resolved, &args.annotations).await?;
+            image::print_header(&resolved.reference, &image::checks_performed(&material));
             if let Some((platform, digest)) = platform {
-                eprintln!("Platform {platform} of {}@{}: {digest}", resolved.reference.repository(), resolved.digest);
+                eprintln!(
+                    "Platform {platform} of {}@{}: {digest}",
+                    resolved.reference.repository(),
+                    resolved.digest
+                );
             }
             match args.output {
                 OutputFormat::Json => outln!("\n{}", Value::Array(payloads)),
@@ -63,30 +65,85 @@ async fn verify_image(
     material: &TrustedMaterial,
     policy: &vouch_verify::SignerPolicy,
     image: &ResolvedImage,
+    annotations: &[(String, String)],
 ) -> Result<Vec<Value>, Failure> {
     let found = image::attached(client, material, policy, image, Lookup::Signatures).await?;
     if found.signatures.is_empty() {
-        let mut reasons = vec![crate::failure::rejections(&found, "\n")];
-        reasons.retain(|r| !r.is_empty());
-        reasons.extend(found.attestations.iter().map(|att| {
-            format!(
-                "a verified attestation of type {}, not a signature ({COSIGN_SIGN_PREDICATE})",
-                att.predicate_type()
-            )
-        }));
-        return Err(Failure::new(
-            FailureKind::NoMatching,
-            format!("no matching signatures:\n{}", reasons.join("\n")),
-        ));
+        return Err(Failure::new(FailureKind::NoMatching, no_matching(&found)));
     }
-    Ok(found
+    let annotated: Vec<&ImageSignature> = found
         .signatures
         .iter()
+        .filter(|s| carries(&signed_annotations(s), annotations))
+        .collect();
+    if annotated.is_empty() {
+        let wanted: Vec<String> = annotations
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let seen: Vec<String> = found
+            .signatures
+            .iter()
+            .map(|s| Value::Object(signed_annotations(s)).to_string())
+            .collect();
+        return Err(Failure::new(
+            FailureKind::NoMatching,
+            format!(
+                "{} signature(s) verified, but none carries the annotations {} (they carry: {})",
+                found.signatures.len(),
+                wanted.join(", "),
+                seen.join(", ")
+            ),
+        ));
+    }
+    Ok(annotated
+        .into_iter()
         .map(|s| match s {
             ImageSignature::Bundle(att) => bundle_payload(image, att),
             ImageSignature::Legacy(v, sig) => legacy_payload(v, sig),
         })
         .collect())
+}
+
+/// Why no signature verified: each signature candidate (not the
+/// attestations beside them) with its reason, each distinct signing
+/// certificate's claims once, then the guide's advice.
+fn no_matching(found: &Attached) -> String {
+    let candidates: Vec<&Rejection> = found.signature_rejections().collect();
+    let none = format!(
+        "no signature is attached; {} verified attestation(s), and an attestation is not a \
+         signature (its predicate type is not {COSIGN_SIGN_PREDICATE})",
+        found.attestations.len()
+    );
+    crate::failure::no_match_report("signatures", &candidates, &none)
+}
+
+/// The annotations a signature's signed content carries: the
+/// simple-signing payload's `optional` map (`.sig`), or the statement's
+/// first subject's annotations (bundles).
+fn signed_annotations(signature: &ImageSignature) -> Map<String, Value> {
+    let map = match signature {
+        ImageSignature::Bundle(att) => att
+            .statement()
+            .subjects()
+            .first()
+            .and_then(|s| s.annotations().cloned()),
+        ImageSignature::Legacy(_, sig) => serde_json::from_slice::<Value>(&sig.payload)
+            .ok()
+            .and_then(|p| p.get("optional")?.as_object().cloned()),
+    };
+    map.unwrap_or_default()
+}
+
+/// Whether `signed` has every wanted `key=value` (a string value compares
+/// as itself; any other JSON value with the value parsed as JSON, so
+/// `-a build=42` matches a number 42).
+fn carries(signed: &Map<String, Value>, wanted: &[(String, String)]) -> bool {
+    wanted.iter().all(|(key, value)| match signed.get(key) {
+        Some(Value::String(s)) => s == value,
+        Some(other) => serde_json::from_str::<Value>(value).is_ok_and(|v| v == *other),
+        None => false,
+    })
 }
 
 /// cosign's output object for a legacy signature: the simple-signing payload,

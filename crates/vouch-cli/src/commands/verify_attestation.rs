@@ -32,7 +32,8 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
         .map(ValueMatcher::regex)
         .transpose()?;
     let policy = inputs::signer_policy(&args.identity)?;
-    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
+    let material =
+        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?;
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
@@ -49,11 +50,7 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
             }
             image::print_header(
                 &resolved.reference,
-                &[
-                    "The cosign claims were validated",
-                    "Existence of the claims in the transparency log was verified offline",
-                    "The code-signing certificate was verified using trusted certificate authority certificates",
-                ],
+                &image::checks_performed(&material),
             );
             if json {
                 documents.push(serde_json::json!({
@@ -100,13 +97,18 @@ async fn verified_attestations(
 ) -> Result<Vec<VerifiedAttestation>, Failure> {
     let found = image::attached(client, material, policy, image, Lookup::Attestations).await?;
     if found.attestations.is_empty() {
-        return Err(Failure::new(
-            FailureKind::NoMatching,
-            format!(
-                "no matching attestations:\n{}",
-                crate::failure::rejections(&found, "\n")
-            ),
-        ));
+        // The attestation candidates only, not the signatures beside them.
+        let candidates: Vec<_> = found
+            .rejected
+            .iter()
+            .filter(|r| !r.is_signature_candidate())
+            .collect();
+        let report = crate::failure::no_match_report(
+            "attestations",
+            &candidates,
+            "no attestation is attached",
+        );
+        return Err(Failure::new(FailureKind::NoMatching, report));
     }
     Ok(found.attestations)
 }

@@ -14,7 +14,8 @@ pub fn run(args: &VerifyBlobArgs) -> Result<(), Failure> {
     let bundle = inputs::bundle(&args.bundle)?;
     let artifact = Artifact::from_arg(&args.artifact)?;
     // Trust last: a malformed input should not cost a TUF refresh.
-    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
+    let material =
+        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?;
     let verified = verify_bundle(&material, &bundle, artifact.input(), &policy)?;
     match args.output {
         OutputFormat::Json => outln!("{}", report::signature_json(&verified)),

@@ -23,7 +23,8 @@ pub fn run(args: &VerifyBlobAttestationArgs) -> Result<(), Failure> {
     let bundle = inputs::bundle(&args.bundle)?;
     let artifact = Artifact::from_arg(&args.artifact)?;
     // Trust last: a malformed input should not cost a TUF refresh.
-    let material = inputs::trust_material(&args.trust, DefaultTrust::Tuf)?;
+    let material =
+        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?;
     // Verification first, filtering second (SPEC.md §4.2, ATTACKS.md F.66).
     let verified = verify_attestation(&material, &bundle, artifact.input(), &policy)?;
     if let Some(filter) = filter.filter(|f| !f.matches(verified.predicate_type())) {

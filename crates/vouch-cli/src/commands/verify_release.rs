@@ -37,7 +37,11 @@ pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
         .map_err(|_| Failure::input(format!("{}: not UTF-8", args.policy.display())))?;
     let policy = ReleasePolicy::from_toml(&text)
         .map_err(|e| Failure::input(format!("{}: {e}", args.policy.display())))?;
-    let material = Arc::new(inputs::trust_material(&args.trust, DefaultTrust::Tuf)?);
+    let material = Arc::new(inputs::verification_material(
+        &args.trust,
+        &args.infrastructure,
+        DefaultTrust::Tuf,
+    )?);
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),

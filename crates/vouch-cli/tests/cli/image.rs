@@ -20,6 +20,7 @@ use vouch_image::COSIGN_SIGN_PREDICATE as COSIGN_SIGN;
 
 struct World {
     registry: LocalRegistry,
+    sigstore: VirtualSigstore,
     dir: PathBuf,
     signed: Pushed,
     unsigned: Pushed,
@@ -88,6 +89,7 @@ fn world(name: &str) -> Option<World> {
     std::fs::write(dir.join("trusted_root.json"), sigstore.trusted_root_json()).unwrap();
     let w = World {
         registry,
+        sigstore,
         dir,
         signed,
         unsigned,
@@ -790,4 +792,131 @@ fn verify_attestation_speaks_json_including_its_failures() {
     let out = w.verify("verify-attestation", &[], &w.image(":nope"));
     assert_eq!(out.status.code(), Some(11));
     assert!(out.stdout.is_empty());
+}
+
+/// `vouch download` prints what is attached as found (issue 16, item 4):
+/// both signature layouts, DSSE envelopes filtered by predicate type, and
+/// exit 10 when nothing of the kind is attached.
+#[test]
+fn download_prints_signatures_and_attestations_as_found() {
+    let Some(w) = world("download") else { return };
+    let lines = |out: &Output| -> Vec<Value> {
+        assert!(out.status.success(), "{}", common::stderr(out));
+        stdout(out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let signatures = lines(&w.run(&["download", "signature", &w.image(":v1")]));
+    // One bundle referrer of cosign's signature type, one legacy `.sig` layer.
+    assert_eq!(signatures.len(), 2, "{signatures:?}");
+    assert_eq!(
+        signatures[0]["mediaType"],
+        vouch_testkit::BUNDLE_V03_MEDIA_TYPE
+    );
+    assert!(
+        signatures[1]["Base64Signature"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    assert!(
+        signatures[1]["Cert"]
+            .as_str()
+            .is_some_and(|c| c.contains("BEGIN CERTIFICATE"))
+    );
+    assert!(
+        signatures[1]["Bundle"]["Payload"].is_object(),
+        "{}",
+        signatures[1]
+    );
+
+    // Three bundle attestations and the legacy SPDX one; SPDX alone: two.
+    let all = lines(&w.run(&["download", "attestation", &w.image(":v1")]));
+    assert_eq!(all.len(), 4, "{all:?}");
+    let spdx = lines(&w.run(&[
+        "download",
+        "attestation",
+        "--predicate-type",
+        "spdxjson",
+        &w.image(":v1"),
+    ]));
+    assert_eq!(spdx.len(), 2, "{spdx:?}");
+    for envelope in &spdx {
+        assert_eq!(envelope["payloadType"], "application/vnd.in-toto+json");
+        assert!(envelope["signatures"][0]["sig"].is_string(), "{envelope}");
+    }
+
+    // Nothing attached: 10, and nothing on stdout.
+    let out = w.run(&["download", "signature", &w.image(":unsigned")]);
+    assert_eq!(out.status.code(), Some(10), "{}", common::stderr(&out));
+    assert!(out.stdout.is_empty());
+    let out = w.run(&["download", "sbom", &w.image(":v1")]);
+    assert_eq!(out.status.code(), Some(10), "{}", common::stderr(&out));
+    let out = w.run(&[
+        "download",
+        "attestation",
+        "--predicate-type",
+        "nope",
+        &w.image(":v1"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+}
+
+/// `-a key=value` (cosign's `--annotations`): only a verified signature
+/// whose signed content carries every annotation counts (issue 16, item 4).
+#[test]
+fn annotations_must_be_carried_by_the_signed_content() {
+    let Some(w) = world("annotations") else {
+        return;
+    };
+    // A bundle signature on `:unsigned` whose statement's subject carries
+    // annotations, as `cosign sign -a env=prod -a build=42` makes.
+    let statement = json!({
+        "_type": vouch_testkit::IN_TOTO_STATEMENT_V1,
+        "subject": [{
+            "name": "app",
+            "digest": {"sha256": w.unsigned.hex()},
+            "annotations": {"env": "prod", "build": "42"},
+        }],
+        "predicateType": COSIGN_SIGN,
+        "predicate": {},
+    });
+    let bundle = w
+        .sigstore
+        .sign_statement(&serde_json::to_vec(&statement).unwrap(), identity());
+    Publisher::new(&w.registry.host(), Some((USER, PASSWORD))).push_bundle_referrer(
+        "acme/app",
+        &w.unsigned,
+        &bundle.json,
+        COSIGN_SIGN,
+    );
+    let image = w.image(":unsigned");
+    let out = w.verify("verify", &["-a", "env=prod", "-a", "build=42"], &image);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let payloads: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(payloads[0]["optional"]["env"], "prod");
+    // A value it does not carry: verified, yet no match (12), saying what it has.
+    let out = w.verify("verify", &["-a", "env=dev"], &image);
+    common::assert_fails(&out, 12, "none carries the annotations env=dev");
+    common::assert_fails(&out, 12, "\"env\":\"prod\"");
+    // The `:v1` signatures carry none.
+    let out = w.verify("verify", &["--annotations", "env=prod"], &w.image(":v1"));
+    assert_eq!(out.status.code(), Some(12), "{}", common::stderr(&out));
+    let out = w.verify("verify", &["-a", "no-equals-sign"], &image);
+    assert_eq!(out.status.code(), Some(2), "{}", common::stderr(&out));
+}
+
+/// `--max-workers N` (cosign's) bounds the registry requests in flight; one
+/// at a time still verifies, and 0 is refused (issue 16, item 4).
+#[test]
+fn max_workers_bounds_requests_and_refuses_zero() {
+    let Some(w) = world("workers") else { return };
+    let out = w.verify("verify", &["--max-workers", "1"], &w.image(":v1"));
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let out = w.verify(
+        "verify-attestation",
+        &["--max-workers", "0"],
+        &w.image(":v1"),
+    );
+    common::assert_fails(&out, 2, "expected a whole number from 1 to 256, got `0`");
 }

@@ -17,6 +17,8 @@ mod broken_pipe;
 mod conformance;
 mod digests;
 mod image;
+mod mismatch;
+mod private_infrastructure;
 mod registry_flags;
 mod release;
 mod trust;

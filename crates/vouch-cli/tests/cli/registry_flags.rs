@@ -149,3 +149,24 @@ fn login_takes_the_registry_flags() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "Login Succeeded\n");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// A network failure is named for what it was, with only the hints that
+/// apply (issue 16, item 7): a host name that does not resolve says so and
+/// suggests no flag; a refused port says nothing listens there.
+#[test]
+fn network_failures_are_named_with_only_the_hints_that_apply() {
+    let home = home("network-kinds");
+    let out = digest(&home, &[], "registry.vouch-test.invalid/acme/app:v1");
+    common::assert_fails(&out, 4, "the host name cannot be resolved");
+    common::assert_fails(&out, 4, "check the registry's host name");
+    assert!(
+        !error_text(&out).contains("--allow-"),
+        "{}",
+        error_text(&out)
+    );
+    let port = common::closed_port();
+    let out = digest(&home, &[], &format!("127.0.0.1:{port}/acme/app:v1"));
+    common::assert_fails(&out, 4, "connection refused (nothing listens on that port)");
+    common::assert_fails(&out, 4, "check the port, and that the registry is running");
+    let _ = std::fs::remove_dir_all(&home);
+}

@@ -531,3 +531,46 @@ fn verify_release_json_is_one_document_even_when_it_fails() {
     assert!(doc.get("error").is_none(), "{doc:#}");
     assert_eq!(doc["images"][0]["kind"], "signed");
 }
+
+#[test]
+fn a_wrong_signer_fails_in_one_short_line_with_the_details_in_json() {
+    let Some(w) = world("wrong-signer") else {
+        return;
+    };
+    let policy = w.policy("wrong.toml", &w.registry.host(), "");
+    let text = std::fs::read_to_string(&policy)
+        .unwrap()
+        .replace("acme/platform/.*", "evil/platform/.*");
+    std::fs::write(&policy, text).unwrap();
+    let out = w.verify_release(&policy, "v2.0.0", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out));
+    let table = stdout(&out) + &common::stderr(&out);
+    let fails: Vec<&str> = table.lines().filter(|l| l.starts_with("FAIL ")).collect();
+    assert!(!fails.is_empty(), "{table}");
+    for line in &fails {
+        assert!(line.len() < 400, "a FAIL line this long: {line}");
+    }
+    let signature = fails
+        .iter()
+        .find(|l| l.contains("signature:"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        signature.contains("signed by https://github.com/acme/platform/")
+            && signature.contains("not the policy's signer")
+            && signature.contains("--output json"),
+        "{signature}"
+    );
+    assert!(!table.contains("the certificate has"), "{table}");
+
+    let out = w.verify_release(&policy, "v2.0.0", &["--output", "json"]);
+    let report = json(&out);
+    let rejected = report["images"][0]["rejected"].as_array().unwrap();
+    assert!(!rejected.is_empty(), "{report}");
+    assert!(
+        rejected.iter().any(|r| r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the certificate has:")),
+        "{report}"
+    );
+}

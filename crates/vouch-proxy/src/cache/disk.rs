@@ -144,14 +144,14 @@ impl DiskStore {
         let mut found = Vec::new();
         for kind in [Kind::Manifest, Kind::Blob] {
             for algorithm in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha512] {
-                let dir = root.join(kind.dir()).join(algorithm.as_str());
+                let dir = root.join(kind.dir()).join(algorithm.name());
                 std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
                 for entry in std::fs::read_dir(&dir).map_err(io("list", &dir))? {
                     let entry = entry.map_err(io("list", &dir))?;
                     let name = entry.file_name();
-                    let digest = name.to_str().and_then(|hex| {
-                        Digest::parse(&format!("{}:{hex}", algorithm.as_str())).ok()
-                    });
+                    let digest = name
+                        .to_str()
+                        .and_then(|hex| Digest::parse(&format!("{}:{hex}", algorithm.name())).ok());
                     let meta = entry.metadata().map_err(io("stat", &entry.path()))?;
                     match digest {
                         Some(digest) if meta.is_file() => {
@@ -187,7 +187,7 @@ impl DiskStore {
     fn path(&self, (kind, digest): &Key) -> PathBuf {
         self.root
             .join(kind.dir())
-            .join(digest.algorithm().as_str())
+            .join(digest.algorithm().name())
             .join(digest.hex())
     }
 

@@ -620,7 +620,7 @@ impl S3Store {
         };
         self.key_for(
             dir,
-            &format!("{}/{}", digest.algorithm().as_str(), digest.hex()),
+            &format!("{}/{}", digest.algorithm().name(), digest.hex()),
         )
     }
 

@@ -360,6 +360,21 @@ pub trait LicenseStore: Send + Sync {
     fn licenses<'a>(&'a self, app: Option<&'a AppSlug>) -> StoreFuture<'a, Vec<License>>;
     /// Marks a license revoked (idempotent: the first revocation time stays).
     fn revoke_license(&self, number: LicenseNumber, at: Timestamp) -> StoreFuture<'_, License>;
+    /// Sets a license's expiry (`None`: never) and returns it;
+    /// [`StoreError::NotFound`] when there is no such license.
+    fn set_license_expiry(
+        &self,
+        number: LicenseNumber,
+        expires_at: Option<Timestamp>,
+    ) -> StoreFuture<'_, License>;
+    /// Replaces a license's channels (one transaction) and returns it. Every
+    /// channel must exist in the license's app; [`StoreError::NotFound`]
+    /// names the first that does not, or the license.
+    fn set_license_channels<'a>(
+        &'a self,
+        number: LicenseNumber,
+        channels: &'a [ChannelName],
+    ) -> StoreFuture<'a, License>;
 }
 
 /// The pull log.
@@ -368,6 +383,17 @@ pub trait PullLog: Send + Sync {
     fn append<'a>(&'a self, records: &'a [PullRecord]) -> StoreFuture<'a, ()>;
     /// The newest `limit` records of a license, newest first.
     fn pulls(&self, license: LicenseNumber, limit: u32) -> StoreFuture<'_, Vec<PullRecord>>;
+    /// How many records a license has and when the newest was made.
+    fn pull_summary(&self, license: LicenseNumber) -> StoreFuture<'_, PullSummary>;
+}
+
+/// A license's pull log summed up ([`PullLog::pull_summary`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PullSummary {
+    /// Records (requests: tokens, manifests, blobs, tags, referrers).
+    pub requests: u64,
+    /// When the newest record's request arrived; `None` when there is none.
+    pub last_at: Option<Timestamp>,
 }
 
 /// Facts learnt from upstreams.

@@ -31,9 +31,9 @@ use sqlx_postgres::{
 
 use super::{
     App, Attachment, BackendError, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore,
-    NewLicense, PullAction, PullLog, PullRecord, ReferrersMode, Release, ResolutionStore,
-    StateCounts, StateSnapshot, StoreError, StoreFuture, TagSighting, corrupt, from_ts,
-    parse_channel, parse_digest, parse_repository, parse_slug, release_from_row, ts,
+    NewLicense, PullAction, PullLog, PullRecord, PullSummary, ReferrersMode, Release,
+    ResolutionStore, StateCounts, StateSnapshot, StoreError, StoreFuture, TagSighting, corrupt,
+    from_ts, parse_channel, parse_digest, parse_repository, parse_slug, release_from_row, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Repository, Tag};
 use crate::secret::LicenseIdHash;
@@ -1044,6 +1044,75 @@ impl LicenseStore for PostgresStore {
                 .ok_or_else(|| StoreError::NotFound(format!("license {number}")))
         })
     }
+
+    fn set_license_expiry(
+        &self,
+        number: LicenseNumber,
+        expires_at: Option<Timestamp>,
+    ) -> StoreFuture<'_, License> {
+        Box::pin(async move {
+            sql("UPDATE licenses SET expires_at = $2 WHERE id = $1")
+                .bind(number.0)
+                .bind(expires_at.map(ts))
+                .execute(&self.pool)
+                .await
+                .map_err(backend("set license expiry"))?;
+            self.license(number)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("license {number}")))
+        })
+    }
+
+    fn set_license_channels<'a>(
+        &'a self,
+        number: LicenseNumber,
+        channels: &'a [ChannelName],
+    ) -> StoreFuture<'a, License> {
+        Box::pin(async move {
+            let op = "set license channels";
+            let mut tx = self.pool.begin().await.map_err(backend(op))?;
+            // Locks the license row, so two concurrent replacements apply
+            // one after the other instead of mixing their channels.
+            let app = sqlx_core::query_scalar::query_scalar::<Postgres, String>(
+                "SELECT app FROM licenses WHERE id = $1 FOR UPDATE",
+            )
+            .bind(number.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend(op))?
+            .ok_or_else(|| StoreError::NotFound(format!("license {number}")))?;
+            let mut ids = Vec::with_capacity(channels.len());
+            for channel in channels {
+                let id = sqlx_core::query_scalar::query_scalar::<Postgres, i64>(
+                    "SELECT id FROM channels WHERE app = $1 AND name = $2",
+                )
+                .bind(&app)
+                .bind(channel.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend(op))?;
+                ids.push(id.ok_or_else(|| {
+                    StoreError::NotFound(format!("channel {channel} of app {app}"))
+                })?);
+            }
+            sql("DELETE FROM license_channels WHERE license = $1")
+                .bind(number.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend(op))?;
+            sql("INSERT INTO license_channels (license, channel)
+                 SELECT $1, UNNEST($2::BIGINT[]) ON CONFLICT DO NOTHING")
+            .bind(number.0)
+            .bind(ids)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend(op))?;
+            tx.commit().await.map_err(backend(op))?;
+            self.license(number)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("license {number}")))
+        })
+    }
 }
 
 impl PullLog for PostgresStore {
@@ -1086,6 +1155,27 @@ impl PullLog for PostgresStore {
                 },
             )
             .collect()
+        })
+    }
+
+    fn pull_summary(&self, license: LicenseNumber) -> StoreFuture<'_, PullSummary> {
+        Box::pin(self.summarize_pulls(license))
+    }
+}
+
+impl PostgresStore {
+    /// [`PullLog::pull_summary`].
+    async fn summarize_pulls(&self, license: LicenseNumber) -> Result<PullSummary, StoreError> {
+        let (requests, last) = sqlx_core::query_as::query_as::<Postgres, (i64, Option<i64>)>(
+            "SELECT count(*), max(at) FROM pulls WHERE license = $1",
+        )
+        .bind(license.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend("sum up pull log"))?;
+        Ok(PullSummary {
+            requests: u64::try_from(requests).unwrap_or(0),
+            last_at: last.map(|t| from_ts("pull time", t)).transpose()?,
         })
     }
 }

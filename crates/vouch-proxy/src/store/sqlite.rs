@@ -17,9 +17,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     App, Attachment, BackendError, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore,
-    NewLicense, PullAction, PullLog, PullRecord, ReferrersMode, Release, ResolutionStore,
-    StateCounts, StateSnapshot, StoreError, StoreFuture, TagSighting, corrupt, from_ts,
-    parse_channel, parse_digest, parse_repository, parse_slug, release_from_row, ts,
+    NewLicense, PullAction, PullLog, PullRecord, PullSummary, ReferrersMode, Release,
+    ResolutionStore, StateCounts, StateSnapshot, StoreError, StoreFuture, TagSighting, corrupt,
+    from_ts, parse_channel, parse_digest, parse_repository, parse_slug, release_from_row, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Repository, Tag};
 use crate::secret::LicenseIdHash;
@@ -811,6 +811,72 @@ impl LicenseStore for SqliteStore {
                 .ok_or_else(|| StoreError::NotFound(format!("license {number}")))
         })
     }
+
+    fn set_license_expiry(
+        &self,
+        number: LicenseNumber,
+        expires_at: Option<Timestamp>,
+    ) -> StoreFuture<'_, License> {
+        const OP: &str = "set license expiry";
+        self.run(OP, move |conn| {
+            conn.execute(
+                "UPDATE licenses SET expires_at = ?2 WHERE id = ?1",
+                params![number.0, expires_at.map(ts)],
+            )
+            .map_err(backend(OP))?;
+            require_license(conn, number)
+        })
+    }
+
+    fn set_license_channels<'a>(
+        &'a self,
+        number: LicenseNumber,
+        channels: &'a [ChannelName],
+    ) -> StoreFuture<'a, License> {
+        const OP: &str = "set license channels";
+        let channels = channels.to_vec();
+        self.run(OP, move |conn| {
+            let tx = conn.transaction().map_err(backend(OP))?;
+            let license = require_license(&tx, number)?;
+            let mut ids = Vec::with_capacity(channels.len());
+            for channel in &channels {
+                let id: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM channels WHERE app = ?1 AND name = ?2",
+                        params![license.app.as_str(), channel.as_str()],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(backend(OP))?;
+                ids.push(id.ok_or_else(|| {
+                    StoreError::NotFound(format!("channel {channel} of app {}", license.app))
+                })?);
+            }
+            tx.execute(
+                "DELETE FROM license_channels WHERE license = ?1",
+                [number.0],
+            )
+            .map_err(backend(OP))?;
+            for id in ids {
+                tx.execute(
+                    "INSERT OR IGNORE INTO license_channels (license, channel) VALUES (?1, ?2)",
+                    params![number.0, id],
+                )
+                .map_err(backend(OP))?;
+            }
+            let license = require_license(&tx, number)?;
+            tx.commit().map_err(backend(OP))?;
+            Ok(license)
+        })
+    }
+}
+
+/// The license with this number, or [`StoreError::NotFound`].
+fn require_license(conn: &Connection, number: LicenseNumber) -> Result<License, StoreError> {
+    let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE id = ?1");
+    query_licenses(conn, &sql, [number.0])?
+        .pop()
+        .ok_or_else(|| StoreError::NotFound(format!("license {number}")))
 }
 
 impl PullLog for SqliteStore {
@@ -859,6 +925,23 @@ impl PullLog for SqliteStore {
             .into_iter()
             .map(|row| pull_record(license, row))
             .collect()
+        })
+    }
+
+    fn pull_summary(&self, license: LicenseNumber) -> StoreFuture<'_, PullSummary> {
+        const OP: &str = "sum up pull log";
+        self.run(OP, move |conn| {
+            let (requests, last): (i64, Option<i64>) = conn
+                .query_row(
+                    "SELECT count(*), max(at) FROM pulls WHERE license = ?1",
+                    [license.0],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(backend(OP))?;
+            Ok(PullSummary {
+                requests: u64::try_from(requests).unwrap_or(0),
+                last_at: last.map(|t| from_ts("pull time", t)).transpose()?,
+            })
         })
     }
 }

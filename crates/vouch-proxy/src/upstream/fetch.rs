@@ -92,7 +92,7 @@ pub enum BadContent {
     NotAManifest(#[from] super::NotAManifest),
     /// A body that could not be read whole within its limit.
     #[error("a body that could not be read: {0}")]
-    Body(String),
+    Body(vouch_oci::ReadError),
     /// A blob `HEAD` without a usable `Content-Length`.
     #[error("no blob length")]
     NoLength,
@@ -429,11 +429,7 @@ impl Upstream {
 /// the same list (`path`: `/v2/<repo>/tags/list` or `/v2/<repo>/referrers/
 /// <digest>`), if it is one; a link pointing anywhere else is ignored.
 fn next_page_query(link: &str, path: &str) -> Option<String> {
-    let (target, params) = link.split_once(';')?;
-    if !params.contains("rel=\"next\"") && !params.contains("rel=next") {
-        return None;
-    }
-    let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+    let target = vouch_oci_types::next_link(link).ok()??;
     let (target_path, query) = target.split_once('?')?;
     (target_path == path
         && query

@@ -343,6 +343,14 @@ fn serve_answers_and_stops_gracefully_on_sigterm() {
         pulls.contains("\tmanifest\tGET\tup.test/acme/api\t1.0\t503\t"),
         "{pulls}"
     );
+    // `license show` sums the same log up.
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&run(&cfg, &["license", "show", "1", "--json"]))).unwrap();
+    let logged = pulls.lines().count() as u64;
+    assert!(logged >= 1, "{pulls}");
+    assert_eq!(shown["pullRequests"], logged, "{shown}");
+    let newest = pulls.lines().next().unwrap().split('\t').next().unwrap();
+    assert_eq!(shown["lastPullAt"], newest, "{shown}");
 }
 
 #[test]
@@ -375,6 +383,244 @@ fn license_create_refuses_a_past_expiry_unless_allowed() {
     args.truncate(args.len() - 3);
     args.extend(["--expires", "2099-01-01"]);
     ok(&run(&cfg, &args));
+}
+
+/// `license show`, `extend` and `set-channels` (issue 17, item 5).
+#[test]
+fn license_show_extend_and_set_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    released_app(&cfg);
+    ok(&run(
+        &cfg,
+        &[
+            "channel",
+            "add-version",
+            "--app",
+            "acme",
+            "--channel",
+            "beta",
+            "--version",
+            "2.0",
+        ],
+    ));
+    ok(&create_license(&cfg, "stable", "2099-01-01"));
+
+    let text = ok(&run(&cfg, &["license", "show", "1"]));
+    for line in [
+        "license:   1\n",
+        "status:    active\n",
+        "app:       acme\n",
+        "email:     a@example.com\n",
+        "channels:  stable\n",
+        "expires:   2099-01-01T00:00:00Z\n",
+        "revoked:   no\n",
+        "last pull: never\n",
+        "requests:  0\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in {text}");
+    }
+    let show = |n: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(&run(&cfg, &["license", "show", n, "--json"]))).unwrap()
+    };
+    let json = show("1");
+    assert_eq!(json["number"], 1);
+    assert_eq!(json["status"], "active");
+    assert_eq!(json["app"], "acme");
+    assert_eq!(json["email"], "a@example.com");
+    assert_eq!(json["channels"], serde_json::json!(["stable"]));
+    assert_eq!(json["expiresAt"], "2099-01-01T00:00:00Z");
+    assert_eq!(json["revokedAt"], serde_json::Value::Null);
+    assert_eq!(json["lastPullAt"], serde_json::Value::Null);
+    assert_eq!(json["pullRequests"], 0);
+    assert!(
+        json["createdAt"].as_str().unwrap().starts_with("20"),
+        "{json}"
+    );
+
+    // extend: a new date, then never; a past date only with --allow-past.
+    let out = ok(&run(
+        &cfg,
+        &["license", "extend", "1", "--expires", "2100-06-30"],
+    ));
+    assert!(
+        out.contains("active, expires 2100-06-30T00:00:00Z"),
+        "{out}"
+    );
+    ok(&run(
+        &cfg,
+        &["license", "extend", "1", "--expires", "never"],
+    ));
+    assert_eq!(show("1")["expiresAt"], serde_json::Value::Null);
+    fails(
+        &run(&cfg, &["license", "extend", "1", "--expires", "2020-01-01"]),
+        1,
+        "--expires 2020-01-01: 2020-01-01T00:00:00Z has already passed",
+    );
+    assert_eq!(show("1")["expiresAt"], serde_json::Value::Null);
+    let out = ok(&run(
+        &cfg,
+        &[
+            "license",
+            "extend",
+            "1",
+            "--expires",
+            "2020-01-01",
+            "--allow-past",
+        ],
+    ));
+    assert!(out.contains("expired 2020-01-01T00:00:00Z"), "{out}");
+    assert_eq!(show("1")["status"], "expired");
+    fails(
+        &run(&cfg, &["license", "extend", "1", "--expires", "soon"]),
+        1,
+        "expected `never`",
+    );
+    fails(
+        &run(&cfg, &["license", "extend", "7", "--expires", "never"]),
+        1,
+        "license 7 does not exist",
+    );
+    fails(&run(&cfg, &["license", "extend", "1"]), 2, "--expires");
+
+    // set-channels: replaces them; unknown channels are named, nothing changes.
+    let out = ok(&run(
+        &cfg,
+        &["license", "set-channels", "1", "beta", "stable"],
+    ));
+    assert!(out.contains("\tbeta,stable\t"), "{out}");
+    fails(
+        &run(
+            &cfg,
+            &["license", "set-channels", "1", "stable", "nightly", "edge"],
+        ),
+        1,
+        "license 1 is for app acme, which has no channel nightly, edge (its channels: beta, stable)",
+    );
+    assert_eq!(show("1")["channels"], serde_json::json!(["beta", "stable"]));
+    ok(&run(&cfg, &["license", "set-channels", "1", "beta"]));
+    assert_eq!(show("1")["channels"], serde_json::json!(["beta"]));
+    fails(
+        &run(&cfg, &["license", "set-channels", "7", "beta"]),
+        1,
+        "license 7 does not exist",
+    );
+    fails(&run(&cfg, &["license", "set-channels", "1"]), 2, "CHANNEL");
+    fails(
+        &run(&cfg, &["license", "set-channels", "1", "Bad Channel"]),
+        1,
+        "channel",
+    );
+
+    // A revoked license shows as revoked, whatever its expiry.
+    ok(&run(&cfg, &["license", "revoke", "1"]));
+    ok(&run(
+        &cfg,
+        &["license", "extend", "1", "--expires", "never"],
+    ));
+    let json = show("1");
+    assert_eq!(json["status"], "revoked");
+    assert!(
+        json["revokedAt"].as_str().unwrap().starts_with("20"),
+        "{json}"
+    );
+    assert!(ok(&run(&cfg, &["license", "show", "1"])).contains("status:    revoked\n"));
+    fails(
+        &run(&cfg, &["license", "show", "7"]),
+        1,
+        "license 7 does not exist",
+    );
+}
+
+/// Upstream secrets are read by `serve` only: an operator's shell without
+/// them can run every admin command (issue 17, item 2).
+#[test]
+fn admin_commands_do_not_need_the_secrets_only_serve_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let without_secret = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .env_remove("TEST_VENDOR_PASSWORD")
+            .env_remove("VOUCH_PROXY_CONFIG")
+            .output()
+            .unwrap()
+    };
+    ok(&without_secret(&[
+        "app",
+        "add",
+        "acme",
+        "--allow",
+        "up.test/acme",
+    ]));
+    ok(&without_secret(&[
+        "channel",
+        "add-version",
+        "--app",
+        "acme",
+        "--channel",
+        "stable",
+        "--version",
+        "1.0",
+    ]));
+    let id = ok(&without_secret(&[
+        "license",
+        "create",
+        "--app",
+        "acme",
+        "--email",
+        "a@example.com",
+        "--channel",
+        "stable",
+        "--expires",
+        "never",
+    ]));
+    assert!(id.starts_with("vpl_"), "{id}");
+    assert!(ok(&without_secret(&["license", "list"])).starts_with("1\tacme\t"));
+    // The rest of the file is still checked, and upstream names too.
+    fails(
+        &without_secret(&["app", "add", "evil", "--allow", "evil.test/x"]),
+        1,
+        "upstream evil.test is not configured",
+    );
+    // serve needs the secret, and says which.
+    fails(
+        &without_secret(&["serve"]),
+        1,
+        "upstreams[0].password: environment variable TEST_VENDOR_PASSWORD is not set",
+    );
+}
+
+#[test]
+fn check_config_judges_the_file_and_reads_serve_secrets_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let check = |args: &[&str], password: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.arg("--config").arg(&cfg).arg("check-config").args(args);
+        c.env_remove("VOUCH_PROXY_CONFIG")
+            .env_remove("TEST_VENDOR_PASSWORD");
+        if let Some(p) = password {
+            c.env("TEST_VENDOR_PASSWORD", p);
+        }
+        c.output().unwrap()
+    };
+    let out = ok(&check(&[], None));
+    assert!(out.contains(": OK (as the admin commands read it"), "{out}");
+    fails(
+        &check(&["--serve"], None),
+        1,
+        "environment variable TEST_VENDOR_PASSWORD is not set",
+    );
+    let out = ok(&check(&["--serve"], Some("pw")));
+    assert!(out.contains(": OK (as serve reads it"), "{out}");
+    // Nothing was created.
+    assert!(!dir.path().join("state").exists());
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{text}\n[cache]\nmax_byts = 1\n")).unwrap();
+    fails(&check(&[], None), 1, "unknown field `max_byts`");
 }
 
 #[test]

@@ -19,7 +19,7 @@ use vouch_proxy::store::postgres::PostgresStore;
 use vouch_proxy::store::sqlite::SqliteStore;
 use vouch_proxy::store::{
     App, License, LicenseNumber, LicenseStore, NewLicense, PullAction, PullLog, PullRecord,
-    ReferrersMode, Release, ResolutionStore, StoreError,
+    PullSummary, ReferrersMode, Release, ResolutionStore, StoreError,
 };
 
 /// The three traits of one backend, as the server holds them.
@@ -89,7 +89,10 @@ for_every_backend!(
     creating_a_license_needs_its_app_and_every_channel,
     a_second_license_with_the_same_id_hash_is_a_conflict,
     revocation_is_idempotent_and_keeps_the_first_time,
+    expiry_can_be_moved_or_removed_and_revocation_stays,
+    channels_are_replaced_only_with_channels_of_the_app,
     the_pull_log_is_newest_first_per_license_and_limited,
+    the_pull_summary_counts_requests_and_finds_the_newest,
     tag_history_keeps_every_digest_latest_sighting_first,
     attachments_are_recorded_once_and_listed_in_order,
 );
@@ -420,6 +423,93 @@ async fn revocation_is_idempotent_and_keeps_the_first_time(b: &Backend) {
     assert_eq!(err.to_string(), "license 9999 does not exist");
 }
 
+async fn expiry_can_be_moved_or_removed_and_revocation_stays(b: &Backend) {
+    seed_channels(b, "acme").await;
+    let n = b
+        .licenses
+        .create_license(&new_license("acme", &["stable"], 1))
+        .await
+        .unwrap();
+    let extended = b
+        .licenses
+        .set_license_expiry(n, Some(at(1_950_000_000)))
+        .await
+        .unwrap();
+    assert_eq!(extended.expires_at, Some(at(1_950_000_000)));
+    assert_eq!(b.licenses.license(n).await.unwrap().unwrap(), extended);
+    b.licenses
+        .revoke_license(n, at(1_850_000_000))
+        .await
+        .unwrap();
+    let never = b.licenses.set_license_expiry(n, None).await.unwrap();
+    assert_eq!(never.expires_at, None);
+    assert_eq!(never.revoked_at, Some(at(1_850_000_000)));
+    assert_eq!(never.channels, vec![channel("stable")]);
+    let err = b
+        .licenses
+        .set_license_expiry(LicenseNumber(9_999), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "license 9999 does not exist");
+}
+
+async fn channels_are_replaced_only_with_channels_of_the_app(b: &Backend) {
+    seed_channels(b, "acme").await;
+    seed_channels(b, "other").await;
+    b.licenses
+        .add_releases(&slug("other"), &[release("nightly", "2.0.0")])
+        .await
+        .unwrap();
+    let n = b
+        .licenses
+        .create_license(&new_license("acme", &["stable"], 1))
+        .await
+        .unwrap();
+    let other = b
+        .licenses
+        .create_license(&new_license("acme", &["stable"], 2))
+        .await
+        .unwrap();
+    let changed = b
+        .licenses
+        .set_license_channels(n, &[channel("beta"), channel("stable"), channel("beta")])
+        .await
+        .unwrap();
+    assert_eq!(changed.channels, vec![channel("beta"), channel("stable")]);
+    let changed = b
+        .licenses
+        .set_license_channels(n, &[channel("beta")])
+        .await
+        .unwrap();
+    assert_eq!(changed.channels, vec![channel("beta")]);
+    // Another app's channel is not this license's, and nothing changes.
+    let err = b
+        .licenses
+        .set_license_channels(n, &[channel("stable"), channel("nightly")])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "channel nightly of app acme does not exist"
+    );
+    assert_eq!(
+        b.licenses.license(n).await.unwrap().unwrap().channels,
+        vec![channel("beta")]
+    );
+    // The other license of the app is untouched.
+    assert_eq!(
+        b.licenses.license(other).await.unwrap().unwrap().channels,
+        vec![channel("stable")]
+    );
+    let err = b
+        .licenses
+        .set_license_channels(LicenseNumber(9_999), &[channel("stable")])
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "license 9999 does not exist");
+}
+
 fn pull(license: i64, secs: i64, status: u16, bytes: u64) -> PullRecord {
     PullRecord {
         license: LicenseNumber(license),
@@ -468,6 +558,40 @@ async fn the_pull_log_is_newest_first_per_license_and_limited(b: &Backend) {
         vec![pull(2, 1_800_000_002, 404, 0)]
     );
     assert!(b.log.pulls(LicenseNumber(3), 10).await.unwrap().is_empty());
+}
+
+async fn the_pull_summary_counts_requests_and_finds_the_newest(b: &Backend) {
+    assert_eq!(
+        b.log.pull_summary(LicenseNumber(1)).await.unwrap(),
+        PullSummary::default()
+    );
+    // Appended out of time order: the newest time wins, not the last row.
+    b.log
+        .append(&[
+            pull(1, 1_800_000_005, 200, 1),
+            pull(1, 1_800_000_009, 404, 0),
+            pull(2, 1_800_000_100, 200, 1),
+        ])
+        .await
+        .unwrap();
+    b.log
+        .append(&[pull(1, 1_800_000_007, 200, 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        b.log.pull_summary(LicenseNumber(1)).await.unwrap(),
+        PullSummary {
+            requests: 3,
+            last_at: Some(at(1_800_000_009)),
+        }
+    );
+    assert_eq!(
+        b.log.pull_summary(LicenseNumber(2)).await.unwrap(),
+        PullSummary {
+            requests: 1,
+            last_at: Some(at(1_800_000_100)),
+        }
+    );
 }
 
 async fn tag_history_keeps_every_digest_latest_sighting_first(b: &Backend) {

@@ -4,9 +4,13 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use vouch_verify::Sha256Digest;
 
-use crate::error::OciError;
+use crate::digest::{DigestError, Sha256Digest};
+
+/// The largest manifest read: distribution's default limit on a manifest
+/// body (`maxManifestBodySize`, 4 MiB); ggcr allows 100 MiB, but no real
+/// manifest comes near 4 MiB.
+pub const MAX_MANIFEST_SIZE: u64 = 4 * 1024 * 1024;
 
 /// OCI image manifest media type.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -16,13 +20,18 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker manifest list media type.
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// Every manifest media type we accept when resolving an image.
-pub const MANIFEST_ACCEPT: &[&str] = &[
+/// The media types served and accepted as manifests: OCI image index and
+/// manifest (image-spec v1.1 `media-types.md`), Docker manifest list and
+/// image manifest v2 schema 2. Docker schema 1 is deprecated and never
+/// asked for.
+pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
     OCI_INDEX,
     OCI_MANIFEST,
     DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST,
 ];
+/// Every manifest media type we accept when resolving an image.
+pub const MANIFEST_ACCEPT: &[&str] = &MANIFEST_MEDIA_TYPES;
 /// The empty JSON config of artifact manifests (`{}`).
 pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 /// Layer media type of cosign simple-signing signatures.
@@ -57,11 +66,8 @@ pub struct Descriptor {
 
 impl Descriptor {
     /// The digest as a SHA-256 digest; other algorithms are refused.
-    pub fn sha256(&self) -> Result<Sha256Digest, OciError> {
-        self.digest.parse().map_err(|_| OciError::Malformed {
-            what: "descriptor".into(),
-            reason: format!("digest `{}` is not a sha256 digest", self.digest),
-        })
+    pub fn sha256(&self) -> Result<Sha256Digest, DigestError> {
+        self.digest.parse()
     }
 }
 
@@ -116,13 +122,80 @@ pub struct ImageIndex {
     pub manifests: Vec<Descriptor>,
 }
 
-/// Parses JSON, naming the document in the error.
-pub(crate) fn parse<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    what: &str,
-) -> Result<T, OciError> {
-    serde_json::from_slice(bytes).map_err(|e| OciError::Malformed {
-        what: what.to_string(),
-        reason: e.to_string(),
-    })
+/// Why content is not served or read as a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotAManifest {
+    /// The media type is not one of [`MANIFEST_MEDIA_TYPES`] (an upstream
+    /// answering `text/html`, say, after a redirect to a web page).
+    #[error("media type {0:?} is not an OCI or Docker manifest or index type")]
+    MediaType(String),
+    /// The body is not a JSON object.
+    #[error("the body is not a JSON object ({0})")]
+    NotJson(String),
+}
+
+/// Refuses content that is not a manifest: a media type outside
+/// [`MANIFEST_MEDIA_TYPES`], or a body that is not a JSON object (both
+/// image-spec manifest and index are JSON objects).
+pub fn check_manifest(media_type: &str, bytes: &[u8]) -> Result<(), NotAManifest> {
+    if !MANIFEST_MEDIA_TYPES.contains(&media_type) {
+        return Err(NotAManifest::MediaType(
+            media_type.chars().take(256).collect(),
+        ));
+    }
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
+        .map(drop)
+        .map_err(|e| NotAManifest::NotJson(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_manifests_pass_as_manifests() {
+        assert_eq!(
+            check_manifest(OCI_MANIFEST, br#"{"schemaVersion":2}"#),
+            Ok(())
+        );
+        for media_type in MANIFEST_MEDIA_TYPES {
+            assert_eq!(check_manifest(media_type, b"{}"), Ok(()));
+        }
+        for media_type in ["text/html", "application/json", OCI_EMPTY, ""] {
+            assert!(matches!(
+                check_manifest(media_type, b"{}"),
+                Err(NotAManifest::MediaType(_))
+            ));
+        }
+        for body in [&b"<html>"[..], b"[1]", b"\"s\"", b""] {
+            assert!(matches!(
+                check_manifest(OCI_MANIFEST, body),
+                Err(NotAManifest::NotJson(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn descriptors_read_sha256_digests_only() {
+        let d: Descriptor = serde_json::from_str(&format!(
+            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":1,"unknown":true}}"#,
+            Sha256Digest::of(b"x")
+        ))
+        .unwrap();
+        assert_eq!(d.sha256().unwrap(), Sha256Digest::of(b"x"));
+        let sha512 = crate::Digest::of(crate::DigestAlgorithm::Sha512, b"x");
+        let d = Descriptor {
+            digest: sha512.to_string(),
+            ..d
+        };
+        assert!(matches!(d.sha256(), Err(DigestError::Sha256 { .. })));
+    }
+
+    #[test]
+    fn manifests_and_indexes_parse_with_defaults() {
+        let index: ImageIndex = serde_json::from_str(r#"{"schemaVersion":2}"#).unwrap();
+        assert!(index.manifests.is_empty());
+        assert!(serde_json::from_str::<ImageManifest>(r#"{"schemaVersion":2}"#).is_err());
+    }
 }

@@ -1,0 +1,90 @@
+//! Checks a trust domain may not support, switched off only by name.
+//!
+//! GitHub signs private-repository attestations with its own Fulcio and a
+//! timestamp authority, and logs nothing: no transparency log entry, no
+//! SCT. cosign verifies them with `--insecure-ignore-tlog` (or
+//! `--private-infrastructure`), `--insecure-ignore-sct` and
+//! `--use-signed-timestamps` (cosign `pkg/cosign/verify.go`, `CheckOpts`
+//! `IgnoreTlog`, `IgnoreSCT`, `UseSignedTimestamps`). [`Checks`] carries
+//! those choices; the default checks everything (STYLE.md, "danger is
+//! spelled out"). Unlike cosign, skipping the log never falls back to the
+//! clock: a signature then needs a verified RFC 3161 timestamp (or a
+//! verified Signed Entry Timestamp) to establish when it was made
+//! (ATTACKS.md D.47).
+
+/// Whether the transparency log evidence (inclusion proof and checkpoint)
+/// is required.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogCheck {
+    /// Every signature must be in a transparency log of the trusted root
+    /// (the default).
+    #[default]
+    Required,
+    /// Not checked. Log entries a bundle carries must still describe it,
+    /// and a Signed Entry Timestamp, if present, must still verify before
+    /// its time is used.
+    InsecureSkipped,
+}
+
+/// Whether the signing certificate's embedded SCT is required.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SctCheck {
+    /// The certificate must carry an SCT from a CT log of the trusted root
+    /// (the default).
+    #[default]
+    Required,
+    /// Not checked. The certificate chain, validity and EKU still are.
+    InsecureSkipped,
+}
+
+/// Whether an RFC 3161 timestamp is required.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimestampCheck {
+    /// Timestamps present are verified; none is required as long as the
+    /// transparency log proves the signing time (the default).
+    #[default]
+    WhenPresent,
+    /// The bundle must carry an RFC 3161 timestamp, and every one must
+    /// verify against a timestamp authority of the trusted root.
+    Required,
+}
+
+/// Which checks run. The default runs all of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Checks {
+    /// The transparency log.
+    pub log: LogCheck,
+    /// The certificate's SCT.
+    pub sct: SctCheck,
+    /// RFC 3161 timestamps.
+    pub timestamp: TimestampCheck,
+}
+
+impl Checks {
+    /// Every check (the default).
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// With the transparency log check set to `log`.
+    pub fn with_log(mut self, log: LogCheck) -> Self {
+        self.log = log;
+        self
+    }
+
+    /// With the SCT check set to `sct`.
+    pub fn with_sct(mut self, sct: SctCheck) -> Self {
+        self.sct = sct;
+        self
+    }
+
+    /// With the timestamp requirement set to `timestamp`.
+    pub fn with_timestamp(mut self, timestamp: TimestampCheck) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+}
