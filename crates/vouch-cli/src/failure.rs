@@ -254,9 +254,40 @@ impl From<vouch_oci::OciError> for Failure {
             e if e.is_access_failure() => FailureKind::Access,
             _ => FailureKind::Verification,
         };
-        Self {
-            kind,
-            message: error.to_string(),
-        }
+        let hint = match &error {
+            E::Unauthorized { registry, .. } => Some(format!(
+                "log in with `vouch login {registry} -u <user>` (or docker/podman login). For a \
+                 license-gated proxy the user is your email and the password is your license \
+                 ID; a 401 with correct credentials means the license is expired or revoked."
+            )),
+            E::Denied { .. } => Some(
+                "the credentials are valid but not entitled to this image or version (for a \
+                 license-gated proxy: the license must be assigned to the channel that serves \
+                 this version)"
+                    .to_string(),
+            ),
+            E::UntrustedCertificate { .. } => Some(
+                "if this is a test registry with a self-signed or expired certificate, \
+                 --allow-insecure-registry skips certificate verification (never for \
+                 production: anyone on the path can then impersonate the registry)"
+                    .to_string(),
+            ),
+            E::Referrers { .. } => Some(
+                "ask the registry (or proxy) operator to fix its referrers API; until then \
+                 --referrers-fallback-on-error searches the tag schema and legacy tags instead"
+                    .to_string(),
+            ),
+            e if e.may_need_plain_http() => Some(
+                "a registry that serves only plain HTTP needs --allow-http-registry (for test \
+                 registries only)"
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        let message = match hint {
+            Some(hint) => format!("{error}\nhint: {hint}"),
+            None => error.to_string(),
+        };
+        Self { kind, message }
     }
 }

@@ -175,10 +175,10 @@ impl Attached {
     pub fn fallback_warning(&self) -> Option<String> {
         match &self.referrers {
             ReferrersSource::TagSchemaAfterError { error } => Some(format!(
-                "the referrers API failed ({error}); as --referrers-fallback-on-error allows, \
-                 only the referrers tag schema and the legacy .sig/.att tags were searched, so \
-                 signatures and attestations attached only through the referrers API (cosign \
-                 v3 bundles) were not seen"
+                "the referrers API failed ({error}); as the fallback after a server error \
+                 allowed, only the referrers tag schema and the legacy .sig/.att tags were \
+                 searched, so signatures and attestations attached only through the referrers \
+                 API (cosign v3 bundles) were not seen"
             )),
             _ => None,
         }

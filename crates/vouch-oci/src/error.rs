@@ -24,9 +24,7 @@ pub enum OciError {
         reason: String,
     },
     /// The registry refused the credentials (HTTP 401).
-    #[error(
-        "{registry} refused the credentials (401 Unauthorized): {detail}\nhint: log in with `vouch login {registry} -u <user> --password-stdin` (or docker/podman login). For a license-gated proxy the user is your email and the password is your license ID; a 401 with correct credentials means the license is expired or revoked."
-    )]
+    #[error("{registry} refused the credentials (401 Unauthorized): {detail}")]
     Unauthorized {
         /// The registry.
         registry: String,
@@ -34,9 +32,7 @@ pub enum OciError {
         detail: String,
     },
     /// The registry denied access (HTTP 403).
-    #[error(
-        "access to {what} denied (403 Forbidden): {detail}\nhint: the credentials are valid but not entitled to this image or version (for a license-gated proxy: the license must be assigned to the channel that serves this version)"
-    )]
+    #[error("access to {what} denied (403 Forbidden): {detail}")]
     Denied {
         /// What was asked for.
         what: String,
@@ -72,9 +68,7 @@ pub enum OciError {
     },
     /// The registry's TLS certificate was rejected. Only happens while
     /// certificates are verified, so the hint's flag is never already set.
-    #[error(
-        "{registry} ({url}) presented a TLS certificate that is not trusted: {reason}\nhint: if this is a test registry with a self-signed or expired certificate, --allow-insecure-registry skips certificate verification (never for production: anyone on the path can then impersonate the registry)"
-    )]
+    #[error("{registry} ({url}) presented a TLS certificate that is not trusted: {reason}")]
     UntrustedCertificate {
         /// The registry.
         registry: String,
@@ -138,7 +132,7 @@ pub enum OciError {
     Client(String),
     /// The referrers API failed in a way that is not "unsupported".
     #[error(
-        "listing referrers of {subject}: {reason}\nhint: this is a registry or proxy fault, not a missing signature: the referrers API must answer 200 with an image index, or 404 when it is unsupported (then vouch uses the referrers tag schema). Ask the registry operator to fix it."
+        "listing referrers of {subject}: {reason} (a registry fault, not a missing signature: the referrers API must answer 200 with an image index, or 404 when it is unsupported)"
     )]
     Referrers {
         /// The subject.
@@ -162,6 +156,18 @@ pub enum OciError {
 }
 
 impl OciError {
+    /// Whether the registry could not be reached over HTTPS in a way a
+    /// plain-HTTP server causes (it answered the TLS handshake with HTTP, or
+    /// broke it off), and plain HTTP was not allowed for it: then allowing
+    /// plain HTTP may be what the user needs (for a test registry).
+    pub fn may_need_plain_http(&self) -> bool {
+        matches!(self, Self::Unreachable { tried: SchemesAllowed::HttpsOnly, attempts, .. }
+        if attempts.iter().any(|(_, f)| matches!(
+            f,
+            NetworkFailure::PlainHttpServer | NetworkFailure::TlsHandshake { .. }
+        )))
+    }
+
     /// Whether the registry could not be reached or refused access (401,
     /// 403, an unexpected status, a broken transfer or referrers API, a
     /// failed token flow): the content was never seen, so nothing about its
@@ -261,9 +267,9 @@ fn attempts_text(attempts: &[(String, NetworkFailure)]) -> String {
 }
 
 /// The hint for an unreachable registry: what the failures point at, and
-/// `--allow-http-registry` only where plain HTTP was not already allowed
-/// (it is set, or the registry is on loopback, where it would change
-/// nothing) and the failure could be a plain-HTTP server's.
+/// that plain HTTP might be the answer only where it was not already allowed
+/// (allowed, or the registry is on loopback) and the failure could be a
+/// plain-HTTP server's ([`OciError::may_need_plain_http`]).
 fn unreachable_hint(tried: SchemesAllowed, attempts: &[(String, NetworkFailure)]) -> String {
     let has = |wanted: fn(&NetworkFailure) -> bool| attempts.iter().any(|(_, f)| wanted(f));
     let mut hints = Vec::new();
@@ -283,12 +289,12 @@ fn unreachable_hint(tried: SchemesAllowed, attempts: &[(String, NetworkFailure)]
         )
     });
     match tried {
-        SchemesAllowed::HttpsOnly if tls => hints.push(
-            "a registry that serves only plain HTTP needs --allow-http-registry (for test registries only)",
-        ),
+        SchemesAllowed::HttpsOnly if tls => {
+            hints.push("the registry may serve only plain HTTP, which was not allowed for it")
+        }
         SchemesAllowed::HttpsThenHttp => hints.push("HTTPS was tried, then plain HTTP"),
         SchemesAllowed::NamedUrl => {
-            hints.push("the registry sent vouch to this URL (its token service)")
+            hints.push("the registry sent the client to this URL (its token service)")
         }
         SchemesAllowed::HttpsOnly => {}
     }

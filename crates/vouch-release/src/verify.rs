@@ -521,7 +521,9 @@ fn missing_image(
     let absent = format!("no image at {version} (the registry has no tag `{version}`)");
     match (expected, missing) {
         (Expected::IfPresent(why), _) => row.skip(format!("{absent}; {why}")),
-        (_, MissingImages::Skip) => row.skip(format!("{absent}; allowed by --allow-missing")),
+        (_, MissingImages::Skip) => {
+            row.skip(format!("{absent}; missing images are allowed in this run"))
+        }
         _ => row.fail(absent),
     }
 }
@@ -593,7 +595,7 @@ fn rejection_summary(rejected: &[&Rejection]) -> String {
                 .unwrap_or_default()
         ),
     };
-    format!("{summary} (details: --output json)")
+    format!("{summary} (details in the JSON report)")
 }
 
 fn missing(filter: &PredicateFilter, found: &Attached) -> String {

@@ -111,7 +111,8 @@ fn outcome(report: &ReleaseReport) -> Result<(), Failure> {
         Outcome::Failed { images, .. } => Err(Failure::new(
             FailureKind::Verification,
             format!(
-                "release {version} failed verification: {}",
+                "release {version} failed verification: {}\nhint: --output json gives every \
+                 reason for each image",
                 images.join(", ")
             ),
         )),

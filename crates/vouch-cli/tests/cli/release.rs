@@ -420,7 +420,7 @@ fn a_broken_referrers_api_fails_unless_the_fallback_is_asked_for_and_then_it_is_
         );
     }
     assert!(
-        table.contains("--referrers-fallback-on-error allows"),
+        table.contains("as the fallback after a server error allowed"),
         "{table}"
     );
 
@@ -557,8 +557,14 @@ fn a_wrong_signer_fails_in_one_short_line_with_the_details_in_json() {
     assert!(
         signature.contains("signed by https://github.com/acme/platform/")
             && signature.contains("not the policy's signer")
-            && signature.contains("--output json"),
+            && signature.contains("details in the JSON report"),
         "{signature}"
+    );
+    // The CLI names the flag that gives them.
+    assert!(
+        common::stderr(&out).contains("hint: --output json"),
+        "{}",
+        common::stderr(&out)
     );
     assert!(!table.contains("the certificate has"), "{table}");
 
