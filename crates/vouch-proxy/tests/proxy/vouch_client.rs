@@ -185,7 +185,8 @@ async fn licences_without_entitlement_get_the_proxys_reasons_in_vouchs_errors() 
             .unwrap()
             .is_some()
     );
-    // Expired licence: 401, and vouch's hint mentions the licence.
+    // Expired licence: 401 with the proxy's reason (vouch's CLI adds the
+    // hint about the license ID).
     let err = client(&proxy, &w.licenses.expired)
         .manifest(repo, "1.0", oci::MANIFEST_ACCEPT)
         .await
@@ -195,10 +196,7 @@ async fn licences_without_entitlement_get_the_proxys_reasons_in_vouchs_errors() 
         matches!(err, vouch_oci::OciError::Unauthorized { .. }),
         "{text}"
     );
-    assert!(
-        text.contains("expired") && text.contains("license ID"),
-        "{text}"
-    );
+    assert!(text.contains("expired"), "{text}");
     // A beta licence asking for the stable tag: 403 naming the channel.
     let err = client(&proxy, &w.licenses.beta)
         .manifest(repo, "1.0", oci::MANIFEST_ACCEPT)
