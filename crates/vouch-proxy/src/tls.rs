@@ -237,7 +237,7 @@ fn check_name(path: &Path, leaf: &CertificateDer<'_>, host: &str) -> Result<(), 
         path: path.to_path_buf(),
         reason,
     };
-    let end_entity = webpki::EndEntityCert::try_from(leaf).map_err(|e| bad(format!("{e:?}")))?;
+    let end_entity = webpki::EndEntityCert::try_from(leaf).map_err(|e| bad(e.to_string()))?;
     let server_name = ServerName::try_from(name.to_string())
         .map_err(|_| bad(format!("server.public_host {host:?} is not a host name")))?;
     if end_entity

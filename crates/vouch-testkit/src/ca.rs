@@ -107,44 +107,35 @@ impl CertificateAuthority {
             not_after: x509_time(not_after),
         };
 
-        let root_tbs = TbsCertificate {
-            version: Version::V3,
-            serial_number: serial(seed, &format!("{label}/root")),
-            signature: root_key.signature_algorithm(),
-            issuer: root_name.clone(),
+        let root_der = issue_certificate(
+            &root_key,
+            &root_name,
+            root_name.clone(),
+            root_key.spki(),
+            serial(seed, &format!("{label}/root")),
             validity,
-            subject: root_name.clone(),
-            subject_public_key_info: root_key.spki(),
-            issuer_unique_id: None,
-            subject_unique_id: None,
-            extensions: Some(vec![
+            vec![
                 ca_key_usage(),
                 basic_constraints(None),
                 ski_extension(&root_ski),
                 aki_extension(&root_ski),
-            ]),
-        };
-        let root_der = sign_certificate(root_tbs, &root_key);
-
-        let intermediate_tbs = TbsCertificate {
-            version: Version::V3,
-            serial_number: serial(seed, &format!("{label}/intermediate")),
-            signature: root_key.signature_algorithm(),
-            issuer: root_name,
+            ],
+        );
+        let intermediate_der = issue_certificate(
+            &root_key,
+            &root_name,
+            intermediate_name.clone(),
+            intermediate_key.spki(),
+            serial(seed, &format!("{label}/intermediate")),
             validity,
-            subject: intermediate_name.clone(),
-            subject_public_key_info: intermediate_key.spki(),
-            issuer_unique_id: None,
-            subject_unique_id: None,
-            extensions: Some(vec![
+            vec![
                 ca_key_usage(),
                 eku_extension(&[ID_KP_CODE_SIGNING]),
                 basic_constraints(Some(0)),
                 ski_extension(&intermediate_ski),
                 aki_extension(&root_ski),
-            ]),
-        };
-        let intermediate_der = sign_certificate(intermediate_tbs, &root_key);
+            ],
+        );
 
         Self {
             root_der,
@@ -330,7 +321,7 @@ pub(crate) fn extension(oid: ObjectIdentifier, critical: bool, value: impl Encod
 }
 
 /// Critical key usage of a CA: keyCertSign and cRLSign.
-fn ca_key_usage() -> Extension {
+pub(crate) fn ca_key_usage() -> Extension {
     extension(
         ID_CE_KEY_USAGE,
         true,
@@ -339,7 +330,7 @@ fn ca_key_usage() -> Extension {
 }
 
 /// Critical basic constraints of a CA.
-fn basic_constraints(path_len: Option<u8>) -> Extension {
+pub(crate) fn basic_constraints(path_len: Option<u8>) -> Extension {
     extension(
         ID_CE_BASIC_CONSTRAINTS,
         true,
@@ -410,6 +401,33 @@ pub(crate) fn positive_serial(entropy: &[u8]) -> [u8; 16] {
     out.copy_from_slice(&entropy[..16]);
     out[0] = (out[0] & 0x7f) | 0x01;
     out
+}
+
+/// A v3 certificate for `subject` (`subject_key`), issued by `issuer`
+/// with `issuer_key` (the same for a self-signed root), as DER.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn issue_certificate(
+    issuer_key: &SigningKey,
+    issuer: &Name,
+    subject: Name,
+    subject_key: SubjectPublicKeyInfoOwned,
+    serial_number: SerialNumber,
+    validity: Validity,
+    extensions: Vec<Extension>,
+) -> Vec<u8> {
+    let tbs = TbsCertificate {
+        version: Version::V3,
+        serial_number,
+        signature: issuer_key.signature_algorithm(),
+        issuer: issuer.clone(),
+        validity,
+        subject,
+        subject_public_key_info: subject_key,
+        issuer_unique_id: None,
+        subject_unique_id: None,
+        extensions: Some(extensions),
+    };
+    sign_certificate(tbs, issuer_key)
 }
 
 /// Signs `tbs` with `key` and returns the certificate DER.

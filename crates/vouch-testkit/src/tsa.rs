@@ -6,8 +6,8 @@
 //! certificates: verifiers find the signer among the trusted root's.
 
 use crate::ca::{
-    ID_CE_BASIC_CONSTRAINTS, ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE, ID_KP_TIME_STAMPING, extension,
-    sign_certificate as sign,
+    ID_CE_EXT_KEY_USAGE, ID_CE_KEY_USAGE, ID_KP_TIME_STAMPING, basic_constraints, ca_key_usage,
+    extension, issue_certificate,
 };
 use crate::keys::{Curve, SigningKey};
 use crate::time::x509_time;
@@ -21,8 +21,7 @@ use der::{Encode, Sequence, Tag};
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
 use x509_cert::attr::Attribute;
-use x509_cert::certificate::{TbsCertificate, Version};
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::ext::pkix::{ExtendedKeyUsage, KeyUsage, KeyUsages};
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::spki::AlgorithmIdentifierOwned;
@@ -86,58 +85,37 @@ impl TimestampAuthority {
             not_before: x509_time(not_before),
             not_after: x509_time(not_after),
         };
-        let root_tbs = TbsCertificate {
-            version: Version::V3,
-            serial_number: SerialNumber::new(&[1]).expect("serial"),
-            signature: root_key.signature_algorithm(),
-            issuer: root_name.clone(),
+        let root_der = issue_certificate(
+            &root_key,
+            &root_name,
+            root_name.clone(),
+            root_key.spki(),
+            SerialNumber::new(&[1]).expect("serial"),
             validity,
-            subject: root_name.clone(),
-            subject_public_key_info: root_key.spki(),
-            issuer_unique_id: None,
-            subject_unique_id: None,
-            extensions: Some(vec![
-                extension(
-                    ID_CE_KEY_USAGE,
-                    true,
-                    KeyUsage(KeyUsages::KeyCertSign.into()),
-                ),
-                extension(
-                    ID_CE_BASIC_CONSTRAINTS,
-                    true,
-                    BasicConstraints {
-                        ca: true,
-                        path_len_constraint: Some(0),
-                    },
-                ),
-            ]),
-        };
-        let root_der = sign(root_tbs, &root_key);
+            vec![ca_key_usage(), basic_constraints(Some(0))],
+        );
         let leaf_serial = SerialNumber::new(&[2]).expect("serial");
-        let leaf_tbs = TbsCertificate {
-            version: Version::V3,
-            serial_number: leaf_serial.clone(),
-            signature: root_key.signature_algorithm(),
-            issuer: root_name.clone(),
+        let leaf_der = issue_certificate(
+            &root_key,
+            &root_name,
+            leaf_name,
+            leaf_key.spki(),
+            leaf_serial.clone(),
             validity,
-            subject: leaf_name,
-            subject_public_key_info: leaf_key.spki(),
-            issuer_unique_id: None,
-            subject_unique_id: None,
-            extensions: Some(vec![
+            vec![
                 extension(
                     ID_CE_KEY_USAGE,
                     true,
                     KeyUsage(KeyUsages::DigitalSignature.into()),
                 ),
+                // RFC 3161 §2.3: the timestamping EKU, critical.
                 extension(
                     ID_CE_EXT_KEY_USAGE,
                     true,
                     ExtendedKeyUsage(vec![ID_KP_TIME_STAMPING]),
                 ),
-            ]),
-        };
-        let leaf_der = sign(leaf_tbs, &root_key);
+            ],
+        );
         Self {
             root_der,
             leaf_der,

@@ -74,7 +74,7 @@ async fn verify_image(
     let annotated: Vec<&ImageSignature> = found
         .signatures
         .iter()
-        .filter(|s| carries(&signed_annotations(s), annotations))
+        .filter(|s| annotations.is_empty() || carries(&signed_annotations(s), annotations))
         .collect();
     if annotated.is_empty() {
         let wanted: Vec<String> = annotations

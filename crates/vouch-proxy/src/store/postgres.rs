@@ -767,6 +767,31 @@ impl PostgresStore {
             .map(|_| ())
             .ok_or_else(|| StoreError::NotFound(format!("app {app}")))
     }
+
+    /// The row IDs of `channels` of `app`, in order; a channel the app does
+    /// not have is `NotFound`, naming it.
+    async fn channel_ids(
+        conn: &mut PgConnection,
+        app: &str,
+        channels: &[ChannelName],
+        operation: &'static str,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(channels.len());
+        for channel in channels {
+            let id = sqlx_core::query_scalar::query_scalar::<Postgres, i64>(
+                "SELECT id FROM channels WHERE app = $1 AND name = $2",
+            )
+            .bind(app)
+            .bind(channel.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend(operation))?;
+            ids.push(
+                id.ok_or_else(|| StoreError::NotFound(format!("channel {channel} of app {app}")))?,
+            );
+        }
+        Ok(ids)
+    }
 }
 
 impl LicenseStore for PostgresStore {
@@ -944,23 +969,8 @@ impl LicenseStore for PostgresStore {
             let op = "create license";
             let mut tx = self.pool.begin().await.map_err(backend(op))?;
             Self::require_app(&mut tx, &license.app, op).await?;
-            let mut channel_ids = Vec::new();
-            for channel in &license.channels {
-                let id = sqlx_core::query_scalar::query_scalar::<Postgres, i64>(
-                    "SELECT id FROM channels WHERE app = $1 AND name = $2",
-                )
-                .bind(license.app.as_str())
-                .bind(channel.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend(op))?;
-                channel_ids.push(id.ok_or_else(|| {
-                    StoreError::NotFound(format!(
-                        "channel {channel} of app {} (add a version to it first: channel add-version)",
-                        license.app
-                    ))
-                })?);
-            }
+            let channel_ids =
+                Self::channel_ids(&mut tx, license.app.as_str(), &license.channels, op).await?;
             let number = sqlx_core::query_scalar::query_scalar::<Postgres, i64>(
                 "INSERT INTO licenses (app, email, id_hash, created_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -1081,20 +1091,7 @@ impl LicenseStore for PostgresStore {
             .await
             .map_err(backend(op))?
             .ok_or_else(|| StoreError::NotFound(format!("license {number}")))?;
-            let mut ids = Vec::with_capacity(channels.len());
-            for channel in channels {
-                let id = sqlx_core::query_scalar::query_scalar::<Postgres, i64>(
-                    "SELECT id FROM channels WHERE app = $1 AND name = $2",
-                )
-                .bind(&app)
-                .bind(channel.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(backend(op))?;
-                ids.push(id.ok_or_else(|| {
-                    StoreError::NotFound(format!("channel {channel} of app {app}"))
-                })?);
-            }
+            let ids = Self::channel_ids(&mut tx, &app, channels, op).await?;
             sql("DELETE FROM license_channels WHERE license = $1")
                 .bind(number.0)
                 .execute(&mut *tx)

@@ -466,6 +466,29 @@ fn load_apps(conn: &Connection, operation: &'static str) -> Result<Vec<App>, Sto
     Ok(apps)
 }
 
+/// The row IDs of `channels` of `app`, in order; a channel the app does
+/// not have is `NotFound`, naming it.
+fn channel_ids(
+    tx: &rusqlite::Transaction<'_>,
+    app: &AppSlug,
+    channels: &[ChannelName],
+    op: &'static str,
+) -> Result<Vec<i64>, StoreError> {
+    channels
+        .iter()
+        .map(|channel| {
+            tx.query_row(
+                "SELECT id FROM channels WHERE app = ?1 AND name = ?2",
+                params![app.as_str(), channel.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend(op))?
+            .ok_or_else(|| StoreError::NotFound(format!("channel {channel} of app {app}")))
+        })
+        .collect()
+}
+
 fn require_app(conn: &Connection, slug: &AppSlug) -> Result<(), StoreError> {
     let found: Option<i64> = conn
         .query_row("SELECT 1 FROM apps WHERE slug = ?1", [slug.as_str()], |r| {
@@ -724,23 +747,7 @@ impl LicenseStore for SqliteStore {
         self.run("create license", move |conn| {
             let tx = conn.transaction().map_err(backend("create license"))?;
             require_app(&tx, &license.app)?;
-            let mut channel_ids = Vec::new();
-            for channel in &license.channels {
-                let id: Option<i64> = tx
-                    .query_row(
-                        "SELECT id FROM channels WHERE app = ?1 AND name = ?2",
-                        params![license.app.as_str(), channel.as_str()],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(backend("create license"))?;
-                channel_ids.push(id.ok_or_else(|| {
-                    StoreError::NotFound(format!(
-                        "channel {channel} of app {} (add a version to it first: channel add-version)",
-                        license.app
-                    ))
-                })?);
-            }
+            let channel_ids = channel_ids(&tx, &license.app, &license.channels, "create license")?;
             tx.execute(
                 "INSERT INTO licenses (app, email, id_hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -838,20 +845,7 @@ impl LicenseStore for SqliteStore {
         self.run(OP, move |conn| {
             let tx = conn.transaction().map_err(backend(OP))?;
             let license = require_license(&tx, number)?;
-            let mut ids = Vec::with_capacity(channels.len());
-            for channel in &channels {
-                let id: Option<i64> = tx
-                    .query_row(
-                        "SELECT id FROM channels WHERE app = ?1 AND name = ?2",
-                        params![license.app.as_str(), channel.as_str()],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(backend(OP))?;
-                ids.push(id.ok_or_else(|| {
-                    StoreError::NotFound(format!("channel {channel} of app {}", license.app))
-                })?);
-            }
+            let ids = channel_ids(&tx, &license.app, &channels, OP)?;
             tx.execute(
                 "DELETE FROM license_channels WHERE license = ?1",
                 [number.0],

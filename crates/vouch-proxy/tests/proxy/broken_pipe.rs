@@ -59,31 +59,8 @@ fn admin_commands_and_help_end_quietly_when_stdout_is_closed() {
         &cfg,
         &["app", "add", "acme", "--allow", "up.test/acme"],
     ));
-    ok(proxy(
-        &cfg,
-        &[
-            "channel",
-            "add-version",
-            "--app",
-            "acme",
-            "--channel",
-            "stable",
-            "--version",
-            "1.0",
-        ],
-    ));
-    let license = [
-        "license",
-        "create",
-        "--app",
-        "acme",
-        "--email",
-        "a@example.com",
-        "--channel",
-        "stable",
-        "--expires",
-        "never",
-    ];
+    ok(proxy(&cfg, &common::ADD_STABLE_1_0));
+    let license = common::license_create_args("a@example.com", "stable");
     ok(proxy(&cfg, &license));
     for args in [
         &["license", "list"][..],

@@ -555,28 +555,11 @@ fn admin_commands_do_not_need_the_secrets_only_serve_uses() {
         "--allow",
         "up.test/acme",
     ]));
-    ok(&without_secret(&[
-        "channel",
-        "add-version",
-        "--app",
-        "acme",
-        "--channel",
-        "stable",
-        "--version",
-        "1.0",
-    ]));
-    let id = ok(&without_secret(&[
-        "license",
-        "create",
-        "--app",
-        "acme",
-        "--email",
+    ok(&without_secret(&common::ADD_STABLE_1_0));
+    let id = ok(&without_secret(&common::license_create_args(
         "a@example.com",
-        "--channel",
         "stable",
-        "--expires",
-        "never",
-    ]));
+    )));
     assert!(id.starts_with("vpl_"), "{id}");
     assert!(ok(&without_secret(&["license", "list"])).starts_with("1\tacme\t"));
     // The rest of the file is still checked, and upstream names too.
