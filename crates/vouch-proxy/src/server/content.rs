@@ -9,7 +9,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use tokio::io::AsyncSeekExt as _;
 
 use super::body::{ByteRange, Counted, file_body};
 use super::edge::RequestError;
@@ -321,14 +320,7 @@ impl Proxy {
             Body::empty()
         } else {
             match handle.body {
-                BlobBody::File(mut file) => {
-                    if span.is_some() {
-                        file.seek(std::io::SeekFrom::Start(start))
-                            .await
-                            .map_err(|e| cache_read(format!("seek: {e}")))?;
-                    }
-                    file_body(file, length, self.metrics.clone())
-                }
+                BlobBody::File(file) => file_body(file, start, length, self.metrics.clone()),
                 BlobBody::Ranged(_) if length == 0 => Body::empty(),
                 BlobBody::Ranged(reader) => {
                     let stream = reader
