@@ -8,7 +8,7 @@ use vouch_oci::{
     AuthLocations, ClientOptions, CredentialStore, PlainHttp, Reference, ReferrersFallback,
     RegistryClient, Repository, TlsVerification, Transport, oci,
 };
-use vouch_verify::{LogCheck, Sha256Digest, TimestampCheck, TrustedMaterial};
+use vouch_verify::{ClaimCheck, LogCheck, Sha256Digest, TimestampCheck, TrustedMaterial};
 
 use crate::args::RegistryArgs;
 use crate::failure::{Failure, FailureKind};
@@ -178,7 +178,10 @@ pub fn print_header(reference: &Reference, lines: &[&str]) {
 /// infrastructure flags switched off.
 pub fn checks_performed(material: &TrustedMaterial) -> Vec<&'static str> {
     let checks = material.checks();
-    let mut lines = vec!["The cosign claims were validated"];
+    let mut lines = Vec::new();
+    if checks.claims == ClaimCheck::Required {
+        lines.push("The cosign claims were validated");
+    }
     if checks.log == LogCheck::Required {
         lines.push("Existence of the claims in the transparency log was verified offline");
     }

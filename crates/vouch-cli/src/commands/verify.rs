@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 use vouch_image::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, Rejection};
-use vouch_verify::{TrustedMaterial, VerifiedSignature};
+use vouch_verify::{ClaimCheck, TrustedMaterial, VerifiedSignature};
 
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::commands::image::{self, ResolvedImage};
@@ -20,8 +20,10 @@ use crate::inputs::DefaultTrust;
 /// Runs the command.
 pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     let policy = inputs::signer_policy(&args.identity)?;
-    let material =
-        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?;
+    let material = inputs::with_claim_check(
+        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?,
+        args.source.check_claims,
+    );
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),
@@ -190,6 +192,9 @@ fn legacy_payload(v: &VerifiedSignature, sig: &vouch_verify::LegacySignature) ->
             }
         }
     }
+    if v.checks().claims == ClaimCheck::InsecureSkipped {
+        optional.insert(CLAIMS_CHECKED.into(), false.into());
+    }
     if let Some(bundle) = sig
         .rekor_bundle
         .as_deref()
@@ -205,20 +210,31 @@ fn legacy_payload(v: &VerifiedSignature, sig: &vouch_verify::LegacySignature) ->
     payload
 }
 
-/// cosign's output object for a bundle signature (SPEC.md §5.1, bundle mode).
+/// cosign's output object for a bundle signature (SPEC.md §5.1, bundle
+/// mode). The digest is the one the signature verified for: the image's,
+/// or with `--check-claims=false` the one its statement names.
 fn bundle_payload(image: &ResolvedImage, att: &vouch_verify::VerifiedAttestation) -> Value {
-    let annotations = att
+    let mut annotations = att
         .statement()
         .subjects()
         .first()
-        .and_then(|s| s.annotations().cloned())
-        .map_or(Value::Null, Value::Object);
+        .and_then(|s| s.annotations().cloned());
+    if att.signature().checks().claims == ClaimCheck::InsecureSkipped {
+        annotations
+            .get_or_insert_default()
+            .insert(CLAIMS_CHECKED.into(), false.into());
+    }
     json!({
         "critical": {
             "identity": {"docker-reference": image.reference.to_string()},
-            "image": {"docker-manifest-digest": image.digest.to_string()},
+            "image": {"docker-manifest-digest": att.signature().artifact_digest()},
             "type": att.predicate_type(),
         },
-        "optional": annotations,
+        "optional": annotations.map_or(Value::Null, Value::Object),
     })
 }
+
+/// The key, in a payload's `optional` map, that records
+/// `--check-claims=false` (absent when the claims were checked, so the
+/// default output is cosign's).
+const CLAIMS_CHECKED: &str = "vouch.claimsChecked";

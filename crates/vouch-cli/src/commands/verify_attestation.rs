@@ -32,8 +32,10 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
         .map(ValueMatcher::regex)
         .transpose()?;
     let policy = inputs::signer_policy(&args.identity)?;
-    let material =
-        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?;
+    let material = inputs::with_claim_check(
+        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?,
+        args.source.check_claims,
+    );
     let client = image::client(
         &args.registry,
         vouch_oci::CredentialStore::new(image::auth_locations()),

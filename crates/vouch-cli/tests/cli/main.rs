@@ -14,6 +14,7 @@ mod audit;
 mod audit_unavailable;
 mod bad_input;
 mod broken_pipe;
+mod claims;
 mod conformance;
 mod digests;
 mod image;
