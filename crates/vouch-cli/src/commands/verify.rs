@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 use vouch_image::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, Rejection};
-use vouch_verify::{ClaimCheck, TrustedMaterial, VerifiedSignature};
+use vouch_verify::{ClaimCheck, VerifiedSignature};
 
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::commands::image::{self, ResolvedImage};
@@ -24,23 +24,32 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
         inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?,
         args.source.check_claims,
     );
-    let client = image::client(
-        &args.registry,
-        vouch_oci::CredentialStore::new(image::auth_locations()),
-    )?;
+    let origin = image::Origin::from_args(&args.source, &args.registry)?;
+    if args.source.local_image && args.platform.is_some() {
+        return Err(Failure::usage(
+            "--platform needs a registry; with --local-image the layout's image is verified",
+        ));
+    }
     image::runtime()?.block_on(async {
         for arg in &args.images {
-            let resolved = image::resolve(&client, &args.registry, arg).await?;
-            let platform = match &args.platform {
-                Some(platform) => Some((
+            let (resolved, found) = image::resolve_attached(
+                &origin,
+                &args.registry,
+                arg,
+                &material,
+                &policy,
+                Lookup::Signatures,
+            )
+            .await?;
+            let platform = match (&args.platform, &origin) {
+                (Some(platform), image::Origin::Registry(client)) => Some((
                     platform,
-                    image::platform_manifest(&client, &resolved, platform).await?,
+                    image::platform_manifest(client, &resolved, platform).await?,
                 )),
-                None => None,
+                _ => None,
             };
-            let payloads =
-                verify_image(&client, &material, &policy, &resolved, &args.annotations).await?;
-            image::print_header(&resolved.reference, &image::checks_performed(&material));
+            let payloads = verify_image(found, &resolved, &args.annotations)?;
+            image::print_header(&resolved.shown, &image::checks_performed(&material));
             if let Some((platform, digest)) = platform {
                 eprintln!(
                     "Platform {platform} of {}@{}: {digest}",
@@ -62,14 +71,11 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
 }
 
 /// Every verified signature on the image, as cosign prints them.
-async fn verify_image(
-    client: &vouch_oci::RegistryClient,
-    material: &TrustedMaterial,
-    policy: &vouch_verify::SignerPolicy,
+fn verify_image(
+    found: Attached,
     image: &ResolvedImage,
     annotations: &[(String, String)],
 ) -> Result<Vec<Value>, Failure> {
-    let found = image::attached(client, material, policy, image, Lookup::Signatures).await?;
     if found.signatures.is_empty() {
         return Err(Failure::new(FailureKind::NoMatching, no_matching(&found)));
     }
@@ -226,7 +232,7 @@ fn bundle_payload(image: &ResolvedImage, att: &vouch_verify::VerifiedAttestation
     }
     json!({
         "critical": {
-            "identity": {"docker-reference": image.reference.to_string()},
+            "identity": {"docker-reference": image.shown},
             "image": {"docker-manifest-digest": att.signature().artifact_digest()},
             "type": att.predicate_type(),
         },

@@ -8,9 +8,6 @@ use serde_json::{Value, json};
 use vouch_testkit::{Identity, LocalRegistry, Publisher, Pushed, VirtualSigstore};
 
 const NOW: u64 = 1_750_000_000;
-const ISSUER: &str = "https://token.actions.githubusercontent.com";
-const ID_REGEXP: &str =
-    r"https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*";
 const WARNING: &str = "WARNING: --check-claims=false";
 
 fn identity() -> Identity {
@@ -73,17 +70,10 @@ impl Borrowed {
     fn run(&self, command: &str, extra: &[&str]) -> std::process::Output {
         let root = self.dir.join("trusted_root.json");
         let image = format!("{}/acme/app@{}", self.registry.host(), self.target.digest);
-        let mut args = vec![
-            command,
-            "--certificate-identity-regexp",
-            ID_REGEXP,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            root.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        args.push(&image);
+        let mut args = vec![command.to_string()];
+        args.extend(common::identity_args(&root));
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.push(image);
         common::vouch(&args)
     }
 }

@@ -18,6 +18,7 @@ mod claims;
 mod conformance;
 mod digests;
 mod image;
+mod local_image;
 mod mismatch;
 mod private_infrastructure;
 mod registry_flags;
