@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 
 use super::authn::AuthFailure;
 use super::service::ContentError;
+use super::token::TokenError;
 use super::{MAX_LOGGED_ERROR_BODY, Proxy};
 use crate::auth;
 use crate::cache::fill::FillError;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::ContentKind;
 use crate::names::{AppSlug, Digest, Repository, UpstreamName};
+use crate::route::RouteError;
 use crate::store::{LicenseNumber, StoreError};
 use crate::upstream::{Resource, UpstreamError};
 
@@ -173,6 +175,58 @@ impl IntoResponse for RequestError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ContentError::from(e).into()
+    }
+}
+
+/// A path or name refused by the router: `NAME_UNKNOWN` (404) for what is
+/// not a proxied repository or endpoint, `NAME_INVALID`, `TAG_INVALID` or
+/// `DIGEST_INVALID` (400) for what is outside the grammar.
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        let message = e.to_string();
+        match e {
+            RouteError::NotRegistryApi
+            | RouteError::UnknownEndpoint
+            | RouteError::NotProxyName(_) => ApiError::name_unknown(message),
+            RouteError::Tag(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::TagInvalid, message)
+            }
+            RouteError::Digest(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::DigestInvalid, message)
+            }
+            _ => ApiError::name_invalid(message),
+        }
+    }
+}
+
+/// The token endpoint's refusals: 401 with a Basic challenge for
+/// credentials, 400 for a malformed OAuth2 form (the OAuth code leads the
+/// message), 405 for another method; the rest as registry requests get them.
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        let message = e.to_string();
+        match e {
+            TokenError::Credentials { .. } => ApiError::unauthorized(message)
+                .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"vouch-proxy\""),
+            TokenError::OAuth { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::Unsupported, message)
+            }
+            TokenError::Method => ApiError::unsupported(message),
+            TokenError::Request(e) => e.into(),
+            TokenError::Answered(answer) => answer,
+        }
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+impl IntoResponse for RouteError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
     }
 }
 

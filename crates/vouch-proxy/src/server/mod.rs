@@ -521,9 +521,12 @@ async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
         "# HELP vouch_proxy_pulllog_dropped_total Pull-log records lost: the write queue or the outage buffer was full, or the state store could not take them at shutdown.\n\
          # TYPE vouch_proxy_pulllog_dropped_total counter\nvouch_proxy_pulllog_dropped_total {}\n\
          # HELP vouch_proxy_pulllog_buffered Pull-log records waiting in memory for the state store.\n\
-         # TYPE vouch_proxy_pulllog_buffered gauge\nvouch_proxy_pulllog_buffered {}\n",
+         # TYPE vouch_proxy_pulllog_buffered gauge\nvouch_proxy_pulllog_buffered {}\n\
+         # HELP vouch_proxy_blob_fills_in_flight Blobs being fetched from an upstream into the cache (a fill ends once the blob is stored, after its clients got the last byte).\n\
+         # TYPE vouch_proxy_blob_fills_in_flight gauge\nvouch_proxy_blob_fills_in_flight {}\n",
         proxy.pull_log.dropped(),
-        proxy.pull_log.buffered()
+        proxy.pull_log.buffered(),
+        proxy.fills.in_flight()
     ));
     text.push_str(
         "# HELP vouch_proxy_degraded Whether a component is failing (1) or answering (0).\n\
@@ -540,7 +543,7 @@ async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
 }
 
 async fn not_found() -> Response {
-    ApiError::name_unknown("not a registry API path (expected /v2/…)").into_response()
+    route::RouteError::NotRegistryApi.into_response()
 }
 
 /// Serves until `shutdown` resolves, then waits up to the configured grace

@@ -199,6 +199,25 @@ impl TestProxy {
         r.text().await.unwrap()
     }
 
+    /// Waits until no blob fill is in flight: a client gets a blob's last
+    /// byte once it verified, before the fill stores it, so what the cache
+    /// holds after a pull is known only then. (The deadline turns a fill
+    /// that never ends into a failure; it measures nothing.)
+    pub async fn settled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let metrics = self.metrics().await;
+            if metrics.contains("\nvouch_proxy_blob_fills_in_flight 0\n") {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a blob fill never ended: {metrics}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// `/v2/proxy/acme/up.test/<repo>/<rest>`.
     pub fn repo_url(&self, repo: &str, rest: &str) -> String {
         self.url(&format!("/v2/proxy/{APP}/{UPSTREAM}/{repo}/{rest}"))
