@@ -799,6 +799,9 @@ pub struct AdminSettings {
     pub secret_file: PathBuf,
     /// The configured upstreams' names.
     pub upstreams: Vec<UpstreamName>,
+    /// `<public_scheme>://<public_host>` when `server.public_host` is set:
+    /// where customers reach the proxy (and its portal).
+    pub public_url: Option<String>,
 }
 
 impl AdminSettings {
@@ -856,6 +859,10 @@ impl ConfigFile {
         }
         let settings = file.resolve(env)?;
         Ok(AdminSettings {
+            public_url: settings
+                .public_host
+                .as_ref()
+                .map(|host| format!("{}://{host}", settings.public_scheme.as_str())),
             upstreams: settings.upstreams.into_keys().collect(),
             state_dir: settings.state_dir,
             database: settings.database,
