@@ -120,22 +120,24 @@ impl ClaimMatch {
     }
 }
 
-/// Checks a whole-match pattern as vouch-verify compiles it.
+/// Checks a whole-match pattern as vouch-verify compiles it: not empty,
+/// at most [`MAX_PATTERN_LEN`] bytes, compiling as typed and anchored.
 fn check_pattern(what: &'static str, pattern: &str) -> Result<(), PolicyError> {
-    let bad = |reason: String| PolicyError::BadPattern {
-        what,
-        pattern: pattern.chars().take(200).collect(),
-        reason,
+    let problem = match pattern.len() {
+        0 => Some("an empty pattern would match any value".to_string()),
+        n if n > MAX_PATTERN_LEN => Some(format!("longer than {MAX_PATTERN_LEN} bytes")),
+        _ => [pattern.to_string(), format!("^(?:{pattern})$")]
+            .iter()
+            .find_map(|form| regex::Regex::new(form).err().map(|e| e.to_string())),
     };
-    if pattern.is_empty() {
-        return Err(bad("an empty pattern would match any value".into()));
+    match problem {
+        None => Ok(()),
+        Some(reason) => Err(PolicyError::BadPattern {
+            what,
+            pattern: pattern.chars().take(200).collect(),
+            reason,
+        }),
     }
-    if pattern.len() > MAX_PATTERN_LEN {
-        return Err(bad(format!("longer than {MAX_PATTERN_LEN} bytes")));
-    }
-    regex::Regex::new(pattern).map_err(|e| bad(e.to_string()))?;
-    regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| bad(e.to_string()))?;
-    Ok(())
 }
 
 /// An app's release policy, as the vendor sets it.

@@ -608,6 +608,26 @@ async fn count_rows(conn: &mut PgConnection) -> Result<StateCounts, StoreError> 
     StateCounts::from_columns(|i| row.try_get::<i64, _>(i).map_err(backend("count rows")))
 }
 
+impl PostgresStore {
+    /// Runs an `UPDATE apps … WHERE slug = $1`; no row is
+    /// [`StoreError::NotFound`] naming the app.
+    async fn update_app(
+        &self,
+        app: &AppSlug,
+        update: Query<'_>,
+        operation: &'static str,
+    ) -> Result<(), StoreError> {
+        let done = update
+            .execute(&self.pool)
+            .await
+            .map_err(backend(operation))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("app {app}")));
+        }
+        Ok(())
+    }
+}
+
 async fn insert_app(conn: &mut PgConnection, app: &App) -> Result<(), StoreError> {
     sql("INSERT INTO apps (slug, referrers, release_policy) VALUES ($1, $2, $3)")
         .bind(app.slug.as_str())
@@ -842,16 +862,10 @@ impl LicenseStore for PostgresStore {
         mode: ReferrersMode,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let done = sql("UPDATE apps SET referrers = $2 WHERE slug = $1")
+            let update = sql("UPDATE apps SET referrers = $2 WHERE slug = $1")
                 .bind(app.as_str())
-                .bind(mode.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(backend("set referrers mode"))?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("app {app}")));
-            }
-            Ok(())
+                .bind(mode.as_str());
+            self.update_app(app, update, "set referrers mode").await
         })
     }
 
@@ -861,16 +875,10 @@ impl LicenseStore for PostgresStore {
         policy: Option<&'a AppPolicy>,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let done = sql("UPDATE apps SET release_policy = $2 WHERE slug = $1")
+            let update = sql("UPDATE apps SET release_policy = $2 WHERE slug = $1")
                 .bind(app.as_str())
-                .bind(policy.map(AppPolicy::to_stored))
-                .execute(&self.pool)
-                .await
-                .map_err(backend("set release policy"))?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("app {app}")));
-            }
-            Ok(())
+                .bind(policy.map(AppPolicy::to_stored));
+            self.update_app(app, update, "set release policy").await
         })
     }
 
