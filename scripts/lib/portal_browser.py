@@ -129,6 +129,10 @@ def signs_in_with_the_prefilled_email_and_sees_stable_versions_only(driver):
     check(logo.get_attribute("alt") == "Acme Platform logo", "the logo has no alt text")
     check(driver.execute_script("return arguments[0].naturalWidth", logo) > 0, "the logo does not load")
     shot(driver, "02-license")
+    # The top of the page at a narrower width, for docs/images (small once quantized).
+    driver.set_window_size(1000, 1300)
+    driver.save_screenshot(os.path.join(OUT, "02-license-top.png"))
+    driver.set_window_size(1200, 900)
 
 
 def downloads_the_policy_and_verify_release_accepts_it(driver):
