@@ -187,7 +187,7 @@ impl Proxy {
         self.stores.licenses.license_by_hash(hash).await
     }
 
-    async fn license_by_number(
+    pub(super) async fn license_by_number(
         &self,
         number: LicenseNumber,
     ) -> Result<Option<Arc<License>>, ApiError> {

@@ -339,19 +339,13 @@ fn not_found(resource: &Resource) -> ApiError {
 }
 
 impl Proxy {
-    /// The `WWW-Authenticate` challenge for this request. The realm names
-    /// `server.public_host` when set; otherwise the host the client used:
-    /// the request's authority (HTTP/2 `:authority`, or an absolute-form
-    /// HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over `Host`), else
-    /// its `Host` header.
-    pub(super) fn challenge(
-        &self,
-        parts: &Parts,
-        scope_name: Option<&str>,
-        insufficient: bool,
-    ) -> Result<String, ApiError> {
-        let host = match &self.settings.public_host {
-            Some(host) => host.as_str(),
+    /// The host clients reach the proxy by: `server.public_host` when set;
+    /// otherwise the request's authority (HTTP/2 `:authority`, or an
+    /// absolute-form HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over
+    /// `Host`), else its `Host` header, when it is a valid host.
+    pub(super) fn request_host(&self, parts: &Parts) -> Option<String> {
+        match &self.settings.public_host {
+            Some(host) => Some(host.clone()),
             None => parts
                 .uri
                 .authority()
@@ -363,8 +357,25 @@ impl Proxy {
                         .and_then(|h| h.to_str().ok())
                 })
                 .filter(|h| auth::is_valid_host(h))
-                .ok_or_else(|| ApiError::name_invalid("missing or invalid Host header"))?,
-        };
+                .map(str::to_string),
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge for this request. The realm names
+    /// `server.public_host` when set; otherwise the host the client used:
+    /// the request's authority (HTTP/2 `:authority`, or an absolute-form
+    /// HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over `Host`), else
+    /// its `Host` header.
+    pub(super) fn challenge(
+        &self,
+        parts: &Parts,
+        scope_name: Option<&str>,
+        insufficient: bool,
+    ) -> Result<String, ApiError> {
+        let host = self
+            .request_host(parts)
+            .ok_or_else(|| ApiError::name_invalid("missing or invalid Host header"))?;
+        let host = host.as_str();
         let forwarded = self
             .settings
             .trust_forwarded_proto

@@ -13,6 +13,7 @@ mod body;
 mod content;
 mod edge;
 pub mod listen;
+mod portal;
 mod service;
 mod token;
 
@@ -118,6 +119,8 @@ pub struct Proxy {
     /// How the database, the content store and each upstream are doing.
     health: Arc<Health>,
     pull_log: PullLogWriter,
+    /// The customer portal's keys, signed-out sessions and sign-in limiter.
+    portal: portal::PortalState,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -180,6 +183,7 @@ impl Proxy {
                 ),
             )),
             pull_log,
+            portal: portal::PortalState::new(secret.portal_key(), &settings),
             stores,
             settings,
         };
@@ -191,13 +195,17 @@ impl Proxy {
         &self.metrics
     }
 
-    /// The main router: the registry API, `/healthz`, and `/metrics`
-    /// unless an ops listener serves it.
+    /// The main router: the registry API, the customer portal
+    /// (`/portal`), `/healthz`, and `/metrics` unless an ops listener
+    /// serves it.
     pub fn router(self: &Arc<Self>) -> Router {
         let mut router = Router::new()
             .route("/v2", axum::routing::any(v2))
             .route("/v2/", axum::routing::any(v2))
             .route("/v2/{*rest}", axum::routing::any(v2))
+            .route("/portal", axum::routing::any(portal::portal))
+            .route("/portal/", axum::routing::any(portal::portal))
+            .route("/portal/{*rest}", axum::routing::any(portal::portal))
             .fallback(not_found);
         // Component states are for operators: with an ops listener, the
         // public `/healthz` only says the process serves.

@@ -426,3 +426,21 @@ pub async fn send(
     }
     request.send().await.unwrap()
 }
+
+/// A release policy for the images `operator` and `ui` under `repository`
+/// (`<upstream>/<path>`), signed by a GitHub Actions workflow of
+/// acme/platform, with SPDX and SLSA v1 attestations.
+pub fn release_policy(repository: &str) -> vouch_proxy::policy::AppPolicy {
+    use vouch_proxy::policy::{AppPolicy, ClaimMatch};
+    AppPolicy {
+        repository: Repository::parse(repository).unwrap(),
+        images: AppPolicy::parse_images(&["operator".into(), "ui".into()]).unwrap(),
+        subject: ClaimMatch::Regexp(
+            r"https://github\.com/acme/platform/\.github/workflows/release\.yml@refs/tags/v.*"
+                .into(),
+        ),
+        issuer: ClaimMatch::Exact("https://token.actions.githubusercontent.com".into()),
+        attestations: vec!["spdxjson".into(), "slsaprovenance1".into()],
+        slsa_builder_id_regexp: Some(r"https://github\.com/acme/platform/.*".into()),
+    }
+}
