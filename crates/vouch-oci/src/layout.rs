@@ -184,7 +184,7 @@ struct Inner {
     root: PathBuf,
     index: LayoutIndex,
     /// Referrer manifests by subject, found once on first use.
-    referrers: OnceLock<Result<HashMap<Sha256Digest, Vec<Sha256Digest>>, String>>,
+    referrers: OnceLock<HashMap<Sha256Digest, Vec<Sha256Digest>>>,
 }
 
 impl std::fmt::Debug for OciLayout {
@@ -455,18 +455,16 @@ impl OciLayout {
     /// listed in `index.json` or stored under `blobs/sha256` whose `subject`
     /// is it (read once, each digest-checked).
     pub fn referrers(&self, subject: &Sha256Digest) -> Result<Vec<Sha256Digest>, LayoutError> {
-        let map = self
-            .inner
-            .referrers
-            .get_or_init(|| self.scan_referrers().map_err(|e| e.to_string()));
-        match map {
-            Ok(map) => Ok(map.get(subject).cloned().unwrap_or_default()),
-            Err(reason) => Err(LayoutError::Malformed {
-                root: self.inner.root.clone(),
-                what: "referrers".into(),
-                reason: reason.clone(),
-            }),
-        }
+        // A scan that fails is not kept: the next call scans again and
+        // fails with the same typed error.
+        let map = match self.inner.referrers.get() {
+            Some(map) => map,
+            None => {
+                let scanned = self.scan_referrers()?;
+                self.inner.referrers.get_or_init(|| scanned)
+            }
+        };
+        Ok(map.get(subject).cloned().unwrap_or_default())
     }
 
     /// Every small blob under `blobs/sha256` that is an image manifest with

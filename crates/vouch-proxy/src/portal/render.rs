@@ -149,7 +149,22 @@ pub struct ImageRow {
     /// `<name>:<tag>` (or `<name>@<digest>`).
     pub reference: String,
     /// Its current digest, or why it is not known now.
-    pub digest: Result<String, String>,
+    pub digest: Result<String, DigestUnknown>,
+}
+
+/// Why the portal cannot show an image's current digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DigestUnknown {
+    /// The image's repository is outside the app's allow-list or its
+    /// upstream is not configured.
+    #[error("not served by this registry")]
+    NotServed,
+    /// The upstream has no such tag (yet).
+    #[error("not published yet")]
+    NotPublished,
+    /// The upstream did not answer, or answered with an error.
+    #[error("the registry cannot be reached now")]
+    Unreachable,
 }
 
 /// The verification commands of a version, when the app has a release policy.
@@ -321,7 +336,10 @@ fn version_section(channel: &str, v: &VersionView) -> String {
         for image in &v.images {
             let digest = match &image.digest {
                 Ok(d) => format!("<code>{}</code>", esc(d)),
-                Err(why) => format!("<span class=\"unknown\">unknown now: {}</span>", esc(why)),
+                Err(why) => format!(
+                    "<span class=\"unknown\">unknown now: {}</span>",
+                    esc(&why.to_string())
+                ),
             };
             let _ = writeln!(
                 s,

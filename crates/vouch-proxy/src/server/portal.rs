@@ -26,8 +26,8 @@ use crate::memo::TtlMap;
 use crate::names::{Digest, Reference, Repository, Tag};
 use crate::policy::{AppPolicy, VersionImages};
 use crate::portal::render::{
-    self, Branding, ChannelView, ImageRow, LicensePage, Notice, SignIn, Standing, Verification,
-    VersionView,
+    self, Branding, ChannelView, DigestUnknown, ImageRow, LicensePage, Notice, SignIn, Standing,
+    Verification, VersionView,
 };
 use crate::portal::session::{self, SIGN_IN_FORM_TTL_SECS, Session};
 use crate::ratelimit::RateLimiter;
@@ -639,15 +639,15 @@ impl Proxy {
         app: &Arc<super::AppView>,
         repository: &Repository,
         tag: &Tag,
-    ) -> Result<Digest, String> {
+    ) -> Result<Digest, DigestUnknown> {
         if !app.app.repositories.iter().any(|p| repository.is_within(p)) {
-            return Err("not served by this registry".into());
+            return Err(DigestUnknown::NotServed);
         }
         let upstream = self
             .upstreams
             .get(&repository.upstream)
             .cloned()
-            .ok_or("not served by this registry")?;
+            .ok_or(DigestUnknown::NotServed)?;
         let ctx = Ctx {
             license: license.clone(),
             app: app.clone(),
@@ -659,9 +659,9 @@ impl Proxy {
         match self.manifest_by_tag(&ctx, tag, &accept).await {
             Ok((digest, _)) => Ok(digest),
             Err(super::service::ContentError::Upstream(UpstreamError::NotFound { .. })) => {
-                Err("not published yet".into())
+                Err(DigestUnknown::NotPublished)
             }
-            Err(_) => Err("the registry cannot be reached now".into()),
+            Err(_) => Err(DigestUnknown::Unreachable),
         }
     }
 
