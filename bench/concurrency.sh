@@ -68,14 +68,7 @@ insecure_allow_http = true
 access_key_id = "$VOUCH_TEST_S3_ACCESS_KEY_ID"
 secret_access_key = "$VOUCH_TEST_S3_SECRET_ACCESS_KEY"
 serve = "stream"
-[rate_limit]
-requests_per_second = 0
-[[upstreams]]
-name = "$UPSTREAM"
-url = "http://$REGISTRY_HOST"
-insecure_allow_http = true
-username = "$VENDOR_USER"
-password = "$VENDOR_PASS"
+$(proxy_upstream_toml "$UPSTREAM" "$VENDOR_USER" "$VENDOR_PASS")
 TOML
   echo "$WORK/$1.toml"
 }

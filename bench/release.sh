@@ -38,14 +38,7 @@ listen = "$PROXY"
 public_scheme = "http"
 [state]
 dir = "$WORK/proxy"
-[rate_limit]
-requests_per_second = 0
-[[upstreams]]
-name = "$UPSTREAM"
-url = "http://$REGISTRY_HOST"
-insecure_allow_http = true
-username = "$VENDOR_USER"
-password = "$VENDOR_PASS"
+$(proxy_upstream_toml "$UPSTREAM" "$VENDOR_USER" "$VENDOR_PASS")
 TOML
 $PROXY_BIN app add acme --allow "$UPSTREAM/acme" --allow "$UPSTREAM/scale50" --allow "$UPSTREAM/scale$SCALE" >/dev/null
 # The release's images are tagged $VERSION; its third-party images `stable`.

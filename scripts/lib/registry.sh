@@ -8,6 +8,22 @@
 #                                        certificate, and the CA is what the readiness
 #                                        check trusts
 #   stop_registry                        stops it
+#   proxy_upstream_toml NAME USER PASS   prints vouch-proxy's settings (no rate limit, one
+#                                        [[upstreams]]) for the registry started above
+#                                        under upstream NAME, with basic-auth credentials
+
+proxy_upstream_toml() {
+  cat <<TOML
+[rate_limit]
+requests_per_second = 0
+[[upstreams]]
+name = "$1"
+url = "http://$REGISTRY_HOST"
+insecure_allow_http = true
+username = "$2"
+password = "$3"
+TOML
+}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
