@@ -69,7 +69,6 @@ struct Entry {
     since: Timestamp,
     started: Instant,
     last_warn: Option<Instant>,
-    last_probe: Option<Instant>,
 }
 
 /// One component's state, as `/healthz` shows it.
@@ -103,7 +102,6 @@ impl Health {
                         since: now.0,
                         started: now.1,
                         last_warn: None,
-                        last_probe: None,
                     },
                 );
             }
@@ -125,7 +123,6 @@ impl Health {
                 since: Timestamp::now(),
                 started: now,
                 last_warn: None,
-                last_probe: None,
             });
             if entry.state == state {
                 return false;
@@ -165,22 +162,6 @@ impl Health {
                 "fault ended"
             );
         }
-    }
-
-    /// Whether to ask `component` now: always while it is `ok`; while it
-    /// fails, once per `interval` (that caller probes it, the others do
-    /// not wait on a component known not to answer).
-    pub fn probe_due(&self, component: &Component, interval: Duration) -> bool {
-        let now = Instant::now();
-        self.entries_mut(|entries| {
-            let Some(entry) = entries.get_mut(component) else {
-                return true;
-            };
-            if entry.state == State::Ok {
-                return true;
-            }
-            take_turn(&mut entry.last_probe, now, interval)
-        })
     }
 
     /// The state of `component` (`ok` when never seen).
@@ -231,14 +212,8 @@ mod tests {
         health.ok(&Component::Database);
         assert_eq!(health.state(&Component::Database), State::Ok);
         health.failing(Component::Database, State::Down, &"refused");
-        assert!(health.probe_due(&Component::Database, Duration::from_secs(3600)));
-        assert!(!health.probe_due(&Component::Database, Duration::from_secs(3600)));
-        assert!(
-            health.probe_due(&Component::Store, Duration::from_secs(3600)),
-            "ok"
-        );
+        assert_eq!(health.state(&Component::Database), State::Down);
         health.ok(&Component::Database);
-        assert!(health.probe_due(&Component::Database, Duration::from_secs(3600)));
         let up = Component::Upstream("ghcr.io".into());
         health.failing(up.clone(), State::Down, &"reset");
         assert_eq!(up.label(), "upstream:ghcr.io");

@@ -115,6 +115,19 @@ impl Proxy {
         Err(self.not_entitled(kind, reason))
     }
 
+    /// Records that `artifact` is attached to `subject` in this
+    /// repository, if the state store takes it ([`Proxy::record_if_possible`]).
+    async fn record_attachment(&self, ctx: &Ctx, subject: &Digest, artifact: &Digest) {
+        let record = self
+            .stores
+            .resolutions
+            .record_attachment(&ctx.repository, subject, artifact);
+        self.record_if_possible(record, || {
+            format!("{artifact} attached to {subject} in {}", ctx.repository)
+        })
+        .await;
+    }
+
     // ---- manifests ------------------------------------------------------
 
     pub(super) async fn serve_manifest(
@@ -150,10 +163,7 @@ impl Proxy {
                 };
                 let (digest, manifest) = self.manifest_by_tag(ctx, tag, &accept).await?;
                 if let Some(subject) = subject {
-                    self.stores
-                        .resolutions
-                        .record_attachment(&ctx.repository, &subject, &digest)
-                        .await?;
+                    self.record_attachment(ctx, &subject, &digest).await;
                 }
                 (digest, manifest)
             }
@@ -502,10 +512,7 @@ impl Proxy {
         // Referrers of an entitled subject are its signatures and
         // attestations: entitled too, from now on.
         for artifact in &listed.manifests {
-            self.stores
-                .resolutions
-                .record_attachment(&ctx.repository, subject, artifact)
-                .await?;
+            self.record_attachment(ctx, subject, artifact).await;
         }
         let mut out = Response::new(Body::from(body));
         let h = out.headers_mut();

@@ -17,6 +17,11 @@ use vouch_proxy::secret::{LicenseId, ServerSecret};
 use vouch_proxy::store::postgres::PostgresStore;
 use vouch_proxy::store::{LicenseStore as _, PullLog as _, PullRecord, ReferrersMode};
 
+/// Requests' reads of the state database that failed, and those not made
+/// because it was known to be failing.
+const ASKS_FAILED: &str = "vouch_proxy_database_asks_total{outcome=\"failed\"}";
+const ASKS_SKIPPED: &str = "vouch_proxy_database_asks_total{outcome=\"skipped\"}";
+
 struct Fixture {
     cluster: PrivateCluster,
     pg: Arc<PostgresStore>,
@@ -94,6 +99,20 @@ impl Fixture {
         self.pg.pulls(license.number, 1000).await.unwrap()
     }
 
+    /// Waits (up to a minute) for `/healthz` to show the database `ok`
+    /// again: the background probe's doing, asked every
+    /// `DATABASE_PROBE_INTERVAL`.
+    async fn wait_for_database(&self) {
+        for _ in 0..600 {
+            let (_, health) = self.ops("/healthz").await;
+            if health["components"]["database"]["state"] == "ok" {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the database was not seen answering again");
+    }
+
     async fn token(&self, license: &str) -> reqwest::Response {
         client()
             .get(self.proxy.url(&format!(
@@ -139,15 +158,27 @@ async fn with_the_database_stopped_a_recently_seen_license_pulls_and_an_unseen_o
     assert_eq!(f.get(&blob, &f.licenses.stable).await.status(), 200);
     f.cluster.pause();
     // Seen within server.license_stale_secs (default 600): fail static,
-    // for what it was entitled to.
+    // for what it was entitled to. The first request to meet the stopped
+    // database waits for it and marks it failing...
     let r = f.pull(&f.licenses.stable).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let failed = f.proxy.metric(ASKS_FAILED).await;
+    let skipped = f.proxy.metric(ASKS_SKIPPED).await;
+    assert!(failed >= 1, "the database was asked and failed");
+    // ...the next ones do not ask it (nor wait on its pool): answered from
+    // fail static, or with the 503, at once; a background probe asks it.
     let r = f.get(&blob, &f.licenses.stable).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     assert_eq!(f.token(&f.licenses.stable).await.status(), 200);
     // A license this replica never saw: nothing to serve it from.
     assert_state_unavailable(f.pull(&f.licenses.beta).await, &f.cluster.url).await;
     assert_state_unavailable(f.token(&f.licenses.beta).await, &f.cluster.url).await;
+    assert_eq!(
+        f.proxy.metric(ASKS_FAILED).await,
+        failed,
+        "a request asked the database known to be down"
+    );
+    assert!(f.proxy.metric(ASKS_SKIPPED).await >= skipped + 4);
     // Operators see it; the replica stays ready and healthy (200).
     let (status, health) = f.ops("/healthz").await;
     assert_eq!(status, 200);
@@ -165,7 +196,8 @@ async fn with_the_database_stopped_a_recently_seen_license_pulls_and_an_unseen_o
             .contains("vouch_proxy_degraded{component=\"database\"} 1")
     );
     f.cluster.resume();
-    // Back without a restart.
+    // Back without a restart, once the background probe saw it answer.
+    f.wait_for_database().await;
     assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
     let (_, health) = f.ops("/healthz").await;
     assert_eq!(health["components"]["database"]["state"], "ok", "{health}");
@@ -213,6 +245,7 @@ async fn with_fail_static_off_every_license_gets_503_while_the_database_is_stopp
     // Nothing new can be served: not ready (every replica alike).
     assert_eq!(f.ops("/readyz").await.0, 503);
     f.cluster.resume();
+    f.wait_for_database().await;
     assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
     f.proxy.stop().await;
 }

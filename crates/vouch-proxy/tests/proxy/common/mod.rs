@@ -199,6 +199,15 @@ impl TestProxy {
         r.text().await.unwrap()
     }
 
+    /// The value of one metric sample (`name{labels}` as rendered), 0
+    /// when absent.
+    pub async fn metric(&self, sample: &str) -> u64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    }
+
     /// `/v2/proxy/acme/up.test/<repo>/<rest>`.
     pub fn repo_url(&self, repo: &str, rest: &str) -> String {
         self.url(&format!("/v2/proxy/{APP}/{UPSTREAM}/{repo}/{rest}"))
