@@ -31,11 +31,11 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::sync::watch;
 
 use super::disk::unique;
-use super::{BlobStore, CacheError};
+use super::{BlobStore, CacheError, write_making_room};
 use crate::health::{Component, Health, State};
 use crate::metrics::Metrics;
 use crate::names::{Digest, DigestVerifier};
@@ -340,7 +340,7 @@ async fn run(
         }
         if buffer.len() >= STAGING_WRITE_BYTES || (end && !buffer.is_empty()) {
             let remaining = total.map_or(buffer.len() as u64, |t| t - written);
-            stage(&mut file, written, &buffer, store, remaining)
+            write_making_room(&mut file, written, &buffer, &**store, remaining)
                 .await
                 .map_err(staging_error)?;
             written += buffer.len() as u64;
@@ -376,48 +376,6 @@ async fn run(
         .await
         .map_err(|e| FillError::Store(Arc::new(e)))?;
     Ok(written)
-}
-
-/// Appends `buffer` to the staging file at `offset`. A full disk or
-/// quota gets one more try after the store made room for `remaining`
-/// bytes (evicting least recently used content); any other failure, or a
-/// second one, is the caller's.
-async fn stage(
-    file: &mut tokio::fs::File,
-    offset: u64,
-    buffer: &[u8],
-    store: &Arc<dyn BlobStore>,
-    remaining: u64,
-) -> io::Result<()> {
-    match write_flushed(file, buffer).await {
-        Err(e) if is_out_of_space(&e) => {
-            let freed = store.make_room(remaining).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "making room in the cache failed");
-                0
-            });
-            tracing::debug!(needed = remaining, freed, error = %e, "cache disk full while staging a blob; evicted least recently used content to retry once");
-            // Undo a partial write before trying again.
-            file.set_len(offset).await?;
-            file.seek(io::SeekFrom::Start(offset)).await?;
-            write_flushed(file, buffer).await
-        }
-        other => other,
-    }
-}
-
-async fn write_flushed(file: &mut tokio::fs::File, buffer: &[u8]) -> io::Result<()> {
-    file.write_all(buffer).await?;
-    // tokio writes in the background; flush so readers only ever see
-    // `written` bytes that are really in the file.
-    file.flush().await
-}
-
-/// Whether `e` says the filesystem or the quota is full.
-pub fn is_out_of_space(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-    )
 }
 
 impl Fill {
@@ -729,6 +687,7 @@ mod tests {
     use crate::cache::disk::DiskStore;
     use crate::cache::{BlobAccess, BlobHandle};
     use futures_util::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
 
     /// A one-shot HTTP server on 127.0.0.1 that answers every connection
     /// with `body` (declaring `declared_len`), in two halves with a pause.

@@ -198,6 +198,17 @@ async fn assert_store_state(f: &Fixture, degraded: &str, errors: &str) {
     assert!(metrics.contains(&counter), "{metrics}");
 }
 
+/// Every cached manifest and blob.
+fn cached_files(cache: &Path) -> Vec<PathBuf> {
+    let mut files = cached_blobs(cache);
+    files.extend(
+        std::fs::read_dir(cache.join("manifests/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    files
+}
+
 fn cached_blobs(cache: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(cache.join("blobs/sha256"))
         .unwrap()
@@ -271,6 +282,45 @@ async fn a_full_cache_disk_evicts_least_recently_used_blobs_to_make_room() {
         .collect();
     assert!(cached.contains(&hex(&f.images[3])), "{cached:?}");
     assert!(!cached.contains(&hex(&f.images[0])), "{cached:?}");
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_manifest_written_to_a_full_cache_disk_evicts_least_recently_used_content() {
+    let Some(tmpfs) = Tmpfs::mount(10) else {
+        return;
+    };
+    let f = fixture(tmpfs.path(), 2).await;
+    for img in &f.images {
+        let layer = &img.layers[0];
+        assert_eq!(f.pull(&layer.digest).await.unwrap(), layer.bytes);
+    }
+    assert_eq!(cached_blobs(tmpfs.path()).len(), 2, "the two layers");
+    // A repository whose manifests were never fetched, and a disk with
+    // not a byte free.
+    let other = image("manifest-on-a-full-disk", "amd64", 1000);
+    f.stub.image("acme/other", "1.0", &other);
+    let before = cached_files(tmpfs.path());
+    fill_disk(tmpfs.path(), 0);
+    assert_eq!(free_bytes(tmpfs.path()), 0);
+    let r = client()
+        .get(f.proxy.repo_url("acme/other", "manifests/1.0"))
+        .header("authorization", basic(EMAIL, &f.license))
+        .header("accept", common::images::OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), other.manifest.bytes);
+    // Cached: room was made by evicting least recently used content, as
+    // a blob fill does, not by giving up.
+    let manifest_file = tmpfs
+        .path()
+        .join("manifests/sha256")
+        .join(other.manifest.hex());
+    assert!(manifest_file.is_file(), "the manifest was not cached");
+    let evicted: Vec<&PathBuf> = before.iter().filter(|p| !p.exists()).collect();
+    assert!(!evicted.is_empty(), "nothing was evicted from {before:?}");
     f.proxy.stop().await;
 }
 
