@@ -11,6 +11,7 @@
 pub mod disk;
 pub mod fill;
 pub mod held;
+pub mod resume;
 pub mod s3;
 
 use std::future::Future;

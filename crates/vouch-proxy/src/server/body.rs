@@ -20,10 +20,12 @@ use crate::store::PullRecord;
 /// Read buffer for serving cached blobs.
 const FILE_CHUNK_BYTES: usize = 256 * 1024;
 
-/// A cached file's first `length` bytes as a counted body.
-pub(super) fn file_body(file: tokio::fs::File, length: u64, metrics: Arc<Metrics>) -> Body {
-    let reader = tokio_util::io::ReaderStream::with_capacity(file.take(length), FILE_CHUNK_BYTES);
-    Body::from_stream(Counted::new(reader, metrics))
+/// A cached file's first `length` bytes.
+pub(super) fn file_stream(
+    file: tokio::fs::File,
+    length: u64,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    tokio_util::io::ReaderStream::with_capacity(file.take(length), FILE_CHUNK_BYTES)
 }
 
 /// Adds `X-Content-Type-Options: nosniff` to every response (a layer on

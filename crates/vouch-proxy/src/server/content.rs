@@ -11,11 +11,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::io::AsyncSeekExt as _;
 
-use super::body::{ByteRange, Counted, file_body};
+use super::body::{ByteRange, Counted, file_stream};
 use super::edge::RequestError;
 use super::{Ctx, Proxy};
 use crate::cache::fill::{FillError, Passthrough};
-use crate::cache::{BlobAccess, BlobBody, BlobHandle};
+use crate::cache::resume::{CachedRead, Fallback};
+use crate::cache::{BlobAccess, BlobBody, BlobHandle, ByteStream};
 use crate::entitlement::{Entitlements, TagDecision, links};
 use crate::metrics::{CacheLookup, ContentKind};
 use crate::names::{Digest, Reference};
@@ -220,7 +221,7 @@ impl Proxy {
         if let Some(handle) = self.cached_blob(digest, access).await {
             self.metrics.cache(ContentKind::Blob, CacheLookup::Hit);
             self.confirm_held(ctx, ContentKind::Blob, digest).await?;
-            match self.file_response(handle, method, digest, range).await {
+            match self.file_response(ctx, handle, method, digest, range).await {
                 // The cache is a cache: content it cannot read (an object
                 // gone from the bucket) is fetched again.
                 Err(RequestError::Content(ContentError::CacheRead { reason, .. })) => {
@@ -262,7 +263,7 @@ impl Proxy {
             other => other.map_err(ContentError::from)?,
         };
         match self.cached_blob(digest, access).await {
-            Some(handle) => self.file_response(handle, method, digest, range).await,
+            Some(handle) => self.file_response(ctx, handle, method, digest, range).await,
             None => {
                 let cause = "it left the cache before it could be read";
                 self.uncached_blob(ctx, digest, &cause).await
@@ -307,7 +308,8 @@ impl Proxy {
     /// unsatisfiable), from a local file or remote storage, or (a store
     /// serving by redirect, `GET` only) a `307` to the storage URL.
     async fn file_response(
-        &self,
+        self: &Arc<Self>,
+        ctx: &Ctx,
         handle: BlobHandle,
         method: &Method,
         digest: &Digest,
@@ -337,7 +339,8 @@ impl Proxy {
                             .await
                             .map_err(|e| cache_read(format!("seek: {e}")))?;
                     }
-                    file_body(file, length, self.metrics.clone())
+                    let stream = Box::pin(file_stream(file, length));
+                    self.cached_body(ctx, digest, start..start + length, stream)
                 }
                 BlobBody::Ranged(_) if length == 0 => Body::empty(),
                 BlobBody::Ranged(reader) => {
@@ -345,7 +348,7 @@ impl Proxy {
                         .read_range(start..start + length)
                         .await
                         .map_err(|e| cache_read(e.to_string()))?;
-                    Body::from_stream(Counted::new(stream, self.metrics.clone()))
+                    self.cached_body(ctx, digest, start..start + length, stream)
                 }
                 BlobBody::Redirect(url) => return Ok(redirect_response(&url, digest)),
             }
@@ -360,6 +363,24 @@ impl Proxy {
             );
         }
         Ok(response)
+    }
+
+    /// The body of `span` of a cached blob read from `bytes`: finished
+    /// from the upstream if the store fails part way ([`CachedRead`]).
+    fn cached_body(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        digest: &Digest,
+        span: std::ops::Range<u64>,
+        bytes: ByteStream,
+    ) -> Body {
+        let fallback = Fallback {
+            fetch: self.blob_fetcher(ctx, digest),
+            report: self.fill_report(ctx),
+            store: self.stores.content.clone(),
+        };
+        let read = CachedRead::new(bytes, digest.clone(), span, fallback);
+        Body::from_stream(Counted::new(read.into_stream(), self.metrics.clone()))
     }
 
     // ---- tags -------------------------------------------------------------

@@ -14,10 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
+use common::flaky_store::{Break, FlakyStore};
 use common::images::{Image, image, index};
 use common::logs::lines_containing;
 use common::s3::{PrivateMoto, unique_prefix};
 use common::setup::REPO;
+use common::stub::Behaviour;
 use common::stub::Stub;
 use common::{EMAIL, Options, TestProxy, basic, client, setup_licenses};
 use vouch_proxy::cache::disk::DiskStore;
@@ -362,6 +364,77 @@ async fn with_the_bucket_down_or_emptied_cached_blobs_are_served_from_the_upstre
         metrics.contains("vouch_proxy_degraded{component=\"store\"} 0"),
         "{metrics}"
     );
+    f.proxy.stop().await;
+}
+
+/// A proxy over a [`FlakyStore`] (a disk store underneath) whose one
+/// 4 MiB layer was pulled once, so it is cached; and the layer's path on
+/// the upstream.
+async fn flaky_fixture(cache: &Path) -> (Fixture, Arc<FlakyStore>, String) {
+    let disk = Arc::new(DiskStore::open(cache, 1 << 40).unwrap());
+    let store = Arc::new(FlakyStore::new(disk));
+    let f = fixture_over(store.clone(), 1).await;
+    let layer = &f.images[0].layers[0];
+    assert_eq!(f.pull(&layer.digest).await.unwrap(), layer.bytes);
+    let path = format!("/v2/{REPO}/blobs/{}", layer.digest);
+    (f, store, path)
+}
+
+#[tokio::test]
+async fn a_cached_read_that_fails_mid_blob_is_finished_from_the_upstream() {
+    let cache = tempfile::tempdir().unwrap();
+    let (f, store, path) = flaky_fixture(cache.path()).await;
+    let layer = &f.images[0].layers[0];
+    let fetched = f.stub.count(&path);
+    // The store fails after a little more than 1 MiB: read by range (as
+    // from the bucket) with an error, and as a file that ends early.
+    for how in [
+        Break::RangedErrorAfter((1 << 20) + 7),
+        Break::FileEndsAfter((1 << 20) + 7),
+    ] {
+        store.set(Some(how));
+        assert_eq!(f.pull(&layer.digest).await.unwrap(), layer.bytes, "{how:?}");
+    }
+    // A range of the blob, the store failing within it: the rest of the
+    // range, not more.
+    store.set(Some(Break::RangedErrorAfter(500_000)));
+    let r = client()
+        .get(f.proxy.repo_url(REPO, &format!("blobs/{}", layer.digest)))
+        .header("authorization", basic(EMAIL, &f.license))
+        .header("range", "bytes=1000-3000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap(), layer.bytes[1000..=3_000_000]);
+    // Each failure went on with one transfer from the upstream, and the
+    // store is reported.
+    assert_eq!(f.stub.count(&path), fetched + 3);
+    assert_store_state(&f, "1", "store=\"flaky\",op=\"read\"").await;
+    // Reads that work are the cache's again.
+    store.set(None);
+    assert_eq!(f.pull(&layer.digest).await.unwrap(), layer.bytes);
+    assert_eq!(f.stub.count(&path), fetched + 3);
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_cached_read_finished_from_a_lying_upstream_never_completes() {
+    let cache = tempfile::tempdir().unwrap();
+    let (f, store, path) = flaky_fixture(cache.path()).await;
+    let layer = &f.images[0].layers[0];
+    let mut lie = layer.bytes.clone();
+    *lie.last_mut().unwrap() ^= 1;
+    f.stub
+        .set(&path, Behaviour::ok("application/octet-stream", lie));
+    store.set(Some(Break::RangedErrorAfter(1 << 20)));
+    let got = f.pull(&layer.digest).await;
+    assert!(got.is_err(), "a complete body: {:?}", got.map(|b| b.len()));
+    let mismatches = f
+        .proxy
+        .metric("vouch_proxy_upstream_digest_mismatch_total{upstream=\"up.test\"}")
+        .await;
+    assert_eq!(mismatches, 1);
     f.proxy.stop().await;
 }
 

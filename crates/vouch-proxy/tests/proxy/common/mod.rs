@@ -2,6 +2,7 @@
 //! upstream for fault injection, and an in-process vouch-proxy.
 #![allow(dead_code, missing_docs)]
 
+pub mod flaky_store;
 pub mod images;
 pub mod logs;
 pub mod pg_cluster;
