@@ -146,9 +146,20 @@ impl Health {
 
     /// `component` answered.
     pub fn ok(&self, component: &Component) {
+        self.end(component, None);
+    }
+
+    /// `component` answered in a way that ends only a fault in `state`:
+    /// an upstream that answers again is no longer `down`, but whether
+    /// its transfers still break (`degraded`) only a whole transfer says.
+    pub fn ok_if(&self, component: &Component, state: State) {
+        self.end(component, Some(state));
+    }
+
+    fn end(&self, component: &Component, only: Option<State>) {
         let ended = self.entries_mut(|entries| {
             let entry = entries.get_mut(component)?;
-            if entry.state == State::Ok {
+            if entry.state == State::Ok || only.is_some_and(|s| s != entry.state) {
                 return None;
             }
             entry.state = State::Ok;
@@ -215,6 +226,15 @@ mod tests {
         assert_eq!(health.state(&Component::Database), State::Down);
         health.ok(&Component::Database);
         let up = Component::Upstream("ghcr.io".into());
+        health.failing(up.clone(), State::Degraded, &"reset mid-blob");
+        health.ok_if(&up, State::Down);
+        assert_eq!(
+            health.state(&up),
+            State::Degraded,
+            "not the fault that ended"
+        );
+        health.ok_if(&up, State::Degraded);
+        assert_eq!(health.state(&up), State::Ok);
         health.failing(up.clone(), State::Down, &"reset");
         assert_eq!(up.label(), "upstream:ghcr.io");
         assert_eq!(health.reports().len(), 3);

@@ -183,10 +183,16 @@ impl FillReport {
         }
     }
 
-    /// Reports how a fill ended.
+    /// Reports how a fill ended: a transfer the upstream broke (cut,
+    /// short, overlong or lying) marks the upstream degraded, one that
+    /// completed marks it and the store up.
     fn ended(&self, store: &dyn BlobStore, result: &Result<u64, FillError>) {
+        let upstream = Component::Upstream(self.upstream.clone());
         match result {
-            Ok(_) => self.health.ok(&Component::Store),
+            Ok(_) => {
+                self.health.ok(&Component::Store);
+                self.health.ok_if(&upstream, State::Degraded);
+            }
             Err(e) if e.is_store_side() => {
                 let op = match e {
                     FillError::Staging { .. } => "write",
@@ -194,6 +200,15 @@ impl FillReport {
                 };
                 self.metrics.store_error(store.label(), op);
                 self.health.failing(Component::Store, State::Degraded, e);
+            }
+            Err(
+                e @ (FillError::Read { .. }
+                | FillError::Short { .. }
+                | FillError::Overlong { .. }
+                | FillError::DigestMismatch { .. }),
+            ) => {
+                self.refused(e);
+                self.health.failing(upstream, State::Degraded, e);
             }
             Err(e) => self.refused(e),
         }

@@ -284,7 +284,9 @@ impl Proxy {
     }
 
     /// Reports how an upstream answered: unreachable marks it down,
-    /// anything it said marks it up.
+    /// anything it said ends that (a `degraded` upstream, whose blob
+    /// transfers break, stays so until one completes: see
+    /// [`FillReport`]).
     pub(super) fn upstream_answered<T>(
         &self,
         repository: &Repository,
@@ -295,7 +297,7 @@ impl Proxy {
             Err(e @ UpstreamError::Unreachable { .. }) => {
                 self.health.failing(component, State::Down, e);
             }
-            _ => self.health.ok(&component),
+            _ => self.health.ok_if(&component, State::Down),
         }
     }
 

@@ -223,6 +223,54 @@ async fn a_lying_upstream_blob_is_refused_and_not_cached() {
 }
 
 #[tokio::test]
+async fn an_upstream_resetting_mid_blob_cuts_the_response_caches_nothing_and_is_reported() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image("reset", "amd64", 3 << 20);
+    f.release(&img);
+    let layer = &img.layers[0];
+    let path = format!("/v2/{REPO}/blobs/{}", layer.digest);
+    f.stub.set(
+        &path,
+        Behaviour::ResetAfter {
+            body: layer.bytes.clone(),
+            after: 1 << 20,
+        },
+    );
+    let r = f.get(&format!("blobs/{}", layer.digest)).await;
+    assert_eq!(r.status(), 200);
+    let received = r.bytes().await.map_or(0, |b| b.len());
+    assert!(
+        received < layer.bytes.len(),
+        "the client must not receive a complete body ({received} bytes)"
+    );
+    // Said once (not per failed transfer), as a fault of the upstream's,
+    // which stays degraded while its transfers break.
+    let r = f.get(&format!("blobs/{}", layer.digest)).await;
+    let received = r.bytes().await.map_or(0, |b| b.len());
+    assert!(received < layer.bytes.len(), "{received} bytes");
+    let started = lines_containing(&["fault started", "upstream:up.test", &layer.digest]);
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert!(started[0].contains("degraded"), "{started:?}");
+    let metrics = f.proxy.metrics().await;
+    assert!(
+        metrics.contains("vouch_proxy_degraded{component=\"upstream:up.test\"} 1"),
+        "{metrics}"
+    );
+    assert!(f.proxy.cache_files("blobs").is_empty());
+    // Healed: the blob is served, and the fault ends.
+    f.stub.blob(REPO, layer);
+    let r = f.get(&format!("blobs/{}", layer.digest)).await;
+    assert!(r.bytes().await.unwrap() == layer.bytes);
+    let metrics = f.proxy.metrics().await;
+    assert!(
+        metrics.contains("vouch_proxy_degraded{component=\"upstream:up.test\"} 0"),
+        "{metrics}"
+    );
+    assert!(!lines_containing(&["fault ended", "upstream:up.test"]).is_empty());
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_disconnecting_mid_blob_leaves_no_partial_file() {
     let f = fixture(None, ReferrersMode::NotFound).await;
     let img = image("slow", "amd64", 2 << 20);

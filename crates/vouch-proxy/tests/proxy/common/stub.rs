@@ -31,6 +31,9 @@ pub enum Behaviour {
     },
     /// A 307 to `location`.
     Redirect(String),
+    /// 200 announcing the whole `body`, whose connection is broken off
+    /// after its first `after` bytes (an upstream reset mid-blob).
+    ResetAfter { body: Vec<u8>, after: usize },
 }
 
 impl Behaviour {
@@ -233,6 +236,18 @@ async fn handle(
                     HeaderValue::from_str(&v).unwrap(),
                 );
             }
+            r.headers_mut()
+                .insert("content-length", HeaderValue::from(len));
+            r
+        }
+        Some(Behaviour::ResetAfter { body, after }) => {
+            let len = body.len();
+            let sent = Bytes::copy_from_slice(&body[..after]);
+            let stream = futures_util::stream::iter([
+                Ok(sent),
+                Err(std::io::Error::other("stub: connection reset mid-body")),
+            ]);
+            let mut r = Response::new(Body::from_stream(stream));
             r.headers_mut()
                 .insert("content-length", HeaderValue::from(len));
             r
