@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::flaky_store::{Break, FlakyStore};
-use common::images::{Image, image, index};
+use common::images::{Image, image};
 use common::logs::lines_containing;
 use common::s3::{PrivateMoto, unique_prefix};
 use common::setup::REPO;
@@ -119,21 +119,7 @@ async fn fixture_over(content: Arc<dyn BlobStore>, count: usize) -> Fixture {
     };
     let proxy = TestProxy::start(dir.path(), &stub.url(), &options).await;
     let license = setup_licenses(&proxy, ReferrersMode::NotFound).await.stable;
-    let images: Vec<Image> = (0..count)
-        .map(|i| image(&format!("disk-full-{i}"), "amd64", LAYER_BYTES))
-        .collect();
-    let arches: Vec<String> = (0..count).map(|i| format!("arch{i}")).collect();
-    let pairs: Vec<(&Image, &str)> = images
-        .iter()
-        .zip(&arches)
-        .map(|(i, a)| (i, a.as_str()))
-        .collect();
-    let idx = index(&pairs);
-    for (i, img) in images.iter().enumerate() {
-        stub.image(REPO, &format!("img{i}"), img);
-    }
-    stub.manifest(REPO, "1.0", &idx);
-    stub.manifest(REPO, &idx.digest, &idx);
+    let images = stub.index_release(REPO, "disk-full", count, LAYER_BYTES);
     Fixture {
         stub,
         proxy,

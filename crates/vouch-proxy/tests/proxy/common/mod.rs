@@ -8,6 +8,7 @@ pub mod logs;
 pub mod pg_cluster;
 pub mod postgres;
 pub mod s3;
+pub mod serve_child;
 pub mod setup;
 pub mod stub;
 
@@ -38,6 +39,52 @@ pub fn serving_address(stderr_line: &str) -> Option<SocketAddr> {
         return None;
     }
     fields["listen"].as_str()?.parse().ok()
+}
+
+/// Spawns `serve` (already set up in `command`) with its stderr piped and
+/// drained on a thread (a full pipe would stall it), and waits for the
+/// address it logs it listens on (`VOUCH_PROXY_LOG_FORMAT=json`, level
+/// info or lower).
+pub fn spawn_serving(command: &mut std::process::Command) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead as _;
+    let mut child = command
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (bound, address) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = serving_address(&line) {
+                let _ = bound.send(addr);
+            }
+        }
+    });
+    let addr = address
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("serve did not log the address it listens on");
+    (child, addr)
+}
+
+/// Runs a `vouch-proxy` admin command with `config`, asserting it
+/// succeeds.
+pub fn run_admin(config: &Path, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-proxy"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("VOUCH_PROXY_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vouch-proxy {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// The admin command that releases version 1.0 of [`APP`] on `stable` (the

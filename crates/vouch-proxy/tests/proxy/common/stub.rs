@@ -293,6 +293,35 @@ impl Stub {
         );
     }
 
+    /// Serves `count` images of one layer of `layer_bytes` each (seeded
+    /// `<seed>-<i>`, tags `img<i>`) and tag `1.0` (and its digest) as
+    /// their index; returns the images.
+    pub fn index_release(
+        &self,
+        repo: &str,
+        seed: &str,
+        count: usize,
+        layer_bytes: usize,
+    ) -> Vec<super::images::Image> {
+        use super::images::{Image, image, index};
+        let images: Vec<Image> = (0..count)
+            .map(|i| image(&format!("{seed}-{i}"), "amd64", layer_bytes))
+            .collect();
+        let arches: Vec<String> = (0..count).map(|i| format!("arch{i}")).collect();
+        let pairs: Vec<(&Image, &str)> = images
+            .iter()
+            .zip(&arches)
+            .map(|(i, a)| (i, a.as_str()))
+            .collect();
+        let idx = index(&pairs);
+        for (i, img) in images.iter().enumerate() {
+            self.image(repo, &format!("img{i}"), img);
+        }
+        self.manifest(repo, "1.0", &idx);
+        self.manifest(repo, &idx.digest, &idx);
+        images
+    }
+
     /// Serves an image: blobs, and the manifest by digest and by `tag`.
     pub fn image(&self, repo: &str, tag: &str, image: &super::images::Image) {
         self.blob(repo, &image.config);
