@@ -114,8 +114,15 @@ impl Health {
     }
 
     /// `component` is failing (`state` says how much it matters); `detail`
-    /// is logged when the fault starts.
-    pub fn failing(&self, component: Component, state: State, detail: &dyn std::fmt::Display) {
+    /// is logged when the fault starts, unless this component's last
+    /// WARN was less than [`MIN_WARN_INTERVAL`] ago. Returns whether it
+    /// was logged.
+    pub fn failing(
+        &self,
+        component: Component,
+        state: State,
+        detail: &dyn std::fmt::Display,
+    ) -> bool {
         let now = Instant::now();
         let warn = self.entries_mut(|entries| {
             let entry = entries.entry(component.clone()).or_insert(Entry {
@@ -142,6 +149,7 @@ impl Health {
                 "fault started"
             );
         }
+        warn
     }
 
     /// `component` answered.
@@ -213,16 +221,26 @@ mod tests {
     fn a_fault_is_a_transition_and_ends_when_the_component_answers() {
         let health = Health::new([Component::Database, Component::Store]);
         assert!(health.reports().iter().all(|r| r.state == State::Ok));
-        health.failing(Component::Database, State::Down, &"refused");
-        health.failing(Component::Database, State::Down, &"refused");
+        assert!(health.failing(Component::Database, State::Down, &"refused"));
+        assert!(
+            !health.failing(Component::Database, State::Down, &"refused"),
+            "said once, not per request"
+        );
         assert_eq!(health.state(&Component::Database), State::Down);
         assert_eq!(health.state(&Component::Store), State::Ok);
         let since = health.reports()[0].since;
-        health.failing(Component::Database, State::Degraded, &"fail static");
+        assert!(
+            !health.failing(Component::Database, State::Degraded, &"fail static"),
+            "a change of state within a fault is not a new fault"
+        );
         assert_eq!(health.reports()[0].since, since, "still the same fault");
         health.ok(&Component::Database);
         assert_eq!(health.state(&Component::Database), State::Ok);
-        health.failing(Component::Database, State::Down, &"refused");
+        assert!(health.reports()[0].since >= since, "since the fault ended");
+        assert!(
+            !health.failing(Component::Database, State::Down, &"refused"),
+            "a flapping component warns at most once a minute"
+        );
         assert_eq!(health.state(&Component::Database), State::Down);
         health.ok(&Component::Database);
         let up = Component::Upstream("ghcr.io".into());

@@ -22,6 +22,10 @@ use vouch_proxy::store::{LicenseStore as _, PullLog as _, PullRecord, ReferrersM
 const ASKS_FAILED: &str = "vouch_proxy_database_asks_total{outcome=\"failed\"}";
 const ASKS_SKIPPED: &str = "vouch_proxy_database_asks_total{outcome=\"skipped\"}";
 
+/// Tests in this module that stop their database (each with a proxy of
+/// its own, logging to the one captured log).
+const OUTAGES_IN_THIS_MODULE: usize = 3;
+
 struct Fixture {
     cluster: PrivateCluster,
     pg: Arc<PostgresStore>,
@@ -156,6 +160,7 @@ async fn with_the_database_stopped_a_recently_seen_license_pulls_and_an_unseen_o
     let blob = f.config_blob_path();
     assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
     assert_eq!(f.get(&blob, &f.licenses.stable).await.status(), 200);
+    let paused_at = jiff::Timestamp::now();
     f.cluster.pause();
     // Seen within server.license_stale_secs (default 600): fail static,
     // for what it was entitled to. The first request to meet the stopped
@@ -188,6 +193,14 @@ async fn with_the_database_stopped_a_recently_seen_license_pulls_and_an_unseen_o
         "{health}"
     );
     assert_eq!(health["components"]["store"]["state"], "ok", "{health}");
+    let since = |health: &serde_json::Value| -> jiff::Timestamp {
+        health["components"]["database"]["since"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no since: {health}"))
+    };
+    let down_since = since(&health);
+    assert!(down_since >= paused_at && down_since <= jiff::Timestamp::now());
     assert_eq!(f.ops("/readyz").await.0, 200);
     assert!(
         f.proxy
@@ -202,17 +215,28 @@ async fn with_the_database_stopped_a_recently_seen_license_pulls_and_an_unseen_o
     let (_, health) = f.ops("/healthz").await;
     assert_eq!(health["components"]["database"]["state"], "ok", "{health}");
     assert!(
+        since(&health) > down_since,
+        "ok since the fault ended: {health}"
+    );
+    assert!(
         f.proxy
             .metrics()
             .await
             .contains("vouch_proxy_degraded{component=\"database\"} 0")
     );
-    // Said once when it started and once when it ended (the other test
-    // of this module runs its own proxy alongside: at most one each).
+    // Said once when it started and once when it ended (the other tests
+    // of this module run their own proxies alongside, one outage each;
+    // once per fault is health::tests' to prove).
     let started = lines_containing(&["fault started", "\"database\""]);
     let ended = lines_containing(&["fault ended", "\"database\""]);
-    assert!((1..=2).contains(&started.len()), "{started:?}");
-    assert!((1..=2).contains(&ended.len()), "{ended:?}");
+    assert!(
+        (1..=OUTAGES_IN_THIS_MODULE).contains(&started.len()),
+        "{started:?}"
+    );
+    assert!(
+        (1..=OUTAGES_IN_THIS_MODULE).contains(&ended.len()),
+        "{ended:?}"
+    );
     assert_eq!(f.token(&f.licenses.beta).await.status(), 200);
     // Credentials that are wrong are still a 401.
     assert_eq!(f.pull("not-a-license").await.status(), 401);
@@ -247,5 +271,37 @@ async fn with_fail_static_off_every_license_gets_503_while_the_database_is_stopp
     f.cluster.resume();
     f.wait_for_database().await;
     assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn no_pull_log_record_is_lost_in_a_30_s_database_outage() {
+    let Some(f) = fixture("").await else {
+        return;
+    };
+    assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
+    f.cluster.pause();
+    // Ten pulls spread over 30 s of outage, each served from fail static
+    // and each leaving a record the database cannot take yet.
+    for _ in 0..10 {
+        assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
+    assert!(f.proxy.metric("vouch_proxy_pulllog_buffered").await >= 1);
+    f.cluster.resume();
+    f.wait_for_database().await;
+    // Written once the database answers again, without a restart.
+    let mut pulls = Vec::new();
+    for _ in 0..600 {
+        pulls = f.pulls(&f.licenses.stable).await;
+        if pulls.len() >= 11 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(pulls.len(), 11, "{pulls:?}");
+    assert!(pulls.iter().all(|p| p.status == 200), "{pulls:?}");
+    assert_eq!(f.proxy.metric("vouch_proxy_pulllog_dropped_total").await, 0);
+    assert_eq!(f.proxy.metric("vouch_proxy_pulllog_buffered").await, 0);
     f.proxy.stop().await;
 }
