@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::images::{
@@ -267,6 +268,55 @@ async fn an_upstream_resetting_mid_blob_cuts_the_response_caches_nothing_and_is_
         "{metrics}"
     );
     assert!(!lines_containing(&["fault ended", "upstream:up.test"]).is_empty());
+    f.proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_an_upstream_stalls_mid_blob_cached_blobs_are_served_and_nothing_is_cached() {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let images = f.stub.index_release(REPO, "stall", 2, 2 << 20);
+    let (cached, stalled) = (&images[0].layers[0], &images[1].layers[0]);
+    let r = f.get(&format!("blobs/{}", cached.digest)).await;
+    assert!(r.bytes().await.unwrap() == cached.bytes);
+    let path = format!("/v2/{REPO}/blobs/{}", stalled.digest);
+    let release = Arc::new(tokio::sync::Notify::new());
+    f.stub.set(
+        &path,
+        Behaviour::StallAfter {
+            body: stalled.bytes.clone(),
+            after: 1 << 20,
+            release: release.clone(),
+        },
+    );
+    let request = client()
+        .get(f.proxy.repo_url(REPO, &format!("blobs/{}", stalled.digest)))
+        .header("authorization", basic(EMAIL, &f.licenses.stable))
+        .send();
+    let stalled_pull = tokio::spawn(async move {
+        let r = request.await.unwrap();
+        r.bytes().await.map_or(0, |b| b.len())
+    });
+    while f.stub.count(&path) == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Meanwhile a cached blob is served whole, the stalled pull still
+    // waiting.
+    let r = f.get(&format!("blobs/{}", cached.digest)).await;
+    assert!(r.bytes().await.unwrap() == cached.bytes);
+    assert!(!stalled_pull.is_finished(), "the stalled pull ended early");
+    // The stall ends with the connection broken off: no complete body,
+    // nothing cached; healed, the blob is served.
+    release.notify_one();
+    let received = stalled_pull.await.unwrap();
+    assert!(received < stalled.bytes.len(), "{received} bytes");
+    let blobs = f.proxy.cache_files("blobs");
+    assert!(
+        !blobs.iter().any(|p| p.ends_with(stalled.hex())),
+        "{blobs:?}"
+    );
+    f.stub.blob(REPO, stalled);
+    let r = f.get(&format!("blobs/{}", stalled.digest)).await;
+    assert!(r.bytes().await.unwrap() == stalled.bytes);
     f.proxy.stop().await;
 }
 

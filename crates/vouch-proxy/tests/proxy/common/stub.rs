@@ -34,6 +34,14 @@ pub enum Behaviour {
     /// 200 announcing the whole `body`, whose connection is broken off
     /// after its first `after` bytes (an upstream reset mid-blob).
     ResetAfter { body: Vec<u8>, after: usize },
+    /// 200 announcing the whole `body`, that sends its first `after`
+    /// bytes and then nothing until `release` is notified, when the
+    /// connection is broken off (an upstream that stalls mid-blob).
+    StallAfter {
+        body: Vec<u8>,
+        after: usize,
+        release: Arc<tokio::sync::Notify>,
+    },
 }
 
 impl Behaviour {
@@ -241,17 +249,13 @@ async fn handle(
             r
         }
         Some(Behaviour::ResetAfter { body, after }) => {
-            let len = body.len();
-            let sent = Bytes::copy_from_slice(&body[..after]);
-            let stream = futures_util::stream::iter([
-                Ok(sent),
-                Err(std::io::Error::other("stub: connection reset mid-body")),
-            ]);
-            let mut r = Response::new(Body::from_stream(stream));
-            r.headers_mut()
-                .insert("content-length", HeaderValue::from(len));
-            r
+            broken_off(&body, after, std::future::ready(()))
         }
+        Some(Behaviour::StallAfter {
+            body,
+            after,
+            release,
+        }) => broken_off(&body, after, async move { release.notified().await }),
         Some(Behaviour::Redirect(location)) => {
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::TEMPORARY_REDIRECT;
@@ -260,6 +264,30 @@ async fn handle(
             r
         }
     }
+}
+
+/// 200 announcing all of `body`, sending its first `after` bytes, then,
+/// once `until` resolves, breaking the connection off.
+fn broken_off(
+    body: &[u8],
+    after: usize,
+    until: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Response {
+    let sent = Bytes::copy_from_slice(&body[..after]);
+    let broken = async move {
+        until.await;
+        Err(std::io::Error::other(
+            "stub: connection broken off mid-body",
+        ))
+    };
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::iter([Ok(sent)]),
+        futures_util::stream::once(broken),
+    );
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut()
+        .insert("content-length", HeaderValue::from(body.len()));
+    r
 }
 
 impl Stub {
