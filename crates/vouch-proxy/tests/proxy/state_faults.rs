@@ -131,14 +131,19 @@ impl Fixture {
 
 /// Asserts `r` is the 503 of an unavailable state store: `Retry-After`,
 /// code UNAVAILABLE, "temporarily unavailable", and nothing of the pool,
-/// the SQL or the database URL.
+/// the SQL or the database URL, which go to the log under its request ID.
 async fn assert_state_unavailable(r: reqwest::Response, url: &str) {
     let status = r.status().as_u16();
     let retry_after = r
         .headers()
         .get("retry-after")
         .map(|v| v.to_str().unwrap().to_string());
+    let request_id = r.headers()["x-request-id"].to_str().unwrap().to_string();
     let body = r.text().await.unwrap();
+    // The detail is the log's, under the request ID the customer got.
+    let logged = lines_containing(&["request failed", &request_id]);
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].contains("state database"), "{logged:?}");
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_code(&body), "UNAVAILABLE", "{body}");
     assert!(
@@ -255,6 +260,13 @@ async fn with_the_database_stopped_a_recently_seen_license_pulls_and_an_unseen_o
         .map(|p| format!("{:?} {}", p.action, p.status))
         .collect();
     assert_eq!(actions.len(), 6, "{actions:?}");
+    // The database answers again, so a revocation takes effect within
+    // license_cache_secs (0 here): fail static is for outages only.
+    let number = f.pulls(&f.licenses.stable).await[0].license;
+    f.pg.revoke_license(number, jiff::Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(f.pull(&f.licenses.stable).await.status(), 401);
     f.proxy.stop().await;
 }
 
