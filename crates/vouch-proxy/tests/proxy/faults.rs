@@ -88,6 +88,54 @@ async fn an_unreachable_upstream_is_503() {
 }
 
 #[tokio::test]
+async fn the_ops_listener_tells_component_states_and_the_public_healthz_only_that_it_serves() {
+    let options = Options {
+        server_toml: "ops_listen = \"127.0.0.1:0\"".into(),
+        ..Options::default()
+    };
+    let f = fixture_with(
+        Some("http://127.0.0.1:9"),
+        ReferrersMode::NotFound,
+        &options,
+    )
+    .await;
+    let before = jiff::Timestamp::now();
+    let (status, _) = status_and_code(f.get("manifests/1.0").await).await;
+    assert_eq!(status, 503);
+    let ops = f.proxy.ops_addr.unwrap();
+    let r = client()
+        .get(format!("http://{ops}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let health: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(health["status"], "degraded", "{health}");
+    let upstream = &health["components"]["upstream:up.test"];
+    assert_eq!(upstream["state"], "down", "{health}");
+    let since: jiff::Timestamp = upstream["since"].as_str().unwrap().parse().unwrap();
+    assert!(since >= before, "{health}");
+    for component in ["database", "store"] {
+        assert_eq!(health["components"][component]["state"], "ok", "{health}");
+    }
+    let ready = client()
+        .get(format!("http://{ops}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "an upstream down is not the replica's fault"
+    );
+    // The public listener says only that it serves.
+    let public = client().get(f.proxy.url("/healthz")).send().await.unwrap();
+    assert_eq!(public.status(), 200);
+    assert_eq!(public.text().await.unwrap(), "ok\n");
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
 async fn upstream_failures_are_502_or_passed_on_never_a_bare_500() {
     let f = fixture(None, ReferrersMode::NotFound).await;
     let manifest = format!("/v2/{REPO}/manifests/1.0");

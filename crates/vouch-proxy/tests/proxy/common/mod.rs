@@ -154,6 +154,8 @@ pub struct Options {
 /// A running in-process proxy.
 pub struct TestProxy {
     pub addr: SocketAddr,
+    /// The ops listener, when the configuration sets `server.ops_listen`.
+    pub ops_addr: Option<SocketAddr>,
     /// The SQLite state (unused by the proxy when `Options::postgres` is set).
     pub store: Arc<SqliteStore>,
     /// The state store the proxy uses.
@@ -217,9 +219,14 @@ impl TestProxy {
             ),
         };
         let (proxy, log_task) = Proxy::new(settings.clone(), stores, &secret).unwrap();
+        let ops = match settings.ops_listen {
+            Some(_) => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+            None => None,
+        };
+        let ops_addr = ops.as_ref().map(|l| l.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            server::serve(proxy, listener, None, None, async move {
+            server::serve(proxy, listener, ops, None, async move {
                 let _ = stopped.await;
             })
             .await
@@ -228,6 +235,7 @@ impl TestProxy {
         });
         Self {
             addr,
+            ops_addr,
             store,
             licenses,
             dir: dir.to_path_buf(),
