@@ -2,14 +2,21 @@
 # Cached manifest and blob GETs on loopback, measured with wrk in one run:
 #   vouch-proxy (release build, bearer token)  vs
 #   docker-registry serving the same content directly (no auth)  vs
-#   docker-registry in its own pull-through proxy mode (no auth).
-# Prints requests/s, p99 latency, the ratios, and vouch-proxy's peak RSS.
+#   docker-registry in its own pull-through proxy mode (no auth)  vs
+#   nginx serving the same blob as a static file (sendfile on; issue 18).
+# Prints requests/s, p99 latency, vouch-proxy's CPU time per request, the
+# ratios, and vouch-proxy's peak RSS. Then a large blob (BIG_MB) in bytes/s
+# with fewer connections against nginx, and cold pulls: the first pull of an
+# uncached BIG_MB blob through vouch-proxy against the same pull from the
+# upstream directly (COLD_ROUNDS fresh blobs).
 #
 # Then, unless SCALE_OUT=0 (issue 8): 1, 2 and 3 replicas sharing PostgreSQL
 # and S3-compatible storage (moto), and the cost of Postgres-backed auth vs SQLite.
 #
-# Usage: bench/proxy.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 BLOB_KB=64 SCALE_OUT=1)
-# Needs: docker-registry, curl, jq, sha256sum; installs Debian's wrk if missing (root);
+# Usage: bench/proxy.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 BLOB_KB=64 SCALE_OUT=1
+#                                   BIG_MB=64 BIG_CONNECTIONS=4 COLD_ROUNDS=3)
+#        VOUCH_PROXY_BIN=path       measures that binary instead of building this tree's
+# Needs: docker-registry, curl, jq, sha256sum; installs Debian's wrk and nginx-light if missing (root);
 # for the scale-out part PostgreSQL (scripts/install-test-deps) and moto (PyPI).
 # Everything listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
@@ -19,24 +26,33 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 BLOB_KB=${BLOB_KB:-64}
+BIG_MB=${BIG_MB:-64}
+BIG_CONNECTIONS=${BIG_CONNECTIONS:-4}
+COLD_ROUNDS=${COLD_ROUNDS:-3}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
-if ! command -v wrk >/dev/null; then
+PATH=$PATH:/usr/sbin
+for pkg in wrk:wrk nginx:nginx-light; do
+  command -v "${pkg%%:*}" >/dev/null && continue
   if [ "$(id -u)" = 0 ]; then
-    echo "== installing wrk" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
+    echo "== installing ${pkg#*:}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkg#*:}" >/dev/null
   else
-    echo "wrk is missing: apt-get install wrk (as root)" >&2
+    echo "${pkg%%:*} is missing: apt-get install ${pkg#*:} (as root)" >&2
     exit 1
   fi
-fi
+done
 for tool in docker-registry curl jq sha256sum; do
   command -v "$tool" >/dev/null || { echo "$tool is missing (scripts/install-test-deps)" >&2; exit 1; }
 done
 
-echo "== building vouch-proxy (release)" >&2
-cargo build --release --locked -q -p vouch-proxy
-BIN="$TARGET_DIR/release/vouch-proxy"
+if [ -n "${VOUCH_PROXY_BIN:-}" ]; then
+  BIN=$VOUCH_PROXY_BIN # e.g. an older build, to compare two commits with the same script
+else
+  echo "== building vouch-proxy (release)" >&2
+  cargo build --release --locked -q -p vouch-proxy
+  BIN="$TARGET_DIR/release/vouch-proxy"
+fi
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -102,16 +118,64 @@ UPSTREAM="http://127.0.0.1:$UPSTREAM_PORT"
 start_registry upstream "$UPSTREAM_PORT"
 start_registry peer-proxy "$PEER_PROXY_PORT" "$UPSTREAM"
 
-echo "== publishing acme/api:1.0 (one ${BLOB_KB} KiB layer)" >&2
-head -c "$((BLOB_KB * 1024))" /dev/urandom >"$WORK/layer"
 printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' >"$WORK/config"
-LAYER=$(push_blob "$UPSTREAM" acme/api "$WORK/layer")
-CONFIG=$(push_blob "$UPSTREAM" acme/api "$WORK/config")
 MT=application/vnd.oci.image.manifest.v1+json
-jq -cn --arg c "$CONFIG" --argjson cs "$(stat -c %s "$WORK/config")" --arg l "$LAYER" --argjson ls "$(stat -c %s "$WORK/layer")" --arg mt "$MT" \
-  '{schemaVersion:2, mediaType:$mt, config:{mediaType:"application/vnd.oci.image.config.v1+json",digest:$c,size:$cs}, layers:[{mediaType:"application/vnd.oci.image.layer.v1.tar",digest:$l,size:$ls}]}' \
-  | tr -d '\n' >"$WORK/manifest"
-curl -sf -X PUT -H "Content-Type: $MT" --data-binary "@$WORK/manifest" "$UPSTREAM/v2/acme/api/manifests/1.0" -o /dev/null
+publish() { # repo manifest-file layer-file... -> pushes an image tagged 1.0; prints the layer digests
+  local repo=$1 out=$2 config layers='[]' file digest
+  shift 2
+  config=$(push_blob "$UPSTREAM" "$repo" "$WORK/config")
+  for file in "$@"; do
+    digest=$(push_blob "$UPSTREAM" "$repo" "$file")
+    layers=$(jq -c --arg d "$digest" --argjson s "$(stat -c %s "$file")" \
+      '. + [{mediaType:"application/vnd.oci.image.layer.v1.tar",digest:$d,size:$s}]' <<<"$layers")
+    echo "$digest"
+  done
+  jq -cn --arg c "$config" --argjson cs "$(stat -c %s "$WORK/config")" --argjson l "$layers" --arg mt "$MT" \
+    '{schemaVersion:2, mediaType:$mt, config:{mediaType:"application/vnd.oci.image.config.v1+json",digest:$c,size:$cs}, layers:$l}' \
+    | tr -d '\n' >"$out"
+  curl -sf -X PUT -H "Content-Type: $MT" --data-binary "@$out" "$UPSTREAM/v2/$repo/manifests/1.0" -o /dev/null
+}
+
+echo "== publishing acme/api:1.0 (a ${BLOB_KB} KiB and a ${BIG_MB} MiB layer) and $COLD_ROUNDS images of one fresh ${BIG_MB} MiB layer" >&2
+head -c "$((BLOB_KB * 1024))" /dev/urandom >"$WORK/layer"
+head -c "$((BIG_MB * 1024 * 1024))" /dev/urandom >"$WORK/big"
+mapfile -t API_LAYERS < <(publish acme/api "$WORK/manifest" "$WORK/layer" "$WORK/big")
+LAYER=${API_LAYERS[0]}
+BIG=${API_LAYERS[1]}
+COLD=()
+for ((i = 1; i <= COLD_ROUNDS; i++)); do
+  head -c "$((BIG_MB * 1024 * 1024))" /dev/urandom >"$WORK/cold"
+  COLD+=("$(publish "acme/cold$i" "$WORK/cold-manifest" "$WORK/cold")")
+done
+rm -f "$WORK/cold"
+
+echo "== starting nginx (static files, sendfile on)" >&2
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx/www" "$WORK/nginx/tmp"
+chmod 755 "$WORK" # nginx started by root serves as an unprivileged user
+ln "$WORK/layer" "$WORK/nginx/www/layer"
+ln "$WORK/big" "$WORK/nginx/www/big"
+cat >"$WORK/nginx/nginx.conf" <<NGINX
+worker_processes $(nproc);
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path $WORK/nginx/tmp;
+  proxy_temp_path $WORK/nginx/tmp;
+  fastcgi_temp_path $WORK/nginx/tmp;
+  uwsgi_temp_path $WORK/nginx/tmp;
+  scgi_temp_path $WORK/nginx/tmp;
+  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/nginx/www; }
+}
+NGINX
+nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$NGINX_PORT/layer"
 
 echo "== starting vouch-proxy" >&2
 cat >"$WORK/vouch.toml" <<EOF
@@ -147,6 +211,9 @@ declare -A URLS=(
   [peer_blob]="http://127.0.0.1:$PEER_PROXY_PORT/v2/acme/api/blobs/$LAYER"
   [vouch_manifest]="http://127.0.0.1:$VOUCH_PORT/v2/$NAME/manifests/1.0"
   [vouch_blob]="http://127.0.0.1:$VOUCH_PORT/v2/$NAME/blobs/$LAYER"
+  [nginx_blob]="http://127.0.0.1:$NGINX_PORT/layer"
+  [vouch_big]="http://127.0.0.1:$VOUCH_PORT/v2/$NAME/blobs/$BIG"
+  [nginx_big]="http://127.0.0.1:$NGINX_PORT/big"
 )
 # Warm both caches and check every URL answers 200 with the right bytes.
 for key in "${!URLS[@]}"; do
@@ -158,13 +225,18 @@ for key in "${!URLS[@]}"; do
   done
   case $key in
     *_blob) cmp -s "$WORK/check" "$WORK/layer" || { echo "$key served wrong bytes" >&2; exit 1; } ;;
+    *_big) cmp -s "$WORK/check" "$WORK/big" || { echo "$key served wrong bytes" >&2; exit 1; } ;;
     *_manifest) cmp -s "$WORK/check" "$WORK/manifest" || { echo "$key served wrong bytes" >&2; exit 1; } ;;
   esac
 done
 
-declare -A RPS P99
-run() { # key [header]
-  local out
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+declare -A RPS P99 CPU_US
+run() { # key [header]  (CONNECTIONS may be set for one run)
+  local out before=0 requests
+  case $1 in vouch_*) before=$(cpu_ticks "$VOUCH_PID") ;; esac
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "$ACCEPT" ${2:+-H "$2"} "${URLS[$1]}")
   if echo "$out" | grep -q 'Non-2xx'; then
     echo "$1: non-2xx answers during the run:" >&2
@@ -173,7 +245,15 @@ run() { # key [header]
   fi
   RPS[$1]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   P99[$1]=$(echo "$out" | awk '$1=="99%" {print $2}')
-  printf '%-16s %10s req/s   p99 %s\n' "$1" "${RPS[$1]}" "${P99[$1]}" >&2
+  CPU_US[$1]=-
+  case $1 in vouch_*)
+    # CPU per request is steadier than requests/s on a shared machine.
+    requests=$(echo "$out" | awk '/requests in/ {print $1}')
+    CPU_US[$1]=$(awk -v t="$(($(cpu_ticks "$VOUCH_PID") - before))" -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+      'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
+    ;;
+  esac
+  printf '%-16s %10s req/s   p99 %s   CPU %s us/request\n' "$1" "${RPS[$1]}" "${P99[$1]}" "${CPU_US[$1]}" >&2
 }
 
 echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
@@ -185,6 +265,34 @@ done
 # Basic auth on every request (HMAC + cache per request) for comparison.
 URLS[vouch_basic_blob]=${URLS[vouch_blob]}
 run vouch_basic_blob "Authorization: Basic $(printf 'bench@example.com:%s' "$LICENSE" | base64 -w0)"
+# nginx and vouch-proxy alternate, twice, so that neither gets the quieter moment.
+declare -A BEST
+for _ in 1 2; do
+  for key in nginx_blob vouch_blob nginx_big vouch_big; do
+    auth=
+    case $key in vouch_*) auth="Authorization: Bearer $TOKEN" ;; esac
+    case $key in *_big) CONNECTIONS=$BIG_CONNECTIONS run "$key" "$auth" ;; *) run "$key" "$auth" ;; esac
+    BEST[$key]=$(awk -v a="${BEST[$key]:-0}" -v b="${RPS[$key]}" 'BEGIN { print (b > a ? b : a) }')
+  done
+done
+
+# Cold pulls: the manifest first (as a client does, and so the proxy knows the
+# blob is entitled), then the blob, timed, through the proxy and directly.
+BASIC="Authorization: Basic $(printf 'bench@example.com:%s' "$LICENSE" | base64 -w0)"
+seconds() { curl -sf -o "$WORK/check" -w '%{time_total}' "$@"; }
+COLD_DIRECT=0
+COLD_VOUCH=0
+for ((i = 1; i <= COLD_ROUNDS; i++)); do
+  blob=${COLD[$((i - 1))]}
+  direct=$(seconds "$UPSTREAM/v2/acme/cold$i/blobs/$blob")
+  [ "sha256:$(sha256sum "$WORK/check" | cut -d' ' -f1)" = "$blob" ] || { echo "cold pull $i: wrong bytes from the upstream" >&2; exit 1; }
+  curl -sf -o /dev/null -H "$ACCEPT" -H "$BASIC" "http://127.0.0.1:$VOUCH_PORT/v2/proxy/acme/up.test/acme/cold$i/manifests/1.0"
+  through=$(seconds -H "$BASIC" "http://127.0.0.1:$VOUCH_PORT/v2/proxy/acme/up.test/acme/cold$i/blobs/$blob")
+  [ "sha256:$(sha256sum "$WORK/check" | cut -d' ' -f1)" = "$blob" ] || { echo "cold pull $i: wrong bytes from vouch-proxy" >&2; exit 1; }
+  printf 'cold pull %s: upstream directly %ss, through vouch-proxy %ss\n' "$i" "$direct" "$through" >&2
+  COLD_DIRECT=$(awk -v a="$COLD_DIRECT" -v b="$direct" 'BEGIN { print a + b }')
+  COLD_VOUCH=$(awk -v a="$COLD_VOUCH" -v b="$through" 'BEGIN { print a + b }')
+done
 
 RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$VOUCH_PID/status")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -197,11 +305,19 @@ for kind in manifest blob; do
   printf '%-10s %-26s %12s %10s\n' "$kind" "vouch-proxy (bearer)" "${RPS[vouch_$kind]}" "${P99[vouch_$kind]}"
 done
 printf '%-10s %-26s %12s %10s\n' blob "vouch-proxy (basic)" "${RPS[vouch_basic_blob]}" "${P99[vouch_basic_blob]}"
+echo "vouch-proxy CPU per request: manifest ${CPU_US[vouch_manifest]} us, ${BLOB_KB} KiB blob ${CPU_US[vouch_blob]} us"
 echo
 for kind in manifest blob; do
   echo "$kind: vouch-proxy / docker-registry direct = $(ratio "${RPS[vouch_$kind]}" "${RPS[direct_$kind]}")x (goal >= 1.0x);" \
     "vouch-proxy / docker-registry proxy = $(ratio "${RPS[vouch_$kind]}" "${RPS[peer_$kind]}")x (goal >= 2x)"
 done
+mib_s() { awk -v r="$1" -v mb="$BIG_MB" 'BEGIN { printf "%.0f", r * mb }'; }
+echo "blob ${BLOB_KB} KiB, $CONNECTIONS connections, best of two: vouch-proxy ${BEST[vouch_blob]} req/s, nginx ${BEST[nginx_blob]} req/s:" \
+  "vouch-proxy / nginx = $(ratio "${BEST[vouch_blob]}" "${BEST[nginx_blob]}")x (goal >= 0.5x)"
+echo "blob ${BIG_MB} MiB, $BIG_CONNECTIONS connections, best of two: vouch-proxy $(mib_s "${BEST[vouch_big]}") MiB/s, nginx $(mib_s "${BEST[nginx_big]}") MiB/s:" \
+  "vouch-proxy / nginx = $(ratio "${BEST[vouch_big]}" "${BEST[nginx_big]}")x (goal >= 0.5x)"
+echo "cold pull of a ${BIG_MB} MiB blob, $COLD_ROUNDS rounds: through vouch-proxy ${COLD_VOUCH}s, from the upstream directly ${COLD_DIRECT}s:" \
+  "vouch-proxy / direct = $(ratio "$COLD_VOUCH" "$COLD_DIRECT")x (goal <= 1.2x)"
 echo "vouch-proxy peak RSS: $((RSS_KB / 1024)) MiB (goal < 64 MiB)"
 
 [ "${SCALE_OUT:-1}" = 1 ] || exit 0

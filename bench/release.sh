@@ -6,7 +6,10 @@
 # requests the proxy answered, and, for synthetic releases of 50 and 200 images,
 # verify-release's wall time and peak RSS.
 #
-# Usage: bench/release.sh [IMAGES_FOR_SCALE_RUN]     (default 200)
+# Usage: bench/release.sh [IMAGES_FOR_SCALE_RUN]     (default 200; issue 18's goal: 1000
+#        images under 10 s with peak RSS under 32 MiB)
+# Each scale run is timed twice: cold (the proxy fetches every manifest and blob from
+# the vendor registry) and warm (from its cache), with the HTTP requests per image.
 # The vendor registry is Debian's docker-registry on 127.0.0.1 with basic auth;
 # vouch-proxy sits in front of it with one customer license, as in scripts/demo.
 set -euo pipefail
@@ -109,8 +112,16 @@ elapsed = time.perf_counter() - start
 print(f"{int(n):5d} images: verify-release {elapsed:6.2f} s, peak RSS {usage.ru_maxrss / 1024:5.1f} MiB, exit {os.waitstatus_to_exitcode(status)}")
 PY
 }
+per_image() { awk -v r="$1" -v n="$2" 'BEGIN { printf "%.1f", r / n }'; }
 measure "$WORK/r11" 11
 for n in 50 "$SCALE"; do
+  echo "== publishing $n synthetic images" >&2
   publish "scale$n/platform" "$WORK/r$n" --images "$n"
-  measure "$WORK/r$n" "$n"
+  for pass in cold warm; do
+    r0=$(requests)
+    printf '%s ' "$pass"
+    measure "$WORK/r$n" "$n"
+    r1=$(requests)
+    echo "      $((r1 - r0)) requests through the proxy, $(per_image $((r1 - r0)) "$n") per image"
+  done
 done

@@ -255,6 +255,14 @@ printf '</v2/a/referrers/sha256:x?n=1&last=y>; rel="next"' | seed oci_link refer
 printf '</v2/acme/api/tags/list?n=100&last=v9>; rel="next"' | seed oci_link tags
 printf '</v2/a?p>; rel="prev", </v2/a?n>; rel=next' | seed oci_link two-links
 
+# --- oci_layout_index: hand-written (index.json as cosign save and skopeo write it) ---
+zeros="$(printf '0%.0s' {1..64})"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":1,"annotations":{"org.opencontainers.image.ref.name":"v1.2.0"}}]}' "$zeros" |
+  seed oci_layout_index skopeo
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":1,"annotations":{"kind":"dev.cosignproject.cosign/image"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":1,"annotations":{"kind":"dev.cosignproject.cosign/sigs"}}]}' "$zeros" "$zeros" |
+  seed oci_layout_index cosign-save
+printf '{"imageLayoutVersion":"1.0.0"}' | seed oci_layout_index oci-layout
+
 for dir in "$corpus"/*/; do
   printf '%-20s %3d seeds\n' "$(basename "$dir")" "$(find "$dir" -type f | wc -l)"
 done

@@ -369,6 +369,33 @@ pub struct InfrastructureArgs {
     pub certificate_chain: Option<PathBuf>,
 }
 
+/// What the signed payload must say and where the image is read from
+/// (cosign's `--check-claims` and `--local-image`, same meaning).
+#[derive(Debug, Args, Clone)]
+pub struct ImageSourceArgs {
+    /// Check that the signed payload names the image verified: the
+    /// `docker-manifest-digest` of a `.sig` payload, a subject of an
+    /// in-toto statement (cosign's flag, default true).
+    /// `--check-claims=false` verifies only the signature, certificate,
+    /// log and identity, so a signature made for another image is
+    /// accepted; it prints a WARNING.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    pub check_claims: bool,
+    /// IMAGE is the path of an OCI image layout on disk, as `cosign save`
+    /// or `skopeo copy … oci:DIR` write it (cosign's flag). Nothing is
+    /// read from a registry.
+    #[arg(long)]
+    pub local_image: bool,
+}
+
 /// How registries are reached.
 #[derive(Debug, Args)]
 pub struct RegistryArgs {
@@ -418,6 +445,9 @@ pub struct VerifyArgs {
     /// Private infrastructure: checks to skip, other CAs.
     #[command(flatten)]
     pub infrastructure: InfrastructureArgs,
+    /// --check-claims, --local-image.
+    #[command(flatten)]
+    pub source: ImageSourceArgs,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -473,6 +503,9 @@ pub struct VerifyAttestationArgs {
     /// Private infrastructure: checks to skip, other CAs.
     #[command(flatten)]
     pub infrastructure: InfrastructureArgs,
+    /// --check-claims, --local-image.
+    #[command(flatten)]
+    pub source: ImageSourceArgs,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -251,6 +251,14 @@ impl From<vouch_oci::OciError> for Failure {
         let kind = match &error {
             E::BadReference { .. } => FailureKind::Usage,
             E::Credentials { .. } | E::CredentialHelper { .. } => FailureKind::Input,
+            // A directory that is no layout, or one that cannot be read, is
+            // unreadable input; a layout whose content fails a check (a
+            // changed or missing blob) failed verification.
+            E::Layout(
+                vouch_oci::LayoutError::NotALayout { .. }
+                | vouch_oci::LayoutError::Refused { .. }
+                | vouch_oci::LayoutError::Io { .. },
+            ) => FailureKind::Input,
             e if e.is_access_failure() => FailureKind::Access,
             _ => FailureKind::Verification,
         };

@@ -10,9 +10,9 @@ use vouch_trust::{
     LoadedTrust, Network, Provenance, TrustSource, TufInstance, TufOptions, TufStatus,
 };
 use vouch_verify::{
-    ArtifactDigest, Checks, DigestAlgorithm, GitHubWorkflowPolicy, IdentityPolicy, LogCheck,
-    MAX_BUNDLE_SIZE, SctCheck, SignerPolicy, SigstoreBundle, TimestampCheck, TrustedMaterial,
-    ValueMatcher,
+    ArtifactDigest, Checks, ClaimCheck, DigestAlgorithm, GitHubWorkflowPolicy, IdentityPolicy,
+    LogCheck, MAX_BUNDLE_SIZE, SctCheck, SignerPolicy, SigstoreBundle, TimestampCheck,
+    TrustedMaterial, ValueMatcher,
 };
 
 use crate::args::{IdentityArgs, InfrastructureArgs, TrustArgs, TufArgs};
@@ -291,6 +291,22 @@ pub fn verification_material(
         material
     };
     Ok(material.with_checks(infrastructure_checks(infra)))
+}
+
+/// `material` with the claim check `--check-claims` asks for; switching it
+/// off is announced on stderr, once.
+pub fn with_claim_check(material: TrustedMaterial, check_claims: bool) -> TrustedMaterial {
+    if check_claims {
+        return material;
+    }
+    eprintln!(
+        "WARNING: --check-claims=false: the signed payloads are not checked to name the image \
+         verified (docker-manifest-digest, statement subject), so a signature made for another \
+         image is accepted; the signature, certificate, transparency log and identity are still \
+         checked"
+    );
+    let checks = material.checks().with_claims(ClaimCheck::InsecureSkipped);
+    material.with_checks(checks)
 }
 
 /// The checks the infrastructure flags leave, each announced on stderr.

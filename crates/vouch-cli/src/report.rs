@@ -2,7 +2,9 @@
 //! machines (stdout).
 
 use serde_json::{Value, json};
-use vouch_verify::{LogCheck, SctCheck, Signer, VerifiedAttestation, VerifiedSignature};
+use vouch_verify::{
+    ClaimCheck, LogCheck, SctCheck, Signer, VerifiedAttestation, VerifiedSignature,
+};
 
 /// The JSON description of a verified signature.
 pub fn signature_json(v: &VerifiedSignature) -> Value {
@@ -32,6 +34,7 @@ pub fn signature_json(v: &VerifiedSignature) -> Value {
         "artifactDigest": v.artifact_digest(),
         "signer": signer,
         "transparencyLogChecked": v.checks().log == LogCheck::Required,
+        "claimsChecked": v.checks().claims == ClaimCheck::Required,
         "logIndex": v.log_index(),
         "integratedTime": v.integrated_time().map(|t| t.to_string()),
         "verifiedTimes": v.verified_times().iter().map(|t| t.to_string()).collect::<Vec<_>>(),
@@ -50,6 +53,10 @@ pub fn signature_text(v: &VerifiedSignature) -> String {
         None => out.push_str("  signer:     the supplied public key\n"),
     }
     let skipped: Vec<&str> = [
+        (
+            v.checks().claims == ClaimCheck::InsecureSkipped,
+            "claims (the image digest the payload names)",
+        ),
         (
             v.checks().log == LogCheck::InsecureSkipped,
             "transparency log",

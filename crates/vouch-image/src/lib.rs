@@ -11,8 +11,8 @@
 #![forbid(unsafe_code)]
 
 use vouch_oci::{
-    BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, LegacyLayer, OciError,
-    ReferrersSource, RegistryClient, Repository, SIGNATURE_ANNOTATION,
+    BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, ImageSource, LegacyLayer,
+    OciError, ReferrersSource, Repository, SIGNATURE_ANNOTATION,
 };
 use vouch_verify::{
     ArtifactInput, CertificateClaims, LegacyAttestation, LegacySignature, Sha256Digest,
@@ -211,9 +211,10 @@ pub fn legacy_attestation(layer: LegacyLayer) -> LegacyAttestation {
     )
 }
 
-/// Lists what is attached to `repo@digest` once and verifies all of it against `signer`.
+/// Lists what is attached to `repo@digest` once, from a registry or an
+/// image layout on disk, and verifies all of it against `signer`.
 pub async fn verify_attached(
-    client: &RegistryClient,
+    client: &impl ImageSource,
     material: &TrustedMaterial,
     repo: &Repository,
     digest: Sha256Digest,

@@ -59,6 +59,9 @@ pub enum ReferrersSource {
         /// The API's failure.
         error: String,
     },
+    /// An OCI image layout on disk: referrer manifests whose subject is the
+    /// image, listed in `index.json` or stored under `blobs/`.
+    Layout,
 }
 
 /// What the referrers API answered.

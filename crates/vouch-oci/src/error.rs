@@ -153,6 +153,9 @@ pub enum OciError {
         /// What is wrong with the answer.
         reason: String,
     },
+    /// An OCI image layout on disk was refused, or a blob in it.
+    #[error(transparent)]
+    Layout(#[from] crate::layout::LayoutError),
 }
 
 impl OciError {
@@ -193,6 +196,7 @@ impl OciError {
             | Self::TooLarge { .. }
             | Self::NotFound { .. }
             | Self::ReferrersRefused { .. }
+            | Self::Layout(_)
             | Self::Malformed { .. } => false,
         }
     }

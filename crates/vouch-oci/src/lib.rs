@@ -14,6 +14,8 @@ mod client;
 mod credentials;
 mod discovery;
 mod error;
+mod layout;
+mod source;
 mod token;
 
 /// The OCI image-spec documents (descriptors, manifests, indexes) and media
@@ -35,6 +37,8 @@ pub use discovery::{
     Referrers, ReferrersSource, SIGNATURE_ANNOTATION,
 };
 pub use error::{NetworkFailure, OciError, SchemesAllowed};
+pub use layout::{BlobSink, LayoutError, LayoutWriter, OciLayout, PARTIAL_DIR};
+pub use source::ImageSource;
 pub use token::{
     DEFAULT_TOKEN_TTL, MAX_CACHED_TOKENS, MAX_TOKEN_RESPONSE, PlainHttpRealms, RealmAccess,
     RealmError, RealmHost, RealmHostError, RealmHostProblem, RealmHosts, RealmPolicy,

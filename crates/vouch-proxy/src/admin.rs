@@ -6,6 +6,7 @@ use jiff::Timestamp;
 
 use crate::config::ConfiguredUpstreams;
 use crate::names::{AppSlug, ChannelName, Digest, NameError, Reference, Repository, Tag};
+use crate::policy::{AppPolicy, PolicyError};
 use crate::secret::{LicenseId, LicenseIdHasher, SecretError};
 use crate::store::{
     App, License, LicenseNumber, LicenseStore, NewLicense, PullLog, PullSummary, ReferrersMode,
@@ -32,6 +33,9 @@ pub enum AdminError {
     /// An argument is malformed or inconsistent.
     #[error("{0}")]
     Invalid(String),
+    /// A release policy part is refused.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
 }
 
 /// Parses `--expires`: `never`, a date (`2027-01-31`, meaning 00:00 UTC
@@ -129,6 +133,7 @@ pub async fn add_app(
         slug,
         referrers,
         repositories: prefixes,
+        release_policy: None,
     };
     store.add_app(&app).await?;
     Ok(app)
@@ -212,6 +217,46 @@ pub async fn add_version(
     }
     store.add_releases(app, &releases).await?;
     Ok(releases)
+}
+
+/// `app policy set`: checks the policy (patterns, attestation names,
+/// images) and that its repository lies within the app's allow-list, then
+/// stores it, replacing any earlier one.
+pub async fn set_release_policy(
+    store: &dyn LicenseStore,
+    app: &AppSlug,
+    policy: &AppPolicy,
+) -> Result<(), AdminError> {
+    policy.check()?;
+    let app_record = store
+        .app(app)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("app {app}")))?;
+    if !app_record
+        .repositories
+        .iter()
+        .any(|p| policy.repository.is_within(p))
+    {
+        return Err(AdminError::Invalid(format!(
+            "--repository {}: outside app {app}'s allowed repositories; add it with `app allow` first",
+            policy.repository
+        )));
+    }
+    for image in &policy.images {
+        policy.image_repository(image)?;
+    }
+    store.set_release_policy(app, Some(policy)).await?;
+    Ok(())
+}
+
+/// The portal's sign-in link for a customer: `<base>/portal/?email=<email>`
+/// (`base` is `<scheme>://<public host>`), the email percent-encoded. The
+/// license ID is never part of it.
+pub fn portal_sign_in_url(base: &str, email: &str) -> String {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("email", email)
+        .finish();
+    format!("{base}/portal/?{query}")
 }
 
 /// `license create`: stores a new license and returns the ID — the only

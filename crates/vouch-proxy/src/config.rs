@@ -99,6 +99,99 @@ pub struct ConfigFile {
     /// `[[upstreams]]`.
     #[serde(default)]
     pub upstreams: Vec<UpstreamSection>,
+    /// `[portal]`.
+    #[serde(default)]
+    pub portal: PortalSection,
+}
+
+/// `[portal]`: how the customer portal presents the vendor.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSection {
+    /// The vendor's name, shown on every page.
+    pub vendor_name: Option<String>,
+    /// The vendor's logo: a PNG, JPEG or SVG file of at most
+    /// [`MAX_LOGO_BYTES`], read at startup and served at `/portal/logo`.
+    pub logo_file: Option<PathBuf>,
+}
+
+/// The largest logo file accepted: a header logo is a few KiB; 256 KiB
+/// leaves room for a detailed SVG without letting a wrong file (a photo)
+/// be served on every page.
+pub const MAX_LOGO_BYTES: u64 = 256 * 1024;
+/// The longest vendor name shown.
+pub const MAX_VENDOR_NAME_LEN: usize = 100;
+/// The portal's vendor name when none is configured.
+pub const DEFAULT_VENDOR_NAME: &str = "vouch-proxy";
+
+/// The portal's branding, resolved.
+#[derive(Debug, Clone)]
+pub struct PortalSettings {
+    /// The vendor's name.
+    pub vendor_name: String,
+    /// The logo's bytes and media type, when configured.
+    pub logo: Option<Logo>,
+}
+
+/// A logo file, read and typed by its first bytes.
+#[derive(Debug, Clone)]
+pub struct Logo {
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// `image/png`, `image/jpeg` or `image/svg+xml`.
+    pub media_type: &'static str,
+}
+
+impl PortalSection {
+    fn resolve(&self) -> Result<PortalSettings, ConfigError> {
+        let vendor_name = self
+            .vendor_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_VENDOR_NAME.to_string());
+        if vendor_name.trim().is_empty()
+            || vendor_name.len() > MAX_VENDOR_NAME_LEN
+            || vendor_name.chars().any(char::is_control)
+        {
+            return Err(invalid(
+                "portal.vendor_name",
+                format!("must be 1 to {MAX_VENDOR_NAME_LEN} characters without control characters"),
+            ));
+        }
+        let logo = self.logo_file.as_deref().map(read_logo).transpose()?;
+        Ok(PortalSettings { vendor_name, logo })
+    }
+}
+
+fn read_logo(path: &Path) -> Result<Logo, ConfigError> {
+    let key = "portal.logo_file";
+    let size = std::fs::metadata(path)
+        .map_err(|e| invalid(key, format!("{}: {e}", path.display())))?
+        .len();
+    if size > MAX_LOGO_BYTES {
+        return Err(invalid(
+            key,
+            format!(
+                "{} is {size} bytes; at most {MAX_LOGO_BYTES}",
+                path.display()
+            ),
+        ));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| invalid(key, format!("{}: {e}", path.display())))?;
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+    let media_type = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        "image/png"
+    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        "image/jpeg"
+    } else if head.contains("<svg") {
+        "image/svg+xml"
+    } else {
+        return Err(invalid(
+            key,
+            format!("{} is not a PNG, JPEG or SVG file", path.display()),
+        ));
+    };
+    Ok(Logo { bytes, media_type })
 }
 
 /// `[server]`.
@@ -460,6 +553,8 @@ pub struct Settings {
     pub secret_file: PathBuf,
     /// S3-compatible content storage instead of the disk cache, when set.
     pub s3: Option<S3Config>,
+    /// The customer portal's branding.
+    pub portal: PortalSettings,
 }
 
 /// The limits applied to every client connection of one listener.
@@ -745,7 +840,9 @@ impl ConfigFile {
             None | Some("disk") => None,
             Some(url) => Some(resolve_s3(url, &self.cache.s3, &cache_dir, env)?),
         };
+        let portal = self.portal.resolve()?;
         Ok(Settings {
+            portal,
             database,
             secret_file,
             s3,
@@ -799,6 +896,9 @@ pub struct AdminSettings {
     pub secret_file: PathBuf,
     /// The configured upstreams' names.
     pub upstreams: Vec<UpstreamName>,
+    /// `<public_scheme>://<public_host>` when `server.public_host` is set:
+    /// where customers reach the proxy (and its portal).
+    pub public_url: Option<String>,
 }
 
 impl AdminSettings {
@@ -856,6 +956,10 @@ impl ConfigFile {
         }
         let settings = file.resolve(env)?;
         Ok(AdminSettings {
+            public_url: settings
+                .public_host
+                .as_ref()
+                .map(|host| format!("{}://{host}", settings.public_scheme.as_str())),
             upstreams: settings.upstreams.into_keys().collect(),
             state_dir: settings.state_dir,
             database: settings.database,

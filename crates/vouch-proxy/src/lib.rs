@@ -15,7 +15,8 @@
 //! (handlers and wiring; [`tls`] for its listeners), [`upstream`] (the vendor's registries),
 //! [`cache`] (verified content on disk), [`store`] (state behind traits,
 //! SQLite by default), [`pulllog`], [`metrics`], [`memo`] (in-memory
-//! caches), [`error`] (OCI error responses), [`admin`] (what the admin
+//! caches), [`error`] (OCI error responses), [`policy`] (an app's release policy, as
+//! customers download it), [`portal`] (the customer portal's sessions and pages), [`admin`] (what the admin
 //! CLI does), [`backends`] (opening SQLite or Postgres, disk or S3) and
 //! [`migrate`] (SQLite → PostgreSQL).
 #![forbid(unsafe_code)]
@@ -32,6 +33,8 @@ pub mod memo;
 pub mod metrics;
 pub mod migrate;
 pub mod names;
+pub mod policy;
+pub mod portal;
 pub mod pulllog;
 pub mod ratelimit;
 pub mod route;

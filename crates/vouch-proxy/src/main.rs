@@ -19,6 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use jiff::Timestamp;
 use vouch_proxy::config::{AdminSettings, ConfigFile, SecretSource, Settings};
 use vouch_proxy::names::{AppSlug, ChannelName, Repository, Tag};
+use vouch_proxy::policy::{AppPolicy, ClaimMatch};
 use vouch_proxy::secret::ServerSecret;
 use vouch_proxy::server::{self, Proxy};
 use vouch_proxy::store::postgres::{self, ImportTarget, PostgresStore};
@@ -69,6 +70,9 @@ enum Command {
     /// Manage licenses.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// The customer portal (`/portal` on the proxy's host).
+    #[command(subcommand)]
+    Portal(PortalCommand),
     /// Print the version, the commit it was built from and the build date.
     Version {
         /// One JSON document instead of text.
@@ -142,6 +146,95 @@ enum AppCommand {
     },
     /// List apps.
     List,
+    /// An app's release policy: who signs its images and which attestations
+    /// they carry. Customers download it from the portal, per version, for
+    /// `vouch verify-release`.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Set (or replace) an app's release policy.
+    Set(PolicySetArgs),
+    /// Show an app's release policy.
+    Show {
+        /// The app slug.
+        slug: String,
+    },
+    /// Remove an app's release policy (the portal then offers none).
+    Remove {
+        /// The app slug.
+        slug: String,
+    },
+}
+
+#[derive(Args)]
+struct PolicySetArgs {
+    /// The app slug.
+    slug: String,
+    /// The upstream repository the release's images sit under,
+    /// `<upstream>/<path>` (images are `<repository>/<name>`); within the
+    /// app's allowed repositories.
+    #[arg(long)]
+    repository: String,
+    /// A signed image of the release, by name under --repository (repeatable).
+    #[arg(long = "image", required = true)]
+    images: Vec<String>,
+    #[command(flatten)]
+    subject: SubjectArgs,
+    #[command(flatten)]
+    issuer: IssuerArgs,
+    /// An attestation every image must carry: a cosign --type name
+    /// (spdxjson, slsaprovenance1, openvex, …) or a predicate type URI
+    /// (repeatable).
+    #[arg(long = "attestation")]
+    attestations: Vec<String>,
+    /// A pattern every verified SLSA provenance's builder ID must match as
+    /// a whole.
+    #[arg(long)]
+    slsa_builder_id_regexp: Option<String>,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct SubjectArgs {
+    /// The exact certificate identity that signs the images.
+    #[arg(long)]
+    subject: Option<String>,
+    /// A pattern the whole certificate identity must match.
+    #[arg(long)]
+    subject_regexp: Option<String>,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct IssuerArgs {
+    /// The exact OIDC issuer of the signing identity.
+    #[arg(long)]
+    issuer: Option<String>,
+    /// A pattern the whole OIDC issuer must match.
+    #[arg(long)]
+    issuer_regexp: Option<String>,
+}
+
+/// One of an exact value and a pattern (clap's group makes it exactly one).
+fn claim(exact: Option<String>, pattern: Option<String>) -> ClaimMatch {
+    match (exact, pattern) {
+        (Some(value), _) => ClaimMatch::Exact(value),
+        (None, pattern) => ClaimMatch::Regexp(pattern.unwrap_or_default()),
+    }
+}
+
+#[derive(Subcommand)]
+enum PortalCommand {
+    /// Print the portal's sign-in link for a license's customer (with
+    /// their email filled in; never the license ID).
+    Url {
+        /// The license number.
+        #[arg(long)]
+        license: i64,
+    },
 }
 
 #[derive(Args)]
@@ -319,6 +412,24 @@ fn print_license_report(report: &admin::LicenseReport, json: bool) {
     outln!("requests:  {}", report.pulls.requests);
 }
 
+/// `app policy set` and `show`: the policy, one setting a line.
+fn print_policy(slug: &AppSlug, policy: &AppPolicy) {
+    let claim = |c: &ClaimMatch| match c {
+        ClaimMatch::Exact(v) => format!("{v} (exact)"),
+        ClaimMatch::Regexp(p) => format!("{p} (pattern)"),
+    };
+    let images: Vec<_> = policy.images.iter().map(|i| i.as_str()).collect();
+    outln!("app:          {slug}");
+    outln!("repository:   {}", policy.repository);
+    outln!("images:       {}", images.join(", "));
+    outln!("subject:      {}", claim(&policy.subject));
+    outln!("issuer:       {}", claim(&policy.issuer));
+    outln!("attestations: {}", policy.attestations.join(", "));
+    if let Some(p) = &policy.slsa_builder_id_regexp {
+        outln!("SLSA builder: {p} (pattern)");
+    }
+}
+
 fn repositories(values: &[String]) -> Result<Vec<Repository>> {
     values
         .iter()
@@ -485,6 +596,52 @@ async fn run(cli: Cli) -> Result<()> {
                     prefixes.join(",")
                 );
             }
+        }
+        Command::App(AppCommand::Policy(PolicyCommand::Set(args))) => {
+            let slug = AppSlug::new(&args.slug)?;
+            let policy = AppPolicy {
+                repository: Repository::parse(&args.repository)
+                    .with_context(|| format!("--repository {}", args.repository))?,
+                images: AppPolicy::parse_images(&args.images)?,
+                subject: claim(args.subject.subject, args.subject.subject_regexp),
+                issuer: claim(args.issuer.issuer, args.issuer.issuer_regexp),
+                attestations: args.attestations,
+                slsa_builder_id_regexp: args.slsa_builder_id_regexp,
+            };
+            admin::set_release_policy(store, &slug, &policy).await?;
+            print_policy(&slug, &policy);
+        }
+        Command::App(AppCommand::Policy(PolicyCommand::Show { slug })) => {
+            let slug = AppSlug::new(&slug)?;
+            let app = store
+                .app(&slug)
+                .await?
+                .with_context(|| format!("app {slug} does not exist"))?;
+            match &app.release_policy {
+                Some(policy) => print_policy(&slug, policy),
+                None => anyhow::bail!(
+                    "app {slug} has no release policy; set one with `vouch-proxy app policy set`"
+                ),
+            }
+        }
+        Command::App(AppCommand::Policy(PolicyCommand::Remove { slug })) => {
+            let slug = AppSlug::new(&slug)?;
+            store.set_release_policy(&slug, None).await?;
+            outln!("removed the release policy of app {slug}");
+        }
+        Command::Portal(PortalCommand::Url { license }) => {
+            let license = store
+                .license(LicenseNumber(license))
+                .await?
+                .with_context(|| format!("license {license} does not exist"))?;
+            let base = settings.public_url.as_deref().context(
+                "server.public_host is not set: the portal link needs the name customers reach the proxy by",
+            )?;
+            outln!("{}", admin::portal_sign_in_url(base, &license.email));
+            eprintln!(
+                "{} signs in with this email and their license ID (not part of the link)",
+                license.email
+            );
         }
         Command::Channel(ChannelCommand::AddVersion { version, images }) => {
             let releases = admin::add_version(

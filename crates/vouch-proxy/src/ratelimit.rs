@@ -1,4 +1,5 @@
-//! Per-license rate limiting: a token bucket per license, in memory.
+//! Per-license rate limiting: a token bucket per license, in memory (and
+//! per client address, for portal sign-in attempts).
 //! (With several replicas each enforces its own bucket; issue 8 moves
 //! the counters to shared state if that matters.)
 
@@ -19,14 +20,14 @@ struct Bucket {
     at: Instant,
 }
 
-/// The limiter.
+/// The limiter, with a bucket per key (a license by default).
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = LicenseNumber> {
     rate: Option<RateLimit>,
-    buckets: Mutex<HashMap<LicenseNumber, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl RateLimiter {
+impl<K: std::hash::Hash + Eq + Copy> RateLimiter<K> {
     /// A limiter; `None` lets everything through.
     pub fn new(rate: Option<RateLimit>) -> Self {
         Self {
@@ -37,7 +38,7 @@ impl RateLimiter {
 
     /// Takes one token for `license` at `now`, or says how long until one
     /// is available.
-    pub fn check(&self, license: LicenseNumber, now: Instant) -> Result<(), Duration> {
+    pub fn check(&self, license: K, now: Instant) -> Result<(), Duration> {
         let Some(rate) = self.rate else { return Ok(()) };
         let burst = f64::from(rate.burst);
         let mut buckets = crate::memo::lock(&self.buckets);
@@ -71,7 +72,7 @@ mod tests {
 
     #[test]
     fn allows_a_burst_then_the_rate() {
-        let limiter = RateLimiter::new(Some(RateLimit {
+        let limiter = RateLimiter::<LicenseNumber>::new(Some(RateLimit {
             per_second: 2.0,
             burst: 3,
         }));
@@ -91,7 +92,7 @@ mod tests {
 
     #[test]
     fn no_rate_means_no_limit() {
-        let limiter = RateLimiter::new(None);
+        let limiter = RateLimiter::<LicenseNumber>::new(None);
         for _ in 0..1000 {
             assert!(limiter.check(LicenseNumber(1), Instant::now()).is_ok());
         }

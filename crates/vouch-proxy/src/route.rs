@@ -9,7 +9,6 @@
 
 use axum::http::Method;
 
-use crate::error::{ApiError, ErrorCode};
 use crate::names::{
     AppSlug, Digest, MAX_NAME_LEN, NameError, Reference, RepoPath, Repository, UpstreamName,
     is_path_component,
@@ -73,42 +72,76 @@ pub enum Operation {
     Upload,
 }
 
+/// Why a request path or repository name was refused. The edge
+/// (`server/edge.rs`) turns each into its OCI error code and status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// The path is longer than [`MAX_PATH_LEN`].
+    #[error("request path longer than {MAX_PATH_LEN} bytes")]
+    PathTooLong,
+    /// The path is not under `/v2/`.
+    #[error("not a registry API path (expected /v2/…)")]
+    NotRegistryApi,
+    /// The path has bytes outside the OCI grammar (`%`, `\`, spaces, …).
+    #[error(
+        "request path has characters outside the OCI name and reference grammar (percent-encoding is not accepted)"
+    )]
+    ForbiddenCharacters,
+    /// No registry endpoint ends the path.
+    #[error(
+        "unknown registry endpoint (expected <name>/manifests/<reference>, blobs/<digest>, tags/list or referrers/<digest>)"
+    )]
+    UnknownEndpoint,
+    /// A component of the repository name is outside the grammar.
+    #[error(
+        "repository name {0:?} is invalid: each component must be lowercase letters and digits joined by '.', '_', '__' or '-'"
+    )]
+    InvalidComponent(String),
+    /// The repository name is longer than [`MAX_NAME_LEN`].
+    #[error("repository name is longer than {MAX_NAME_LEN} characters")]
+    NameTooLong,
+    /// The name is not of the form `proxy/<app>/<upstream>/<path…>`.
+    #[error(
+        "repository {0:?} is not served here: names have the form proxy/<app>/<upstream-host>/<repository>"
+    )]
+    NotProxyName(String),
+    /// The app, upstream or repository path of the name is invalid.
+    #[error("{0}")]
+    Name(NameError),
+    /// The manifest reference is not a valid tag.
+    #[error("{0}")]
+    Tag(NameError),
+    /// A digest in the path is not a valid digest.
+    #[error("{0}")]
+    Digest(NameError),
+}
+
 /// Parses a client repository name (`proxy/<app>/<upstream>/<path…>`).
-pub fn parse_client_name(name: &str) -> Result<(AppSlug, Repository), ApiError> {
+pub fn parse_client_name(name: &str) -> Result<(AppSlug, Repository), RouteError> {
     if name.len() > MAX_NAME_LEN {
-        return Err(ApiError::name_invalid(format!(
-            "repository name is longer than {MAX_NAME_LEN} characters"
-        )));
+        return Err(RouteError::NameTooLong);
     }
     let mut parts = name.splitn(4, '/');
     let (Some(prefix), Some(app), Some(upstream), Some(path)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(not_a_proxy_name(name));
+        return Err(RouteError::NotProxyName(name.to_owned()));
     };
     if prefix != PROXY_PREFIX {
-        return Err(not_a_proxy_name(name));
+        return Err(RouteError::NotProxyName(name.to_owned()));
     }
-    let invalid = |e: NameError| ApiError::name_invalid(e.to_string());
-    let app = AppSlug::new(app).map_err(invalid)?;
-    let upstream = UpstreamName::new(upstream).map_err(invalid)?;
-    let path = RepoPath::new(path).map_err(invalid)?;
+    let app = AppSlug::new(app).map_err(RouteError::Name)?;
+    let upstream = UpstreamName::new(upstream).map_err(RouteError::Name)?;
+    let path = RepoPath::new(path).map_err(RouteError::Name)?;
     Ok((app, Repository { upstream, path }))
-}
-
-fn not_a_proxy_name(name: &str) -> ApiError {
-    ApiError::name_unknown(format!(
-        "repository {name:?} is not served here: names have the form proxy/<app>/<upstream-host>/<repository>"
-    ))
 }
 
 /// Parses a request path (the raw, percent-encoded form from the request
 /// line). The caller refuses non-pull methods before calling this.
-pub fn parse(path: &str) -> Result<Route, ApiError> {
+pub fn parse(path: &str) -> Result<Route, RouteError> {
     if path.len() > MAX_PATH_LEN {
-        return Err(ApiError::name_invalid(format!(
-            "request path longer than {MAX_PATH_LEN} bytes"
-        )));
+        return Err(RouteError::PathTooLong);
     }
     let rest = match path {
         "/v2" | "/v2/" => return Ok(Route::Base),
@@ -116,7 +149,7 @@ pub fn parse(path: &str) -> Result<Route, ApiError> {
         "/v2/_catalog" => return Ok(Route::Catalog),
         _ => path
             .strip_prefix("/v2/")
-            .ok_or_else(|| ApiError::name_unknown("not a registry API path (expected /v2/…)"))?,
+            .ok_or(RouteError::NotRegistryApi)?,
     };
     // Every byte of a valid path is in the OCI grammar or one of the fixed
     // words; refusing the rest up front means nothing below sees '%', '\'
@@ -125,9 +158,7 @@ pub fn parse(path: &str) -> Result<Route, ApiError> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b':'))
     {
-        return Err(ApiError::name_invalid(
-            "request path has characters outside the OCI name and reference grammar (percent-encoding is not accepted)",
-        ));
+        return Err(RouteError::ForbiddenCharacters);
     }
     let segments: Vec<&str> = rest.split('/').collect();
     let n = segments.len();
@@ -140,17 +171,11 @@ pub fn parse(path: &str) -> Result<Route, ApiError> {
         Some((_, "blobs", digest)) => (Operation::Blob(digest_of(digest)?), n - 2),
         Some((_, "tags", "list")) => (Operation::TagsList, n - 2),
         Some((_, "referrers", digest)) => (Operation::Referrers(digest_of(digest)?), n - 2),
-        _ => {
-            return Err(ApiError::name_unknown(
-                "unknown registry endpoint (expected <name>/manifests/<reference>, blobs/<digest>, tags/list or referrers/<digest>)",
-            ));
-        }
+        _ => return Err(RouteError::UnknownEndpoint),
     };
     let name = segments[..name_len].join("/");
     if !segments[..name_len].iter().all(|s| is_path_component(s)) {
-        return Err(ApiError::name_invalid(format!(
-            "repository name {name:?} is invalid: each component must be lowercase letters and digits joined by '.', '_', '__' or '-'"
-        )));
+        return Err(RouteError::InvalidComponent(name));
     }
     let (app, repository) = parse_client_name(&name)?;
     Ok(Route::Repo(RepoRequest {
@@ -160,29 +185,15 @@ pub fn parse(path: &str) -> Result<Route, ApiError> {
     }))
 }
 
-fn reference_of(text: &str) -> Result<Reference, ApiError> {
+fn reference_of(text: &str) -> Result<Reference, RouteError> {
     Reference::parse(text).map_err(|e| match e {
-        NameError::Digest(_) => ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            ErrorCode::DigestInvalid,
-            e.to_string(),
-        ),
-        _ => ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            ErrorCode::TagInvalid,
-            e.to_string(),
-        ),
+        NameError::Digest(_) => RouteError::Digest(e),
+        _ => RouteError::Tag(e),
     })
 }
 
-fn digest_of(text: &str) -> Result<Digest, ApiError> {
-    Digest::parse(text).map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            ErrorCode::DigestInvalid,
-            e.to_string(),
-        )
-    })
+fn digest_of(text: &str) -> Result<Digest, RouteError> {
+    Digest::parse(text).map_err(|e| RouteError::Digest(e.into()))
 }
 
 /// Whether a method is a pull (GET/HEAD). Everything else is refused with
@@ -204,8 +215,9 @@ mod tests {
         }
     }
 
+    /// The status and OCI error code a refused path gets at the edge.
     fn code(path: &str) -> (u16, &'static str) {
-        let e = parse(path).unwrap_err();
+        let e = crate::error::ApiError::from(parse(path).unwrap_err());
         (e.status.as_u16(), e.code.as_str())
     }
 
@@ -276,6 +288,16 @@ mod tests {
             "/v2/proxy/acme/ghcr.io/acme/api/manifests/v1%00",
             "/v2/proxy/acme/ghcr.io/acme/api/manifests/v1 x",
         ] {
+            assert!(
+                matches!(
+                    parse(path),
+                    Err(RouteError::ForbiddenCharacters
+                        | RouteError::InvalidComponent(_)
+                        | RouteError::Name(_)
+                        | RouteError::Tag(_))
+                ),
+                "{path}"
+            );
             let (status, _) = code(path);
             assert_eq!(status, 400, "{path}");
         }
@@ -296,6 +318,15 @@ mod tests {
             (404, "NAME_UNKNOWN")
         );
         assert_eq!(code("/other"), (404, "NAME_UNKNOWN"));
+        assert_eq!(parse("/other"), Err(RouteError::NotRegistryApi));
+        assert_eq!(
+            parse("/v2/proxy/acme/ghcr.io/acme/api/unknown/x"),
+            Err(RouteError::UnknownEndpoint)
+        );
+        assert!(matches!(
+            parse("/v2/library/ubuntu/manifests/latest"),
+            Err(RouteError::NotProxyName(name)) if name == "library/ubuntu"
+        ));
     }
 
     #[test]
@@ -322,6 +353,7 @@ mod tests {
     fn overlong_names_are_refused() {
         let long = format!("/v2/proxy/acme/ghcr.io/{}/manifests/v1", "a".repeat(240));
         assert_eq!(code(&long), (400, "NAME_INVALID"));
+        assert_eq!(parse(&long), Err(RouteError::NameTooLong));
         assert_eq!(
             code(&format!("/v2/{}", "a/".repeat(300))),
             (400, "NAME_INVALID")

@@ -47,6 +47,8 @@ pub const MAX_LICENSE_ID_LEN: usize = 128;
 const LICENSE_KEY_LABEL: &[u8] = b"vouch-proxy license-id hmac v1";
 /// Label for deriving the token-signing key from the server secret.
 const TOKEN_KEY_LABEL: &[u8] = b"vouch-proxy token hmac v1";
+/// Label for deriving the portal's session and CSRF key.
+const PORTAL_KEY_LABEL: &[u8] = b"vouch-proxy portal session hmac v1";
 
 /// Why the server secret cannot be loaded or created.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +181,11 @@ impl ServerSecret {
     pub fn token_key(&self) -> TokenKey {
         TokenKey(self.derive(TOKEN_KEY_LABEL))
     }
+
+    /// The key portal sessions and CSRF tokens are signed with.
+    pub fn portal_key(&self) -> PortalKey {
+        PortalKey(self.derive(PORTAL_KEY_LABEL))
+    }
 }
 
 /// A license ID: the customer's bearer secret (their registry password).
@@ -268,6 +275,25 @@ pub struct TokenKey(pub(crate) [u8; 32]);
 impl fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenKey(<redacted>)")
+    }
+}
+
+/// The key portal sessions and CSRF tokens are signed with (see
+/// `portal::session`); derived apart from [`TokenKey`], so a registry token
+/// is never a session and the other way round.
+#[derive(Clone)]
+pub struct PortalKey([u8; 32]);
+
+impl PortalKey {
+    /// The key bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PortalKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PortalKey(<redacted>)")
     }
 }
 

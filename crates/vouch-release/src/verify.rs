@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tokio::task::JoinSet;
 use vouch_attest::{Predicate, PredicateFilter};
-use vouch_oci::{OciError, Reference, RegistryClient};
+use vouch_oci::{ImageSource, OciError, Reference};
 use vouch_verify::{TrustedMaterial, VerifiedAttestation, VerifiedSignature};
 
 use vouch_image::{Attached, Lookup, Rejection, distinct_signers, verify_attached};
@@ -325,8 +325,8 @@ pub enum Progress {
 /// transfer) stops the run: the images in flight are cancelled and every
 /// image not checked by then is an ERROR row. Asking a registry that refused
 /// the license fifteen more times tells nobody anything new.
-pub async fn verify_release(
-    client: &RegistryClient,
+pub async fn verify_release<S: ImageSource>(
+    client: &S,
     material: Arc<TrustedMaterial>,
     policy: &ReleasePolicy,
     options: &ReleaseOptions,
@@ -435,10 +435,10 @@ fn planned_row(policy: &ReleasePolicy, options: &ReleaseOptions, i: usize) -> Im
 
 /// Spawns the verification of image `i` of the report; the task owns copies
 /// of what it needs.
-fn spawn_image(
+fn spawn_image<S: ImageSource>(
     tasks: &mut JoinSet<(usize, ImageRow)>,
     i: usize,
-    client: &RegistryClient,
+    client: &S,
     material: &Arc<TrustedMaterial>,
     policy: &ReleasePolicy,
     options: &ReleaseOptions,
@@ -465,7 +465,7 @@ fn spawn_image(
 }
 
 async fn verify_signed_image(
-    client: &RegistryClient,
+    client: &impl ImageSource,
     material: &TrustedMaterial,
     image: &ReleaseImage,
     row: ImageRow,
@@ -668,7 +668,7 @@ fn builder(mut row: ImageRow, id: String, image: &ReleaseImage) -> ImageRow {
 }
 
 async fn verify_third_party(
-    client: &RegistryClient,
+    client: &impl ImageSource,
     material: &TrustedMaterial,
     image: &ThirdPartyImage,
     row: ImageRow,

@@ -81,7 +81,7 @@ pub use publish::{
     AttestationSpec, BUNDLE_V03_ARTIFACT, Layout, OCI_INDEX, OCI_MANIFEST, Publisher, Pushed,
     sha256_digest, standard_attestations,
 };
-pub use registry::{LocalRegistry, REGISTRY_START_TIMEOUT, tool_available};
+pub use registry::{LocalRegistry, REGISTRY_START_TIMEOUT, skopeo_copy, tool_available};
 pub use rekor::INACTIVE_SHARDS_SIZE;
 pub use sigstore::{
     CA_LIFETIME_AFTER_NOW_SECS, SignedBundle, TRUST_EPOCH_BEFORE_NOW_SECS, VirtualSigstore,

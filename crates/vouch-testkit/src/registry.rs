@@ -47,6 +47,27 @@ pub fn tool_available(tool: &str) -> bool {
     found
 }
 
+/// `skopeo copy --preserve-digests` from `source` to `destination` (e.g.
+/// `docker://127.0.0.1:PORT/repo:tag` to `oci:DIR:tag`), reading the test
+/// registry over plain HTTP; panics with skopeo's words when it fails.
+pub fn skopeo_copy(source: &str, destination: &str) {
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+        ])
+        .args([source, destination])
+        .output()
+        .expect("run skopeo");
+    assert!(
+        out.status.success(),
+        "skopeo copy {source} {destination}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 impl LocalRegistry {
     /// Starts a registry; with `basic_auth`, every request needs that user
     /// and password. Returns `None` (after saying why) when `docker-registry`

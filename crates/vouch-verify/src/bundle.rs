@@ -7,7 +7,7 @@ use sigstore_types::bundle::VerificationMaterialContent;
 use sigstore_types::{Artifact, Bundle, SignatureContent};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy};
 
-use crate::checks::{Checks, LogCheck, SctCheck, TimestampCheck};
+use crate::checks::{Checks, ClaimCheck, LogCheck, SctCheck, TimestampCheck};
 use crate::claims::CertificateClaims;
 use crate::error::{SignerKind, TimestampError, TimestampNeed, VerifyError};
 use crate::policy::SignerPolicy;
@@ -197,8 +197,39 @@ pub fn verify_attestation(
                 .into(),
         });
     }
+    let subject = match (subject, &bundle.inner.content) {
+        (ArtifactInput::Sha256(image), SignatureContent::DsseEnvelope(env)) => {
+            ArtifactInput::Sha256(subject_to_check(material, env.payload.as_bytes(), image))
+        }
+        _ => subject,
+    };
     let signature = verify_bundle(material, bundle, subject, policy)?;
     attestation_from(signature)
+}
+
+/// The image digest a statement about `image` is bound to: `image` itself,
+/// unless the claim check is off ([`ClaimCheck::InsecureSkipped`], cosign's
+/// `--check-claims=false`); then the first SHA-256 subject the statement
+/// names, which makes the binding hold by construction while the signature
+/// over the statement is still verified. A statement with no such subject
+/// keeps `image` (and fails the binding as it would have).
+pub(crate) fn subject_to_check(
+    material: &TrustedMaterial,
+    payload: &[u8],
+    image: Sha256Digest,
+) -> Sha256Digest {
+    if material.checks().claims == ClaimCheck::Required {
+        return image;
+    }
+    vouch_attest::parse_statement(payload)
+        .ok()
+        .and_then(|statement| {
+            statement
+                .subjects()
+                .iter()
+                .find_map(|s| Sha256Digest::from_hex(s.digest_for("sha256")?).ok())
+        })
+        .unwrap_or(image)
 }
 
 /// Turns a verified DSSE signature into a verified attestation.

@@ -52,6 +52,24 @@ pub enum TimestampCheck {
     Required,
 }
 
+/// Whether the signed claims must name the image being verified: the
+/// simple-signing payload's `docker-manifest-digest` (`.sig`), or a subject
+/// of the in-toto statement (bundles, `.att`). cosign's `--check-claims`
+/// (`CheckOpts.ClaimVerifier`: `SimpleClaimVerifier`,
+/// `IntotoSubjectClaimVerifier`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClaimCheck {
+    /// The signed payload must name the image's digest (the default).
+    #[default]
+    Required,
+    /// Not checked (`--check-claims=false`): only the signature, the
+    /// certificate, the log evidence and the identity are. A signature made
+    /// for another image then verifies; the verified value records the
+    /// digest the payload actually names.
+    InsecureSkipped,
+}
+
 /// Which checks run. The default runs all of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -62,6 +80,8 @@ pub struct Checks {
     pub sct: SctCheck,
     /// RFC 3161 timestamps.
     pub timestamp: TimestampCheck,
+    /// The payload's binding to the image digest.
+    pub claims: ClaimCheck,
 }
 
 impl Checks {
@@ -79,6 +99,12 @@ impl Checks {
     /// With the SCT check set to `sct`.
     pub fn with_sct(mut self, sct: SctCheck) -> Self {
         self.sct = sct;
+        self
+    }
+
+    /// With the claim check set to `claims`.
+    pub fn with_claims(mut self, claims: ClaimCheck) -> Self {
+        self.claims = claims;
         self
     }
 

@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use crate::bundle::{ArtifactInput, SigstoreBundle, verify_bundle};
+use crate::checks::ClaimCheck;
 use crate::error::VerifyError;
 use crate::policy::SignerPolicy;
 use crate::simple_signing::SimpleSigningPayload;
@@ -158,14 +159,15 @@ pub fn verify_legacy_signature(
         ArtifactInput::Bytes(&signature.payload),
         policy,
     )?;
-    // cosign SimpleClaimVerifier: the only claim checked (SPEC.md §2.1).
-    if payload.manifest_digest != image {
+    // cosign SimpleClaimVerifier: the only claim checked (SPEC.md §2.1),
+    // unless the caller switched claims off by name.
+    if material.checks().claims == ClaimCheck::Required && payload.manifest_digest != image {
         return Err(VerifyError::DigestMismatch {
             expected: image.to_string(),
             found: payload.manifest_digest.to_string(),
         });
     }
-    verified.artifact_digest = image.to_string();
+    verified.artifact_digest = payload.manifest_digest.to_string();
     verified.content = SignedContent::SimpleSigning {
         payload: signature.payload.clone(),
         docker_reference: payload.docker_reference,
@@ -215,6 +217,8 @@ pub fn verify_legacy_attestation(
         |_| Ok(content),
     )?;
     check_envelope_hash(&body, &attestation.envelope)?;
+    let payload = STANDARD.decode(&envelope.payload).unwrap_or_default();
+    let image = crate::bundle::subject_to_check(material, &payload, image);
     let verified = verify_bundle(material, &bundle, ArtifactInput::Sha256(image), policy)?;
     crate::bundle::attestation_from(verified)
 }

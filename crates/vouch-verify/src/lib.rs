@@ -45,7 +45,7 @@ pub use bundle::{
     ArtifactInput, IN_TOTO_PAYLOAD_TYPE, MAX_BUNDLE_SIZE, SigstoreBundle, verify_attestation,
     verify_bundle,
 };
-pub use checks::{Checks, LogCheck, SctCheck, TimestampCheck};
+pub use checks::{Checks, ClaimCheck, LogCheck, SctCheck, TimestampCheck};
 pub use claims::{CertificateClaims, GitHubClaims};
 pub use error::{
     CertificateError, LogError, PolicyError, SignerKind, TimestampError, TimestampNeed, VerifyError,

@@ -537,3 +537,87 @@ fn d43_no_ca_of_the_trusted_root_valid_at_the_signing_time_is_refused() {
         "{err:?}"
     );
 }
+
+// cosign's --check-claims=false: the binding to the image is skipped by name,
+// every other check still runs.
+
+fn unchecked_claims(s: &VirtualSigstore) -> TrustedMaterial {
+    material(s).with_checks(Checks::all().with_claims(ClaimCheck::InsecureSkipped))
+}
+
+#[test]
+fn without_the_claim_check_a_signature_for_another_image_verifies_and_names_that_image() {
+    let s = sigstore();
+    let (image, other) = (Sha256Digest::of(b"image"), Sha256Digest::of(b"other"));
+    let pieces = s.sign_image_legacy("registry.test/acme/app", &other.to_string(), identity());
+    let err =
+        verify_legacy_signature(&material(&s), &legacy_sig(&pieces), image, &policy()).unwrap_err();
+    assert!(matches!(err, VerifyError::DigestMismatch { .. }), "{err}");
+    let v = verify_legacy_signature(
+        &unchecked_claims(&s),
+        &legacy_sig(&pieces),
+        image,
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(v.artifact_digest(), other.to_string());
+    assert_eq!(v.checks().claims, ClaimCheck::InsecureSkipped);
+}
+
+#[test]
+fn without_the_claim_check_the_signature_and_identity_are_still_checked() {
+    let s = sigstore();
+    let (image, other) = (Sha256Digest::of(b"image"), Sha256Digest::of(b"other"));
+    let pieces = s.sign_image_legacy("registry.test/acme/app", &other.to_string(), identity());
+    let mut forged = legacy_sig(&pieces);
+    forged.payload.push(b' ');
+    let err =
+        verify_legacy_signature(&unchecked_claims(&s), &forged, image, &policy()).unwrap_err();
+    assert!(!matches!(err, VerifyError::DigestMismatch { .. }), "{err}");
+    let stranger = SignerPolicy::keyless(IdentityPolicy::new(
+        ValueMatcher::Exact(
+            "https://github.com/evil/app/.github/workflows/x.yml@refs/heads/main".into(),
+        ),
+        ValueMatcher::Exact(GITHUB_ACTIONS_ISSUER.into()),
+    ));
+    let err = verify_legacy_signature(
+        &unchecked_claims(&s),
+        &legacy_sig(&pieces),
+        image,
+        &stranger,
+    )
+    .unwrap_err();
+    assert!(matches!(err, VerifyError::Policy { .. }), "{err}");
+}
+
+#[test]
+fn without_the_claim_check_attestations_about_another_image_verify() {
+    let s = sigstore();
+    let (image, other) = (Sha256Digest::of(b"image"), Sha256Digest::of(b"other"));
+    let st = statement(&other, "https://spdx.dev/Document");
+    let bundle = s.sign_statement(&st, identity());
+    let bundle = SigstoreBundle::from_json(bundle.json.as_bytes()).unwrap();
+    let subject = ArtifactInput::Sha256(image);
+    let err = verify_attestation(&material(&s), &bundle, subject, &policy()).unwrap_err();
+    assert!(
+        matches!(err, VerifyError::ArtifactMismatch { .. }),
+        "{err:?}"
+    );
+    let v = verify_attestation(&unchecked_claims(&s), &bundle, subject, &policy()).unwrap();
+    assert_eq!(v.signature().artifact_digest(), other.to_string());
+    let pieces = s.attest_image_legacy(
+        &st,
+        SignOptions::new(identity()).dsse_entry_kind(DsseEntryKind::Dsse),
+    );
+    assert!(
+        verify_legacy_attestation(&material(&s), &legacy_att(&pieces), image, &policy()).is_err()
+    );
+    let v = verify_legacy_attestation(
+        &unchecked_claims(&s),
+        &legacy_att(&pieces),
+        image,
+        &policy(),
+    )
+    .unwrap();
+    assert_eq!(v.signature().artifact_digest(), other.to_string());
+}

@@ -36,6 +36,7 @@ pub fn run(args: &DiscoverArgs) -> Result<(), Failure> {
         }
         let source = match &referrers.source {
             vouch_oci::ReferrersSource::Api => "referrers API".to_string(),
+            vouch_oci::ReferrersSource::Layout => "OCI image layout".to_string(),
             vouch_oci::ReferrersSource::TagSchema { because } => {
                 format!("referrers tag schema, because {because}")
             }

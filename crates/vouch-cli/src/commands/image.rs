@@ -8,15 +8,20 @@ use vouch_oci::{
     AuthLocations, ClientOptions, CredentialStore, PlainHttp, Reference, ReferrersFallback,
     RegistryClient, Repository, TlsVerification, Transport, oci,
 };
-use vouch_verify::{LogCheck, Sha256Digest, TimestampCheck, TrustedMaterial};
+use vouch_verify::{ClaimCheck, LogCheck, Sha256Digest, TimestampCheck, TrustedMaterial};
 
 use crate::args::RegistryArgs;
 use crate::failure::{Failure, FailureKind};
 
 /// An image resolved to the digest everything else is checked against.
 pub struct ResolvedImage {
-    /// The reference as the user typed it (parsed).
+    /// The reference as the user typed it (parsed); for `--local-image`, a
+    /// placeholder in [`LOCAL_REGISTRY`] (a layout has no registry name).
     pub reference: Reference,
+    /// What to call the image in output: the reference, or the layout's path.
+    pub shown: String,
+    /// Read from an OCI image layout on disk (`--local-image`).
+    pub local: bool,
     /// The digest: pinned by the user, or what the tag pointed to once.
     pub digest: Sha256Digest,
     /// Where its signatures and attestations are looked up.
@@ -159,15 +164,82 @@ pub async fn resolve(
         None => reference.repository().clone(),
     };
     Ok(ResolvedImage {
+        shown: reference.to_string(),
+        local: false,
         reference,
         digest,
         signatures,
     })
 }
 
+/// The registry name of the placeholder reference an image read from a
+/// layout gets ([`ResolvedImage::reference`]); nothing is ever sent to it.
+pub const LOCAL_REGISTRY: &str = "localhost";
+/// The repository of that placeholder reference.
+const LOCAL_REPOSITORY: &str = "local-image";
+
+/// Where `verify` and `verify-attestation` read images from.
+pub enum Origin {
+    /// A registry (the default).
+    Registry(RegistryClient),
+    /// OCI image layouts on disk, one per IMAGE (`--local-image`): no
+    /// network at all.
+    LocalImage,
+}
+
+impl Origin {
+    /// The origin the flags ask for; with `--local-image` no registry
+    /// client is made (and none of the registry flags' warnings printed).
+    pub fn from_args(
+        source: &crate::args::ImageSourceArgs,
+        registry: &RegistryArgs,
+    ) -> Result<Self, Failure> {
+        if source.local_image {
+            return Ok(Self::LocalImage);
+        }
+        let credentials = CredentialStore::new(auth_locations());
+        Ok(Self::Registry(client(registry, credentials)?))
+    }
+}
+
+/// Resolves IMAGE (a reference, or with `--local-image` the path of a
+/// layout) and verifies everything attached to it ([`attached`]).
+pub async fn resolve_attached(
+    origin: &Origin,
+    args: &RegistryArgs,
+    image: &str,
+    material: &TrustedMaterial,
+    policy: &vouch_verify::SignerPolicy,
+    lookup: vouch_image::Lookup,
+) -> Result<(ResolvedImage, vouch_image::Attached), Failure> {
+    match origin {
+        Origin::Registry(client) => {
+            let resolved = resolve(client, args, image).await?;
+            let found = attached(client, material, policy, &resolved, lookup).await?;
+            Ok((resolved, found))
+        }
+        Origin::LocalImage => {
+            let layout = vouch_oci::OciLayout::open(std::path::Path::new(image))
+                .map_err(vouch_oci::OciError::from)?;
+            let digest = layout.subject_image().map_err(vouch_oci::OciError::from)?;
+            let repository =
+                Repository::new(vouch_oci::Registry::new(LOCAL_REGISTRY)?, LOCAL_REPOSITORY)?;
+            let resolved = ResolvedImage {
+                reference: Reference::with_digest(repository.clone(), digest),
+                shown: image.to_string(),
+                local: true,
+                digest,
+                signatures: repository,
+            };
+            let found = attached(&layout, material, policy, &resolved, lookup).await?;
+            Ok((resolved, found))
+        }
+    }
+}
+
 /// cosign's verification header (SPEC.md §4.3), on stderr.
-pub fn print_header(reference: &Reference, lines: &[&str]) {
-    eprintln!("\nVerification for {reference} --");
+pub fn print_header(image: &str, lines: &[&str]) {
+    eprintln!("\nVerification for {image} --");
     eprintln!("The following checks were performed on each of these signatures:");
     for line in lines {
         eprintln!("  - {line}");
@@ -178,7 +250,10 @@ pub fn print_header(reference: &Reference, lines: &[&str]) {
 /// infrastructure flags switched off.
 pub fn checks_performed(material: &TrustedMaterial) -> Vec<&'static str> {
     let checks = material.checks();
-    let mut lines = vec!["The cosign claims were validated"];
+    let mut lines = Vec::new();
+    if checks.claims == ClaimCheck::Required {
+        lines.push("The cosign claims were validated");
+    }
     if checks.log == LogCheck::Required {
         lines.push("Existence of the claims in the transparency log was verified offline");
     }
@@ -273,7 +348,7 @@ pub async fn platform_manifest(
 /// Everything attached to the image, verified; "no signatures found" (exit
 /// 10) when there is nothing of the kind `lookup` asks for.
 pub async fn attached(
-    client: &RegistryClient,
+    client: &impl vouch_oci::ImageSource,
     material: &vouch_verify::TrustedMaterial,
     policy: &vouch_verify::SignerPolicy,
     image: &ResolvedImage,
@@ -301,10 +376,18 @@ pub async fn attached(
             format!(
                 "no {what} found for {}@{} (looked for Sigstore bundle referrers and the legacy tag \
                  sha256-{}.{suffix} in {})",
-                image.reference.repository(),
+                if image.local {
+                    image.shown.clone()
+                } else {
+                    image.reference.repository().to_string()
+                },
                 image.digest,
                 image.digest.hex(),
-                image.signatures
+                if image.local {
+                    "the layout".to_string()
+                } else {
+                    image.signatures.to_string()
+                }
             ),
         ));
     }

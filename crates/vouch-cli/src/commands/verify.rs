@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 use vouch_image::{Attached, COSIGN_SIGN_PREDICATE, ImageSignature, Lookup, Rejection};
-use vouch_verify::{TrustedMaterial, VerifiedSignature};
+use vouch_verify::{ClaimCheck, VerifiedSignature};
 
 use crate::args::{OutputFormat, VerifyArgs};
 use crate::commands::image::{self, ResolvedImage};
@@ -20,25 +20,36 @@ use crate::inputs::DefaultTrust;
 /// Runs the command.
 pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     let policy = inputs::signer_policy(&args.identity)?;
-    let material =
-        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?;
-    let client = image::client(
-        &args.registry,
-        vouch_oci::CredentialStore::new(image::auth_locations()),
-    )?;
+    let material = inputs::with_claim_check(
+        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?,
+        args.source.check_claims,
+    );
+    let origin = image::Origin::from_args(&args.source, &args.registry)?;
+    if args.source.local_image && args.platform.is_some() {
+        return Err(Failure::usage(
+            "--platform needs a registry; with --local-image the layout's image is verified",
+        ));
+    }
     image::runtime()?.block_on(async {
         for arg in &args.images {
-            let resolved = image::resolve(&client, &args.registry, arg).await?;
-            let platform = match &args.platform {
-                Some(platform) => Some((
+            let (resolved, found) = image::resolve_attached(
+                &origin,
+                &args.registry,
+                arg,
+                &material,
+                &policy,
+                Lookup::Signatures,
+            )
+            .await?;
+            let platform = match (&args.platform, &origin) {
+                (Some(platform), image::Origin::Registry(client)) => Some((
                     platform,
-                    image::platform_manifest(&client, &resolved, platform).await?,
+                    image::platform_manifest(client, &resolved, platform).await?,
                 )),
-                None => None,
+                _ => None,
             };
-            let payloads =
-                verify_image(&client, &material, &policy, &resolved, &args.annotations).await?;
-            image::print_header(&resolved.reference, &image::checks_performed(&material));
+            let payloads = verify_image(found, &resolved, &args.annotations)?;
+            image::print_header(&resolved.shown, &image::checks_performed(&material));
             if let Some((platform, digest)) = platform {
                 eprintln!(
                     "Platform {platform} of {}@{}: {digest}",
@@ -60,14 +71,11 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
 }
 
 /// Every verified signature on the image, as cosign prints them.
-async fn verify_image(
-    client: &vouch_oci::RegistryClient,
-    material: &TrustedMaterial,
-    policy: &vouch_verify::SignerPolicy,
+fn verify_image(
+    found: Attached,
     image: &ResolvedImage,
     annotations: &[(String, String)],
 ) -> Result<Vec<Value>, Failure> {
-    let found = image::attached(client, material, policy, image, Lookup::Signatures).await?;
     if found.signatures.is_empty() {
         return Err(Failure::new(FailureKind::NoMatching, no_matching(&found)));
     }
@@ -190,6 +198,9 @@ fn legacy_payload(v: &VerifiedSignature, sig: &vouch_verify::LegacySignature) ->
             }
         }
     }
+    if v.checks().claims == ClaimCheck::InsecureSkipped {
+        optional.insert(CLAIMS_CHECKED.into(), false.into());
+    }
     if let Some(bundle) = sig
         .rekor_bundle
         .as_deref()
@@ -205,20 +216,31 @@ fn legacy_payload(v: &VerifiedSignature, sig: &vouch_verify::LegacySignature) ->
     payload
 }
 
-/// cosign's output object for a bundle signature (SPEC.md §5.1, bundle mode).
+/// cosign's output object for a bundle signature (SPEC.md §5.1, bundle
+/// mode). The digest is the one the signature verified for: the image's,
+/// or with `--check-claims=false` the one its statement names.
 fn bundle_payload(image: &ResolvedImage, att: &vouch_verify::VerifiedAttestation) -> Value {
-    let annotations = att
+    let mut annotations = att
         .statement()
         .subjects()
         .first()
-        .and_then(|s| s.annotations().cloned())
-        .map_or(Value::Null, Value::Object);
+        .and_then(|s| s.annotations().cloned());
+    if att.signature().checks().claims == ClaimCheck::InsecureSkipped {
+        annotations
+            .get_or_insert_default()
+            .insert(CLAIMS_CHECKED.into(), false.into());
+    }
     json!({
         "critical": {
-            "identity": {"docker-reference": image.reference.to_string()},
-            "image": {"docker-manifest-digest": image.digest.to_string()},
+            "identity": {"docker-reference": image.shown},
+            "image": {"docker-manifest-digest": att.signature().artifact_digest()},
             "type": att.predicate_type(),
         },
-        "optional": annotations,
+        "optional": annotations.map_or(Value::Null, Value::Object),
     })
 }
+
+/// The key, in a payload's `optional` map, that records
+/// `--check-claims=false` (absent when the claims were checked, so the
+/// default output is cosign's).
+const CLAIMS_CHECKED: &str = "vouch.claimsChecked";

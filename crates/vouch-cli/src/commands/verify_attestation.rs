@@ -6,7 +6,7 @@ use vouch_image::Lookup;
 use vouch_verify::{SignedContent, ValueMatcher, VerifiedAttestation};
 
 use crate::args::{OutputFormat, VerifyAttestationArgs};
-use crate::commands::image::{self, ResolvedImage};
+use crate::commands::image;
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
 use crate::inputs::DefaultTrust;
@@ -32,29 +32,33 @@ pub fn run(args: &VerifyAttestationArgs) -> Result<(), Failure> {
         .map(ValueMatcher::regex)
         .transpose()?;
     let policy = inputs::signer_policy(&args.identity)?;
-    let material =
-        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?;
-    let client = image::client(
-        &args.registry,
-        vouch_oci::CredentialStore::new(image::auth_locations()),
-    )?;
+    let material = inputs::with_claim_check(
+        inputs::verification_material(&args.trust, &args.infrastructure, DefaultTrust::Tuf)?,
+        args.source.check_claims,
+    );
+    let origin = image::Origin::from_args(&args.source, &args.registry)?;
     let json = args.output == OutputFormat::Json;
     let mut documents = Vec::new();
     image::runtime()?.block_on(async {
         for arg in &args.images {
-            let resolved = image::resolve(&client, &args.registry, arg).await?;
-            let verified = verified_attestations(&client, &material, &policy, &resolved).await?;
+            let (resolved, found) = image::resolve_attached(
+                &origin,
+                &args.registry,
+                arg,
+                &material,
+                &policy,
+                Lookup::Attestations,
+            )
+            .await?;
+            let verified = verified_attestations(found)?;
             let matching = select(&verified, &filter, &args.predicate_type)?;
             if let Some(pattern) = &builder {
                 check_builder(&matching, pattern)?;
             }
-            image::print_header(
-                &resolved.reference,
-                &image::checks_performed(&material),
-            );
+            image::print_header(&resolved.shown, &image::checks_performed(&material));
             if json {
                 documents.push(serde_json::json!({
-                    "image": resolved.reference.to_string(),
+                    "image": resolved.shown,
                     "digest": resolved.digest.to_string(),
                     "attestations": matching.iter().map(|a| report::attestation_json(a)).collect::<Vec<_>>(),
                 }));
@@ -89,13 +93,9 @@ const ATTESTATIONS_SCHEMA_VERSION: u32 = 1;
 
 /// Every attestation on the image that verifies (bundle referrers and the
 /// legacy `.att` tag), whatever its predicate type.
-async fn verified_attestations(
-    client: &vouch_oci::RegistryClient,
-    material: &vouch_verify::TrustedMaterial,
-    policy: &vouch_verify::SignerPolicy,
-    image: &ResolvedImage,
+fn verified_attestations(
+    found: vouch_image::Attached,
 ) -> Result<Vec<VerifiedAttestation>, Failure> {
-    let found = image::attached(client, material, policy, image, Lookup::Attestations).await?;
     if found.attestations.is_empty() {
         // The attestation candidates only, not the signatures beside them.
         let candidates: Vec<_> = found

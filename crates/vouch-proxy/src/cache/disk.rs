@@ -287,6 +287,8 @@ impl BlobStore for DiskStore {
     }
 
     /// An open file whatever the access: opening it costs nothing remote.
+    /// Opened in place, not on the blocking pool, like the reads that
+    /// follow (see `server::body`).
     fn blob<'a>(
         &'a self,
         digest: &'a Digest,
@@ -298,9 +300,9 @@ impl BlobStore for DiskStore {
                 return Ok(None);
             }
             let path = self.path(&key);
-            match tokio::fs::File::open(&path).await {
+            match std::fs::File::open(&path) {
                 Ok(file) => {
-                    let size = file.metadata().await.map_err(io("stat", &path))?.len();
+                    let size = file.metadata().map_err(io("stat", &path))?.len();
                     Ok(Some(BlobHandle {
                         size,
                         body: BlobBody::File(file),

@@ -227,6 +227,11 @@ pub enum FillState {
         /// Bytes written to the staging file so far.
         written: u64,
     },
+    /// The whole blob arrived and matched its digest (its size): readers
+    /// may send the final byte. Storing it (`fsync`, then the store's
+    /// import) is still to come, and is no reader's concern: a 64 MiB
+    /// `fsync` alone can take longer than the transfer.
+    Verified(u64),
     /// Finished: the blob's size once verified and stored, or why not.
     Done(Result<u64, FillError>),
 }
@@ -384,6 +389,7 @@ async fn run(
             found,
             received: written,
         })?;
+    let _ = tx.send(FillState::Verified(written));
     file.sync_data().await.map_err(staging_error)?;
     drop(file);
     store
@@ -405,6 +411,7 @@ impl Fill {
             .clone();
         match state {
             FillState::Receiving { total, .. } => Ok(total),
+            FillState::Verified(size) => Ok(Some(size)),
             FillState::Done(result) => result.map(Some),
             // wait_for returned only once the state left Starting.
             FillState::Starting => Err(FillError::Lost),
@@ -439,6 +446,7 @@ impl Fill {
             file,
             offset: 0,
             total,
+            verified: None,
             digest: self.digest.clone(),
             fetch: self.fetch.clone(),
             report: self.report.clone(),
@@ -461,6 +469,8 @@ struct Follower {
     file: tokio::fs::File,
     offset: u64,
     total: u64,
+    /// The verified size, once the fill said so.
+    verified: Option<u64>,
     digest: Digest,
     fetch: Fetcher,
     report: FillReport,
@@ -473,14 +483,22 @@ impl Follower {
             return passthrough.next_chunk().await;
         }
         loop {
-            let state = self.state.borrow_and_update().clone();
+            // Once verified, what becomes of the cache no longer matters:
+            // this reader's open file holds the verified bytes.
+            let state = match self.verified {
+                Some(size) => FillState::Verified(size),
+                None => self.state.borrow_and_update().clone(),
+            };
             let (readable, verified) = match state {
                 FillState::Starting => (0, false),
                 // Hold back the last byte until the digest is checked.
                 FillState::Receiving { written, .. } => {
                     (written.min(self.total.saturating_sub(1)), false)
                 }
-                FillState::Done(Ok(size)) => (size, true),
+                FillState::Verified(size) | FillState::Done(Ok(size)) => {
+                    self.verified = Some(size);
+                    (size, true)
+                }
                 // Not a problem of the bytes: they can still be served.
                 FillState::Done(Err(e)) if e.is_store_side() => {
                     return self.carry_on_uncached(e).await;
@@ -746,7 +764,7 @@ impl Passthrough {
 mod tests {
     use super::*;
     use crate::cache::disk::DiskStore;
-    use crate::cache::{BlobAccess, BlobHandle};
+    use crate::cache::{BlobAccess, BlobHandle, CacheFuture, StoredManifest};
     use futures_util::StreamExt as _;
     use tokio::io::AsyncWriteExt as _;
 
@@ -832,6 +850,81 @@ mod tests {
         assert_eq!(b.finished().await.unwrap(), body.len() as u64);
         assert!(cached(&*store, &digest).await.is_some());
         assert_eq!(fills.in_flight(), 0);
+    }
+
+    /// A disk store whose import of a verified blob waits until released
+    /// (a slow `fsync`, a slow bucket).
+    struct SlowImport {
+        disk: DiskStore,
+        release: tokio::sync::Semaphore,
+    }
+
+    impl BlobStore for SlowImport {
+        fn manifest<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<StoredManifest>> {
+            self.disk.manifest(digest)
+        }
+        fn put_manifest<'a>(
+            &'a self,
+            digest: &'a Digest,
+            manifest: &'a StoredManifest,
+        ) -> CacheFuture<'a, ()> {
+            self.disk.put_manifest(digest, manifest)
+        }
+        fn blob<'a>(
+            &'a self,
+            digest: &'a Digest,
+            access: BlobAccess,
+        ) -> CacheFuture<'a, Option<BlobHandle>> {
+            self.disk.blob(digest, access)
+        }
+        fn staging_dir(&self) -> &std::path::Path {
+            self.disk.staging_dir()
+        }
+        fn import_blob<'a>(
+            &'a self,
+            digest: &'a Digest,
+            staged: &'a std::path::Path,
+            size: u64,
+        ) -> CacheFuture<'a, ()> {
+            Box::pin(async move {
+                let _released = self.release.acquire().await.expect("open");
+                self.disk.import_blob(digest, staged, size).await
+            })
+        }
+        fn label(&self) -> &'static str {
+            "slow"
+        }
+        fn max_blob_size(&self) -> u64 {
+            self.disk.max_blob_size()
+        }
+        fn max_blob_size_setting(&self) -> &'static str {
+            self.disk.max_blob_size_setting()
+        }
+    }
+
+    #[tokio::test]
+    async fn readers_get_the_final_byte_once_verified_before_the_store_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let slow = Arc::new(SlowImport {
+            disk: DiskStore::open(dir.path(), 1 << 30).unwrap(),
+            release: tokio::sync::Semaphore::new(0),
+        });
+        let store: Arc<dyn BlobStore> = slow.clone();
+        let body: Vec<u8> = (0..600_000u32).map(|i| (i % 241) as u8).collect();
+        let digest = Digest::sha256_of(&body);
+        let url = serve(body.clone(), body.len()).await;
+        let fills = Fills::default();
+        let (fill, _) = fills.join_or_start(&digest, store.clone(), fetch(url), report());
+        let total = fill.started().await.unwrap().unwrap();
+        let stream = fill.follow(total).await.unwrap();
+        // The import has not been allowed to run: the whole body arrives
+        // anyway (the timeout only turns a hang into a failure).
+        let read = tokio::time::timeout(std::time::Duration::from_secs(60), collect(stream));
+        assert_eq!(read.await.expect("the body completes").unwrap(), body);
+        assert!(cached(&*store, &digest).await.is_none(), "not stored yet");
+        slow.release.add_permits(1);
+        assert_eq!(fill.finished().await.unwrap(), body.len() as u64);
+        assert!(cached(&*store, &digest).await.is_some());
     }
 
     #[tokio::test]

@@ -254,8 +254,9 @@ pub struct BlobHandle {
 /// How a cached blob's bytes reach the client.
 #[derive(Debug)]
 pub enum BlobBody {
-    /// An open local file (still readable after eviction unlinks it).
-    File(tokio::fs::File),
+    /// An open local file (still readable after eviction unlinks it),
+    /// read in place (see `server::body`).
+    File(std::fs::File),
     /// Remote storage the proxy reads by byte range and streams.
     Ranged(Box<dyn RangeRead>),
     /// A URL the client may `GET` itself (a presigned object URL, valid

@@ -178,7 +178,7 @@ impl Proxy {
         Ok(license)
     }
 
-    async fn license_by_number(
+    pub(super) async fn license_by_number(
         &self,
         number: LicenseNumber,
     ) -> Result<Option<Arc<License>>, ApiError> {

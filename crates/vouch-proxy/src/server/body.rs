@@ -11,21 +11,62 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::Stream;
-use tokio::io::AsyncReadExt as _;
 
 use crate::metrics::{ContentKind, Metrics};
 use crate::pulllog::PullLogWriter;
 use crate::store::PullRecord;
 
-/// Read buffer for serving cached blobs.
+/// Largest read when serving a cached blob: one chunk of the body.
 const FILE_CHUNK_BYTES: usize = 256 * 1024;
 
-/// A cached file's first `length` bytes.
-pub(super) fn file_stream(
-    file: tokio::fs::File,
-    length: u64,
-) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
-    tokio_util::io::ReaderStream::with_capacity(file.take(length), FILE_CHUNK_BYTES)
+/// `length` bytes of a cached file from offset `start` (the caller
+/// counts them: see `content.rs`'s `cached_body`).
+pub(super) fn file_stream(file: std::fs::File, start: u64, length: u64) -> FileChunks {
+    FileChunks {
+        file,
+        offset: start,
+        remaining: length,
+    }
+}
+
+/// Reads a cached file chunk by chunk, in place on the runtime's thread.
+///
+/// The disk cache is local storage and its files are nearly always in the
+/// page cache, where a read costs microseconds: less than handing it to
+/// tokio's blocking pool and back (two thread wake-ups per read, which
+/// were most of a cached blob's cost; docs/benchmarks.md). This is what
+/// nginx does by default. The price is that a disk that stalls also stalls
+/// the requests sharing that worker thread; the cache must be on local
+/// disk (docs/proxy.md).
+pub(super) struct FileChunks {
+    file: std::fs::File,
+    offset: u64,
+    remaining: u64,
+}
+
+impl Stream for FileChunks {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        use std::os::unix::fs::FileExt as _;
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want =
+            usize::try_from(self.remaining).map_or(FILE_CHUNK_BYTES, |n| n.min(FILE_CHUNK_BYTES));
+        let mut chunk = vec![0; want];
+        let read = match self.file.read_at(&mut chunk, self.offset) {
+            Ok(0) => Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => Ok(n),
+            Err(e) => Err(e),
+        };
+        Poll::Ready(Some(read.map(|n| {
+            chunk.truncate(n);
+            self.offset += n as u64;
+            self.remaining -= n as u64;
+            Bytes::from(chunk)
+        })))
+    }
 }
 
 /// Adds `X-Content-Type-Options: nosniff` to every response (a layer on
@@ -176,6 +217,47 @@ impl Drop for LoggedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt as _;
+    use std::io::Write as _;
+
+    /// A temporary file holding `bytes`, opened for reading.
+    fn file_of(bytes: &[u8]) -> std::fs::File {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        file
+    }
+
+    fn chunks(file: std::fs::File, offset: u64, remaining: u64) -> FileChunks {
+        FileChunks {
+            file,
+            offset,
+            remaining,
+        }
+    }
+
+    #[tokio::test]
+    async fn file_chunks_read_the_span_asked_for_in_bounded_chunks() {
+        let bytes: Vec<u8> = (0..FILE_CHUNK_BYTES * 2 + 100)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let start = 7;
+        let length = (bytes.len() - 10) as u64;
+        let pieces: Vec<Bytes> = chunks(file_of(&bytes), start, length)
+            .map(|chunk| chunk.unwrap())
+            .collect()
+            .await;
+        assert_eq!(pieces.len(), 3, "two whole chunks and the rest");
+        assert!(pieces.iter().all(|p| p.len() <= FILE_CHUNK_BYTES));
+        assert_eq!(pieces.concat(), bytes[7..bytes.len() - 3]);
+    }
+
+    #[tokio::test]
+    async fn a_file_shorter_than_promised_ends_the_body_with_an_error() {
+        let mut stream = chunks(file_of(b"only this"), 0, 100);
+        assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"only this");
+        let error = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof);
+    }
 
     #[test]
     fn ranges_parse_and_resolve() {

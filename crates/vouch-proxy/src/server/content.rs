@@ -9,7 +9,6 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use tokio::io::AsyncSeekExt as _;
 
 use super::body::{ByteRange, Counted, file_stream};
 use super::edge::RequestError;
@@ -333,13 +332,8 @@ impl Proxy {
             Body::empty()
         } else {
             match handle.body {
-                BlobBody::File(mut file) => {
-                    if span.is_some() {
-                        file.seek(std::io::SeekFrom::Start(start))
-                            .await
-                            .map_err(|e| cache_read(format!("seek: {e}")))?;
-                    }
-                    let stream = Box::pin(file_stream(file, length));
+                BlobBody::File(file) => {
+                    let stream = Box::pin(file_stream(file, start, length));
                     self.cached_body(ctx, digest, start..start + length, stream)
                 }
                 BlobBody::Ranged(_) if length == 0 => Body::empty(),

@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 
 use super::authn::AuthFailure;
 use super::service::ContentError;
+use super::token::TokenError;
 use super::{MAX_LOGGED_ERROR_BODY, Proxy};
 use crate::auth;
 use crate::cache::fill::FillError;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::ContentKind;
 use crate::names::{AppSlug, Digest, Repository, UpstreamName};
+use crate::route::RouteError;
 use crate::store::{LicenseNumber, StoreError};
 use crate::upstream::{Resource, UpstreamError};
 
@@ -176,6 +178,58 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A path or name refused by the router: `NAME_UNKNOWN` (404) for what is
+/// not a proxied repository or endpoint, `NAME_INVALID`, `TAG_INVALID` or
+/// `DIGEST_INVALID` (400) for what is outside the grammar.
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        let message = e.to_string();
+        match e {
+            RouteError::NotRegistryApi
+            | RouteError::UnknownEndpoint
+            | RouteError::NotProxyName(_) => ApiError::name_unknown(message),
+            RouteError::Tag(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::TagInvalid, message)
+            }
+            RouteError::Digest(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::DigestInvalid, message)
+            }
+            _ => ApiError::name_invalid(message),
+        }
+    }
+}
+
+/// The token endpoint's refusals: 401 with a Basic challenge for
+/// credentials, 400 for a malformed OAuth2 form (the OAuth code leads the
+/// message), 405 for another method; the rest as registry requests get them.
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        let message = e.to_string();
+        match e {
+            TokenError::Credentials { .. } => ApiError::unauthorized(message)
+                .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"vouch-proxy\""),
+            TokenError::OAuth { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::Unsupported, message)
+            }
+            TokenError::Method => ApiError::unsupported(message),
+            TokenError::Request(e) => e.into(),
+            TokenError::Answered(answer) => answer,
+        }
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+impl IntoResponse for RouteError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
 fn unknown_code(kind: ContentKind) -> ErrorCode {
     match kind {
         ContentKind::Manifest => ErrorCode::ManifestUnknown,
@@ -285,19 +339,13 @@ fn not_found(resource: &Resource) -> ApiError {
 }
 
 impl Proxy {
-    /// The `WWW-Authenticate` challenge for this request. The realm names
-    /// `server.public_host` when set; otherwise the host the client used:
-    /// the request's authority (HTTP/2 `:authority`, or an absolute-form
-    /// HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over `Host`), else
-    /// its `Host` header.
-    pub(super) fn challenge(
-        &self,
-        parts: &Parts,
-        scope_name: Option<&str>,
-        insufficient: bool,
-    ) -> Result<String, ApiError> {
-        let host = match &self.settings.public_host {
-            Some(host) => host.as_str(),
+    /// The host clients reach the proxy by: `server.public_host` when set;
+    /// otherwise the request's authority (HTTP/2 `:authority`, or an
+    /// absolute-form HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over
+    /// `Host`), else its `Host` header, when it is a valid host.
+    pub(super) fn request_host(&self, parts: &Parts) -> Option<String> {
+        match &self.settings.public_host {
+            Some(host) => Some(host.clone()),
             None => parts
                 .uri
                 .authority()
@@ -309,8 +357,25 @@ impl Proxy {
                         .and_then(|h| h.to_str().ok())
                 })
                 .filter(|h| auth::is_valid_host(h))
-                .ok_or_else(|| ApiError::name_invalid("missing or invalid Host header"))?,
-        };
+                .map(str::to_string),
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge for this request. The realm names
+    /// `server.public_host` when set; otherwise the host the client used:
+    /// the request's authority (HTTP/2 `:authority`, or an absolute-form
+    /// HTTP/1.1 target, which RFC 9112 §3.2.2 says wins over `Host`), else
+    /// its `Host` header.
+    pub(super) fn challenge(
+        &self,
+        parts: &Parts,
+        scope_name: Option<&str>,
+        insufficient: bool,
+    ) -> Result<String, ApiError> {
+        let host = self
+            .request_host(parts)
+            .ok_or_else(|| ApiError::name_invalid("missing or invalid Host header"))?;
+        let host = host.as_str();
         let forwarded = self
             .settings
             .trust_forwarded_proto

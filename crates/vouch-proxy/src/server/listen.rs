@@ -338,7 +338,7 @@ impl Drop for AddressSlot {
 /// The address a per-address cap counts: an IPv4 address as it is, an IPv6
 /// address by its /64 (one subscriber's prefix: a client that holds a /64
 /// has 2^64 addresses to spread connections over).
-fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -454,17 +454,21 @@ impl Connection {
         let service = {
             let activity = activity.clone();
             let router = self.router;
+            let peer = self.peer;
             hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let in_flight = activity.begin();
                 let mut router = router.clone();
+                // The client's address, for handlers that limit by it
+                // (portal sign-in attempts).
+                let mut request = request.map(Body::new);
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(client_key(peer.ip())));
                 async move {
-                    let response =
-                        match tower_service::Service::call(&mut router, request.map(Body::new))
-                            .await
-                        {
-                            Ok(response) => response,
-                            Err(never) => match never {},
-                        };
+                    let response = match tower_service::Service::call(&mut router, request).await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    };
                     Ok::<_, Infallible>(response.map(|body| {
                         Body::new(Guarded {
                             body,

@@ -13,6 +13,7 @@ mod body;
 mod content;
 mod edge;
 pub mod listen;
+mod portal;
 mod service;
 mod token;
 
@@ -118,6 +119,8 @@ pub struct Proxy {
     /// How the database, the content store and each upstream are doing.
     health: Arc<Health>,
     pull_log: PullLogWriter,
+    /// The customer portal's keys, signed-out sessions and sign-in limiter.
+    portal: portal::PortalState,
 }
 
 impl std::fmt::Debug for Proxy {
@@ -182,6 +185,7 @@ impl Proxy {
                 ),
             )),
             pull_log,
+            portal: portal::PortalState::new(secret.portal_key(), &settings),
             stores,
             settings,
         };
@@ -195,13 +199,17 @@ impl Proxy {
         &self.metrics
     }
 
-    /// The main router: the registry API, `/healthz`, and `/metrics`
-    /// unless an ops listener serves it.
+    /// The main router: the registry API, the customer portal
+    /// (`/portal`), `/healthz`, and `/metrics` unless an ops listener
+    /// serves it.
     pub fn router(self: &Arc<Self>) -> Router {
         let mut router = Router::new()
             .route("/v2", axum::routing::any(v2))
             .route("/v2/", axum::routing::any(v2))
             .route("/v2/{*rest}", axum::routing::any(v2))
+            .route("/portal", axum::routing::any(portal::portal))
+            .route("/portal/", axum::routing::any(portal::portal))
+            .route("/portal/{*rest}", axum::routing::any(portal::portal))
             .fallback(not_found);
         // Component states are for operators: with an ops listener, the
         // public `/healthz` only says the process serves.
@@ -523,9 +531,12 @@ async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
         "# HELP vouch_proxy_pulllog_dropped_total Pull-log records lost: the write queue or the outage buffer was full, or the state store could not take them at shutdown.\n\
          # TYPE vouch_proxy_pulllog_dropped_total counter\nvouch_proxy_pulllog_dropped_total {}\n\
          # HELP vouch_proxy_pulllog_buffered Pull-log records waiting in memory for the state store.\n\
-         # TYPE vouch_proxy_pulllog_buffered gauge\nvouch_proxy_pulllog_buffered {}\n",
+         # TYPE vouch_proxy_pulllog_buffered gauge\nvouch_proxy_pulllog_buffered {}\n\
+         # HELP vouch_proxy_blob_fills_in_flight Blobs being fetched from an upstream into the cache (a fill ends once the blob is stored, after its clients got the last byte).\n\
+         # TYPE vouch_proxy_blob_fills_in_flight gauge\nvouch_proxy_blob_fills_in_flight {}\n",
         proxy.pull_log.dropped(),
-        proxy.pull_log.buffered()
+        proxy.pull_log.buffered(),
+        proxy.fills.in_flight()
     ));
     text.push_str(
         "# HELP vouch_proxy_degraded Whether a component is failing (1) or answering (0).\n\
@@ -542,7 +553,7 @@ async fn metrics(State(proxy): State<Arc<Proxy>>) -> Response {
 }
 
 async fn not_found() -> Response {
-    ApiError::name_unknown("not a registry API path (expected /v2/…)").into_response()
+    route::RouteError::NotRegistryApi.into_response()
 }
 
 /// Serves until `shutdown` resolves, then waits up to the configured grace

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
 use super::authn::{AuthFailure, check_license_status};
+use super::edge::RequestError;
 use super::{AppView, Proxy};
 use crate::auth::{self, MAX_SCOPES, Presented};
 use crate::error::ApiError;
@@ -22,12 +23,47 @@ use crate::store::{License, PullAction, PullRecord};
 /// client id fit in well under 8 KiB.
 pub const MAX_TOKEN_FORM_BYTES: usize = 8 * 1024;
 
+/// Why the token endpoint issued no token. The edge (`server/edge.rs`)
+/// makes each an HTTP answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum TokenError {
+    /// No valid credentials (401 with a Basic challenge); `reason` is the
+    /// metric label it was counted under.
+    #[error("{message}")]
+    Credentials {
+        /// The `vouch_proxy_auth_failures_total` reason.
+        reason: &'static str,
+        /// What the client is told.
+        message: String,
+    },
+    /// A malformed OAuth2 password-grant form (RFC 6749 §5.2).
+    #[error("{code}: {message}")]
+    OAuth {
+        /// The OAuth error code (`invalid_request`, `unsupported_grant_type`).
+        code: &'static str,
+        /// What was wrong.
+        message: &'static str,
+    },
+    /// A method other than GET, HEAD and POST.
+    #[error("the token endpoint takes GET or POST")]
+    Method,
+    /// Refused as a registry request would be (rate limit, another app,
+    /// a repository not served, the state store).
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// Authentication's own answer (made at the edge): a refusal, or a
+    /// 503 when the state store cannot answer.
+    #[error("{}", .0.message)]
+    Answered(ApiError),
+}
+
 impl Proxy {
     pub(super) async fn token(
         self: &Arc<Self>,
         parts: &Parts,
         body: Body,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Response, TokenError> {
         let (username, password, scopes, oauth) = match parts.method {
             Method::GET | Method::HEAD => {
                 let scopes: Vec<String> =
@@ -59,12 +95,9 @@ impl Proxy {
                 }
             }
             Method::POST => {
-                let unreadable = || {
-                    oauth_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        "form body too large, unreadable or not sent in time",
-                    )
+                let unreadable = || TokenError::OAuth {
+                    code: "invalid_request",
+                    message: "form body too large, unreadable or not sent in time",
                 };
                 // The request is in flight while its body is read, so no
                 // connection timeout runs: the form (one packet from any
@@ -89,34 +122,30 @@ impl Proxy {
                     }
                 }
                 if grant_type.as_deref() != Some("password") {
-                    return Err(oauth_error(
-                        StatusCode::BAD_REQUEST,
-                        "unsupported_grant_type",
-                        "only grant_type=password is supported",
-                    ));
+                    return Err(TokenError::OAuth {
+                        code: "unsupported_grant_type",
+                        message: "only grant_type=password is supported",
+                    });
                 }
                 let (Some(username), Some(password)) = (username, password) else {
-                    return Err(oauth_error(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        "username and password are required",
-                    ));
+                    return Err(TokenError::OAuth {
+                        code: "invalid_request",
+                        message: "username and password are required",
+                    });
                 };
                 (username, password, scopes, true)
             }
-            _ => {
-                return Err(ApiError::unsupported(
-                    "the token endpoint takes GET or POST",
-                ));
-            }
+            _ => return Err(TokenError::Method),
         };
         let license = self
             .license_from_basic(&username, &password)
             .await
             .map_err(|failure| match failure {
-                AuthFailure::Store(e) => {
-                    self.refuse_or_unavailable(parts, None, AuthFailure::Store(e))
-                }
+                AuthFailure::Store(e) => TokenError::Answered(self.refuse_or_unavailable(
+                    parts,
+                    None,
+                    AuthFailure::Store(e),
+                )),
                 failure => self.refuse_token(failure.reason(), failure.to_string()),
             })?;
         check_license_status(&license)
@@ -174,7 +203,7 @@ impl Proxy {
         &self,
         license: &License,
         requested: impl Iterator<Item = &'a str>,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<String>, RequestError> {
         let app = self.app(&license.app).await?;
         let mut granted = Vec::new();
         for name in auth::requested_pull_names(requested) {
@@ -239,7 +268,9 @@ impl Proxy {
                 Err(e) => return e.into(),
             };
             if let Some(refusal) = self.pull_refusal(license, app.as_deref(), &slug, &repository) {
-                return refusal.error(&self.metrics, license, &slug, &repository);
+                return refusal
+                    .error(&self.metrics, license, slug, repository)
+                    .into();
             }
         }
         self.refuse_with(
@@ -251,10 +282,9 @@ impl Proxy {
         )
     }
 
-    fn refuse_token(&self, reason: &'static str, message: String) -> ApiError {
+    fn refuse_token(&self, reason: &'static str, message: String) -> TokenError {
         self.metrics.auth_failure(reason);
-        ApiError::unauthorized(message)
-            .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"vouch-proxy\"")
+        TokenError::Credentials { reason, message }
     }
 }
 
@@ -270,43 +300,35 @@ enum PullRefusal {
 }
 
 impl PullRefusal {
-    /// The error a request gets, counted under its denial reason; the
-    /// messages are those of `authorize` (a request with Basic auth).
+    /// The error a request gets, counted under its denial reason: the
+    /// same as `authorize` gives a request with Basic auth.
     fn error(
         self,
         metrics: &crate::metrics::Metrics,
         license: &License,
-        slug: &AppSlug,
-        repository: &Repository,
-    ) -> ApiError {
+        slug: AppSlug,
+        repository: Repository,
+    ) -> RequestError {
         match self {
             Self::OtherApp => {
                 metrics.denial("wrong_app");
-                ApiError::denied(format!(
-                    "license {} is for app {}, not {slug}",
-                    license.number, license.app
-                ))
+                RequestError::WrongApp {
+                    license: license.number,
+                    app: license.app.clone(),
+                    requested: slug,
+                }
             }
             Self::NotServed => {
                 metrics.denial("repository_not_allowed");
-                ApiError::denied(format!(
-                    "repository {repository} is not served by app {slug}"
-                ))
+                RequestError::RepositoryNotServed {
+                    repository,
+                    app: slug,
+                }
             }
-            Self::UpstreamMissing => ApiError::bad_gateway(format!(
-                "upstream {} is allowed for app {slug} but not configured on this proxy",
-                repository.upstream
-            )),
+            Self::UpstreamMissing => RequestError::UpstreamNotConfigured {
+                upstream: repository.upstream,
+                app: slug,
+            },
         }
     }
-}
-
-/// An OAuth2 error (RFC 6749 §5.2) for the POST form, in the OCI error
-/// shape with the OAuth code as message prefix.
-fn oauth_error(status: StatusCode, code: &'static str, message: &str) -> ApiError {
-    ApiError::new(
-        status,
-        crate::error::ErrorCode::Unsupported,
-        format!("{code}: {message}"),
-    )
 }

@@ -24,6 +24,7 @@ use std::pin::Pin;
 use jiff::Timestamp;
 
 use crate::names::{AppSlug, ChannelName, Digest, Reference, Repository, Tag};
+use crate::policy::AppPolicy;
 use crate::secret::LicenseIdHash;
 
 /// What every store method returns.
@@ -127,6 +128,11 @@ pub(crate) fn parse_channel(value: &str) -> Result<ChannelName, StoreError> {
     ChannelName::new(value).map_err(|_| corrupt("channel name", value))
 }
 
+/// A stored release policy (JSON, [`AppPolicy::to_stored`]).
+pub(crate) fn parse_release_policy(value: &str) -> Result<AppPolicy, StoreError> {
+    AppPolicy::from_stored(value).map_err(|_| corrupt("release policy", value))
+}
+
 /// A stored repository.
 pub(crate) fn parse_repository(value: &str) -> Result<Repository, StoreError> {
     Repository::parse(value).map_err(|_| corrupt("repository", value))
@@ -196,6 +202,9 @@ pub struct App {
     pub referrers: ReferrersMode,
     /// Allowed repository prefixes (`ghcr.io/acme` allows `ghcr.io/acme/…`).
     pub repositories: Vec<Repository>,
+    /// Who signs its releases and what they carry, when the vendor set it
+    /// (`app policy set`); the portal hands it to customers.
+    pub release_policy: Option<AppPolicy>,
 }
 
 /// One entitlement a channel grants: a version's image.
@@ -341,6 +350,13 @@ pub trait LicenseStore: Send + Sync {
     /// now. The proxy's background probe asks it while the database is
     /// known to be failing.
     fn ping(&self) -> StoreFuture<'_, ()>;
+    /// Sets (or with `None` removes) an app's release policy;
+    /// [`StoreError::NotFound`] when there is no such app.
+    fn set_release_policy<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        policy: Option<&'a AppPolicy>,
+    ) -> StoreFuture<'a, ()>;
     /// One app.
     fn app<'a>(&'a self, slug: &'a AppSlug) -> StoreFuture<'a, Option<App>>;
     /// All apps.

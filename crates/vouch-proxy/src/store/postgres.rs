@@ -33,9 +33,11 @@ use super::{
     App, Attachment, BackendError, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore,
     NewLicense, PullAction, PullLog, PullRecord, PullSummary, ReferrersMode, Release,
     ResolutionStore, StateCounts, StateSnapshot, StoreError, StoreFuture, TagSighting, corrupt,
-    from_ts, parse_channel, parse_digest, parse_repository, parse_slug, release_from_row, ts,
+    from_ts, parse_channel, parse_digest, parse_release_policy, parse_repository, parse_slug,
+    release_from_row, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Repository, Tag};
+use crate::policy::AppPolicy;
 use crate::secret::LicenseIdHash;
 
 /// A pool size that suits one replica: the hot path never waits on the
@@ -68,10 +70,16 @@ pub const INSERT_BATCH_ROWS: usize = 1000;
 
 /// The migrations, embedded. Keep in step with `migrations/postgres/`
 /// (a unit test compares the two).
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_initial.sql",
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_initial.sql",
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        "0002_app_release_policy.sql",
+        include_str!("../../migrations/postgres/0002_app_release_policy.sql"),
+    ),
+];
 
 /// The embedded migrations as sqlx's migrator wants them. Not the
 /// `sqlx::migrate!` macro: that lives in the `sqlx` facade, which this
@@ -600,10 +608,31 @@ async fn count_rows(conn: &mut PgConnection) -> Result<StateCounts, StoreError> 
     StateCounts::from_columns(|i| row.try_get::<i64, _>(i).map_err(backend("count rows")))
 }
 
+impl PostgresStore {
+    /// Runs an `UPDATE apps … WHERE slug = $1`; no row is
+    /// [`StoreError::NotFound`] naming the app.
+    async fn update_app(
+        &self,
+        app: &AppSlug,
+        update: Query<'_>,
+        operation: &'static str,
+    ) -> Result<(), StoreError> {
+        let done = update
+            .execute(&self.pool)
+            .await
+            .map_err(backend(operation))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("app {app}")));
+        }
+        Ok(())
+    }
+}
+
 async fn insert_app(conn: &mut PgConnection, app: &App) -> Result<(), StoreError> {
-    sql("INSERT INTO apps (slug, referrers) VALUES ($1, $2)")
+    sql("INSERT INTO apps (slug, referrers, release_policy) VALUES ($1, $2, $3)")
         .bind(app.slug.as_str())
         .bind(app.referrers.as_str())
+        .bind(app.release_policy.as_ref().map(AppPolicy::to_stored))
         .execute(&mut *conn)
         .await
         .map_err(|e| {
@@ -662,7 +691,8 @@ async fn insert_pulls(
 const APPS_SQL: &str = r#"
 SELECT a.slug, a.referrers,
        COALESCE(array_agg(r.prefix ORDER BY r.prefix COLLATE "C")
-                FILTER (WHERE r.prefix IS NOT NULL), '{}') AS prefixes
+                FILTER (WHERE r.prefix IS NOT NULL), '{}') AS prefixes,
+       a.release_policy
 FROM apps a LEFT JOIN app_repositories r ON r.app = a.slug
 WHERE $1::TEXT IS NULL OR a.slug = $1
 GROUP BY a.slug
@@ -673,6 +703,7 @@ fn app_from_row(row: &PgRow) -> Result<App, StoreError> {
     let slug: String = row.try_get(0).map_err(&op)?;
     let referrers: String = row.try_get(1).map_err(&op)?;
     let prefixes: Vec<String> = row.try_get(2).map_err(&op)?;
+    let policy: Option<String> = row.try_get(3).map_err(&op)?;
     Ok(App {
         slug: parse_slug(&slug)?,
         referrers: ReferrersMode::parse(&referrers)
@@ -681,6 +712,7 @@ fn app_from_row(row: &PgRow) -> Result<App, StoreError> {
             .iter()
             .map(|p| Repository::parse(p).map_err(|_| corrupt("repository prefix", p)))
             .collect::<Result<_, _>>()?,
+        release_policy: policy.as_deref().map(parse_release_policy).transpose()?,
     })
 }
 
@@ -840,16 +872,23 @@ impl LicenseStore for PostgresStore {
         mode: ReferrersMode,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let done = sql("UPDATE apps SET referrers = $2 WHERE slug = $1")
+            let update = sql("UPDATE apps SET referrers = $2 WHERE slug = $1")
                 .bind(app.as_str())
-                .bind(mode.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(backend("set referrers mode"))?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::NotFound(format!("app {app}")));
-            }
-            Ok(())
+                .bind(mode.as_str());
+            self.update_app(app, update, "set referrers mode").await
+        })
+    }
+
+    fn set_release_policy<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        policy: Option<&'a AppPolicy>,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let update = sql("UPDATE apps SET release_policy = $2 WHERE slug = $1")
+                .bind(app.as_str())
+                .bind(policy.map(AppPolicy::to_stored));
+            self.update_app(app, update, "set release policy").await
         })
     }
 

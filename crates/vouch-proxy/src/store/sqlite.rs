@@ -19,9 +19,11 @@ use super::{
     App, Attachment, BackendError, COUNT_ROWS_SQL, License, LicenseNumber, LicenseStore,
     NewLicense, PullAction, PullLog, PullRecord, PullSummary, ReferrersMode, Release,
     ResolutionStore, StateCounts, StateSnapshot, StoreError, StoreFuture, TagSighting, corrupt,
-    from_ts, parse_channel, parse_digest, parse_repository, parse_slug, release_from_row, ts,
+    from_ts, parse_channel, parse_digest, parse_release_policy, parse_repository, parse_slug,
+    release_from_row, ts,
 };
 use crate::names::{AppSlug, ChannelName, Digest, Repository, Tag};
+use crate::policy::AppPolicy;
 use crate::secret::LicenseIdHash;
 
 /// How long a writer waits for another process (the admin CLI while the
@@ -29,7 +31,16 @@ use crate::secret::LicenseIdHash;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema version this code writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// What brings a database of version N-1 to version N, for N = 2, 3, …
+/// (index 0 is version 2). [`SCHEMA`] is version 1; a new database gets it
+/// and then every step. PostgreSQL's `migrations/postgres/` make the same
+/// changes.
+const UPGRADES: &[&str] = &[
+    // 2: an app's release policy (JSON, policy::AppPolicy), for the portal.
+    "ALTER TABLE apps ADD COLUMN release_policy TEXT;",
+];
 
 const SCHEMA: &str = "
 CREATE TABLE apps (
@@ -224,11 +235,15 @@ impl SqliteStore {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(backend("schema version"))?;
         match version {
-            0 => {
+            0..SCHEMA_VERSION => {
+                // Version 0 is an empty file: create version 1, then upgrade.
+                let create = if version == 0 { SCHEMA } else { "" };
+                let first = usize::try_from(version.max(1) - 1).unwrap_or(0);
+                let steps = UPGRADES[first..].concat();
                 conn.execute_batch(&format!(
-                    "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                    "BEGIN; {create} {steps} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 ))
-                .map_err(backend("create schema"))?;
+                .map_err(backend("create or upgrade schema"))?;
             }
             SCHEMA_VERSION => {}
             newer => {
@@ -419,15 +434,15 @@ fn load_releases(conn: &Connection, app: &AppSlug) -> Result<Vec<Release>, Store
 }
 
 fn load_app(conn: &Connection, slug: &AppSlug) -> Result<Option<App>, StoreError> {
-    let referrers: Option<String> = conn
+    let row: Option<(String, Option<String>)> = conn
         .query_row(
-            "SELECT referrers FROM apps WHERE slug = ?1",
+            "SELECT referrers, release_policy FROM apps WHERE slug = ?1",
             [slug.as_str()],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()
         .map_err(backend("read app"))?;
-    let Some(referrers) = referrers else {
+    let Some((referrers, policy)) = row else {
         return Ok(None);
     };
     let referrers =
@@ -447,6 +462,7 @@ fn load_app(conn: &Connection, slug: &AppSlug) -> Result<Option<App>, StoreError
         slug: slug.clone(),
         referrers,
         repositories,
+        release_policy: policy.as_deref().map(parse_release_policy).transpose()?,
     }))
 }
 
@@ -606,8 +622,12 @@ impl LicenseStore for SqliteStore {
         self.run("add app", move |conn| {
             let tx = conn.transaction().map_err(backend("add app"))?;
             tx.execute(
-                "INSERT INTO apps (slug, referrers) VALUES (?1, ?2)",
-                params![app.slug.as_str(), app.referrers.as_str()],
+                "INSERT INTO apps (slug, referrers, release_policy) VALUES (?1, ?2, ?3)",
+                params![
+                    app.slug.as_str(),
+                    app.referrers.as_str(),
+                    app.release_policy.as_ref().map(AppPolicy::to_stored)
+                ],
             )
             .map_err(|e| {
                 if is_unique_violation(&e) {
@@ -657,6 +677,27 @@ impl LicenseStore for SqliteStore {
                     params![app.as_str(), mode.as_str()],
                 )
                 .map_err(backend("set referrers mode"))?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("app {app}")));
+            }
+            Ok(())
+        })
+    }
+
+    fn set_release_policy<'a>(
+        &'a self,
+        app: &'a AppSlug,
+        policy: Option<&'a AppPolicy>,
+    ) -> StoreFuture<'a, ()> {
+        const OP: &str = "set release policy";
+        let (app, stored) = (app.clone(), policy.map(AppPolicy::to_stored));
+        self.run(OP, move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE apps SET release_policy = ?2 WHERE slug = ?1",
+                    params![app.as_str(), stored],
+                )
+                .map_err(backend(OP))?;
             if n == 0 {
                 return Err(StoreError::NotFound(format!("app {app}")));
             }
@@ -1045,6 +1086,7 @@ mod tests {
             slug: AppSlug::new(slug).unwrap(),
             referrers: ReferrersMode::NotFound,
             repositories: vec![Repository::parse("ghcr.io/acme").unwrap()],
+            release_policy: None,
         }
     }
 
@@ -1072,6 +1114,75 @@ mod tests {
                     .await
                     .unwrap()
                     .is_some()
+            );
+        });
+    }
+
+    #[test]
+    fn a_version_1_database_is_upgraded_and_keeps_its_apps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(&format!(
+                "{SCHEMA} INSERT INTO apps (slug, referrers) VALUES ('acme', 'not-found');
+                 INSERT INTO app_repositories (app, prefix) VALUES ('acme', 'ghcr.io/acme');
+                 PRAGMA user_version = 1;"
+            ))
+            .unwrap();
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = SqliteStore::open(&path).unwrap();
+            let slug = AppSlug::new("acme").unwrap();
+            assert_eq!(store.app(&slug).await.unwrap(), Some(app("acme")));
+            let policy = crate::policy::AppPolicy {
+                repository: Repository::parse("ghcr.io/acme/platform").unwrap(),
+                images: crate::policy::AppPolicy::parse_images(&["api".into()]).unwrap(),
+                subject: crate::policy::ClaimMatch::Exact("https://example.com/ci".into()),
+                issuer: crate::policy::ClaimMatch::Exact("https://issuer.example.com".into()),
+                attestations: vec![],
+                slsa_builder_id_regexp: None,
+            };
+            store
+                .set_release_policy(&slug, Some(&policy))
+                .await
+                .unwrap();
+            let again = SqliteStore::open(&path).unwrap();
+            let version: i64 = crate::memo::lock(&again.conn)
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, SCHEMA_VERSION);
+            let stored = again.app(&slug).await.unwrap().unwrap();
+            assert_eq!(stored.release_policy, Some(policy));
+        });
+    }
+
+    #[test]
+    fn a_stored_policy_that_no_longer_parses_is_corrupt_not_ignored() {
+        let store = SqliteStore::in_memory().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            store.add_app(&app("acme")).await.unwrap();
+            crate::memo::lock(&store.conn)
+                .execute("UPDATE apps SET release_policy = '{\"x\":1}'", [])
+                .unwrap();
+            let err = store.app(&AppSlug::new("acme").unwrap()).await.unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    StoreError::Corrupt {
+                        what: "release policy",
+                        ..
+                    }
+                ),
+                "{err:?}"
             );
         });
     }

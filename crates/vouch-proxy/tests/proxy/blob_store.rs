@@ -15,7 +15,6 @@ use common::s3::{S3Env, s3_env, unique_prefix};
 use futures_util::StreamExt as _;
 use object_store::ObjectStoreExt as _;
 use object_store::path::Path as ObjectPath;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use vouch_proxy::cache::disk::DiskStore;
 use vouch_proxy::cache::s3::{S3Serve, S3Store};
 use vouch_proxy::cache::{
@@ -89,12 +88,10 @@ async fn get(store: &dyn BlobStore, digest: &Digest) -> Option<BlobHandle> {
 /// redirect is followed by a plain client without credentials).
 async fn read(handle: BlobHandle, range: Range<u64>) -> Vec<u8> {
     match handle.body {
-        BlobBody::File(mut file) => {
-            file.seek(std::io::SeekFrom::Start(range.start))
-                .await
-                .unwrap();
+        BlobBody::File(file) => {
+            use std::os::unix::fs::FileExt as _;
             let mut out = vec![0u8; (range.end - range.start) as usize];
-            file.read_exact(&mut out).await.unwrap();
+            file.read_exact_at(&mut out, range.start).unwrap();
             out
         }
         BlobBody::Ranged(reader) => {

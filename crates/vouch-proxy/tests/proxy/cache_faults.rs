@@ -130,8 +130,15 @@ async fn fixture_over(content: Arc<dyn BlobStore>, count: usize) -> Fixture {
 }
 
 impl Fixture {
-    /// Pulls blob `digest`: the bytes, or what went wrong.
+    /// Pulls blob `digest`: the bytes, or what went wrong; returns once
+    /// the proxy's fills ended, so the cache is in its final state.
     async fn pull(&self, digest: &str) -> Result<Vec<u8>, String> {
+        let pulled = self.pull_now(digest).await;
+        self.proxy.settled().await;
+        pulled
+    }
+
+    async fn pull_now(&self, digest: &str) -> Result<Vec<u8>, String> {
         let r = client()
             .get(self.proxy.repo_url(REPO, &format!("blobs/{digest}")))
             .header("authorization", basic(EMAIL, &self.license))

@@ -14,6 +14,7 @@ mod cli;
 mod edge;
 mod faults;
 mod migrate;
+mod portal;
 mod process_faults;
 mod pull;
 mod replicas;

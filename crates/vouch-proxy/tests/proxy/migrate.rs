@@ -68,6 +68,7 @@ async fn populate(store: &SqliteStore, secret: &ServerSecret) -> Ids {
                 Repository::parse("up.test/acme").unwrap(),
                 Repository::parse("docker.io/library/postgres").unwrap(),
             ],
+            release_policy: Some(common::release_policy("up.test/acme/platform")),
         })
         .await
         .unwrap();
@@ -76,6 +77,7 @@ async fn populate(store: &SqliteStore, secret: &ServerSecret) -> Ids {
             slug: AppSlug::new("quiet").unwrap(),
             referrers: ReferrersMode::NotFound,
             repositories: vec![Repository::parse("up.test/quiet").unwrap()],
+            release_policy: None,
         })
         .await
         .unwrap();

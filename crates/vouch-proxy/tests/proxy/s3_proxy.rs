@@ -99,6 +99,7 @@ async fn pulls_through_an_s3_store_in_stream_mode() {
     let r = send(Method::GET, &url, &auth, &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), layer.bytes);
+    w.proxy.settled().await;
     assert!(
         w.env
             .object_exists(&w.store.blob_key(&digest(&layer.digest)))
@@ -188,6 +189,7 @@ async fn pulls_through_an_s3_store_in_redirect_mode() {
     let r = send(Method::GET, &url, &auth, &[]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.unwrap(), layer.bytes);
+    w.proxy.settled().await;
     // Cached: redirected; storage honours the client's Range itself.
     let r = send(Method::GET, &url, &auth, &[]).await;
     let location = redirected(&r, &layer.digest);

@@ -83,6 +83,7 @@ for_every_backend!(
     adding_a_taken_app_slug_is_a_conflict,
     allow_lists_and_referrers_mode_round_trip,
     changing_a_missing_app_is_not_found,
+    release_policies_are_set_replaced_and_removed,
     add_releases_creates_channels_and_lists_them_in_order,
     removing_a_version_counts_releases_and_keeps_the_channel,
     licenses_round_trip_with_channels_and_times,
@@ -118,6 +119,7 @@ fn app(name: &str) -> App {
         slug: slug(name),
         referrers: ReferrersMode::NotFound,
         repositories: vec![repo("ghcr.io/acme")],
+        release_policy: None,
     }
 }
 
@@ -180,6 +182,7 @@ async fn allow_lists_and_referrers_mode_round_trip(b: &Backend) {
         slug: slug("acme"),
         referrers: ReferrersMode::Passthrough,
         repositories: vec![postgres, repo("ghcr.io/acme")],
+        release_policy: None,
     };
     assert_eq!(
         b.licenses.app(&slug("acme")).await.unwrap(),
@@ -211,6 +214,41 @@ async fn changing_a_missing_app_is_not_found(b: &Backend) {
     assert_eq!(err.to_string(), "app ghost does not exist");
     assert!(b.licenses.apps().await.unwrap().is_empty());
     assert!(b.licenses.channels(&ghost).await.unwrap().is_empty());
+}
+
+async fn release_policies_are_set_replaced_and_removed(b: &Backend) {
+    b.licenses.add_app(&app("acme")).await.unwrap();
+    let first = common::release_policy("ghcr.io/acme/platform");
+    b.licenses
+        .set_release_policy(&slug("acme"), Some(&first))
+        .await
+        .unwrap();
+    let stored = b.licenses.app(&slug("acme")).await.unwrap().unwrap();
+    assert_eq!(stored.release_policy.as_ref(), Some(&first));
+    let mut second = first.clone();
+    second.attestations = vec!["openvex".into()];
+    b.licenses
+        .set_release_policy(&slug("acme"), Some(&second))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.licenses.apps().await.unwrap()[0].release_policy,
+        Some(second)
+    );
+    b.licenses
+        .set_release_policy(&slug("acme"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.licenses.app(&slug("acme")).await.unwrap(),
+        Some(app("acme"))
+    );
+    let err = b
+        .licenses
+        .set_release_policy(&slug("ghost"), Some(&first))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
 }
 
 async fn add_releases_creates_channels_and_lists_them_in_order(b: &Backend) {

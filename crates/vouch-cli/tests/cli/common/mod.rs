@@ -209,3 +209,20 @@ fn forward(mut client: &std::net::TcpStream, head: &str, upstream: &str) {
         let _ = std::io::copy(&mut server, &mut client);
     }
 }
+
+/// The identity flags of the testkit's release workflow
+/// (`acme/app`, `release.yml`, a `v*` tag, GitHub Actions) and
+/// `--trusted-root ROOT`.
+pub fn identity_args(root: &std::path::Path) -> Vec<String> {
+    [
+        "--certificate-identity-regexp",
+        r"https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*",
+        "--certificate-oidc-issuer",
+        "https://token.actions.githubusercontent.com",
+        "--trusted-root",
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .chain([root.display().to_string()])
+    .collect()
+}

@@ -50,9 +50,7 @@ impl FlakyStore {
             panic!("the double wraps a disk store");
         };
         let mut bytes = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut file, &mut bytes)
-            .await
-            .unwrap();
+        std::io::Read::read_to_end(&mut file, &mut bytes).unwrap();
         let body = match how {
             Break::RangedErrorAfter(after) => BlobBody::Ranged(Box::new(FailingRange {
                 bytes: Bytes::from(bytes),
@@ -61,7 +59,7 @@ impl FlakyStore {
             Break::FileEndsAfter(after) => {
                 let path = self.dir.path().join(format!("short-{}", unique()));
                 std::fs::write(&path, &bytes[..after as usize]).unwrap();
-                BlobBody::File(tokio::fs::File::open(&path).await.unwrap())
+                BlobBody::File(std::fs::File::open(&path).unwrap())
             }
         };
         BlobHandle {

@@ -264,6 +264,25 @@ impl TestProxy {
             .map_or(0, |v| v.trim().parse().unwrap())
     }
 
+    /// Waits until no blob fill is in flight: a client gets a blob's last
+    /// byte once it verified, before the fill stores it, so what the cache
+    /// holds after a pull is known only then. (The deadline turns a fill
+    /// that never ends into a failure; it measures nothing.)
+    pub async fn settled(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let metrics = self.metrics().await;
+            if metrics.contains("\nvouch_proxy_blob_fills_in_flight 0\n") {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a blob fill never ended: {metrics}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// `/v2/proxy/acme/up.test/<repo>/<rest>`.
     pub fn repo_url(&self, repo: &str, rest: &str) -> String {
         self.url(&format!("/v2/proxy/{APP}/{UPSTREAM}/{repo}/{rest}"))
@@ -471,4 +490,22 @@ pub async fn send(
         request = request.header(*name, *value);
     }
     request.send().await.unwrap()
+}
+
+/// A release policy for the images `operator` and `ui` under `repository`
+/// (`<upstream>/<path>`), signed by a GitHub Actions workflow of
+/// acme/platform, with SPDX and SLSA v1 attestations.
+pub fn release_policy(repository: &str) -> vouch_proxy::policy::AppPolicy {
+    use vouch_proxy::policy::{AppPolicy, ClaimMatch};
+    AppPolicy {
+        repository: Repository::parse(repository).unwrap(),
+        images: AppPolicy::parse_images(&["operator".into(), "ui".into()]).unwrap(),
+        subject: ClaimMatch::Regexp(
+            r"https://github\.com/acme/platform/\.github/workflows/release\.yml@refs/tags/v.*"
+                .into(),
+        ),
+        issuer: ClaimMatch::Exact("https://token.actions.githubusercontent.com".into()),
+        attestations: vec!["spdxjson".into(), "slsaprovenance1".into()],
+        slsa_builder_id_regexp: Some(r"https://github\.com/acme/platform/.*".into()),
+    }
 }
