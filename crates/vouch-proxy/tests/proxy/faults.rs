@@ -59,10 +59,31 @@ impl Fixture {
             .unwrap()
     }
 
+    /// GETs blob `layer`: a 200 whose body ends short of it (never a
+    /// complete one).
+    async fn assert_cut_short(&self, layer: &Blob) {
+        let r = self.get(&format!("blobs/{}", layer.digest)).await;
+        assert_eq!(r.status(), 200);
+        let received = r.bytes().await.map_or(0, |b| b.len());
+        assert!(
+            received < layer.bytes.len(),
+            "the client must not receive a complete body ({received} bytes)"
+        );
+    }
+
     /// Serves `img` as tag 1.0 (entitled on channel stable).
     fn release(&self, img: &Image) {
         self.stub.image(REPO, "1.0", img);
     }
+}
+
+/// A fixture with one image of a `layer_bytes` layer (seeded `seed`)
+/// released as 1.0.
+async fn released(seed: &str, layer_bytes: usize) -> (Fixture, Image) {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image(seed, "amd64", layer_bytes);
+    f.release(&img);
+    (f, img)
 }
 
 async fn status_and_code(r: reqwest::Response) -> (u16, String) {
@@ -225,13 +246,7 @@ async fn a_lying_upstream_blob_is_refused_and_not_cached() {
         &format!("/v2/{REPO}/blobs/{}", layer.digest),
         Behaviour::ok("application/octet-stream", evil),
     );
-    let r = f.get(&format!("blobs/{}", layer.digest)).await;
-    assert_eq!(r.status(), 200);
-    let received = r.bytes().await.map_or(0, |b| b.len());
-    assert!(
-        received < layer.bytes.len(),
-        "the client must not receive a complete body ({received} bytes)"
-    );
+    f.assert_cut_short(layer).await;
     // The fill finds the digest wrong and discards its staging file (a
     // moment after the client saw the cut); nothing ever reaches blobs/.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -273,9 +288,7 @@ async fn a_lying_upstream_blob_is_refused_and_not_cached() {
 
 #[tokio::test]
 async fn an_upstream_resetting_mid_blob_cuts_the_response_caches_nothing_and_is_reported() {
-    let f = fixture(None, ReferrersMode::NotFound).await;
-    let img = image("reset", "amd64", 3 << 20);
-    f.release(&img);
+    let (f, img) = released("reset", 3 << 20).await;
     let layer = &img.layers[0];
     let path = format!("/v2/{REPO}/blobs/{}", layer.digest);
     f.stub.set(
@@ -285,18 +298,10 @@ async fn an_upstream_resetting_mid_blob_cuts_the_response_caches_nothing_and_is_
             after: 1 << 20,
         },
     );
-    let r = f.get(&format!("blobs/{}", layer.digest)).await;
-    assert_eq!(r.status(), 200);
-    let received = r.bytes().await.map_or(0, |b| b.len());
-    assert!(
-        received < layer.bytes.len(),
-        "the client must not receive a complete body ({received} bytes)"
-    );
+    f.assert_cut_short(layer).await;
     // Said once (not per failed transfer), as a fault of the upstream's,
     // which stays degraded while its transfers break.
-    let r = f.get(&format!("blobs/{}", layer.digest)).await;
-    let received = r.bytes().await.map_or(0, |b| b.len());
-    assert!(received < layer.bytes.len(), "{received} bytes");
+    f.assert_cut_short(layer).await;
     let started = lines_containing(&["fault started", "upstream:up.test", &layer.digest]);
     assert_eq!(started.len(), 1, "{started:?}");
     assert!(started[0].contains("degraded"), "{started:?}");
@@ -310,6 +315,9 @@ async fn an_upstream_resetting_mid_blob_cuts_the_response_caches_nothing_and_is_
     f.stub.blob(REPO, layer);
     let r = f.get(&format!("blobs/{}", layer.digest)).await;
     assert!(r.bytes().await.unwrap() == layer.bytes);
+    // The client has the last byte once it verified; the fill reports
+    // after storing it.
+    f.proxy.settled().await;
     let metrics = f.proxy.metrics().await;
     assert!(
         metrics.contains("vouch_proxy_degraded{component=\"upstream:up.test\"} 0"),
@@ -370,9 +378,7 @@ async fn while_an_upstream_stalls_mid_blob_cached_blobs_are_served_and_nothing_i
 
 #[tokio::test]
 async fn a_client_disconnecting_mid_blob_leaves_no_partial_file() {
-    let f = fixture(None, ReferrersMode::NotFound).await;
-    let img = image("slow", "amd64", 2 << 20);
-    f.release(&img);
+    let (f, img) = released("slow", 2 << 20).await;
     let layer = &img.layers[0];
     f.stub.set(
         &format!("/v2/{REPO}/blobs/{}", layer.digest),

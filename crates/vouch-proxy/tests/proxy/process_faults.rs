@@ -199,20 +199,21 @@ async fn downloads_hung_up_part_way_leave_no_descriptors_or_memory_behind() {
     // Rounds of 50 concurrent downloads hung up after 64 KiB. Two to warm
     // up (the allocator keeps the high-water mark of 50 transfers'
     // buffers), then measure, then twenty more.
-    let rounds = |n: usize| {
+    // Each round waits for the server to close the round's connections,
+    // so that at most 50 are open at once whatever the machine's load.
+    let rounds = |n: usize, fds: usize| {
         let (child, path, auth) = (&child, &path, &auth);
         async move {
             for _ in 0..n {
                 let hangups = (0..50).map(|_| hang_up_after(child, path, auth, 64 * 1024));
                 futures_util::future::join_all(hangups).await;
+                settle(child, fds).await;
             }
         }
     };
-    rounds(2).await;
-    settle(&child, before_warm_up).await;
+    rounds(2, before_warm_up).await;
     let (fds, rss) = (child.open_fds(), child.rss_kib());
-    rounds(20).await;
-    settle(&child, fds).await;
+    rounds(20, fds).await;
     let (fds_after, rss_after) = (child.open_fds(), child.rss_kib());
     eprintln!(
         "1000 hung-up downloads: descriptors {fds} → {fds_after}, RSS {rss} → {rss_after} KiB"
