@@ -69,7 +69,6 @@ struct Entry {
     since: Timestamp,
     started: Instant,
     last_warn: Option<Instant>,
-    last_probe: Option<Instant>,
 }
 
 /// One component's state, as `/healthz` shows it.
@@ -103,7 +102,6 @@ impl Health {
                         since: now.0,
                         started: now.1,
                         last_warn: None,
-                        last_probe: None,
                     },
                 );
             }
@@ -116,8 +114,15 @@ impl Health {
     }
 
     /// `component` is failing (`state` says how much it matters); `detail`
-    /// is logged when the fault starts.
-    pub fn failing(&self, component: Component, state: State, detail: &dyn std::fmt::Display) {
+    /// is logged when the fault starts, unless this component's last
+    /// WARN was less than [`MIN_WARN_INTERVAL`] ago. Returns whether it
+    /// was logged.
+    pub fn failing(
+        &self,
+        component: Component,
+        state: State,
+        detail: &dyn std::fmt::Display,
+    ) -> bool {
         let now = Instant::now();
         let warn = self.entries_mut(|entries| {
             let entry = entries.entry(component.clone()).or_insert(Entry {
@@ -125,7 +130,6 @@ impl Health {
                 since: Timestamp::now(),
                 started: now,
                 last_warn: None,
-                last_probe: None,
             });
             if entry.state == state {
                 return false;
@@ -145,13 +149,25 @@ impl Health {
                 "fault started"
             );
         }
+        warn
     }
 
     /// `component` answered.
     pub fn ok(&self, component: &Component) {
+        self.end(component, None);
+    }
+
+    /// `component` answered in a way that ends only a fault in `state`:
+    /// an upstream that answers again is no longer `down`, but whether
+    /// its transfers still break (`degraded`) only a whole transfer says.
+    pub fn ok_if(&self, component: &Component, state: State) {
+        self.end(component, Some(state));
+    }
+
+    fn end(&self, component: &Component, only: Option<State>) {
         let ended = self.entries_mut(|entries| {
             let entry = entries.get_mut(component)?;
-            if entry.state == State::Ok {
+            if entry.state == State::Ok || only.is_some_and(|s| s != entry.state) {
                 return None;
             }
             entry.state = State::Ok;
@@ -165,22 +181,6 @@ impl Health {
                 "fault ended"
             );
         }
-    }
-
-    /// Whether to ask `component` now: always while it is `ok`; while it
-    /// fails, once per `interval` (that caller probes it, the others do
-    /// not wait on a component known not to answer).
-    pub fn probe_due(&self, component: &Component, interval: Duration) -> bool {
-        let now = Instant::now();
-        self.entries_mut(|entries| {
-            let Some(entry) = entries.get_mut(component) else {
-                return true;
-            };
-            if entry.state == State::Ok {
-                return true;
-            }
-            take_turn(&mut entry.last_probe, now, interval)
-        })
     }
 
     /// The state of `component` (`ok` when never seen).
@@ -221,25 +221,38 @@ mod tests {
     fn a_fault_is_a_transition_and_ends_when_the_component_answers() {
         let health = Health::new([Component::Database, Component::Store]);
         assert!(health.reports().iter().all(|r| r.state == State::Ok));
-        health.failing(Component::Database, State::Down, &"refused");
-        health.failing(Component::Database, State::Down, &"refused");
+        assert!(health.failing(Component::Database, State::Down, &"refused"));
+        assert!(
+            !health.failing(Component::Database, State::Down, &"refused"),
+            "said once, not per request"
+        );
         assert_eq!(health.state(&Component::Database), State::Down);
         assert_eq!(health.state(&Component::Store), State::Ok);
         let since = health.reports()[0].since;
-        health.failing(Component::Database, State::Degraded, &"fail static");
+        assert!(
+            !health.failing(Component::Database, State::Degraded, &"fail static"),
+            "a change of state within a fault is not a new fault"
+        );
         assert_eq!(health.reports()[0].since, since, "still the same fault");
         health.ok(&Component::Database);
         assert_eq!(health.state(&Component::Database), State::Ok);
-        health.failing(Component::Database, State::Down, &"refused");
-        assert!(health.probe_due(&Component::Database, Duration::from_secs(3600)));
-        assert!(!health.probe_due(&Component::Database, Duration::from_secs(3600)));
+        assert!(health.reports()[0].since >= since, "since the fault ended");
         assert!(
-            health.probe_due(&Component::Store, Duration::from_secs(3600)),
-            "ok"
+            !health.failing(Component::Database, State::Down, &"refused"),
+            "a flapping component warns at most once a minute"
         );
+        assert_eq!(health.state(&Component::Database), State::Down);
         health.ok(&Component::Database);
-        assert!(health.probe_due(&Component::Database, Duration::from_secs(3600)));
         let up = Component::Upstream("ghcr.io".into());
+        health.failing(up.clone(), State::Degraded, &"reset mid-blob");
+        health.ok_if(&up, State::Down);
+        assert_eq!(
+            health.state(&up),
+            State::Degraded,
+            "not the fault that ended"
+        );
+        health.ok_if(&up, State::Degraded);
+        assert_eq!(health.state(&up), State::Ok);
         health.failing(up.clone(), State::Down, &"reset");
         assert_eq!(up.label(), "upstream:ghcr.io");
         assert_eq!(health.reports().len(), 3);

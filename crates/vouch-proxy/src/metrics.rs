@@ -50,6 +50,35 @@ pub enum CacheLookup {
     Miss,
 }
 
+/// How a request's read of the state database went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseAsk {
+    /// The database answered.
+    Answered,
+    /// The database was asked and failed (or did not answer in time).
+    Failed,
+    /// Not asked: the database is known to be failing; the request was
+    /// answered from fail static, or with a 503, without waiting on it.
+    Skipped,
+}
+
+impl DatabaseAsk {
+    const ALL: [Self; 3] = [Self::Answered, Self::Failed, Self::Skipped];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
 const KINDS: [ContentKind; 2] = [ContentKind::Manifest, ContentKind::Blob];
 
 #[derive(Debug, Default)]
@@ -74,6 +103,7 @@ pub struct Metrics {
     rate_limited: AtomicU64,
     digest_mismatches: Mutex<BTreeMap<String, u64>>,
     store_errors: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    database_asks: [AtomicU64; 3],
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -169,6 +199,11 @@ impl Metrics {
         *crate::memo::lock(&self.store_errors)
             .entry((store, op))
             .or_default() += 1;
+    }
+
+    /// Counts a request's read of the state database, by outcome.
+    pub fn database_ask(&self, outcome: DatabaseAsk) {
+        self.database_asks[outcome.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text.
@@ -316,6 +351,15 @@ impl Metrics {
                 .iter()
                 .map(|((store, op), n)| (format!("store=\"{store}\",op=\"{op}\""), *n)),
         );
+        labelled_counter(
+            &mut out,
+            "vouch_proxy_database_asks_total",
+            "Reads of the state database made for requests, by outcome (skipped: not asked, the database being known to fail).",
+            DatabaseAsk::ALL.iter().map(|a| {
+                let n = self.database_asks[a.index()].load(Ordering::Relaxed);
+                (format!("outcome=\"{}\"", a.as_str()), n)
+            }),
+        );
         out
     }
 }
@@ -333,7 +377,11 @@ mod tests {
         m.cache(ContentKind::Manifest, CacheLookup::Hit);
         m.upstream_request(Duration::from_millis(3), Some(200));
         m.auth_failure("expired");
+        m.database_ask(DatabaseAsk::Skipped);
+        m.database_ask(DatabaseAsk::Skipped);
         let text = m.render();
+        assert!(text.contains("vouch_proxy_database_asks_total{outcome=\"skipped\"} 2"));
+        assert!(text.contains("vouch_proxy_database_asks_total{outcome=\"failed\"} 0"));
         assert!(
             text.contains("vouch_proxy_requests_total{route=\"manifest\",code=\"200\"} 2"),
             "{text}"

@@ -17,11 +17,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt as _;
 
 use super::{
     BlobAccess, BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, MAX_MEDIA_TYPE_LEN,
-    StoredManifest, io,
+    StoredManifest, io, write_making_room,
 };
 use crate::names::{Digest, DigestAlgorithm};
 
@@ -257,15 +256,18 @@ impl BlobStore for DiskStore {
             let staged = self
                 .staging
                 .join(format!("m-{}-{}", digest.hex(), unique()));
+            let mut content =
+                Vec::with_capacity(manifest.media_type.len() + 1 + manifest.bytes.len());
+            content.extend_from_slice(manifest.media_type.as_bytes());
+            content.push(b'\n');
+            content.extend_from_slice(&manifest.bytes);
+            let size = content.len() as u64;
             let result = async {
                 let mut file = tokio::fs::File::create_new(&staged)
                     .await
                     .map_err(io("create", &staged))?;
-                file.write_all(manifest.media_type.as_bytes())
-                    .await
-                    .map_err(io("write", &staged))?;
-                file.write_all(b"\n").await.map_err(io("write", &staged))?;
-                file.write_all(&manifest.bytes)
+                // A full disk evicts and retries once, as blob fills do.
+                write_making_room(&mut file, 0, &content, self, size)
                     .await
                     .map_err(io("write", &staged))?;
                 file.sync_data().await.map_err(io("sync", &staged))?;
@@ -279,7 +281,6 @@ impl BlobStore for DiskStore {
                 let _ = tokio::fs::remove_file(&staged).await;
             }
             result?;
-            let size = (manifest.media_type.len() + 1 + manifest.bytes.len()) as u64;
             self.admit(key, size).await;
             Ok(())
         })

@@ -31,11 +31,11 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::sync::watch;
 
 use super::disk::unique;
-use super::{BlobStore, CacheError};
+use super::{BlobStore, CacheError, write_making_room};
 use crate::health::{Component, Health, State};
 use crate::metrics::Metrics;
 use crate::names::{Digest, DigestVerifier};
@@ -183,10 +183,16 @@ impl FillReport {
         }
     }
 
-    /// Reports how a fill ended.
+    /// Reports how a fill ended: a transfer the upstream broke (cut,
+    /// short, overlong or lying) marks the upstream degraded, one that
+    /// completed marks it and the store up.
     fn ended(&self, store: &dyn BlobStore, result: &Result<u64, FillError>) {
+        let upstream = Component::Upstream(self.upstream.clone());
         match result {
-            Ok(_) => self.health.ok(&Component::Store),
+            Ok(_) => {
+                self.health.ok(&Component::Store);
+                self.health.ok_if(&upstream, State::Degraded);
+            }
             Err(e) if e.is_store_side() => {
                 let op = match e {
                     FillError::Staging { .. } => "write",
@@ -194,6 +200,15 @@ impl FillReport {
                 };
                 self.metrics.store_error(store.label(), op);
                 self.health.failing(Component::Store, State::Degraded, e);
+            }
+            Err(
+                e @ (FillError::Read { .. }
+                | FillError::Short { .. }
+                | FillError::Overlong { .. }
+                | FillError::DigestMismatch { .. }),
+            ) => {
+                self.refused(e);
+                self.health.failing(upstream, State::Degraded, e);
             }
             Err(e) => self.refused(e),
         }
@@ -345,7 +360,7 @@ async fn run(
         }
         if buffer.len() >= STAGING_WRITE_BYTES || (end && !buffer.is_empty()) {
             let remaining = total.map_or(buffer.len() as u64, |t| t - written);
-            stage(&mut file, written, &buffer, store, remaining)
+            write_making_room(&mut file, written, &buffer, &**store, remaining)
                 .await
                 .map_err(staging_error)?;
             written += buffer.len() as u64;
@@ -382,48 +397,6 @@ async fn run(
         .await
         .map_err(|e| FillError::Store(Arc::new(e)))?;
     Ok(written)
-}
-
-/// Appends `buffer` to the staging file at `offset`. A full disk or
-/// quota gets one more try after the store made room for `remaining`
-/// bytes (evicting least recently used content); any other failure, or a
-/// second one, is the caller's.
-async fn stage(
-    file: &mut tokio::fs::File,
-    offset: u64,
-    buffer: &[u8],
-    store: &Arc<dyn BlobStore>,
-    remaining: u64,
-) -> io::Result<()> {
-    match write_flushed(file, buffer).await {
-        Err(e) if is_out_of_space(&e) => {
-            let freed = store.make_room(remaining).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "making room in the cache failed");
-                0
-            });
-            tracing::debug!(needed = remaining, freed, error = %e, "cache disk full while staging a blob; evicted least recently used content to retry once");
-            // Undo a partial write before trying again.
-            file.set_len(offset).await?;
-            file.seek(io::SeekFrom::Start(offset)).await?;
-            write_flushed(file, buffer).await
-        }
-        other => other,
-    }
-}
-
-async fn write_flushed(file: &mut tokio::fs::File, buffer: &[u8]) -> io::Result<()> {
-    file.write_all(buffer).await?;
-    // tokio writes in the background; flush so readers only ever see
-    // `written` bytes that are really in the file.
-    file.flush().await
-}
-
-/// Whether `e` says the filesystem or the quota is full.
-pub fn is_out_of_space(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
-    )
 }
 
 impl Fill {
@@ -576,7 +549,7 @@ impl Follower {
         let passthrough = self.passthrough.insert(Passthrough::new(
             response,
             self.digest.clone(),
-            Some(sent),
+            Span::AfterCompared(sent),
             self.report.clone(),
         ));
         passthrough.next_chunk().await
@@ -590,30 +563,45 @@ struct Prefix {
     len: u64,
 }
 
+/// What of the blob a [`Passthrough`] sends: everything; everything past
+/// a prefix the client already received (compared with the new bytes
+/// when they are at hand); or one span of it, for a transfer that takes
+/// over a cached read mid-way.
+enum Span {
+    /// The whole blob.
+    Whole,
+    /// Past `Prefix::len`, the prefix compared.
+    AfterCompared(Prefix),
+    /// `from..until` of the blob (the part before `from` was sent from the
+    /// cache, which verified it when it was stored).
+    Part {
+        /// First byte to send.
+        from: u64,
+        /// Byte after the last to send.
+        until: u64,
+    },
+}
+
 /// One client's transfer of a blob straight from the upstream, without
-/// the cache: hashed from the first byte, the final byte held back until
-/// the whole blob verified, and the bytes the client already received
-/// (a [`Prefix`]) compared rather than sent again.
+/// the cache: hashed from the first byte to the last whatever part of it
+/// the client gets, the final byte sent held back until the whole blob
+/// verified, and the bytes the client already received (a [`Prefix`])
+/// compared rather than sent again.
 pub struct Passthrough {
     response: reqwest::Response,
     digest: Digest,
     verifier: Option<DigestVerifier>,
     total: Option<u64>,
     received: u64,
-    sent: Option<Prefix>,
+    span: Span,
     held: Option<u8>,
     report: FillReport,
 }
 
 impl Passthrough {
-    /// A transfer of `response` (the upstream's 200 for `digest`),
-    /// skipping what `sent` holds.
-    fn new(
-        response: reqwest::Response,
-        digest: Digest,
-        sent: Option<Prefix>,
-        report: FillReport,
-    ) -> Self {
+    /// A transfer of `response` (the upstream's 200 for `digest`) that
+    /// sends `span` of it.
+    fn new(response: reqwest::Response, digest: Digest, span: Span, report: FillReport) -> Self {
         Self {
             report,
             total: response.content_length(),
@@ -621,7 +609,7 @@ impl Passthrough {
             response,
             digest,
             received: 0,
-            sent,
+            span,
             held: None,
         }
     }
@@ -632,7 +620,24 @@ impl Passthrough {
         digest: Digest,
         report: FillReport,
     ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
-        Self::new(response, digest, None, report).into_stream()
+        Self::new(response, digest, Span::Whole, report).into_stream()
+    }
+
+    /// Bytes `from..until` of the blob from `response` (the upstream's 200
+    /// for all of it), for a cached read that failed after sending the
+    /// bytes before `from`: the whole blob is hashed, and the last byte of
+    /// the span held back until it verified.
+    pub(crate) fn part(
+        response: reqwest::Response,
+        digest: Digest,
+        span: std::ops::Range<u64>,
+        report: FillReport,
+    ) -> Self {
+        let span = Span::Part {
+            from: span.start,
+            until: span.end,
+        };
+        Self::new(response, digest, span, report)
     }
 
     fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
@@ -646,7 +651,16 @@ impl Passthrough {
         self.total
     }
 
-    async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+    /// The first byte to send, and the byte after the last.
+    fn bounds(&self) -> (u64, u64) {
+        match &self.span {
+            Span::Whole => (0, u64::MAX),
+            Span::AfterCompared(prefix) => (prefix.len, u64::MAX),
+            Span::Part { from, until } => (*from, *until),
+        }
+    }
+
+    pub(crate) async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
         let failed = |e: FillError| Some(Err(io::Error::other(e)));
         loop {
             let verifier = self.verifier.as_mut()?;
@@ -671,15 +685,20 @@ impl Passthrough {
                 });
             }
             verifier.update(&chunk);
-            let fresh = match self.compare_sent(start, &chunk).await {
-                Ok(fresh) => fresh,
-                Err(e) => return Some(Err(e)),
-            };
+            if let Err(e) = self.compare_sent(start, &chunk).await {
+                return Some(Err(e));
+            }
+            let (from, until) = self.bounds();
+            let end = self.received;
+            let fresh = chunk.slice(
+                (from.clamp(start, end) - start) as usize
+                    ..(until.clamp(start, end) - start) as usize,
+            );
             if fresh.is_empty() {
                 continue;
             }
-            // Hold back the last byte received until the next chunk, or
-            // the end once verified.
+            // Hold back the last byte to send until the next chunk, or the
+            // end once verified.
             let mut out = BytesMut::with_capacity(fresh.len());
             out.extend(self.held.take());
             out.extend_from_slice(&fresh[..fresh.len() - 1]);
@@ -690,11 +709,11 @@ impl Passthrough {
         }
     }
 
-    /// The part of `chunk` (at `start`) beyond what was sent already,
-    /// after checking the part within it equals what was sent.
-    async fn compare_sent(&mut self, start: u64, chunk: &Bytes) -> io::Result<Bytes> {
-        let Some(sent) = &mut self.sent else {
-            return Ok(chunk.clone());
+    /// Checks that the part of `chunk` (at `start`) within the compared
+    /// prefix equals what was sent.
+    async fn compare_sent(&mut self, start: u64, chunk: &Bytes) -> io::Result<()> {
+        let Span::AfterCompared(sent) = &mut self.span else {
+            return Ok(());
         };
         let overlap = sent.len.saturating_sub(start).min(chunk.len() as u64) as usize;
         if overlap > 0 {
@@ -707,10 +726,7 @@ impl Passthrough {
                 }));
             }
         }
-        if start + chunk.len() as u64 >= sent.len {
-            self.sent = None;
-        }
-        Ok(chunk.slice(overlap..))
+        Ok(())
     }
 
     fn finish(&mut self) -> Option<io::Result<Bytes>> {
@@ -722,7 +738,10 @@ impl Passthrough {
                 size: total,
             })));
         }
-        if self.sent.as_ref().is_some_and(|s| s.len > self.received) {
+        // The blob ends before what the client was sent, or promised.
+        let (from, until) = self.bounds();
+        let promised = if until == u64::MAX { from } else { until };
+        if promised > self.received {
             return Some(Err(io::Error::other(FillError::Inconsistent {
                 digest: self.digest.clone(),
                 offset: self.received,
@@ -747,6 +766,7 @@ mod tests {
     use crate::cache::disk::DiskStore;
     use crate::cache::{BlobAccess, BlobHandle, CacheFuture, StoredManifest};
     use futures_util::StreamExt as _;
+    use tokio::io::AsyncWriteExt as _;
 
     /// A one-shot HTTP server on 127.0.0.1 that answers every connection
     /// with `body` (declaring `declared_len`), in two halves with a pause.

@@ -11,6 +11,7 @@
 pub mod disk;
 pub mod fill;
 pub mod held;
+pub mod resume;
 pub mod s3;
 
 use std::future::Future;
@@ -92,6 +93,51 @@ pub(crate) fn io(
         path,
         source,
     }
+}
+
+/// Appends `buffer` to a staging file at `offset`, the one write path of
+/// blobs and manifests. A full disk or quota gets one more try after
+/// `store` made room for `remaining` bytes (evicting least recently used
+/// content, [`BlobStore::make_room`]); any other failure, or a second
+/// one, is the caller's.
+pub(crate) async fn write_making_room(
+    file: &mut tokio::fs::File,
+    offset: u64,
+    buffer: &[u8],
+    store: &dyn BlobStore,
+    remaining: u64,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncSeekExt as _;
+    match write_flushed(file, buffer).await {
+        Err(e) if is_out_of_space(&e) => {
+            let freed = store.make_room(remaining).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "making room in the cache failed");
+                0
+            });
+            tracing::debug!(needed = remaining, freed, error = %e, "cache disk full while staging; evicted least recently used content to retry once");
+            // Undo a partial write before trying again.
+            file.set_len(offset).await?;
+            file.seek(std::io::SeekFrom::Start(offset)).await?;
+            write_flushed(file, buffer).await
+        }
+        other => other,
+    }
+}
+
+async fn write_flushed(file: &mut tokio::fs::File, buffer: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    file.write_all(buffer).await?;
+    // tokio writes in the background; flush so readers only ever see
+    // bytes that are really in the file.
+    file.flush().await
+}
+
+/// Whether `e` says the filesystem or the quota is full.
+pub fn is_out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// Longest media type stored with a manifest (RFC 6838 §4.2 caps type and

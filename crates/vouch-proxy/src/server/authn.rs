@@ -12,7 +12,6 @@ use jiff::Timestamp;
 use super::Proxy;
 use crate::auth::{self, AuthHeaderError, Presented, TokenError};
 use crate::error::ApiError;
-use crate::health::Component;
 use crate::secret::LicenseId;
 use crate::store::{License, LicenseNumber, StoreError};
 
@@ -154,9 +153,11 @@ impl Proxy {
         let hash = self.hasher.hash(&id);
         let license = match self.licenses_by_hash.fresh(&hash) {
             Some(l) => l,
-            None => match self.lookup_by_hash(&hash).await {
+            None => match self
+                .ask_database(self.stores.licenses.license_by_hash(&hash))
+                .await
+            {
                 Ok(found) => {
-                    self.health.ok(&Component::Database);
                     let found = Arc::new(found.ok_or_else(unknown)?);
                     self.licenses_by_hash.insert(hash, found.clone());
                     found
@@ -177,16 +178,6 @@ impl Proxy {
         Ok(license)
     }
 
-    /// The state store's answer for `hash`, unless the store is known not
-    /// to answer now ([`Proxy::database_probe`]).
-    async fn lookup_by_hash(
-        &self,
-        hash: &crate::secret::LicenseIdHash,
-    ) -> Result<Option<License>, StoreError> {
-        self.database_probe()?;
-        self.stores.licenses.license_by_hash(hash).await
-    }
-
     pub(super) async fn license_by_number(
         &self,
         number: LicenseNumber,
@@ -194,13 +185,11 @@ impl Proxy {
         if let Some(l) = self.licenses_by_number.fresh(&number) {
             return Ok(Some(l));
         }
-        let found = match self.database_probe() {
-            Ok(()) => self.stores.licenses.license(number).await,
-            Err(e) => Err(e),
-        };
+        let found = self
+            .ask_database(self.stores.licenses.license(number))
+            .await;
         match found {
             Ok(found) => Ok(found.map(|l| {
-                self.health.ok(&Component::Database);
                 let l = Arc::new(l);
                 self.licenses_by_number.insert(number, l.clone());
                 l

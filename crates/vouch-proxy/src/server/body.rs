@@ -19,19 +19,14 @@ use crate::store::PullRecord;
 /// Largest read when serving a cached blob: one chunk of the body.
 const FILE_CHUNK_BYTES: usize = 256 * 1024;
 
-/// `length` bytes of a cached file from offset `start`, as a counted body.
-pub(super) fn file_body(
-    file: std::fs::File,
-    start: u64,
-    length: u64,
-    metrics: Arc<Metrics>,
-) -> Body {
-    let chunks = FileChunks {
+/// `length` bytes of a cached file from offset `start` (the caller
+/// counts them: see `content.rs`'s `cached_body`).
+pub(super) fn file_stream(file: std::fs::File, start: u64, length: u64) -> FileChunks {
+    FileChunks {
         file,
         offset: start,
         remaining: length,
-    };
-    Body::from_stream(Counted::new(chunks, metrics))
+    }
 }
 
 /// Reads a cached file chunk by chunk, in place on the runtime's thread.
@@ -43,7 +38,7 @@ pub(super) fn file_body(
 /// nginx does by default. The price is that a disk that stalls also stalls
 /// the requests sharing that worker thread; the cache must be on local
 /// disk (docs/proxy.md).
-struct FileChunks {
+pub(super) struct FileChunks {
     file: std::fs::File,
     offset: u64,
     remaining: u64,

@@ -10,11 +10,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use super::body::{ByteRange, Counted, file_body};
+use super::body::{ByteRange, Counted, file_stream};
 use super::edge::RequestError;
 use super::{Ctx, Proxy};
 use crate::cache::fill::{FillError, Passthrough};
-use crate::cache::{BlobAccess, BlobBody, BlobHandle};
+use crate::cache::resume::{CachedRead, Fallback};
+use crate::cache::{BlobAccess, BlobBody, BlobHandle, ByteStream};
 use crate::entitlement::{Entitlements, TagDecision, links};
 use crate::metrics::{CacheLookup, ContentKind};
 use crate::names::{Digest, Reference};
@@ -114,6 +115,19 @@ impl Proxy {
         Err(self.not_entitled(kind, reason))
     }
 
+    /// Records that `artifact` is attached to `subject` in this
+    /// repository, if the state store takes it ([`Proxy::record_if_possible`]).
+    async fn record_attachment(&self, ctx: &Ctx, subject: &Digest, artifact: &Digest) {
+        let record = self
+            .stores
+            .resolutions
+            .record_attachment(&ctx.repository, subject, artifact);
+        self.record_if_possible(record, || {
+            format!("{artifact} attached to {subject} in {}", ctx.repository)
+        })
+        .await;
+    }
+
     // ---- manifests ------------------------------------------------------
 
     pub(super) async fn serve_manifest(
@@ -149,10 +163,7 @@ impl Proxy {
                 };
                 let (digest, manifest) = self.manifest_by_tag(ctx, tag, &accept).await?;
                 if let Some(subject) = subject {
-                    self.stores
-                        .resolutions
-                        .record_attachment(&ctx.repository, &subject, &digest)
-                        .await?;
+                    self.record_attachment(ctx, &subject, &digest).await;
                 }
                 (digest, manifest)
             }
@@ -209,7 +220,7 @@ impl Proxy {
         if let Some(handle) = self.cached_blob(digest, access).await {
             self.metrics.cache(ContentKind::Blob, CacheLookup::Hit);
             self.confirm_held(ctx, ContentKind::Blob, digest).await?;
-            match self.file_response(handle, method, digest, range).await {
+            match self.file_response(ctx, handle, method, digest, range).await {
                 // The cache is a cache: content it cannot read (an object
                 // gone from the bucket) is fetched again.
                 Err(RequestError::Content(ContentError::CacheRead { reason, .. })) => {
@@ -251,7 +262,7 @@ impl Proxy {
             other => other.map_err(ContentError::from)?,
         };
         match self.cached_blob(digest, access).await {
-            Some(handle) => self.file_response(handle, method, digest, range).await,
+            Some(handle) => self.file_response(ctx, handle, method, digest, range).await,
             None => {
                 let cause = "it left the cache before it could be read";
                 self.uncached_blob(ctx, digest, &cause).await
@@ -296,7 +307,8 @@ impl Proxy {
     /// unsatisfiable), from a local file or remote storage, or (a store
     /// serving by redirect, `GET` only) a `307` to the storage URL.
     async fn file_response(
-        &self,
+        self: &Arc<Self>,
+        ctx: &Ctx,
         handle: BlobHandle,
         method: &Method,
         digest: &Digest,
@@ -320,14 +332,17 @@ impl Proxy {
             Body::empty()
         } else {
             match handle.body {
-                BlobBody::File(file) => file_body(file, start, length, self.metrics.clone()),
+                BlobBody::File(file) => {
+                    let stream = Box::pin(file_stream(file, start, length));
+                    self.cached_body(ctx, digest, start..start + length, stream)
+                }
                 BlobBody::Ranged(_) if length == 0 => Body::empty(),
                 BlobBody::Ranged(reader) => {
                     let stream = reader
                         .read_range(start..start + length)
                         .await
                         .map_err(|e| cache_read(e.to_string()))?;
-                    Body::from_stream(Counted::new(stream, self.metrics.clone()))
+                    self.cached_body(ctx, digest, start..start + length, stream)
                 }
                 BlobBody::Redirect(url) => return Ok(redirect_response(&url, digest)),
             }
@@ -342,6 +357,24 @@ impl Proxy {
             );
         }
         Ok(response)
+    }
+
+    /// The body of `span` of a cached blob read from `bytes`: finished
+    /// from the upstream if the store fails part way ([`CachedRead`]).
+    fn cached_body(
+        self: &Arc<Self>,
+        ctx: &Ctx,
+        digest: &Digest,
+        span: std::ops::Range<u64>,
+        bytes: ByteStream,
+    ) -> Body {
+        let fallback = Fallback {
+            fetch: self.blob_fetcher(ctx, digest),
+            report: self.fill_report(ctx),
+            store: self.stores.content.clone(),
+        };
+        let read = CachedRead::new(bytes, digest.clone(), span, fallback);
+        Body::from_stream(Counted::new(read.into_stream(), self.metrics.clone()))
     }
 
     // ---- tags -------------------------------------------------------------
@@ -494,10 +527,7 @@ impl Proxy {
         // Referrers of an entitled subject are its signatures and
         // attestations: entitled too, from now on.
         for artifact in &listed.manifests {
-            self.stores
-                .resolutions
-                .record_attachment(&ctx.repository, subject, artifact)
-                .await?;
+            self.record_attachment(ctx, subject, artifact).await;
         }
         let mut out = Response::new(Body::from(body));
         let h = out.headers_mut();

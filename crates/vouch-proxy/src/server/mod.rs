@@ -39,7 +39,7 @@ use crate::entitlement::Links;
 use crate::error::ApiError;
 use crate::health::{Component, Health, State as HealthState};
 use crate::memo::{FailStatic, SingleFlight, TtlMap};
-use crate::metrics::Metrics;
+use crate::metrics::{DatabaseAsk, Metrics};
 use crate::names::{AppSlug, Digest, Repository, Tag, UpstreamName};
 use crate::pulllog::{PullLogTask, PullLogWriter};
 use crate::ratelimit::RateLimiter;
@@ -142,8 +142,10 @@ pub(crate) struct Ctx {
 }
 
 impl Proxy {
-    /// Builds a proxy and starts its pull-log writer. Call
-    /// [`PullLogTask::finish`] after the server stops to flush the log.
+    /// Builds a proxy and starts its pull-log writer and the background
+    /// probe of a failing state database (`probe_database`; a tokio
+    /// runtime must be running). Call [`PullLogTask::finish`] after the
+    /// server stops to flush the log.
     pub fn new(
         settings: Settings,
         stores: Stores,
@@ -187,7 +189,9 @@ impl Proxy {
             stores,
             settings,
         };
-        Ok((Arc::new(proxy), task))
+        let proxy = Arc::new(proxy);
+        tokio::spawn(probe_database(Arc::downgrade(&proxy)));
+        Ok((proxy, task))
     }
 
     /// The metrics.
@@ -394,17 +398,15 @@ impl Proxy {
         if let Some(view) = self.apps.fresh(slug) {
             return Ok(Some(view));
         }
-        let found = async {
-            self.database_probe()?;
+        let found = self.ask_database(async {
             let Some(app) = self.stores.licenses.app(slug).await? else {
                 return Ok(None);
             };
             let releases = self.stores.licenses.releases(slug).await?;
             Ok(Some(Arc::new(AppView { app, releases })))
-        };
+        });
         match found.await {
             Ok(view) => {
-                self.health.ok(&Component::Database);
                 if let Some(view) = &view {
                     self.apps.insert(slug.clone(), view.clone());
                 }
@@ -603,40 +605,70 @@ pub async fn serve(
     Ok(())
 }
 
-/// While the state database fails, how often one request asks it again;
-/// the others go straight to fail static (or the 503) instead of each
-/// waiting out the pool's acquire timeout (5 s).
+/// While the state database is failing, how long the background probe
+/// waits between two asks, counted from the end of the last one. Requests
+/// do not ask a database known to be failing at all; they are answered
+/// from fail static (or with the 503) at once.
 pub const DATABASE_PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// Longest the background probe waits for the database's answer: the
+/// PostgreSQL pool's acquire timeout (5 s), so a probe never outlasts
+/// what a request would have waited.
+pub const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Asks the state database again every [`DATABASE_PROBE_INTERVAL`] while
+/// it is marked failing, and marks it up when it answers. Ends when the
+/// proxy is dropped.
+async fn probe_database(proxy: std::sync::Weak<Proxy>) {
+    loop {
+        tokio::time::sleep(DATABASE_PROBE_INTERVAL).await;
+        let Some(proxy) = proxy.upgrade() else {
+            return;
+        };
+        if proxy.health.state(&Component::Database) == HealthState::Ok {
+            continue;
+        }
+        let ping = proxy.stores.licenses.ping();
+        match tokio::time::timeout(DATABASE_PROBE_TIMEOUT, ping).await {
+            Ok(Ok(())) => proxy.health.ok(&Component::Database),
+            Ok(Err(e)) => tracing::debug!(error = %e, "state database probe: no answer yet"),
+            Err(_) => tracing::debug!(
+                timeout_secs = DATABASE_PROBE_TIMEOUT.as_secs(),
+                "state database probe: no answer yet"
+            ),
+        }
+    }
+}
 
 impl Proxy {
-    /// `Err` without asking when the state database failed recently and
-    /// another request probes it (see [`DATABASE_PROBE_INTERVAL`]).
-    pub(crate) fn database_probe(&self) -> Result<(), StoreError> {
-        if self
-            .health
-            .probe_due(&Component::Database, DATABASE_PROBE_INTERVAL)
-        {
-            return Ok(());
-        }
-        Err(StoreError::Backend {
-            operation: "ask",
-            source: crate::store::BackendError::Connect(
-                "not asked: the state database did not answer recently".into(),
-            ),
-        })
-    }
-
-    /// The state database's answer to `ask`, unless the database is known
-    /// not to answer now ([`Proxy::database_probe`]); an answer marks it
-    /// up again.
+    /// The state database's answer to `ask` for a request. A database
+    /// known to be failing is not asked ([`BackendError::NotAsked`] at
+    /// once: the background probe asks it and marks it up again); one
+    /// that fails now is marked failing, so that the next requests do not
+    /// wait on it either. Counted in `vouch_proxy_database_asks_total`.
+    ///
+    /// [`BackendError::NotAsked`]: crate::store::BackendError::NotAsked
     pub(crate) async fn ask_database<T>(
         &self,
         ask: impl std::future::Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        self.database_probe()?;
+        if self.health.state(&Component::Database) != HealthState::Ok {
+            self.metrics.database_ask(DatabaseAsk::Skipped);
+            return Err(StoreError::Backend {
+                operation: "ask",
+                source: crate::store::BackendError::NotAsked,
+            });
+        }
         let answer = ask.await;
-        if answer.is_ok() {
-            self.health.ok(&Component::Database);
+        match &answer {
+            Ok(_) => self.metrics.database_ask(DatabaseAsk::Answered),
+            Err(e @ StoreError::Backend { .. }) => {
+                self.metrics.database_ask(DatabaseAsk::Failed);
+                self.health
+                    .failing(Component::Database, HealthState::Down, e);
+            }
+            // The database answered (that something is absent, or a row
+            // it holds is damaged).
+            Err(_) => self.metrics.database_ask(DatabaseAsk::Answered),
         }
         answer
     }

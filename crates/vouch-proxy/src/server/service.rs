@@ -103,21 +103,16 @@ impl Proxy {
                 this.tag_digests.insert(key, digest.clone());
                 this.tag_resolved
                     .insert((repository.clone(), wanted.clone()), Some(digest.clone()));
-                // The history only ever adds entitlement; a record lost
-                // while the state store cannot answer costs a later 404 of
-                // an old digest at worst, so the pull goes on.
-                // The database's fault is logged once by the license
-                // lookups that notice it; this says only what was lost.
                 let record = this.stores.resolutions.record_tag(
                     &repository,
                     &wanted,
                     &digest,
                     Timestamp::now(),
                 );
-                let recorded = this.ask_database(record).await;
-                if let Err(e) = recorded {
-                    tracing::debug!(%repository, tag = %wanted, %digest, error = %e, "could not record the tag's digest in the state store");
-                }
+                this.record_if_possible(record, || {
+                    format!("tag {repository}:{wanted} pointing at {digest}")
+                })
+                .await;
                 Ok((digest, manifest))
             })
             .await;
@@ -133,6 +128,22 @@ impl Proxy {
                     .ok_or(ContentError::Upstream(e))
             }
             other => other,
+        }
+    }
+
+    /// Records a fact learnt from an upstream (a tag's digest, an
+    /// attachment) if the state store takes it. The history only ever adds
+    /// entitlement, so a record lost while the store cannot answer costs a
+    /// later 404 of an old digest at worst, and the pull goes on. The
+    /// database's fault is logged once (see [`crate::health`]); this says
+    /// at debug only what was lost (`what`).
+    pub(super) async fn record_if_possible(
+        &self,
+        record: impl std::future::Future<Output = Result<(), StoreError>>,
+        what: impl FnOnce() -> String,
+    ) {
+        if let Err(e) = self.ask_database(record).await {
+            tracing::debug!(record = what(), error = %e, "could not record in the state store");
         }
     }
 
@@ -273,7 +284,9 @@ impl Proxy {
     }
 
     /// Reports how an upstream answered: unreachable marks it down,
-    /// anything it said marks it up.
+    /// anything it said ends that (a `degraded` upstream, whose blob
+    /// transfers break, stays so until one completes: see
+    /// [`FillReport`]).
     pub(super) fn upstream_answered<T>(
         &self,
         repository: &Repository,
@@ -284,7 +297,7 @@ impl Proxy {
             Err(e @ UpstreamError::Unreachable { .. }) => {
                 self.health.failing(component, State::Down, e);
             }
-            _ => self.health.ok(&component),
+            _ => self.health.ok_if(&component, State::Down),
         }
     }
 

@@ -84,6 +84,11 @@ pub enum BackendError {
     /// The blocking task running a query ended abnormally.
     #[error(transparent)]
     Task(#[from] tokio::task::JoinError),
+    /// Not asked: the database failed recently and is known not to
+    /// answer; a background probe asks it again (the request is answered
+    /// from fail static, or with a 503, without waiting on it).
+    #[error("not asked: the state database failed recently and has not answered since")]
+    NotAsked,
     /// A connection pool size outside 1 to `MAX_POOL_CONNECTIONS`.
     #[error("expected between 1 and {max} connections, got {got}")]
     PoolSize {
@@ -341,6 +346,10 @@ pub trait LicenseStore: Send + Sync {
         app: &'a AppSlug,
         mode: ReferrersMode,
     ) -> StoreFuture<'a, ()>;
+    /// One trivial round trip (`SELECT 1`): whether the store answers
+    /// now. The proxy's background probe asks it while the database is
+    /// known to be failing.
+    fn ping(&self) -> StoreFuture<'_, ()>;
     /// Sets (or with `None` removes) an app's release policy;
     /// [`StoreError::NotFound`] when there is no such app.
     fn set_release_policy<'a>(

@@ -827,6 +827,16 @@ impl PostgresStore {
 }
 
 impl LicenseStore for PostgresStore {
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            sql("SELECT 1")
+                .execute(&self.pool)
+                .await
+                .map_err(backend("ping"))?;
+            Ok(())
+        })
+    }
+
     fn add_app<'a>(&'a self, app: &'a App) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut tx = self.pool.begin().await.map_err(backend("add app"))?;

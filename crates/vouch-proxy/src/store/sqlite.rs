@@ -610,6 +610,13 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 }
 
 impl LicenseStore for SqliteStore {
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.run("ping", |conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(backend("ping"))
+        })
+    }
+
     fn add_app<'a>(&'a self, app: &'a App) -> StoreFuture<'a, ()> {
         let app = app.clone();
         self.run("add app", move |conn| {

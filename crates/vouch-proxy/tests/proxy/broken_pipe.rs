@@ -3,10 +3,8 @@
 //! itself stays ignored, so that a client hanging up on `serve` (or a reset
 //! database or upstream socket) can never kill the proxy.
 
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::common;
 use vouch_testkit::run_into_closed_pipe;
@@ -109,28 +107,12 @@ fn ignores_sigpipe(pid: u32) -> bool {
 fn serve_keeps_sigpipe_ignored_and_outlives_clients_that_hang_up() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    let mut child = proxy(&cfg, &["serve"])
-        .env("VOUCH_PROXY_LOG", "info")
-        .env("VOUCH_PROXY_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (bound, address) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = common::serving_address(&line) {
-                let _ = bound.send(addr);
-            }
-        }
-    });
-    let addr = address
-        .recv_timeout(Duration::from_secs(20))
-        .expect("serve did not log the address it listens on");
+    let (mut child, addr) = common::spawn_serving(
+        proxy(&cfg, &["serve"])
+            .env("VOUCH_PROXY_LOG", "info")
+            .env("VOUCH_PROXY_LOG_FORMAT", "json")
+            .stdout(Stdio::null()),
+    );
     assert!(ignores_sigpipe(child.id()), "serve must ignore SIGPIPE");
     // Clients that send a request and leave without reading the answer.
     for _ in 0..50 {

@@ -14,10 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use common::images::{Image, image, index};
+use common::flaky_store::{Break, FlakyStore};
+use common::images::{Image, image};
 use common::logs::lines_containing;
 use common::s3::{PrivateMoto, unique_prefix};
 use common::setup::REPO;
+use common::stub::Behaviour;
 use common::stub::Stub;
 use common::{EMAIL, Options, TestProxy, basic, client, setup_licenses};
 use vouch_proxy::cache::disk::DiskStore;
@@ -117,21 +119,7 @@ async fn fixture_over(content: Arc<dyn BlobStore>, count: usize) -> Fixture {
     };
     let proxy = TestProxy::start(dir.path(), &stub.url(), &options).await;
     let license = setup_licenses(&proxy, ReferrersMode::NotFound).await.stable;
-    let images: Vec<Image> = (0..count)
-        .map(|i| image(&format!("disk-full-{i}"), "amd64", LAYER_BYTES))
-        .collect();
-    let arches: Vec<String> = (0..count).map(|i| format!("arch{i}")).collect();
-    let pairs: Vec<(&Image, &str)> = images
-        .iter()
-        .zip(&arches)
-        .map(|(i, a)| (i, a.as_str()))
-        .collect();
-    let idx = index(&pairs);
-    for (i, img) in images.iter().enumerate() {
-        stub.image(REPO, &format!("img{i}"), img);
-    }
-    stub.manifest(REPO, "1.0", &idx);
-    stub.manifest(REPO, &idx.digest, &idx);
+    let images = stub.index_release(REPO, "disk-full", count, LAYER_BYTES);
     Fixture {
         stub,
         proxy,
@@ -203,6 +191,17 @@ async fn assert_store_state(f: &Fixture, degraded: &str, errors: &str) {
     assert!(metrics.contains(&gauge), "{metrics}");
     let counter = format!("vouch_proxy_store_errors_total{{{errors}");
     assert!(metrics.contains(&counter), "{metrics}");
+}
+
+/// Every cached manifest and blob.
+fn cached_files(cache: &Path) -> Vec<PathBuf> {
+    let mut files = cached_blobs(cache);
+    files.extend(
+        std::fs::read_dir(cache.join("manifests/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    files
 }
 
 fn cached_blobs(cache: &Path) -> Vec<PathBuf> {
@@ -282,6 +281,45 @@ async fn a_full_cache_disk_evicts_least_recently_used_blobs_to_make_room() {
 }
 
 #[tokio::test]
+async fn a_manifest_written_to_a_full_cache_disk_evicts_least_recently_used_content() {
+    let Some(tmpfs) = Tmpfs::mount(10) else {
+        return;
+    };
+    let f = fixture(tmpfs.path(), 2).await;
+    for img in &f.images {
+        let layer = &img.layers[0];
+        assert_eq!(f.pull(&layer.digest).await.unwrap(), layer.bytes);
+    }
+    assert_eq!(cached_blobs(tmpfs.path()).len(), 2, "the two layers");
+    // A repository whose manifests were never fetched, and a disk with
+    // not a byte free.
+    let other = image("manifest-on-a-full-disk", "amd64", 1000);
+    f.stub.image("acme/other", "1.0", &other);
+    let before = cached_files(tmpfs.path());
+    fill_disk(tmpfs.path(), 0);
+    assert_eq!(free_bytes(tmpfs.path()), 0);
+    let r = client()
+        .get(f.proxy.repo_url("acme/other", "manifests/1.0"))
+        .header("authorization", basic(EMAIL, &f.license))
+        .header("accept", common::images::OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), other.manifest.bytes);
+    // Cached: room was made by evicting least recently used content, as
+    // a blob fill does, not by giving up.
+    let manifest_file = tmpfs
+        .path()
+        .join("manifests/sha256")
+        .join(other.manifest.hex());
+    assert!(manifest_file.is_file(), "the manifest was not cached");
+    let evicted: Vec<&PathBuf> = before.iter().filter(|p| !p.exists()).collect();
+    assert!(!evicted.is_empty(), "nothing was evicted from {before:?}");
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
 async fn with_the_bucket_down_or_emptied_cached_blobs_are_served_from_the_upstream() {
     let Some(mut moto) = PrivateMoto::start() else {
         return;
@@ -319,6 +357,77 @@ async fn with_the_bucket_down_or_emptied_cached_blobs_are_served_from_the_upstre
         metrics.contains("vouch_proxy_degraded{component=\"store\"} 0"),
         "{metrics}"
     );
+    f.proxy.stop().await;
+}
+
+/// A proxy over a [`FlakyStore`] (a disk store underneath) whose one
+/// 4 MiB layer was pulled once, so it is cached; and the layer's path on
+/// the upstream.
+async fn flaky_fixture(cache: &Path) -> (Fixture, Arc<FlakyStore>, String) {
+    let disk = Arc::new(DiskStore::open(cache, 1 << 40).unwrap());
+    let store = Arc::new(FlakyStore::new(disk));
+    let f = fixture_over(store.clone(), 1).await;
+    let layer = &f.images[0].layers[0];
+    assert_eq!(f.pull(&layer.digest).await.unwrap(), layer.bytes);
+    let path = format!("/v2/{REPO}/blobs/{}", layer.digest);
+    (f, store, path)
+}
+
+#[tokio::test]
+async fn a_cached_read_that_fails_mid_blob_is_finished_from_the_upstream() {
+    let cache = tempfile::tempdir().unwrap();
+    let (f, store, path) = flaky_fixture(cache.path()).await;
+    let layer = &f.images[0].layers[0];
+    let fetched = f.stub.count(&path);
+    // The store fails after a little more than 1 MiB: read by range (as
+    // from the bucket) with an error, and as a file that ends early.
+    for how in [
+        Break::RangedErrorAfter((1 << 20) + 7),
+        Break::FileEndsAfter((1 << 20) + 7),
+    ] {
+        store.set(Some(how));
+        assert_eq!(f.pull(&layer.digest).await.unwrap(), layer.bytes, "{how:?}");
+    }
+    // A range of the blob, the store failing within it: the rest of the
+    // range, not more.
+    store.set(Some(Break::RangedErrorAfter(500_000)));
+    let r = client()
+        .get(f.proxy.repo_url(REPO, &format!("blobs/{}", layer.digest)))
+        .header("authorization", basic(EMAIL, &f.license))
+        .header("range", "bytes=1000-3000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(r.bytes().await.unwrap(), layer.bytes[1000..=3_000_000]);
+    // Each failure went on with one transfer from the upstream, and the
+    // store is reported.
+    assert_eq!(f.stub.count(&path), fetched + 3);
+    assert_store_state(&f, "1", "store=\"flaky\",op=\"read\"").await;
+    // Reads that work are the cache's again.
+    store.set(None);
+    assert_eq!(f.pull(&layer.digest).await.unwrap(), layer.bytes);
+    assert_eq!(f.stub.count(&path), fetched + 3);
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_cached_read_finished_from_a_lying_upstream_never_completes() {
+    let cache = tempfile::tempdir().unwrap();
+    let (f, store, path) = flaky_fixture(cache.path()).await;
+    let layer = &f.images[0].layers[0];
+    let mut lie = layer.bytes.clone();
+    *lie.last_mut().unwrap() ^= 1;
+    f.stub
+        .set(&path, Behaviour::ok("application/octet-stream", lie));
+    store.set(Some(Break::RangedErrorAfter(1 << 20)));
+    let got = f.pull(&layer.digest).await;
+    assert!(got.is_err(), "a complete body: {:?}", got.map(|b| b.len()));
+    let mismatches = f
+        .proxy
+        .metric("vouch_proxy_upstream_digest_mismatch_total{upstream=\"up.test\"}")
+        .await;
+    assert_eq!(mismatches, 1);
     f.proxy.stop().await;
 }
 

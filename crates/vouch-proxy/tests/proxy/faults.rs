@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::images::{
@@ -58,10 +59,31 @@ impl Fixture {
             .unwrap()
     }
 
+    /// GETs blob `layer`: a 200 whose body ends short of it (never a
+    /// complete one).
+    async fn assert_cut_short(&self, layer: &Blob) {
+        let r = self.get(&format!("blobs/{}", layer.digest)).await;
+        assert_eq!(r.status(), 200);
+        let received = r.bytes().await.map_or(0, |b| b.len());
+        assert!(
+            received < layer.bytes.len(),
+            "the client must not receive a complete body ({received} bytes)"
+        );
+    }
+
     /// Serves `img` as tag 1.0 (entitled on channel stable).
     fn release(&self, img: &Image) {
         self.stub.image(REPO, "1.0", img);
     }
+}
+
+/// A fixture with one image of a `layer_bytes` layer (seeded `seed`)
+/// released as 1.0.
+async fn released(seed: &str, layer_bytes: usize) -> (Fixture, Image) {
+    let f = fixture(None, ReferrersMode::NotFound).await;
+    let img = image(seed, "amd64", layer_bytes);
+    f.release(&img);
+    (f, img)
 }
 
 async fn status_and_code(r: reqwest::Response) -> (u16, String) {
@@ -83,6 +105,54 @@ async fn an_unreachable_upstream_is_503() {
         "{health}"
     );
     assert!(!lines_containing(&["fault started", "upstream:up.test", "down"]).is_empty());
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn the_ops_listener_tells_component_states_and_the_public_healthz_only_that_it_serves() {
+    let options = Options {
+        server_toml: "ops_listen = \"127.0.0.1:0\"".into(),
+        ..Options::default()
+    };
+    let f = fixture_with(
+        Some("http://127.0.0.1:9"),
+        ReferrersMode::NotFound,
+        &options,
+    )
+    .await;
+    let before = jiff::Timestamp::now();
+    let (status, _) = status_and_code(f.get("manifests/1.0").await).await;
+    assert_eq!(status, 503);
+    let ops = f.proxy.ops_addr.unwrap();
+    let r = client()
+        .get(format!("http://{ops}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let health: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(health["status"], "degraded", "{health}");
+    let upstream = &health["components"]["upstream:up.test"];
+    assert_eq!(upstream["state"], "down", "{health}");
+    let since: jiff::Timestamp = upstream["since"].as_str().unwrap().parse().unwrap();
+    assert!(since >= before, "{health}");
+    for component in ["database", "store"] {
+        assert_eq!(health["components"][component]["state"], "ok", "{health}");
+    }
+    let ready = client()
+        .get(format!("http://{ops}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "an upstream down is not the replica's fault"
+    );
+    // The public listener says only that it serves.
+    let public = client().get(f.proxy.url("/healthz")).send().await.unwrap();
+    assert_eq!(public.status(), 200);
+    assert_eq!(public.text().await.unwrap(), "ok\n");
     f.proxy.stop().await;
 }
 
@@ -176,13 +246,7 @@ async fn a_lying_upstream_blob_is_refused_and_not_cached() {
         &format!("/v2/{REPO}/blobs/{}", layer.digest),
         Behaviour::ok("application/octet-stream", evil),
     );
-    let r = f.get(&format!("blobs/{}", layer.digest)).await;
-    assert_eq!(r.status(), 200);
-    let received = r.bytes().await.map_or(0, |b| b.len());
-    assert!(
-        received < layer.bytes.len(),
-        "the client must not receive a complete body ({received} bytes)"
-    );
+    f.assert_cut_short(layer).await;
     // The fill finds the digest wrong and discards its staging file (a
     // moment after the client saw the cut); nothing ever reaches blobs/.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -223,10 +287,98 @@ async fn a_lying_upstream_blob_is_refused_and_not_cached() {
 }
 
 #[tokio::test]
-async fn a_client_disconnecting_mid_blob_leaves_no_partial_file() {
+async fn an_upstream_resetting_mid_blob_cuts_the_response_caches_nothing_and_is_reported() {
+    let (f, img) = released("reset", 3 << 20).await;
+    let layer = &img.layers[0];
+    let path = format!("/v2/{REPO}/blobs/{}", layer.digest);
+    f.stub.set(
+        &path,
+        Behaviour::ResetAfter {
+            body: layer.bytes.clone(),
+            after: 1 << 20,
+        },
+    );
+    f.assert_cut_short(layer).await;
+    // Said once (not per failed transfer), as a fault of the upstream's,
+    // which stays degraded while its transfers break.
+    f.assert_cut_short(layer).await;
+    let started = lines_containing(&["fault started", "upstream:up.test", &layer.digest]);
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert!(started[0].contains("degraded"), "{started:?}");
+    let metrics = f.proxy.metrics().await;
+    assert!(
+        metrics.contains("vouch_proxy_degraded{component=\"upstream:up.test\"} 1"),
+        "{metrics}"
+    );
+    assert!(f.proxy.cache_files("blobs").is_empty());
+    // Healed: the blob is served, and the fault ends.
+    f.stub.blob(REPO, layer);
+    let r = f.get(&format!("blobs/{}", layer.digest)).await;
+    assert!(r.bytes().await.unwrap() == layer.bytes);
+    // The client has the last byte once it verified; the fill reports
+    // after storing it.
+    f.proxy.settled().await;
+    let metrics = f.proxy.metrics().await;
+    assert!(
+        metrics.contains("vouch_proxy_degraded{component=\"upstream:up.test\"} 0"),
+        "{metrics}"
+    );
+    assert!(!lines_containing(&["fault ended", "upstream:up.test"]).is_empty());
+    f.proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_an_upstream_stalls_mid_blob_cached_blobs_are_served_and_nothing_is_cached() {
     let f = fixture(None, ReferrersMode::NotFound).await;
-    let img = image("slow", "amd64", 2 << 20);
-    f.release(&img);
+    let images = f.stub.index_release(REPO, "stall", 2, 2 << 20);
+    let (cached, stalled) = (&images[0].layers[0], &images[1].layers[0]);
+    let r = f.get(&format!("blobs/{}", cached.digest)).await;
+    assert!(r.bytes().await.unwrap() == cached.bytes);
+    let path = format!("/v2/{REPO}/blobs/{}", stalled.digest);
+    let release = Arc::new(tokio::sync::Notify::new());
+    f.stub.set(
+        &path,
+        Behaviour::StallAfter {
+            body: stalled.bytes.clone(),
+            after: 1 << 20,
+            release: release.clone(),
+        },
+    );
+    let request = client()
+        .get(f.proxy.repo_url(REPO, &format!("blobs/{}", stalled.digest)))
+        .header("authorization", basic(EMAIL, &f.licenses.stable))
+        .send();
+    let stalled_pull = tokio::spawn(async move {
+        let r = request.await.unwrap();
+        r.bytes().await.map_or(0, |b| b.len())
+    });
+    while f.stub.count(&path) == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Meanwhile a cached blob is served whole, the stalled pull still
+    // waiting.
+    let r = f.get(&format!("blobs/{}", cached.digest)).await;
+    assert!(r.bytes().await.unwrap() == cached.bytes);
+    assert!(!stalled_pull.is_finished(), "the stalled pull ended early");
+    // The stall ends with the connection broken off: no complete body,
+    // nothing cached; healed, the blob is served.
+    release.notify_one();
+    let received = stalled_pull.await.unwrap();
+    assert!(received < stalled.bytes.len(), "{received} bytes");
+    let blobs = f.proxy.cache_files("blobs");
+    assert!(
+        !blobs.iter().any(|p| p.ends_with(stalled.hex())),
+        "{blobs:?}"
+    );
+    f.stub.blob(REPO, stalled);
+    let r = f.get(&format!("blobs/{}", stalled.digest)).await;
+    assert!(r.bytes().await.unwrap() == stalled.bytes);
+    f.proxy.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_disconnecting_mid_blob_leaves_no_partial_file() {
+    let (f, img) = released("slow", 2 << 20).await;
     let layer = &img.layers[0];
     f.stub.set(
         &format!("/v2/{REPO}/blobs/{}", layer.digest),

@@ -15,6 +15,7 @@ mod edge;
 mod faults;
 mod migrate;
 mod portal;
+mod process_faults;
 mod pull;
 mod replicas;
 mod repository_scope;

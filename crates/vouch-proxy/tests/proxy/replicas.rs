@@ -117,20 +117,7 @@ password = "{VENDOR_PASS}"
     }
 
     fn admin(&self, args: &[&str]) -> Output {
-        let config = self.config(0, "stream");
-        let out = Command::new(BIN)
-            .arg("--config")
-            .arg(&config)
-            .args(args)
-            .env_remove("VOUCH_PROXY_CONFIG")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "vouch-proxy {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        common::run_admin(&self.config(0, "stream"), args)
     }
 
     async fn start(&self, n: usize, serve: &str) -> Replica {

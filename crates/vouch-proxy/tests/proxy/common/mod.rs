@@ -2,11 +2,13 @@
 //! upstream for fault injection, and an in-process vouch-proxy.
 #![allow(dead_code, missing_docs)]
 
+pub mod flaky_store;
 pub mod images;
 pub mod logs;
 pub mod pg_cluster;
 pub mod postgres;
 pub mod s3;
+pub mod serve_child;
 pub mod setup;
 pub mod stub;
 
@@ -37,6 +39,52 @@ pub fn serving_address(stderr_line: &str) -> Option<SocketAddr> {
         return None;
     }
     fields["listen"].as_str()?.parse().ok()
+}
+
+/// Spawns `serve` (already set up in `command`) with its stderr piped and
+/// drained on a thread (a full pipe would stall it), and waits for the
+/// address it logs it listens on (`VOUCH_PROXY_LOG_FORMAT=json`, level
+/// info or lower).
+pub fn spawn_serving(command: &mut std::process::Command) -> (std::process::Child, SocketAddr) {
+    use std::io::BufRead as _;
+    let mut child = command
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (bound, address) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = serving_address(&line) {
+                let _ = bound.send(addr);
+            }
+        }
+    });
+    let addr = address
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("serve did not log the address it listens on");
+    (child, addr)
+}
+
+/// Runs a `vouch-proxy` admin command with `config`, asserting it
+/// succeeds.
+pub fn run_admin(config: &Path, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vouch-proxy"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("VOUCH_PROXY_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "vouch-proxy {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// The admin command that releases version 1.0 of [`APP`] on `stable` (the
@@ -106,6 +154,8 @@ pub struct Options {
 /// A running in-process proxy.
 pub struct TestProxy {
     pub addr: SocketAddr,
+    /// The ops listener, when the configuration sets `server.ops_listen`.
+    pub ops_addr: Option<SocketAddr>,
     /// The SQLite state (unused by the proxy when `Options::postgres` is set).
     pub store: Arc<SqliteStore>,
     /// The state store the proxy uses.
@@ -169,9 +219,14 @@ impl TestProxy {
             ),
         };
         let (proxy, log_task) = Proxy::new(settings.clone(), stores, &secret).unwrap();
+        let ops = match settings.ops_listen {
+            Some(_) => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+            None => None,
+        };
+        let ops_addr = ops.as_ref().map(|l| l.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            server::serve(proxy, listener, None, None, async move {
+            server::serve(proxy, listener, ops, None, async move {
                 let _ = stopped.await;
             })
             .await
@@ -180,6 +235,7 @@ impl TestProxy {
         });
         Self {
             addr,
+            ops_addr,
             store,
             licenses,
             dir: dir.to_path_buf(),
@@ -197,6 +253,15 @@ impl TestProxy {
     pub async fn metrics(&self) -> String {
         let r = client().get(self.url("/metrics")).send().await.unwrap();
         r.text().await.unwrap()
+    }
+
+    /// The value of one metric sample (`name{labels}` as rendered), 0
+    /// when absent.
+    pub async fn metric(&self, sample: &str) -> u64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+            .map_or(0, |v| v.trim().parse().unwrap())
     }
 
     /// Waits until no blob fill is in flight: a client gets a blob's last

@@ -31,6 +31,17 @@ pub enum Behaviour {
     },
     /// A 307 to `location`.
     Redirect(String),
+    /// 200 announcing the whole `body`, whose connection is broken off
+    /// after its first `after` bytes (an upstream reset mid-blob).
+    ResetAfter { body: Vec<u8>, after: usize },
+    /// 200 announcing the whole `body`, that sends its first `after`
+    /// bytes and then nothing until `release` is notified, when the
+    /// connection is broken off (an upstream that stalls mid-blob).
+    StallAfter {
+        body: Vec<u8>,
+        after: usize,
+        release: Arc<tokio::sync::Notify>,
+    },
 }
 
 impl Behaviour {
@@ -237,6 +248,14 @@ async fn handle(
                 .insert("content-length", HeaderValue::from(len));
             r
         }
+        Some(Behaviour::ResetAfter { body, after }) => {
+            broken_off(&body, after, std::future::ready(()))
+        }
+        Some(Behaviour::StallAfter {
+            body,
+            after,
+            release,
+        }) => broken_off(&body, after, async move { release.notified().await }),
         Some(Behaviour::Redirect(location)) => {
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::TEMPORARY_REDIRECT;
@@ -245,6 +264,30 @@ async fn handle(
             r
         }
     }
+}
+
+/// 200 announcing all of `body`, sending its first `after` bytes, then,
+/// once `until` resolves, breaking the connection off.
+fn broken_off(
+    body: &[u8],
+    after: usize,
+    until: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Response {
+    let sent = Bytes::copy_from_slice(&body[..after]);
+    let broken = async move {
+        until.await;
+        Err(std::io::Error::other(
+            "stub: connection broken off mid-body",
+        ))
+    };
+    let stream = futures_util::StreamExt::chain(
+        futures_util::stream::iter([Ok(sent)]),
+        futures_util::stream::once(broken),
+    );
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut()
+        .insert("content-length", HeaderValue::from(body.len()));
+    r
 }
 
 impl Stub {
@@ -276,6 +319,35 @@ impl Stub {
                 body: blob.bytes.clone(),
             },
         );
+    }
+
+    /// Serves `count` images of one layer of `layer_bytes` each (seeded
+    /// `<seed>-<i>`, tags `img<i>`) and tag `1.0` (and its digest) as
+    /// their index; returns the images.
+    pub fn index_release(
+        &self,
+        repo: &str,
+        seed: &str,
+        count: usize,
+        layer_bytes: usize,
+    ) -> Vec<super::images::Image> {
+        use super::images::{Image, image, index};
+        let images: Vec<Image> = (0..count)
+            .map(|i| image(&format!("{seed}-{i}"), "amd64", layer_bytes))
+            .collect();
+        let arches: Vec<String> = (0..count).map(|i| format!("arch{i}")).collect();
+        let pairs: Vec<(&Image, &str)> = images
+            .iter()
+            .zip(&arches)
+            .map(|(i, a)| (i, a.as_str()))
+            .collect();
+        let idx = index(&pairs);
+        for (i, img) in images.iter().enumerate() {
+            self.image(repo, &format!("img{i}"), img);
+        }
+        self.manifest(repo, "1.0", &idx);
+        self.manifest(repo, &idx.digest, &idx);
+        images
     }
 
     /// Serves an image: blobs, and the manifest by digest and by `tag`.
