@@ -214,3 +214,49 @@ async fn no_credentials_is_unauthorized() {
         .unwrap_err();
     assert!(matches!(err, OciError::Unauthorized { .. }), "{err}");
 }
+
+/// `copy_blob` streams a blob into a layout, skips it on a second run, and
+/// stores nothing when the registry sends more than the descriptor says or
+/// does not have the blob.
+#[tokio::test]
+async fn copies_a_blob_into_a_layout_once_and_never_a_wrong_one() {
+    let Some(f) = fixture("copy") else { return };
+    f.login();
+    let layer = b"layer for app v1";
+    let digest = Sha256Digest::of(layer);
+    let root = f.home.join("layout");
+    let writer = LayoutWriter::create(&root).unwrap();
+    let counted = std::sync::atomic::AtomicU64::new(0);
+    let count = |n: u64| {
+        counted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
+    let client = f.client();
+    let size = layer.len() as u64;
+    let first = client
+        .copy_blob(&f.repo(), &digest, size, &writer, &count)
+        .await;
+    assert_eq!(first.unwrap(), Copied::Fetched(size));
+    assert_eq!(counted.load(std::sync::atomic::Ordering::Relaxed), size);
+    assert!(writer.has_blob(&digest, size).unwrap());
+    let again = client
+        .copy_blob(&f.repo(), &digest, size, &writer, &count)
+        .await;
+    assert_eq!(again.unwrap(), Copied::AlreadyThere(size));
+
+    // A descriptor that says fewer bytes than the registry sends.
+    let other = LayoutWriter::create(&f.home.join("short")).unwrap();
+    let short = client
+        .copy_blob(&f.repo(), &digest, size - 1, &other, &count)
+        .await;
+    assert!(matches!(short, Err(OciError::TooLarge { .. })), "{short:?}");
+    assert!(!other.has_blob(&digest, size).unwrap());
+    // A blob the registry does not have.
+    let absent = Sha256Digest::of(b"not pushed");
+    let missing = client
+        .copy_blob(&f.repo(), &absent, 10, &other, &count)
+        .await;
+    assert!(
+        matches!(missing, Err(OciError::NotFound { .. })),
+        "{missing:?}"
+    );
+}
