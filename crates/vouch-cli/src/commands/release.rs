@@ -1,0 +1,373 @@
+//! `vouch release save` and `vouch release verify --layout`: a whole
+//! release carried across an air gap as one OCI image layout
+//! (docs/air-gap.md). The release is verified by the same code path as
+//! `verify-release` (`vouch_release::verify_release`), reading a registry
+//! when saving and the layout when verifying.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use vouch_oci::{LayoutWriter, OciLayout, Sha256Digest};
+use vouch_release::layout::{SavedLayoutError, SavedRelease, check_saved_release};
+use vouch_release::save::{SaveError, SaveInputs, SaveProgress, Verification, save_release};
+use vouch_release::{MissingImages, Outcome, ReleaseOptions, ReleasePolicy, ReleaseReport};
+use vouch_verify::TrustedMaterial;
+
+use crate::args::{ReleaseCommand, ReleaseSaveArgs, ReleaseVerifyArgs};
+use crate::commands::{image, verify_release};
+use crate::failure::{Failure, FailureKind};
+use crate::inputs::{self, DefaultTrust};
+
+/// How often byte progress is printed while saving (stderr), in bytes.
+const PROGRESS_STEP: u64 = 64 * 1024 * 1024;
+
+/// Runs `vouch release …`.
+pub fn run(command: &ReleaseCommand) -> Result<(), Failure> {
+    match command {
+        ReleaseCommand::Save(args) => save(args),
+        ReleaseCommand::Verify(args) => verify(args),
+    }
+}
+
+/// Where a save writes: a layout directory, or a tar of one (built in a
+/// staging directory beside it, which a rerun resumes).
+enum Destination {
+    Directory(PathBuf),
+    Tar { tar: PathBuf, staging: PathBuf },
+}
+
+impl Destination {
+    fn of(path: &Path) -> Self {
+        if path.extension().is_some_and(|e| e == "tar") {
+            let mut staging = path.as_os_str().to_owned();
+            staging.push(".partial.d");
+            Self::Tar {
+                tar: path.to_path_buf(),
+                staging: PathBuf::from(staging),
+            }
+        } else {
+            Self::Directory(path.to_path_buf())
+        }
+    }
+
+    /// Refuses to write over a file, or into a directory that holds
+    /// something else than a layout (an interrupted save is resumed).
+    fn check(&self) -> Result<(), Failure> {
+        let refuse = |path: &Path, what: &str| {
+            Err(Failure::usage(format!(
+                "--output {}: {what}; remove it or name another",
+                path.display()
+            )))
+        };
+        match self {
+            Self::Tar { tar, .. } if tar.exists() => refuse(tar, "the file exists"),
+            Self::Tar { .. } => Ok(()),
+            Self::Directory(dir) if dir.is_file() => refuse(dir, "a file, not a directory"),
+            Self::Directory(dir) => {
+                let foreign = std::fs::read_dir(dir)
+                    .map(|mut entries| entries.next().is_some())
+                    .unwrap_or(false)
+                    && !dir.join("oci-layout").is_file();
+                if foreign {
+                    return refuse(
+                        dir,
+                        "a directory that is neither empty nor an OCI image layout",
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The directory the layout is written in.
+    fn directory(&self) -> &Path {
+        match self {
+            Self::Directory(dir) => dir,
+            Self::Tar { staging, .. } => staging,
+        }
+    }
+}
+
+fn save(args: &ReleaseSaveArgs) -> Result<(), Failure> {
+    let release = &args.release;
+    let (policy, policy_toml) = verify_release::read_policy(&release.policy)?;
+    let destination = Destination::of(&args.output);
+    destination.check()?;
+    let (material, trusted_root_json) =
+        inputs::verification_trust(&release.trust, &release.infrastructure, DefaultTrust::Tuf)?;
+    let material = Arc::new(material);
+    let client = verify_release::registry_client(release)?;
+    let options = ReleaseOptions {
+        version: release.version.clone(),
+        missing: MissingImages::Fail,
+        concurrency: args.concurrency,
+    };
+    let report = verify_release::verify(&client, material.clone(), &policy, &options)?;
+    let verification = verification_of(&report, args.no_verify)?;
+    let dir = destination.directory();
+    let writer = LayoutWriter::create(dir).map_err(vouch_oci::OciError::from)?;
+    let inputs = SaveInputs {
+        report: &report,
+        policy_toml: &policy_toml,
+        trusted_root_json: &trusted_root_json,
+        verification,
+        concurrency: args.concurrency,
+    };
+    let printed = AtomicU64::new(0);
+    let progress = move |event: SaveProgress| match event {
+        SaveProgress::ImageSaved { name, done, total } => {
+            eprintln!("[{done}/{total}] saved {name}");
+        }
+        SaveProgress::Bytes { fetched } => {
+            let step = fetched / PROGRESS_STEP;
+            if printed.fetch_max(step, Ordering::Relaxed) < step {
+                eprintln!("downloaded {}", human_bytes(fetched));
+            }
+        }
+    };
+    let run = save_release(&client, &writer, inputs, progress);
+    let summary = image::runtime()?
+        .block_on(image::until_interrupted(run))?
+        .map_err(save_failure)?;
+    if verification == Verification::Verified {
+        self_check(dir, &policy, material, &options, &summary.index_digest)?;
+    }
+    writer.finish().map_err(vouch_oci::OciError::from)?;
+    if let Destination::Tar { tar, staging } = &destination {
+        vouch_oci::pack_layout(staging, tar).map_err(vouch_oci::OciError::from)?;
+        std::fs::remove_dir_all(staging)
+            .map_err(|e| Failure::input(format!("removing {}: {e}", staging.display())))?;
+    }
+    outln!(
+        "Saved release {}: {} images, {} attachments; {} blobs downloaded ({}), {} already there",
+        release.version,
+        summary.images,
+        summary.attachments,
+        summary.blobs_fetched,
+        human_bytes(summary.bytes_fetched),
+        summary.blobs_present
+    );
+    outln!("Layout: {}", args.output.display());
+    outln!("Layout digest: {}", summary.index_digest);
+    outln!(
+        "Carry the layout digest apart from the media and verify with: vouch release verify \
+         --layout {} --layout-digest {}",
+        args.output.display(),
+        summary.index_digest
+    );
+    Ok(())
+}
+
+/// Whether the release may be saved: it verified, or `--no-verify` (with a
+/// WARNING). A release that could not be read at all is never saved.
+fn verification_of(report: &ReleaseReport, no_verify: bool) -> Result<Verification, Failure> {
+    match report.outcome() {
+        Outcome::Passed { .. } => Ok(Verification::Verified),
+        Outcome::AccessFailed(_) => Err(not_saved(report)),
+        _ if no_verify => {
+            eprintln!(
+                "WARNING: --no-verify: release {} did not verify; it is saved anyway and the \
+                 layout records it as not verified (dev.vouch.release.verified=false)",
+                report.version
+            );
+            Ok(Verification::NotVerified)
+        }
+        _ => Err(not_saved(report)),
+    }
+}
+
+/// The failure of a release that is not saved, as `verify-release` says it.
+fn not_saved(report: &ReleaseReport) -> Failure {
+    match verify_release::outcome(report) {
+        Err(failure) => Failure::new(
+            failure.kind,
+            format!("nothing was saved: {}", failure.message),
+        ),
+        Ok(()) => Failure::new(FailureKind::Verification, "nothing was saved"),
+    }
+}
+
+/// Verifies the layout just written, from disk, as the far side will: a
+/// referrer deleted from the registry between the verification and the
+/// copy, or a bug, must not leave a layout that does not verify.
+fn self_check(
+    dir: &Path,
+    policy: &ReleasePolicy,
+    material: Arc<TrustedMaterial>,
+    options: &ReleaseOptions,
+    digest: &Sha256Digest,
+) -> Result<(), Failure> {
+    let layout = OciLayout::open(dir).map_err(vouch_oci::OciError::from)?;
+    let saved = SavedRelease::open(&layout, Some(digest)).map_err(layout_failure)?;
+    saved.check_trusted_root().map_err(layout_failure)?;
+    saved.check_policy().map_err(layout_failure)?;
+    check_saved_release(&layout, policy, &options.version).map_err(layout_failure)?;
+    let report = verify_release::verify(&layout, material, policy, options)?;
+    if report.passed() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        FailureKind::Verification,
+        format!(
+            "the layout written to {} does not verify from disk (the registry changed while \
+             it was saved?); run the save again",
+            dir.display()
+        ),
+    ))
+}
+
+fn save_failure(error: SaveError) -> Failure {
+    match error {
+        SaveError::Registry { image, source } => {
+            let failure = Failure::from(source);
+            Failure::new(failure.kind, format!("saving {image}: {}", failure.message))
+        }
+        SaveError::Layout(e) => vouch_oci::OciError::from(e).into(),
+        e => Failure::new(FailureKind::Verification, e.to_string()),
+    }
+}
+
+/// A refused layout: unreadable (3) or changed (1).
+fn layout_failure(error: SavedLayoutError) -> Failure {
+    let kind = if error.is_unreadable() {
+        FailureKind::Input
+    } else {
+        FailureKind::Verification
+    };
+    Failure::new(kind, error.to_string())
+}
+
+fn verify(args: &ReleaseVerifyArgs) -> Result<(), Failure> {
+    verify_release::check_vex_dir(&args.report)?;
+    let expected = args
+        .layout_digest
+        .as_deref()
+        .map(|d| {
+            d.parse::<Sha256Digest>()
+                .map_err(|e| Failure::usage(format!("--layout-digest {d}: {e}")))
+        })
+        .transpose()?;
+    let opened = OpenedLayout::open(&args.layout)?;
+    let layout = OciLayout::open(opened.dir()).map_err(vouch_oci::OciError::from)?;
+    let saved = SavedRelease::open(&layout, expected.as_ref()).map_err(layout_failure)?;
+    let where_ = args.layout.display().to_string();
+    // What the verifier gives on the command line is the anchor; what the
+    // layout carries must at least be what its index records.
+    if args.policy.is_none() {
+        saved.check_policy().map_err(layout_failure)?;
+    }
+    if args.trusted_root.is_none() {
+        saved.check_trusted_root().map_err(layout_failure)?;
+    }
+    let policy = match &args.policy {
+        Some(path) => verify_release::read_policy(path)?.0,
+        None => verify_release::parse_policy(
+            &saved.policy_toml,
+            &format!("{where_}: the saved policy"),
+        )?,
+    };
+    let json = match &args.trusted_root {
+        Some(path) => {
+            let json = inputs::read_bounded(
+                path,
+                vouch_verify::MAX_TRUSTED_ROOT_SIZE as u64,
+                "trusted root",
+            )?;
+            if Sha256Digest::of(&json) != saved.trusted_root_digest {
+                eprintln!(
+                    "Note: --trusted-root {} is used; the layout's trusted root ({}) differs",
+                    path.display(),
+                    saved.trusted_root_digest
+                );
+            }
+            json
+        }
+        None => {
+            if expected.is_none() {
+                eprintln!(
+                    "Note: the trusted root and policy are the layout's ({} and {}); whoever \
+                     could write the media could have replaced both. Give --layout-digest (as \
+                     `release save` printed it), or --trusted-root and --policy, to anchor them",
+                    saved.trusted_root_digest, saved.policy_digest
+                );
+            }
+            saved.trusted_root_json.clone()
+        }
+    };
+    let material = inputs::material_from_json(
+        json,
+        &format!("{where_}: the trusted root"),
+        &args.infrastructure,
+    )?;
+    let version = args.version.clone().unwrap_or(saved.version.clone());
+    check_saved_release(&layout, &policy, &version).map_err(layout_failure)?;
+    let options = ReleaseOptions {
+        version,
+        missing: MissingImages::Fail,
+        concurrency: args.report.concurrency,
+    };
+    let report = verify_release::verify(&layout, Arc::new(material), &policy, &options)?;
+    drop(layout);
+    drop(opened);
+    verify_release::finish(&report, &args.report)
+}
+
+/// A layout to read: the directory given, or a tar unpacked into a
+/// temporary directory that is removed on drop.
+struct OpenedLayout {
+    dir: PathBuf,
+    temporary: bool,
+}
+
+impl OpenedLayout {
+    fn open(path: &Path) -> Result<Self, Failure> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
+        if meta.is_dir() {
+            return Ok(Self {
+                dir: path.to_path_buf(),
+                temporary: false,
+            });
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "vouch-layout-{}-{}",
+            std::process::id(),
+            Sha256Digest::of(path.as_os_str().as_encoded_bytes()).hex()
+        ));
+        let opened = Self {
+            dir,
+            temporary: true,
+        };
+        vouch_oci::unpack_layout(path, &opened.dir).map_err(vouch_oci::OciError::from)?;
+        Ok(opened)
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for OpenedLayout {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// `n` bytes for people: B, KiB, MiB or GiB.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
