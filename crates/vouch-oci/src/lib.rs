@@ -17,6 +17,7 @@ mod error;
 mod layout;
 mod layout_tar;
 mod mirror;
+mod push;
 mod source;
 mod token;
 
@@ -42,6 +43,7 @@ pub use error::{NetworkFailure, OciError, SchemesAllowed};
 pub use layout::{BlobSink, LayoutError, LayoutWriter, OciLayout, PARTIAL_DIR};
 pub use layout_tar::{MAX_ARCHIVE_ENTRIES, pack_layout, unpack_layout, unpack_layout_from};
 pub use mirror::Copied;
+pub use push::{PushedBlob, PushedManifest, UPLOAD_CHUNK};
 pub use source::ImageSource;
 pub use token::{
     DEFAULT_TOKEN_TTL, MAX_CACHED_TOKENS, MAX_TOKEN_RESPONSE, PlainHttpRealms, RealmAccess,
