@@ -69,10 +69,12 @@ pub enum Command {
     #[command(verbatim_doc_comment)]
     VerifyRelease(VerifyReleaseArgs),
     /// Carry a whole release across an air gap: save it as one OCI image
-    /// layout, verify it there with no network.
+    /// layout, verify it there with no network, load it into a private
+    /// registry.
     ///
     ///   vouch release save --policy release.toml --version v1.2.0 --output r.tar
     ///   vouch release verify --layout r.tar
+    ///   vouch release load --layout r.tar --to registry.internal/vendor --policy-out m.toml
     ///
     /// See docs/air-gap.md.
     #[command(verbatim_doc_comment, subcommand)]
@@ -177,6 +179,7 @@ impl Command {
             Self::VerifyAttestation(a) => json(&a.output),
             Self::VerifyRelease(a) => json(&a.report.output),
             Self::Release(ReleaseCommand::Verify(a)) => json(&a.report.output),
+            Self::Release(ReleaseCommand::Load(a)) => json(&a.report.output),
             Self::Audit(a) => json(&a.output),
             Self::Discover(a) => json(&a.output),
             Self::VerifyBlob(a) => json(&a.output),
@@ -610,6 +613,15 @@ pub enum ReleaseCommand {
     ///   vouch release verify --layout release-v1.2.0.tar --layout-digest sha256:...
     #[command(verbatim_doc_comment)]
     Verify(ReleaseVerifyArgs),
+    /// Push a saved release into a private registry under one prefix, then
+    /// verify it there and write the policy rewritten to the mirror's names.
+    /// The layout is verified first: nothing is pushed from a layout that
+    /// does not verify. Idempotent.
+    ///
+    ///   vouch release load --layout release-v1.2.0.tar --to registry.internal/vendor \
+    ///     --policy-out mirror.toml
+    #[command(verbatim_doc_comment)]
+    Load(ReleaseLoadArgs),
 }
 
 /// `vouch release save`.
@@ -640,6 +652,18 @@ pub struct ReleaseSaveArgs {
 /// `vouch release verify`.
 #[derive(Debug, Args)]
 pub struct ReleaseVerifyArgs {
+    /// The saved release and what to verify it with.
+    #[command(flatten)]
+    pub saved: SavedLayoutArgs,
+    /// The report: format, JUnit, VEX files, concurrency.
+    #[command(flatten)]
+    pub report: ReleaseReportArgs,
+}
+
+/// A saved release and what to verify it with (`release verify`, `release
+/// load`).
+#[derive(Debug, Args)]
+pub struct SavedLayoutArgs {
     /// The saved release: a layout directory or a .tar of one.
     #[arg(long, value_name = "DIR|FILE.tar")]
     pub layout: PathBuf,
@@ -659,12 +683,40 @@ pub struct ReleaseVerifyArgs {
     /// The version to verify (default: the one the layout was saved for).
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
-    /// The report: format, JUnit, VEX files, concurrency.
-    #[command(flatten)]
-    pub report: ReleaseReportArgs,
     /// Private infrastructure: checks to skip, other CAs.
     #[command(flatten)]
     pub infrastructure: InfrastructureArgs,
+}
+
+/// `vouch release load`.
+#[derive(Debug, Args)]
+pub struct ReleaseLoadArgs {
+    /// The saved release and what to verify it with (before loading, and in
+    /// the mirror after).
+    #[command(flatten)]
+    pub saved: SavedLayoutArgs,
+    /// The mirror: registry and repository prefix, e.g.
+    /// `registry.internal/vendor`. A signed image `<registry>/<name>` of
+    /// the policy goes to `<to>/<name>`, a third-party image
+    /// `<host>/<path>` to `<to>/<path>`.
+    #[arg(long, value_name = "REGISTRY/PREFIX")]
+    pub to: String,
+    /// An exception for third-party images: the repository SOURCE (or any
+    /// under it) goes to TARGET instead (repeatable), e.g.
+    /// `docker.io/library/envoy=registry.internal/base/envoy`.
+    #[arg(long, value_name = "SOURCE=TARGET")]
+    pub map: Vec<String>,
+    /// Where to write the policy rewritten to the mirror's names, for the
+    /// cluster's `verify-release` and `audit`.
+    #[arg(long, value_name = "FILE")]
+    pub policy_out: PathBuf,
+    /// The report of the verification in the mirror: format, JUnit, VEX
+    /// files, concurrency.
+    #[command(flatten)]
+    pub report: ReleaseReportArgs,
+    /// Registry access (the mirror's credentials come from `vouch login`).
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `vouch audit`.

@@ -11,10 +11,12 @@
 //! [`save::save_release`] writes a verified release into an OCI image
 //! layout for carrying across an air gap; [`layout::check_saved_release`]
 //! refuses a saved layout changed on the way, before [`verify_release`]
-//! verifies it from disk exactly as from a registry.
+//! verifies it from disk exactly as from a registry; [`load::load_release`]
+//! pushes it into a private registry.
 #![forbid(unsafe_code)]
 
 pub mod layout;
+pub mod load;
 mod policy;
 mod report;
 pub mod save;

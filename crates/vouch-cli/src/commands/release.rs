@@ -1,6 +1,6 @@
-//! `vouch release save` and `vouch release verify --layout`: a whole
-//! release carried across an air gap as one OCI image layout
-//! (docs/air-gap.md). The release is verified by the same code path as
+//! `vouch release save`, `vouch release verify --layout` and `vouch release
+//! load`: a whole release carried across an air gap as one OCI image layout
+//! and pushed into a private registry there (docs/air-gap.md). The release is verified by the same code path as
 //! `verify-release` (`vouch_release::verify_release`), reading a registry
 //! when saving and the layout when verifying.
 
@@ -10,11 +10,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use vouch_oci::{LayoutWriter, OciLayout, Sha256Digest};
 use vouch_release::layout::{SavedLayoutError, SavedRelease, check_saved_release};
+use vouch_release::load::{
+    LoadError, LoadProgress, Mapping, ReferrersMode, load_release, rewrite_policy,
+};
 use vouch_release::save::{SaveError, SaveInputs, SaveProgress, Verification, save_release};
 use vouch_release::{MissingImages, Outcome, ReleaseOptions, ReleasePolicy, ReleaseReport};
 use vouch_verify::TrustedMaterial;
 
-use crate::args::{ReleaseCommand, ReleaseSaveArgs, ReleaseVerifyArgs};
+use crate::args::{
+    ReleaseCommand, ReleaseLoadArgs, ReleaseSaveArgs, ReleaseVerifyArgs, SavedLayoutArgs,
+};
 use crate::commands::{image, verify_release};
 use crate::failure::{Failure, FailureKind};
 use crate::inputs::{self, DefaultTrust};
@@ -27,6 +32,7 @@ pub fn run(command: &ReleaseCommand) -> Result<(), Failure> {
     match command {
         ReleaseCommand::Save(args) => save(args),
         ReleaseCommand::Verify(args) => verify(args),
+        ReleaseCommand::Load(args) => load(args),
     }
 }
 
@@ -240,77 +246,219 @@ fn layout_failure(error: SavedLayoutError) -> Failure {
 
 fn verify(args: &ReleaseVerifyArgs) -> Result<(), Failure> {
     verify_release::check_vex_dir(&args.report)?;
-    let expected = args
-        .layout_digest
-        .as_deref()
-        .map(|d| {
-            d.parse::<Sha256Digest>()
-                .map_err(|e| Failure::usage(format!("--layout-digest {d}: {e}")))
-        })
-        .transpose()?;
-    let opened = OpenedLayout::open(&args.layout)?;
-    let layout = OciLayout::open(opened.dir()).map_err(vouch_oci::OciError::from)?;
-    let saved = SavedRelease::open(&layout, expected.as_ref()).map_err(layout_failure)?;
-    let where_ = args.layout.display().to_string();
-    // What the verifier gives on the command line is the anchor; what the
-    // layout carries must at least be what its index records.
-    if args.policy.is_none() {
-        saved.check_policy().map_err(layout_failure)?;
-    }
-    if args.trusted_root.is_none() {
-        saved.check_trusted_root().map_err(layout_failure)?;
-    }
-    let policy = match &args.policy {
-        Some(path) => verify_release::read_policy(path)?.0,
-        None => verify_release::parse_policy(
-            &saved.policy_toml,
-            &format!("{where_}: the saved policy"),
-        )?,
-    };
-    let json = match &args.trusted_root {
-        Some(path) => {
-            let json = inputs::read_bounded(
-                path,
-                vouch_verify::MAX_TRUSTED_ROOT_SIZE as u64,
-                "trusted root",
-            )?;
-            if Sha256Digest::of(&json) != saved.trusted_root_digest {
-                eprintln!(
-                    "Note: --trusted-root {} is used; the layout's trusted root ({}) differs",
-                    path.display(),
-                    saved.trusted_root_digest
-                );
-            }
-            json
-        }
-        None => {
-            if expected.is_none() {
-                eprintln!(
-                    "Note: the trusted root and policy are the layout's ({} and {}); whoever \
-                     could write the media could have replaced both. Give --layout-digest (as \
-                     `release save` printed it), or --trusted-root and --policy, to anchor them",
-                    saved.trusted_root_digest, saved.policy_digest
-                );
-            }
-            saved.trusted_root_json.clone()
-        }
-    };
-    let material = inputs::material_from_json(
-        json,
-        &format!("{where_}: the trusted root"),
-        &args.infrastructure,
-    )?;
-    let version = args.version.clone().unwrap_or(saved.version.clone());
-    check_saved_release(&layout, &policy, &version).map_err(layout_failure)?;
-    let options = ReleaseOptions {
-        version,
-        missing: MissingImages::Fail,
-        concurrency: args.report.concurrency,
-    };
-    let report = verify_release::verify(&layout, Arc::new(material), &policy, &options)?;
-    drop(layout);
-    drop(opened);
+    let saved = OpenedRelease::open(&args.saved, args.report.concurrency)?;
+    let report = saved.verify()?;
+    drop(saved);
     verify_release::finish(&report, &args.report)
+}
+
+/// A saved release opened for verifying or loading: the layout checked
+/// (`check_saved_release`), with the policy, trust material and options to
+/// verify it with.
+struct OpenedRelease {
+    layout: OciLayout,
+    policy: ReleasePolicy,
+    /// The policy as its file reads (the layout's, or `--policy`'s).
+    policy_toml: Vec<u8>,
+    material: Arc<TrustedMaterial>,
+    options: ReleaseOptions,
+    /// Last: a tar's temporary directory outlives the layout read from it.
+    _opened: OpenedLayout,
+}
+
+impl OpenedRelease {
+    fn open(args: &SavedLayoutArgs, concurrency: usize) -> Result<Self, Failure> {
+        let expected = args
+            .layout_digest
+            .as_deref()
+            .map(|d| {
+                d.parse::<Sha256Digest>()
+                    .map_err(|e| Failure::usage(format!("--layout-digest {d}: {e}")))
+            })
+            .transpose()?;
+        let opened = OpenedLayout::open(&args.layout)?;
+        let layout = OciLayout::open(opened.dir()).map_err(vouch_oci::OciError::from)?;
+        let saved = SavedRelease::open(&layout, expected.as_ref()).map_err(layout_failure)?;
+        let where_ = args.layout.display().to_string();
+        // What the verifier gives on the command line is the anchor; what
+        // the layout carries must at least be what its index records.
+        if args.policy.is_none() {
+            saved.check_policy().map_err(layout_failure)?;
+        }
+        if args.trusted_root.is_none() {
+            saved.check_trusted_root().map_err(layout_failure)?;
+        }
+        let (policy, policy_toml) = match &args.policy {
+            Some(path) => verify_release::read_policy(path)?,
+            None => (
+                verify_release::parse_policy(
+                    &saved.policy_toml,
+                    &format!("{where_}: the saved policy"),
+                )?,
+                saved.policy_toml.clone(),
+            ),
+        };
+        let json = match &args.trusted_root {
+            Some(path) => {
+                let json = inputs::read_bounded(
+                    path,
+                    vouch_verify::MAX_TRUSTED_ROOT_SIZE as u64,
+                    "trusted root",
+                )?;
+                if Sha256Digest::of(&json) != saved.trusted_root_digest {
+                    eprintln!(
+                        "Note: --trusted-root {} is used; the layout's trusted root ({}) differs",
+                        path.display(),
+                        saved.trusted_root_digest
+                    );
+                }
+                json
+            }
+            None => {
+                if expected.is_none() {
+                    eprintln!(
+                        "Note: the trusted root and policy are the layout's ({} and {}); \
+                         whoever could write the media could have replaced both. Give \
+                         --layout-digest (as `release save` printed it), or --trusted-root and \
+                         --policy, to anchor them",
+                        saved.trusted_root_digest, saved.policy_digest
+                    );
+                }
+                saved.trusted_root_json.clone()
+            }
+        };
+        let material = inputs::material_from_json(
+            json,
+            &format!("{where_}: the trusted root"),
+            &args.infrastructure,
+        )?;
+        let version = args.version.clone().unwrap_or(saved.version.clone());
+        check_saved_release(&layout, &policy, &version).map_err(layout_failure)?;
+        Ok(Self {
+            layout,
+            policy,
+            policy_toml,
+            material: Arc::new(material),
+            options: ReleaseOptions {
+                version,
+                missing: MissingImages::Fail,
+                concurrency,
+            },
+            _opened: opened,
+        })
+    }
+
+    /// Verifies the release from the layout, as `verify-release` does.
+    fn verify(&self) -> Result<ReleaseReport, Failure> {
+        verify_release::verify(
+            &self.layout,
+            self.material.clone(),
+            &self.policy,
+            &self.options,
+        )
+    }
+}
+
+fn load(args: &ReleaseLoadArgs) -> Result<(), Failure> {
+    verify_release::check_vex_dir(&args.report)?;
+    let exceptions = args
+        .map
+        .iter()
+        .map(|m| {
+            m.split_once('=')
+                .map(|(from, to)| (from.to_string(), to.to_string()))
+                .ok_or_else(|| Failure::usage(format!("--map {m}: expected SOURCE=TARGET")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mapping = Mapping::new(&args.to, exceptions).map_err(|e| Failure::usage(e.to_string()))?;
+    let saved = OpenedRelease::open(&args.saved, args.report.concurrency)?;
+    // Only what verifies is loaded.
+    let report = saved.verify()?;
+    if !report.passed() {
+        return Err(match verify_release::outcome(&report) {
+            Err(failure) => Failure::new(
+                failure.kind,
+                format!("nothing was loaded: {}", failure.message),
+            ),
+            Ok(()) => Failure::new(FailureKind::Verification, "nothing was loaded"),
+        });
+    }
+    let policy_text = std::str::from_utf8(&saved.policy_toml)
+        .map_err(|_| Failure::input("the policy is not UTF-8"))?;
+    let rewritten =
+        rewrite_policy(policy_text, &mapping).map_err(|e| Failure::input(e.to_string()))?;
+    let mirror_policy = verify_release::parse_policy(rewritten.as_bytes(), "the rewritten policy")?;
+    let client = image::client(
+        &args.registry,
+        vouch_oci::CredentialStore::new(image::auth_locations()),
+    )?;
+    let run = load_release(
+        &client,
+        &saved.layout,
+        &saved.policy,
+        &saved.options.version,
+        &mapping,
+        args.report.concurrency,
+        |LoadProgress::ImageLoaded {
+             name,
+             repository,
+             done,
+             total,
+         }| eprintln!("[{done}/{total}] loaded {name} into {repository}"),
+    );
+    let summary = image::runtime()?
+        .block_on(image::until_interrupted(run))?
+        .map_err(load_failure)?;
+    eprintln!(
+        "Loaded {} images into {}: {} blobs uploaded ({}), {} mounted, {} already there; {} \
+         manifests",
+        summary.images,
+        mapping.to(),
+        summary.blobs_uploaded,
+        human_bytes(summary.bytes_uploaded),
+        summary.blobs_mounted,
+        summary.blobs_present,
+        summary.manifests
+    );
+    match summary.referrers {
+        ReferrersMode::Api => eprintln!("Referrers: the registry indexed them (referrers API)"),
+        ReferrersMode::TagSchema => eprintln!(
+            "Referrers: the registry has no referrers API; they are listed in the referrers \
+             tag schema (sha256-<hex> tags)"
+        ),
+        ReferrersMode::None => {}
+    }
+    inputs::write_file(&args.policy_out, rewritten.as_bytes())?;
+    eprintln!(
+        "Wrote the policy for the mirror to {}; verifying the release there",
+        args.policy_out.display()
+    );
+    let report = verify_release::verify(
+        &client,
+        saved.material.clone(),
+        &mirror_policy,
+        &saved.options,
+    )?;
+    drop(saved);
+    verify_release::finish(&report, &args.report)
+}
+
+fn load_failure(error: LoadError) -> Failure {
+    match error {
+        LoadError::Registry {
+            image,
+            repository,
+            source,
+        } => {
+            let failure = Failure::from(*source);
+            Failure::new(
+                failure.kind,
+                format!("loading {image} into {repository}: {}", failure.message),
+            )
+        }
+        LoadError::BadTarget { .. } => Failure::usage(error.to_string()),
+        e => Failure::new(FailureKind::Verification, e.to_string()),
+    }
 }
 
 /// A layout to read: the directory given, or a tar unpacked into a

@@ -571,3 +571,110 @@ fn a_save_killed_mid_transfer_resumes_and_ends_in_a_layout_that_verifies() {
         common::stderr(&out)
     );
 }
+
+#[test]
+fn a_saved_release_loads_into_a_private_registry_and_verifies_there_with_the_written_policy() {
+    let Some(w) = world("load") else { return };
+    let scratch = Scratch::new("load");
+    let layout = scratch.0.join("layout");
+    let out = save(&w, &policy(&w, &w.registry.host()), &layout, &[]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let digest = layout_digest(&out);
+    let trusted_root = scratch.0.join("trusted_root.json");
+    std::fs::copy(w.dir.join("trusted_root.json"), &trusted_root).unwrap();
+    // The vendor's registry and its credentials are gone; the mirror is new.
+    drop(w);
+    let Some(mirror) = vouch_testkit::LocalRegistry::start(Some((USER, PASSWORD))) else {
+        return;
+    };
+    let home = scratch.0.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let vouch = || {
+        let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
+        c.env("HOME", &home).env_remove("DOCKER_CONFIG");
+        c
+    };
+    let mut login = vouch();
+    login.args(["login", &mirror.host(), "-u", USER, "--password-stdin"]);
+    assert!(
+        common::run_with_stdin(login, PASSWORD.as_bytes())
+            .status
+            .success()
+    );
+    let prefix = format!("{}/mirror/acme", mirror.host());
+    let written = scratch.0.join("mirror.toml");
+    let load = |layout: &Path| {
+        vouch()
+            .args(["release", "load", "--layout"])
+            .arg(layout)
+            .args(["--to", &prefix, "--policy-out"])
+            .arg(&written)
+            .output()
+            .unwrap()
+    };
+
+    // A layout that does not verify is not loaded: nothing reaches the mirror.
+    let changed = scratch.0.join("changed");
+    copy_dir(&layout, &changed);
+    let index = read_index(&changed);
+    let image = entry(&index, "image", Some("ui"))["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::write(blob_file(&changed, &image), b"{}").unwrap();
+    common::assert_fails(&load(&changed), 1, "is 2 bytes, its descriptor says");
+    let mut digest_of = vouch();
+    digest_of.args(["digest", &format!("{prefix}/ui:{VERSION}")]);
+    assert_eq!(digest_of.output().unwrap().status.code(), Some(11));
+
+    let out = load(&layout);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{}{err}", stdout(&out));
+    assert!(err.contains("[3/3] loaded"), "{err}");
+    assert!(
+        err.contains("Referrers: the registry indexed them")
+            || err.contains("Referrers: the registry has no referrers API"),
+        "{err}"
+    );
+    for image in ["operator", "ui", "agent"] {
+        assert!(
+            stdout(&out)
+                .lines()
+                .any(|l| l.contains(image) && l.contains("OK")),
+            "{}",
+            stdout(&out)
+        );
+    }
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(text.contains(&format!("registry = \"{prefix}\"")), "{text}");
+
+    // The cluster's day-to-day check against the mirror, with that policy.
+    let out = vouch()
+        .args(["verify-release", "--version", VERSION, "--policy"])
+        .arg(&written)
+        .arg("--trusted-root")
+        .arg(&trusted_root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        stdout(&out),
+        common::stderr(&out)
+    );
+
+    // Idempotent: a second load uploads nothing and still verifies.
+    let out = vouch()
+        .args(["release", "load", "--layout"])
+        .arg(&layout)
+        .args(["--layout-digest", &digest, "--to", &prefix, "--policy-out"])
+        .arg(&written)
+        .output()
+        .unwrap();
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(": 0 blobs uploaded (0 B), 0 mounted,"),
+        "{err}"
+    );
+}
