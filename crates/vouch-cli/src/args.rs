@@ -680,6 +680,12 @@ pub struct SavedLayoutArgs {
     /// layout.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// The initial `root.json` of the private Sigstore deployment whose TUF
+    /// metadata the layout carries: the layout's trusted root is then
+    /// proven through it (public-good's is proven from the root embedded
+    /// in vouch without this).
+    #[arg(long, value_name = "FILE", conflicts_with = "trusted_root")]
+    pub tuf_root: Option<PathBuf>,
     /// The version to verify (default: the one the layout was saved for).
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,

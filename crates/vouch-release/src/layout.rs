@@ -54,6 +54,15 @@ pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 pub const TRUSTED_ROOT_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.trustedroot.v0.1+json";
 /// The media and artifact type of a saved release policy.
 pub const POLICY_MEDIA_TYPE: &str = "application/vnd.dev.vouch.release-policy.v1+toml";
+/// The artifact type of the saved `vouch trust export` files.
+pub const TUF_EXPORT_MEDIA_TYPE: &str = "application/vnd.dev.vouch.tuf-export.v1";
+/// The most files a saved TUF export may have: every root version from the
+/// bootstrap on (vouch-trust follows at most 32 rotations), timestamp,
+/// snapshot, targets, delegations, the target and the manifest.
+pub const MAX_TUF_FILES: usize = 128;
+/// The largest saved TUF file read (vouch-trust's limit for targets
+/// metadata, the largest role).
+pub const MAX_TUF_FILE: u64 = 5_000_000;
 /// The largest saved `trusted_root.json` read (vouch-verify's limit).
 const MAX_TRUSTED_ROOT: u64 = vouch_verify::MAX_TRUSTED_ROOT_SIZE as u64;
 /// How deep image indexes may nest in a saved image (an index of platform
@@ -77,6 +86,8 @@ pub enum Role {
     TrustedRoot,
     /// The release policy.
     Policy,
+    /// The `vouch trust export` that proves the trusted root through TUF.
+    Tuf,
 }
 
 impl Role {
@@ -90,6 +101,7 @@ impl Role {
             Self::Sbom => "sbom",
             Self::TrustedRoot => "trusted-root",
             Self::Policy => "policy",
+            Self::Tuf => "tuf",
         }
     }
 
@@ -103,6 +115,7 @@ impl Role {
             Self::Sbom,
             Self::TrustedRoot,
             Self::Policy,
+            Self::Tuf,
         ]
         .into_iter()
         .find(|r| r.as_str() == value)
@@ -147,33 +160,34 @@ pub enum SavedLayoutError {
         /// What `index.json` hashes to.
         found: Sha256Digest,
     },
-    /// The trusted root entry is not the one recorded in the index.
+    /// The trusted root or policy is not the one recorded in the index.
     #[error(
-        "{}: the trusted root was swapped: index.json records {recorded}, the trusted-root \
-         entry holds {found}",
+        "{}: the {what} was swapped: index.json records {recorded}, the layout holds {found}",
         root.display()
     )]
-    TrustedRootSwapped {
+    Swapped {
         /// The layout's root.
         root: PathBuf,
+        /// Which.
+        what: Carried,
         /// The digest recorded in the index's annotations.
         recorded: String,
         /// The digest of what the layout holds.
         found: String,
     },
-    /// The policy entry is not the one recorded in the index.
+    /// The trusted root is not the one the TUF metadata saved with it
+    /// proves.
     #[error(
-        "{}: the release policy was swapped: index.json records {recorded}, the policy entry \
-         holds {found}",
+        "{}: the trusted root is {found}, not the one its TUF metadata proves ({proven})",
         root.display()
     )]
-    PolicySwapped {
+    TrustedRootUnproven {
         /// The layout's root.
         root: PathBuf,
-        /// The digest recorded in the index's annotations.
-        recorded: String,
-        /// The digest of what the layout holds.
+        /// The digest of the layout's trusted root.
         found: String,
+        /// The digest of the trusted root the TUF metadata proves.
+        proven: String,
     },
     /// An image the policy requires at the version is not in the layout.
     #[error("{}: image {image} ({reference}) is not in the layout", root.display())]
@@ -247,6 +261,25 @@ impl SavedLayoutError {
             ),
             _ => false,
         }
+    }
+}
+
+/// What a saved release carries besides its images, that the index records
+/// the digest of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carried {
+    /// `trusted_root.json`.
+    TrustedRoot,
+    /// The release policy.
+    Policy,
+}
+
+impl std::fmt::Display for Carried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TrustedRoot => "trusted root",
+            Self::Policy => "release policy",
+        })
     }
 }
 
@@ -332,26 +365,134 @@ impl SavedRelease {
 
     /// Refuses a trusted root other than the one the index records.
     pub fn check_trusted_root(&self) -> Result<(), SavedLayoutError> {
-        if self.trusted_root_digest.to_string() == self.recorded_trusted_root {
-            return Ok(());
-        }
-        Err(SavedLayoutError::TrustedRootSwapped {
-            root: self.root.clone(),
-            recorded: self.recorded_trusted_root.clone(),
-            found: self.trusted_root_digest.to_string(),
-        })
+        self.check_recorded(Carried::TrustedRoot)
     }
 
     /// Refuses a policy other than the one the index records.
     pub fn check_policy(&self) -> Result<(), SavedLayoutError> {
-        if self.policy_digest.to_string() == self.recorded_policy {
+        self.check_recorded(Carried::Policy)
+    }
+
+    /// Refuses a trusted root or policy other than the one the index records.
+    fn check_recorded(&self, what: Carried) -> Result<(), SavedLayoutError> {
+        let (found, recorded) = match what {
+            Carried::TrustedRoot => (&self.trusted_root_digest, &self.recorded_trusted_root),
+            Carried::Policy => (&self.policy_digest, &self.recorded_policy),
+        };
+        if found.to_string() == *recorded {
             return Ok(());
         }
-        Err(SavedLayoutError::PolicySwapped {
+        Err(SavedLayoutError::Swapped {
             root: self.root.clone(),
-            recorded: self.recorded_policy.clone(),
-            found: self.policy_digest.to_string(),
+            what,
+            recorded: recorded.clone(),
+            found: found.to_string(),
         })
+    }
+
+    /// Refuses a trusted root other than `proven`, the one the saved TUF
+    /// metadata proves (verified by the caller, vouch-trust).
+    pub fn check_proven_trusted_root(&self, proven: &[u8]) -> Result<(), SavedLayoutError> {
+        let proven = Sha256Digest::of(proven);
+        if proven == self.trusted_root_digest {
+            return Ok(());
+        }
+        Err(SavedLayoutError::TrustedRootUnproven {
+            root: self.root.clone(),
+            found: self.trusted_root_digest.to_string(),
+            proven: proven.to_string(),
+        })
+    }
+}
+
+/// The files of a `vouch trust export`: each one's path in the export and
+/// its bytes.
+pub type ExportFiles = Vec<(String, Vec<u8>)>;
+
+/// The files of the `vouch trust export` a saved release carries (each
+/// with its path in the export), or `None` when it carries none (its
+/// trusted root did not come through TUF). Every path is `vouch-export.json`,
+/// `tuf/<name>` or `tuf/targets/<name>` with plain file names, at most [`MAX_TUF_FILES`] files
+/// of at most [`MAX_TUF_FILE`] bytes, each hashing to its digest.
+pub fn tuf_export(layout: &OciLayout) -> Result<Option<ExportFiles>, SavedLayoutError> {
+    let not_saved = |reason: String| not_saved(layout, reason);
+    let entries = of_role(layout, Role::Tuf);
+    let entry = match entries.as_slice() {
+        [] => return Ok(None),
+        [one] => one,
+        more => {
+            return Err(not_saved(format!(
+                "{} TUF exports, expected one",
+                more.len()
+            )));
+        }
+    };
+    let manifest: ImageManifest = manifest_of(layout, &entry.digest)?;
+    if manifest.layers.len() > MAX_TUF_FILES {
+        return Err(not_saved(format!(
+            "the TUF export has {} files, more than {MAX_TUF_FILES}",
+            manifest.layers.len()
+        )));
+    }
+    let mut files = Vec::with_capacity(manifest.layers.len());
+    for layer in &manifest.layers {
+        let name = layer
+            .annotations
+            .get(TITLE_ANNOTATION)
+            .filter(|n| is_export_path(n))
+            .ok_or_else(|| {
+                not_saved(format!(
+                    "a TUF export file named {:?}, not vouch-export.json or under tuf/",
+                    layer.annotations.get(TITLE_ANNOTATION)
+                ))
+            })?;
+        let digest = layer
+            .sha256()
+            .map_err(|e| not_saved(format!("TUF export file {name}: {e}")))?;
+        let bytes = layout.blob(&digest.into(), MAX_TUF_FILE, "a TUF metadata file")?;
+        files.push((name.clone(), bytes));
+    }
+    Ok(Some(files))
+}
+
+/// Whether `path` is a file of a `vouch trust export`: `vouch-export.json`,
+/// or `tuf/<name>` or `tuf/targets/<name>`, each name of letters, digits,
+/// `.`, `_`, `-` that does not start with `.`.
+fn is_export_path(path: &str) -> bool {
+    let plain = |name: &str| {
+        !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    };
+    if path == "vouch-export.json" {
+        return true;
+    }
+    match path.strip_prefix("tuf/") {
+        Some(rest) => match rest.strip_prefix("targets/") {
+            Some(name) => plain(name),
+            None => plain(rest),
+        },
+        None => false,
+    }
+}
+
+/// The `index.json` entries of `role`.
+fn of_role(layout: &OciLayout, role: Role) -> Vec<&LayoutEntry> {
+    layout
+        .index()
+        .entries
+        .iter()
+        .filter(|e| e.annotation(ROLE_ANNOTATION) == Some(role.as_str()))
+        .collect()
+}
+
+/// The layout is not one `release save` wrote, for `reason`.
+fn not_saved(layout: &OciLayout, reason: String) -> SavedLayoutError {
+    SavedLayoutError::NotASavedRelease {
+        root: layout.root().to_path_buf(),
+        reason,
     }
 }
 
@@ -362,17 +503,8 @@ fn artifact(
     role: Role,
     limit: u64,
 ) -> Result<(Vec<u8>, Sha256Digest), SavedLayoutError> {
-    let root = layout.root().to_path_buf();
-    let not_saved = |reason: String| SavedLayoutError::NotASavedRelease {
-        root: root.clone(),
-        reason,
-    };
-    let entries: Vec<&LayoutEntry> = layout
-        .index()
-        .entries
-        .iter()
-        .filter(|e| e.annotation(ROLE_ANNOTATION) == Some(role.as_str()))
-        .collect();
+    let not_saved = |reason: String| not_saved(layout, reason);
+    let entries = of_role(layout, role);
     let [entry] = entries.as_slice() else {
         return Err(not_saved(format!(
             "{} entries of role `{}`, expected one",
@@ -643,8 +775,16 @@ mod tests {
             )));
             let _ = std::fs::remove_dir_all(&dir.0);
             let writer = LayoutWriter::create(&dir.0).unwrap();
-            let root = artifact(&writer, Role::TrustedRoot, "t", "t", b"{\"root\":1}").unwrap();
-            let policy = artifact(&writer, Role::Policy, "p", "p", POLICY.as_bytes()).unwrap();
+            let root = artifact(
+                &writer,
+                Role::TrustedRoot,
+                "t",
+                "t",
+                &[("t", b"{\"root\":1}")],
+            )
+            .unwrap();
+            let policy =
+                artifact(&writer, Role::Policy, "p", "p", &[("p", POLICY.as_bytes())]).unwrap();
             let layer = writer.put_blob(b"layer").unwrap();
             let config = writer.put_blob(b"{}").unwrap();
             let manifest = |extra: serde_json::Value| {
@@ -752,18 +892,26 @@ mod tests {
     #[test]
     fn a_trusted_root_or_policy_other_than_the_recorded_one_is_refused() {
         let mut parts = Parts::new("swap");
-        parts.entries[0] = artifact(&parts.writer, Role::TrustedRoot, "t", "t", b"{}").unwrap();
+        parts.entries[0] =
+            artifact(&parts.writer, Role::TrustedRoot, "t", "t", &[("t", b"{}")]).unwrap();
         let saved = SavedRelease::open(&parts.open(), None).unwrap();
         assert!(matches!(
             saved.check_trusted_root(),
-            Err(SavedLayoutError::TrustedRootSwapped { .. })
+            Err(SavedLayoutError::Swapped {
+                what: Carried::TrustedRoot,
+                ..
+            })
         ));
         saved.check_policy().unwrap();
-        parts.entries[1] = artifact(&parts.writer, Role::Policy, "p", "p", b"x = 1").unwrap();
+        parts.entries[1] =
+            artifact(&parts.writer, Role::Policy, "p", "p", &[("p", b"x = 1")]).unwrap();
         let saved = SavedRelease::open(&parts.open(), None).unwrap();
         assert!(matches!(
             saved.check_policy(),
-            Err(SavedLayoutError::PolicySwapped { .. })
+            Err(SavedLayoutError::Swapped {
+                what: Carried::Policy,
+                ..
+            })
         ));
     }
 
@@ -824,6 +972,38 @@ mod tests {
             check(&parts.open(), POLICY),
             Err(SavedLayoutError::AttachmentMissing { ref image, .. }) if image == "operator"
         ));
+    }
+
+    #[test]
+    fn a_tuf_export_is_read_back_and_only_under_its_own_names() {
+        let mut parts = Parts::new("tuf");
+        assert!(tuf_export(&parts.open()).unwrap().is_none());
+        let files: [(&str, &[u8]); 2] = [("vouch-export.json", b"{}"), ("tuf/1.root.json", b"{}")];
+        parts
+            .entries
+            .push(artifact(&parts.writer, Role::Tuf, "x", "application/json", &files).unwrap());
+        let read = tuf_export(&parts.open()).unwrap().unwrap();
+        assert_eq!(read[1], ("tuf/1.root.json".to_string(), b"{}".to_vec()));
+        check(&parts.open(), POLICY).unwrap();
+        for bad in [
+            "../x",
+            "tuf/../x",
+            "tuf/.hidden",
+            "tuf/a/b",
+            "/etc/passwd",
+            "tuf/",
+        ] {
+            let files: [(&str, &[u8]); 1] = [(bad, b"{}")];
+            let tuf = artifact(&parts.writer, Role::Tuf, "x", "application/json", &files).unwrap();
+            *parts.entries.last_mut().unwrap() = tuf;
+            assert!(
+                matches!(
+                    tuf_export(&parts.open()),
+                    Err(SavedLayoutError::NotASavedRelease { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -22,8 +22,8 @@ use vouch_oci::{
 use crate::layout::{
     ATTACHMENTS_ANNOTATION, IMAGE_ANNOTATION, MAX_INDEX_DEPTH, POLICY_ANNOTATION,
     POLICY_MEDIA_TYPE, ROLE_ANNOTATION, Refers, Role, SIGNER_ANNOTATION, SUBJECT_ANNOTATION,
-    TITLE_ANNOTATION, TRUSTED_ROOT_ANNOTATION, TRUSTED_ROOT_MEDIA_TYPE, VERIFIED_ANNOTATION,
-    VERSION_ANNOTATION, refers_to,
+    TITLE_ANNOTATION, TRUSTED_ROOT_ANNOTATION, TRUSTED_ROOT_MEDIA_TYPE, TUF_EXPORT_MEDIA_TYPE,
+    VERIFIED_ANNOTATION, VERSION_ANNOTATION, refers_to,
 };
 use crate::verify::{ImageRow, ReleaseReport};
 
@@ -50,6 +50,9 @@ pub struct SaveInputs<'a> {
     pub trusted_root_json: &'a [u8],
     /// Whether the report is a pass.
     pub verification: Verification,
+    /// The files of a `vouch trust export` that prove the trusted root
+    /// (its path in the export, its bytes), when it came through TUF.
+    pub tuf_export: Option<&'a [(String, Vec<u8>)]>,
     /// Images saved at once (at least 1).
     pub concurrency: usize,
 }
@@ -181,17 +184,30 @@ pub async fn save_release(
             writer,
             Role::TrustedRoot,
             TRUSTED_ROOT_MEDIA_TYPE,
-            "trusted_root.json",
-            inputs.trusted_root_json,
+            TRUSTED_ROOT_MEDIA_TYPE,
+            &[("trusted_root.json", inputs.trusted_root_json)],
         )?,
         artifact(
             writer,
             Role::Policy,
             POLICY_MEDIA_TYPE,
-            "release.toml",
-            inputs.policy_toml,
+            POLICY_MEDIA_TYPE,
+            &[("release.toml", inputs.policy_toml)],
         )?,
     ];
+    if let Some(files) = inputs.tuf_export {
+        let files: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+            .collect();
+        entries.push(artifact(
+            writer,
+            Role::Tuf,
+            TUF_EXPORT_MEDIA_TYPE,
+            "application/json",
+            &files,
+        )?);
+    }
     let saved = copy_rows(&copier, rows, inputs.concurrency).await?;
     let attachments = saved.iter().map(|e| e.len() - 1).sum();
     let images = saved.len();
@@ -261,26 +277,30 @@ async fn copy_rows(
     Ok(results.into_iter().flatten().collect())
 }
 
-/// Stores `bytes` as the one layer of an artifact manifest of `role` and
-/// returns its `index.json` entry.
+/// Stores `files` (title, bytes) as the layers of an artifact manifest of
+/// `role` and returns its `index.json` entry.
 pub(crate) fn artifact(
     writer: &LayoutWriter,
     role: Role,
     media_type: &str,
-    title: &str,
-    bytes: &[u8],
+    layer_type: &str,
+    files: &[(&str, &[u8])],
 ) -> Result<LayoutEntry, SaveError> {
     let empty = writer.put_blob(b"{}")?;
-    let layer = writer.put_blob(bytes)?;
+    let mut layers = Vec::with_capacity(files.len());
+    for (title, bytes) in files {
+        let layer = writer.put_blob(bytes)?;
+        layers.push(serde_json::json!({
+            "mediaType": layer_type, "digest": layer.to_string(), "size": bytes.len(),
+            "annotations": {TITLE_ANNOTATION: title},
+        }));
+    }
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "artifactType": media_type,
         "config": {"mediaType": OCI_EMPTY, "digest": empty.to_string(), "size": 2},
-        "layers": [{
-            "mediaType": media_type, "digest": layer.to_string(), "size": bytes.len(),
-            "annotations": {TITLE_ANNOTATION: title},
-        }],
+        "layers": layers,
     });
     let manifest = serde_json::to_vec(&manifest).unwrap_or_default();
     let digest = writer.put_blob(&manifest)?;

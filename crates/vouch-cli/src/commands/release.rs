@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use vouch_oci::{LayoutWriter, OciLayout, Sha256Digest};
-use vouch_release::layout::{SavedLayoutError, SavedRelease, check_saved_release};
+use vouch_release::layout::{
+    ExportFiles, SavedLayoutError, SavedRelease, check_saved_release, tuf_export,
+};
 use vouch_release::load::{
     LoadError, LoadProgress, Mapping, ReferrersMode, load_release, rewrite_policy,
 };
@@ -18,7 +20,7 @@ use vouch_release::{MissingImages, Outcome, ReleaseOptions, ReleasePolicy, Relea
 use vouch_verify::TrustedMaterial;
 
 use crate::args::{
-    ReleaseCommand, ReleaseLoadArgs, ReleaseSaveArgs, ReleaseVerifyArgs, SavedLayoutArgs,
+    ReleaseCommand, ReleaseLoadArgs, ReleaseSaveArgs, ReleaseVerifyArgs, SavedLayoutArgs, TrustArgs,
 };
 use crate::commands::{image, verify_release};
 use crate::failure::{Failure, FailureKind};
@@ -103,6 +105,7 @@ fn save(args: &ReleaseSaveArgs) -> Result<(), Failure> {
     let (material, trusted_root_json) =
         inputs::verification_trust(&release.trust, &release.infrastructure, DefaultTrust::Tuf)?;
     let material = Arc::new(material);
+    let tuf_files = tuf_export_files(&release.trust, &trusted_root_json);
     let client = verify_release::registry_client(release)?;
     let options = ReleaseOptions {
         version: release.version.clone(),
@@ -119,6 +122,7 @@ fn save(args: &ReleaseSaveArgs) -> Result<(), Failure> {
         trusted_root_json: &trusted_root_json,
         verification,
         concurrency: args.concurrency,
+        tuf_export: tuf_files.as_deref(),
     };
     let printed = AtomicU64::new(0);
     let progress = move |event: SaveProgress| match event {
@@ -163,6 +167,142 @@ fn save(args: &ReleaseSaveArgs) -> Result<(), Failure> {
         summary.index_digest
     );
     Ok(())
+}
+
+/// The files of a `vouch trust export` of the TUF metadata that proves
+/// `trusted_root_json`, for the layout; `None` (with a Note) when the
+/// trusted root did not come through TUF as is (`--trusted-root`, the
+/// embedded root, overrides or CA flags) or the export failed.
+fn tuf_export_files(trust: &TrustArgs, trusted_root_json: &[u8]) -> Option<ExportFiles> {
+    if trust.trusted_root.is_some() {
+        return None;
+    }
+    let options = inputs::tuf_options(&trust.tuf).ok()?;
+    let dir = std::env::temp_dir().join(format!("vouch-save-tuf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let files = vouch_trust::tuf::export(&options, &dir, std::time::SystemTime::now())
+        .map_err(|e| e.to_string())
+        .and_then(|_| read_export(&dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    match files {
+        Ok((files, exported_root)) if exported_root == trusted_root_json => Some(files),
+        Ok(_) => {
+            eprintln!(
+                "Note: the trusted root used is not TUF's as is (overrides or CA flags); no TUF \
+                 metadata is saved with it"
+            );
+            None
+        }
+        Err(reason) => {
+            eprintln!("Note: no TUF metadata is saved with the trusted root: {reason}");
+            None
+        }
+    }
+}
+
+/// The files of the export at `dir` (`vouch-export.json`, everything under
+/// `tuf/`, targets included) and its `trusted_root.json`.
+fn read_export(dir: &Path) -> Result<(ExportFiles, Vec<u8>), String> {
+    let read = |path: &Path| std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()));
+    let mut files = vec![(
+        "vouch-export.json".to_string(),
+        read(&dir.join("vouch-export.json"))?,
+    )];
+    let mut pending = vec!["tuf".to_string()];
+    while let Some(sub) = pending.pop() {
+        let path = dir.join(&sub);
+        let mut names: Vec<(String, bool)> = std::fs::read_dir(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .filter_map(|e| {
+                let e = e.ok()?;
+                Some((
+                    e.file_name().into_string().ok()?,
+                    e.file_type().ok()?.is_dir(),
+                ))
+            })
+            .collect();
+        names.sort();
+        for (name, is_dir) in names {
+            let relative = format!("{sub}/{name}");
+            if is_dir {
+                pending.push(relative);
+            } else {
+                files.push((relative.clone(), read(&dir.join(&relative))?));
+            }
+        }
+    }
+    Ok((files, read(&dir.join("trusted_root.json"))?))
+}
+
+/// Proves the layout's trusted root through the TUF metadata saved with
+/// it, from the root embedded in vouch (public-good) or `tuf_root`; returns
+/// what to tell the user, or `None` when there is nothing to prove it with.
+fn prove_trusted_root(
+    layout: &OciLayout,
+    saved: &SavedRelease,
+    tuf_root: Option<&Path>,
+) -> Result<Option<String>, Failure> {
+    let Some(files) = tuf_export(layout).map_err(layout_failure)? else {
+        return Ok(None);
+    };
+    let dir = std::env::temp_dir().join(format!("vouch-verify-tuf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let proven = write_export(&dir, &files).and_then(|()| prove_from(&dir, tuf_root));
+    let _ = std::fs::remove_dir_all(&dir);
+    let Some((json, mirror, at)) = proven? else {
+        return Ok(None);
+    };
+    saved
+        .check_proven_trusted_root(&json)
+        .map_err(layout_failure)?;
+    Ok(Some(format!(
+        "Note: the layout's trusted root is proven by the TUF metadata of {mirror} saved with \
+         it, from {}, as of {at}",
+        if tuf_root.is_some() {
+            "--tuf-root"
+        } else {
+            "the root embedded in vouch"
+        }
+    )))
+}
+
+/// Writes the export's files (names checked by `tuf_export`) under `dir`.
+fn write_export(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(), Failure> {
+    let io = |path: &Path, e: std::io::Error| Failure::input(format!("{}: {e}", path.display()));
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Verifies the export at `dir`: public-good's from the embedded root, a
+/// private deployment's from `tuf_root` (else `None`, with a Note).
+fn prove_from(
+    dir: &Path,
+    tuf_root: Option<&Path>,
+) -> Result<Option<(Vec<u8>, String, String)>, Failure> {
+    let mirror = vouch_trust::tuf::export_mirror(dir)?.unwrap_or_default();
+    let instance = if mirror.trim_end_matches('/') == vouch_trust::PUBLIC_GOOD_MIRROR {
+        vouch_trust::TufInstance::PublicGood
+    } else if let Some(root) = tuf_root {
+        vouch_trust::TufInstance::Custom {
+            mirror: mirror.clone(),
+            root_file: Some(root.to_path_buf()),
+        }
+    } else {
+        eprintln!(
+            "Note: the layout carries TUF metadata of {mirror}; give --tuf-root (that \
+             deployment's initial root.json) to prove its trusted root through it"
+        );
+        return Ok(None);
+    };
+    let options = vouch_trust::TufOptions::new(instance, dir.join("no-cache"));
+    let (json, at) = vouch_trust::tuf::verify_export(&options, dir)?;
+    Ok(Some((json, mirror, at.to_string())))
 }
 
 /// Whether the release may be saved: it verified, or `--no-verify` (with a
@@ -285,8 +425,10 @@ impl OpenedRelease {
         if args.policy.is_none() {
             saved.check_policy().map_err(layout_failure)?;
         }
+        let mut proven = None;
         if args.trusted_root.is_none() {
             saved.check_trusted_root().map_err(layout_failure)?;
+            proven = prove_trusted_root(&layout, &saved, args.tuf_root.as_deref())?;
         }
         let (policy, policy_toml) = match &args.policy {
             Some(path) => verify_release::read_policy(path)?,
@@ -315,14 +457,22 @@ impl OpenedRelease {
                 json
             }
             None => {
-                if expected.is_none() {
-                    eprintln!(
+                match (&proven, expected.is_some() || args.policy.is_some()) {
+                    (Some(note), true) => eprintln!("{note}"),
+                    (Some(note), false) => eprintln!(
+                        "{note}\nNote: the policy is the layout's ({}); whoever could write the \
+                         media could have replaced it. Give --layout-digest (as `release save` \
+                         printed it) or --policy to anchor it",
+                        saved.policy_digest
+                    ),
+                    (None, true) => {}
+                    (None, false) => eprintln!(
                         "Note: the trusted root and policy are the layout's ({} and {}); \
                          whoever could write the media could have replaced both. Give \
                          --layout-digest (as `release save` printed it), or --trusted-root and \
                          --policy, to anchor them",
                         saved.trusted_root_digest, saved.policy_digest
-                    );
+                    ),
                 }
                 saved.trusted_root_json.clone()
             }

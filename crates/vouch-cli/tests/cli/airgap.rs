@@ -678,3 +678,86 @@ fn a_saved_release_loads_into_a_private_registry_and_verifies_there_with_the_wri
         "{err}"
     );
 }
+
+/// A release verified with trust material from a (private) TUF repository
+/// carries that repository's metadata; on the far side it proves the
+/// layout's trusted root from the deployment's initial `root.json` — and
+/// refuses a trusted root swapped consistently (index annotation and all),
+/// which no check of the layout alone can see.
+#[test]
+fn a_trusted_root_from_tuf_is_saved_with_the_metadata_that_proves_it() {
+    let Some(w) = world("tuf") else { return };
+    let scratch = Scratch::new("tuf");
+    let Some(repos) = vouch_testkit::tuf::TufRepos::generate(
+        &scratch.0.join("repos"),
+        w.sigstore.trusted_root_json().as_bytes(),
+    ) else {
+        return;
+    };
+    let mirror = vouch_testkit::tuf::StaticMirror::serve(&repos.repo("v1"));
+    let layout = scratch.0.join("layout");
+    let mut c = w.command();
+    c.args([
+        "release",
+        "save",
+        "--version",
+        VERSION,
+        "--tuf-mirror",
+        &mirror.url(),
+    ])
+    .arg("--tuf-root")
+    .arg(repos.bootstrap_root())
+    .arg("--tuf-cache")
+    .arg(scratch.0.join("cache"))
+    .arg("--policy")
+    .arg(policy(&w, &w.registry.host()))
+    .arg("--output")
+    .arg(&layout);
+    let out = c.output().unwrap();
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("no TUF metadata is saved"), "{err}");
+    let index = read_index(&layout);
+    let tuf = entry(&index, "tuf", None);
+    assert_eq!(
+        tuf["artifactType"],
+        "application/vnd.dev.vouch.tuf-export.v1"
+    );
+    let root = scratch.0.join("root.json");
+    std::fs::copy(repos.bootstrap_root(), &root).unwrap();
+    drop(mirror);
+    drop(w);
+
+    // Without the deployment's root.json the metadata is only carried.
+    let out = verify(&layout, &[]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("give --tuf-root"));
+    let tuf_root = ["--tuf-root", root.to_str().unwrap()];
+    let out = verify(&layout, &tuf_root);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("trusted root is proven by the TUF metadata of"),
+        "{err}"
+    );
+    assert!(err.contains("the policy is the layout's"), "{err}");
+
+    // A consistent swap: another Sigstore's trusted root, recorded in the
+    // index too. The layout's own checks pass; TUF does not.
+    let swapped = scratch.0.join("swapped");
+    copy_dir(&layout, &swapped);
+    let evil = VirtualSigstore::new("evil", 1_750_000_000).trusted_root_json();
+    swap_artifact(&swapped, "trusted-root", evil.as_bytes());
+    let mut index = read_index(&swapped);
+    index["annotations"]["dev.vouch.release.trusted-root"] =
+        format!("sha256:{}", hex::encode(Sha256::digest(evil.as_bytes()))).into();
+    write_index(&swapped, &index);
+    // Unanchored, the swap itself goes unseen; the images then fail against
+    // the other Sigstore's root (an attacker would also have re-signed them).
+    common::assert_fails(&verify(&swapped, &[]), 1, "failed verification");
+    common::assert_fails(
+        &verify(&swapped, &tuf_root),
+        1,
+        "not the one its TUF metadata proves",
+    );
+}
