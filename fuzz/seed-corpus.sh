@@ -263,6 +263,15 @@ printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.
   seed oci_layout_index cosign-save
 printf '{"imageLayoutVersion":"1.0.0"}' | seed oci_layout_index oci-layout
 
+# --- oci_layout_tar: a small layout packed by tar(1) ---
+layout_dir="$(mktemp -d)"
+printf '{"imageLayoutVersion":"1.0.0"}' >"$layout_dir/oci-layout"
+printf '{"schemaVersion":2,"manifests":[]}' >"$layout_dir/index.json"
+mkdir -p "$layout_dir/blobs/sha256"
+printf '{}' >"$layout_dir/blobs/sha256/44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+tar -cf - -C "$layout_dir" oci-layout index.json blobs | seed oci_layout_tar layout
+rm -rf "$layout_dir"
+
 for dir in "$corpus"/*/; do
   printf '%-20s %3d seeds\n' "$(basename "$dir")" "$(find "$dir" -type f | wc -l)"
 done

@@ -68,6 +68,17 @@ pub enum Command {
     /// passed; 1 when any image failed; 4 when a registry could not be read.
     #[command(verbatim_doc_comment)]
     VerifyRelease(VerifyReleaseArgs),
+    /// Carry a whole release across an air gap: save it as one OCI image
+    /// layout, verify it there with no network, load it into a private
+    /// registry.
+    ///
+    ///   vouch release save --policy release.toml --version v1.2.0 --output r.tar
+    ///   vouch release verify --layout r.tar
+    ///   vouch release load --layout r.tar --to registry.internal/vendor --policy-out m.toml
+    ///
+    /// See docs/air-gap.md.
+    #[command(verbatim_doc_comment, subcommand)]
+    Release(ReleaseCommand),
     /// Verify what a Kubernetes cluster is actually running, against a release
     /// policy: every container's image digest (`status.containerStatuses[].imageID`)
     /// must be a release image signed by the policy's identity, or a pinned
@@ -166,7 +177,9 @@ impl Command {
         match self {
             Self::Verify(a) => json(&a.output),
             Self::VerifyAttestation(a) => json(&a.output),
-            Self::VerifyRelease(a) => json(&a.output),
+            Self::VerifyRelease(a) => json(&a.report.output),
+            Self::Release(ReleaseCommand::Verify(a)) => json(&a.report.output),
+            Self::Release(ReleaseCommand::Load(a)) => json(&a.report.output),
             Self::Audit(a) => json(&a.output),
             Self::Discover(a) => json(&a.output),
             Self::VerifyBlob(a) => json(&a.output),
@@ -175,6 +188,7 @@ impl Command {
             Self::Trust(TrustCommand::Refresh(a)) => json(&a.output),
             Self::Version(a) => a.json || json(&a.output),
             Self::Trust(TrustCommand::Export(_) | TrustCommand::Import(_))
+            | Self::Release(ReleaseCommand::Save(_))
             | Self::Digest(_)
             | Self::Download(_)
             | Self::Login(_)
@@ -517,12 +531,9 @@ pub struct VerifyAttestationArgs {
 /// `vouch verify-release`.
 #[derive(Debug, Args)]
 pub struct VerifyReleaseArgs {
-    /// The release policy (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub policy: PathBuf,
-    /// The release version: every image is `<registry>/<name>:<version>`.
-    #[arg(long, value_name = "VERSION")]
-    pub version: String,
+    /// The release: policy, version, trust, registry.
+    #[command(flatten)]
+    pub release: ReleaseSourceArgs,
     /// Skip, instead of failing, images the policy requires that are missing
     /// at this version (prints a WARNING). A run in which no signed image
     /// verified still fails. By default a missing image fails the release,
@@ -532,6 +543,36 @@ pub struct VerifyReleaseArgs {
     /// Accepted for old scripts; failing on a missing image is the default now.
     #[arg(long, hide = true, conflicts_with = "allow_missing")]
     pub require_all: bool,
+    /// The report: format, JUnit, VEX files, concurrency.
+    #[command(flatten)]
+    pub report: ReleaseReportArgs,
+}
+
+/// A release in a registry (`verify-release`, `release save`): its policy,
+/// version, and how trust material and the registry are reached.
+#[derive(Debug, Args)]
+pub struct ReleaseSourceArgs {
+    /// The release policy (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// The release version: every image is `<registry>/<name>:<version>`.
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+    /// Trust material.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Private infrastructure: checks to skip, other CAs.
+    #[command(flatten)]
+    pub infrastructure: InfrastructureArgs,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// How a release verification runs and reports (`verify-release`,
+/// `release verify`).
+#[derive(Debug, Args)]
+pub struct ReleaseReportArgs {
     /// Write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -549,13 +590,137 @@ pub struct VerifyReleaseArgs {
     /// `text` (a table) or `json`.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub output: OutputFormat,
-    /// Trust material.
+}
+
+/// `vouch release`: carry a whole release across an air gap.
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Verify a release and save it, with everything attached to its
+    /// images, the trusted root and the policy, as one OCI image layout
+    /// (a directory, or a .tar with --output FILE.tar). See docs/air-gap.md.
+    ///
+    ///   vouch release save --policy release.toml --version v1.2.0 --output release-v1.2.0.tar
+    ///
+    /// A release that does not verify is not saved (unless --no-verify).
+    /// An interrupted save resumes: blobs already saved are not fetched again.
+    #[command(verbatim_doc_comment)]
+    Save(ReleaseSaveArgs),
+    /// Verify a saved release from its layout alone, with no network: the
+    /// same report and exit codes as verify-release. A layout that was
+    /// changed (a blob, a missing attachment or image, an extra image, a
+    /// swapped trusted root or policy) is refused.
+    ///
+    ///   vouch release verify --layout release-v1.2.0.tar --layout-digest sha256:...
+    #[command(verbatim_doc_comment)]
+    Verify(ReleaseVerifyArgs),
+    /// Push a saved release into a private registry under one prefix, then
+    /// verify it there and write the policy rewritten to the mirror's names.
+    /// The layout is verified first: nothing is pushed from a layout that
+    /// does not verify. Idempotent.
+    ///
+    ///   vouch release load --layout release-v1.2.0.tar --to registry.internal/vendor \
+    ///     --policy-out mirror.toml
+    #[command(verbatim_doc_comment)]
+    Load(ReleaseLoadArgs),
+}
+
+/// `vouch release save`.
+#[derive(Debug, Args)]
+pub struct ReleaseSaveArgs {
+    /// The release (its policy is saved in the layout).
     #[command(flatten)]
-    pub trust: TrustArgs,
+    pub release: ReleaseSourceArgs,
+    /// Where to write the layout: a directory, or FILE.tar for a tar of it.
+    /// An existing directory from an interrupted save is resumed.
+    #[arg(long, value_name = "DIR|FILE.tar")]
+    pub output: PathBuf,
+    /// Save the release even if it does not verify (prints a WARNING and
+    /// records `dev.vouch.release.verified=false` in the layout). Images
+    /// absent at the version are not saved.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Images verified and saved at once (1 to 256).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = vouch_release::DEFAULT_CONCURRENCY,
+        value_parser = concurrency
+    )]
+    pub concurrency: usize,
+}
+
+/// `vouch release verify`.
+#[derive(Debug, Args)]
+pub struct ReleaseVerifyArgs {
+    /// The saved release and what to verify it with.
+    #[command(flatten)]
+    pub saved: SavedLayoutArgs,
+    /// The report: format, JUnit, VEX files, concurrency.
+    #[command(flatten)]
+    pub report: ReleaseReportArgs,
+}
+
+/// A saved release and what to verify it with (`release verify`, `release
+/// load`).
+#[derive(Debug, Args)]
+pub struct SavedLayoutArgs {
+    /// The saved release: a layout directory or a .tar of one.
+    #[arg(long, value_name = "DIR|FILE.tar")]
+    pub layout: PathBuf,
+    /// The layout digest `release save` printed (the SHA-256 of its
+    /// index.json, which pins every blob), carried apart from the media:
+    /// any change to the layout is then refused.
+    #[arg(long, value_name = "sha256:HEX")]
+    pub layout_digest: Option<String>,
+    /// The release policy to verify against, instead of the one in the
+    /// layout.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The `trusted_root.json` to verify with, instead of the one in the
+    /// layout.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// The initial `root.json` of the private Sigstore deployment whose TUF
+    /// metadata the layout carries: the layout's trusted root is then
+    /// proven through it (public-good's is proven from the root embedded
+    /// in vouch without this).
+    #[arg(long, value_name = "FILE", conflicts_with = "trusted_root")]
+    pub tuf_root: Option<PathBuf>,
+    /// The version to verify (default: the one the layout was saved for).
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
     /// Private infrastructure: checks to skip, other CAs.
     #[command(flatten)]
     pub infrastructure: InfrastructureArgs,
-    /// Registry access.
+}
+
+/// `vouch release load`.
+#[derive(Debug, Args)]
+pub struct ReleaseLoadArgs {
+    /// The saved release and what to verify it with (before loading, and in
+    /// the mirror after).
+    #[command(flatten)]
+    pub saved: SavedLayoutArgs,
+    /// The mirror: registry and repository prefix, e.g.
+    /// `registry.internal/vendor`. A signed image `<registry>/<name>` of
+    /// the policy goes to `<to>/<name>`, a third-party image
+    /// `<host>/<path>` to `<to>/<path>`.
+    #[arg(long, value_name = "REGISTRY/PREFIX")]
+    pub to: String,
+    /// An exception for third-party images: the repository SOURCE (or any
+    /// under it) goes to TARGET instead (repeatable), e.g.
+    /// `docker.io/library/envoy=registry.internal/base/envoy`.
+    #[arg(long, value_name = "SOURCE=TARGET")]
+    pub map: Vec<String>,
+    /// Where to write the policy rewritten to the mirror's names, for the
+    /// cluster's `verify-release` and `audit`.
+    #[arg(long, value_name = "FILE")]
+    pub policy_out: PathBuf,
+    /// The report of the verification in the mirror: format, JUnit, VEX
+    /// files, concurrency.
+    #[command(flatten)]
+    pub report: ReleaseReportArgs,
+    /// Registry access (the mirror's credentials come from `vouch login`).
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

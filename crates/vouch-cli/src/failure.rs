@@ -257,6 +257,7 @@ impl From<vouch_oci::OciError> for Failure {
             E::Layout(
                 vouch_oci::LayoutError::NotALayout { .. }
                 | vouch_oci::LayoutError::Refused { .. }
+                | vouch_oci::LayoutError::UnsafeArchiveEntry { .. }
                 | vouch_oci::LayoutError::Io { .. },
             ) => FailureKind::Input,
             e if e.is_access_failure() => FailureKind::Access,

@@ -248,6 +248,40 @@ pub fn verification_material(
     infra: &InfrastructureArgs,
     fallback: DefaultTrust,
 ) -> Result<TrustedMaterial, Failure> {
+    Ok(verification_trust(trust, infra, fallback)?.0)
+}
+
+/// [`verification_material`], with the `trusted_root.json` it was made
+/// from (amended by the CA flags), for `release save` to carry.
+pub fn verification_trust(
+    trust: &TrustArgs,
+    infra: &InfrastructureArgs,
+    fallback: DefaultTrust,
+) -> Result<(TrustedMaterial, Vec<u8>), Failure> {
+    let loaded = announced_trust(trust, fallback)?;
+    with_infrastructure(loaded.material, loaded.trusted_root_json, infra)
+}
+
+/// The trust material of a `trusted_root.json` read from `origin` (a saved
+/// release), with the CA and infrastructure flags applied as
+/// [`verification_material`] applies them.
+pub fn material_from_json(
+    json: Vec<u8>,
+    origin: &str,
+    infra: &InfrastructureArgs,
+) -> Result<TrustedMaterial, Failure> {
+    let material =
+        TrustedMaterial::from_json(&json).map_err(|e| Failure::input(format!("{origin}: {e}")))?;
+    Ok(with_infrastructure(material, json, infra)?.0)
+}
+
+/// `material` (made from `json`) with the CA flags' certificates in place
+/// of the Fulcio CAs, and the checks the infrastructure flags skip.
+fn with_infrastructure(
+    material: TrustedMaterial,
+    json: Vec<u8>,
+    infra: &InfrastructureArgs,
+) -> Result<(TrustedMaterial, Vec<u8>), Failure> {
     let ca_files: Vec<(&str, &PathBuf)> = [
         ("--ca-roots", &infra.ca_roots),
         ("--ca-intermediates", &infra.ca_intermediates),
@@ -256,41 +290,38 @@ pub fn verification_material(
     .into_iter()
     .filter_map(|(flag, path)| Some((flag, path.as_ref()?)))
     .collect();
-    let material = if ca_files.is_empty() {
-        trust_material(trust, fallback)?
-    } else {
-        let mut pem = Vec::new();
-        for (flag, path) in &ca_files {
-            pem.extend(read_bounded(path, MAX_OVERRIDE_FILE_SIZE, flag)?);
-            pem.push(b'\n');
-        }
-        let loaded = announced_trust(trust, fallback)?;
-        let origin = ca_files
-            .iter()
-            .map(|(flag, path)| format!("{flag} {}", path.display()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let amended = vouch_trust::overrides::apply(
-            &loaded.trusted_root_json,
-            &[Override {
-                kind: OverrideKind::FulcioRoots,
-                origin: &origin,
-                pem: &pem,
-            }],
-        )
-        .map_err(|e| Failure::input(format!("{origin}: {}", e.problem)))?;
-        let material = TrustedMaterial::from_json(&amended)
-            .map_err(|e| Failure::input(format!("{origin}: {e}")))?;
-        for (flag, path) in &ca_files {
-            eprintln!(
-                "WARNING: {flag}: the trusted root's Fulcio certificate authorities are not \
-                 used; signing certificates are checked against {} instead",
-                path.display()
-            );
-        }
-        material
-    };
-    Ok(material.with_checks(infrastructure_checks(infra)))
+    if ca_files.is_empty() {
+        return Ok((material.with_checks(infrastructure_checks(infra)), json));
+    }
+    let mut pem = Vec::new();
+    for (flag, path) in &ca_files {
+        pem.extend(read_bounded(path, MAX_OVERRIDE_FILE_SIZE, flag)?);
+        pem.push(b'\n');
+    }
+    let origin = ca_files
+        .iter()
+        .map(|(flag, path)| format!("{flag} {}", path.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let amended = vouch_trust::overrides::apply(
+        &json,
+        &[Override {
+            kind: OverrideKind::FulcioRoots,
+            origin: &origin,
+            pem: &pem,
+        }],
+    )
+    .map_err(|e| Failure::input(format!("{origin}: {}", e.problem)))?;
+    let material = TrustedMaterial::from_json(&amended)
+        .map_err(|e| Failure::input(format!("{origin}: {e}")))?;
+    for (flag, path) in &ca_files {
+        eprintln!(
+            "WARNING: {flag}: the trusted root's Fulcio certificate authorities are not \
+             used; signing certificates are checked against {} instead",
+            path.display()
+        );
+    }
+    Ok((material.with_checks(infrastructure_checks(infra)), amended))
 }
 
 /// `material` with the claim check `--check-claims` asks for; switching it

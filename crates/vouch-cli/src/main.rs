@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(a),
         Command::VerifyAttestation(a) => commands::verify_attestation::run(a),
         Command::VerifyRelease(a) => commands::verify_release::run(a),
+        Command::Release(c) => commands::release::run(c),
         Command::Audit(a) => commands::audit::run(a),
         Command::Discover(a) => commands::discover::run(a),
         Command::Digest(a) => commands::digest::run(a),

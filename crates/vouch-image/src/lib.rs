@@ -140,6 +140,10 @@ pub struct Attached {
     pub attestations: Vec<VerifiedAttestation>,
     /// Why each other candidate was rejected, naming it.
     pub rejected: Vec<Rejection>,
+    /// Each candidate that verified, with the predicate type it was
+    /// verified as (cosign's signature type for a signature): which
+    /// attached statement covers the image, for a saved release.
+    pub verified: Vec<(Candidate, String)>,
     /// How many signature candidates there were (bundle referrers and `.sig` layers).
     pub signature_candidates: usize,
     /// How many attestation candidates there were (bundle referrers and `.att` layers).
@@ -244,6 +248,7 @@ pub async fn verify_attached(
         signatures: Vec::new(),
         attestations: Vec::new(),
         rejected: Vec::new(),
+        verified: Vec::new(),
         signature_candidates: bundles.len() + legacy_sigs.len(),
         attestation_candidates: bundles.len() + legacy_atts.len(),
         referrers,
@@ -252,6 +257,12 @@ pub async fn verify_attached(
     for referrer in &bundles {
         let outcome = SigstoreBundle::from_json(&referrer.bundle)
             .and_then(|b| verify_attestation(material, &b, subject, signer));
+        if let Ok(att) = &outcome {
+            let candidate = Candidate::Referrer(referrer.manifest_digest);
+            found
+                .verified
+                .push((candidate, att.predicate_type().to_string()));
+        }
         match outcome {
             Ok(att) if att.predicate_type() == COSIGN_SIGN_PREDICATE => {
                 found.signatures.push(ImageSignature::Bundle(Box::new(att)))
@@ -266,9 +277,18 @@ pub async fn verify_attached(
     }
     for (i, sig) in legacy_sigs.into_iter().enumerate() {
         match verify_legacy_signature(material, &sig, digest, signer) {
-            Ok(v) => found
-                .signatures
-                .push(ImageSignature::Legacy(Box::new(v), Box::new(sig))),
+            Ok(v) => {
+                let candidate = Candidate::LegacySignature {
+                    image: digest,
+                    layer: i,
+                };
+                found
+                    .verified
+                    .push((candidate, COSIGN_SIGN_PREDICATE.to_string()));
+                found
+                    .signatures
+                    .push(ImageSignature::Legacy(Box::new(v), Box::new(sig)))
+            }
             Err(error) => found.rejected.push(Rejection {
                 candidate: Candidate::LegacySignature {
                     image: digest,
@@ -281,7 +301,16 @@ pub async fn verify_attached(
     }
     for (i, att) in legacy_atts.iter().enumerate() {
         match verify_legacy_attestation(material, att, digest, signer) {
-            Ok(att) => found.attestations.push(att),
+            Ok(att) => {
+                let candidate = Candidate::LegacyAttestation {
+                    image: digest,
+                    layer: i,
+                };
+                found
+                    .verified
+                    .push((candidate, att.predicate_type().to_string()));
+                found.attestations.push(att)
+            }
             Err(error) => found.rejected.push(Rejection {
                 candidate: Candidate::LegacyAttestation {
                     image: digest,

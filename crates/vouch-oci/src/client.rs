@@ -147,6 +147,26 @@ impl Default for ClientOptions {
     }
 }
 
+/// A request body: bytes (at most one upload chunk), their media type and,
+/// for a chunk of a blob upload, its `Content-Range`.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestBody {
+    pub(crate) content_type: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) content_range: Option<String>,
+}
+
+impl RequestBody {
+    /// `bytes` of `content_type`, with a `Content-Range` when given.
+    pub(crate) fn new(content_type: &str, bytes: Vec<u8>, content_range: Option<String>) -> Self {
+        Self {
+            content_type: content_type.to_string(),
+            bytes,
+            content_range,
+        }
+    }
+}
+
 /// A body fetched from a registry, with what the registry said about it.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -397,14 +417,16 @@ impl RegistryClient {
         accept: &[&str],
     ) -> Result<Response, OciError> {
         let scope = format!("repository:{}:pull", repo.path());
-        self.send_to(repo.registry(), &scope, method, path, accept)
+        self.send_to(repo.registry(), &scope, method, path, accept, None)
             .await
     }
 
     /// Checks that the stored credentials for `registry` are accepted
     /// (`GET /v2/`, as `docker login` does).
     pub async fn ping(&self, registry: &Registry) -> Result<(), OciError> {
-        let response = self.send_to(registry, "", Method::GET, "/v2/", &[]).await?;
+        let response = self
+            .send_to(registry, "", Method::GET, "/v2/", &[], None)
+            .await?;
         match response.status() {
             s if s.is_success() => Ok(()),
             StatusCode::UNAUTHORIZED => Err(OciError::Unauthorized {
@@ -427,13 +449,17 @@ impl RegistryClient {
         }
     }
 
-    async fn send_to(
+    /// Sends a request to `registry` with rights `scope`, answering its auth
+    /// challenge and retrying 429/503; `body`, when given, is sent again as
+    /// is on a retry or an answered challenge.
+    pub(crate) async fn send_to(
         &self,
         registry: &Registry,
         scope: &str,
         method: Method,
         path: &str,
         accept: &[&str],
+        body: Option<&RequestBody>,
     ) -> Result<Response, OciError> {
         let _permit = self
             .inner
@@ -453,6 +479,14 @@ impl RegistryClient {
                 }
                 if let Some(auth) = &authorization {
                     request = request.header(AUTHORIZATION, auth);
+                }
+                if let Some(body) = body {
+                    request = request
+                        .header(CONTENT_TYPE, body.content_type.as_str())
+                        .body(body.bytes.clone());
+                    if let Some(range) = &body.content_range {
+                        request = request.header("Content-Range", range.as_str());
+                    }
                 }
                 request
             };

@@ -127,6 +127,17 @@ pub enum LayoutError {
         /// What is wrong.
         reason: String,
     },
+    /// A layout archive (`.tar`) holds an entry a layout does not have: a
+    /// link, a device, a path outside the layout's own, a file twice.
+    #[error("{}: entry `{entry}`: {reason}", archive.display())]
+    UnsafeArchiveEntry {
+        /// The archive.
+        archive: PathBuf,
+        /// The entry's path, as the archive gives it.
+        entry: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {reason}", path.display())]
     Io {
@@ -183,6 +194,8 @@ pub struct OciLayout {
 struct Inner {
     root: PathBuf,
     index: LayoutIndex,
+    /// The SHA-256 of `index.json` as read.
+    index_digest: Sha256Digest,
     /// Referrer manifests by subject, found once on first use.
     referrers: OnceLock<HashMap<Sha256Digest, Vec<Sha256Digest>>>,
 }
@@ -232,6 +245,7 @@ impl OciLayout {
             inner: Arc::new(Inner {
                 root: root.to_path_buf(),
                 index,
+                index_digest: Sha256Digest::of(&bytes),
                 referrers: OnceLock::new(),
             }),
         })
@@ -245,6 +259,18 @@ impl OciLayout {
     /// `index.json`.
     pub fn index(&self) -> &LayoutIndex {
         &self.inner.index
+    }
+
+    /// The SHA-256 of `index.json` as read: since every blob is named by
+    /// its digest, it pins the whole layout.
+    pub fn index_digest(&self) -> Sha256Digest {
+        self.inner.index_digest
+    }
+
+    /// Whether blob `digest` is in the layout (a regular file under its
+    /// name); its content is not read.
+    pub fn has_blob(&self, digest: &Digest) -> Result<bool, LayoutError> {
+        Ok(regular_size(&self.inner.root.join(blob_path(digest)))?.is_some())
     }
 
     /// Reads blob `digest` (at most `limit` bytes, read as `what`), checking
@@ -783,12 +809,15 @@ impl LayoutWriter {
         Ok(digest)
     }
 
-    /// Replaces `index.json` with `index` (written aside, then renamed).
-    pub fn write_index(&self, index: &LayoutIndex) -> Result<(), LayoutError> {
+    /// Replaces `index.json` with `index` (written aside, then renamed)
+    /// and returns the SHA-256 of what it wrote.
+    pub fn write_index(&self, index: &LayoutIndex) -> Result<Sha256Digest, LayoutError> {
         let partial = self.root.join(PARTIAL_DIR).join(INDEX_FILE);
-        std::fs::write(&partial, index.to_json()).map_err(io_error(&partial))?;
+        let bytes = index.to_json();
+        std::fs::write(&partial, &bytes).map_err(io_error(&partial))?;
         let target = self.root.join(INDEX_FILE);
-        std::fs::rename(&partial, &target).map_err(io_error(&target))
+        std::fs::rename(&partial, &target).map_err(io_error(&target))?;
+        Ok(Sha256Digest::of(&bytes))
     }
 
     /// Removes `.partial/` (what an interrupted run left), once the layout

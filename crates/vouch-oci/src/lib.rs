@@ -15,6 +15,9 @@ mod credentials;
 mod discovery;
 mod error;
 mod layout;
+mod layout_tar;
+mod mirror;
+mod push;
 mod source;
 mod token;
 
@@ -38,6 +41,9 @@ pub use discovery::{
 };
 pub use error::{NetworkFailure, OciError, SchemesAllowed};
 pub use layout::{BlobSink, LayoutError, LayoutWriter, OciLayout, PARTIAL_DIR};
+pub use layout_tar::{MAX_ARCHIVE_ENTRIES, pack_layout, unpack_layout, unpack_layout_from};
+pub use mirror::Copied;
+pub use push::{PushedBlob, PushedManifest, UPLOAD_CHUNK};
 pub use source::ImageSource;
 pub use token::{
     DEFAULT_TOKEN_TTL, MAX_CACHED_TOKENS, MAX_TOKEN_RESPONSE, PlainHttpRealms, RealmAccess,
@@ -51,3 +57,4 @@ pub use vouch_oci_types::{
     MAX_TAG_LEN, Reference, ReferenceError, ReferenceProblem, Registry, Repository, Sha256Digest,
     Tag, next_link, parse_challenge,
 };
+pub use vouch_oci_types::{INDEX_FILE, LayoutEntry, LayoutIndex, REF_NAME_ANNOTATION};

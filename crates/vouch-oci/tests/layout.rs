@@ -347,3 +347,94 @@ fn reads_a_layout_written_by_skopeo() {
             .unwrap();
     }
 }
+
+/// A tar whose one entry is `name` of `kind`, with `content` (or a link
+/// to `target`).
+fn tar_with(name: &str, kind: tar::EntryType, content: &[u8], target: Option<&str>) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    if let Some(target) = target {
+        header.set_link_name(target).unwrap();
+    }
+    // Raw path bytes: `append_data` itself refuses `..`, an attacker's tar
+    // tool does not.
+    let bytes = name.as_bytes();
+    header.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+    header.set_cksum();
+    builder.append(&header, content).unwrap();
+    builder.into_inner().unwrap()
+}
+
+#[test]
+fn a_layout_packed_into_a_tar_unpacks_to_the_same_layout() {
+    let s = cosign_shape("tar-roundtrip");
+    let out = dir("tar-roundtrip-out");
+    std::fs::create_dir_all(&out.0).unwrap();
+    let tar = out.0.join("layout.tar");
+    pack_layout(&s.dir.0, &tar).unwrap();
+    let again = out.0.join("again.tar");
+    pack_layout(&s.dir.0, &again).unwrap();
+    // The same layout gives the same archive.
+    assert_eq!(std::fs::read(&tar).unwrap(), std::fs::read(&again).unwrap());
+    let unpacked = out.0.join("unpacked");
+    unpack_layout(&tar, &unpacked).unwrap();
+    let layout = OciLayout::open(&unpacked).unwrap();
+    assert_eq!(layout.subject_image().unwrap(), s.image);
+    assert_eq!(
+        layout.index_digest(),
+        OciLayout::open(&s.dir.0).unwrap().index_digest()
+    );
+    layout.check_blob(&s.layer.into(), 11).unwrap();
+    // Unpacking never writes into an existing directory.
+    assert!(matches!(
+        unpack_layout(&tar, &unpacked),
+        Err(LayoutError::Io { .. })
+    ));
+}
+
+#[test]
+fn a_layout_tar_with_links_devices_or_foreign_paths_is_refused() {
+    let out = dir("tar-refusals");
+    std::fs::create_dir_all(&out.0).unwrap();
+    let hex = Sha256Digest::of(b"x").hex().to_string();
+    let blob = format!("blobs/sha256/{hex}");
+    use tar::EntryType::{Directory, Fifo, Link, Regular, Symlink};
+    let passwd = Some("/etc/passwd");
+    let cases = [
+        ("symlink", blob.as_str(), Symlink, passwd),
+        ("hardlink", &blob, Link, passwd),
+        ("fifo", &blob, Fifo, None),
+        ("traversal", "../escaped", Regular, None),
+        ("absolute", "/tmp/escaped", Regular, None),
+        ("foreign", "etc/passwd", Regular, None),
+        ("partial", ".partial/x", Regular, None),
+        ("bad-digest", "blobs/sha256/ABC", Regular, None),
+        ("directory", "blobs/evil", Directory, None),
+    ];
+    for (name, path, kind, link) in cases {
+        let bytes = tar_with(path, kind, b"x", link);
+        let target = out.0.join(name);
+        let result = unpack_layout_from(&bytes[..], std::path::Path::new(name), &target);
+        assert!(
+            matches!(result, Err(LayoutError::UnsafeArchiveEntry { .. })),
+            "{name}: {result:?}"
+        );
+    }
+    // The same file twice is refused too.
+    let mut twice = tar_with(&blob, tar::EntryType::Regular, b"x", None);
+    twice.truncate(twice.len() - 1024);
+    twice.extend(tar_with(&blob, tar::EntryType::Regular, b"x", None));
+    let result = unpack_layout_from(
+        &twice[..],
+        std::path::Path::new("twice"),
+        &out.0.join("twice"),
+    );
+    assert!(
+        matches!(result, Err(LayoutError::UnsafeArchiveEntry { ref reason, .. }) if reason.contains("twice")),
+        "{result:?}"
+    );
+    assert!(!out.0.join("escaped").exists());
+}

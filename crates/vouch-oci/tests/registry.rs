@@ -214,3 +214,129 @@ async fn no_credentials_is_unauthorized() {
         .unwrap_err();
     assert!(matches!(err, OciError::Unauthorized { .. }), "{err}");
 }
+
+/// `copy_blob` streams a blob into a layout, skips it on a second run, and
+/// stores nothing when the registry sends more than the descriptor says or
+/// does not have the blob.
+#[tokio::test]
+async fn copies_a_blob_into_a_layout_once_and_never_a_wrong_one() {
+    let Some(f) = fixture("copy") else { return };
+    f.login();
+    let layer = b"layer for app v1";
+    let digest = Sha256Digest::of(layer);
+    let root = f.home.join("layout");
+    let writer = LayoutWriter::create(&root).unwrap();
+    let counted = std::sync::atomic::AtomicU64::new(0);
+    let count = |n: u64| {
+        counted.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
+    let client = f.client();
+    let size = layer.len() as u64;
+    let first = client
+        .copy_blob(&f.repo(), &digest, size, &writer, &count)
+        .await;
+    assert_eq!(first.unwrap(), Copied::Fetched(size));
+    assert_eq!(counted.load(std::sync::atomic::Ordering::Relaxed), size);
+    assert!(writer.has_blob(&digest, size).unwrap());
+    let again = client
+        .copy_blob(&f.repo(), &digest, size, &writer, &count)
+        .await;
+    assert_eq!(again.unwrap(), Copied::AlreadyThere(size));
+
+    // A descriptor that says fewer bytes than the registry sends.
+    let other = LayoutWriter::create(&f.home.join("short")).unwrap();
+    let short = client
+        .copy_blob(&f.repo(), &digest, size - 1, &other, &count)
+        .await;
+    assert!(matches!(short, Err(OciError::TooLarge { .. })), "{short:?}");
+    assert!(!other.has_blob(&digest, size).unwrap());
+    // A blob the registry does not have.
+    let absent = Sha256Digest::of(b"not pushed");
+    let missing = client
+        .copy_blob(&f.repo(), &absent, 10, &other, &count)
+        .await;
+    assert!(
+        matches!(missing, Err(OciError::NotFound { .. })),
+        "{missing:?}"
+    );
+}
+
+/// `push_blob` uploads in chunks (a blob over one chunk takes several
+/// `PATCH`es), finds it there the second time, mounts it into another
+/// repository, and refuses a file that does not hash to the digest.
+#[tokio::test]
+async fn pushes_a_blob_in_chunks_once_mounts_it_and_refuses_a_wrong_one() {
+    let Some(f) = fixture("push") else { return };
+    f.login();
+    std::fs::create_dir_all(&f.home).unwrap();
+    let bytes: Vec<u8> = (0..UPLOAD_CHUNK + 1000).map(|i| (i % 251) as u8).collect();
+    let digest = Sha256Digest::of(&bytes);
+    let file = f.home.join("blob");
+    std::fs::write(&file, &bytes).unwrap();
+    let client = f.client();
+    let size = bytes.len() as u64;
+    let sent = std::sync::atomic::AtomicU64::new(0);
+    let count = |n: u64| {
+        sent.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    };
+    let first = client
+        .push_blob(&f.repo(), &digest, size, &file, None, &count)
+        .await;
+    assert_eq!(first.unwrap(), PushedBlob::Uploaded(size));
+    assert_eq!(sent.load(std::sync::atomic::Ordering::Relaxed), size);
+    let fetched = client.blob(&f.repo(), &digest, size).await.unwrap();
+    assert_eq!(fetched.bytes, bytes);
+    let again = client
+        .push_blob(&f.repo(), &digest, size, &file, None, &count)
+        .await;
+    assert_eq!(again.unwrap(), PushedBlob::AlreadyThere);
+    let other = Repository::new(f.registry_name(), "acme/other").unwrap();
+    let mounted = client
+        .push_blob(&other, &digest, size, &file, Some(&f.repo()), &count)
+        .await;
+    assert_eq!(mounted.unwrap(), PushedBlob::Mounted);
+
+    // A file that is not the blob its digest names is never stored.
+    let wrong = Sha256Digest::of(b"something else");
+    let refused = client
+        .push_blob(&f.repo(), &wrong, size, &file, None, &count)
+        .await;
+    assert!(
+        matches!(refused, Err(OciError::DigestMismatch { .. })),
+        "{refused:?}"
+    );
+    assert!(client.blob(&f.repo(), &wrong, size).await.is_err());
+
+    // A manifest pushed by tag reads back by digest.
+    let config = b"{}";
+    let config_digest = Sha256Digest::of(config);
+    let config_file = f.home.join("config");
+    std::fs::write(&config_file, config).unwrap();
+    client
+        .push_blob(&f.repo(), &config_digest, 2, &config_file, None, &count)
+        .await
+        .unwrap();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": oci::OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest.to_string(), "size": size}],
+    }))
+    .unwrap();
+    let pushed = client
+        .push_manifest(&f.repo(), "pushed", oci::OCI_MANIFEST, &manifest)
+        .await
+        .unwrap();
+    assert_eq!(pushed.digest, Sha256Digest::of(&manifest));
+    assert!(
+        client
+            .has_manifest(&f.repo(), &pushed.digest.to_string())
+            .await
+            .unwrap()
+    );
+    let read = client
+        .manifest(&f.repo(), "pushed", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.digest, pushed.digest);
+}

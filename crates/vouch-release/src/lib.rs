@@ -7,10 +7,19 @@
 //! report ([`to_table`], [`to_json`], [`to_junit`]); [`ReleaseReport::outcome`]
 //! says what it amounts to, and only a run in which at least one signed image
 //! verified and nothing failed or went unchecked passes.
+//!
+//! [`save::save_release`] writes a verified release into an OCI image
+//! layout for carrying across an air gap; [`layout::check_saved_release`]
+//! refuses a saved layout changed on the way, before [`verify_release`]
+//! verifies it from disk exactly as from a registry; [`load::load_release`]
+//! pushes it into a private registry.
 #![forbid(unsafe_code)]
 
+pub mod layout;
+pub mod load;
 mod policy;
 mod report;
+pub mod save;
 mod verify;
 mod version;
 

@@ -10,7 +10,7 @@ use vouch_attest::{Predicate, PredicateFilter};
 use vouch_oci::{ImageSource, OciError, Reference};
 use vouch_verify::{TrustedMaterial, VerifiedAttestation, VerifiedSignature};
 
-use vouch_image::{Attached, Lookup, Rejection, distinct_signers, verify_attached};
+use vouch_image::{Attached, Candidate, Lookup, Rejection, distinct_signers, verify_attached};
 
 use crate::policy::{Expected, ReleaseImage, ReleasePolicy, ThirdPartyImage};
 
@@ -97,6 +97,10 @@ pub struct ImageRow {
     /// The verified OpenVEX document, for `--vex-dir`.
     #[serde(skip)]
     pub vex_document: Option<String>,
+    /// Each attached candidate that verified and the predicate type it was
+    /// verified as: what `vouch release save` records as covering the image.
+    #[serde(skip)]
+    pub verified: Vec<(Candidate, String)>,
 }
 
 /// A signature or attestation attached to an image that did not verify.
@@ -140,6 +144,7 @@ impl ImageRow {
             rejected: Vec::new(),
             warnings: Vec::new(),
             vex_document: None,
+            verified: Vec::new(),
         }
     }
 
@@ -540,6 +545,7 @@ fn check_signed(mut row: ImageRow, image: &ReleaseImage, found: Attached) -> Ima
         row.problems.push(no_signature(&found));
     }
     row.record_rejections(&found);
+    row.verified.clone_from(&found.verified);
     for filter in &image.required {
         // Every verified attestation of a required type must pass its checks
         // (e.g. the SLSA builder); the first one fills the summary columns.
@@ -715,6 +721,7 @@ async fn verify_third_party(
                     row.problems.push(no_signature(&found));
                 }
                 row.record_rejections(&found);
+                row.verified.clone_from(&found.verified);
             }
             Err(e) => return row.registry_error("listing signatures", &e),
         }

@@ -686,6 +686,54 @@ pub fn import(opts: &TufOptions, dir: &Path, now: SystemTime) -> Result<TufStatu
     Ok(status(&s, opts, Fetch::None))
 }
 
+/// The mirror a directory written by [`export`] names in its
+/// `vouch-export.json` (unsigned: it only chooses which bootstrap root to
+/// verify the export from); `None` when there is no such file.
+pub fn export_mirror(dir: &Path) -> Result<Option<String>, TrustError> {
+    Ok(read_export_manifest(dir)?.map(|m| m.mirror))
+}
+
+/// Verifies a directory written by [`export`] from `opts`' bootstrap root
+/// alone, reading no cache and writing nothing, and returns the
+/// `trusted_root.json` it proves and the time it was verified as of.
+///
+/// That time is the export's (`vouch-export.json`): a release carried
+/// across an air gap is verified long after the short-lived timestamp
+/// expired. The file is unsigned, so whoever wrote the media chooses the
+/// time, but a time can only select metadata the repository's own keys
+/// signed: it can roll back to an older trusted root of the same
+/// deployment (docs/threat-model.md), never bring in another.
+pub fn verify_export(
+    opts: &TufOptions,
+    dir: &Path,
+) -> Result<(Vec<u8>, jiff::Timestamp), TrustError> {
+    let manifest = read_export_manifest(dir)?.ok_or_else(|| TrustError::Export {
+        path: dir.join(EXPORT_MANIFEST),
+        detail: "missing: not a vouch trust export".into(),
+    })?;
+    if manifest.mirror != opts.instance.mirror() {
+        return Err(TrustError::MirrorMismatch {
+            dir: dir.to_path_buf(),
+            expected: opts.instance.mirror().to_string(),
+            found: manifest.mirror,
+        });
+    }
+    let bootstrap = opts.bootstrap_root()?;
+    let tuf_dir = dir.join(EXPORT_TUF_DIR);
+    let s = runtime()?
+        .block_on(session(
+            DirRepository::new(&tuf_dir),
+            None,
+            &bootstrap,
+            manifest.exported_at,
+        ))
+        .map_err(|error| TrustError::Tuf {
+            context: format!("verifying {}", tuf_dir.display()),
+            error,
+        })?;
+    Ok((s.trusted_root, manifest.exported_at))
+}
+
 /// Subdirectory of an export holding the TUF repository.
 pub const EXPORT_TUF_DIR: &str = "tuf";
 /// File of an export describing it (mirror, time, versions).

@@ -786,3 +786,51 @@ fn concurrent_first_loads_into_one_cache_all_succeed_and_leave_no_debris() {
         assert!(!tuf_status(&load(&offline, now).unwrap()).is_stale());
     }
 }
+
+/// `verify_export` proves an export's trusted root from the bootstrap root
+/// alone, as of the export's time, reading and writing no cache; a changed
+/// target or an export for another mirror is refused.
+#[test]
+fn an_export_is_verified_from_the_bootstrap_root_alone_as_of_its_time() {
+    let Some(s) = setup("verify-export", "v1") else {
+        return;
+    };
+    let out = s.scratch.join("export");
+    export(&s.opts, &out, SystemTime::now()).unwrap();
+    let mut far = s.opts.clone();
+    far.cache_root = s.scratch.join("far-cache");
+    far.network = Network::Offline;
+    let (trusted_root, at) = vouch_trust::tuf::verify_export(&far, &out).unwrap();
+    assert_eq!(
+        trusted_root,
+        sigstore_trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes()
+    );
+    assert!(at <= jiff::Timestamp::now());
+    assert!(!far.cache_root.exists(), "nothing is cached");
+    assert_eq!(
+        vouch_trust::tuf::export_mirror(&out).unwrap().as_deref(),
+        Some(s.opts.instance.mirror())
+    );
+
+    let tampered = s.scratch.join("tampered");
+    copy_dir(&out, &tampered);
+    for entry in std::fs::read_dir(tampered.join("tuf/targets"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::write(entry.path(), b"{}").unwrap();
+    }
+    assert!(matches!(
+        vouch_trust::tuf::verify_export(&far, &tampered),
+        Err(TrustError::Tuf { .. })
+    ));
+    let mut other = far.clone();
+    other.instance = TufInstance::Custom {
+        mirror: "http://127.0.0.1:1/other".into(),
+        root_file: Some(s.repos.bootstrap_root()),
+    };
+    assert!(matches!(
+        vouch_trust::tuf::verify_export(&other, &out),
+        Err(TrustError::MirrorMismatch { .. })
+    ));
+}

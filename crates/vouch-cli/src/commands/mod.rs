@@ -11,6 +11,7 @@ pub mod download;
 pub mod generated;
 pub mod image;
 pub mod login;
+pub mod release;
 pub mod trust;
 pub mod verify;
 pub mod verify_attestation;

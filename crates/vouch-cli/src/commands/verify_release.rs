@@ -1,79 +1,119 @@
 //! `vouch verify-release`: a whole release, one concurrent pass.
 
+use std::path::Path;
 use std::sync::Arc;
 
+use vouch_oci::ImageSource;
 use vouch_release::{
     MissingImages, Outcome, ReleaseOptions, ReleasePolicy, ReleaseReport, to_json, to_junit,
     to_table, verify_release,
 };
 
-use crate::args::{OutputFormat, VerifyReleaseArgs};
+use crate::args::{OutputFormat, ReleaseReportArgs, ReleaseSourceArgs, VerifyReleaseArgs};
 use crate::commands::image;
 use crate::failure::{Failure, FailureKind};
 use crate::inputs;
 use crate::inputs::DefaultTrust;
 use crate::progress::ReleaseProgress;
+use vouch_verify::TrustedMaterial;
 
 /// Runs the command.
 pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
-    // Said before any registry work, not after a whole release was verified.
-    if let Some(dir) = args
-        .vex_dir
-        .as_deref()
-        .filter(|d| d.exists() && !d.is_dir())
-    {
-        return Err(Failure::usage(format!(
-            "--vex-dir {}: not a directory (it is created if missing; give a directory for \
-             one <image>.vex.json per image)",
-            dir.display()
-        )));
-    }
-    let text = inputs::read_bounded(
-        &args.policy,
-        vouch_release::MAX_POLICY_SIZE as u64,
-        "release policy",
-    )?;
-    let text = String::from_utf8(text)
-        .map_err(|_| Failure::input(format!("{}: not UTF-8", args.policy.display())))?;
-    let policy = ReleasePolicy::from_toml(&text)
-        .map_err(|e| Failure::input(format!("{}: {e}", args.policy.display())))?;
+    check_vex_dir(&args.report)?;
+    let release = &args.release;
+    let (policy, _) = read_policy(&release.policy)?;
     let material = Arc::new(inputs::verification_material(
-        &args.trust,
-        &args.infrastructure,
+        &release.trust,
+        &release.infrastructure,
         DefaultTrust::Tuf,
     )?);
-    let client = image::client(
-        &args.registry,
-        vouch_oci::CredentialStore::new(image::auth_locations()),
-    )?;
+    let client = registry_client(release)?;
     let missing = if args.allow_missing {
         eprintln!(
             "WARNING: --allow-missing: images missing at {} are skipped instead of failing \
              the release; whoever can delete a tag can hide an image from this check",
-            args.version
+            release.version
         );
         MissingImages::Skip
     } else {
         MissingImages::Fail
     };
     let options = ReleaseOptions {
-        version: args.version.clone(),
+        version: release.version.clone(),
         missing,
-        concurrency: args.concurrency,
+        concurrency: args.report.concurrency,
     };
-    let progress = ReleaseProgress::start(&args.version);
-    let run = verify_release(&client, material, &policy, &options, |p| {
-        progress.update(&p)
-    });
+    let report = verify(&client, material, &policy, &options)?;
+    finish(&report, &args.report)
+}
+
+/// The client for the release's registry, with the stored credentials.
+pub fn registry_client(release: &ReleaseSourceArgs) -> Result<vouch_oci::RegistryClient, Failure> {
+    image::client(
+        &release.registry,
+        vouch_oci::CredentialStore::new(image::auth_locations()),
+    )
+}
+
+/// Refuses a `--vex-dir` that is not a directory, before any work rather
+/// than after a whole release was verified.
+pub fn check_vex_dir(args: &ReleaseReportArgs) -> Result<(), Failure> {
+    match args
+        .vex_dir
+        .as_deref()
+        .filter(|d| d.exists() && !d.is_dir())
+    {
+        Some(dir) => Err(Failure::usage(format!(
+            "--vex-dir {}: not a directory (it is created if missing; give a directory for \
+             one <image>.vex.json per image)",
+            dir.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Reads and parses a release policy file; returns it and its bytes.
+pub fn read_policy(path: &Path) -> Result<(ReleasePolicy, Vec<u8>), Failure> {
+    let bytes = inputs::read_bounded(
+        path,
+        vouch_release::MAX_POLICY_SIZE as u64,
+        "release policy",
+    )?;
+    let policy = parse_policy(&bytes, &path.display().to_string())?;
+    Ok((policy, bytes))
+}
+
+/// Parses a release policy read from `origin`.
+pub fn parse_policy(bytes: &[u8], origin: &str) -> Result<ReleasePolicy, Failure> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| Failure::input(format!("{origin}: not UTF-8")))?;
+    ReleasePolicy::from_toml(text).map_err(|e| Failure::input(format!("{origin}: {e}")))
+}
+
+/// Verifies the release from `source` (a registry or a saved layout) with
+/// the progress display; Ctrl-C stops it.
+pub fn verify<S: ImageSource>(
+    source: &S,
+    material: Arc<TrustedMaterial>,
+    policy: &ReleasePolicy,
+    options: &ReleaseOptions,
+) -> Result<ReleaseReport, Failure> {
+    let progress = ReleaseProgress::start(&options.version);
+    let run = verify_release(source, material, policy, options, |p| progress.update(&p));
     let report = image::runtime()?.block_on(image::until_interrupted(run));
     progress.finish();
-    let report = report?;
+    report
+}
+
+/// Prints the report, writes the JUnit and VEX files asked for, and turns
+/// the outcome into the exit code.
+pub fn finish(report: &ReleaseReport, args: &ReleaseReportArgs) -> Result<(), Failure> {
     match args.output {
-        OutputFormat::Json => outln!("{}", to_json(&report)),
-        OutputFormat::Text => out!("{}", to_table(&report)),
+        OutputFormat::Json => outln!("{}", to_json(report)),
+        OutputFormat::Text => out!("{}", to_table(report)),
     }
     if let Some(path) = &args.junit {
-        inputs::write_file(path, to_junit(&report).as_bytes())?;
+        inputs::write_file(path, to_junit(report).as_bytes())?;
     }
     if let Some(dir) = &args.vex_dir {
         std::fs::create_dir_all(dir)
@@ -86,11 +126,11 @@ pub fn run(args: &VerifyReleaseArgs) -> Result<(), Failure> {
             )?;
         }
     }
-    outcome(&report)
+    outcome(report)
 }
 
 /// The exit code and the one message that explains the run (docs/exit-codes.md).
-fn outcome(report: &ReleaseReport) -> Result<(), Failure> {
+pub fn outcome(report: &ReleaseReport) -> Result<(), Failure> {
     let version = &report.version;
     match report.outcome() {
         Outcome::Passed { .. } => Ok(()),

@@ -6,6 +6,7 @@
 mod common;
 
 mod about;
+mod airgap;
 
 mod attestation;
 #[cfg(feature = "audit")]

@@ -12,17 +12,21 @@ use vouch_testkit::{
     Identity, Layout, LocalRegistry, Publisher, VirtualSigstore, standard_attestations,
 };
 
-const USER: &str = "alice@example.com";
-const PASSWORD: &str = "LICENSE-0001";
-const BUILDER: &str =
+pub(super) const USER: &str = "alice@example.com";
+pub(super) const PASSWORD: &str = "LICENSE-0001";
+pub(super) const BUILDER: &str =
     "https://github.com/acme/platform/.github/workflows/release.yml@refs/heads/main";
 
 /// A registry with `acme/operator:v2.0.0` (bundle layout) and
 /// `acme/ui:v2.0.0` (legacy layout), both signed with the three standard
 /// attestations; a HOME logged in to it.
-struct World {
-    registry: LocalRegistry,
-    dir: PathBuf,
+pub(super) struct World {
+    pub(super) registry: LocalRegistry,
+    pub(super) dir: PathBuf,
+    /// The Sigstore the release is signed with.
+    pub(super) sigstore: VirtualSigstore,
+    /// The vendor's release workflow.
+    pub(super) vendor: Identity,
 }
 
 impl Drop for World {
@@ -31,7 +35,7 @@ impl Drop for World {
     }
 }
 
-fn world(name: &str) -> Option<World> {
+pub(super) fn world(name: &str) -> Option<World> {
     let registry = LocalRegistry::start(Some((USER, PASSWORD)))?;
     let sigstore = VirtualSigstore::new("prod", 1_750_000_000);
     let vendor = Identity::github_actions(
@@ -51,20 +55,25 @@ fn world(name: &str) -> Option<World> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("trusted_root.json"), sigstore.trusted_root_json()).unwrap();
-    let w = World { registry, dir };
+    let w = World {
+        registry,
+        dir,
+        sigstore,
+        vendor,
+    };
     w.login(&w.registry.host());
     Some(w)
 }
 
 impl World {
-    fn command(&self) -> Command {
+    pub(super) fn command(&self) -> Command {
         let mut c = common::isolated(Command::new(env!("CARGO_BIN_EXE_vouch")));
         c.env("HOME", &self.dir).env_remove("DOCKER_CONFIG");
         c
     }
 
     /// Logs in to `host` through the binary.
-    fn login(&self, host: &str) {
+    pub(super) fn login(&self, host: &str) {
         let mut login = self.command();
         login.args(["login", host, "-u", USER, "--password-stdin"]);
         let login = common::run_with_stdin(login, PASSWORD.as_bytes());
@@ -75,7 +84,7 @@ impl World {
 
     /// Writes a policy for `registry` (the vendor's identity, the three
     /// attestations, images `operator` and `ui`, then `extra`) as `file`.
-    fn policy(&self, file: &str, registry: &str, extra: &str) -> PathBuf {
+    pub(super) fn policy(&self, file: &str, registry: &str, extra: &str) -> PathBuf {
         let text = format!(
             "registry = \"{registry}/acme\"\n[identity]\nsubject_regexp = 'https://github\\.com/acme/platform/.*'\nissuer = \"https://token.actions.githubusercontent.com\"\n[attestations]\nrequired = [\"spdxjson\", \"slsaprovenance1\", \"openvex\"]\n[[image]]\nname = \"operator\"\n[[image]]\nname = \"ui\"\n{extra}"
         );
