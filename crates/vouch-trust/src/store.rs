@@ -52,12 +52,23 @@ impl StagedStore {
     }
 
     /// Loads a file: the staged copy first, then the cache directory.
+    ///
+    /// A file read from the directory is kept with the staged ones, so the
+    /// session sees one snapshot and [`StagedStore::commit`] writes every
+    /// file it relied on. Without that, a session that found another
+    /// writer's `timestamp.json` current (and so staged none) could commit
+    /// at the moment a third writer had the directory set aside, and put a
+    /// cache without its `timestamp.json` in place (seen in
+    /// `concurrent_first_loads_into_one_cache_all_succeed_and_leave_no_debris`).
     pub fn read(&self, name: &str) -> Option<Vec<u8>> {
-        if let Some(bytes) = self.staged.lock().expect("staging lock").get(name) {
+        let mut staged = self.staged.lock().expect("staging lock");
+        if let Some(bytes) = staged.get(name) {
             return Some(bytes.clone());
         }
         let path = safe_join(self.dir.as_deref()?, name).ok()?;
-        read_at_most(&path, MAX_CACHED_FILE_SIZE).ok().flatten()
+        let bytes = read_at_most(&path, MAX_CACHED_FILE_SIZE).ok().flatten()?;
+        staged.insert(name.to_string(), bytes.clone());
+        Some(bytes)
     }
 
     /// Installs the staged files and `state` (as [`STATE_FILE`]) into
