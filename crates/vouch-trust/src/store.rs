@@ -29,8 +29,8 @@ pub const MAX_CACHED_FILE_SIZE: u64 = crate::MAX_TARGETS_METADATA_SIZE;
 /// successful verification (time and source). Not TUF metadata.
 pub const STATE_FILE: &str = "vouch-state.json";
 
-/// A view of a cache directory whose writes are held in memory until
-/// [`StagedStore::commit`].
+/// A view of a cache directory whose writes, and the files read from it,
+/// are held in memory until [`StagedStore::commit`] writes them all.
 #[derive(Debug, Clone)]
 pub struct StagedStore {
     dir: Option<PathBuf>,
@@ -46,7 +46,8 @@ impl StagedStore {
         }
     }
 
-    /// The files staged so far, by name.
+    /// The files staged so far (written, or read from the directory), by
+    /// name.
     pub fn staged(&self) -> BTreeMap<String, Vec<u8>> {
         self.staged.lock().expect("staging lock").clone()
     }

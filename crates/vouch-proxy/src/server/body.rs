@@ -55,11 +55,13 @@ impl Stream for FileChunks {
         let want =
             usize::try_from(self.remaining).map_or(FILE_CHUNK_BYTES, |n| n.min(FILE_CHUNK_BYTES));
         let mut chunk = vec![0; want];
-        let read = match self.file.read_at(&mut chunk, self.offset) {
-            Ok(0) => Err(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => Ok(n),
-            Err(e) => Err(e),
-        };
+        let read = self
+            .file
+            .read_at(&mut chunk, self.offset)
+            .and_then(|n| match n {
+                0 => Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => Ok(n),
+            });
         Poll::Ready(Some(read.map(|n| {
             chunk.truncate(n);
             self.offset += n as u64;
