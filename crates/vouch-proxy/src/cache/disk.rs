@@ -50,24 +50,21 @@ struct Lru {
 }
 
 impl Lru {
-    fn touch(&mut self, key: &Key) -> bool {
+    /// Marks `key` used now; its recorded size, if it is there.
+    fn touch(&mut self, key: &Key) -> Option<u64> {
         let tick = self.next_tick;
-        match self.entries.get_mut(key) {
-            Some((_, old)) => {
-                self.order.remove(old);
-                *old = tick;
-                self.order.insert(tick, key.clone());
-                self.next_tick += 1;
-                true
-            }
-            None => false,
-        }
+        let (size, old) = self.entries.get_mut(key)?;
+        self.order.remove(old);
+        *old = tick;
+        self.order.insert(tick, key.clone());
+        self.next_tick += 1;
+        Some(*size)
     }
 
     /// Inserts (or refreshes) and returns what must be evicted to stay
     /// within `max` (never the entry just inserted).
     fn insert(&mut self, key: Key, size: u64, max: u64) -> Vec<Key> {
-        if self.touch(&key) {
+        if self.touch(&key).is_some() {
             return Vec::new();
         }
         let tick = self.next_tick;
@@ -204,7 +201,7 @@ impl DiskStore {
         }
     }
 
-    fn touch(&self, key: &Key) -> bool {
+    fn touch(&self, key: &Key) -> Option<u64> {
         crate::memo::lock(&self.lru).touch(key)
     }
 
@@ -229,7 +226,7 @@ impl BlobStore for DiskStore {
     fn manifest<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<StoredManifest>> {
         Box::pin(async move {
             let key = (Kind::Manifest, digest.clone());
-            if !self.touch(&key) {
+            if self.touch(&key).is_none() {
                 return Ok(None);
             }
             let path = self.path(&key);
@@ -296,13 +293,20 @@ impl BlobStore for DiskStore {
     ) -> CacheFuture<'a, Option<BlobHandle>> {
         Box::pin(async move {
             let key = (Kind::Blob, digest.clone());
-            if !self.touch(&key) {
+            let Some(recorded) = self.touch(&key) else {
                 return Ok(None);
-            }
+            };
             let path = self.path(&key);
             match std::fs::File::open(&path) {
                 Ok(file) => {
                     let size = file.metadata().map_err(io("stat", &path))?.len();
+                    if size != recorded {
+                        // Changed behind the proxy's back: a miss, fetched
+                        // again (the fill's rename replaces the file).
+                        tracing::warn!(path = %path.display(), size, recorded, "cached file's size is not the one recorded; serving from the upstream and storing it again");
+                        self.forget(&key);
+                        return Ok(None);
+                    }
                     Ok(Some(BlobHandle {
                         size,
                         body: BlobBody::File(file),
@@ -405,7 +409,7 @@ mod tests {
         let k = |s: &str| (Kind::Blob, Digest::sha256_of(s.as_bytes()));
         assert!(lru.insert(k("a"), 4, 10).is_empty());
         assert!(lru.insert(k("b"), 4, 10).is_empty());
-        assert!(lru.touch(&k("a")));
+        assert_eq!(lru.touch(&k("a")), Some(4));
         assert_eq!(lru.insert(k("c"), 4, 10), vec![k("b")]);
         assert_eq!(lru.total, 8);
         // Bigger than the whole cache: everything else goes, it stays.
@@ -420,7 +424,7 @@ mod tests {
         for name in ["a", "b", "c"] {
             assert!(lru.insert(k(name), 4, 100).is_empty());
         }
-        assert!(lru.touch(&k("a")));
+        assert_eq!(lru.touch(&k("a")), Some(4));
         assert_eq!(lru.evict_at_least(5), vec![k("b"), k("c")]);
         assert_eq!(lru.total, 4);
         assert_eq!(lru.evict_at_least(100), vec![k("a")]);
@@ -467,5 +471,25 @@ mod tests {
         let store = DiskStore::open(dir.path(), 10).unwrap();
         assert_eq!(std::fs::read_dir(store.staging_dir()).unwrap().count(), 0);
         assert!(get(&store, &digests[1]).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_blob_file_whose_size_changed_behind_the_store_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path(), 1 << 20).unwrap();
+        let digest = Digest::sha256_of(b"abcdef");
+        let staged = store.staging_dir().join("x");
+        std::fs::write(&staged, "abcdef").unwrap();
+        store.import_blob(&digest, &staged, 6).await.unwrap();
+        let path = dir.path().join("blobs/sha256").join(digest.hex());
+        for changed in ["abc", "abcdefg"] {
+            std::fs::write(&path, changed).unwrap();
+            assert!(get(&store, &digest).await.is_none(), "{changed}");
+            assert_eq!(store.used_bytes(), 0, "forgotten");
+        }
+        // Stored again by a fill, it is served.
+        std::fs::write(&staged, "abcdef").unwrap();
+        store.import_blob(&digest, &staged, 6).await.unwrap();
+        assert_eq!(get(&store, &digest).await.unwrap().size, 6);
     }
 }

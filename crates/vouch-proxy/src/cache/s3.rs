@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! <prefix>/manifests/sha256/<hex>   exact bytes; Content-Type = the manifest's media type
-//! <prefix>/blobs/sha256/<hex>       exact bytes; Content-Type = application/octet-stream
+//! <prefix>/blobs/sha256/<hex>       exact bytes; Content-Type = application/octet-stream;
+//!                                   x-amz-meta-vouch-verified-size = their verified size
 //! ```
 //!
 //! Keys are content-addressed, so replicas sharing a bucket need no
@@ -33,8 +34,8 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer as _;
 use object_store::{
-    Attribute, Attributes, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt as _,
-    PutMultipartOptions, PutOptions, PutPayload, RetryConfig, WriteMultipart,
+    Attribute, Attributes, ClientOptions, GetOptions, GetRange, ObjectStore, PutMultipartOptions,
+    PutOptions, PutPayload, RetryConfig, WriteMultipart,
 };
 use tokio::io::AsyncReadExt as _;
 
@@ -111,6 +112,12 @@ pub const CREDENTIAL_ENV_VARS: &[&str] = &[
 ];
 /// Content type of blob objects (what a presigned GET answers with).
 const BLOB_CONTENT_TYPE: &str = "application/octet-stream";
+/// User metadata every blob object carries (`x-amz-meta-vouch-verified-size`):
+/// the size at which its bytes hashed to its digest. An object whose size
+/// differs, or that lacks it (rewritten, truncated or restored behind the
+/// proxy's back, or stored by a version before it), is not served: it is a
+/// cache miss, fetched from the upstream, verified and stored again.
+const VERIFIED_SIZE: &str = "vouch-verified-size";
 /// Name prefix of the files [`super::fill`] stages (removed at start).
 const STAGED_FILE_PREFIX: &str = "b-";
 
@@ -632,6 +639,19 @@ impl S3Store {
         }
     }
 
+    /// Asks the bucket what it holds under blob `key` (a `HEAD`).
+    async fn stored_blob(&self, key: &ObjectPath) -> Result<StoredBlob, CacheError> {
+        let options = GetOptions {
+            head: true,
+            ..GetOptions::default()
+        };
+        match self.client.get_opts(key, options).await {
+            Ok(head) => Ok(StoredBlob::judge(head.meta.size, &head.attributes)),
+            Err(e) if is_not_found(&e) => Ok(StoredBlob::Missing),
+            Err(e) => Err(storage("stat", key)(e)),
+        }
+    }
+
     async fn upload_single(
         &self,
         key: &ObjectPath,
@@ -647,7 +667,7 @@ impl S3Store {
             });
         }
         let options = PutOptions {
-            attributes: content_type(BLOB_CONTENT_TYPE),
+            attributes: blob_attributes(size),
             ..PutOptions::default()
         };
         self.client
@@ -665,7 +685,7 @@ impl S3Store {
     ) -> Result<(), CacheError> {
         let part_size = MULTIPART_PART_BYTES.max(size.div_ceil(MAX_PARTS));
         let options = PutMultipartOptions {
-            attributes: content_type(BLOB_CONTENT_TYPE),
+            attributes: blob_attributes(size),
             ..PutMultipartOptions::default()
         };
         let upload = self
@@ -744,6 +764,47 @@ fn content_type(value: &str) -> Attributes {
     let mut attributes = Attributes::new();
     attributes.insert(Attribute::ContentType, value.to_string().into());
     attributes
+}
+
+/// The attributes of a blob object of `size` verified bytes.
+fn blob_attributes(size: u64) -> Attributes {
+    let mut attributes = content_type(BLOB_CONTENT_TYPE);
+    attributes.insert(
+        Attribute::Metadata(VERIFIED_SIZE.into()),
+        size.to_string().into(),
+    );
+    attributes
+}
+
+/// What the bucket holds under a blob's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoredBlob {
+    /// No object.
+    Missing,
+    /// An object of the size recorded when its digest was verified.
+    Verified(u64),
+    /// An object whose size is not the verified one (`recorded`; `None`:
+    /// no record).
+    Damaged {
+        /// The object's size.
+        size: u64,
+        /// The verified size recorded with it.
+        recorded: Option<u64>,
+    },
+}
+
+impl StoredBlob {
+    /// Judges an object of `size` bytes with `attributes`.
+    fn judge(size: u64, attributes: &Attributes) -> Self {
+        let recorded = attributes
+            .get(&Attribute::Metadata(VERIFIED_SIZE.into()))
+            .and_then(|v| v.parse::<u64>().ok());
+        if recorded == Some(size) {
+            Self::Verified(size)
+        } else {
+            Self::Damaged { size, recorded }
+        }
+    }
 }
 
 /// Creates the staging directory and deletes fill files left in it.
@@ -856,13 +917,16 @@ impl BlobStore for S3Store {
             let key = self.key(Kind::Blob, digest);
             let size = match self.known_blobs.get(digest) {
                 Some(size) => size,
-                None => match self.client.head(&key).await {
-                    Ok(meta) => {
-                        self.known_blobs.insert(digest.clone(), meta.size);
-                        meta.size
+                None => match self.stored_blob(&key).await? {
+                    StoredBlob::Verified(size) => {
+                        self.known_blobs.insert(digest.clone(), size);
+                        size
                     }
-                    Err(e) if is_not_found(&e) => return Ok(None),
-                    Err(e) => return Err(storage("stat", &key)(e)),
+                    StoredBlob::Missing => return Ok(None),
+                    StoredBlob::Damaged { size, recorded } => {
+                        tracing::warn!(%key, size, ?recorded, "cached object's size is not the verified one (changed behind the proxy's back, or stored before sizes were recorded); serving from the upstream and storing it again");
+                        return Ok(None);
+                    }
                 },
             };
             let body = match (self.config.serve, access) {
@@ -904,12 +968,7 @@ impl BlobStore for S3Store {
         Box::pin(async move {
             let key = self.key(Kind::Blob, digest);
             // Another replica may have stored it already (same bytes).
-            let present = match self.client.head(&key).await {
-                Ok(meta) => meta.size == size,
-                Err(e) if is_not_found(&e) => false,
-                Err(e) => return Err(storage("stat", &key)(e)),
-            };
-            if !present {
+            if self.stored_blob(&key).await? != StoredBlob::Verified(size) {
                 if size < self.config.multipart_threshold {
                     self.upload_single(&key, staged, size).await?;
                 } else {
@@ -1069,6 +1128,51 @@ mod tests {
         config.prefix.clear();
         let store = S3Store::with_env(config, &|_| None).unwrap();
         assert_eq!(store.blob_key(&digest), format!("blobs/sha256/{hex}"));
+    }
+
+    #[test]
+    fn only_an_object_of_its_recorded_verified_size_is_trusted() {
+        let with = |recorded: Option<&str>| {
+            let mut attributes = content_type(BLOB_CONTENT_TYPE);
+            if let Some(value) = recorded {
+                attributes.insert(
+                    Attribute::Metadata(VERIFIED_SIZE.into()),
+                    value.to_string().into(),
+                );
+            }
+            attributes
+        };
+        assert_eq!(
+            StoredBlob::judge(10, &blob_attributes(10)),
+            StoredBlob::Verified(10)
+        );
+        // Truncated, or grown, behind the proxy's back.
+        assert_eq!(
+            StoredBlob::judge(5, &blob_attributes(10)),
+            StoredBlob::Damaged {
+                size: 5,
+                recorded: Some(10)
+            }
+        );
+        assert_eq!(
+            StoredBlob::judge(11, &with(Some("10"))),
+            StoredBlob::Damaged {
+                size: 11,
+                recorded: Some(10)
+            }
+        );
+        // No record (rewritten, or stored by an older version), or one
+        // that is not a number.
+        for record in [None, Some(""), Some("ten"), Some("-10"), Some("10 ")] {
+            assert_eq!(
+                StoredBlob::judge(10, &with(record)),
+                StoredBlob::Damaged {
+                    size: 10,
+                    recorded: None
+                },
+                "{record:?}"
+            );
+        }
     }
 
     #[test]

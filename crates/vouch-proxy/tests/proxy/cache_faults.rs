@@ -360,6 +360,73 @@ async fn with_the_bucket_down_or_emptied_cached_blobs_are_served_from_the_upstre
     f.proxy.stop().await;
 }
 
+/// An object of the wrong size in the bucket, found after a restart (when
+/// the proxy no longer remembers sizes): truncated with no record of its
+/// verified size, truncated by a restore that kept the record, and of the
+/// right bytes but stored by an older version (no record). None is served
+/// as it is: each is a miss, fetched from the upstream, verified, served
+/// whole and stored again with its verified size.
+#[tokio::test]
+async fn a_bucket_object_of_the_wrong_size_is_fetched_again_not_served_short() {
+    use object_store::{Attribute, Attributes, GetOptions, ObjectStore as _, PutOptions};
+    let Some(env) = common::s3::s3_env() else {
+        return;
+    };
+    let staging = tempfile::tempdir().unwrap();
+    let store = Arc::new(env.store(
+        &unique_prefix("wrong-size"),
+        S3Serve::Stream,
+        staging.path(),
+    ));
+    let f = fixture_over(store.clone(), 3).await;
+    let (right, failures) = f.pull_all(1).await;
+    assert_eq!((right, &failures), (3, &Vec::<String>::new()));
+
+    let raw = env.raw();
+    let verified_size = Attribute::Metadata("vouch-verified-size".into());
+    let layers: Vec<_> = f.images.iter().map(|i| i.layers[0].clone()).collect();
+    // How much of each layer to keep, and whether to record its full size.
+    let rewrites = [(2, false), (2, true), (1, false)];
+    for (layer, (fraction, recorded)) in layers.iter().zip(rewrites) {
+        let full = layer.bytes.len();
+        let digest = Digest::parse(&layer.digest).unwrap();
+        let key = object_store::path::Path::from(store.blob_key(&digest));
+        let mut attributes = Attributes::new();
+        if recorded {
+            attributes.insert(verified_size.clone(), full.to_string().into());
+        }
+        let options = PutOptions {
+            attributes,
+            ..PutOptions::default()
+        };
+        let bytes = bytes::Bytes::copy_from_slice(&layer.bytes[..full / fraction]);
+        raw.put_opts(&key, bytes.into(), options).await.unwrap();
+        // What a restart forgets.
+        store.forget_blob(&digest);
+    }
+
+    let (right, failures) = f.pull_all(1).await;
+    assert_eq!((right, &failures), (3, &Vec::<String>::new()));
+    for layer in &layers {
+        let digest = Digest::parse(&layer.digest).unwrap();
+        let key = object_store::path::Path::from(store.blob_key(&digest));
+        let head = GetOptions {
+            head: true,
+            ..GetOptions::default()
+        };
+        let stored = raw.get_opts(&key, head).await.unwrap();
+        let full = layer.bytes.len();
+        assert_eq!(stored.meta.size, full as u64, "{}", layer.digest);
+        assert_eq!(
+            stored.attributes.get(&verified_size).map(|v| v.to_string()),
+            Some(full.to_string()),
+            "{}",
+            layer.digest
+        );
+    }
+    f.proxy.stop().await;
+}
+
 /// A proxy over a [`FlakyStore`] (a disk store underneath) whose one
 /// 4 MiB layer was pulled once, so it is cached; and the layer's path on
 /// the upstream.
