@@ -21,7 +21,9 @@ use crate::error::{CertificateError, LogError, TimestampError, VerifyError};
 /// Translates one `sigstore-verify` failure.
 pub(crate) fn translate(error: Up) -> VerifyError {
     match error {
-        Up::SignatureInvalid(detail) => VerifyError::SignatureInvalid { detail },
+        Up::SignatureInvalid(detail) => VerifyError::SignatureInvalid {
+            detail: signature_detail(detail),
+        },
         Up::ArtifactMismatch(detail) => VerifyError::ArtifactMismatch { detail },
         Up::UnsupportedArtifact(detail) => VerifyError::UnsupportedArtifactInput { detail },
         Up::Certificate(e) => certificate(e).into(),
@@ -47,6 +49,19 @@ pub(crate) fn translate(error: Up) -> VerifyError {
         e => VerifyError::UnverifiableBundle {
             detail: e.to_string(),
         },
+    }
+}
+
+/// The signature failure's detail without the words [`VerifyError`]'s
+/// message already starts with (upstream repeats them: "signature
+/// verification failed: signature verification failed: …").
+fn signature_detail(detail: String) -> String {
+    if let Some(rest) = detail.strip_prefix("signature verification failed: ") {
+        rest.to_string()
+    } else if let Some(rest) = detail.strip_prefix("DSSE signature verification failed: ") {
+        format!("DSSE signature: {rest}")
+    } else {
+        detail
     }
 }
 
@@ -213,6 +228,21 @@ fn unix_time(text: &str, field: &str) -> Option<jiff::Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signature_failure_is_not_said_twice() {
+        let said = |detail: &str| {
+            translate(Up::SignatureInvalid(detail.to_string()))
+                .to_string()
+                .replace("signature verification failed: ", "|")
+        };
+        assert_eq!(said("signature verification failed: bad r"), "|bad r");
+        assert_eq!(
+            said("DSSE signature verification failed: bad r"),
+            "|DSSE signature: bad r"
+        );
+        assert_eq!(said("something else"), "|something else");
+    }
 
     #[test]
     fn reads_both_times_of_an_expired_certificate() {
