@@ -385,6 +385,17 @@ pub trait LicenseStore: Send + Sync {
     fn licenses<'a>(&'a self, app: Option<&'a AppSlug>) -> StoreFuture<'a, Vec<License>>;
     /// Marks a license revoked (idempotent: the first revocation time stays).
     fn revoke_license(&self, number: LicenseNumber, at: Timestamp) -> StoreFuture<'_, License>;
+    /// Records that portal session `session` (its random ID) was signed
+    /// out, until `expires_at`, when it would have expired anyway; forgets
+    /// sign-outs whose sessions expired before `now`.
+    fn sign_out_session<'a>(
+        &'a self,
+        session: &'a str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+    /// Whether portal session `session` was signed out (on any replica).
+    fn session_signed_out<'a>(&'a self, session: &'a str) -> StoreFuture<'a, bool>;
     /// Sets a license's expiry (`None`: never) and returns it;
     /// [`StoreError::NotFound`] when there is no such license.
     fn set_license_expiry(

@@ -79,6 +79,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_app_release_policy.sql",
         include_str!("../../migrations/postgres/0002_app_release_policy.sql"),
     ),
+    (
+        "0003_portal_sign_outs.sql",
+        include_str!("../../migrations/postgres/0003_portal_sign_outs.sql"),
+    ),
 ];
 
 /// The embedded migrations as sqlx's migrator wants them. Not the
@@ -1101,6 +1105,43 @@ impl LicenseStore for PostgresStore {
             self.license(number)
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("license {number}")))
+        })
+    }
+
+    fn sign_out_session<'a>(
+        &'a self,
+        session: &'a str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            const OP: &str = "record sign-out";
+            sql("DELETE FROM portal_sign_outs WHERE expires_at < $1")
+                .bind(ts(now))
+                .execute(&self.pool)
+                .await
+                .map_err(backend(OP))?;
+            sql(
+                "INSERT INTO portal_sign_outs (session, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (session) DO NOTHING",
+            )
+            .bind(session)
+            .bind(ts(expires_at))
+            .execute(&self.pool)
+            .await
+            .map_err(backend(OP))?;
+            Ok(())
+        })
+    }
+
+    fn session_signed_out<'a>(&'a self, session: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let found = sql("SELECT 1 FROM portal_sign_outs WHERE session = $1")
+                .bind(session)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend("read sign-outs"))?;
+            Ok(found.is_some())
         })
     }
 

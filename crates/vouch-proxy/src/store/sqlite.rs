@@ -31,7 +31,7 @@ use crate::secret::LicenseIdHash;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema version this code writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// What brings a database of version N-1 to version N, for N = 2, 3, …
 /// (index 0 is version 2). [`SCHEMA`] is version 1; a new database gets it
@@ -40,6 +40,12 @@ const SCHEMA_VERSION: i64 = 2;
 const UPGRADES: &[&str] = &[
     // 2: an app's release policy (JSON, policy::AppPolicy), for the portal.
     "ALTER TABLE apps ADD COLUMN release_policy TEXT;",
+    // 3: portal sessions signed out before their expiry (server/portal.rs).
+    "CREATE TABLE portal_sign_outs (
+        session TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX portal_sign_outs_by_expiry ON portal_sign_outs (expires_at);",
 ];
 
 const SCHEMA: &str = "
@@ -864,6 +870,42 @@ impl LicenseStore for SqliteStore {
             query_licenses(conn, &sql, [number.0])?
                 .pop()
                 .ok_or_else(|| StoreError::NotFound(format!("license {number}")))
+        })
+    }
+
+    fn sign_out_session<'a>(
+        &'a self,
+        session: &'a str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        let session = session.to_string();
+        self.run("record sign-out", move |conn| {
+            conn.execute(
+                "DELETE FROM portal_sign_outs WHERE expires_at < ?1",
+                [ts(now)],
+            )
+            .map_err(backend("record sign-out"))?;
+            conn.execute(
+                "INSERT OR IGNORE INTO portal_sign_outs (session, expires_at) VALUES (?1, ?2)",
+                params![session, ts(expires_at)],
+            )
+            .map_err(backend("record sign-out"))?;
+            Ok(())
+        })
+    }
+
+    fn session_signed_out<'a>(&'a self, session: &'a str) -> StoreFuture<'a, bool> {
+        let session = session.to_string();
+        self.run("read sign-outs", move |conn| {
+            conn.query_row(
+                "SELECT 1 FROM portal_sign_outs WHERE session = ?1",
+                [session],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(backend("read sign-outs"))
         })
     }
 

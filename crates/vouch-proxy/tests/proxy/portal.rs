@@ -76,7 +76,7 @@ async fn sign_in_form(proxy: &TestProxy) -> (String, String) {
 }
 
 /// The value of a page's `csrf` form field.
-fn csrf_field(html: &str) -> String {
+pub(crate) fn csrf_field(html: &str) -> String {
     html.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|rest| rest.split('"').next())
@@ -84,7 +84,7 @@ fn csrf_field(html: &str) -> String {
         .to_string()
 }
 
-async fn post(
+pub(crate) async fn post(
     proxy: &TestProxy,
     path: &str,
     cookie: Option<&str>,
@@ -97,11 +97,11 @@ async fn post(
     request.send().await.unwrap()
 }
 
-async fn license_page(proxy: &TestProxy, cookie: &str) -> StatusCode {
+pub(crate) async fn license_page(proxy: &TestProxy, cookie: &str) -> StatusCode {
     license_page_text(proxy, cookie).await.0
 }
 
-async fn license_page_text(proxy: &TestProxy, cookie: &str) -> (StatusCode, String) {
+pub(crate) async fn license_page_text(proxy: &TestProxy, cookie: &str) -> (StatusCode, String) {
     let r = client()
         .get(proxy.url("/portal/license"))
         .header(COOKIE, cookie)
@@ -112,7 +112,7 @@ async fn license_page_text(proxy: &TestProxy, cookie: &str) -> (StatusCode, Stri
 }
 
 /// Signs in with `id`; the session cookie (`name=value`).
-async fn signed_in(proxy: &TestProxy, id: &str) -> String {
+pub(crate) async fn signed_in(proxy: &TestProxy, id: &str) -> String {
     let (nonce, csrf) = sign_in_form(proxy).await;
     let form = [
         ("email", EMAIL),
@@ -244,6 +244,38 @@ async fn sign_out_needs_the_sessions_token_and_ends_the_session() {
         StatusCode::UNAUTHORIZED,
         "the signed-out session still works"
     );
+}
+
+/// Two replicas sharing the state store and the server secret: a session
+/// signed in on one works on the other, and signed out on one is refused
+/// by both at once (the sign-out is recorded in the shared store, not
+/// only in the memory of the replica that took it).
+#[tokio::test]
+async fn a_session_signed_out_on_one_replica_is_refused_by_the_others() {
+    let (dir, one, licenses) = portal().await;
+    let other = TestProxy::start(dir.path(), "http://127.0.0.1:9", &Options::default()).await;
+    let cookie = signed_in(&one, &licenses.beta).await;
+    assert_eq!(license_page(&other, &cookie).await, StatusCode::OK);
+    let (_, page) = license_page_text(&one, &cookie).await;
+    let r = post(
+        &one,
+        "/portal/sign-out",
+        Some(&cookie),
+        &[("csrf", &csrf_field(&page))],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    for replica in [&one, &other] {
+        assert_eq!(
+            license_page(replica, &cookie).await,
+            StatusCode::UNAUTHORIZED,
+            "the signed-out session still works on {}",
+            replica.addr
+        );
+    }
+    // A new sign-in is a new session, on either replica.
+    let again = signed_in(&other, &licenses.beta).await;
+    assert_eq!(license_page(&one, &again).await, StatusCode::OK);
 }
 
 #[tokio::test]

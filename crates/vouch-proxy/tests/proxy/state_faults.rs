@@ -24,7 +24,7 @@ const ASKS_SKIPPED: &str = "vouch_proxy_database_asks_total{outcome=\"skipped\"}
 
 /// Tests in this module that stop their database (each with a proxy of
 /// its own, logging to the one captured log).
-const OUTAGES_IN_THIS_MODULE: usize = 3;
+const OUTAGES_IN_THIS_MODULE: usize = 4;
 
 struct Fixture {
     cluster: PrivateCluster,
@@ -283,6 +283,35 @@ async fn with_fail_static_off_every_license_gets_503_while_the_database_is_stopp
     f.cluster.resume();
     f.wait_for_database().await;
     assert_eq!(f.pull(&f.licenses.stable).await.status(), 200);
+    f.proxy.stop().await;
+}
+
+/// The portal cannot tell whether a session was signed out (on any
+/// replica) while the database is down: its pages and sign-out answer 503,
+/// never a page of the session's and never "signed out" when it was not.
+#[tokio::test]
+async fn the_portal_answers_503_while_the_database_is_stopped() {
+    use crate::portal::{csrf_field, license_page, license_page_text, post, signed_in};
+    let Some(f) = fixture("").await else {
+        return;
+    };
+    let cookie = signed_in(&f.proxy, &f.licenses.beta).await;
+    let (status, page) = license_page_text(&f.proxy, &cookie).await;
+    assert_eq!(status, 200);
+    f.cluster.pause();
+    assert_eq!(license_page(&f.proxy, &cookie).await, 503);
+    let csrf = csrf_field(&page);
+    let r = post(
+        &f.proxy,
+        "/portal/sign-out",
+        Some(&cookie),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(r.status(), 503);
+    f.cluster.resume();
+    f.wait_for_database().await;
+    assert_eq!(license_page(&f.proxy, &cookie).await, 200, "not signed out");
     f.proxy.stop().await;
 }
 

@@ -96,7 +96,39 @@ for_every_backend!(
     the_pull_summary_counts_requests_and_finds_the_newest,
     tag_history_keeps_every_digest_latest_sighting_first,
     attachments_are_recorded_once_and_listed_in_order,
+    portal_sign_outs_are_kept_until_their_sessions_expire,
 );
+
+async fn portal_sign_outs_are_kept_until_their_sessions_expire(b: &Backend) {
+    let signed_out =
+        |sid: &'static str| async move { b.licenses.session_signed_out(sid).await.unwrap() };
+    assert!(!signed_out("aa").await);
+    b.licenses
+        .sign_out_session("aa", at(1_850_000_100), at(1_850_000_000))
+        .await
+        .unwrap();
+    assert!(signed_out("aa").await);
+    assert!(!signed_out("bb").await, "only that session");
+    // Twice is once.
+    b.licenses
+        .sign_out_session("aa", at(1_850_000_100), at(1_850_000_001))
+        .await
+        .unwrap();
+    assert!(signed_out("aa").await);
+    // A later sign-out forgets those whose sessions expired by then, and
+    // only those.
+    b.licenses
+        .sign_out_session("bb", at(1_850_000_300), at(1_850_000_099))
+        .await
+        .unwrap();
+    assert!(signed_out("aa").await, "not expired yet");
+    b.licenses
+        .sign_out_session("cc", at(1_850_000_300), at(1_850_000_101))
+        .await
+        .unwrap();
+    assert!(!signed_out("aa").await, "expired, forgotten");
+    assert!(signed_out("bb").await && signed_out("cc").await);
+}
 
 fn slug(s: &str) -> AppSlug {
     AppSlug::new(s).unwrap()
