@@ -128,13 +128,15 @@ if (( USE_JS )); then
     fi
 fi
 if (( USE_JS )); then
-    if ! { cmp -s "$REPO_ROOT/bench/lib/package-lock.json" "$NODE_DIR/package-lock.json" &&
-        [[ -f "$NODE_DIR/node_modules/@sigstore/verify/package.json" ]]; }; then
+    # installed-lock.json: a copy of the lock file, written only after `npm ci` succeeded.
+    if ! cmp -s "$REPO_ROOT/bench/lib/package-lock.json" "$NODE_DIR/installed-lock.json"; then
         command -v npm >/dev/null || die "npm not found: needed once to install sigstore-js (or pass --no-js)"
         log "installing sigstore-js (bench/lib/package-lock.json) into $NODE_DIR"
         mkdir -p "$NODE_DIR"
+        rm -f "$NODE_DIR/installed-lock.json"
         cp "$REPO_ROOT/bench/lib/package.json" "$REPO_ROOT/bench/lib/package-lock.json" "$NODE_DIR/"
         (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+        cp "$NODE_DIR/package-lock.json" "$NODE_DIR/installed-lock.json"
     fi
     export VOUCH_BENCH_NODE="$NODE_DIR"  # where sigstore-js-verify.mjs loads the libraries from
 fi
