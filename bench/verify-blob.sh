@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# bench/verify-blob.sh — offline verify-blob benchmark: vouch vs sigstore-python 4.x.
+# bench/verify-blob.sh — offline verify-blob benchmark: vouch vs sigstore-python 4.x and
+# sigstore-js.
 #
 # Usage:
 #   bench/verify-blob.sh [--runs N] [--warmup N] [--no-build] [--no-unshare] [--no-hyperfine]
+#                        [--no-js]
 #
 #   --runs N        timed runs per tool (default 20, minimum 10)
 #   --warmup N      untimed warm-up runs per tool (default 2)
@@ -10,26 +12,35 @@
 #   --no-unshare    do not run the checks and timings inside `unshare -n` (a network namespace
 #                   with no interfaces); by default it is used when available, to prove "offline"
 #   --no-hyperfine  skip the optional hyperfine cross-check even if hyperfine is installed
+#   --no-js         leave sigstore-js out (it is also left out, with a message, without node)
 #
 # Environment:
 #   VOUCH_BENCH_FIXTURES  fixture directory (default: <repo>/../shared/fixtures, read in place)
 #   VOUCH_BENCH_VENV      sigstore-python venv (default: <repo>/bench/.venv, gitignored)
+#   VOUCH_BENCH_NODE      sigstore-js install directory (default: <repo>/bench/.node, gitignored)
 #   CARGO_TARGET_DIR      honoured if set; otherwise <repo>/target (the shared target dir)
 #
 # What it does:
 #   1. builds vouch in release mode;
-#   2. installs sigstore-python ('sigstore>=4,<5') into the venv if it is missing;
+#   2. installs sigstore-python ('sigstore>=4,<5') into the venv if it is missing, and the
+#      sigstore-js libraries pinned in bench/lib/package-lock.json (`npm ci`) into VOUCH_BENCH_NODE
+#      if they are missing or the lock file changed;
 #   3. writes a sigstore-python ClientTrustConfig (production trusted_root + signing_config) to a
-#      temp dir, so both tools trust the very same production trusted root, fully offline;
-#   4. checks that both tools ACCEPT the conformance bundle happy-path-v0.3 (hashedrekord,
-#      messageSignature, inclusion proof with checkpoint + SET) and both REJECT a tampered copy
-#      of the artifact and the signature-mismatch_fail bundle — so the timings are of real
-#      verification;
+#      temp dir, so all tools trust the very same production trusted root, fully offline
+#      (sigstore-js through bench/lib/sigstore-js-verify.mjs, which takes trusted_root.json);
+#   4. checks that every tool ACCEPTS the conformance bundle happy-path-v0.3 (hashedrekord,
+#      messageSignature, inclusion proof with checkpoint + SET) and REJECTS a tampered copy of
+#      the artifact and the signature-mismatch_fail bundle — so the timings are of real
+#      verification; a tool that accepts a bad one aborts the benchmark;
 #   5. if `hyperfine` is installed, runs it as an independent cross-check (output on stderr);
-#   6. times both, interleaved, with a small Python loop (subprocess + time.perf_counter, peak RSS
-#      from os.wait4) and prints median/mean per tool and, last, the ratio sigstore-python / vouch.
+#   6. runs sigstore-js with --time and prints the median of where its time goes (node start-up,
+#      loading the libraries, parsing, the cold verify, a warm in-process verify);
+#   7. times all tools, interleaved, with a small Python loop (subprocess + time.perf_counter, peak
+#      RSS from os.wait4) and prints median/mean per tool and, last, the ratios sigstore-python /
+#      vouch and sigstore-js / vouch.
 #
-# Needs: cargo, python3 (>= 3.9, with venv + pip), network access for the one-time pip install.
+# Needs: cargo, python3 (>= 3.9, with venv + pip), node >= 20.17 and npm (optional: sigstore-js),
+# network access for the one-time pip and npm installs.
 set -euo pipefail
 
 RUNS=20
@@ -37,6 +48,7 @@ WARMUP=2
 BUILD=1
 USE_UNSHARE=1
 USE_HYPERFINE=1
+USE_JS=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --runs) RUNS="$2"; shift 2 ;;
@@ -44,6 +56,7 @@ while [[ $# -gt 0 ]]; do
         --no-build) BUILD=0; shift ;;
         --no-unshare) USE_UNSHARE=0; shift ;;
         --no-hyperfine) USE_HYPERFINE=0; shift ;;
+        --no-js) USE_JS=0; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -58,6 +71,8 @@ fi
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FIXTURES="${VOUCH_BENCH_FIXTURES:-$REPO_ROOT/../shared/fixtures}"
 VENV="${VOUCH_BENCH_VENV:-$REPO_ROOT/bench/.venv}"
+NODE_DIR="${VOUCH_BENCH_NODE:-$REPO_ROOT/bench/.node}"
+JS_VERIFY="$REPO_ROOT/bench/lib/sigstore-js-verify.mjs"
 VOUCH="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/vouch"
 
 CASE_DIR="$FIXTURES/sigstore-conformance/test/assets/bundle-verify/happy-path-v0.3"
@@ -99,6 +114,33 @@ if ! { [[ -x "$SIGSTORE" ]] && "$SIGSTORE" --version 2>/dev/null | grep -Eq ' 4\
 fi
 "$SIGSTORE" --version 2>/dev/null | grep -Eq ' 4\.' || die "sigstore-python 4.x not usable at $SIGSTORE"
 
+# sigstore-js: the exact versions in bench/lib/package-lock.json, installed with `npm ci` (which
+# installs what the lock file says and nothing else) into NODE_DIR; reinstalled when the lock
+# file changes. Lifecycle scripts are not run (none of these packages has one).
+if (( USE_JS )); then
+    if ! command -v node >/dev/null; then
+        log "node not found: leaving sigstore-js out (install Node.js >= 20.17 and npm, or pass --no-js)"
+        USE_JS=0
+    elif ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+            process.exit(a > 20 || (a === 20 && b >= 17) ? 0 : 1)'; then
+        log "node $(node --version) is older than 20.17 (what the pinned @sigstore packages need): leaving sigstore-js out"
+        USE_JS=0
+    fi
+fi
+if (( USE_JS )); then
+    # installed-lock.json: a copy of the lock file, written only after `npm ci` succeeded.
+    if ! cmp -s "$REPO_ROOT/bench/lib/package-lock.json" "$NODE_DIR/installed-lock.json"; then
+        command -v npm >/dev/null || die "npm not found: needed once to install sigstore-js (or pass --no-js)"
+        log "installing sigstore-js (bench/lib/package-lock.json) into $NODE_DIR"
+        mkdir -p "$NODE_DIR"
+        rm -f "$NODE_DIR/installed-lock.json"
+        cp "$REPO_ROOT/bench/lib/package.json" "$REPO_ROOT/bench/lib/package-lock.json" "$NODE_DIR/"
+        (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+        cp "$NODE_DIR/package-lock.json" "$NODE_DIR/installed-lock.json"
+    fi
+    export VOUCH_BENCH_NODE="$NODE_DIR"  # where sigstore-js-verify.mjs loads the libraries from
+fi
+
 # ---------------------------------------------------------------------------------------------
 # 3. Temp dir: ClientTrustConfig for sigstore-python, tampered artifact.
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/vouch-bench.XXXXXX")"
@@ -124,6 +166,9 @@ VOUCH_CMD=("$VOUCH" verify-blob --trusted-root "$TRUSTED_ROOT" --bundle "$BUNDLE
     --certificate-identity "$IDENTITY" --certificate-oidc-issuer "$ISSUER")
 PY_CMD=("$SIGSTORE" --trust-config "$TRUST_CONFIG" verify identity --offline --bundle "$BUNDLE"
     --cert-identity "$IDENTITY" --cert-oidc-issuer "$ISSUER")
+# The same identity policy as the two above (exact SAN and issuer); no flag means no network.
+JS_CMD=(node "$JS_VERIFY" --certificate-identity "$IDENTITY" --certificate-oidc-issuer "$ISSUER"
+    "$TRUSTED_ROOT" "$BUNDLE")
 
 NETNS=()
 if (( USE_UNSHARE )); then
@@ -136,7 +181,7 @@ if (( USE_UNSHARE )); then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 4. Sanity checks: both accept the real artifact, both reject a tampered one.
+# 4. Sanity checks: every tool accepts the real artifact and rejects a tampered one.
 check() { # check NAME EXPECT(accept|reject) CMD...
     local name="$1" expect="$2" rc=0 out
     shift 2
@@ -160,13 +205,16 @@ check() { # check NAME EXPECT(accept|reject) CMD...
 log "sanity checks"
 check vouch accept "${VOUCH_CMD[@]}" "$ARTIFACT"
 check sigstore-python accept "${PY_CMD[@]}" "$ARTIFACT"
+(( USE_JS )) && check sigstore-js accept "${JS_CMD[@]}" "$ARTIFACT"
 check vouch reject "${VOUCH_CMD[@]}" "$TAMPERED"
 check sigstore-python reject "${PY_CMD[@]}" "$TAMPERED"
+(( USE_JS )) && check sigstore-js reject "${JS_CMD[@]}" "$TAMPERED"
 # A bundle whose signature is wrong (right digest): rejecting it needs real ECDSA verification.
 BAD_SIG_BUNDLE="$CASE_DIR/../signature-mismatch_fail/bundle.sigstore.json"
 if [[ -f "$BAD_SIG_BUNDLE" ]]; then
     check vouch reject "${VOUCH_CMD[@]/#"$BUNDLE"/$BAD_SIG_BUNDLE}" "$ARTIFACT"
     check sigstore-python reject "${PY_CMD[@]/#"$BUNDLE"/$BAD_SIG_BUNDLE}" "$ARTIFACT"
+    (( USE_JS )) && check sigstore-js reject "${JS_CMD[@]/#"$BUNDLE"/$BAD_SIG_BUNDLE}" "$ARTIFACT"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -179,7 +227,26 @@ printf '  load average:    %s\n' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null ||
 printf '  vouch:           %s (%s, git %s)\n' "$("$VOUCH" --version)" "$(rustc --version 2>/dev/null || echo 'rustc ?')" \
     "$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null || echo '+dirty')"
 printf '  sigstore-python: %s (%s)\n' "$("$SIGSTORE" --version 2>&1)" "$("$VENV/bin/python" --version 2>&1)"
+if (( USE_JS )); then
+    printf '  sigstore-js:     %s (node %s)\n' "$(node -e '
+        const { readFileSync } = require("node:fs");
+        const names = ["verify", "bundle", "core", "protobuf-specs"];
+        const version = (n) => JSON.parse(readFileSync(`${process.argv[1]}/node_modules/@sigstore/${n}/package.json`)).version;
+        console.log(names.map((n) => `@sigstore/${n} ${version(n)}`).join(", "));' "$NODE_DIR")" \
+        "$(node --version)"
+fi
 printf '  bundle:          %s\n' "${BUNDLE#"$FIXTURES/"}"
+
+# ---------------------------------------------------------------------------------------------
+# The timed tools: NAME COUNT ARGV... groups, as the timing loop reads them.
+TOOLS=(vouch "$((${#VOUCH_CMD[@]} + 1))" "${VOUCH_CMD[@]}" "$ARTIFACT"
+    sigstore-python "$((${#PY_CMD[@]} + 1))" "${PY_CMD[@]}" "$ARTIFACT")
+HYPERFINE_CMDS=(-n vouch "$(printf '%q ' "${VOUCH_CMD[@]}" "$ARTIFACT")"
+    -n sigstore-python "$(printf '%q ' "${PY_CMD[@]}" "$ARTIFACT")")
+if (( USE_JS )); then
+    TOOLS+=(sigstore-js "$((${#JS_CMD[@]} + 1))" "${JS_CMD[@]}" "$ARTIFACT")
+    HYPERFINE_CMDS+=(-n sigstore-js "$(printf '%q ' "${JS_CMD[@]}" "$ARTIFACT")")
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 6. Optional independent cross-check with hyperfine (no shell, same commands). It runs first so
@@ -187,25 +254,48 @@ printf '  bundle:          %s\n' "${BUNDLE#"$FIXTURES/"}"
 if (( USE_HYPERFINE )) && command -v hyperfine >/dev/null; then
     log "cross-check: $(hyperfine --version)"
     "${NETNS[@]}" hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" \
-        -n vouch "$(printf '%q ' "${VOUCH_CMD[@]}" "$ARTIFACT")" \
-        -n sigstore-python "$(printf '%q ' "${PY_CMD[@]}" "$ARTIFACT")" >&2
+        "${HYPERFINE_CMDS[@]}" >&2
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 7. Timing loop: interleaved runs, process wall time, peak RSS per process via wait4().
+# 7. Where sigstore-js spends its time: the script's own --time line, median of RUNS processes.
+#    Separate from the timing loop, which sees every tool the same way (output discarded).
+if (( USE_JS )); then
+    log "sigstore-js breakdown: $RUNS runs with --time"
+    "${NETNS[@]}" python3 - "$RUNS" "${JS_CMD[@]}" "$ARTIFACT" <<'PY'
+import statistics, subprocess, sys
+
+runs, cmd = int(sys.argv[1]), sys.argv[2:]
+cmd = cmd[:2] + ["--time"] + cmd[2:]  # node SCRIPT --time ...
+phases = {}
+for _ in range(runs):
+    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    line = next((l for l in p.stderr.splitlines() if l.startswith("sigstore-js-time:")), None)
+    if p.returncode != 0 or line is None:
+        sys.exit(f"sigstore-js --time run failed (exit {p.returncode}): {p.stderr.strip()}")
+    for field in line.split()[1:]:
+        key, value = field.split("=")
+        phases.setdefault(key.removesuffix("_ms"), []).append(float(value))
+print()
+print(f"sigstore-js in-process breakdown (median of {runs} runs, ms):")
+print("  " + "  ".join(f"{k} {statistics.median(v):.1f}" for k, v in phases.items()))
+PY
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 8. Timing loop: interleaved runs, process wall time, peak RSS per process via wait4().
 log "timing: $WARMUP warm-up + $RUNS timed runs per tool (interleaved)"
-"${NETNS[@]}" python3 - "$RUNS" "$WARMUP" "${#VOUCH_CMD[@]}" "${VOUCH_CMD[@]}" "$ARTIFACT" \
-    "${#PY_CMD[@]}" "${PY_CMD[@]}" "$ARTIFACT" <<'PY'
+"${NETNS[@]}" python3 - "$RUNS" "$WARMUP" "${TOOLS[@]}" <<'PY'
 import os, statistics, subprocess, sys, time
 
 args = sys.argv[1:]
 runs, warmup = int(args[0]), int(args[1])
-n = int(args[2]) + 1  # +1: the artifact path
-vouch = args[3:3 + n]
-rest = args[3 + n:]
-m = int(rest[0]) + 1
-python = rest[1:1 + m]
-tools = [("vouch", vouch), ("sigstore-python", python)]
+rest = args[2:]
+tools = []  # (name, argv) from NAME COUNT ARGV... groups
+while rest:
+    name, count = rest[0], int(rest[1])
+    tools.append((name, rest[2:2 + count]))
+    rest = rest[2 + count:]
 
 def run(cmd):
     t0 = time.perf_counter()
@@ -223,7 +313,8 @@ for _ in range(warmup):
         run(cmd)
 res = {name: [] for name, _ in tools}
 for i in range(runs):
-    order = tools if i % 2 == 0 else tools[::-1]  # alternate who goes first
+    k = i % len(tools)
+    order = tools[k:] + tools[:k]  # rotate who goes first (with two tools: alternate)
     for name, cmd in order:
         res[name].append(run(cmd))
 
@@ -243,7 +334,9 @@ for name, _ in tools:
     print(f"{name:<16} {len(wall):>4} {ms(med)} {ms(mean)} {ms(statistics.stdev(wall))}"
           f" {ms(min(wall))} {ms(max(wall))} {ms(cpu)} {rss / 1024:>7.1f} MiB")
 print()
-(vm, va), (pm, pa) = stats["vouch"], stats["sigstore-python"]
-print(f"ratio: sigstore-python / vouch = {pa / va:.1f}x (mean)")
-print(f"ratio: sigstore-python / vouch = {pm / vm:.1f}x (median)")
+vm, va = stats["vouch"]
+for name, _ in tools[1:]:
+    pm, pa = stats[name]
+    print(f"ratio: {name} / vouch = {pa / va:.1f}x (mean)")
+    print(f"ratio: {name} / vouch = {pm / vm:.1f}x (median)")
 PY
