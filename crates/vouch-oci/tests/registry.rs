@@ -261,6 +261,79 @@ async fn copies_a_blob_into_a_layout_once_and_never_a_wrong_one() {
     );
 }
 
+/// A client `remembering_fetched` asks once for what it read by content (a
+/// manifest by tag or digest, the bundles of referrers) and answers again
+/// from memory — also into a layout — while a tag is always asked again and
+/// nothing is shared with another repository or a client that was not asked
+/// to remember.
+#[tokio::test]
+async fn a_remembering_client_fetches_content_once_and_tags_every_time() {
+    let Some(f) = fixture("memo") else { return };
+    f.login();
+    let client = f.client().remembering_fetched(1024 * 1024);
+    let repo = f.repo();
+    let by_tag = client
+        .manifest(&repo, "v1", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap()
+        .unwrap();
+    let (bundles, _) = client.sigstore_bundles(&repo, &f.digest()).await.unwrap();
+    let asked = client.request_count();
+    let digest = f.digest().to_string();
+    let by_digest = client
+        .manifest(&repo, &digest, oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_digest.bytes, by_tag.bytes);
+    assert_eq!(by_digest.digest, f.digest());
+    for bundle in &bundles {
+        let manifest = client
+            .manifest(
+                &repo,
+                &bundle.manifest_digest.to_string(),
+                oci::MANIFEST_ACCEPT,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let manifest: oci::ImageManifest = serde_json::from_slice(&manifest.bytes).unwrap();
+        let layer = manifest.layers[0].clone();
+        let layer_digest = layer.sha256().unwrap();
+        let blob = client.blob(&repo, &layer_digest, layer.size).await.unwrap();
+        assert_eq!(blob.bytes, bundle.bundle);
+        // Into a layout, from memory: hashed on the way like a download.
+        let writer = LayoutWriter::create(&f.home.join("layout")).unwrap();
+        let copied = client
+            .copy_blob(&repo, &layer_digest, layer.size, &writer, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(copied, Copied::Fetched(layer.size));
+        assert!(writer.has_blob(&layer_digest, layer.size).unwrap());
+    }
+    assert_eq!(client.request_count(), asked, "asked the registry again");
+
+    // A tag is asked again; so is another repository, and another client.
+    client
+        .manifest(&repo, "v1", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap();
+    assert_eq!(client.request_count(), asked + 1);
+    let elsewhere = Repository::new(f.registry_name(), "acme/other").unwrap();
+    let absent = client
+        .manifest(&elsewhere, &digest, oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap();
+    assert!(absent.is_none());
+    let forgetful = f.client();
+    forgetful
+        .manifest(&repo, &digest, oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(forgetful.request_count() > 0);
+}
+
 /// `push_blob` uploads in chunks (a blob over one chunk takes several
 /// `PATCH`es), finds it there the second time, mounts it into another
 /// repository, and refuses a file that does not hash to the digest.
