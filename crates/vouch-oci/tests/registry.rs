@@ -334,9 +334,10 @@ async fn a_remembering_client_fetches_content_once_and_tags_every_time() {
     assert!(forgetful.request_count() > 0);
 }
 
-/// `push_blob` uploads in chunks (a blob over one chunk takes several
-/// `PATCH`es), finds it there the second time, mounts it into another
-/// repository, and refuses a file that does not hash to the digest.
+/// `push_blob` uploads in chunks (a blob over one chunk takes a `PATCH`
+/// and the closing `PUT`; one chunk, a `POST` and a `PUT`), finds it there
+/// the second time, mounts it into another repository, and refuses a file
+/// that does not hash to the digest.
 #[tokio::test]
 async fn pushes_a_blob_in_chunks_once_mounts_it_and_refuses_a_wrong_one() {
     let Some(f) = fixture("push") else { return };
@@ -379,19 +380,48 @@ async fn pushes_a_blob_in_chunks_once_mounts_it_and_refuses_a_wrong_one() {
         "{refused:?}"
     );
     assert!(client.blob(&f.repo(), &wrong, size).await.is_err());
+    // Nor a file longer than its descriptor says (the last chunk unsent).
+    let short = Repository::new(f.registry_name(), "acme/short").unwrap();
+    let longer = client
+        .push_blob(&short, &digest, size - 1, &file, None, &count)
+        .await;
+    assert!(
+        matches!(longer, Err(OciError::Malformed { .. })),
+        "{longer:?}"
+    );
+    assert!(client.blob(&short, &digest, size).await.is_err());
 
     // A manifest pushed by tag reads back by digest.
-    let config = b"{}";
+    let config = br#"{"pushed":1}"#;
     let config_digest = Sha256Digest::of(config);
     let config_file = f.home.join("config");
     std::fs::write(&config_file, config).unwrap();
-    client
-        .push_blob(&f.repo(), &config_digest, 2, &config_file, None, &count)
-        .await
-        .unwrap();
+    let size_of_config = config.len() as u64;
+    let before = client.request_count();
+    let small = client
+        .push_blob(
+            &f.repo(),
+            &config_digest,
+            size_of_config,
+            &config_file,
+            None,
+            &count,
+        )
+        .await;
+    assert_eq!(small.unwrap(), PushedBlob::Uploaded(size_of_config));
+    // One chunk: HEAD, then a monolithic upload (POST, PUT with the bytes).
+    assert_eq!(client.request_count() - before, 3);
+    assert_eq!(
+        client
+            .blob(&f.repo(), &config_digest, size_of_config)
+            .await
+            .unwrap()
+            .bytes,
+        config
+    );
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2, "mediaType": oci::OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": 2},
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": size_of_config},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest.to_string(), "size": size}],
     }))
     .unwrap();
