@@ -2,7 +2,8 @@
 //! caller asks ([`RegistryClient::remembering_fetched`]): `vouch release
 //! save` verifies a release and then copies it, and the copy would otherwise
 //! ask the registry again for every manifest and signature the verification
-//! already read — about half of its requests.
+//! already read (31 requests per image became 19 in the 100-image
+//! benchmark, docs/benchmarks.md).
 //!
 //! Only what is named by its digest is kept, under the repository it was
 //! read from and the SHA-256 its bytes hash to: a manifest (fetched by tag or
