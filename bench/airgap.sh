@@ -8,7 +8,7 @@
 # registry. That loop carries the images only: skopeo copies no signatures or
 # attestations, and neither oras nor cosign is installed here, so the loop does
 # less work than vouch does. Also the layout's size against the sum of its unique
-# blobs.
+# blobs, and how many requests each step sent to each registry (from their access logs).
 #
 # Usage: bench/airgap.sh [IMAGES_FOR_SCALE_RUN]     (default 100)
 # VOUCH_BIN and PUBLISH_BIN use those binaries instead of building release ones
@@ -40,6 +40,18 @@ mkdir -p "$HOME"
 echo "$PASS_A" | $V login "$A" -u "$USER_A" --password-stdin >/dev/null 2>&1
 echo "$PASS_B" | $V login "$B" -u "$USER_B" --password-stdin >/dev/null 2>&1
 
+# Requests registry a or b has logged so far (its access log is on).
+requests() { # a|b
+  grep -c '"[A-Z]* /v2/' "$WORK/$1/registry.log" || true
+}
+# The requests registry $1 logged while the rest of the command line ran.
+counting() { # a|b command…
+  local registry=$1 before
+  shift
+  before=$(requests "$registry")
+  "$@"
+  echo "  $(printf '%-34s' '') $(($(requests "$registry") - before)) requests to registry $registry"
+}
 # One command: wall time, peak RSS, exit code.
 measure() { # label command…
   python3 - "$@" <<'PY'
@@ -83,15 +95,19 @@ run() { # dir name
   local dir=$1 name=$2
   local layout=$WORK/$name.layout
   echo "$name:"
-  measure "release save" "$V" release save --policy "$dir/release.toml" --version "$VERSION" \
-    --trusted-root "$dir/trusted_root.json" --output "$layout"
-  measure "release save (again: resumed)" "$V" release save --policy "$dir/release.toml" \
+  counting a measure "release save" "$V" release save --policy "$dir/release.toml" \
     --version "$VERSION" --trusted-root "$dir/trusted_root.json" --output "$layout"
+  counting a measure "release save (again: resumed)" "$V" release save \
+    --policy "$dir/release.toml" --version "$VERSION" --trusted-root "$dir/trusted_root.json" \
+    --output "$layout"
   measure "release verify --layout" "$V" release verify --layout "$layout" \
     --trusted-root "$dir/trusted_root.json" --policy "$dir/release.toml"
-  measure "release load" "$V" release load --layout "$layout" --to "$B/mirror-$name" \
+  counting b measure "release load" "$V" release load --layout "$layout" --to "$B/mirror-$name" \
     --policy-out "$WORK/$name.mirror.toml" --trusted-root "$dir/trusted_root.json"
+  local a_before b_before
+  a_before=$(requests a) b_before=$(requests b)
   loop "$dir" "$name"
+  echo "  $(printf '%-34s' '') $(($(requests a) - a_before)) requests to registry a, $(($(requests b) - b_before)) to b"
   python3 - "$layout" <<'PY'
 import os, sys
 root = sys.argv[1]

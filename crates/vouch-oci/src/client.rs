@@ -183,6 +183,8 @@ pub struct Fetched {
 #[derive(Clone)]
 pub struct RegistryClient {
     inner: Arc<Inner>,
+    /// What was fetched by content, when [`Self::remembering_fetched`] asked.
+    pub(crate) memo: Option<Arc<crate::memo::FetchMemo>>,
 }
 
 struct Inner {
@@ -223,6 +225,7 @@ impl RegistryClient {
                 schemes: std::sync::Mutex::new(HashMap::new()),
                 requests: std::sync::atomic::AtomicU64::new(0),
             }),
+            memo: None,
         })
     }
 
@@ -323,6 +326,11 @@ impl RegistryClient {
         reference: &str,
         accept: &[&str],
     ) -> Result<Option<Fetched>, OciError> {
+        if let Ok(asked) = reference.parse::<Sha256Digest>()
+            && let Some(kept) = self.remembered(repo, &asked)
+        {
+            return Ok(Some(kept));
+        }
         let path = format!("/v2/{}/manifests/{reference}", repo.path());
         let Some(response) = self.get(repo, &path, accept).await? else {
             return Ok(None);
@@ -354,11 +362,14 @@ impl RegistryClient {
                 found: digest.to_string(),
             });
         }
-        Ok(Some(Fetched {
-            bytes,
-            media_type,
-            digest,
-        }))
+        Ok(Some(self.remember(
+            repo,
+            Fetched {
+                bytes,
+                media_type,
+                digest,
+            },
+        )))
     }
 
     /// GETs a blob, which must hash to `digest` and be at most `limit` bytes.
@@ -368,6 +379,11 @@ impl RegistryClient {
         digest: &Sha256Digest,
         limit: u64,
     ) -> Result<Fetched, OciError> {
+        if let Some(kept) = self.remembered(repo, digest)
+            && kept.bytes.len() as u64 <= limit
+        {
+            return Ok(kept);
+        }
         let path = format!("/v2/{}/blobs/{digest}", repo.path());
         let what = format!("blob {repo}@{digest}");
         let response = self
@@ -384,11 +400,27 @@ impl RegistryClient {
                 found: found.to_string(),
             });
         }
-        Ok(Fetched {
-            bytes,
-            media_type,
-            digest: found,
-        })
+        Ok(self.remember(
+            repo,
+            Fetched {
+                bytes,
+                media_type,
+                digest: found,
+            },
+        ))
+    }
+
+    /// What [`Self::remembering_fetched`] kept for `digest` of `repo`.
+    pub(crate) fn remembered(&self, repo: &Repository, digest: &Sha256Digest) -> Option<Fetched> {
+        self.memo.as_ref()?.get(repo, digest)
+    }
+
+    /// Keeps `fetched` when [`Self::remembering_fetched`] asked; returns it.
+    fn remember(&self, repo: &Repository, fetched: Fetched) -> Fetched {
+        if let Some(memo) = &self.memo {
+            memo.keep(repo, &fetched);
+        }
+        fetched
     }
 
     /// GETs `path` in `repo`'s registry, authenticating as needed. `Ok(None)`

@@ -16,6 +16,7 @@ mod discovery;
 mod error;
 mod layout;
 mod layout_tar;
+mod memo;
 mod mirror;
 mod push;
 mod source;

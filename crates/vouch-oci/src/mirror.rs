@@ -8,12 +8,13 @@ use vouch_oci_types::{Repository, Sha256Digest};
 use crate::body::error_chain;
 use crate::client::RegistryClient;
 use crate::error::OciError;
-use crate::layout::LayoutWriter;
+use crate::layout::{BlobSink, LayoutWriter};
 
 /// What [`RegistryClient::copy_blob`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Copied {
-    /// The blob was downloaded: this many bytes.
+    /// The blob was downloaded in this run: this many bytes (now, or read
+    /// whole earlier by a client [`RegistryClient::remembering_fetched`]).
     Fetched(u64),
     /// The layout already held it whole (a resumed run): nothing was fetched.
     AlreadyThere(u64),
@@ -46,6 +47,16 @@ impl RegistryClient {
         if writer.has_blob(digest, size)? {
             return Ok(Copied::AlreadyThere(size));
         }
+        // Read whole earlier in this run (a signature, an attestation):
+        // written from memory, hashed again on the way like any download.
+        if let Some(kept) = self.remembered(repo, digest)
+            && kept.bytes.len() as u64 == size
+        {
+            let mut sink = writer.blob_sink(digest)?;
+            sink.write(&kept.bytes)?;
+            on_bytes(size);
+            return finish(sink, digest, format!("blob {repo}@{digest}"));
+        }
         let path = format!("/v2/{}/blobs/{digest}", repo.path());
         let what = format!("blob {repo}@{digest}");
         let mut response = self
@@ -66,17 +77,22 @@ impl RegistryClient {
             sink.write(&chunk)?;
             on_bytes(chunk.len() as u64);
         }
-        let written = sink.written();
-        match sink.finish() {
-            Ok(()) => Ok(Copied::Fetched(written)),
-            Err(crate::LayoutError::BlobDigestMismatch { found, .. }) => {
-                Err(OciError::DigestMismatch {
-                    what,
-                    expected: digest.to_string(),
-                    found: found.to_string(),
-                })
-            }
-            Err(e) => Err(e.into()),
+        finish(sink, digest, what)
+    }
+}
+
+/// Renames the blob `sink` wrote to its digest, once its bytes hash to it.
+fn finish(sink: BlobSink, digest: &Sha256Digest, what: String) -> Result<Copied, OciError> {
+    let written = sink.written();
+    match sink.finish() {
+        Ok(()) => Ok(Copied::Fetched(written)),
+        Err(crate::LayoutError::BlobDigestMismatch { found, .. }) => {
+            Err(OciError::DigestMismatch {
+                what,
+                expected: digest.to_string(),
+                found: found.to_string(),
+            })
         }
+        Err(e) => Err(e.into()),
     }
 }

@@ -1,8 +1,9 @@
-//! Pushing to a registry (`vouch release load`): blobs by `HEAD` then a
-//! chunked upload (distribution-spec "pushing a blob in chunks": `POST`,
-//! `PATCH` per chunk, `PUT ?digest=`), a cross-repository mount where the
-//! blob was already pushed to another repository of the same registry, and
-//! manifests by digest or tag. A blob is read from disk one chunk at a
+//! Pushing to a registry (`vouch release load`): blobs by `HEAD` then an
+//! upload (distribution-spec: `POST`, a `PATCH` per chunk but the last,
+//! `PUT ?digest=` with the last chunk; a blob of one chunk is a monolithic
+//! `POST` + `PUT`), a cross-repository mount where the blob was already
+//! pushed to another repository of the same registry, and manifests by
+//! digest or tag. A blob is read from disk one chunk at a
 //! time, so memory stays bounded whatever a layer's size.
 
 use std::io::Read as _;
@@ -154,17 +155,21 @@ impl RegistryClient {
         let mut reader = std::fs::File::open(file).map_err(io)?;
         let mut verifier = vouch_oci_types::Digest::from(*digest).verifier();
         let mut sent: u64 = 0;
-        loop {
+        // Every chunk but the last is a `PATCH`; the last goes with the
+        // closing `PUT`, so a blob of one chunk takes a `POST` and a `PUT`
+        // (distribution-spec's monolithic upload), not three requests.
+        let last = loop {
             let mut chunk = Vec::with_capacity(UPLOAD_CHUNK);
             (&mut reader)
                 .take(UPLOAD_CHUNK as u64)
                 .read_to_end(&mut chunk)
                 .map_err(io)?;
-            if chunk.is_empty() {
-                break;
-            }
             verifier.update(&chunk);
             let n = chunk.len() as u64;
+            if chunk.is_empty() || sent + n >= size {
+                sent += n;
+                break chunk;
+            }
             let range = format!("{sent}-{}", sent + n - 1);
             let body = RequestBody::new(OCTET_STREAM, chunk, Some(range));
             let response = self
@@ -181,6 +186,14 @@ impl RegistryClient {
             location = self.location(repo, &response)?;
             sent += n;
             on_bytes(n);
+        };
+        // Bytes past the descriptor's size: counted, never sent.
+        sent += std::io::copy(&mut reader, &mut std::io::sink()).map_err(io)?;
+        if sent != size {
+            return Err(OciError::Malformed {
+                what,
+                reason: format!("{sent} bytes, its descriptor says {size}"),
+            });
         }
         if let Err(found) = verifier.finish() {
             return Err(OciError::DigestMismatch {
@@ -189,15 +202,10 @@ impl RegistryClient {
                 found: found.to_string(),
             });
         }
-        if sent != size {
-            return Err(OciError::Malformed {
-                what,
-                reason: format!("{sent} bytes, its descriptor says {size}"),
-            });
-        }
         let separator = if location.contains('?') { '&' } else { '?' };
         let finish = format!("{location}{separator}digest={digest}");
-        let body = RequestBody::new(OCTET_STREAM, Vec::new(), None);
+        let n = last.len() as u64;
+        let body = RequestBody::new(OCTET_STREAM, last, None);
         let response = self
             .push_request(repo, Method::PUT, &finish, Some(&body))
             .await?;
@@ -208,6 +216,7 @@ impl RegistryClient {
             &[StatusCode::CREATED, StatusCode::NO_CONTENT],
         )
         .await?;
+        on_bytes(n);
         Ok(PushedBlob::Uploaded(sent))
     }
 

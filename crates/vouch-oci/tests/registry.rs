@@ -261,9 +261,83 @@ async fn copies_a_blob_into_a_layout_once_and_never_a_wrong_one() {
     );
 }
 
-/// `push_blob` uploads in chunks (a blob over one chunk takes several
-/// `PATCH`es), finds it there the second time, mounts it into another
-/// repository, and refuses a file that does not hash to the digest.
+/// A client `remembering_fetched` asks once for what it read by content (a
+/// manifest by tag or digest, the bundles of referrers) and answers again
+/// from memory — also into a layout — while a tag is always asked again and
+/// nothing is shared with another repository or a client that was not asked
+/// to remember.
+#[tokio::test]
+async fn a_remembering_client_fetches_content_once_and_tags_every_time() {
+    let Some(f) = fixture("memo") else { return };
+    f.login();
+    let client = f.client().remembering_fetched(1024 * 1024);
+    let repo = f.repo();
+    let by_tag = client
+        .manifest(&repo, "v1", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap()
+        .unwrap();
+    let (bundles, _) = client.sigstore_bundles(&repo, &f.digest()).await.unwrap();
+    let asked = client.request_count();
+    let digest = f.digest().to_string();
+    let by_digest = client
+        .manifest(&repo, &digest, oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_digest.bytes, by_tag.bytes);
+    assert_eq!(by_digest.digest, f.digest());
+    for bundle in &bundles {
+        let manifest = client
+            .manifest(
+                &repo,
+                &bundle.manifest_digest.to_string(),
+                oci::MANIFEST_ACCEPT,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let manifest: oci::ImageManifest = serde_json::from_slice(&manifest.bytes).unwrap();
+        let layer = manifest.layers[0].clone();
+        let layer_digest = layer.sha256().unwrap();
+        let blob = client.blob(&repo, &layer_digest, layer.size).await.unwrap();
+        assert_eq!(blob.bytes, bundle.bundle);
+        // Into a layout, from memory: hashed on the way like a download.
+        let writer = LayoutWriter::create(&f.home.join("layout")).unwrap();
+        let copied = client
+            .copy_blob(&repo, &layer_digest, layer.size, &writer, &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(copied, Copied::Fetched(layer.size));
+        assert!(writer.has_blob(&layer_digest, layer.size).unwrap());
+    }
+    assert_eq!(client.request_count(), asked, "asked the registry again");
+
+    // A tag is asked again; so is another repository, and another client.
+    client
+        .manifest(&repo, "v1", oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap();
+    assert_eq!(client.request_count(), asked + 1);
+    let elsewhere = Repository::new(f.registry_name(), "acme/other").unwrap();
+    let absent = client
+        .manifest(&elsewhere, &digest, oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap();
+    assert!(absent.is_none());
+    let forgetful = f.client();
+    forgetful
+        .manifest(&repo, &digest, oci::MANIFEST_ACCEPT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(forgetful.request_count() > 0);
+}
+
+/// `push_blob` uploads in chunks (a blob over one chunk takes a `PATCH`
+/// and the closing `PUT`; one chunk, a `POST` and a `PUT`), finds it there
+/// the second time, mounts it into another repository, and refuses a file
+/// that does not hash to the digest.
 #[tokio::test]
 async fn pushes_a_blob_in_chunks_once_mounts_it_and_refuses_a_wrong_one() {
     let Some(f) = fixture("push") else { return };
@@ -306,19 +380,48 @@ async fn pushes_a_blob_in_chunks_once_mounts_it_and_refuses_a_wrong_one() {
         "{refused:?}"
     );
     assert!(client.blob(&f.repo(), &wrong, size).await.is_err());
+    // Nor a file longer than its descriptor says (the last chunk unsent).
+    let short = Repository::new(f.registry_name(), "acme/short").unwrap();
+    let longer = client
+        .push_blob(&short, &digest, size - 1, &file, None, &count)
+        .await;
+    assert!(
+        matches!(longer, Err(OciError::Malformed { .. })),
+        "{longer:?}"
+    );
+    assert!(client.blob(&short, &digest, size).await.is_err());
 
     // A manifest pushed by tag reads back by digest.
-    let config = b"{}";
+    let config = br#"{"pushed":1}"#;
     let config_digest = Sha256Digest::of(config);
     let config_file = f.home.join("config");
     std::fs::write(&config_file, config).unwrap();
-    client
-        .push_blob(&f.repo(), &config_digest, 2, &config_file, None, &count)
-        .await
-        .unwrap();
+    let size_of_config = config.len() as u64;
+    let before = client.request_count();
+    let small = client
+        .push_blob(
+            &f.repo(),
+            &config_digest,
+            size_of_config,
+            &config_file,
+            None,
+            &count,
+        )
+        .await;
+    assert_eq!(small.unwrap(), PushedBlob::Uploaded(size_of_config));
+    // One chunk: HEAD, then a monolithic upload (POST, PUT with the bytes).
+    assert_eq!(client.request_count() - before, 3);
+    assert_eq!(
+        client
+            .blob(&f.repo(), &config_digest, size_of_config)
+            .await
+            .unwrap()
+            .bytes,
+        config
+    );
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2, "mediaType": oci::OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": 2},
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": size_of_config},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest.to_string(), "size": size}],
     }))
     .unwrap();

@@ -16,12 +16,12 @@ use vouch_testkit::{Publisher, VirtualSigstore, in_toto_statement, standard_atte
 use super::release::{self, BUILDER, PASSWORD, USER, World};
 use crate::common;
 
-const VERSION: &str = "v2.0.0";
+pub(super) const VERSION: &str = "v2.0.0";
 const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// The release world with `acme/agent:v2.0.0` added: an index of two
 /// platform images, signed (a bundle) with the three attestations.
-fn world(name: &str) -> Option<World> {
+pub(super) fn world(name: &str) -> Option<World> {
     let w = release::world(&format!("airgap-{name}"))?;
     let mut p = Publisher::new(&w.registry.host(), Some((USER, PASSWORD)));
     let amd64 = p.push_image("acme/agent", "amd64", "agent amd64");
@@ -59,10 +59,10 @@ fn policy(w: &World, registry: &str) -> PathBuf {
 
 /// A directory of the test's own, outside the world's (which is removed
 /// with the world, registry and all).
-struct Scratch(PathBuf);
+pub(super) struct Scratch(pub(super) PathBuf);
 
 impl Scratch {
-    fn new(name: &str) -> Self {
+    pub(super) fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("vouch-airgap-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -94,7 +94,7 @@ fn save(w: &World, policy: &Path, output: &Path, extra: &[&str]) -> Output {
 }
 
 /// The layout digest `release save` printed.
-fn layout_digest(out: &Output) -> String {
+pub(super) fn layout_digest(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find_map(|l| l.strip_prefix("Layout digest: "))
@@ -105,7 +105,7 @@ fn layout_digest(out: &Output) -> String {
 /// `vouch release verify --layout LAYOUT …` with no registry credentials,
 /// every proxy and the TUF mirror pointing at a closed port: nothing on
 /// the network can answer.
-fn verify(layout: &Path, extra: &[&str]) -> Output {
+pub(super) fn verify(layout: &Path, extra: &[&str]) -> Output {
     let nowhere = format!("http://127.0.0.1:{}", common::closed_port());
     let home = layout.with_extension("home");
     std::fs::create_dir_all(&home).unwrap();
@@ -121,11 +121,11 @@ fn verify(layout: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn stdout(out: &Output) -> String {
+pub(super) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn read_index(layout: &Path) -> Value {
+pub(super) fn read_index(layout: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap()
 }
 
@@ -150,7 +150,7 @@ fn put_blob(layout: &Path, bytes: &[u8]) -> String {
 }
 
 /// The `index.json` entry with these role and image annotations.
-fn entry<'a>(index: &'a Value, role: &str, image: Option<&str>) -> &'a Value {
+pub(super) fn entry<'a>(index: &'a Value, role: &str, image: Option<&str>) -> &'a Value {
     index["manifests"]
         .as_array()
         .unwrap()

@@ -7,6 +7,7 @@ mod common;
 
 mod about;
 mod airgap;
+mod airgap_proxy;
 
 mod attestation;
 #[cfg(feature = "audit")]
