@@ -15,7 +15,7 @@
 //! (`sha256-<hex>` indexes). Everything is idempotent: a second load
 //! uploads nothing and rewrites the same manifests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -228,6 +228,10 @@ struct Loader {
     layout: OciLayout,
     /// The mirror repository each blob was pushed to first (to mount from).
     pushed: Arc<Mutex<HashMap<Sha256Digest, Repository>>>,
+    /// Blobs this load already put in (or found in) a repository: asked
+    /// for again there (the empty config every referrer shares), they need
+    /// no request.
+    in_place: Arc<Mutex<HashSet<(Repository, Sha256Digest)>>>,
     stats: Arc<Mutex<LoadSummary>>,
 }
 
@@ -248,6 +252,7 @@ pub async fn load_release(
         client: client.clone(),
         layout: layout.clone(),
         pushed: Arc::default(),
+        in_place: Arc::default(),
         stats: Arc::new(Mutex::new(LoadSummary {
             images: 0,
             blobs_uploaded: 0,
@@ -289,11 +294,7 @@ pub async fn load_release(
             total,
         });
     }
-    let mut summary = loader
-        .stats
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let mut summary = lock(&loader.stats).clone();
     summary.images = done;
     Ok(summary)
 }
@@ -366,7 +367,7 @@ type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send
 
 impl Loader {
     fn count(&self, update: impl FnOnce(&mut LoadSummary)) {
-        update(&mut self.stats.lock().unwrap_or_else(|e| e.into_inner()));
+        update(&mut lock(&self.stats));
     }
 
     /// The manifest `digest` as the layout holds it, and its media type.
@@ -543,10 +544,12 @@ impl Loader {
     /// repository it went to when there is one.
     async fn blob(&self, repo: &Repository, descriptor: &Descriptor) -> Result<(), OciError> {
         let (digest, size) = (&descriptor_digest(descriptor)?, descriptor.size);
-        let from = self
-            .pushed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let place = (repo.clone(), *digest);
+        if lock(&self.in_place).contains(&place) {
+            self.count(|s| s.blobs_present += 1);
+            return Ok(());
+        }
+        let from = lock(&self.pushed)
             .get(digest)
             .filter(|r| *r != repo)
             .cloned();
@@ -563,13 +566,18 @@ impl Loader {
                 s.bytes_uploaded += n;
             }
         });
-        self.pushed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.pushed)
             .entry(*digest)
             .or_insert_with(|| repo.clone());
+        lock(&self.in_place).insert(place);
         Ok(())
     }
+}
+
+/// The value behind `mutex`, even if a task panicked holding it (every
+/// value here is a plain record, consistent after each statement).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn sha256_of(entry: &LayoutEntry) -> Result<Sha256Digest, OciError> {
