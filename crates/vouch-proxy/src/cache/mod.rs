@@ -255,8 +255,9 @@ pub struct BlobHandle {
 #[derive(Debug)]
 pub enum BlobBody {
     /// An open local file (still readable after eviction unlinks it),
-    /// read in place (see `server::body`).
-    File(std::fs::File),
+    /// read in place (see `server::body`) with positional reads only: the
+    /// store may hand the same open file to concurrent requests.
+    File(std::sync::Arc<std::fs::File>),
     /// Remote storage the proxy reads by byte range and streams.
     Ranged(Box<dyn RangeRead>),
     /// A URL the client may `GET` itself (a presigned object URL, valid
