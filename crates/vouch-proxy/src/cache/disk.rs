@@ -29,7 +29,7 @@ use bytes::Bytes;
 
 use super::{
     BlobAccess, BlobBody, BlobHandle, BlobStore, CacheError, CacheFuture, MAX_MEDIA_TYPE_LEN,
-    StoredManifest, io, write_making_room,
+    StoredManifest, io, on_blocking_pool, write_making_room,
 };
 use crate::names::{Digest, DigestAlgorithm};
 
@@ -329,14 +329,17 @@ impl BlobStore for DiskStore {
             content.extend_from_slice(&manifest.bytes);
             let size = content.len() as u64;
             let result = async {
-                let mut file = tokio::fs::File::create_new(&staged)
+                let file = tokio::fs::File::create_new(&staged)
                     .await
                     .map_err(io("create", &staged))?;
+                let file = Arc::new(file.into_std().await);
                 // A full disk evicts and retries once, as blob fills do.
-                write_making_room(&mut file, 0, &content, self, size)
+                write_making_room(&file, 0, &[Bytes::from(content)], self, size)
                     .await
                     .map_err(io("write", &staged))?;
-                file.sync_data().await.map_err(io("sync", &staged))?;
+                on_blocking_pool(&file, |f| f.sync_data())
+                    .await
+                    .map_err(io("sync", &staged))?;
                 let target = self.path(&key);
                 tokio::fs::rename(&staged, &target)
                     .await

@@ -38,7 +38,7 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::sync::watch;
 
 use super::disk::unique;
-use super::{BlobStore, CacheError, write_making_room};
+use super::{BlobStore, CacheError, on_blocking_pool, write_making_room};
 use crate::health::{Component, Health, State};
 use crate::metrics::Metrics;
 use crate::names::{Digest, DigestVerifier};
@@ -54,13 +54,14 @@ pub type Fetcher = Arc<
 >;
 
 /// Bytes gathered before each write to the staging file (and each wake-up
-/// of readers): large enough that a 1 GiB layer costs ~4000 writes, small
-/// enough that readers trail the upstream by a fraction of a second.
+/// of readers): large enough that a 1 GiB layer costs ~4000 round trips to
+/// the blocking pool, small enough that readers trail the upstream by a
+/// fraction of a second (1 MiB measured no better, docs/benchmarks.md).
 pub const STAGING_WRITE_BYTES: usize = 256 * 1024;
 /// Largest chunk a reader sends at once.
 pub const READ_CHUNK_BYTES: u64 = 256 * 1024;
 /// Bytes of a fill's latest chunks kept in memory for its readers (see
-/// [`Recent`]): 16 staging writes, a few hundredths of a second of a fast
+/// [`Recent`]): 16 staging writes, about a hundredth of a second of a fast
 /// upstream, so a reader slowed by its own client for longer reads the
 /// staging file instead. Memory per fill, whatever the number of readers.
 pub const RECENT_BYTES: usize = 16 * STAGING_WRITE_BYTES;
@@ -262,19 +263,26 @@ pub struct Fill {
 /// no read of the staging file back, no copy, no thread hop per chunk.
 #[derive(Debug, Default)]
 struct Recent {
+    window: Mutex<Window>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
     /// `(offset in the blob, bytes)`, in order and contiguous.
-    chunks: Mutex<VecDeque<(u64, Bytes)>>,
+    chunks: VecDeque<(u64, Bytes)>,
+    /// Their total length.
+    bytes: usize,
 }
 
 impl Recent {
     /// Adds the chunk at `offset`, which the staging file now holds.
     fn push(&self, offset: u64, chunk: Bytes) {
-        let mut chunks = crate::memo::lock(&self.chunks);
-        chunks.push_back((offset, chunk));
-        let mut kept: usize = chunks.iter().map(|(_, c)| c.len()).sum();
-        while kept > RECENT_BYTES && chunks.len() > 1 {
-            if let Some((_, dropped)) = chunks.pop_front() {
-                kept -= dropped.len();
+        let mut window = crate::memo::lock(&self.window);
+        window.bytes += chunk.len();
+        window.chunks.push_back((offset, chunk));
+        while window.bytes > RECENT_BYTES && window.chunks.len() > 1 {
+            if let Some((_, dropped)) = window.chunks.pop_front() {
+                window.bytes -= dropped.len();
             }
         }
     }
@@ -283,8 +291,9 @@ impl Recent {
     /// past `until` nor more than `max`; `None` when no kept chunk holds
     /// `offset` (not yet written, or dropped already).
     fn slice(&self, offset: u64, until: u64, max: u64) -> Option<Bytes> {
-        let chunks = crate::memo::lock(&self.chunks);
-        let (start, chunk) = chunks
+        let window = crate::memo::lock(&self.window);
+        let (start, chunk) = window
+            .chunks
             .iter()
             .rev()
             .find(|(start, chunk)| *start <= offset && offset < start + chunk.len() as u64)?;
@@ -385,13 +394,17 @@ async fn run(
         path: fill.staged.clone(),
         source: Arc::new(e),
     };
-    let mut file = tokio::fs::File::create_new(&fill.staged)
+    let file = tokio::fs::File::create_new(&fill.staged)
         .await
         .map_err(staging_error)?;
+    let file = Arc::new(file.into_std().await);
     let _ = tx.send(FillState::Receiving { total, written: 0 });
     let mut verifier = fill.digest.verifier();
     let mut written = 0u64;
-    let mut buffer = BytesMut::with_capacity(STAGING_WRITE_BYTES);
+    // The upstream's chunks as they came (no copy into a buffer of ours),
+    // written together once they add up to STAGING_WRITE_BYTES.
+    let mut pending: Vec<Bytes> = Vec::new();
+    let mut pending_len = 0u64;
     loop {
         let chunk = response.chunk().await.map_err(|e| FillError::Read {
             digest: fill.digest.clone(),
@@ -399,7 +412,7 @@ async fn run(
         })?;
         let end = chunk.is_none();
         if let Some(chunk) = chunk {
-            let received = written + buffer.len() as u64 + chunk.len() as u64;
+            let received = written + pending_len + chunk.len() as u64;
             if total.is_some_and(|t| received > t) || received > max {
                 return Err(FillError::Overlong {
                     digest: fill.digest.clone(),
@@ -407,18 +420,21 @@ async fn run(
                 });
             }
             verifier.update(&chunk);
-            buffer.extend_from_slice(&chunk);
+            pending_len += chunk.len() as u64;
+            pending.push(chunk);
         }
-        if buffer.len() >= STAGING_WRITE_BYTES || (end && !buffer.is_empty()) {
-            let remaining = total.map_or(buffer.len() as u64, |t| t - written);
-            write_making_room(&mut file, written, &buffer, &**store, remaining)
+        if pending_len >= STAGING_WRITE_BYTES as u64 || (end && pending_len > 0) {
+            let remaining = total.map_or(pending_len, |t| t - written);
+            let chunks = std::mem::take(&mut pending);
+            write_making_room(&file, written, &chunks, &**store, remaining)
                 .await
                 .map_err(staging_error)?;
-            let chunk =
-                std::mem::replace(&mut buffer, BytesMut::with_capacity(STAGING_WRITE_BYTES));
-            let offset = written;
-            written += chunk.len() as u64;
-            fill.recent.push(offset, chunk.freeze());
+            for chunk in chunks {
+                let offset = written;
+                written += chunk.len() as u64;
+                fill.recent.push(offset, chunk);
+            }
+            pending_len = 0;
             tx.send_modify(|s| {
                 if let FillState::Receiving { written: w, .. } = s {
                     *w = written;
@@ -444,7 +460,9 @@ async fn run(
             received: written,
         })?;
     let _ = tx.send(FillState::Verified(written));
-    file.sync_data().await.map_err(staging_error)?;
+    on_blocking_pool(&file, |f| f.sync_data())
+        .await
+        .map_err(staging_error)?;
     drop(file);
     store
         .import_blob(&fill.digest, &fill.staged, written)
@@ -1022,7 +1040,8 @@ mod tests {
     /// (sent without a copy), not bytes read from the staging file.
     fn from_memory(fill: &Fill, chunk: &Bytes) -> bool {
         let at = chunk.as_ptr() as usize;
-        crate::memo::lock(&fill.recent.chunks)
+        crate::memo::lock(&fill.recent.window)
+            .chunks
             .iter()
             .any(|(_, kept)| {
                 let start = kept.as_ptr() as usize;
@@ -1032,7 +1051,8 @@ mod tests {
 
     /// The offset of the oldest chunk still in memory.
     fn oldest_in_memory(fill: &Fill) -> u64 {
-        crate::memo::lock(&fill.recent.chunks)
+        crate::memo::lock(&fill.recent.window)
+            .chunks
             .front()
             .map_or(0, |(offset, _)| *offset)
     }
@@ -1048,11 +1068,10 @@ mod tests {
                 Bytes::from(vec![i as u8; STAGING_WRITE_BYTES]),
             );
         }
-        let kept: usize = crate::memo::lock(&recent.chunks)
-            .iter()
-            .map(|(_, c)| c.len())
-            .sum();
-        assert_eq!(kept, RECENT_BYTES);
+        let window = crate::memo::lock(&recent.window);
+        let kept: usize = window.chunks.iter().map(|(_, c)| c.len()).sum();
+        assert_eq!((kept, window.bytes), (RECENT_BYTES, RECENT_BYTES));
+        drop(window);
         assert!(recent.slice(0, u64::MAX, u64::MAX).is_none(), "dropped");
         assert!(recent.slice(2 * S - 1, u64::MAX, u64::MAX).is_none());
         let third = recent.slice(2 * S, u64::MAX, u64::MAX).unwrap();
