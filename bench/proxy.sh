@@ -282,12 +282,15 @@ BASIC="Authorization: Basic $(printf 'bench@example.com:%s' "$LICENSE" | base64 
 seconds() { curl -sf -o "$WORK/check" -w '%{time_total}' "$@"; }
 COLD_DIRECT=0
 COLD_VOUCH=0
+COLD_TICKS=0
 for ((i = 1; i <= COLD_ROUNDS; i++)); do
   blob=${COLD[$((i - 1))]}
   direct=$(seconds "$UPSTREAM/v2/acme/cold$i/blobs/$blob")
   [ "sha256:$(sha256sum "$WORK/check" | cut -d' ' -f1)" = "$blob" ] || { echo "cold pull $i: wrong bytes from the upstream" >&2; exit 1; }
   curl -sf -o /dev/null -H "$ACCEPT" -H "$BASIC" "http://127.0.0.1:$VOUCH_PORT/v2/proxy/acme/up.test/acme/cold$i/manifests/1.0"
+  before=$(cpu_ticks "$VOUCH_PID")
   through=$(seconds -H "$BASIC" "http://127.0.0.1:$VOUCH_PORT/v2/proxy/acme/up.test/acme/cold$i/blobs/$blob")
+  COLD_TICKS=$((COLD_TICKS + $(cpu_ticks "$VOUCH_PID") - before))
   [ "sha256:$(sha256sum "$WORK/check" | cut -d' ' -f1)" = "$blob" ] || { echo "cold pull $i: wrong bytes from vouch-proxy" >&2; exit 1; }
   printf 'cold pull %s: upstream directly %ss, through vouch-proxy %ss\n' "$i" "$direct" "$through" >&2
   COLD_DIRECT=$(awk -v a="$COLD_DIRECT" -v b="$direct" 'BEGIN { print a + b }')
@@ -317,7 +320,8 @@ echo "blob ${BLOB_KB} KiB, $CONNECTIONS connections, best of two: vouch-proxy ${
 echo "blob ${BIG_MB} MiB, $BIG_CONNECTIONS connections, best of two: vouch-proxy $(mib_s "${BEST[vouch_big]}") MiB/s, nginx $(mib_s "${BEST[nginx_big]}") MiB/s:" \
   "vouch-proxy / nginx = $(ratio "${BEST[vouch_big]}" "${BEST[nginx_big]}")x (goal >= 0.5x)"
 echo "cold pull of a ${BIG_MB} MiB blob, $COLD_ROUNDS rounds: through vouch-proxy ${COLD_VOUCH}s, from the upstream directly ${COLD_DIRECT}s:" \
-  "vouch-proxy / direct = $(ratio "$COLD_VOUCH" "$COLD_DIRECT")x (goal <= 1.2x)"
+  "vouch-proxy / direct = $(ratio "$COLD_VOUCH" "$COLD_DIRECT")x (goal <= 1.2x);" \
+  "vouch-proxy CPU $(awk -v t="$COLD_TICKS" -v hz="$(getconf CLK_TCK)" -v n="$COLD_ROUNDS" 'BEGIN { printf "%.0f", t / hz * 1e3 / n }') ms per cold pull"
 echo "vouch-proxy peak RSS: $((RSS_KB / 1024)) MiB (goal < 64 MiB)"
 
 [ "${SCALE_OUT:-1}" = 1 ] || exit 0

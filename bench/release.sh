@@ -7,7 +7,7 @@
 # verify-release's wall time and peak RSS.
 #
 # Usage: bench/release.sh [IMAGES_FOR_SCALE_RUN]     (default 200; issue 18's goal: 1000
-#        images under 10 s with peak RSS under 32 MiB)
+#        images under 10 s with peak RSS under 32 MiB; VOUCH_BIN=path runs another build of vouch)
 # Each scale run is timed twice: cold (the proxy fetches every manifest and blob from
 # the vendor registry) and warm (from its cache), with the HTTP requests per image.
 # The vendor registry is Debian's docker-registry on 127.0.0.1 with basic auth;
@@ -19,7 +19,7 @@ SCALE=${1:-200}
 cargo build --release --locked -q -p vouch-cli -p vouch-proxy
 cargo build --release --locked -q -p vouch-testkit --example publish_demo_release
 TARGET_DIR=$(realpath "${CARGO_TARGET_DIR:-target}")
-V=$TARGET_DIR/release/vouch
+V=${VOUCH_BIN:-$TARGET_DIR/release/vouch} # VOUCH_BIN: another build of the client
 PROXY_BIN=$TARGET_DIR/release/vouch-proxy
 PUBLISH=$TARGET_DIR/release/examples/publish_demo_release
 source scripts/lib/registry.sh
@@ -45,7 +45,7 @@ $PROXY_BIN app add acme --allow "$UPSTREAM/acme" --allow "$UPSTREAM/scale50" --a
 $PROXY_BIN channel add-version --app acme --channel stable --version "$VERSION" >/dev/null
 $PROXY_BIN channel add-version --app acme --channel stable --version stable >/dev/null
 LICENSE=$($PROXY_BIN license create --app acme --email "$EMAIL" --channel stable --expires never 2>/dev/null)
-VOUCH_PROXY_LOG=error $PROXY_BIN serve 2>"$WORK/proxy.log" &
+VOUCH_PROXY_LOG=${VOUCH_PROXY_LOG:-error} $PROXY_BIN serve 2>"$WORK/proxy.log" &
 PROXY_PID=$!
 for _ in $(seq 200); do curl -s -o /dev/null "http://$PROXY/healthz" && break; sleep 0.05; done
 SERVED=$PROXY/proxy/acme/$UPSTREAM
@@ -56,6 +56,11 @@ echo "$LICENSE" | $V login "$PROXY" -u "$EMAIL" --password-stdin 2>/dev/null
 # Requests the proxy answered (every route, every status), from its metrics.
 requests() {
   curl -s "http://$PROXY/metrics" | awk '/^vouch_proxy_requests_total/ { n += $NF } END { printf "%d", n }'
+}
+# The same by route and status ("manifest/200 1234"), to explain the count.
+requests_by_route() {
+  curl -s "http://$PROXY/metrics" |
+    sed -n 's/^vouch_proxy_requests_total{route="\([a-z]*\)",code="\([0-9]*\)"} \([0-9]*\)$/\1\/\2 \3/p' | sort
 }
 now() { date +%s.%N; }
 
@@ -112,9 +117,12 @@ for n in 50 "$SCALE"; do
   publish "scale$n/platform" "$WORK/r$n" --images "$n"
   for pass in cold warm; do
     r0=$(requests)
+    requests_by_route >"$WORK/routes-before"
     printf '%s ' "$pass"
     measure "$WORK/r$n" "$n"
     r1=$(requests)
-    echo "      $((r1 - r0)) requests through the proxy, $(per_image $((r1 - r0)) "$n") per image"
+    echo "      $((r1 - r0)) requests through the proxy, $(per_image $((r1 - r0)) "$n") per image:"
+    join -a 1 -e 0 -o 0,1.2,2.2 <(requests_by_route) "$WORK/routes-before" |
+      awk -v n="$n" '$2 - $3 > 0 { printf "        %-16s %6d  %5.2f per image\n", $1, $2 - $3, ($2 - $3) / n }'
   done
 done

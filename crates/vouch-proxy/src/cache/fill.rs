@@ -3,9 +3,12 @@
 //! The first request for a digest starts a [`Fill`]: a task that streams
 //! the upstream body into a staging file while hashing it, and hands the
 //! file to the store only when the digest matches. Later requests for the
-//! same digest join it. Every client reads the staging file as it grows
-//! ("tail-following"), so one upstream transfer feeds all of them, and a
-//! client that disconnects does not stop it.
+//! same digest join it, so one upstream transfer feeds all of them, and a
+//! client that disconnects does not stop it. Each client follows the fill
+//! as it grows ("tail-following"): the latest chunks, once written to the
+//! staging file, are also kept in memory ([`RECENT_BYTES`] of them), and a
+//! client that keeps up takes them from there; one that lags behind them,
+//! or joins late, reads the staging file until it catches up.
 //!
 //! No client ever receives a complete body that was not verified: readers
 //! hold back the final byte until the fill reports the digest matched,
@@ -22,7 +25,7 @@
 //! sent are compared with what it sent, and whose final byte is again
 //! held back until the whole blob verified. Nothing is cached then.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
@@ -35,7 +38,7 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use tokio::sync::watch;
 
 use super::disk::unique;
-use super::{BlobStore, CacheError, write_making_room};
+use super::{BlobStore, CacheError, on_blocking_pool, write_making_room};
 use crate::health::{Component, Health, State};
 use crate::metrics::Metrics;
 use crate::names::{Digest, DigestVerifier};
@@ -51,11 +54,17 @@ pub type Fetcher = Arc<
 >;
 
 /// Bytes gathered before each write to the staging file (and each wake-up
-/// of readers): large enough that a 1 GiB layer costs ~4000 writes, small
-/// enough that readers trail the upstream by a fraction of a second.
+/// of readers): large enough that a 1 GiB layer costs ~4000 round trips to
+/// the blocking pool, small enough that readers trail the upstream by a
+/// fraction of a second (1 MiB measured no better, docs/benchmarks.md).
 pub const STAGING_WRITE_BYTES: usize = 256 * 1024;
 /// Largest chunk a reader sends at once.
 pub const READ_CHUNK_BYTES: u64 = 256 * 1024;
+/// Bytes of a fill's latest chunks kept in memory for its readers (see
+/// [`Recent`]): 16 staging writes, about a hundredth of a second of a fast
+/// upstream, so a reader slowed by its own client for longer reads the
+/// staging file instead. Memory per fill, whatever the number of readers.
+pub const RECENT_BYTES: usize = 16 * STAGING_WRITE_BYTES;
 
 /// Why a fill failed. Cloned to every request that joined it, so the
 /// causes that are not `Clone` are shared.
@@ -241,8 +250,58 @@ pub struct Fill {
     digest: Digest,
     staged: PathBuf,
     state: watch::Receiver<FillState>,
+    recent: Arc<Recent>,
     fetch: Fetcher,
     report: FillReport,
+}
+
+/// A fill's latest chunks, each added once it is in the staging file (so
+/// that whatever a reader sent from memory, the file holds too: a reader
+/// that carries on without the cache compares the file's bytes with a
+/// new transfer, see [`Passthrough`]), the oldest dropped beyond
+/// [`RECENT_BYTES`]. Readers that keep up send these `Bytes` as they are:
+/// no read of the staging file back, no copy, no thread hop per chunk.
+#[derive(Debug, Default)]
+struct Recent {
+    window: Mutex<Window>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    /// `(offset in the blob, bytes)`, in order and contiguous.
+    chunks: VecDeque<(u64, Bytes)>,
+    /// Their total length.
+    bytes: usize,
+}
+
+impl Recent {
+    /// Adds the chunk at `offset`, which the staging file now holds.
+    fn push(&self, offset: u64, chunk: Bytes) {
+        let mut window = crate::memo::lock(&self.window);
+        window.bytes += chunk.len();
+        window.chunks.push_back((offset, chunk));
+        while window.bytes > RECENT_BYTES && window.chunks.len() > 1 {
+            if let Some((_, dropped)) = window.chunks.pop_front() {
+                window.bytes -= dropped.len();
+            }
+        }
+    }
+
+    /// The bytes from `offset` to the end of the chunk holding it, but not
+    /// past `until` nor more than `max`; `None` when no kept chunk holds
+    /// `offset` (not yet written, or dropped already).
+    fn slice(&self, offset: u64, until: u64, max: u64) -> Option<Bytes> {
+        let window = crate::memo::lock(&self.window);
+        let (start, chunk) = window
+            .chunks
+            .iter()
+            .rev()
+            .find(|(start, chunk)| *start <= offset && offset < start + chunk.len() as u64)?;
+        let end = (start + chunk.len() as u64)
+            .min(until)
+            .min(offset.saturating_add(max));
+        (end > offset).then(|| chunk.slice((offset - start) as usize..(end - start) as usize))
+    }
 }
 
 impl std::fmt::Debug for Fill {
@@ -282,6 +341,7 @@ impl Fills {
                 .staging_dir()
                 .join(format!("b-{}-{}", digest.hex(), unique())),
             state: rx,
+            recent: Arc::default(),
             fetch,
             report,
         });
@@ -334,13 +394,17 @@ async fn run(
         path: fill.staged.clone(),
         source: Arc::new(e),
     };
-    let mut file = tokio::fs::File::create_new(&fill.staged)
+    let file = tokio::fs::File::create_new(&fill.staged)
         .await
         .map_err(staging_error)?;
+    let file = Arc::new(file.into_std().await);
     let _ = tx.send(FillState::Receiving { total, written: 0 });
     let mut verifier = fill.digest.verifier();
     let mut written = 0u64;
-    let mut buffer = BytesMut::with_capacity(STAGING_WRITE_BYTES);
+    // The upstream's chunks as they came (no copy into a buffer of ours),
+    // written together once they add up to STAGING_WRITE_BYTES.
+    let mut pending: Vec<Bytes> = Vec::new();
+    let mut pending_len = 0u64;
     loop {
         let chunk = response.chunk().await.map_err(|e| FillError::Read {
             digest: fill.digest.clone(),
@@ -348,7 +412,7 @@ async fn run(
         })?;
         let end = chunk.is_none();
         if let Some(chunk) = chunk {
-            let received = written + buffer.len() as u64 + chunk.len() as u64;
+            let received = written + pending_len + chunk.len() as u64;
             if total.is_some_and(|t| received > t) || received > max {
                 return Err(FillError::Overlong {
                     digest: fill.digest.clone(),
@@ -356,15 +420,21 @@ async fn run(
                 });
             }
             verifier.update(&chunk);
-            buffer.extend_from_slice(&chunk);
+            pending_len += chunk.len() as u64;
+            pending.push(chunk);
         }
-        if buffer.len() >= STAGING_WRITE_BYTES || (end && !buffer.is_empty()) {
-            let remaining = total.map_or(buffer.len() as u64, |t| t - written);
-            write_making_room(&mut file, written, &buffer, &**store, remaining)
+        if pending_len >= STAGING_WRITE_BYTES as u64 || (end && pending_len > 0) {
+            let remaining = total.map_or(pending_len, |t| t - written);
+            let chunks = std::mem::take(&mut pending);
+            write_making_room(&file, written, &chunks, &**store, remaining)
                 .await
                 .map_err(staging_error)?;
-            written += buffer.len() as u64;
-            buffer.clear();
+            for chunk in chunks {
+                let offset = written;
+                written += chunk.len() as u64;
+                fill.recent.push(offset, chunk);
+            }
+            pending_len = 0;
             tx.send_modify(|s| {
                 if let FillState::Receiving { written: w, .. } = s {
                     *w = written;
@@ -390,7 +460,9 @@ async fn run(
             received: written,
         })?;
     let _ = tx.send(FillState::Verified(written));
-    file.sync_data().await.map_err(staging_error)?;
+    on_blocking_pool(&file, |f| f.sync_data())
+        .await
+        .map_err(staging_error)?;
     drop(file);
     store
         .import_blob(&fill.digest, &fill.staged, written)
@@ -443,7 +515,9 @@ impl Fill {
         let file = tokio::fs::File::open(&self.staged).await.ok()?;
         let follower = Follower {
             state: self.state.clone(),
+            recent: self.recent.clone(),
             file,
+            file_position: 0,
             offset: 0,
             total,
             verified: None,
@@ -466,7 +540,12 @@ impl Fill {
 
 struct Follower {
     state: watch::Receiver<FillState>,
+    recent: Arc<Recent>,
+    /// The staging file, for what is no longer (or not) in `recent`.
     file: tokio::fs::File,
+    /// Where the next read of `file` starts.
+    file_position: u64,
+    /// The next byte to send.
     offset: u64,
     total: u64,
     /// The verified size, once the fill said so.
@@ -506,13 +585,15 @@ impl Follower {
                 FillState::Done(Err(e)) => return Some(Err(io::Error::other(e))),
             };
             if self.offset < readable {
-                let n = (readable - self.offset).min(READ_CHUNK_BYTES) as usize;
-                let mut buf = vec![0u8; n];
-                if let Err(e) = self.file.read_exact(&mut buf).await {
-                    return Some(Err(e));
-                }
-                self.offset += n as u64;
-                return Some(Ok(Bytes::from(buf)));
+                let chunk = match self.recent.slice(self.offset, readable, READ_CHUNK_BYTES) {
+                    Some(chunk) => chunk,
+                    None => match self.read_file(readable).await {
+                        Ok(chunk) => chunk,
+                        Err(e) => return Some(Err(e)),
+                    },
+                };
+                self.offset += chunk.len() as u64;
+                return Some(Ok(chunk));
             }
             if verified {
                 return None;
@@ -523,6 +604,20 @@ impl Follower {
                 )));
             }
         }
+    }
+
+    /// The next chunk from the staging file, up to `readable`: for a
+    /// reader behind the chunks kept in memory (or that joined late).
+    async fn read_file(&mut self, readable: u64) -> io::Result<Bytes> {
+        if self.file_position != self.offset {
+            self.file.seek(io::SeekFrom::Start(self.offset)).await?;
+            self.file_position = self.offset;
+        }
+        let n = (readable - self.offset).min(READ_CHUNK_BYTES) as usize;
+        let mut buf = vec![0u8; n];
+        self.file.read_exact(&mut buf).await?;
+        self.file_position += n as u64;
+        Ok(Bytes::from(buf))
     }
 
     /// The fill failed on the cache's side after this reader sent
@@ -859,6 +954,16 @@ mod tests {
         release: tokio::sync::Semaphore,
     }
 
+    impl SlowImport {
+        /// A disk store in `dir` whose imports wait for a permit.
+        fn open(dir: &std::path::Path) -> Arc<Self> {
+            Arc::new(Self {
+                disk: DiskStore::open(dir, 1 << 30).unwrap(),
+                release: tokio::sync::Semaphore::new(0),
+            })
+        }
+    }
+
     impl BlobStore for SlowImport {
         fn manifest<'a>(&'a self, digest: &'a Digest) -> CacheFuture<'a, Option<StoredManifest>> {
             self.disk.manifest(digest)
@@ -905,10 +1010,7 @@ mod tests {
     #[tokio::test]
     async fn readers_get_the_final_byte_once_verified_before_the_store_keeps_it() {
         let dir = tempfile::tempdir().unwrap();
-        let slow = Arc::new(SlowImport {
-            disk: DiskStore::open(dir.path(), 1 << 30).unwrap(),
-            release: tokio::sync::Semaphore::new(0),
-        });
+        let slow = SlowImport::open(dir.path());
         let store: Arc<dyn BlobStore> = slow.clone();
         let body: Vec<u8> = (0..600_000u32).map(|i| (i % 241) as u8).collect();
         let digest = Digest::sha256_of(&body);
@@ -924,6 +1026,133 @@ mod tests {
         assert!(cached(&*store, &digest).await.is_none(), "not stored yet");
         slow.release.add_permits(1);
         assert_eq!(fill.finished().await.unwrap(), body.len() as u64);
+        assert!(cached(&*store, &digest).await.is_some());
+    }
+
+    /// A body larger than the chunks kept in memory.
+    fn large_body() -> Vec<u8> {
+        (0..RECENT_BYTES as u32 + 2 * 1024 * 1024)
+            .map(|i| (i % 239) as u8)
+            .collect()
+    }
+
+    /// Whether `chunk` is a slice of one of the fill's chunks in memory
+    /// (sent without a copy), not bytes read from the staging file.
+    fn from_memory(fill: &Fill, chunk: &Bytes) -> bool {
+        let at = chunk.as_ptr() as usize;
+        crate::memo::lock(&fill.recent.window)
+            .chunks
+            .iter()
+            .any(|(_, kept)| {
+                let start = kept.as_ptr() as usize;
+                start <= at && at + chunk.len() <= start + kept.len()
+            })
+    }
+
+    /// The offset of the oldest chunk still in memory.
+    fn oldest_in_memory(fill: &Fill) -> u64 {
+        crate::memo::lock(&fill.recent.window)
+            .chunks
+            .front()
+            .map_or(0, |(offset, _)| *offset)
+    }
+
+    #[test]
+    fn recent_chunks_are_sliced_in_place_and_the_oldest_dropped_beyond_the_bound() {
+        const S: u64 = STAGING_WRITE_BYTES as u64;
+        let recent = Recent::default();
+        let count = RECENT_BYTES / STAGING_WRITE_BYTES + 2;
+        for i in 0..count {
+            recent.push(
+                i as u64 * S,
+                Bytes::from(vec![i as u8; STAGING_WRITE_BYTES]),
+            );
+        }
+        let window = crate::memo::lock(&recent.window);
+        let kept: usize = window.chunks.iter().map(|(_, c)| c.len()).sum();
+        assert_eq!((kept, window.bytes), (RECENT_BYTES, RECENT_BYTES));
+        drop(window);
+        assert!(recent.slice(0, u64::MAX, u64::MAX).is_none(), "dropped");
+        assert!(recent.slice(2 * S - 1, u64::MAX, u64::MAX).is_none());
+        let third = recent.slice(2 * S, u64::MAX, u64::MAX).unwrap();
+        assert_eq!(third.len(), STAGING_WRITE_BYTES);
+        assert!(third.iter().all(|b| *b == 2));
+        // Bounded by `until` and by `max`, and the same memory.
+        let part = recent.slice(2 * S + 10, 2 * S + 100, 50).unwrap();
+        assert_eq!(part.len(), 50);
+        assert_eq!(part.as_ptr(), third[10..].as_ptr());
+        assert_eq!(recent.slice(2 * S + 10, 2 * S + 30, 50).unwrap().len(), 20);
+        // Only to the end of the chunk holding the offset.
+        assert_eq!(
+            recent.slice(3 * S - 1, u64::MAX, u64::MAX).unwrap().len(),
+            1
+        );
+        assert!(
+            recent.slice(count as u64 * S, u64::MAX, u64::MAX).is_none(),
+            "not yet written"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_lags_behind_the_chunks_in_memory_reads_the_staging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn BlobStore> = Arc::new(DiskStore::open(dir.path(), 1 << 30).unwrap());
+        let body = large_body();
+        let digest = Digest::sha256_of(&body);
+        let url = serve(body.clone(), body.len()).await;
+        let (fill, _) =
+            Fills::default().join_or_start(&digest, store.clone(), fetch(url), report());
+        let total = fill.started().await.unwrap().unwrap();
+        let stream = fill.follow(total).await.unwrap();
+        futures_util::pin_mut!(stream);
+        let first = stream.next().await.unwrap().unwrap();
+        assert!(
+            from_memory(&fill, &first),
+            "sent from memory while it keeps up"
+        );
+        // The reader's client stalls until the whole blob arrived: what
+        // follows its first chunk is no longer in memory.
+        assert_eq!(fill.finished().await.unwrap(), body.len() as u64);
+        assert!(oldest_in_memory(&fill) > first.len() as u64);
+        let rest = collect(stream).await.unwrap();
+        assert_eq!([&first[..], &rest[..]].concat(), body);
+    }
+
+    #[tokio::test]
+    async fn a_reader_joining_late_reads_the_staging_file_then_the_chunks_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let slow = SlowImport::open(dir.path());
+        let store: Arc<dyn BlobStore> = slow.clone();
+        let body = large_body();
+        let digest = Digest::sha256_of(&body);
+        let url = serve(body.clone(), body.len()).await;
+        let fills = Fills::default();
+        let (fill, _) = fills.join_or_start(&digest, store.clone(), fetch(url.clone()), report());
+        let mut state = fill.state.clone();
+        state
+            .wait_for(|s| matches!(s, FillState::Verified(_)))
+            .await
+            .unwrap();
+        // A second request joins the fill once every byte arrived (the
+        // store has not taken the file yet).
+        let (late, started) = fills.join_or_start(&digest, store.clone(), fetch(url), report());
+        assert!(!started && Arc::ptr_eq(&fill, &late));
+        let total = late.started().await.unwrap().unwrap();
+        assert!(oldest_in_memory(&late) > 0);
+        let stream = late.follow(total).await.unwrap();
+        let mut chunks = Vec::new();
+        futures_util::pin_mut!(stream);
+        while let Some(chunk) = stream.next().await {
+            chunks.push(chunk.unwrap());
+        }
+        assert!(!from_memory(&late, &chunks[0]), "the start from the file");
+        assert!(
+            from_memory(&late, chunks.last().unwrap()),
+            "the end from memory"
+        );
+        assert_eq!(chunks.concat(), body);
+        slow.release.add_permits(1);
+        assert_eq!(late.finished().await.unwrap(), body.len() as u64);
         assert!(cached(&*store, &digest).await.is_some());
     }
 

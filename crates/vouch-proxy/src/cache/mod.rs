@@ -15,8 +15,10 @@ pub mod resume;
 pub mod s3;
 
 use std::future::Future;
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -95,20 +97,32 @@ pub(crate) fn io(
     }
 }
 
-/// Appends `buffer` to a staging file at `offset`, the one write path of
-/// blobs and manifests. A full disk or quota gets one more try after
-/// `store` made room for `remaining` bytes (evicting least recently used
-/// content, [`BlobStore::make_room`]); any other failure, or a second
-/// one, is the caller's.
+/// Writes `chunks`, one after the other, to a staging file at `offset`,
+/// the one write path of blobs and manifests: on the blocking pool, the
+/// bytes shared with it rather than copied, and complete when this returns (readers only ever
+/// see bytes that are really in the file). A full disk or quota gets one
+/// more try after `store` made room for `remaining` bytes (evicting least
+/// recently used content, [`BlobStore::make_room`]); any other failure, or
+/// a second one, is the caller's.
 pub(crate) async fn write_making_room(
-    file: &mut tokio::fs::File,
+    file: &Arc<std::fs::File>,
     offset: u64,
-    buffer: &[u8],
+    chunks: &[Bytes],
     store: &dyn BlobStore,
     remaining: u64,
 ) -> std::io::Result<()> {
-    use tokio::io::AsyncSeekExt as _;
-    match write_flushed(file, buffer).await {
+    let write = || {
+        let chunks = chunks.to_vec();
+        on_blocking_pool(file, move |f| {
+            let mut at = offset;
+            for chunk in &chunks {
+                f.write_all_at(chunk, at)?;
+                at += chunk.len() as u64;
+            }
+            Ok(())
+        })
+    };
+    match write().await {
         Err(e) if is_out_of_space(&e) => {
             let freed = store.make_room(remaining).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "making room in the cache failed");
@@ -116,20 +130,23 @@ pub(crate) async fn write_making_room(
             });
             tracing::debug!(needed = remaining, freed, error = %e, "cache disk full while staging; evicted least recently used content to retry once");
             // Undo a partial write before trying again.
-            file.set_len(offset).await?;
-            file.seek(std::io::SeekFrom::Start(offset)).await?;
-            write_flushed(file, buffer).await
+            on_blocking_pool(file, move |f| f.set_len(offset)).await?;
+            write().await
         }
         other => other,
     }
 }
 
-async fn write_flushed(file: &mut tokio::fs::File, buffer: &[u8]) -> std::io::Result<()> {
-    use tokio::io::AsyncWriteExt as _;
-    file.write_all(buffer).await?;
-    // tokio writes in the background; flush so readers only ever see
-    // bytes that are really in the file.
-    file.flush().await
+/// Runs `op` on `file` on tokio's blocking pool (writes and `fsync` can
+/// wait on the disk; reads of cached files do not, see `server::body`).
+pub(crate) async fn on_blocking_pool<T: Send + 'static>(
+    file: &Arc<std::fs::File>,
+    op: impl FnOnce(&std::fs::File) -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    let file = file.clone();
+    tokio::task::spawn_blocking(move || op(&file))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// Whether `e` says the filesystem or the quota is full.
@@ -255,8 +272,9 @@ pub struct BlobHandle {
 #[derive(Debug)]
 pub enum BlobBody {
     /// An open local file (still readable after eviction unlinks it),
-    /// read in place (see `server::body`).
-    File(std::fs::File),
+    /// read in place (see `server::body`) with positional reads only: the
+    /// store may hand the same open file to concurrent requests.
+    File(std::sync::Arc<std::fs::File>),
     /// Remote storage the proxy reads by byte range and streams.
     Ranged(Box<dyn RangeRead>),
     /// A URL the client may `GET` itself (a presigned object URL, valid

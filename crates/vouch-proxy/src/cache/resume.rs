@@ -34,31 +34,30 @@ pub struct Fallback {
 }
 
 /// Bytes `span` of a cached blob: the store's `bytes`, then the
-/// upstream's if the store fails before the end of the span.
-pub struct CachedRead {
+/// upstream's if the store fails before the end of the span. The
+/// [`Fallback`] is made by `F` (given the digest) only then: nearly every
+/// read completes, and building it per request (a fetcher, the names in a
+/// [`FillReport`]) was a measurable share of a small cached blob's cost.
+pub struct CachedRead<F> {
     cache: ByteStream,
     digest: Digest,
     span: std::ops::Range<u64>,
     sent: u64,
-    fallback: Fallback,
+    fallback: Option<F>,
     upstream: Option<Passthrough>,
 }
 
-impl CachedRead {
+impl<F: FnOnce(&Digest) -> Fallback + Send + 'static> CachedRead<F> {
     /// The bytes of `span` of `digest`, read from `bytes` (the store's
-    /// stream of exactly that span).
-    pub fn new(
-        bytes: ByteStream,
-        digest: Digest,
-        span: std::ops::Range<u64>,
-        fallback: Fallback,
-    ) -> Self {
+    /// stream of exactly that span); `fallback` makes where to go on from
+    /// if the store fails.
+    pub fn new(bytes: ByteStream, digest: Digest, span: std::ops::Range<u64>, fallback: F) -> Self {
         Self {
             cache: bytes,
             digest,
             span,
             sent: 0,
-            fallback,
+            fallback: Some(fallback),
             upstream: None,
         }
     }
@@ -99,11 +98,17 @@ impl CachedRead {
         &mut self,
         cause: &(dyn std::fmt::Display + Sync),
     ) -> Option<io::Result<Bytes>> {
+        // Taken once: from then on the upstream's transfer serves the rest.
+        let Some(make) = self.fallback.take() else {
+            return Some(Err(io::Error::other(
+                "the cached read and its upstream fallback both failed",
+            )));
+        };
         let Fallback {
             fetch,
             report,
             store,
-        } = &self.fallback;
+        } = make(&self.digest);
         tracing::debug!(digest = %self.digest, sent = self.sent, error = %cause, "cached read failed mid-blob; sending the rest from the upstream");
         report.metrics.store_error(store.label(), "read");
         report
@@ -119,7 +124,7 @@ impl CachedRead {
             response,
             self.digest.clone(),
             from..self.span.end,
-            report.clone(),
+            report,
         ));
         upstream.next_chunk().await
     }

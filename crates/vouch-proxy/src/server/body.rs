@@ -21,7 +21,7 @@ const FILE_CHUNK_BYTES: usize = 256 * 1024;
 
 /// `length` bytes of a cached file from offset `start` (the caller
 /// counts them: see `content.rs`'s `cached_body`).
-pub(super) fn file_stream(file: std::fs::File, start: u64, length: u64) -> FileChunks {
+pub(super) fn file_stream(file: Arc<std::fs::File>, start: u64, length: u64) -> FileChunks {
     FileChunks {
         file,
         offset: start,
@@ -39,7 +39,8 @@ pub(super) fn file_stream(file: std::fs::File, start: u64, length: u64) -> FileC
 /// the requests sharing that worker thread; the cache must be on local
 /// disk (docs/proxy.md).
 pub(super) struct FileChunks {
-    file: std::fs::File,
+    /// Shared with other requests for the same blob: read by position only.
+    file: Arc<std::fs::File>,
     offset: u64,
     remaining: u64,
 }
@@ -231,7 +232,7 @@ mod tests {
 
     fn chunks(file: std::fs::File, offset: u64, remaining: u64) -> FileChunks {
         FileChunks {
-            file,
+            file: Arc::new(file),
             offset,
             remaining,
         }

@@ -202,7 +202,7 @@ impl Proxy {
 
     pub(super) async fn serve_blob(
         self: &Arc<Self>,
-        ctx: &Ctx,
+        ctx: &Arc<Ctx>,
         method: &Method,
         digest: &Digest,
         headers: &HeaderMap,
@@ -308,7 +308,7 @@ impl Proxy {
     /// serving by redirect, `GET` only) a `307` to the storage URL.
     async fn file_response(
         self: &Arc<Self>,
-        ctx: &Ctx,
+        ctx: &Arc<Ctx>,
         handle: BlobHandle,
         method: &Method,
         digest: &Digest,
@@ -363,15 +363,16 @@ impl Proxy {
     /// from the upstream if the store fails part way ([`CachedRead`]).
     fn cached_body(
         self: &Arc<Self>,
-        ctx: &Ctx,
+        ctx: &Arc<Ctx>,
         digest: &Digest,
         span: std::ops::Range<u64>,
         bytes: ByteStream,
     ) -> Body {
-        let fallback = Fallback {
-            fetch: self.blob_fetcher(ctx, digest),
-            report: self.fill_report(ctx),
-            store: self.stores.content.clone(),
+        let (proxy, ctx) = (self.clone(), ctx.clone());
+        let fallback = move |digest: &Digest| Fallback {
+            fetch: proxy.blob_fetcher(&ctx, digest),
+            report: proxy.fill_report(&ctx),
+            store: proxy.stores.content.clone(),
         };
         let read = CachedRead::new(bytes, digest.clone(), span, fallback);
         Body::from_stream(Counted::new(read.into_stream(), self.metrics.clone()))

@@ -310,7 +310,11 @@ impl Proxy {
             bytes: 0,
         };
         let served = match self.authorize(&license, &request).await {
-            Ok(ctx) => self.serve_operation(&ctx, parts, &operation).await,
+            // Shared: a cached blob's body may need it after this returns.
+            Ok(ctx) => {
+                self.serve_operation(&Arc::new(ctx), parts, &operation)
+                    .await
+            }
             Err(e) => Err(e),
         };
         let response = served.unwrap_or_else(IntoResponse::into_response);
@@ -374,7 +378,7 @@ impl Proxy {
 
     async fn serve_operation(
         self: &Arc<Self>,
-        ctx: &Ctx,
+        ctx: &Arc<Ctx>,
         parts: &Parts,
         operation: &ContentOperation,
     ) -> Result<Response, RequestError> {

@@ -46,11 +46,12 @@ impl FlakyStore {
     }
 
     async fn broken(&self, handle: BlobHandle, how: Break) -> BlobHandle {
-        let BlobBody::File(mut file) = handle.body else {
+        let BlobBody::File(file) = handle.body else {
             panic!("the double wraps a disk store");
         };
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut file, &mut bytes).unwrap();
+        // By position: the store shares the open file between requests.
+        let mut bytes = vec![0; handle.size as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&*file, &mut bytes, 0).unwrap();
         let body = match how {
             Break::RangedErrorAfter(after) => BlobBody::Ranged(Box::new(FailingRange {
                 bytes: Bytes::from(bytes),
@@ -59,7 +60,7 @@ impl FlakyStore {
             Break::FileEndsAfter(after) => {
                 let path = self.dir.path().join(format!("short-{}", unique()));
                 std::fs::write(&path, &bytes[..after as usize]).unwrap();
-                BlobBody::File(std::fs::File::open(&path).unwrap())
+                BlobBody::File(Arc::new(std::fs::File::open(&path).unwrap()))
             }
         };
         BlobHandle {
