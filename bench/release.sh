@@ -7,7 +7,8 @@
 # verify-release's wall time and peak RSS.
 #
 # Usage: bench/release.sh [IMAGES_FOR_SCALE_RUN]     (default 200; issue 18's goal: 1000
-#        images under 10 s with peak RSS under 32 MiB; VOUCH_BIN=path runs another build of vouch)
+#        images under 10 s with peak RSS under 32 MiB; VOUCH_BIN / VOUCH_PROXY_BIN=path run
+#        other builds of vouch / vouch-proxy)
 # Each scale run is timed twice: cold (the proxy fetches every manifest and blob from
 # the vendor registry) and warm (from its cache), with the HTTP requests per image.
 # The vendor registry is Debian's docker-registry on 127.0.0.1 with basic auth;
@@ -20,7 +21,7 @@ cargo build --release --locked -q -p vouch-cli -p vouch-proxy
 cargo build --release --locked -q -p vouch-testkit --example publish_demo_release
 TARGET_DIR=$(realpath "${CARGO_TARGET_DIR:-target}")
 V=${VOUCH_BIN:-$TARGET_DIR/release/vouch} # VOUCH_BIN: another build of the client
-PROXY_BIN=$TARGET_DIR/release/vouch-proxy
+PROXY_BIN=${VOUCH_PROXY_BIN:-$TARGET_DIR/release/vouch-proxy} # VOUCH_PROXY_BIN: another build of the proxy
 PUBLISH=$TARGET_DIR/release/examples/publish_demo_release
 source scripts/lib/registry.sh
 WORK=$(mktemp -d)

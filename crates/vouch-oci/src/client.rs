@@ -178,24 +178,6 @@ pub struct Fetched {
     pub digest: Sha256Digest,
 }
 
-/// A lock whose holder cannot leave the map inconsistent (single inserts
-/// and lookups), so a poisoned one is used as is.
-fn locked<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Where a registry's tokens come from, as a Bearer challenge of its said.
-/// A request for another repository of the same registry asks the realm
-/// for its token first, without waiting to be challenged: one request (a
-/// 401) fewer per repository, as docker and containerd do. The realm is
-/// checked as for any challenge, and a registry that still answers 401 is
-/// answered as usual.
-#[derive(Debug, Clone)]
-struct BearerRealm {
-    realm: String,
-    service: Option<String>,
-}
-
 /// A registry client. Cheap to clone; clones share the token cache and the
 /// concurrency bound.
 #[derive(Clone)]
@@ -212,8 +194,6 @@ struct Inner {
     tokens: TokenCache,
     /// The scheme each registry answered on, once it has.
     schemes: std::sync::Mutex<HashMap<String, Scheme>>,
-    /// The token realm each registry named in a Bearer challenge.
-    realms: std::sync::Mutex<HashMap<String, BearerRealm>>,
     permits: Semaphore,
     requests: std::sync::atomic::AtomicU64,
 }
@@ -243,7 +223,6 @@ impl RegistryClient {
                 options,
                 tokens: TokenCache::new(),
                 schemes: std::sync::Mutex::new(HashMap::new()),
-                realms: std::sync::Mutex::new(HashMap::new()),
                 requests: std::sync::atomic::AtomicU64::new(0),
             }),
             memo: None,
@@ -270,11 +249,13 @@ impl RegistryClient {
     }
 
     fn known_scheme(&self, registry: &Registry) -> Option<Scheme> {
-        locked(&self.inner.schemes).get(registry.as_str()).copied()
+        let schemes = self.inner.schemes.lock().unwrap_or_else(|e| e.into_inner());
+        schemes.get(registry.as_str()).copied()
     }
 
     fn remember_scheme(&self, registry: &Registry, scheme: Scheme) {
-        locked(&self.inner.schemes).insert(registry.as_str().to_string(), scheme);
+        let mut schemes = self.inner.schemes.lock().unwrap_or_else(|e| e.into_inner());
+        schemes.insert(registry.as_str().to_string(), scheme);
     }
 
     /// Whether `registry` may fall back to plain HTTP.
@@ -520,18 +501,6 @@ impl RegistryClient {
             .map_err(|e| OciError::Client(e.to_string()))?;
         let cache_key = format!("{registry}|{scope}");
         let mut authorization = self.inner.tokens.get(&cache_key);
-        if authorization.is_none()
-            && let Some(known) = self.known_realm(registry)
-            // Only a shortcut: if it fails, the challenge is answered below.
-            && let Ok((header, expires_at)) = self
-                .bearer(registry, &known.realm, known.service.as_deref(), scope)
-                .await
-        {
-            self.inner
-                .tokens
-                .insert(&cache_key, header.clone(), expires_at);
-            authorization = Some(header);
-        }
         let mut answered_challenge = false;
         let mut attempt = 0;
         loop {
@@ -587,30 +556,6 @@ impl RegistryClient {
         }
     }
 
-    fn known_realm(&self, registry: &Registry) -> Option<BearerRealm> {
-        locked(&self.inner.realms).get(registry.as_str()).cloned()
-    }
-
-    fn remember_realm(&self, registry: &Registry, realm: BearerRealm) {
-        locked(&self.inner.realms).insert(registry.as_str().to_string(), realm);
-    }
-
-    /// A Bearer `Authorization` value for `scope` from `realm`, and when it
-    /// expires.
-    async fn bearer(
-        &self,
-        registry: &Registry,
-        realm: &str,
-        service: Option<&str>,
-        scope: &str,
-    ) -> Result<(String, Option<std::time::Instant>), OciError> {
-        let credential = self.inner.options.credentials.lookup(registry)?;
-        let token = self
-            .token(registry, realm, service, scope, &credential)
-            .await?;
-        Ok((format!("Bearer {}", token.value), Some(token.expires_at)))
-    }
-
     /// The `Authorization` header value that answers a `WWW-Authenticate`
     /// challenge, and when it expires (a Basic header does not).
     async fn answer_challenge(
@@ -619,6 +564,7 @@ impl RegistryClient {
         challenge: &str,
         scope: &str,
     ) -> Result<(String, Option<std::time::Instant>), OciError> {
+        let credential = self.inner.options.credentials.lookup(registry)?;
         let parsed = parse_challenge(challenge).map_err(|e| OciError::Auth {
             registry: registry.to_string(),
             reason: format!(
@@ -628,7 +574,7 @@ impl RegistryClient {
         })?;
         let params = parsed.params;
         match parsed.scheme {
-            AuthScheme::Basic => match self.inner.options.credentials.lookup(registry)? {
+            AuthScheme::Basic => match credential {
                 Credential::Basic { username, password } => Ok((
                     format!(
                         "Basic {}",
@@ -646,17 +592,17 @@ impl RegistryClient {
                     registry: registry.to_string(),
                     reason: "Bearer challenge without a realm".into(),
                 })?;
-                let asked = params.get("scope").map_or(scope, String::as_str);
-                let service = params.get("service").map(String::as_str);
-                let answer = self.bearer(registry, realm, service, asked).await?;
-                // A registry whose challenges name the scope asked for will
-                // take a token asked for without one.
-                if asked == scope {
-                    let service = service.map(str::to_string);
-                    let realm = realm.clone();
-                    self.remember_realm(registry, BearerRealm { realm, service });
-                }
-                Ok(answer)
+                let scope = params.get("scope").map_or(scope, String::as_str);
+                let token = self
+                    .token(
+                        registry,
+                        realm,
+                        params.get("service").map(String::as_str),
+                        scope,
+                        &credential,
+                    )
+                    .await?;
+                Ok((format!("Bearer {}", token.value), Some(token.expires_at)))
             }
             AuthScheme::Other(other) => Err(OciError::Auth {
                 registry: registry.to_string(),

@@ -39,9 +39,6 @@ fn answer(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Answer {
 struct Stub {
     port: u16,
     hits: Arc<AtomicUsize>,
-    /// Each request's target (path and query) and whether it carried a
-    /// Bearer token, in order.
-    seen: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
 }
 
 async fn stub(build: impl FnOnce(u16) -> HashMap<String, Vec<Answer>>) -> Stub {
@@ -49,10 +46,8 @@ async fn stub(build: impl FnOnce(u16) -> HashMap<String, Vec<Answer>>) -> Stub {
     let port = listener.local_addr().unwrap().port();
     let routes = build(port);
     let hits = Arc::new(AtomicUsize::new(0));
-    let seen: Arc<std::sync::Mutex<Vec<(String, bool)>>> = Default::default();
     let routes = Arc::new(routes);
     let counter = hits.clone();
-    let log = seen.clone();
     tokio::spawn(async move {
         let served: Arc<tokio::sync::Mutex<HashMap<String, usize>>> = Default::default();
         loop {
@@ -62,7 +57,6 @@ async fn stub(build: impl FnOnce(u16) -> HashMap<String, Vec<Answer>>) -> Stub {
             let routes = routes.clone();
             let served = served.clone();
             let counter = counter.clone();
-            let log = log.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 let n = socket.read(&mut buf).await.unwrap_or(0);
@@ -72,12 +66,14 @@ async fn stub(build: impl FnOnce(u16) -> HashMap<String, Vec<Answer>>) -> Stub {
                     return;
                 }
                 let request = String::from_utf8_lossy(&buf[..n]).to_string();
-                let target = request.split_whitespace().nth(1).unwrap_or("/");
-                let path = target.split('?').next().unwrap().to_string();
-                let bearer = request
-                    .lines()
-                    .any(|l| l.to_ascii_lowercase().starts_with("authorization: bearer "));
-                log.lock().unwrap().push((target.to_string(), bearer));
+                let path = request
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("/")
+                    .split('?')
+                    .next()
+                    .unwrap()
+                    .to_string();
                 counter.fetch_add(1, Ordering::SeqCst);
                 let answer = match routes.get(&path) {
                     Some(list) => {
@@ -108,7 +104,7 @@ async fn stub(build: impl FnOnce(u16) -> HashMap<String, Vec<Answer>>) -> Stub {
             });
         }
     });
-    Stub { port, hits, seen }
+    Stub { port, hits }
 }
 
 fn repo(port: u16) -> Repository {
@@ -460,101 +456,6 @@ async fn bearer_challenge_is_answered_with_a_token() {
 async fn a_rate_limited_token_endpoint_is_retried() {
     // manifest (401), token (429), token (200), manifest (200).
     assert_eq!(fetch_behind_bearer(vec![token(429), token(200)]).await, 4);
-}
-
-fn repo_named(port: u16, path: &str) -> Repository {
-    Repository::new(Registry::new(&format!("127.0.0.1:{port}")).unwrap(), path).unwrap()
-}
-
-fn challenge_for(port: u16, scope: &str) -> Answer {
-    let challenge = format!(
-        "Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"stub\",scope=\"{scope}\""
-    );
-    answer(401, &[("WWW-Authenticate", &challenge)], b"")
-}
-
-/// Fetches `acme/app:v1`, then `acme/other:v1`, from a stub whose token
-/// endpoint always answers and whose manifests answer `app` and `other`
-/// in turn; returns the stub.
-async fn fetch_two_repositories(
-    app: impl FnOnce(u16) -> Vec<Answer>,
-    other: impl FnOnce(u16) -> Vec<Answer>,
-) -> Stub {
-    let body = b"{\"schemaVersion\":2}";
-    let ok = answer(200, &[("Content-Type", oci::OCI_MANIFEST)], body);
-    let s = stub(|port| {
-        let mut app = app(port);
-        app.push(ok.clone());
-        let mut other = other(port);
-        other.push(ok);
-        routes(vec![
-            ("/token".into(), vec![token(200)]),
-            ("/v2/acme/app/manifests/v1".into(), app),
-            ("/v2/acme/other/manifests/v1".into(), other),
-        ])
-    })
-    .await;
-    let client = client();
-    for path in ["acme/app", "acme/other"] {
-        let fetched = client
-            .manifest(&repo_named(s.port, path), "v1", oci::MANIFEST_ACCEPT)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(fetched.digest, Sha256Digest::of(body));
-    }
-    s
-}
-
-#[tokio::test]
-async fn another_repository_asks_the_known_token_realm_without_waiting_for_a_challenge() {
-    let s = fetch_two_repositories(
-        |port| vec![challenge_for(port, "repository:acme/app:pull")],
-        |_| Vec::new(),
-    )
-    .await;
-    let seen = s.seen.lock().unwrap().clone();
-    let paths: Vec<&str> = seen
-        .iter()
-        .map(|(target, _)| target.split('?').next().unwrap())
-        .collect();
-    assert_eq!(
-        paths,
-        [
-            "/v2/acme/app/manifests/v1",
-            "/token",
-            "/v2/acme/app/manifests/v1",
-            "/token",
-            "/v2/acme/other/manifests/v1",
-        ]
-    );
-    assert!(
-        seen[3].0.contains("acme%2Fother") || seen[3].0.contains("acme/other"),
-        "{seen:?}"
-    );
-    assert!(seen[4].1, "the token was sent");
-}
-
-#[tokio::test]
-async fn a_registry_that_refuses_the_early_token_is_answered_as_usual() {
-    let s = fetch_two_repositories(
-        |port| vec![challenge_for(port, "repository:acme/app:pull")],
-        |port| vec![challenge_for(port, "repository:acme/other:pull")],
-    )
-    .await;
-    // app: 401, token, 200; other: token, 401, token, 200.
-    assert_eq!(s.hits.load(Ordering::SeqCst), 7);
-}
-
-#[tokio::test]
-async fn a_realm_whose_challenge_named_another_scope_is_not_asked_early() {
-    let s = fetch_two_repositories(
-        |port| vec![challenge_for(port, "repository:acme/app:pull,push")],
-        |port| vec![challenge_for(port, "repository:acme/other:pull")],
-    )
-    .await;
-    // app: 401, token, 200; other: 401, token, 200.
-    assert_eq!(s.hits.load(Ordering::SeqCst), 6);
 }
 
 #[tokio::test]
