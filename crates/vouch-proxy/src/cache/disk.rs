@@ -56,27 +56,27 @@ type Key = (Kind, Digest);
 /// per request as before.
 pub const MAX_OPEN_BLOBS: usize = 256;
 
-/// The open blob files, and their sizes. Full, it closes an arbitrary
+/// The open blob files. Full, it closes an arbitrary
 /// one to take another: the hot set is either within the bound (then
 /// nothing is closed) or not (then which one goes matters little).
 #[derive(Debug, Default)]
 struct OpenBlobs {
-    files: HashMap<Digest, (Arc<File>, u64)>,
+    files: HashMap<Digest, Arc<File>>,
 }
 
 impl OpenBlobs {
-    fn get(&self, digest: &Digest) -> Option<(Arc<File>, u64)> {
+    fn get(&self, digest: &Digest) -> Option<Arc<File>> {
         self.files.get(digest).cloned()
     }
 
-    fn insert(&mut self, digest: Digest, file: Arc<File>, size: u64) {
+    fn insert(&mut self, digest: Digest, file: Arc<File>) {
         if self.files.len() >= MAX_OPEN_BLOBS
             && !self.files.contains_key(&digest)
             && let Some(other) = self.files.keys().next().cloned()
         {
             self.files.remove(&other);
         }
-        self.files.insert(digest, (file, size));
+        self.files.insert(digest, file);
     }
 
     fn close(&mut self, key: &Key) {
@@ -265,7 +265,7 @@ impl DiskStore {
     /// a name (one `fstat`); one deleted by hand is closed here.
     fn open_blob(&self, digest: &Digest) -> Option<(Arc<File>, u64)> {
         use std::os::unix::fs::MetadataExt as _;
-        let (file, _) = crate::memo::lock(&self.open).get(digest)?;
+        let file = crate::memo::lock(&self.open).get(digest)?;
         match file.metadata() {
             // Its length now, which the caller checks.
             Ok(meta) if meta.nlink() > 0 => Some((file, meta.len())),
@@ -374,11 +374,7 @@ impl BlobStore for DiskStore {
                         Ok(file) => {
                             let size = file.metadata().map_err(io("stat", &path))?.len();
                             let file = Arc::new(file);
-                            crate::memo::lock(&self.open).insert(
-                                digest.clone(),
-                                file.clone(),
-                                size,
-                            );
+                            crate::memo::lock(&self.open).insert(digest.clone(), file.clone());
                             (file, size)
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -668,7 +664,7 @@ mod tests {
         let mut open = OpenBlobs::default();
         let file = Arc::new(tempfile::tempfile().unwrap());
         for i in 0..MAX_OPEN_BLOBS + 10 {
-            open.insert(Digest::sha256_of(&i.to_be_bytes()), file.clone(), 1);
+            open.insert(Digest::sha256_of(&i.to_be_bytes()), file.clone());
         }
         assert_eq!(open.files.len(), MAX_OPEN_BLOBS);
         let last = Digest::sha256_of(&(MAX_OPEN_BLOBS + 9).to_be_bytes());

@@ -879,18 +879,19 @@ impl LicenseStore for SqliteStore {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> StoreFuture<'a, ()> {
+        const OP: &str = "record sign-out";
         let session = session.to_string();
-        self.run("record sign-out", move |conn| {
+        self.run(OP, move |conn| {
             conn.execute(
                 "DELETE FROM portal_sign_outs WHERE expires_at < ?1",
                 [ts(now)],
             )
-            .map_err(backend("record sign-out"))?;
+            .map_err(backend(OP))?;
             conn.execute(
                 "INSERT OR IGNORE INTO portal_sign_outs (session, expires_at) VALUES (?1, ?2)",
                 params![session, ts(expires_at)],
             )
-            .map_err(backend("record sign-out"))?;
+            .map_err(backend(OP))?;
             Ok(())
         })
     }
